@@ -1,0 +1,130 @@
+//! Calendar dates as the policy language and data files use them.
+//!
+//! The engine needs only validation, ordering and whole-month/year counts by
+//! anniversary (LANGUAGE.md section 5), so a small civil date type serves; no
+//! time zones or clocks are involved anywhere.
+
+use std::fmt;
+
+/// A valid proleptic Gregorian date, `2024-01-05`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    year: i32,
+    month: u8,
+    day: u8,
+}
+
+impl Date {
+    /// A date if `year-month-day` exists (29 February only in leap years).
+    pub fn new(year: i32, month: u32, day: u32) -> Option<Date> {
+        if !(1..=9999).contains(&year) || !(1..=12).contains(&month) {
+            return None;
+        }
+        if day == 0 || day > days_in_month(year, month as u8) as u32 {
+            return None;
+        }
+        Some(Date { year, month: month as u8, day: day as u8 })
+    }
+
+    pub fn year(self) -> i32 {
+        self.year
+    }
+    pub fn month(self) -> u32 {
+        self.month as u32
+    }
+    pub fn day(self) -> u32 {
+        self.day as u32
+    }
+
+    /// Whole months from `self` to `to`, counted by anniversary: a month is
+    /// complete once `to`'s day of the month reaches `self`'s. From a later to
+    /// an earlier date the count is the negative of the reverse count.
+    pub fn months_until(self, to: Date) -> i64 {
+        if to < self {
+            return -to.months_until(self);
+        }
+        let mut months =
+            (to.year as i64 - self.year as i64) * 12 + (to.month as i64 - self.month as i64);
+        if to.day < self.day {
+            months -= 1;
+        }
+        months
+    }
+
+    /// Whole years from `self` to `to`, by anniversary (see [`Date::months_until`]).
+    pub fn years_until(self, to: Date) -> i64 {
+        let months = self.months_until(to);
+        // Truncation toward zero keeps the symmetry: -(reverse count).
+        months / 12
+    }
+
+    /// Parses exactly `YYYY-MM-DD` (the policy language's only form).
+    pub fn parse_iso(s: &str) -> Option<Date> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            let part = s.get(r)?;
+            if part.bytes().all(|c| c.is_ascii_digit()) {
+                part.parse().ok()
+            } else {
+                None
+            }
+        };
+        Date::new(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+    }
+}
+
+fn is_leap(year: i32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if is_leap(year) => 29,
+        _ => 28,
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse_iso(s).unwrap()
+    }
+
+    #[test]
+    fn validates_calendar() {
+        assert!(Date::new(2024, 2, 29).is_some());
+        assert!(Date::new(2023, 2, 29).is_none());
+        assert!(Date::new(1900, 2, 29).is_none());
+        assert!(Date::new(2000, 2, 29).is_some());
+        assert!(Date::new(2024, 13, 1).is_none());
+        assert!(Date::new(2024, 4, 31).is_none());
+        assert!(Date::parse_iso("2024-1-01").is_none());
+    }
+
+    #[test]
+    fn months_by_anniversary() {
+        assert_eq!(d("2024-01-15").months_until(d("2024-02-14")), 0);
+        assert_eq!(d("2024-01-15").months_until(d("2024-02-15")), 1);
+        assert_eq!(d("2024-01-31").months_until(d("2024-02-29")), 0);
+        assert_eq!(d("2024-01-31").months_until(d("2024-03-01")), 1);
+        assert_eq!(d("2024-02-15").months_until(d("2024-01-15")), -1);
+        assert_eq!(d("2024-02-15").months_until(d("2024-01-16")), 0);
+        assert_eq!(d("2020-02-29").years_until(d("2021-02-28")), 0);
+        assert_eq!(d("2020-02-29").years_until(d("2021-03-01")), 1);
+        assert_eq!(d("2021-03-01").years_until(d("2020-02-29")), -1);
+        assert_eq!(d("2020-06-01").years_until(d("2024-05-31")), 3);
+    }
+}

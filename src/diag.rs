@@ -1,0 +1,221 @@
+//! Diagnostics: language and schema errors as a product.
+//!
+//! Every stage returns [`Diagnostic`]s; only the command line renders them
+//! (human or JSON, through miette). A diagnostic names its file and, where it
+//! has one, its span; line and column are computed from the span.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::syntax::ast::Span;
+
+/// The text of one file a diagnostic may point into.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+impl SourceText {
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        SourceText { name: name.into(), text: text.into() }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before.get(line_start..).unwrap_or("").chars().count() + 1;
+        (line, col)
+    }
+}
+
+/// All source files of a policy set, indexed by [`crate::syntax::ast::FileId`].
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub files: Vec<SourceText>,
+}
+
+impl Sources {
+    pub fn get(&self, file: u32) -> Option<&SourceText> {
+        self.files.get(file as usize)
+    }
+}
+
+/// One problem found in a policy set, its schema, a test file or a command.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// Lowercase, no final period; the user's text in backticks.
+    pub message: String,
+    /// A hint on how to fix it ("did you mean `revenue`?").
+    pub help: Option<String>,
+    /// Where, when the problem has a place in a file.
+    pub at: Option<Place>,
+    /// A short label under the marked text.
+    pub label: Option<String>,
+    /// A stable code, e.g. `check::unknown-name`.
+    pub code: &'static str,
+}
+
+/// A place in a file: the source and the byte range.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub source: SourceText,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Diagnostic {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic { message: message.into(), help: None, at: None, label: None, code }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn at(mut self, source: &SourceText, start: usize, end: usize) -> Self {
+        self.at = Some(Place { source: source.clone(), start, end });
+        self
+    }
+
+    /// Places the diagnostic at a span of the policy set's sources.
+    pub fn at_span(self, sources: &Sources, span: Span) -> Self {
+        match sources.get(span.file) {
+            Some(src) => self.at(src, span.start as usize, span.end as usize),
+            None => self,
+        }
+    }
+
+    /// A file-only place (no span), e.g. an unreadable file.
+    pub fn in_file(mut self, name: &str) -> Self {
+        self.at = Some(Place { source: SourceText::new(name, ""), start: 0, end: 0 });
+        self
+    }
+
+    /// `(file, line, column)` if the diagnostic has a place.
+    pub fn location(&self) -> Option<(String, usize, usize)> {
+        let p = self.at.as_ref()?;
+        let (line, col) = p.source.line_col(p.start);
+        Some((p.source.name.clone(), line, col))
+    }
+
+    /// Sort key: file, offset, then message, so output order never depends
+    /// on the order in which checks ran.
+    pub fn sort_key(&self) -> (String, usize, String) {
+        match &self.at {
+            Some(p) => (p.source.name.clone(), p.start, self.message.clone()),
+            None => (String::new(), 0, self.message.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        let p = self.at.as_ref()?;
+        if p.source.text.is_empty() {
+            return None;
+        }
+        Some(&p.source as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let p = self.at.as_ref()?;
+        if p.source.text.is_empty() {
+            return None;
+        }
+        let len = p.end.saturating_sub(p.start);
+        let span = miette::LabeledSpan::new(self.label.clone(), p.start, len);
+        Some(Box::new(std::iter::once(span)))
+    }
+}
+
+impl miette::SourceCode for SourceText {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.as_ref().read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
+/// Renders diagnostics for people: each with its file, line and column, the
+/// line itself and a marker, then a count.
+pub fn render_human(diags: &[Diagnostic]) -> String {
+    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(100);
+    let mut out = String::new();
+    for d in diags {
+        if let Some((file, line, col)) = d.location() {
+            out.push_str(&format!("{file}:{line}:{col}: "));
+        }
+        out.push_str(&format!("error: {}\n", d.message));
+        let _ = handler.render_report(&mut out, d);
+        out.push('\n');
+    }
+    let n = diags.len();
+    out.push_str(&format!("{n} error{}\n", if n == 1 { "" } else { "s" }));
+    out
+}
+
+/// Renders diagnostics as one JSON document for machines.
+pub fn render_json(diags: &[Diagnostic]) -> String {
+    let items: Vec<serde_json::Value> = diags
+        .iter()
+        .map(|d| {
+            let mut obj = serde_json::Map::new();
+            obj.insert("code".into(), d.code.into());
+            obj.insert("message".into(), d.message.clone().into());
+            if let Some(h) = &d.help {
+                obj.insert("help".into(), h.clone().into());
+            }
+            if let Some((file, line, col)) = d.location() {
+                obj.insert("file".into(), file.into());
+                obj.insert("line".into(), line.into());
+                obj.insert("column".into(), col.into());
+            }
+            if let Some(p) = &d.at {
+                if let Some(t) = p.source.text.get(p.start..p.end) {
+                    obj.insert("text".into(), t.into());
+                }
+            }
+            serde_json::Value::Object(obj)
+        })
+        .collect();
+    let doc = serde_json::json!({ "errors": items });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}

@@ -1,0 +1,1 @@
+//! Synthetic firm files for a schema (seeded).

@@ -1,0 +1,16 @@
+//! mianshen: the engine that pays enterprise subsidies without an application
+//! (免申即享).
+//!
+//! The pipeline, one module per stage: [`syntax`] (parse) → [`check`]
+//! (names and types, compiled to a program) → [`data`] (typed rows, rejects)
+//! → [`eval`] (per firm and policy) → [`settle`] (across firms) → [`report`].
+
+pub mod date;
+pub mod diag;
+pub mod schema;
+pub mod suggest;
+pub mod syntax;
+pub mod value;
+pub mod data;
+pub mod settle;
+pub mod generate;

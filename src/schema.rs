@@ -1,0 +1,360 @@
+//! The record schema (`schema.yaml`, LANGUAGE.md section 2).
+
+use std::collections::HashMap;
+
+use serde_yaml_ng::Value as Yaml;
+
+use crate::diag::{Diagnostic, SourceText};
+
+/// The type of a field in an enterprise record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    Bool,
+    Integer,
+    /// Exact decimal.
+    Number,
+    /// Exact decimal, yuan.
+    Money,
+    /// Exact decimal; `5.5%` is 0.055.
+    Percent,
+    Date,
+    Text,
+    /// One of the listed values.
+    Enum(Vec<String>),
+    /// A set of texts.
+    List,
+}
+
+impl FieldType {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FieldType::Bool => "bool",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Money => "money",
+            FieldType::Percent => "percent",
+            FieldType::Date => "date",
+            FieldType::Text => "text",
+            FieldType::Enum(_) => "enum",
+            FieldType::List => "list",
+        }
+    }
+}
+
+/// A validation applied to a field's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The 18-character unified social credit code, check character included (GB 32100-2015).
+    Uscc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Field {
+    pub name: String,
+    pub ty: FieldType,
+    /// The Chinese name; a data column may be named by it.
+    pub title: Option<String>,
+    pub aliases: Vec<String>,
+    /// The department the data comes from.
+    pub source: Option<String>,
+    pub check: Option<Check>,
+}
+
+impl Field {
+    /// Every name that refers to this field: name, title, aliases.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str()).chain(self.title.as_deref()).chain(self.aliases.iter().map(|s| s.as_str()))
+    }
+}
+
+/// The fields of an enterprise record and which one is the key.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    pub fields: Vec<Field>,
+    /// Index of the key field in `fields`.
+    pub key: usize,
+    by_name: HashMap<String, usize>,
+}
+
+impl Schema {
+    /// The field a name, title or alias refers to.
+    pub fn lookup(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn key_field(&self) -> &Field {
+        &self.fields[self.key.min(self.fields.len().saturating_sub(1))]
+    }
+
+    /// Every name usable for a field (for "did you mean" suggestions).
+    pub fn all_names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(|s| s.as_str())
+    }
+
+    /// Builds a schema from fields; used by tests and by embedders.
+    pub fn new(fields: Vec<Field>, key: &str) -> Result<Schema, Diagnostic> {
+        let mut by_name = HashMap::new();
+        for (i, f) in fields.iter().enumerate() {
+            for n in f.names() {
+                if let Some(prev) = by_name.insert(n.to_string(), i) {
+                    if prev != i {
+                        return Err(Diagnostic::new(
+                            "schema::duplicate-name",
+                            format!("`{n}` names both `{}` and `{}`", fields[prev].name, f.name),
+                        ));
+                    }
+                }
+            }
+        }
+        let key = match fields.iter().position(|f| f.name == key) {
+            Some(k) => k,
+            None => return Err(Diagnostic::new("schema::no-key", format!("the key `{key}` is not a field"))),
+        };
+        Ok(Schema { fields, key, by_name })
+    }
+
+    /// Loads `schema.yaml`, reporting every problem found.
+    pub fn load(src: &SourceText) -> Result<Schema, Vec<Diagnostic>> {
+        let doc: Yaml = match serde_yaml_ng::from_str(&src.text) {
+            Ok(d) => d,
+            Err(e) => {
+                let (start, end) = match e.location() {
+                    Some(l) => (l.index(), l.index() + 1),
+                    None => (0, 0),
+                };
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                return Err(vec![Diagnostic::new("schema::yaml", format!("the schema is not valid YAML: {msg}"))
+                    .at(src, start.min(src.text.len()), end.min(src.text.len()))]);
+            }
+        };
+        let mut diags = Vec::new();
+        let at_key = |name: &str| find_key(src, name);
+        let Some(map) = doc.as_mapping() else {
+            return Err(vec![Diagnostic::new("schema::shape", "the schema must be a mapping with `key` and `fields`")
+                .at(src, 0, 0)]);
+        };
+        for (k, _) in map {
+            let k = k.as_str().unwrap_or("");
+            if k != "key" && k != "fields" {
+                let (s, e) = at_key(k);
+                diags.push(
+                    Diagnostic::new("schema::unknown-key", format!("unknown schema entry `{k}`"))
+                        .at(src, s, e)
+                        .help("a schema has `key` and `fields`"),
+                );
+            }
+        }
+        let key = match map.get("key").and_then(|k| k.as_str()) {
+            Some(k) => k.to_string(),
+            None => {
+                diags.push(
+                    Diagnostic::new("schema::no-key", "the schema does not say which field is the `key`")
+                        .at(src, 0, 0)
+                        .help("add `key: uscc` (the field that identifies a firm)"),
+                );
+                String::new()
+            }
+        };
+        let mut fields = Vec::new();
+        match map.get("fields").and_then(|f| f.as_mapping()) {
+            None => diags.push(
+                Diagnostic::new("schema::no-fields", "the schema has no `fields` mapping").at(src, 0, 0),
+            ),
+            Some(fmap) => {
+                for (name, spec) in fmap {
+                    let name = yaml_text(name);
+                    let (s, e) = at_key(&name);
+                    match field(&name, spec) {
+                        Ok(f) => fields.push(f),
+                        Err((msg, help)) => {
+                            let mut d = Diagnostic::new("schema::field", msg).at(src, s, e);
+                            if let Some(h) = help {
+                                d = d.help(h);
+                            }
+                            diags.push(d);
+                        }
+                    }
+                }
+            }
+        }
+        // names must be unique across names, titles and aliases
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for f in &fields {
+            let mut own = std::collections::HashSet::new();
+            for n in f.names() {
+                if !own.insert(n) {
+                    continue;
+                }
+                if let Some(other) = seen.insert(n.to_string(), f.name.clone()) {
+                    let (s, e) = at_key(&f.name);
+                    diags.push(
+                        Diagnostic::new(
+                            "schema::duplicate-name",
+                            format!("`{n}` names both field `{other}` and field `{}`", f.name),
+                        )
+                        .at(src, s, e)
+                        .help("titles and aliases must be unique across the schema"),
+                    );
+                }
+            }
+        }
+        if !key.is_empty() && !fields.iter().any(|f| f.name == key) && diags.is_empty() {
+            let (s, e) = at_key("key");
+            diags.push(
+                Diagnostic::new("schema::no-key", format!("the key `{key}` is not one of the fields"))
+                    .at(src, s, e),
+            );
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        Schema::new(fields, &key).map_err(|d| vec![d.at(src, 0, 0)])
+    }
+}
+
+fn yaml_text(v: &Yaml) -> String {
+    match v {
+        Yaml::String(s) => s.clone(),
+        Yaml::Number(n) => n.to_string(),
+        Yaml::Bool(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+type FieldError = (String, Option<String>);
+
+fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
+    let Some(m) = spec.as_mapping() else {
+        return Err((format!("field `{name}` must be a mapping like `{{ type: text }}`"), None));
+    };
+    for (k, _) in m {
+        let k = yaml_text(k);
+        if !["type", "title", "values", "aliases", "source", "check"].contains(&k.as_str()) {
+            return Err((
+                format!("field `{name}` has an unknown entry `{k}`"),
+                Some("a field takes `type`, `title`, `values`, `aliases`, `source` and `check`".into()),
+            ));
+        }
+    }
+    let ty_name = m.get("type").map(yaml_text).unwrap_or_default();
+    let ty = match ty_name.as_str() {
+        "bool" => FieldType::Bool,
+        "integer" => FieldType::Integer,
+        "number" => FieldType::Number,
+        "money" => FieldType::Money,
+        "percent" => FieldType::Percent,
+        "date" => FieldType::Date,
+        "text" => FieldType::Text,
+        "list" => FieldType::List,
+        "enum" => {
+            let values: Vec<String> = match m.get("values").and_then(|v| v.as_sequence()) {
+                Some(seq) => seq.iter().map(yaml_text).collect(),
+                None => {
+                    return Err((
+                        format!("enum field `{name}` needs its `values`"),
+                        Some("e.g. `values: [大型, 中型, 小型, 微型]`".into()),
+                    ))
+                }
+            };
+            if values.is_empty() || values.iter().any(|v| v.is_empty()) {
+                return Err((format!("enum field `{name}` has an empty value"), None));
+            }
+            FieldType::Enum(values)
+        }
+        "" => {
+            return Err((
+                format!("field `{name}` has no `type`"),
+                Some("types: bool, integer, number, money, percent, date, text, enum, list".into()),
+            ))
+        }
+        other => {
+            let known = ["bool", "integer", "number", "money", "percent", "date", "text", "enum", "list"];
+            let help = match crate::suggest::closest(other, known.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("types: {}", known.join(", ")),
+            };
+            return Err((format!("field `{name}` has an unknown type `{other}`"), Some(help)));
+        }
+    };
+    if m.get("values").is_some() && !matches!(ty, FieldType::Enum(_)) {
+        return Err((format!("field `{name}` has `values` but is not an enum"), None));
+    }
+    let check = match m.get("check").map(yaml_text) {
+        None => None,
+        Some(c) if c == "uscc" => Some(Check::Uscc),
+        Some(c) => return Err((format!("field `{name}` has an unknown check `{c}`"), Some("the check is `uscc`".into()))),
+    };
+    if check.is_some() && ty != FieldType::Text {
+        return Err((format!("field `{name}`: `check: uscc` applies to text fields"), None));
+    }
+    let aliases = match m.get("aliases") {
+        None => Vec::new(),
+        Some(Yaml::Sequence(s)) => s.iter().map(yaml_text).collect(),
+        Some(v) => vec![yaml_text(v)],
+    };
+    Ok(Field {
+        name: name.to_string(),
+        ty,
+        title: m.get("title").map(yaml_text).filter(|t| !t.is_empty()),
+        aliases,
+        source: m.get("source").map(yaml_text),
+        check,
+    })
+}
+
+/// Where `name:` is written in the YAML text, for diagnostics.
+fn find_key(src: &SourceText, name: &str) -> (usize, usize) {
+    let text: &str = &src.text;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(name) {
+            if rest.trim_start().starts_with(':') {
+                let start = offset + (line.len() - trimmed.len());
+                return (start, start + name.len());
+            }
+        }
+        offset += line.len();
+    }
+    (0, 0)
+}
+
+/// Validates an 18-character unified social credit code (GB 32100-2015).
+pub fn uscc_valid(code: &str) -> Result<(), String> {
+    const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    let chars: Vec<char> = code.chars().collect();
+    if chars.len() != 18 {
+        return Err(format!("a credit code has 18 characters, this one has {}", chars.len()));
+    }
+    let mut values = [0u32; 18];
+    for (i, c) in chars.iter().enumerate() {
+        match ALPHABET.find(*c) {
+            Some(v) => values[i] = v as u32,
+            None => return Err(format!("`{c}` (position {}) cannot appear in a credit code", i + 1)),
+        }
+    }
+    let sum: u32 = WEIGHTS.iter().zip(values.iter()).map(|(w, v)| w * v).sum();
+    let check = (31 - sum % 31) % 31;
+    if check != values[17] {
+        let expected = ALPHABET.chars().nth(check as usize).unwrap_or('?');
+        return Err(format!("the check character is `{}`, it should be `{expected}`", chars[17]));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uscc_examples() {
+        assert!(uscc_valid("91420102MA4K2L3R0G").is_ok());
+        assert!(uscc_valid("91420102MA4K2L3R63").is_ok());
+        assert!(uscc_valid("91350100M000100Y43").is_ok());
+        assert!(uscc_valid("91350100M000100Y44").is_err());
+        assert!(uscc_valid("9135010").is_err());
+        assert!(uscc_valid("91350100M000100YI3").is_err());
+    }
+}

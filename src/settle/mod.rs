@@ -1,0 +1,1 @@
+//! Stage: across firms (LANGUAGE.md section 7).

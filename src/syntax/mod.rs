@@ -1,0 +1,7 @@
+//! Stage 1: policy source text to syntax tree ([`ast`]).
+
+pub mod ast;
+mod parse;
+mod scan;
+
+pub use parse::parse_file;

@@ -1,0 +1,742 @@
+//! pest grammar to AST. This is the only module that sees pest types.
+
+use std::str::FromStr;
+
+use pest::iterators::Pair;
+use pest::Parser;
+use pest_derive::Parser;
+use rust_decimal::Decimal;
+
+use super::ast::*;
+use super::scan;
+use crate::date::Date;
+use crate::diag::{Diagnostic, SourceText};
+
+#[derive(Parser)]
+#[grammar = "../grammar/policy.pest"]
+struct PolicyGrammar;
+
+/// Deepest expression nesting the later stages will see.
+const MAX_DEPTH: usize = 200;
+
+/// Parses one policy file. Returns what could be read and every problem found;
+/// a syntax error stops the file at that point (the rest of the set goes on).
+pub fn parse_file(src: &SourceText, file: FileId) -> (SourceFile, Vec<Diagnostic>) {
+    let mut diags = scan::scan(src);
+    if !diags.is_empty() {
+        return (SourceFile::default(), diags);
+    }
+    let pairs = match PolicyGrammar::parse(Rule::file, &src.text) {
+        Ok(p) => p,
+        Err(e) => {
+            diags.push(syntax_error(src, &e));
+            return (SourceFile::default(), diags);
+        }
+    };
+    let mut b = Builder { src, file, diags: Vec::new(), depth: 0 };
+    let mut out = SourceFile::default();
+    for pair in pairs.flatten() {
+        match pair.as_rule() {
+            Rule::policy => out.items.push(TopItem::Policy(b.policy(pair))),
+            Rule::define => {
+                let span = b.span(&pair);
+                let mut it = pair.into_inner();
+                let (Some(_kw), Some(name), Some(expr)) = (it.next(), it.next(), it.next()) else {
+                    continue;
+                };
+                out.items.push(TopItem::Define(Define { name: b.ident(name), expr: b.expr(expr), span }));
+            }
+            Rule::exclusive => {
+                let span = b.span(&pair);
+                let mut label = None;
+                let mut policies = Vec::new();
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::text => label = Some(b.text(p)),
+                        Rule::ident => policies.push(b.ident(p)),
+                        _ => {}
+                    }
+                }
+                if let Some(label) = label {
+                    out.items.push(TopItem::Exclusive(Exclusive { label, policies, span }));
+                }
+            }
+            _ => {}
+        }
+    }
+    diags.extend(b.diags);
+    (out, diags)
+}
+
+struct Builder<'s> {
+    src: &'s SourceText,
+    file: FileId,
+    diags: Vec<Diagnostic>,
+    depth: usize,
+}
+
+impl<'s> Builder<'s> {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span { file: self.file, start: s.start() as u32, end: s.end() as u32 }
+    }
+
+    fn error(&mut self, code: &'static str, span: Span, message: String, help: Option<String>) {
+        let mut d = Diagnostic::new(code, message).at(self.src, span.start as usize, span.end as usize);
+        if let Some(h) = help {
+            d = d.help(h);
+        }
+        self.diags.push(d);
+    }
+
+    fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+    }
+
+    fn text(&self, pair: Pair<'_, Rule>) -> Text {
+        let span = self.span(&pair);
+        let raw = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
+        Text { value: unescape(raw), span }
+    }
+
+    fn policy(&mut self, pair: Pair<'_, Rule>) -> Policy {
+        let span = self.span(&pair);
+        let mut it = pair.into_inner();
+        let _kw = it.next();
+        let id = it.next().map(|p| self.ident(p)).unwrap_or(Ident { name: String::new(), span });
+        let items = it.map(|p| self.item(p)).collect();
+        Policy { id, items, span }
+    }
+
+    fn item(&mut self, pair: Pair<'_, Rule>) -> Item {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut it = pair.into_inner();
+        let keyword = it.next().map(|k| self.span(&k)).unwrap_or(span);
+        let rest: Vec<Pair<'_, Rule>> = it.collect();
+        let kind = match rule {
+            Rule::title => ItemKind::Title(self.first_text(&rest, span)),
+            Rule::issuer => ItemKind::Issuer(self.first_text(&rest, span)),
+            Rule::basis => ItemKind::Basis(self.first_text(&rest, span)),
+            Rule::valid => {
+                let dates: Vec<DateLit> =
+                    rest.iter().filter(|p| p.as_rule() == Rule::date_lit).map(|p| self.date_lit(p.clone())).collect();
+                match dates.as_slice() {
+                    [a, b] => ItemKind::Valid(*a, *b),
+                    _ => ItemKind::Title(Text { value: String::new(), span }),
+                }
+            }
+            Rule::budget => ItemKind::Budget(self.signed(rest.into_iter().next(), span)),
+            Rule::allocate => {
+                let mut rest = rest.into_iter();
+                match rest.next() {
+                    Some(p) if p.as_rule() == Rule::kw_by => {
+                        let expr = rest.next().map(|e| self.expr(e)).unwrap_or(invalid(span));
+                        let dir = rest.next().map(direction).unwrap_or(Direction::Desc);
+                        ItemKind::Allocate(Allocate::By(expr, dir))
+                    }
+                    _ => ItemKind::Allocate(Allocate::ProRata),
+                }
+            }
+            Rule::limit => {
+                let mut rest = rest.into_iter();
+                let n = self.signed(rest.next(), span);
+                let _by = rest.next();
+                let expr = rest.next().map(|e| self.expr(e)).unwrap_or(invalid(span));
+                let dir = rest.next().map(direction).unwrap_or(Direction::Desc);
+                ItemKind::Limit(n, expr, dir)
+            }
+            Rule::let_item => {
+                let mut rest = rest.into_iter();
+                let name = rest.next().map(|p| self.ident(p)).unwrap_or(Ident { name: String::new(), span });
+                let expr = rest.next().map(|e| self.expr(e)).unwrap_or(invalid(span));
+                ItemKind::Let(name, expr)
+            }
+            Rule::require | Rule::exclude | Rule::amount => {
+                let mut label = None;
+                let mut expr = invalid(span);
+                for p in rest {
+                    match p.as_rule() {
+                        Rule::text => label = Some(self.text(p)),
+                        _ => expr = self.expr(p),
+                    }
+                }
+                match rule {
+                    Rule::require => ItemKind::Require(label, expr),
+                    Rule::exclude => ItemKind::Exclude(label, expr),
+                    _ => ItemKind::Amount(label, expr),
+                }
+            }
+            Rule::cap => ItemKind::Cap(rest.into_iter().next().map(|e| self.expr(e)).unwrap_or(invalid(span))),
+            _ => ItemKind::Title(Text { value: String::new(), span }),
+        };
+        Item { kind, span, keyword }
+    }
+
+    fn first_text(&self, rest: &[Pair<'_, Rule>], span: Span) -> Text {
+        rest.iter()
+            .find(|p| p.as_rule() == Rule::text)
+            .map(|p| self.text(p.clone()))
+            .unwrap_or(Text { value: String::new(), span })
+    }
+
+    fn signed(&mut self, pair: Option<Pair<'_, Rule>>, span: Span) -> SignedLit {
+        let Some(pair) = pair else {
+            return SignedLit { value: Decimal::ZERO, kind: NumKind::Integer, span };
+        };
+        let span = self.span(&pair);
+        let mut negative = false;
+        let mut out = SignedLit { value: Decimal::ZERO, kind: NumKind::Integer, span };
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::neg => negative = !negative,
+                _ => {
+                    let e = self.literal(p);
+                    if let ExprKind::Number(v, k) = e.kind {
+                        out.value = v;
+                        out.kind = k;
+                    }
+                }
+            }
+        }
+        if negative {
+            out.value = -out.value;
+        }
+        out
+    }
+
+    fn date_lit(&mut self, pair: Pair<'_, Rule>) -> DateLit {
+        let span = self.span(&pair);
+        match self.literal(pair).kind {
+            ExprKind::Date(date) => DateLit { date, span },
+            _ => DateLit { date: Date::new(1970, 1, 1).unwrap_or_else(unreachable_date), span },
+        }
+    }
+
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        if self.depth >= MAX_DEPTH {
+            if self.depth == MAX_DEPTH {
+                self.error(
+                    "syntax::too-deep",
+                    span,
+                    format!("expression nested more than {MAX_DEPTH} deep"),
+                    Some("split it with `let`".into()),
+                );
+            }
+            self.depth += 1;
+            return invalid(span);
+        }
+        self.depth += 1;
+        let e = self.expr_inner(pair, span);
+        self.depth -= 1;
+        e
+    }
+
+    fn boxed(&mut self, pair: Option<Pair<'_, Rule>>, span: Span) -> Box<Expr> {
+        Box::new(match pair {
+            Some(p) => self.expr(p),
+            None => invalid(span),
+        })
+    }
+
+    fn expr_inner(&mut self, pair: Pair<'_, Rule>, span: Span) -> Expr {
+        let rule = pair.as_rule();
+        let kind = match rule {
+            Rule::expr | Rule::paren => {
+                let inner = pair.into_inner().next();
+                return match inner {
+                    Some(p) => self.expr(p),
+                    None => invalid(span),
+                };
+            }
+            Rule::if_expr => {
+                let mut it = pair.into_inner().filter(|p| !is_keyword(p.as_rule()));
+                let c = self.boxed(it.next(), span);
+                let a = self.boxed(it.next(), span);
+                let b = self.boxed(it.next(), span);
+                ExprKind::If(c, a, b)
+            }
+            Rule::when_expr => {
+                let mut arms = Vec::new();
+                let mut otherwise = None;
+                for p in pair.into_inner() {
+                    let pspan = self.span(&p);
+                    let is_else = p.as_rule() == Rule::when_else;
+                    let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
+                    if is_else {
+                        otherwise = Some(self.boxed(it.next(), pspan));
+                    } else {
+                        let c = self.boxed(it.next(), pspan);
+                        let v = self.boxed(it.next(), pspan);
+                        arms.push((*c, *v));
+                    }
+                }
+                ExprKind::When { arms, otherwise }
+            }
+            Rule::or_expr | Rule::and_expr => {
+                let mut it = pair.into_inner().filter(|p| !is_keyword(p.as_rule()));
+                let mut acc = match it.next() {
+                    Some(p) => self.expr(p),
+                    None => return invalid(span),
+                };
+                for p in it {
+                    let rhs = self.expr(p);
+                    let s = acc.span.to(rhs.span);
+                    let k = if rule == Rule::or_expr {
+                        ExprKind::Or(Box::new(acc), Box::new(rhs))
+                    } else {
+                        ExprKind::And(Box::new(acc), Box::new(rhs))
+                    };
+                    acc = Expr { kind: k, span: s };
+                }
+                return acc;
+            }
+            Rule::not_expr => {
+                let mut it = pair.into_inner();
+                let first = it.next();
+                match first {
+                    Some(p) if p.as_rule() == Rule::kw_not => ExprKind::Not(self.boxed(it.next(), span)),
+                    Some(p) => return self.expr(p),
+                    None => return invalid(span),
+                }
+            }
+            Rule::cmp_expr => return self.comparison(pair, span),
+            Rule::sum | Rule::product => {
+                let mut it = pair.into_inner();
+                let mut acc = match it.next() {
+                    Some(p) => self.expr(p),
+                    None => return invalid(span),
+                };
+                while let (Some(op), Some(rhs)) = (it.next(), it.next()) {
+                    let op = match op.as_str() {
+                        "+" => ArithOp::Add,
+                        "-" => ArithOp::Sub,
+                        "*" => ArithOp::Mul,
+                        _ => ArithOp::Div,
+                    };
+                    let rhs = self.expr(rhs);
+                    let s = acc.span.to(rhs.span);
+                    acc = Expr { kind: ExprKind::Arith(op, Box::new(acc), Box::new(rhs)), span: s };
+                }
+                return acc;
+            }
+            Rule::unary => {
+                let parts: Vec<Pair<'_, Rule>> = pair.into_inner().collect();
+                let mut negs = 0;
+                let mut inner = None;
+                for p in parts {
+                    if p.as_rule() == Rule::neg {
+                        negs += 1;
+                    } else {
+                        inner = Some(p);
+                    }
+                }
+                let mut e = match inner {
+                    Some(p) => self.expr(p),
+                    None => return invalid(span),
+                };
+                for _ in 0..negs {
+                    e = Expr { kind: ExprKind::Neg(Box::new(e)), span };
+                }
+                return e;
+            }
+            Rule::ident => ExprKind::Name(pair.as_str().to_string()),
+            Rule::call => {
+                let mut it = pair.into_inner();
+                let name = match it.next() {
+                    Some(p) => self.ident(p),
+                    None => return invalid(span),
+                };
+                let args = it.map(|p| self.expr(p)).collect();
+                ExprKind::Call(name, args)
+            }
+            Rule::list_lit => ExprKind::List(pair.into_inner().map(|p| self.expr(p)).collect()),
+            Rule::tiers => self.tiers(pair, span),
+            Rule::progressive => self.progressive(pair, span),
+            _ => return self.literal(pair),
+        };
+        Expr { kind, span }
+    }
+
+    fn comparison(&mut self, pair: Pair<'_, Rule>, span: Span) -> Expr {
+        let mut it = pair.into_inner();
+        let mut lhs = match it.next() {
+            Some(p) => self.expr(p),
+            None => return invalid(span),
+        };
+        for (i, tail) in it.enumerate() {
+            let tspan = self.span(&tail);
+            let tail = if tail.as_rule() == Rule::chained {
+                match tail.into_inner().next() {
+                    Some(t) => t,
+                    None => continue,
+                }
+            } else {
+                tail
+            };
+            if i > 0 {
+                self.error(
+                    "syntax::chained-comparison",
+                    tspan,
+                    "comparisons do not chain".into(),
+                    Some("join two comparisons with `and`, e.g. `a <= x and x <= b`, or use `x between a and b`".into()),
+                );
+                return invalid(span);
+            }
+            let rule = tail.as_rule();
+            let mut parts = tail.into_inner().filter(|p| !is_keyword(p.as_rule()));
+            let kind = match rule {
+                Rule::compare => {
+                    let op = match parts.next().map(|p| p.as_str()) {
+                        Some("==") => CmpOp::Eq,
+                        Some("!=") => CmpOp::Ne,
+                        Some("<=") => CmpOp::Le,
+                        Some(">=") => CmpOp::Ge,
+                        Some("<") => CmpOp::Lt,
+                        _ => CmpOp::Gt,
+                    };
+                    ExprKind::Compare(op, Box::new(lhs), self.boxed(parts.next(), tspan))
+                }
+                Rule::single_eq => {
+                    self.error(
+                        "syntax::single-equals",
+                        tspan,
+                        "`=` does not compare".into(),
+                        Some("write `==` to compare two values".into()),
+                    );
+                    ExprKind::Compare(CmpOp::Eq, Box::new(lhs), self.boxed(parts.next(), tspan))
+                }
+                Rule::in_list | Rule::not_in => ExprKind::In {
+                    negated: rule == Rule::not_in,
+                    item: Box::new(lhs),
+                    list: self.boxed(parts.next(), tspan),
+                },
+                Rule::contains => ExprKind::Contains(Box::new(lhs), self.boxed(parts.next(), tspan)),
+                Rule::between => {
+                    let lo = self.boxed(parts.next(), tspan);
+                    let hi = self.boxed(parts.next(), tspan);
+                    ExprKind::Between(Box::new(lhs), lo, hi)
+                }
+                Rule::is_missing => ExprKind::IsMissing { present: false, expr: Box::new(lhs) },
+                _ => ExprKind::IsMissing { present: true, expr: Box::new(lhs) },
+            };
+            lhs = Expr { kind, span };
+        }
+        lhs
+    }
+
+    fn tiers(&mut self, pair: Pair<'_, Rule>, span: Span) -> ExprKind {
+        let mut it = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_tiers);
+        let base = self.boxed(it.next(), span);
+        let mut rows = Vec::new();
+        let mut otherwise: Option<Box<Expr>> = None;
+        let mut misplaced_else = None;
+        for row in it {
+            let rspan = self.span(&row);
+            if otherwise.is_some() && misplaced_else.is_none() {
+                misplaced_else = Some(rspan);
+            }
+            if row.as_rule() == Rule::tier_else {
+                let mut p = row.into_inner().filter(|p| p.as_rule() != Rule::kw_else);
+                otherwise = Some(self.boxed(p.next(), rspan));
+                continue;
+            }
+            let mut p = row.into_inner();
+            let op = match p.next().map(|o| o.as_str()) {
+                Some(">=") => CmpOp::Ge,
+                Some("<=") => CmpOp::Le,
+                Some("==") => CmpOp::Eq,
+                Some(">") => CmpOp::Gt,
+                _ => CmpOp::Lt,
+            };
+            let bound = *self.boxed(p.next(), rspan);
+            let result = *self.boxed(p.next(), rspan);
+            rows.push(TierRow { op, bound, result, span: rspan });
+        }
+        ExprKind::Tiers { base, rows, otherwise, misplaced_else }
+    }
+
+    fn progressive(&mut self, pair: Pair<'_, Rule>, span: Span) -> ExprKind {
+        let mut it = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_progressive);
+        let base = self.boxed(it.next(), span);
+        let mut rows: Vec<Bracket> = Vec::new();
+        let mut misplaced_above = None;
+        for row in it {
+            let rspan = self.span(&row);
+            if rows.last().is_some_and(|r| r.upto.is_none()) && misplaced_above.is_none() {
+                misplaced_above = Some(rspan);
+            }
+            let above = row.as_rule() == Rule::prog_above;
+            let mut p = row.into_inner().filter(|p| !is_keyword(p.as_rule()));
+            let upto = if above { None } else { Some(*self.boxed(p.next(), rspan)) };
+            let rate = *self.boxed(p.next(), rspan);
+            rows.push(Bracket { upto, rate, span: rspan });
+        }
+        ExprKind::Progressive { base, rows, misplaced_above }
+    }
+
+    fn literal(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let whole = pair.as_str();
+        let mut parts = pair.into_inner();
+        let body = parts.next();
+        if let Some(bad) = parts.next() {
+            if bad.as_rule() == Rule::bad_follow {
+                self.bad_follow(whole, bad.as_str(), span);
+                return invalid(span);
+            }
+        }
+        let body_text = body.as_ref().map(|b| b.as_str()).unwrap_or(whole);
+        let kind = match rule {
+            Rule::kw_true => ExprKind::Bool(true),
+            Rule::kw_false => ExprKind::Bool(false),
+            Rule::text => ExprKind::Text(unescape(body_text)),
+            Rule::date_lit => match Date::parse_iso(body_text) {
+                Some(d) => ExprKind::Date(d),
+                None => {
+                    self.error(
+                        "syntax::bad-date",
+                        span,
+                        format!("`{body_text}` is not a date in the calendar"),
+                        Some("check the month (01-12) and the day of the month".into()),
+                    );
+                    ExprKind::Invalid
+                }
+            },
+            Rule::bad_date => {
+                let fixed = fix_date(whole);
+                self.error(
+                    "syntax::bad-date",
+                    span,
+                    format!("dates are written with four, two and two digits, not `{whole}`"),
+                    Some(match fixed {
+                        Some(f) => format!("write `{f}`"),
+                        None => "write e.g. `2024-01-01`".into(),
+                    }),
+                );
+                ExprKind::Invalid
+            }
+            Rule::percent_lit => match parse_number(body_text.trim_end_matches('%')) {
+                Some(v) => ExprKind::Number(v / Decimal::ONE_HUNDRED, NumKind::Percent),
+                None => self.too_large(span, body_text),
+            },
+            Rule::number_lit => {
+                let mut t = body_text;
+                let money = t.ends_with('元');
+                t = t.trim_end_matches('元');
+                let (t, unit) = if let Some(s) = t.strip_suffix('万') {
+                    (s, Decimal::from(10_000))
+                } else if let Some(s) = t.strip_suffix('亿') {
+                    (s, Decimal::from(100_000_000))
+                } else {
+                    (t, Decimal::ONE)
+                };
+                match parse_number(t).and_then(|v| v.checked_mul(unit)) {
+                    Some(v) => {
+                        let kind = if money {
+                            NumKind::Money
+                        } else if t.contains('.') {
+                            NumKind::Number
+                        } else {
+                            NumKind::Integer
+                        };
+                        ExprKind::Number(v.normalize(), kind)
+                    }
+                    None => self.too_large(span, body_text),
+                }
+            }
+            _ => ExprKind::Invalid,
+        };
+        Expr { kind, span }
+    }
+
+    fn too_large(&mut self, span: Span, text: &str) -> ExprKind {
+        self.error(
+            "syntax::number-too-large",
+            span,
+            format!("`{text}` is too large or too precise for an exact decimal"),
+            Some("numbers carry at most 28 significant digits".into()),
+        );
+        ExprKind::Invalid
+    }
+
+    fn bad_follow(&mut self, whole: &str, follow: &str, span: Span) {
+        let help = if follow.starts_with(',') {
+            "thousands separators belong to data files only: write `1000000` or `1_000_000`".to_string()
+        } else if follow.starts_with('.') {
+            "a number has at most one decimal point".to_string()
+        } else {
+            "the only suffixes are `万`, `亿` and `元` (and `%`); put other units in the label, or leave a space before a name".to_string()
+        };
+        self.error(
+            "syntax::number-suffix",
+            span,
+            format!("`{whole}` is not a number: `{follow}` follows the digits directly"),
+            Some(help),
+        );
+    }
+}
+
+fn invalid(span: Span) -> Expr {
+    Expr { kind: ExprKind::Invalid, span }
+}
+
+fn unreachable_date() -> Date {
+    // 1970-01-01 always exists; this keeps the no-panic rule without unwrap.
+    Date::parse_iso("1970-01-01").unwrap_or(Date::new(2000, 1, 1).unwrap_or_else(unreachable_date))
+}
+
+fn direction(p: Pair<'_, Rule>) -> Direction {
+    match p.into_inner().next().map(|k| k.as_rule()) {
+        Some(Rule::kw_asc) => Direction::Asc,
+        _ => Direction::Desc,
+    }
+}
+
+fn is_keyword(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::kw_if
+            | Rule::kw_then
+            | Rule::kw_else
+            | Rule::kw_when
+            | Rule::kw_and
+            | Rule::kw_or
+            | Rule::kw_not
+            | Rule::kw_in
+            | Rule::kw_contains
+            | Rule::kw_between
+            | Rule::kw_is
+            | Rule::kw_missing
+            | Rule::kw_present
+            | Rule::kw_up
+            | Rule::kw_to
+            | Rule::kw_above
+    )
+}
+
+fn parse_number(t: &str) -> Option<Decimal> {
+    let cleaned: String = t.chars().filter(|c| *c != '_').collect();
+    Decimal::from_str_exact(&cleaned).ok().or_else(|| Decimal::from_str(&cleaned).ok().filter(|_| false))
+}
+
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn fix_date(s: &str) -> Option<String> {
+    let mut parts = s.split('-');
+    let y: u32 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let d: u32 = parts.next()?.parse().ok()?;
+    Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// Turns pest's error into a diagnostic that says what was expected, in the
+/// officer's terms.
+fn syntax_error(src: &SourceText, e: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let rest = src.text.get(pos..).unwrap_or("");
+    let found = found_token(rest);
+    let mut expected: Vec<String> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
+        for r in positives {
+            let d = describe(*r);
+            if !expected.contains(&d) {
+                expected.push(d);
+            }
+        }
+    }
+    expected.sort();
+    let expected_text = match expected.len() {
+        0 => "something else".to_string(),
+        1 => expected[0].clone(),
+        _ => {
+            let (last, first) = expected.split_last().map(|(l, f)| (l.clone(), f.join(", "))).unwrap_or_default();
+            format!("{first} or {last}")
+        }
+    };
+    let end = pos + found.len().max(1).min(rest.len().max(1));
+    let found_desc = if rest.is_empty() { "the end of the file".to_string() } else { format!("`{found}`") };
+    let mut d = Diagnostic::new("syntax::unexpected", format!("expected {expected_text}, found {found_desc}"))
+        .at(src, pos, end.min(src.text.len()))
+        .label(format!("expected {expected_text}"));
+    if rest.starts_with('"') && !rest.lines().next().unwrap_or("")[1..].contains('"') {
+        d = d.help("a text must be closed with `\"` on the same line");
+    } else if KEYWORDS.contains(&found.as_str()) {
+        d = d.help(format!(
+            "`{found}` is a reserved word; a field named so is referred to by its title or an alias"
+        ));
+    }
+    d
+}
+
+/// The reserved words of LANGUAGE.md section 3.
+pub const KEYWORDS: &[&str] = &[
+    "policy", "title", "issuer", "basis", "valid", "to", "budget", "allocate", "pro_rata", "by", "asc", "desc",
+    "limit", "let", "require", "exclude", "amount", "cap", "define", "exclusive", "keep", "highest", "and", "or",
+    "not", "in", "contains", "between", "is", "missing", "present", "if", "then", "else", "when", "tiers",
+    "progressive", "up", "above", "true", "false",
+];
+
+fn found_token(rest: &str) -> String {
+    let mut chars = rest.chars();
+    match chars.next() {
+        None => String::new(),
+        Some(c) if c.is_alphanumeric() || c == '_' => {
+            rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect()
+        }
+        Some(c) => c.to_string(),
+    }
+}
+
+fn describe(rule: Rule) -> String {
+    let s = match rule {
+        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::sum | Rule::product
+        | Rule::unary | Rule::if_expr | Rule::when_expr | Rule::paren | Rule::list_lit | Rule::call | Rule::tiers
+        | Rule::progressive | Rule::number_lit | Rule::percent_lit | Rule::date_lit | Rule::bad_date | Rule::kw_true
+        | Rule::kw_false => "an expression",
+        Rule::ident => "a name",
+        Rule::text => "a text in double quotes",
+        Rule::signed_lit => "a number",
+        Rule::policy | Rule::kw_policy => "`policy`",
+        Rule::define | Rule::kw_define => "`define`",
+        Rule::exclusive | Rule::kw_exclusive => "`exclusive`",
+        Rule::title | Rule::issuer | Rule::basis | Rule::valid | Rule::budget | Rule::allocate | Rule::limit
+        | Rule::let_item | Rule::require | Rule::exclude | Rule::amount | Rule::cap => "a policy item",
+        Rule::compare | Rule::cmp_op | Rule::in_list | Rule::not_in | Rule::contains | Rule::between
+        | Rule::is_missing | Rule::is_present | Rule::single_eq | Rule::chained | Rule::add_op | Rule::mul_op => {
+            "an operator"
+        }
+        Rule::direction | Rule::kw_asc | Rule::kw_desc => "`asc` or `desc`",
+        Rule::tier_row | Rule::tier_op => "a tier row like `>= 100万 : 5万`",
+        Rule::tier_else => "`else :`",
+        Rule::prog_row => "a bracket row like `up to 100万 : 10%`",
+        Rule::prog_above => "`above :`",
+        Rule::EOI => "the end of the file",
+        other => {
+            let name = format!("{other:?}");
+            return match name.strip_prefix("kw_") {
+                Some(k) => format!("`{k}`"),
+                None => name,
+            };
+        }
+    };
+    s.to_string()
+}

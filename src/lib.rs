@@ -5,6 +5,9 @@
 //! (names and types, compiled to a program) → [`data`] (typed rows, rejects)
 //! → [`eval`] (per firm and policy) → [`settle`] (across firms) → [`report`].
 
+// Diagnostics travel on the error path only, and rarely: boxing them buys nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod date;
 pub mod diag;
 pub mod schema;
@@ -14,3 +17,10 @@ pub mod value;
 pub mod data;
 pub mod settle;
 pub mod generate;
+pub mod check;
+pub mod program;
+pub mod load;
+pub mod eval;
+pub mod run;
+pub mod report;
+pub mod cli;

@@ -1,1 +1,147 @@
-fn main() {}
+//! The `mianshen` command line. Only this file renders diagnostics and sets
+//! exit statuses: 0 done, 1 policy errors (or failed test cases), 2 bad
+//! command line or unreadable file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use mianshen::cli;
+
+#[derive(Parser)]
+#[command(name = "mianshen", version, about = "免申即享: match enterprise subsidy policies against firm data")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EncodingArg {
+    Auto,
+    Utf8,
+    Gb18030,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a policy set: parse, resolve names, check types. Exit 1 on errors.
+    Check {
+        /// The policy set directory (schema.yaml and *.policy files)
+        dir: PathBuf,
+        /// How to print errors
+        #[arg(long, value_enum, default_value = "human")]
+        error_format: Format,
+    },
+    /// Evaluate every policy in force against every firm of a data file.
+    Run {
+        dir: PathBuf,
+        /// The firm data: CSV (UTF-8 or GB18030) or JSON Lines (.jsonl)
+        #[arg(long)]
+        data: PathBuf,
+        /// The reference date, YYYY-MM-DD
+        #[arg(long)]
+        as_of: String,
+        /// Where to write the result files
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// List ineligible decisions too
+        #[arg(long)]
+        all: bool,
+        /// The data file's encoding
+        #[arg(long, value_enum, default_value = "auto")]
+        encoding: EncodingArg,
+        /// Worker threads (default: all cores); results are identical for any count
+        #[arg(long)]
+        threads: Option<usize>,
+        /// How to print policy errors
+        #[arg(long, value_enum, default_value = "human")]
+        error_format: Format,
+    },
+    /// Run the test cases in DIR/tests/*.yaml. Exit 1 if any case fails.
+    Test {
+        dir: PathBuf,
+        /// How to print policy errors
+        #[arg(long, value_enum, default_value = "human")]
+        error_format: Format,
+    },
+    /// Explain one firm's decisions step by step.
+    Explain {
+        dir: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// The firm's key (e.g. its credit code)
+        #[arg(long)]
+        firm: String,
+        #[arg(long)]
+        as_of: String,
+        /// Only this policy
+        #[arg(long)]
+        policy: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        #[arg(long, value_enum, default_value = "auto")]
+        encoding: EncodingArg,
+    },
+    /// Write a synthetic firm file for a policy set's schema (seeded).
+    Generate {
+        dir: PathBuf,
+        /// Number of firms
+        #[arg(long, default_value_t = 1000)]
+        rows: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Vary value formats as Excel exports do
+        #[arg(long)]
+        messy: bool,
+        /// Fraction of deliberately bad rows (0 to 1)
+        #[arg(long, default_value_t = 0.0)]
+        bad_rows: f64,
+        /// Output file (default: standard output)
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn encoding(e: EncodingArg) -> mianshen::data::Encoding {
+    match e {
+        EncodingArg::Auto => mianshen::data::Encoding::Auto,
+        EncodingArg::Utf8 => mianshen::data::Encoding::Utf8,
+        EncodingArg::Gb18030 => mianshen::data::Encoding::Gb18030,
+    }
+}
+
+fn json(f: Format) -> bool {
+    matches!(f, Format::Json)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check { dir, error_format } => cli::check(&dir, json(error_format)),
+        Command::Run { dir, data, as_of, out, all, encoding: enc, threads, error_format } => cli::run(&cli::RunArgs {
+            dir,
+            data,
+            as_of,
+            out,
+            all,
+            encoding: encoding(enc),
+            threads,
+            json_errors: json(error_format),
+        }),
+        Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
+        Command::Explain { dir, data, firm, as_of, policy, format, encoding: enc } => {
+            cli::explain(&dir, &data, &firm, &as_of, policy.as_deref(), json(format), encoding(enc))
+        }
+        Command::Generate { dir, rows, seed, messy, bad_rows, output } => {
+            cli::generate(&dir, rows, seed, messy, bad_rows, output.as_deref())
+        }
+    };
+    ExitCode::from(code)
+}

@@ -1,1 +1,145 @@
 //! Stage: data files to typed records and rejects (LANGUAGE.md sections 8 and 10).
+//!
+//! A data file is read once, whole: its bytes are hashed for the manifest,
+//! decoded (UTF-8, or GB18030 as Chinese office software exports it), and
+//! each row becomes either one [`Record`] or one or more [`Reject`]s, never
+//! both and never neither. The format follows the file's ending: `.jsonl` is
+//! JSON Lines, anything else CSV.
+
+mod cell;
+mod csv_file;
+mod json_lines;
+mod rows;
+mod text;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::schema::Schema;
+use crate::value::Record;
+
+pub use cell::{parse_cell, parse_json};
+
+/// How the bytes of a data file are decoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 when the whole file is valid UTF-8 (or starts with a UTF-8
+    /// byte-order mark), else GB18030.
+    #[default]
+    Auto,
+    /// UTF-8; a row with bytes that are not UTF-8 is rejected.
+    Utf8,
+    /// GB18030, which includes GBK and GB2312.
+    Gb18030,
+}
+
+/// Options of [`read`].
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    pub encoding: Encoding,
+}
+
+/// A row, or a cell of it, set aside with the reason (`rejects.csv`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    /// The 1-based line of the data file where the row starts.
+    pub row: u64,
+    /// The column as written in the header (or JSON key); empty when the
+    /// whole row is at fault.
+    pub column: String,
+    /// The cell as written, cut to 200 characters.
+    pub value: String,
+    pub reason: String,
+}
+
+/// The readable rows of a data file and the rejects of the others.
+#[derive(Clone, Debug, Default)]
+pub struct DataSet {
+    /// In file order.
+    pub records: Vec<Record>,
+    /// By row, then column position.
+    pub rejects: Vec<Reject>,
+    /// Columns that name no field, in the order first seen; their cells are ignored.
+    pub unknown_columns: Vec<String>,
+    /// Data rows read: CSV records after the header, JSON Lines non-blank lines.
+    pub rows: u64,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// A data file that cannot be read at all (as opposed to rows that are rejected).
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("`{}` has no header: the file is empty", path.display())]
+    NoHeader { path: PathBuf },
+    #[error("`{}`:{line}: cannot read the header: {message}", path.display())]
+    BadHeader { path: PathBuf, line: u64, message: String },
+    #[error("`{}`:1: the header is not valid UTF-8; try --encoding gb18030", path.display())]
+    HeaderNotUtf8 { path: PathBuf },
+    #[error("`{}` has no column for the key field `{key}`; name one {names}", path.display())]
+    NoKeyColumn {
+        path: PathBuf,
+        key: String,
+        /// The names the column may have, e.g. "`uscc` or `统一社会信用代码`".
+        names: String,
+    },
+    #[error(
+        "`{}`:1: columns {} and {} both name the field `{field}`",
+        path.display(), ordinal(*first_at, first), ordinal(*second_at, second)
+    )]
+    AmbiguousColumns {
+        path: PathBuf,
+        field: String,
+        first: String,
+        /// 1-based column number.
+        first_at: usize,
+        second: String,
+        second_at: usize,
+    },
+}
+
+/// "`uscc` (column 1)".
+fn ordinal(at: usize, name: &str) -> String {
+    format!("`{name}` (column {at})")
+}
+
+/// Reads a data file: CSV, or JSON Lines when it ends in `.jsonl`.
+///
+/// Rows that cannot be read become rejects and the rest go on; only a file
+/// that cannot be read at all (unreadable, no header, no key column, two
+/// columns for one field) is an error.
+pub fn read(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<DataSet, DataError> {
+    let bytes =
+        std::fs::read(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    read_bytes(path, bytes, schema, opts)
+}
+
+/// [`read`] on bytes already in memory; `path` names the file in messages and
+/// chooses the format by its ending.
+pub fn read_bytes(path: &Path, bytes: Vec<u8>, schema: &Schema, opts: &ReadOptions) -> Result<DataSet, DataError> {
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let decoded = text::decode(bytes, opts.encoding);
+    let mut set = if is_json_lines(path) {
+        json_lines::read(&decoded, schema)
+    } else {
+        csv_file::read(path, &decoded, schema)?
+    };
+    set.sha256 = sha256;
+    Ok(set)
+}
+
+fn is_json_lines(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

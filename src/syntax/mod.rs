@@ -4,4 +4,4 @@ pub mod ast;
 mod parse;
 mod scan;
 
-pub use parse::parse_file;
+pub use parse::{parse_file, KEYWORDS};

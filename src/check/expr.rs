@@ -1,0 +1,572 @@
+//! Expressions: resolve names, infer types (LANGUAGE.md section 5), lower to [`Ir`].
+
+use std::collections::BTreeSet;
+
+use rust_decimal::Decimal;
+
+use super::types::{arith, comparable, unify, Ty};
+use super::Checker;
+use crate::program::{Const, Func, Ir};
+use crate::schema::FieldType;
+use crate::syntax::ast::{CmpOp, Expr, ExprKind, NumKind, Span};
+
+/// The names visible inside one policy (its `let`s so far).
+#[derive(Default)]
+pub struct Scope {
+    /// `let`s defined so far: name, type, fields read.
+    pub lets: Vec<(String, Ty, BTreeSet<u16>)>,
+    /// `let`s of the policy defined further down, with where.
+    pub later: Vec<(String, Span)>,
+}
+
+/// A checked expression: its lowered form, type, and the fields it reads.
+pub struct Typed {
+    pub ir: Ir,
+    pub ty: Ty,
+}
+
+impl Checker<'_> {
+    pub(super) fn expr(&mut self, e: &Expr, scope: &Scope, reads: &mut BTreeSet<u16>) -> Typed {
+        let (ir, ty) = self.expr_inner(e, scope, reads);
+        Typed { ir, ty }
+    }
+
+    fn sub(&mut self, e: &Expr, scope: &Scope, reads: &mut BTreeSet<u16>) -> (Box<Ir>, Ty) {
+        let t = self.expr(e, scope, reads);
+        (Box::new(t.ir), t.ty)
+    }
+
+    fn expect_bool(&mut self, e: &Expr, scope: &Scope, reads: &mut BTreeSet<u16>, what: &str) -> Box<Ir> {
+        let (ir, ty) = self.sub(e, scope, reads);
+        if ty != Ty::Bool && ty != Ty::Error {
+            self.err(
+                "check::type",
+                e.span,
+                format!("{what} must be true or false, this is {}", ty.describe()),
+                Some("compare it, e.g. `revenue >= 500万`".into()),
+            );
+        }
+        ir
+    }
+
+    fn expect_numeric(&mut self, e: &Expr, scope: &Scope, reads: &mut BTreeSet<u16>, what: &str) -> (Box<Ir>, Ty) {
+        let (ir, ty) = self.sub(e, scope, reads);
+        if !ty.is_numeric() {
+            let help = if ty == Ty::Date {
+                Some("dates take no arithmetic: use `months_between(a, b)`, `years_between(a, b)` or `year(d)`".into())
+            } else {
+                None
+            };
+            self.err("check::type", e.span, format!("{what} must be a number, this is {}", ty.describe()), help);
+            return (ir, Ty::Error);
+        }
+        (ir, ty)
+    }
+
+    fn expr_inner(&mut self, e: &Expr, scope: &Scope, reads: &mut BTreeSet<u16>) -> (Ir, Ty) {
+        match &e.kind {
+            ExprKind::Invalid => (Ir::Const(Const::Bool(false)), Ty::Error),
+            ExprKind::Number(v, kind) => {
+                let ty = match kind {
+                    NumKind::Integer => Ty::Integer,
+                    NumKind::Number => Ty::Number,
+                    NumKind::Money => Ty::Money,
+                    NumKind::Percent => Ty::Percent,
+                };
+                (Ir::Const(Const::Num(*v)), ty)
+            }
+            ExprKind::Date(d) => (Ir::Const(Const::Date(*d)), Ty::Date),
+            ExprKind::Text(t) => (Ir::Const(Const::Text(t.as_str().into())), Ty::Text),
+            ExprKind::Bool(b) => (Ir::Const(Const::Bool(*b)), Ty::Bool),
+            ExprKind::List(_) => {
+                self.err(
+                    "check::list",
+                    e.span,
+                    "a list in brackets can only follow `in` or `not in`".into(),
+                    Some("e.g. `size in [\"中型\", \"小型\"]`".into()),
+                );
+                (Ir::Const(Const::Bool(false)), Ty::Error)
+            }
+            ExprKind::Name(name) => self.name(name, e.span, scope, reads),
+            ExprKind::Call(name, args) => self.call(&name.name, name.span, args, e.span, scope, reads),
+            ExprKind::Neg(x) => {
+                let (ir, ty) = self.expect_numeric(x, scope, reads, "the operand of `-`");
+                (Ir::Neg(ir), ty)
+            }
+            ExprKind::Not(x) => (Ir::Not(self.expect_bool(x, scope, reads, "the operand of `not`")), Ty::Bool),
+            ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                let is_and = matches!(e.kind, ExprKind::And(..));
+                let what = if is_and { "each side of `and`" } else { "each side of `or`" };
+                let a = self.expect_bool(a, scope, reads, what);
+                let b = self.expect_bool(b, scope, reads, what);
+                (if is_and { Ir::And(a, b) } else { Ir::Or(a, b) }, Ty::Bool)
+            }
+            ExprKind::Arith(op, a, b) => {
+                let sym = match op {
+                    crate::syntax::ast::ArithOp::Add => "+",
+                    crate::syntax::ast::ArithOp::Sub => "-",
+                    crate::syntax::ast::ArithOp::Mul => "*",
+                    crate::syntax::ast::ArithOp::Div => "/",
+                };
+                let what = format!("each side of `{sym}`");
+                let (ia, ta) = self.expect_numeric(a, scope, reads, &what);
+                let (ib, tb) = self.expect_numeric(b, scope, reads, &what);
+                (Ir::Arith(*op, ia, ib), arith(*op, ta, tb))
+            }
+            ExprKind::Compare(op, a, b) => {
+                let (ia, ta) = self.sub(a, scope, reads);
+                let (ib, tb) = self.sub(b, scope, reads);
+                self.compare_types(*op, ta, tb, a, b, e.span);
+                (Ir::Cmp(*op, ia, ib), Ty::Bool)
+            }
+            ExprKind::In { negated, item, list } => {
+                let (ii, ti) = self.sub(item, scope, reads);
+                if ti == Ty::List {
+                    self.err(
+                        "check::type",
+                        item.span,
+                        "`in` tests a single value, this is a list".into(),
+                        Some("to test whether a list holds a text, write `tags contains \"…\"`".into()),
+                    );
+                }
+                match &list.kind {
+                    ExprKind::List(elems) => {
+                        let mut out = Vec::with_capacity(elems.len());
+                        for el in elems {
+                            let (ie, te) = self.sub(el, scope, reads);
+                            self.compare_types(CmpOp::Eq, ti, te, item, el, el.span);
+                            out.push(*ie);
+                        }
+                        (Ir::InList { negated: *negated, item: ii, list: out }, Ty::Bool)
+                    }
+                    _ => {
+                        let (il, tl) = self.sub(list, scope, reads);
+                        if tl != Ty::List && tl != Ty::Error {
+                            self.err(
+                                "check::type",
+                                list.span,
+                                format!("`in` needs a list after it, this is {}", tl.describe()),
+                                Some("write the values in brackets: `x in [\"a\", \"b\"]`".into()),
+                            );
+                        } else if !ti.is_textual() {
+                            self.err(
+                                "check::type",
+                                item.span,
+                                format!("a list holds texts, this is {}", ti.describe()),
+                                None,
+                            );
+                        }
+                        (Ir::InValue { negated: *negated, item: ii, list: il }, Ty::Bool)
+                    }
+                }
+            }
+            ExprKind::Contains(a, b) => {
+                let (ia, ta) = self.sub(a, scope, reads);
+                let (ib, tb) = self.sub(b, scope, reads);
+                if !tb.is_textual() {
+                    self.err(
+                        "check::type",
+                        b.span,
+                        format!("`contains` looks for a text, this is {}", tb.describe()),
+                        None,
+                    );
+                }
+                match ta {
+                    Ty::List | Ty::Error => (Ir::ListContains(ia, ib), Ty::Bool),
+                    t if t.is_textual() => (Ir::TextContains(ia, ib), Ty::Bool),
+                    t => {
+                        self.err(
+                            "check::type",
+                            a.span,
+                            format!("`contains` applies to a list (or a text), this is {}", t.describe()),
+                            Some("to compare a single value, use `==` or `in [...]`".into()),
+                        );
+                        (Ir::ListContains(ia, ib), Ty::Bool)
+                    }
+                }
+            }
+            ExprKind::Between(x, lo, hi) => {
+                let (ix, tx) = self.sub(x, scope, reads);
+                let (il, tl) = self.sub(lo, scope, reads);
+                let (ih, th) = self.sub(hi, scope, reads);
+                if !(tx.is_numeric() || tx == Ty::Date) {
+                    self.err(
+                        "check::type",
+                        x.span,
+                        format!("`between` compares numbers or dates, this is {}", tx.describe()),
+                        None,
+                    );
+                } else {
+                    self.compare_types(CmpOp::Le, tl, tx, lo, x, lo.span);
+                    self.compare_types(CmpOp::Le, tx, th, x, hi, hi.span);
+                }
+                (Ir::Between(ix, il, ih), Ty::Bool)
+            }
+            ExprKind::IsMissing { present, expr } => {
+                let (ie, _) = self.sub(expr, scope, reads);
+                (Ir::IsMissing { present: *present, expr: ie }, Ty::Bool)
+            }
+            ExprKind::If(c, a, b) => {
+                let ic = self.expect_bool(c, scope, reads, "the condition of `if`");
+                let (ia, ta) = self.sub(a, scope, reads);
+                let (ib, tb) = self.sub(b, scope, reads);
+                let ty = self.unify_or_report(ta, tb, b.span, "the `then` and `else` branches");
+                (Ir::If(ic, ia, ib), ty)
+            }
+            ExprKind::When { arms, otherwise } => {
+                let mut ty = Ty::Error;
+                let mut out = Vec::with_capacity(arms.len());
+                for (c, v) in arms {
+                    let ic = self.expect_bool(c, scope, reads, "the condition of `when`");
+                    let (iv, tv) = self.sub(v, scope, reads);
+                    ty = self.unify_or_report(ty, tv, v.span, "the branches of `when`");
+                    out.push((*ic, *iv));
+                }
+                let other = match otherwise {
+                    Some(o) => {
+                        let (io, to) = self.sub(o, scope, reads);
+                        ty = self.unify_or_report(ty, to, o.span, "the branches of `when`");
+                        io
+                    }
+                    None => {
+                        self.err(
+                            "check::when-without-else",
+                            e.span,
+                            "`when` needs an `else`".into(),
+                            Some("add `else …` for firms that match no condition, e.g. `else 0`".into()),
+                        );
+                        Box::new(Ir::Const(Const::Num(Decimal::ZERO)))
+                    }
+                };
+                (Ir::When(out, other), ty)
+            }
+            ExprKind::Tiers { base, rows, otherwise, misplaced_else } => {
+                if let Some(s) = misplaced_else {
+                    self.err("check::tiers", *s, "the `else` row must be the last row".into(), None);
+                }
+                let (ib, tb) = self.sub(base, scope, reads);
+                if !(tb.is_numeric() || tb == Ty::Date || tb.is_textual()) {
+                    self.err(
+                        "check::type",
+                        base.span,
+                        format!("`tiers` needs a number, a date or a text to compare, this is {}", tb.describe()),
+                        None,
+                    );
+                }
+                let mut ty = Ty::Error;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let (ibound, tbound) = self.sub(&row.bound, scope, reads);
+                    self.compare_types(row.op, tb, tbound, base, &row.bound, row.bound.span);
+                    let (ir, tr) = self.sub(&row.result, scope, reads);
+                    ty = self.unify_or_report(ty, tr, row.result.span, "the results of `tiers`");
+                    out.push((row.op, *ibound, *ir));
+                }
+                let other = match otherwise {
+                    Some(o) => {
+                        let (io, to) = self.sub(o, scope, reads);
+                        ty = self.unify_or_report(ty, to, o.span, "the results of `tiers`");
+                        Some(io)
+                    }
+                    None => {
+                        if !ty.is_numeric() {
+                            self.err(
+                                "check::type",
+                                e.span,
+                                format!("without an `else` row no match gives 0, but the results are {}", ty.describe()),
+                                Some("add `else : …` as the last row".into()),
+                            );
+                        }
+                        if ty == Ty::Error {
+                            ty = Ty::Integer;
+                        }
+                        None
+                    }
+                };
+                (Ir::Tiers { base: ib, rows: out, otherwise: other }, ty)
+            }
+            ExprKind::Progressive { base, rows, misplaced_above } => {
+                if let Some(s) = misplaced_above {
+                    self.err("check::progressive", *s, "the `above` row must be the last row".into(), None);
+                }
+                let (ib, tb) = self.expect_numeric(base, scope, reads, "the base of `progressive`");
+                if rows.is_empty() {
+                    self.err("check::progressive", e.span, "`progressive` needs at least one row".into(), None);
+                }
+                let mut rate_ty = Ty::Error;
+                let mut last: Option<Decimal> = None;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let bound = match &row.upto {
+                        Some(b) => {
+                            let (ibd, tbd) = self.expect_numeric(b, scope, reads, "a bound of `progressive`");
+                            if let Err(why) = comparable(tb, tbd) {
+                                self.err("check::type", b.span, why, None);
+                            }
+                            if let Ir::Const(Const::Num(v)) = *ibd {
+                                if last.is_some_and(|l| v <= l) {
+                                    self.err(
+                                        "check::progressive",
+                                        b.span,
+                                        "the bounds of `progressive` must rise from row to row".into(),
+                                        None,
+                                    );
+                                }
+                                last = Some(v);
+                            }
+                            Some(*ibd)
+                        }
+                        None => None,
+                    };
+                    let (ir, tr) = self.expect_numeric(&row.rate, scope, reads, "a rate of `progressive`");
+                    rate_ty = unify(rate_ty, tr).unwrap_or(Ty::Number);
+                    out.push((bound, *ir));
+                }
+                let ty = arith(crate::syntax::ast::ArithOp::Mul, tb, rate_ty);
+                let ty = if ty == Ty::Error { tb } else { ty };
+                (Ir::Progressive { base: ib, rows: out }, ty)
+            }
+        }
+    }
+
+    fn unify_or_report(&mut self, a: Ty, b: Ty, span: Span, what: &str) -> Ty {
+        match unify(a, b) {
+            Some(t) => t,
+            None => {
+                self.err(
+                    "check::type",
+                    span,
+                    format!("{what} must give the same kind of value: {} and {}", a.describe(), b.describe()),
+                    None,
+                );
+                Ty::Error
+            }
+        }
+    }
+
+    fn compare_types(&mut self, op: CmpOp, ta: Ty, tb: Ty, a: &Expr, b: &Expr, span: Span) {
+        if let Err(why) = comparable(ta, tb) {
+            let help = if matches!((ta, tb), (Ty::Money, Ty::Percent) | (Ty::Percent, Ty::Money)) {
+                Some("to compare a share, divide first, e.g. `rnd / revenue >= 3%`".to_string())
+            } else {
+                None
+            };
+            self.err("check::type", span, why, help);
+            return;
+        }
+        if !matches!(op, CmpOp::Eq | CmpOp::Ne) && (ta.is_textual() && ta != Ty::Error || ta == Ty::Bool) {
+            self.err(
+                "check::type",
+                span,
+                format!("`{}` orders numbers and dates, not {}", op.symbol(), ta.describe()),
+                Some("use `==`, `!=`, `in [...]` or `starts_with(…)`".into()),
+            );
+            return;
+        }
+        self.enum_literal(ta, b);
+        self.enum_literal(tb, a);
+    }
+
+    /// An enum compared with a text literal outside its values is an error.
+    fn enum_literal(&mut self, ty: Ty, lit: &Expr) {
+        let (Ty::Enum(field), ExprKind::Text(value)) = (ty, &lit.kind) else { return };
+        let Some(f) = self.schema.fields.get(field as usize) else { return };
+        let FieldType::Enum(values) = &f.ty else { return };
+        if values.iter().any(|v| v == value) {
+            return;
+        }
+        let help = match crate::suggest::closest(value, values.iter().map(|s| s.as_str())) {
+            Some(s) => format!("did you mean `{s}`? the values are: {}", values.join(", ")),
+            None => format!("the values are: {}", values.join(", ")),
+        };
+        self.err(
+            "check::enum-value",
+            lit.span,
+            format!("`{value}` is not a value of `{}`", f.name),
+            Some(help),
+        );
+    }
+
+    fn name(&mut self, name: &str, span: Span, scope: &Scope, reads: &mut BTreeSet<u16>) -> (Ir, Ty) {
+        if let Some(slot) = scope.lets.iter().rposition(|(n, _, _)| n == name) {
+            let (_, ty, fields) = &scope.lets[slot];
+            reads.extend(fields.iter().copied());
+            return (Ir::Let(slot as u16), *ty);
+        }
+        if let Some((ir, ty, fields)) = self.define_ref(name, span) {
+            reads.extend(fields.iter().copied());
+            return (ir, ty);
+        }
+        if let Some(i) = self.schema.lookup(name) {
+            let idx = i as u16;
+            reads.insert(idx);
+            let ty = Ty::of_field(&self.schema.fields[i].ty, idx);
+            return (Ir::Field(idx), ty);
+        }
+        if name == "as_of" {
+            return (Ir::AsOf, Ty::Date);
+        }
+        if let Some((_, at)) = scope.later.iter().find(|(n, _)| n == name) {
+            let line = self.line_of(*at);
+            self.err(
+                "check::let-before-definition",
+                span,
+                format!("`{name}` is used before it is defined"),
+                Some(format!("`let {name}` comes later, on line {line}: move it above this use")),
+            );
+            return (Ir::Const(Const::Bool(false)), Ty::Error);
+        }
+        if !self.suppress_unknown {
+            let mut candidates: Vec<String> = scope.lets.iter().map(|(n, _, _)| n.clone()).collect();
+            candidates.extend(self.define_names());
+            candidates.extend(self.schema.all_names().map(|s| s.to_string()));
+            candidates.push("as_of".into());
+            let help = crate::suggest::closest(name, candidates.iter().map(|s| s.as_str()))
+                .map(|s| format!("did you mean `{s}`?"));
+            let help = help.or_else(|| {
+                crate::syntax::KEYWORDS
+                    .contains(&name)
+                    .then(|| format!("`{name}` is a reserved word"))
+            });
+            self.err(
+                "check::unknown-name",
+                span,
+                format!("unknown name `{name}`"),
+                help.or(Some("names are schema fields (by name, title or alias), `let`s and `define`s".into())),
+            );
+        }
+        (Ir::Const(Const::Bool(false)), Ty::Error)
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[Expr],
+        span: Span,
+        scope: &Scope,
+        reads: &mut BTreeSet<u16>,
+    ) -> (Ir, Ty) {
+        let Some(func) = Func::ALL.iter().copied().find(|f| f.name() == name) else {
+            let help = crate::suggest::closest(name, Func::ALL.iter().map(|f| f.name()))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "functions: min, max, abs, round, floor, coalesce, starts_with, years_between, months_between, year"
+                        .into()
+                });
+            self.err("check::unknown-function", name_span, format!("unknown function `{name}`"), Some(help));
+            for a in args {
+                self.expr(a, scope, reads);
+            }
+            return (Ir::Const(Const::Bool(false)), Ty::Error);
+        };
+        let typed: Vec<(Ir, Ty, Span)> = args
+            .iter()
+            .map(|a| {
+                let t = self.expr(a, scope, reads);
+                (t.ir, t.ty, a.span)
+            })
+            .collect();
+        let arity_ok = match func {
+            Func::Min | Func::Max | Func::Coalesce => !typed.is_empty(),
+            Func::Abs | Func::Year => typed.len() == 1,
+            _ => typed.len() == 2,
+        };
+        if !arity_ok {
+            let want = match func {
+                Func::Min | Func::Max | Func::Coalesce => "at least one argument",
+                Func::Abs | Func::Year => "one argument",
+                _ => "two arguments",
+            };
+            self.err(
+                "check::arity",
+                span,
+                format!("`{name}` takes {want}, here it has {}", typed.len()),
+                Some(signature(func).into()),
+            );
+            return (Ir::Call(func, typed.into_iter().map(|t| t.0).collect()), Ty::Error);
+        }
+        let tys: Vec<Ty> = typed.iter().map(|t| t.1).collect();
+        let ty = match func {
+            Func::Min | Func::Max => {
+                let mut ty = Ty::Error;
+                for (_, t, s) in &typed {
+                    if !(t.is_numeric() || *t == Ty::Date) {
+                        self.err(
+                            "check::type",
+                            *s,
+                            format!("`{name}` takes numbers or dates, this is {}", t.describe()),
+                            None,
+                        );
+                        continue;
+                    }
+                    ty = self.unify_or_report(ty, *t, *s, &format!("the arguments of `{name}`"));
+                }
+                ty
+            }
+            Func::Coalesce => {
+                let mut ty = Ty::Error;
+                for (_, t, s) in &typed {
+                    ty = self.unify_or_report(ty, *t, *s, "the arguments of `coalesce`");
+                }
+                ty
+            }
+            Func::Abs | Func::Round | Func::Floor => {
+                for (i, (_, t, s)) in typed.iter().enumerate() {
+                    if !t.is_numeric() {
+                        let what = if i == 0 { "a number" } else { "a step such as 0.01 or 1万" };
+                        self.err(
+                            "check::type",
+                            *s,
+                            format!("`{name}` takes {what}, this is {}", t.describe()),
+                            Some(signature(func).into()),
+                        );
+                    }
+                }
+                tys[0]
+            }
+            Func::StartsWith => {
+                for (_, t, s) in &typed {
+                    if !t.is_textual() {
+                        self.err(
+                            "check::type",
+                            *s,
+                            format!("`starts_with` takes texts, this is {}", t.describe()),
+                            Some(signature(func).into()),
+                        );
+                    }
+                }
+                Ty::Bool
+            }
+            Func::YearsBetween | Func::MonthsBetween | Func::Year => {
+                for (_, t, s) in &typed {
+                    if *t != Ty::Date && *t != Ty::Error {
+                        self.err(
+                            "check::type",
+                            *s,
+                            format!("`{name}` takes dates, this is {}", t.describe()),
+                            Some(signature(func).into()),
+                        );
+                    }
+                }
+                Ty::Integer
+            }
+        };
+        (Ir::Call(func, typed.into_iter().map(|t| t.0).collect()), ty)
+    }
+}
+
+fn signature(f: Func) -> &'static str {
+    match f {
+        Func::Min => "min(a, b, …): the smallest",
+        Func::Max => "max(a, b, …): the largest",
+        Func::Abs => "abs(x)",
+        Func::Round => "round(x, STEP), e.g. round(x, 0.01): half away from zero",
+        Func::Floor => "floor(x, STEP), e.g. floor(x, 1万)",
+        Func::Coalesce => "coalesce(a, b, …): the first present value",
+        Func::StartsWith => "starts_with(text, prefix), e.g. starts_with(industry, \"C39\")",
+        Func::YearsBetween => "years_between(d1, d2): whole years from d1 to d2",
+        Func::MonthsBetween => "months_between(d1, d2): whole months from d1 to d2",
+        Func::Year => "year(d)",
+    }
+}

@@ -1,0 +1,124 @@
+//! The static types of the policy language and how they combine.
+
+use crate::schema::FieldType;
+use crate::syntax::ast::ArithOp;
+
+/// The type of an expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Bool,
+    Integer,
+    Number,
+    Money,
+    Percent,
+    Date,
+    Text,
+    /// The values of the enum field with this index.
+    Enum(u16),
+    List,
+    /// The type of something already reported as wrong; combines with
+    /// anything silently so one mistake gives one message.
+    Error,
+}
+
+impl Ty {
+    pub fn of_field(ty: &FieldType, index: u16) -> Ty {
+        match ty {
+            FieldType::Bool => Ty::Bool,
+            FieldType::Integer => Ty::Integer,
+            FieldType::Number => Ty::Number,
+            FieldType::Money => Ty::Money,
+            FieldType::Percent => Ty::Percent,
+            FieldType::Date => Ty::Date,
+            FieldType::Text => Ty::Text,
+            FieldType::Enum(_) => Ty::Enum(index),
+            FieldType::List => Ty::List,
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Ty::Integer | Ty::Number | Ty::Money | Ty::Percent | Ty::Error)
+    }
+
+    pub fn is_textual(self) -> bool {
+        matches!(self, Ty::Text | Ty::Enum(_) | Ty::Error)
+    }
+
+    /// The word officers read in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Ty::Bool => "a true/false value",
+            Ty::Integer => "an integer",
+            Ty::Number => "a number",
+            Ty::Money => "money",
+            Ty::Percent => "a percent",
+            Ty::Date => "a date",
+            Ty::Text | Ty::Enum(_) => "a text",
+            Ty::List => "a list",
+            Ty::Error => "an unknown value",
+        }
+    }
+}
+
+/// The type of `a OP b` for numeric operands (LANGUAGE.md section 5: money ×
+/// percent is money; money ÷ money is a number).
+pub fn arith(op: ArithOp, a: Ty, b: Ty) -> Ty {
+    use Ty::*;
+    if a == Error || b == Error {
+        return Error;
+    }
+    match op {
+        ArithOp::Add | ArithOp::Sub => match (a, b) {
+            (Money, _) | (_, Money) => Money,
+            (Percent, _) | (_, Percent) => Percent,
+            (Integer, Integer) => Integer,
+            _ => Number,
+        },
+        ArithOp::Mul => match (a, b) {
+            (Money, _) | (_, Money) => Money,
+            (Percent, Percent) => Percent,
+            (Integer, Integer) => Integer,
+            (Percent, _) | (_, Percent) => Percent,
+            _ => Number,
+        },
+        ArithOp::Div => match (a, b) {
+            (Money, Money) => Number,
+            (Money, _) => Money,
+            (_, Money) => Number,
+            (Percent, Percent) => Number,
+            (Percent, _) => Percent,
+            _ => Number,
+        },
+    }
+}
+
+/// Whether two values may be compared; `Err` says why not.
+pub fn comparable(a: Ty, b: Ty) -> Result<(), String> {
+    use Ty::*;
+    match (a, b) {
+        (Error, _) | (_, Error) => Ok(()),
+        (Money, Percent) | (Percent, Money) => Err("money cannot be compared with a percent".into()),
+        (x, y) if x.is_numeric() && y.is_numeric() => Ok(()),
+        (Date, Date) | (Bool, Bool) => Ok(()),
+        (x, y) if x.is_textual() && y.is_textual() => Ok(()),
+        (List, _) | (_, List) => {
+            Err("a list is not compared with a value: use `contains` (e.g. `tags contains \"专精特新\"`)".into())
+        }
+        (x, y) => Err(format!("{} cannot be compared with {}", x.describe(), y.describe())),
+    }
+}
+
+/// The common type of branches (`if`, `when`, `tiers`, `coalesce`, `min`).
+pub fn unify(a: Ty, b: Ty) -> Option<Ty> {
+    use Ty::*;
+    Some(match (a, b) {
+        (Error, x) | (x, Error) => x,
+        (x, y) if x == y => x,
+        (Money, Percent) | (Percent, Money) => return None,
+        (Money, y) | (y, Money) if y.is_numeric() => Money,
+        (Percent, y) | (y, Percent) if y.is_numeric() => Percent,
+        (x, y) if x.is_numeric() && y.is_numeric() => Number,
+        (x, y) if x.is_textual() && y.is_textual() => Text,
+        _ => return None,
+    })
+}

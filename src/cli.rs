@@ -1,0 +1,199 @@
+//! The commands behind the `mianshen` binary, as functions returning an exit
+//! status. Rendering of diagnostics happens here and nowhere in the library.
+
+use std::path::{Path, PathBuf};
+
+use crate::date::Date;
+use crate::diag::{render_human, render_json, Diagnostic};
+use crate::load::PolicySet;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_POLICY: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+fn print_diags(diags: &[Diagnostic], json: bool) {
+    if json {
+        println!("{}", render_json(diags));
+    } else {
+        eprint!("{}", render_human(diags));
+    }
+}
+
+/// Loads a set, printing its diagnostics; `Err` carries the exit status.
+fn load(dir: &Path, json: bool) -> Result<PolicySet, u8> {
+    PolicySet::load(dir).map_err(|diags| {
+        print_diags(&diags, json);
+        // a directory that is not there is a command-line problem
+        if diags.iter().all(|d| d.code.starts_with("load::")) {
+            EXIT_USAGE
+        } else {
+            EXIT_POLICY
+        }
+    })
+}
+
+pub fn parse_as_of(s: &str) -> Result<Date, u8> {
+    Date::parse_iso(s).ok_or_else(|| {
+        eprintln!("error: `--as-of {s}` is not a date: write YYYY-MM-DD, e.g. `--as-of 2024-12-31`");
+        EXIT_USAGE
+    })
+}
+
+/// `mianshen check DIR`
+pub fn check(dir: &Path, json: bool) -> u8 {
+    match load(dir, json) {
+        Ok(set) => {
+            let p = &set.program;
+            let files = set.files.len() - 1;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "errors": [], "policies": p.policies.len(), "fields": p.schema.fields.len(), "files": files })
+                );
+            } else {
+                println!(
+                    "ok: {} policies, {} fields, {} policy file{} in {}",
+                    p.policies.len(),
+                    p.schema.fields.len(),
+                    files,
+                    if files == 1 { "" } else { "s" },
+                    dir.display()
+                );
+            }
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+pub struct RunArgs {
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub as_of: String,
+    pub out: PathBuf,
+    pub all: bool,
+    pub encoding: crate::data::Encoding,
+    pub threads: Option<usize>,
+    pub json_errors: bool,
+}
+
+/// `mianshen run DIR --data FILE --as-of DATE`
+pub fn run(args: &RunArgs) -> u8 {
+    let as_of = match parse_as_of(&args.as_of) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    if let Some(n) = args.threads {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+    let set = match load(&args.dir, args.json_errors) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let opts = crate::data::ReadOptions { encoding: args.encoding };
+    let data = match crate::data::read(&args.data, &set.program.schema, &opts) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let run_opts = crate::run::RunOptions { as_of, all: args.all };
+    let result = crate::run::run(&set.program, &data.records, &run_opts);
+    let mut warnings = Vec::new();
+    for c in &data.unknown_columns {
+        warnings.push(format!("column `{c}` matches no field of the schema and was ignored"));
+    }
+    for s in &result.summary {
+        if s.note.overrun {
+            warnings.push(format!(
+                "policy `{}`: eligible amounts {} exceed the budget {}; no `allocate`, so every firm keeps its full amount",
+                s.id,
+                s.amount.unwrap_or_default(),
+                s.budget.unwrap_or_default()
+            ));
+        }
+        if let Some(e) = &s.note.error {
+            warnings.push(format!("policy `{}`: the budget could not be allocated: {e}", s.id));
+        }
+    }
+    let dir_text = args.dir.to_string_lossy().to_string();
+    let data_text = args.data.to_string_lossy().to_string();
+    let inputs = crate::report::RunInputs {
+        set: &set,
+        policy_dir: &dir_text,
+        data_path: &data_text,
+        data: &data,
+        as_of,
+        all: args.all,
+        warnings: &warnings,
+    };
+    if let Err(e) = crate::report::write_all(&args.out, &inputs, &result) {
+        eprintln!("error: cannot write the results to `{}`: {e}", args.out.display());
+        return EXIT_USAGE;
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    print_run_summary(&result, &data, &args.out);
+    EXIT_OK
+}
+
+fn print_run_summary(result: &crate::run::RunResult, data: &crate::data::DataSet, out: &Path) {
+    let mut rejected: Vec<u64> = data.rejects.iter().map(|r| r.row).collect();
+    rejected.dedup();
+    println!(
+        "{} rows: {} firms evaluated, {} rows rejected (see rejects.csv)",
+        data.rows,
+        data.records.len(),
+        rejected.len()
+    );
+    println!("{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}", "policy", "evaluated", "eligible", "review", "inelig.", "amount", "funded");
+    for s in &result.summary {
+        if !s.in_force {
+            println!("{:<28} not in force on this date", s.id);
+            continue;
+        }
+        let flag = if s.note.overrun { "  budget exceeded, not allocated" } else if s.note.exceeded { "  budget allocated" } else { "" };
+        println!(
+            "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}{flag}",
+            s.id,
+            s.evaluated,
+            s.eligible,
+            s.review,
+            s.ineligible,
+            s.amount.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            s.funded.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+        );
+    }
+    println!("results in {}/", out.display());
+}
+
+/// `mianshen test DIR`
+pub fn test(dir: &Path, json: bool) -> u8 {
+    let _ = (dir, json);
+    eprintln!("error: `mianshen test` is not built yet");
+    EXIT_USAGE
+}
+
+/// `mianshen explain …`
+pub fn explain(
+    dir: &Path,
+    data: &Path,
+    firm: &str,
+    as_of: &str,
+    policy: Option<&str>,
+    json: bool,
+    encoding: crate::data::Encoding,
+) -> u8 {
+    let _ = (dir, data, firm, as_of, policy, json, encoding);
+    eprintln!("error: `mianshen explain` is not built yet");
+    EXIT_USAGE
+}
+
+/// `mianshen generate DIR`
+pub fn generate(dir: &Path, rows: u64, seed: u64, messy: bool, bad_rows: f64, output: Option<&Path>) -> u8 {
+    let _ = (dir, rows, seed, messy, bad_rows, output);
+    eprintln!("error: `mianshen generate` is not built yet");
+    EXIT_USAGE
+}

@@ -1,0 +1,440 @@
+//! One cell of a data file to a typed [`Cell`] (LANGUAGE.md section 10).
+//!
+//! Every accepted form is written out below as a nom parser; whatever none of
+//! them accepts is a reject with a reason a policy officer can act on, never a
+//! guess. Numbers are read exactly from their digits (no floating point).
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while_m_n};
+use nom::character::complete::{char, digit1};
+use nom::combinator::{all_consuming, map_res, opt, recognize};
+use nom::multi::many0_count;
+use nom::sequence::{pair, preceded, tuple};
+use nom::IResult;
+use rust_decimal::Decimal;
+
+use crate::date::Date;
+use crate::schema::FieldType;
+use crate::value::Cell;
+
+/// nom results without error values: a failed form is reported by the caller,
+/// who knows which field type was expected.
+type Parsed<'a, T> = IResult<&'a str, T, ()>;
+
+/// The most significant digits an exact decimal holds.
+const MAX_DIGITS: usize = 28;
+
+/// Reads one cell of a field of type `ty`.
+///
+/// Surrounding whitespace (ASCII and the ideographic space U+3000) is trimmed
+/// except in `text` fields, which are kept verbatim. An empty or blank cell is
+/// missing, and in a `list` field the empty list. The error is the reason,
+/// e.g. "`12,34` is not a number: thousands separators group by three".
+pub fn parse_cell(ty: &FieldType, text: &str) -> Result<Cell, String> {
+    let t = trim(text);
+    if t.is_empty() {
+        return Ok(match ty {
+            FieldType::List => Cell::List(Box::new([])),
+            _ => Cell::Missing,
+        });
+    }
+    match ty {
+        FieldType::Text => Ok(Cell::Text(text.into())),
+        FieldType::Number | FieldType::Money => number(t, false).map(Cell::Num),
+        FieldType::Integer => {
+            let n = number(t, false)?;
+            if n.fract().is_zero() {
+                Ok(Cell::Num(n.normalize()))
+            } else {
+                Err(format!("`{}` is not a whole number", shown(t)))
+            }
+        }
+        FieldType::Percent => number(t, true).map(Cell::Num),
+        FieldType::Date => date(t).map(Cell::Date),
+        FieldType::Bool => boolean(t).map(Cell::Bool),
+        FieldType::Enum(values) => match values.iter().find(|v| v.as_str() == t) {
+            Some(v) => Ok(Cell::Text(v.as_str().into())),
+            None => Err(format!("`{}` is not one of {}", shown(t), values.join(", "))),
+        },
+        FieldType::List => Ok(list(t.split([';', '、', '|']))),
+    }
+}
+
+/// Reads one value of a JSON Lines object (LANGUAGE.md section 8).
+///
+/// A string is read as a cell, a number exactly from its text, a boolean only
+/// into a `bool` field, an array of strings only into a `list` field; null is
+/// missing (the empty list in a `list` field). Objects are rejected.
+pub fn parse_json(ty: &FieldType, v: &serde_json::Value) -> Result<Cell, String> {
+    use serde_json::Value;
+    match v {
+        Value::Null => parse_cell(ty, ""),
+        Value::String(s) => parse_cell(ty, s),
+        // With `arbitrary_precision` this is the number exactly as written.
+        Value::Number(n) => parse_cell(ty, &n.to_string()),
+        Value::Bool(b) => match ty {
+            FieldType::Bool => Ok(Cell::Bool(*b)),
+            _ => Err(format!("`{b}` is a true/false value, not {}", a_type(ty))),
+        },
+        Value::Array(items) => {
+            if *ty != FieldType::List {
+                return Err(format!("a list is not {}", a_type(ty)));
+            }
+            let mut texts = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => texts.push(s.as_str()),
+                    other => return Err(format!("list items must be texts, found `{}`", shown(&other.to_string()))),
+                }
+            }
+            Ok(list(texts.into_iter()))
+        }
+        Value::Object(_) => Err(format!("an object is not {}", a_type(ty))),
+    }
+}
+
+/// "a number", "an integer", … for reasons.
+fn a_type(ty: &FieldType) -> String {
+    let name = ty.name();
+    match name.as_bytes().first() {
+        Some(b'a' | b'e' | b'i' | b'o' | b'u') => format!("an {name} value"),
+        _ => format!("a {name} value"),
+    }
+}
+
+fn is_blank(c: char) -> bool {
+    c.is_ascii_whitespace() || c == '\u{3000}'
+}
+
+/// Trims ASCII whitespace and the ideographic space.
+pub(crate) fn trim(s: &str) -> &str {
+    s.trim_matches(is_blank)
+}
+
+/// The user's text for a reason: cut to 200 characters.
+pub(crate) fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 200;
+    match s.char_indices().nth(MAX) {
+        None => s.into(),
+        Some(_) => {
+            let cut: String = s.chars().take(MAX - 1).collect();
+            (cut + "…").into()
+        }
+    }
+}
+
+/// A list: items trimmed, empty items dropped, each item once (a list is a set).
+fn list<'a>(items: impl Iterator<Item = &'a str>) -> Cell {
+    let mut out: Vec<Box<str>> = Vec::new();
+    for item in items.map(trim).filter(|i| !i.is_empty()) {
+        if !out.iter().any(|o| &**o == item) {
+            out.push(item.into());
+        }
+    }
+    Cell::List(out.into_boxed_slice())
+}
+
+fn boolean(t: &str) -> Result<bool, String> {
+    match t {
+        "true" | "是" | "1" | "Y" => Ok(true),
+        "false" | "否" | "0" | "N" => Ok(false),
+        _ => Err(format!("`{}` is not a yes/no value: write true/false, 是/否, 1/0 or Y/N", shown(t))),
+    }
+}
+
+/// A number as written: `-1,234.5万`.
+struct NumberText<'a> {
+    negative: bool,
+    /// Integer digits, thousands separators included.
+    int: &'a str,
+    frac: &'a str,
+    /// `元`, `万`, `万元`, `亿`, `亿元`, `%` or empty.
+    suffix: &'a str,
+}
+
+fn number_text(i: &str) -> Parsed<'_, NumberText<'_>> {
+    let (i, negative) = opt(char('-'))(i)?;
+    let (i, int) = recognize(pair(digit1, many0_count(pair(char(','), digit1))))(i)?;
+    let (i, frac) = opt(preceded(char('.'), digit1))(i)?;
+    let (i, suffix) = alt((tag("万元"), tag("亿元"), tag("万"), tag("亿"), tag("元"), tag("%"), tag("")))(i)?;
+    let n = NumberText { negative: negative.is_some(), int, frac: frac.unwrap_or(""), suffix };
+    Ok((i, n))
+}
+
+/// Reads a number, or a percent when `percent` (`5.5%` or `0.055`).
+fn number(t: &str, percent: bool) -> Result<Decimal, String> {
+    let what = if percent { "a percent" } else { "a number" };
+    let n = match all_consuming(number_text)(t) {
+        Ok((_, n)) => n,
+        Err(_) if percent => return Err(format!("`{}` is not a percent: write `5.5%` or `0.055`", shown(t))),
+        Err(_) => {
+            return Err(format!(
+                "`{}` is not a number: write digits like `1,234.5`, `-3` or `12.5万`",
+                shown(t)
+            ))
+        }
+    };
+    if !grouped_by_three(n.int) {
+        return Err(format!("`{}` is not {what}: thousands separators group by three", shown(t)));
+    }
+    let exponent: i64 = match (n.suffix, percent) {
+        ("", _) | ("元", false) => 0,
+        ("万" | "万元", false) => 4,
+        ("亿" | "亿元", false) => 8,
+        ("%", true) => -2,
+        ("%", false) => return Err(format!("`{}` is not a number: `%` is for percent fields", shown(t))),
+        (_, true) => return Err(format!("`{}` is not a percent: units are not allowed on percents", shown(t))),
+        _ => return Err(format!("`{}` is not a number", shown(t))),
+    };
+    exact(&n, exponent).map_err(|why| format!("`{}` {why}", shown(t)))
+}
+
+/// `1,234,567`: the first group has one to three digits, every other three.
+fn grouped_by_three(int: &str) -> bool {
+    if !int.contains(',') {
+        return true;
+    }
+    let mut groups = int.split(',');
+    groups.next().is_some_and(|g| (1..=3).contains(&g.len())) && groups.all(|g| g.len() == 3)
+}
+
+/// The exact decimal `±int.frac × 10^exponent`.
+fn exact(n: &NumberText<'_>, exponent: i64) -> Result<Decimal, &'static str> {
+    let int = || n.int.bytes().filter(u8::is_ascii_digit);
+    let mut frac = n.frac;
+    if significant(int(), frac) > MAX_DIGITS {
+        // Trailing zeros after the point change nothing; drop them only when needed.
+        frac = frac.trim_end_matches('0');
+        if significant(int(), frac) > MAX_DIGITS {
+            return Err("has more than 28 significant digits");
+        }
+    }
+    let mut mantissa: u128 = 0;
+    for d in int().chain(frac.bytes()) {
+        // At most 28 significant digits: this cannot overflow a u128.
+        mantissa = mantissa.saturating_mul(10).saturating_add(u128::from(d - b'0'));
+    }
+    let mut scale = frac.len() as i64 - exponent;
+    if scale < 0 {
+        let factor = 10u128.pow(scale.unsigned_abs().min(38) as u32);
+        mantissa = mantissa.checked_mul(factor).ok_or("is too large")?;
+        scale = 0;
+    }
+    while scale > MAX_DIGITS as i64 && mantissa % 10 == 0 && mantissa != 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    if mantissa == 0 {
+        scale = scale.min(MAX_DIGITS as i64);
+    }
+    if scale > MAX_DIGITS as i64 {
+        return Err("has more than 28 decimal places");
+    }
+    let signed = i128::try_from(mantissa).map_err(|_| "is too large")?;
+    let mut d = Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|_| "is too large")?;
+    // `-0` is zero, not a negative zero.
+    d.set_sign_negative(n.negative && !d.is_zero());
+    Ok(d)
+}
+
+/// How many digits are significant (leading zeros are not).
+fn significant(int: impl Iterator<Item = u8>, frac: &str) -> usize {
+    int.chain(frac.bytes()).skip_while(|&d| d == b'0').count()
+}
+
+/// `n` to `m` ASCII digits as a number.
+fn digits<'a>(n: usize, m: usize) -> impl FnMut(&'a str) -> Parsed<'a, u32> {
+    map_res(take_while_m_n(n, m, |c: char| c.is_ascii_digit()), |s: &str| s.parse::<u32>())
+}
+
+/// `2024-01-05`, `2024/1/5`, `20240105` or `2024年1月5日`.
+fn date_text(i: &str) -> Parsed<'_, (u32, u32, u32)> {
+    let ymd = |(y, _, m, _, d)| (y, m, d);
+    let ymd_cjk = |(y, _, m, _, d, _)| (y, m, d);
+    alt((
+        nom::combinator::map(tuple((digits(4, 4), char('-'), digits(2, 2), char('-'), digits(2, 2))), ymd),
+        nom::combinator::map(tuple((digits(4, 4), char('/'), digits(1, 2), char('/'), digits(1, 2))), ymd),
+        tuple((digits(4, 4), digits(2, 2), digits(2, 2))),
+        nom::combinator::map(
+            tuple((digits(4, 4), char('年'), digits(1, 2), char('月'), digits(1, 2), char('日'))),
+            ymd_cjk,
+        ),
+    ))(i)
+}
+
+fn date(t: &str) -> Result<Date, String> {
+    match all_consuming(date_text)(t) {
+        Ok((_, (y, m, d))) => Date::new(y as i32, m, d)
+            .ok_or_else(|| format!("`{}` is not a date: there is no such day in the calendar", shown(t))),
+        Err(_) => Err(format!(
+            "`{}` is not a date: write `2024-01-05`, `2024/1/5`, `20240105` or `2024年1月5日`",
+            shown(t)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn num(ty: &FieldType, s: &str) -> Decimal {
+        match parse_cell(ty, s) {
+            Ok(Cell::Num(n)) => n,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+    fn reason(ty: &FieldType, s: &str) -> String {
+        match parse_cell(ty, s) {
+            Err(r) => r,
+            Ok(c) => panic!("{s} was accepted as {c:?}"),
+        }
+    }
+    fn day(s: &str) -> Date {
+        match parse_cell(&FieldType::Date, s) {
+            Ok(Cell::Date(d)) => d,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        let ty = FieldType::Number;
+        assert_eq!(num(&ty, "1,234.5"), dec("1234.5"));
+        assert_eq!(num(&ty, "  12.5万 "), dec("125000"));
+        assert_eq!(num(&ty, "1.2亿元"), dec("120000000"));
+        assert_eq!(num(&ty, "1,234,567.89万元"), dec("12345678900"));
+        assert_eq!(num(&ty, "3元"), dec("3"));
+        assert_eq!(num(&ty, "7亿"), dec("700000000"));
+        assert_eq!(num(&ty, "-3"), dec("-3"));
+        assert_eq!(num(&ty, "\u{3000}42\u{3000}"), dec("42"));
+        assert_eq!(num(&ty, "0.000001万"), dec("0.01"));
+        let zero = num(&ty, "-0");
+        assert!(zero.is_zero() && zero.is_sign_positive());
+        assert_eq!(num(&ty, "007"), dec("7"));
+        assert_eq!(num(&FieldType::Money, "1.50"), dec("1.50"));
+        // 28 significant digits are fine, with trailing zeros after the point too
+        assert_eq!(num(&ty, "1234567890123456789012345678"), dec("1234567890123456789012345678"));
+        assert_eq!(num(&ty, "1.0000000000000000000000000000000"), dec("1"));
+    }
+
+    #[test]
+    fn numbers_rejected() {
+        let ty = FieldType::Number;
+        assert_eq!(reason(&ty, "12,34"), "`12,34` is not a number: thousands separators group by three");
+        assert!(reason(&ty, "1,2345").contains("group by three"));
+        assert!(reason(&ty, "1234,567").contains("group by three"));
+        assert!(reason(&ty, "1e5").starts_with("`1e5` is not a number"));
+        for bad in ["+5", ".5", "5.", "1..2", "--1", "1 万", "1万万", "12千", "１２", "1,", ",1", "1.2.3", "abc", "-"] {
+            assert!(reason(&ty, bad).contains("is not a number"), "{bad}");
+        }
+        assert!(reason(&ty, "5%").contains("`%` is for percent fields"));
+        let forty = "1234567890123456789012345678901234567890";
+        assert!(reason(&ty, forty).contains("more than 28 significant digits"));
+        assert!(reason(&ty, "9999999999999999999999999999亿").contains("is too large"));
+        let tiny = format!("0.{}1", "0".repeat(30));
+        assert!(reason(&ty, &tiny).contains("more than 28 decimal places"));
+    }
+
+    #[test]
+    fn integers() {
+        let ty = FieldType::Integer;
+        assert_eq!(num(&ty, "1.2万"), dec("12000"));
+        assert_eq!(num(&ty, "1,000"), dec("1000"));
+        assert_eq!(num(&ty, "12.0"), dec("12"));
+        assert_eq!(num(&ty, "12.0").scale(), 0);
+        assert_eq!(reason(&ty, "12.5"), "`12.5` is not a whole number");
+        assert!(reason(&ty, "1.23456万").contains("not a whole number"));
+    }
+
+    #[test]
+    fn percents() {
+        let ty = FieldType::Percent;
+        assert_eq!(num(&ty, "5.5%"), dec("0.055"));
+        assert_eq!(num(&ty, "0.055"), dec("0.055"));
+        assert_eq!(num(&ty, "100%"), dec("1"));
+        assert_eq!(num(&ty, "-2%"), dec("-0.02"));
+        assert!(reason(&ty, "5万").contains("units are not allowed on percents"));
+        assert!(reason(&ty, "5元").contains("units are not allowed"));
+        assert!(reason(&ty, "5 %").contains("is not a percent"));
+        assert!(reason(&ty, "5%%").contains("is not a percent"));
+        assert!(reason(&ty, "12,34%").contains("group by three"));
+    }
+
+    #[test]
+    fn dates() {
+        let want = Date::new(2024, 1, 5).unwrap();
+        for ok in ["2024-01-05", "2024/1/5", "2024/01/05", "20240105", "2024年1月5日", "2024年01月05日", " 2024-01-05 "] {
+            assert_eq!(day(ok), want, "{ok}");
+        }
+        assert_eq!(day("2024-02-29"), Date::new(2024, 2, 29).unwrap());
+        for bad in ["2024-1-5", "2024-01-5", "24-01-05", "2024/001/5", "2024.01.05", "202415", "2024年1月5", "2024-01-05T00:00"] {
+            assert!(reason(&FieldType::Date, bad).contains("is not a date: write"), "{bad}");
+        }
+        for bad in ["2023-02-29", "20240230", "2024/13/1", "2024年0月1日", "0000-01-01"] {
+            assert!(reason(&FieldType::Date, bad).contains("no such day"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        for (s, b) in [("true", true), ("是", true), ("1", true), ("Y", true), ("false", false), ("否", false), ("0", false), (" N ", false)] {
+            assert_eq!(parse_cell(&FieldType::Bool, s), Ok(Cell::Bool(b)), "{s}");
+        }
+        for bad in ["TRUE", "yes", "y", "对", "2", "1.0"] {
+            assert!(reason(&FieldType::Bool, bad).contains("is not a yes/no value"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enums_lists_texts() {
+        let size = FieldType::Enum(vec!["大型".into(), "小型".into()]);
+        assert_eq!(parse_cell(&size, " 小型 "), Ok(Cell::Text("小型".into())));
+        assert_eq!(reason(&size, "中型"), "`中型` is not one of 大型, 小型");
+        let l = |s: &str| parse_cell(&FieldType::List, s).unwrap();
+        let items = |v: &[&str]| Cell::List(v.iter().map(|s| Box::<str>::from(*s)).collect());
+        assert_eq!(l("a; b、c |d"), items(&["a", "b", "c", "d"]));
+        assert_eq!(l("a;;b;a; "), items(&["a", "b"]));
+        assert_eq!(l(""), items(&[]));
+        assert_eq!(l("   "), items(&[]));
+        assert_eq!(parse_cell(&FieldType::Text, "  a b "), Ok(Cell::Text("  a b ".into())));
+    }
+
+    #[test]
+    fn blank_is_missing() {
+        for ty in [FieldType::Text, FieldType::Number, FieldType::Date, FieldType::Bool, FieldType::Integer] {
+            assert_eq!(parse_cell(&ty, ""), Ok(Cell::Missing));
+            assert_eq!(parse_cell(&ty, " \t\u{3000}"), Ok(Cell::Missing));
+        }
+    }
+
+    #[test]
+    fn json_values() {
+        use serde_json::Value;
+        let v = |s: &str| -> Value { serde_json::from_str(s).unwrap() };
+        assert_eq!(parse_json(&FieldType::Money, &v("12345678901234567890.12")), Ok(Cell::Num(dec("12345678901234567890.12"))));
+        assert_eq!(parse_json(&FieldType::Money, &v("\"12.5万\"")), Ok(Cell::Num(dec("125000"))));
+        assert!(parse_json(&FieldType::Money, &v("1e5")).is_err());
+        assert_eq!(parse_json(&FieldType::Bool, &v("true")), Ok(Cell::Bool(true)));
+        assert_eq!(parse_json(&FieldType::Bool, &v("0")), Ok(Cell::Bool(false)));
+        assert!(parse_json(&FieldType::Text, &v("true")).is_err());
+        assert_eq!(parse_json(&FieldType::Text, &v("420102")), Ok(Cell::Text("420102".into())));
+        assert_eq!(parse_json(&FieldType::List, &v("[\"a\", \" b \", \"\"]")), parse_cell(&FieldType::List, "a;b"));
+        assert!(parse_json(&FieldType::List, &v("[\"a\", 1]")).is_err());
+        assert!(parse_json(&FieldType::Text, &v("[\"a\"]")).is_err());
+        assert_eq!(parse_json(&FieldType::List, &v("null")), Ok(Cell::List(Box::new([]))));
+        assert_eq!(parse_json(&FieldType::Date, &v("null")), Ok(Cell::Missing));
+        assert_eq!(parse_json(&FieldType::Date, &v("\"\"")), Ok(Cell::Missing));
+        assert!(parse_json(&FieldType::Text, &v("{}")).is_err());
+    }
+
+    #[test]
+    fn reasons_are_cut() {
+        let long = "x".repeat(1000);
+        let r = reason(&FieldType::Number, &long);
+        assert!(r.chars().count() < 300);
+    }
+}

@@ -1,0 +1,361 @@
+//! Evaluating compiled expressions with three-valued logic (LANGUAGE.md
+//! section 6): any operation on a missing value is missing, except `is
+//! missing`, `is present`, `coalesce`, and `and`/`or` decided by one side.
+
+use std::cmp::Ordering;
+
+use rust_decimal::prelude::*;
+use rust_decimal::RoundingStrategy;
+
+use super::value::{Why, V};
+use crate::date::Date;
+use crate::program::{Const, Func, Ir};
+use crate::syntax::ast::{ArithOp, CmpOp};
+use crate::value::Cell;
+
+/// What an expression can read: the record, the run date, and the values of
+/// `define`s and `let`s computed so far.
+pub struct Env<'e, 'a> {
+    pub cells: &'a [Cell],
+    pub as_of: Date,
+    pub defines: &'e [V<'a>],
+    pub lets: &'e [V<'a>],
+}
+
+pub fn constant(c: &Const) -> V<'_> {
+    match c {
+        Const::Bool(b) => V::Bool(*b),
+        Const::Num(n) => V::Num(*n),
+        Const::Date(d) => V::Date(*d),
+        Const::Text(t) => V::Text(t),
+    }
+}
+
+pub fn cell(cells: &[Cell], index: u16) -> V<'_> {
+    match cells.get(index as usize) {
+        Some(Cell::Bool(b)) => V::Bool(*b),
+        Some(Cell::Num(n)) => V::Num(*n),
+        Some(Cell::Date(d)) => V::Date(*d),
+        Some(Cell::Text(t)) => V::Text(t),
+        Some(Cell::List(l)) => V::List(l),
+        Some(Cell::Missing) | None => V::Miss(Why::field(index)),
+    }
+}
+
+fn overflow() -> V<'static> {
+    V::Miss(Why::note(Why::OVERFLOW))
+}
+
+fn both<'a>(a: V<'a>, b: V<'a>) -> Result<(V<'a>, V<'a>), V<'a>> {
+    match (a, b) {
+        (V::Miss(x), V::Miss(y)) => Err(V::Miss(x.merge(y))),
+        (V::Miss(x), _) | (_, V::Miss(x)) => Err(V::Miss(x)),
+        pair => Ok(pair),
+    }
+}
+
+pub fn arith<'a>(op: ArithOp, a: V<'a>, b: V<'a>) -> V<'a> {
+    let (a, b) = match both(a, b) {
+        Ok(p) => p,
+        Err(m) => return m,
+    };
+    let (V::Num(x), V::Num(y)) = (a, b) else { return V::Miss(Why::default()) };
+    let r = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div => {
+            if y.is_zero() {
+                return V::Miss(Why::note(Why::DIV_ZERO));
+            }
+            x.checked_div(y)
+        }
+    };
+    r.map_or_else(overflow, V::Num)
+}
+
+/// Orders two present values of comparable types.
+fn order(a: &V<'_>, b: &V<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (V::Num(x), V::Num(y)) => Some(x.cmp(y)),
+        (V::Date(x), V::Date(y)) => Some(x.cmp(y)),
+        (V::Text(x), V::Text(y)) => Some(x.cmp(y)),
+        (V::Bool(x), V::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+pub fn compare<'a>(op: CmpOp, a: V<'a>, b: V<'a>) -> V<'a> {
+    let (a, b) = match both(a, b) {
+        Ok(p) => p,
+        Err(m) => return m,
+    };
+    let Some(o) = order(&a, &b) else { return V::Miss(Why::default()) };
+    V::Bool(match op {
+        CmpOp::Eq => o == Ordering::Equal,
+        CmpOp::Ne => o != Ordering::Equal,
+        CmpOp::Lt => o == Ordering::Less,
+        CmpOp::Le => o != Ordering::Greater,
+        CmpOp::Gt => o == Ordering::Greater,
+        CmpOp::Ge => o != Ordering::Less,
+    })
+}
+
+/// Three-valued `and`: false if any side is false, missing if any is missing.
+pub fn and<'a>(a: V<'a>, b: V<'a>) -> V<'a> {
+    match (a, b) {
+        (V::Bool(false), _) | (_, V::Bool(false)) => V::Bool(false),
+        (V::Miss(x), V::Miss(y)) => V::Miss(x.merge(y)),
+        (V::Miss(x), _) | (_, V::Miss(x)) => V::Miss(x),
+        _ => V::Bool(true),
+    }
+}
+
+/// Three-valued `or`: true if any side is true, missing if any is missing.
+pub fn or<'a>(a: V<'a>, b: V<'a>) -> V<'a> {
+    match (a, b) {
+        (V::Bool(true), _) | (_, V::Bool(true)) => V::Bool(true),
+        (V::Miss(x), V::Miss(y)) => V::Miss(x.merge(y)),
+        (V::Miss(x), _) | (_, V::Miss(x)) => V::Miss(x),
+        _ => V::Bool(false),
+    }
+}
+
+fn not(v: V<'_>) -> V<'_> {
+    match v {
+        V::Bool(b) => V::Bool(!b),
+        other => other,
+    }
+}
+
+impl<'a> Env<'_, 'a> {
+    /// Evaluates `ir`.
+    pub fn eval(&self, ir: &'a Ir) -> V<'a> {
+        match ir {
+            Ir::Const(c) => constant(c),
+            Ir::Field(i) => cell(self.cells, *i),
+            Ir::Let(i) => self.lets.get(*i as usize).copied().unwrap_or(V::Miss(Why::default())),
+            Ir::Define(i) => self.defines.get(*i as usize).copied().unwrap_or(V::Miss(Why::default())),
+            Ir::AsOf => V::Date(self.as_of),
+            Ir::Neg(x) => match self.eval(x) {
+                V::Num(n) => V::Num(-n),
+                other => other,
+            },
+            Ir::Not(x) => not(self.eval(x)),
+            Ir::Arith(op, a, b) => arith(*op, self.eval(a), self.eval(b)),
+            Ir::And(a, b) => {
+                let left = self.eval(a);
+                if left == V::Bool(false) {
+                    return left;
+                }
+                and(left, self.eval(b))
+            }
+            Ir::Or(a, b) => {
+                let left = self.eval(a);
+                if left == V::Bool(true) {
+                    return left;
+                }
+                or(left, self.eval(b))
+            }
+            Ir::Cmp(op, a, b) => compare(*op, self.eval(a), self.eval(b)),
+            Ir::InList { negated, item, list } => {
+                let x = self.eval(item);
+                if let V::Miss(_) = x {
+                    return x;
+                }
+                let mut acc = V::Bool(false);
+                for el in list {
+                    acc = or(acc, compare(CmpOp::Eq, x, self.eval(el)));
+                    if acc == V::Bool(true) {
+                        break;
+                    }
+                }
+                if *negated {
+                    not(acc)
+                } else {
+                    acc
+                }
+            }
+            Ir::InValue { negated, item, list } => {
+                let r = match both(self.eval(item), self.eval(list)) {
+                    Err(m) => m,
+                    Ok((V::Text(t), V::List(l))) => V::Bool(l.iter().any(|s| s.as_ref() == t)),
+                    Ok(_) => V::Miss(Why::default()),
+                };
+                if *negated {
+                    not(r)
+                } else {
+                    r
+                }
+            }
+            Ir::ListContains(a, b) => match both(self.eval(a), self.eval(b)) {
+                Err(m) => m,
+                Ok((V::List(l), V::Text(t))) => V::Bool(l.iter().any(|s| s.as_ref() == t)),
+                Ok(_) => V::Miss(Why::default()),
+            },
+            Ir::TextContains(a, b) => match both(self.eval(a), self.eval(b)) {
+                Err(m) => m,
+                Ok((V::Text(s), V::Text(t))) => V::Bool(s.contains(t)),
+                Ok(_) => V::Miss(Why::default()),
+            },
+            Ir::Between(x, lo, hi) => {
+                let x = self.eval(x);
+                if let V::Miss(_) = x {
+                    return x;
+                }
+                and(compare(CmpOp::Le, self.eval(lo), x), compare(CmpOp::Le, x, self.eval(hi)))
+            }
+            Ir::IsMissing { present, expr } => {
+                let missing = matches!(self.eval(expr), V::Miss(_));
+                V::Bool(missing != *present)
+            }
+            Ir::If(c, a, b) => match self.eval(c) {
+                V::Bool(true) => self.eval(a),
+                V::Bool(false) => self.eval(b),
+                other => other,
+            },
+            Ir::When(arms, otherwise) => {
+                for (c, v) in arms {
+                    match self.eval(c) {
+                        V::Bool(true) => return self.eval(v),
+                        V::Bool(false) => {}
+                        other => return other,
+                    }
+                }
+                self.eval(otherwise)
+            }
+            Ir::Tiers { base, rows, otherwise } => {
+                let x = self.eval(base);
+                if let V::Miss(_) = x {
+                    return x;
+                }
+                for (op, bound, result) in rows {
+                    match compare(*op, x, self.eval(bound)) {
+                        V::Bool(true) => return self.eval(result),
+                        V::Bool(false) => {}
+                        other => return other,
+                    }
+                }
+                match otherwise {
+                    Some(o) => self.eval(o),
+                    None => V::Num(Decimal::ZERO),
+                }
+            }
+            Ir::Progressive { base, rows } => self.progressive(base, rows),
+            Ir::Call(f, args) => self.call(*f, args),
+        }
+    }
+
+    fn progressive(&self, base: &'a Ir, rows: &'a [(Option<Ir>, Ir)]) -> V<'a> {
+        let x = match self.eval(base) {
+            V::Num(n) => n,
+            other => return other,
+        };
+        let mut total = Decimal::ZERO;
+        let mut floor = Decimal::ZERO;
+        for (bound, rate) in rows {
+            let top = match bound {
+                Some(b) => match self.eval(b) {
+                    V::Num(n) => Some(n),
+                    other => return other,
+                },
+                None => None,
+            };
+            let rate = match self.eval(rate) {
+                V::Num(n) => n,
+                other => return other,
+            };
+            let upper = top.map_or(x, |t| x.min(t));
+            let slice = (upper - floor).max(Decimal::ZERO);
+            let Some(part) = slice.checked_mul(rate) else { return overflow() };
+            let Some(sum) = total.checked_add(part) else { return overflow() };
+            total = sum;
+            match top {
+                Some(t) => floor = floor.max(t),
+                None => break,
+            }
+        }
+        V::Num(total)
+    }
+
+    fn call(&self, f: Func, args: &'a [Ir]) -> V<'a> {
+        match f {
+            Func::Coalesce => {
+                let mut why = Why::default();
+                for a in args {
+                    match self.eval(a) {
+                        V::Miss(w) => why = why.merge(w),
+                        v => return v,
+                    }
+                }
+                V::Miss(why)
+            }
+            Func::Min | Func::Max => {
+                let mut best: Option<V<'a>> = None;
+                let mut why: Option<Why> = None;
+                for a in args {
+                    let v = self.eval(a);
+                    if let V::Miss(w) = v {
+                        why = Some(why.unwrap_or_default().merge(w));
+                        continue;
+                    }
+                    best = Some(match best {
+                        None => v,
+                        Some(b) => {
+                            let o = order(&v, &b).unwrap_or(Ordering::Equal);
+                            let better = if f == Func::Min { o == Ordering::Less } else { o == Ordering::Greater };
+                            if better {
+                                v
+                            } else {
+                                b
+                            }
+                        }
+                    });
+                }
+                match (why, best) {
+                    (Some(w), _) => V::Miss(w),
+                    (None, Some(b)) => b,
+                    (None, None) => V::Miss(Why::default()),
+                }
+            }
+            Func::Abs => match self.eval(&args[0]) {
+                V::Num(n) => V::Num(n.abs()),
+                other => other,
+            },
+            Func::Round | Func::Floor => {
+                let (x, step) = match both(self.eval(&args[0]), self.eval(&args[1])) {
+                    Ok((V::Num(x), V::Num(s))) => (x, s),
+                    Ok(_) => return V::Miss(Why::default()),
+                    Err(m) => return m,
+                };
+                if step.is_zero() {
+                    return V::Miss(Why::note(Why::DIV_ZERO));
+                }
+                let Some(q) = x.checked_div(step) else { return overflow() };
+                let q = if f == Func::Round {
+                    q.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                } else {
+                    q.floor()
+                };
+                q.checked_mul(step).map_or_else(overflow, V::Num)
+            }
+            Func::StartsWith => match both(self.eval(&args[0]), self.eval(&args[1])) {
+                Ok((V::Text(s), V::Text(p))) => V::Bool(s.starts_with(p)),
+                Ok(_) => V::Miss(Why::default()),
+                Err(m) => m,
+            },
+            Func::YearsBetween | Func::MonthsBetween => match both(self.eval(&args[0]), self.eval(&args[1])) {
+                Ok((V::Date(a), V::Date(b))) => {
+                    let n = if f == Func::YearsBetween { a.years_until(b) } else { a.months_until(b) };
+                    V::Num(Decimal::from(n))
+                }
+                Ok(_) => V::Miss(Why::default()),
+                Err(m) => m,
+            },
+            Func::Year => match self.eval(&args[0]) {
+                V::Date(d) => V::Num(Decimal::from(d.year())),
+                other => other,
+            },
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Stage 4: one firm against one policy (LANGUAGE.md section 6).
+
+pub mod expr;
+pub mod value;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use self::expr::Env;
+use self::value::{show, Why, V};
+use crate::date::Date;
+use crate::program::{ClauseKind, Policy, Program};
+use crate::schema::{FieldType, Schema};
+use crate::value::Cell;
+
+/// The outcome of a firm under a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    Eligible,
+    Ineligible,
+    /// 待核实: undecidable because of missing data.
+    Review,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Eligible => "eligible",
+            Outcome::Ineligible => "ineligible",
+            Outcome::Review => "review",
+        }
+    }
+}
+
+/// The reason given when the amount rounds to 0 or less.
+pub const NO_PAYABLE_AMOUNT: &str = "no payable amount";
+
+/// The compact result of one firm under one policy, before settlement.
+/// Clause sets are bit masks over the policy's clauses (at most 128).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// For `eligible`: the amount after `cap` and rounding; `None` for a
+    /// qualification-only policy.
+    pub amount: Option<Decimal>,
+    /// Clauses that failed (`require` false or `exclude` true).
+    pub failed: u128,
+    /// Clauses whose value was missing.
+    pub missing: u128,
+    /// The amount (or cap) was missing.
+    pub amount_missing: bool,
+    /// Why the missing clauses and amount were missing.
+    pub why: Why,
+    /// Eligible by its conditions, but the amount was 0 or less.
+    pub no_payable: bool,
+}
+
+/// Computes the set-wide `define`s for one firm, in order.
+pub fn defines<'a>(program: &'a Program, cells: &'a [Cell], as_of: Date, out: &mut Vec<V<'a>>) {
+    out.clear();
+    for d in &program.defines {
+        let env = Env { cells, as_of, defines: out, lets: &[] };
+        let v = env.eval(&d.expr);
+        out.push(v);
+    }
+}
+
+/// Evaluates one policy for one firm. `lets` is scratch space reused between
+/// calls; `defines` come from [`defines`].
+pub fn verdict<'a>(
+    policy: &'a Policy,
+    cells: &'a [Cell],
+    as_of: Date,
+    defines: &[V<'a>],
+    lets: &mut Vec<V<'a>>,
+) -> Verdict {
+    lets.clear();
+    for l in &policy.lets {
+        let env = Env { cells, as_of, defines, lets };
+        let v = env.eval(&l.expr);
+        lets.push(v);
+    }
+    let env = Env { cells, as_of, defines, lets };
+    let mut failed = 0u128;
+    let mut missing = 0u128;
+    let mut why = Why::default();
+    for (i, clause) in policy.clauses.iter().enumerate() {
+        let bit = 1u128 << (i as u32).min(127);
+        match (clause.kind, env.eval(&clause.expr)) {
+            (ClauseKind::Require, V::Bool(false)) | (ClauseKind::Exclude, V::Bool(true)) => failed |= bit,
+            (_, V::Bool(_)) => {}
+            (_, V::Miss(w)) => {
+                missing |= bit;
+                why = why.merge(w);
+            }
+            (_, _) => missing |= bit,
+        }
+    }
+    let mut v = Verdict {
+        outcome: Outcome::Ineligible,
+        amount: None,
+        failed,
+        missing,
+        amount_missing: false,
+        why,
+        no_payable: false,
+    };
+    if failed != 0 {
+        return v;
+    }
+    let mut amount = None;
+    if let Some(a) = &policy.amount {
+        let value = env.eval(&a.expr);
+        let value = match &a.cap {
+            None => value,
+            Some(c) => match (value, env.eval(c)) {
+                (V::Num(x), V::Num(c)) => V::Num(x.min(c)),
+                (V::Miss(x), V::Miss(y)) => V::Miss(x.merge(y)),
+                (V::Miss(x), _) | (_, V::Miss(x)) => V::Miss(x),
+                _ => V::Miss(Why::default()),
+            },
+        };
+        match value {
+            V::Num(x) => amount = Some(x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)),
+            V::Miss(w) => {
+                v.amount_missing = true;
+                v.why = v.why.merge(w);
+            }
+            _ => v.amount_missing = true,
+        }
+    }
+    if missing != 0 || v.amount_missing {
+        v.outcome = Outcome::Review;
+        return v;
+    }
+    if let Some(x) = amount {
+        if x <= Decimal::ZERO {
+            v.no_payable = true;
+            return v;
+        }
+    }
+    v.outcome = Outcome::Eligible;
+    v.amount = amount.map(cents);
+    v
+}
+
+/// A decimal with exactly two places (`60000` → `60000.00`).
+pub fn cents(mut d: Decimal) -> Decimal {
+    d.rescale(2);
+    d
+}
+
+/// The reasons of a verdict, as decisions.csv lists them: clause labels, then
+/// notes (`values: …`, `missing: …`, `division by zero`).
+pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) -> Vec<String> {
+    let mut out = Vec::new();
+    let bit = |i: usize| 1u128 << (i as u32).min(127);
+    match v.outcome {
+        Outcome::Eligible => {}
+        Outcome::Ineligible => {
+            let mut fields: Vec<u16> = Vec::new();
+            for (i, c) in policy.clauses.iter().enumerate() {
+                if v.failed & bit(i) != 0 {
+                    out.push(c.label.clone());
+                    for f in &c.fields {
+                        if !fields.contains(f) {
+                            fields.push(*f);
+                        }
+                    }
+                }
+            }
+            if v.no_payable {
+                out.push(NO_PAYABLE_AMOUNT.to_string());
+                if let Some(a) = &policy.amount {
+                    fields.extend(a.fields.iter().filter(|f| !fields.contains(f)).collect::<Vec<_>>());
+                }
+            }
+            if !fields.is_empty() {
+                out.push(format!("values: {}", values_note(schema, &fields, cells)));
+            }
+        }
+        Outcome::Review => {
+            let mut static_fields: Vec<u16> = Vec::new();
+            for (i, c) in policy.clauses.iter().enumerate() {
+                if v.missing & bit(i) != 0 {
+                    out.push(c.label.clone());
+                    static_fields.extend(&c.fields);
+                }
+            }
+            if v.amount_missing {
+                if let Some(a) = &policy.amount {
+                    out.push(a.label.clone());
+                    static_fields.extend(&a.fields);
+                }
+            }
+            let names = missing_fields(schema, v.why, &static_fields, cells);
+            if !names.is_empty() {
+                out.push(format!("missing: {}", names.join(", ")));
+            }
+            if v.why.notes & Why::DIV_ZERO != 0 {
+                out.push("division by zero".into());
+            }
+            if v.why.notes & Why::OVERFLOW != 0 {
+                out.push("arithmetic overflow".into());
+            }
+        }
+    }
+    out
+}
+
+/// The fields whose missing values caused a `review`, in schema order.
+pub fn missing_fields(schema: &Schema, why: Why, static_fields: &[u16], cells: &[Cell]) -> Vec<String> {
+    let mut names = Vec::new();
+    for (i, f) in schema.fields.iter().enumerate() {
+        let idx = i as u16;
+        let caused = if (i as u32) < Why::OTHER_FIELDS_BIT {
+            why.has_field(idx)
+        } else {
+            why.has_field(idx)
+                && static_fields.contains(&idx)
+                && matches!(cells.get(i), Some(Cell::Missing) | None)
+        };
+        if caused {
+            names.push(f.name.clone());
+        }
+    }
+    names
+}
+
+/// `field=value, …` for the given fields of a record.
+pub fn values_note(schema: &Schema, fields: &[u16], cells: &[Cell]) -> String {
+    let parts: Vec<String> = fields
+        .iter()
+        .filter_map(|&f| {
+            let field = schema.fields.get(f as usize)?;
+            let v = expr::cell(cells, f);
+            Some(format!("{}={}", field.name, show(&v, field.ty == FieldType::Percent)))
+        })
+        .collect();
+    parts.join(", ")
+}

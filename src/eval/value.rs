@@ -1,0 +1,82 @@
+//! Runtime values, with missing values that remember why they are missing.
+
+use rust_decimal::Decimal;
+
+use crate::date::Date;
+
+/// Why a value is missing: which fields were empty (a bit per schema field
+/// index below [`Why::OTHER_FIELDS_BIT`]) and notes such as division by zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Why {
+    pub fields: u128,
+    pub notes: u8,
+}
+
+impl Why {
+    /// Fields at or beyond this index share one bit; their names are then
+    /// recovered from the clause's static field list.
+    pub const OTHER_FIELDS_BIT: u32 = 127;
+    pub const DIV_ZERO: u8 = 1;
+    pub const OVERFLOW: u8 = 2;
+
+    pub fn field(index: u16) -> Why {
+        let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);
+        Why { fields: 1u128 << bit, notes: 0 }
+    }
+
+    pub fn note(note: u8) -> Why {
+        Why { fields: 0, notes: note }
+    }
+
+    pub fn merge(self, other: Why) -> Why {
+        Why { fields: self.fields | other.fields, notes: self.notes | other.notes }
+    }
+
+    /// Whether field `index` is among the causes (fields past the bit limit
+    /// answer for the shared bit).
+    pub fn has_field(self, index: u16) -> bool {
+        let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);
+        self.fields & (1u128 << bit) != 0
+    }
+}
+
+/// A value during evaluation. Texts and lists borrow from the record or the
+/// program, so evaluating allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum V<'a> {
+    Miss(Why),
+    Bool(bool),
+    Num(Decimal),
+    Date(Date),
+    Text(&'a str),
+    List(&'a [Box<str>]),
+}
+
+impl V<'_> {
+    pub fn why(&self) -> Option<Why> {
+        match self {
+            V::Miss(w) => Some(*w),
+            _ => None,
+        }
+    }
+}
+
+/// Formats a value for reasons and explanations: decimals without trailing
+/// zeros, percents as `5.5%`.
+pub fn show(v: &V<'_>, percent: bool) -> String {
+    match v {
+        V::Miss(_) => "missing".into(),
+        V::Bool(b) => b.to_string(),
+        V::Num(n) if percent => {
+            let p = (*n * Decimal::ONE_HUNDRED).normalize();
+            format!("{p}%")
+        }
+        V::Num(n) => n.normalize().to_string(),
+        V::Date(d) => d.to_string(),
+        V::Text(t) => t.to_string(),
+        V::List(items) => {
+            let items: Vec<&str> = items.iter().map(|s| s.as_ref()).collect();
+            format!("[{}]", items.join("; "))
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Loading a policy set directory: `schema.yaml` plus every `*.policy` below
+//! it, parsed and checked into a [`Program`].
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Diagnostic, SourceText, Sources};
+use crate::program::Program;
+use crate::schema::Schema;
+
+/// A loaded, checked policy set.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    pub program: Program,
+    /// Every file the set was built from (schema first), for the manifest.
+    pub files: Vec<SetFile>,
+}
+
+/// One input file of the set with its SHA-256.
+#[derive(Debug, Clone)]
+pub struct SetFile {
+    /// Path relative to the policy set directory, with `/` separators.
+    pub path: String,
+    pub sha256: String,
+}
+
+/// Deepest directory nesting searched for policy files.
+const MAX_DIR_DEPTH: usize = 32;
+/// Largest policy file accepted.
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
+impl PolicySet {
+    /// Loads and checks the set in `dir`. All problems are returned at once.
+    ///
+    /// Parsing and checking run on a thread with a large stack, so that deeply
+    /// nested (but accepted) expressions never exhaust the caller's stack.
+    pub fn load(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
+        let dir = dir.to_path_buf();
+        let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || load_here(&dir));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(vec![Diagnostic::new("internal", "the policy checker stopped unexpectedly")])
+            }),
+            Err(e) => Err(vec![Diagnostic::new("internal", format!("cannot start the checker: {e}"))]),
+        }
+    }
+
+    /// Loads a set from texts held in memory: `(relative path, text)` pairs for
+    /// policy files, and the schema text. For embedding and tests.
+    pub fn from_texts(schema: &str, files: &[(&str, &str)]) -> Result<PolicySet, Vec<Diagnostic>> {
+        let schema = SourceText::new("schema.yaml", schema);
+        let files: Vec<(String, SourceText)> =
+            files.iter().map(|(p, t)| (p.to_string(), SourceText::new(*p, *t))).collect();
+        build(schema, files)
+    }
+}
+
+fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
+    let display = |p: &Path| p.to_string_lossy().replace('\\', "/");
+    if !dir.is_dir() {
+        return Err(vec![Diagnostic::new("load::not-a-directory", format!("`{}` is not a directory", display(dir)))
+            .help("give the directory that holds schema.yaml and the *.policy files")]);
+    }
+    let mut diags = Vec::new();
+    let schema_path = dir.join("schema.yaml");
+    let schema = match read_text(&schema_path) {
+        Ok(t) => SourceText::new(display(&schema_path), t),
+        Err(e) => {
+            diags.push(Diagnostic::new("load::schema", format!("cannot read `{}`: {e}", display(&schema_path)))
+                .help("a policy set has a schema.yaml describing the fields of a firm record"));
+            SourceText::new(display(&schema_path), "")
+        }
+    };
+    let mut paths = Vec::new();
+    find_policies(dir, dir, 0, &mut paths, &mut diags);
+    paths.sort();
+    let mut files = Vec::new();
+    for rel in paths {
+        let full = dir.join(&rel);
+        match read_text(&full) {
+            Ok(t) => files.push((rel.to_string_lossy().replace('\\', "/"), SourceText::new(display(&full), t))),
+            Err(e) => diags.push(Diagnostic::new("load::file", format!("cannot read `{}`: {e}", display(&full)))),
+        }
+    }
+    if files.is_empty() && diags.is_empty() {
+        diags.push(Diagnostic::new("load::empty", format!("`{}` holds no *.policy file", display(dir))));
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    build(schema, files)
+}
+
+fn build(schema_src: SourceText, files: Vec<(String, SourceText)>) -> Result<PolicySet, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let schema = match Schema::load(&schema_src) {
+        Ok(s) => Some(s),
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+    };
+    let sources = Sources { files: files.iter().map(|(_, s)| s.clone()).collect() };
+    let mut asts = Vec::new();
+    let mut parse_failed = false;
+    for (i, (_, src)) in files.iter().enumerate() {
+        let (ast, d) = crate::syntax::parse_file(src, i as u32);
+        parse_failed |= !d.is_empty();
+        diags.extend(d);
+        asts.push(ast);
+    }
+    let names: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+    let program = match &schema {
+        Some(schema) => match crate::check::check(schema, &sources, &asts, &names, parse_failed) {
+            Ok(p) => Some(p),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        },
+        None => None,
+    };
+    match program {
+        Some(program) if diags.is_empty() => {
+            let mut set_files = vec![SetFile { path: "schema.yaml".into(), sha256: sha256_hex(schema_src.text.as_bytes()) }];
+            for (path, src) in &files {
+                set_files.push(SetFile { path: path.clone(), sha256: sha256_hex(src.text.as_bytes()) });
+            }
+            Ok(PolicySet { program, files: set_files })
+        }
+        _ => Err(diags),
+    }
+}
+
+fn find_policies(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
+    if depth > MAX_DIR_DEPTH {
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            diags.push(Diagnostic::new("load::dir", format!("cannot list `{}`: {e}", dir.display())));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            find_policies(root, &path, depth + 1, out, diags);
+        } else if path.extension().is_some_and(|e| e == "policy") {
+            if let Ok(rel) = path.strip_prefix(root) {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    String::from_utf8(bytes.to_vec()).map_err(|e| {
+        format!("the file is not UTF-8 (first bad byte at offset {}); save it as UTF-8", e.utf8_error().valid_up_to())
+    })
+}
+
+/// Lowercase hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -24,3 +24,5 @@ pub mod eval;
 pub mod run;
 pub mod report;
 pub mod cli;
+pub mod cases;
+pub mod firm;

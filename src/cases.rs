@@ -1,0 +1,342 @@
+//! Test cases written by policy officers (`tests/*.yaml`, LANGUAGE.md
+//! section 9), and `mianshen test`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+use serde_yaml_ng::Value as Yaml;
+
+use crate::date::Date;
+use crate::eval::Outcome;
+use crate::firm::{self, Input};
+use crate::program::Program;
+use crate::run::{self, RunOptions};
+
+/// A test file: its reference date and cases.
+#[derive(Debug)]
+pub struct CaseFile {
+    pub path: String,
+    pub cases: Vec<Case>,
+}
+
+#[derive(Debug)]
+pub struct Case {
+    pub name: String,
+    pub as_of: Date,
+    /// Each firm's values, by column name.
+    pub firms: Vec<Vec<(String, Input)>>,
+    /// `(firm key or None for the single firm, policy id, expectation)`.
+    pub expect: Vec<(Option<String>, String, Expect)>,
+}
+
+/// What a case expects of one decision; it names only what it checks.
+#[derive(Debug, Default, Clone)]
+pub struct Expect {
+    pub outcome: Option<String>,
+    pub amount: Option<Option<Decimal>>,
+    pub funded: Option<Option<Decimal>>,
+    pub reasons: Vec<String>,
+}
+
+/// The result of one case.
+#[derive(Debug)]
+pub struct CaseResult {
+    pub name: String,
+    /// Empty when the case passed: one line per mismatch, `what | expected | actual`.
+    pub mismatches: Vec<[String; 3]>,
+    /// A problem with the case itself (bad firm data, unknown policy).
+    pub errors: Vec<String>,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.mismatches.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// The test files of a policy set: `DIR/tests/*.yaml` (and `*.yml`), by path.
+pub fn find(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir.join("tests"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Reads a test file. Errors name the file and, where known, the case.
+pub fn load(path: &Path) -> Result<CaseFile, String> {
+    let display = path.to_string_lossy().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{display}: cannot read: {e}"))?;
+    parse(&display, &text)
+}
+
+/// Parses the text of a test file.
+pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
+    let doc: Yaml = serde_yaml_ng::from_str(text).map_err(|e| format!("{name}: not valid YAML: {e}"))?;
+    let top_as_of = match doc.get("as_of") {
+        Some(v) => Some(date(v).map_err(|e| format!("{name}: as_of: {e}"))?),
+        None => None,
+    };
+    let Some(cases) = doc.get("cases").and_then(|c| c.as_sequence()) else {
+        return Err(format!("{name}: a test file has `cases:`, a list of cases"));
+    };
+    let mut out = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let case_name = c.get("name").map(scalar).unwrap_or_else(|| format!("case {}", i + 1));
+        let at = |e: String| format!("{name}: case `{case_name}`: {e}");
+        let as_of = match c.get("as_of") {
+            Some(v) => date(v).map_err(at)?,
+            None => top_as_of.ok_or_else(|| at("no `as_of` (give it at the top of the file or in the case)".into()))?,
+        };
+        let (firms, multi) = match (c.get("firm"), c.get("firms")) {
+            (Some(f), None) => (vec![values(f).map_err(at)?], false),
+            (None, Some(Yaml::Sequence(fs))) => {
+                let mut v = Vec::new();
+                for f in fs {
+                    v.push(values(f).map_err(at)?);
+                }
+                (v, true)
+            }
+            _ => return Err(at("a case has either `firm:` (one firm) or `firms:` (a list)".into())),
+        };
+        let Some(expect_map) = c.get("expect").and_then(|e| e.as_mapping()) else {
+            return Err(at("a case needs `expect:`".into()));
+        };
+        let mut expect = Vec::new();
+        for (k, v) in expect_map {
+            if multi {
+                let key = scalar(k);
+                let Some(per) = v.as_mapping() else {
+                    return Err(at(format!("expect `{key}`: map policy ids to expectations")));
+                };
+                for (p, e) in per {
+                    expect.push((Some(key.clone()), scalar(p), expectation(e).map_err(at)?));
+                }
+            } else {
+                expect.push((None, scalar(k), expectation(v).map_err(at)?));
+            }
+        }
+        out.push(Case { name: case_name, as_of, firms, expect });
+    }
+    Ok(CaseFile { path: name.to_string(), cases: out })
+}
+
+fn scalar(v: &Yaml) -> String {
+    match v {
+        Yaml::String(s) => s.clone(),
+        Yaml::Number(n) => n.to_string(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Null => String::new(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A YAML number as exact text. YAML parsers read decimals as binary floats;
+/// up to 15 significant digits the shortest form gives back exactly what was
+/// written, beyond that the case must quote the number.
+fn number_text(n: &serde_yaml_ng::Number) -> Result<String, String> {
+    let t = n.to_string();
+    if n.is_f64() {
+        let digits = t.chars().take_while(|c| *c != 'e' && *c != 'E').filter(|c| c.is_ascii_digit()).count();
+        if digits > 15 || t.contains(['e', 'E']) || t.contains("inf") || t.contains("NaN") {
+            return Err(format!("`{t}` is too long to be read exactly as a YAML number: put it in quotes"));
+        }
+    }
+    Ok(t)
+}
+
+fn date(v: &Yaml) -> Result<Date, String> {
+    let s = scalar(v);
+    Date::parse_iso(&s).ok_or_else(|| format!("`{s}` is not a date: write YYYY-MM-DD"))
+}
+
+fn values(f: &Yaml) -> Result<Vec<(String, Input)>, String> {
+    let Some(m) = f.as_mapping() else {
+        return Err("a firm is a mapping of field names to values".into());
+    };
+    let mut out = Vec::new();
+    for (k, v) in m {
+        let input = match v {
+            Yaml::Null => Input::Missing,
+            Yaml::String(s) => Input::Text(s.clone()),
+            Yaml::Bool(b) => Input::Text(b.to_string()),
+            Yaml::Number(n) => Input::Text(number_text(n).map_err(|e| format!("`{}`: {e}", scalar(k)))?),
+            Yaml::Sequence(items) => Input::List(items.iter().map(scalar).collect()),
+            _ => return Err(format!("`{}`: a value is a text, a number or a list", scalar(k))),
+        };
+        out.push((scalar(k), input));
+    }
+    Ok(out)
+}
+
+fn money(v: &Yaml) -> Result<Option<Decimal>, String> {
+    let text = match v {
+        Yaml::Null => return Ok(None),
+        Yaml::Number(n) => number_text(n)?,
+        other => scalar(other),
+    };
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match crate::data::parse_cell(&crate::schema::FieldType::Money, &text) {
+        Ok(crate::value::Cell::Num(d)) => Ok(Some(d)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn expectation(v: &Yaml) -> Result<Expect, String> {
+    let Some(m) = v.as_mapping() else {
+        return Err("an expectation is a mapping like `{ outcome: eligible, amount: 60000.00 }`".into());
+    };
+    let mut e = Expect::default();
+    for (k, val) in m {
+        match scalar(k).as_str() {
+            "outcome" => {
+                let o = scalar(val);
+                if !["eligible", "ineligible", "review", "not_in_force"].contains(&o.as_str()) {
+                    return Err(format!(
+                        "outcome `{o}` is not one of eligible, ineligible, review, not_in_force"
+                    ));
+                }
+                e.outcome = Some(o);
+            }
+            "amount" => e.amount = Some(money(val).map_err(|x| format!("amount: {x}"))?),
+            "funded" => e.funded = Some(money(val).map_err(|x| format!("funded: {x}"))?),
+            "reasons" => match val {
+                Yaml::Sequence(items) => e.reasons = items.iter().map(scalar).collect(),
+                other => e.reasons = vec![scalar(other)],
+            },
+            other => return Err(format!("unknown expectation `{other}` (outcome, amount, funded, reasons)")),
+        }
+    }
+    Ok(e)
+}
+
+fn show_money(d: Option<Decimal>) -> String {
+    d.map(|d| crate::eval::cents(d).to_string()).unwrap_or_else(|| "(none)".into())
+}
+
+/// Runs one case against a program.
+pub fn run_case(program: &Program, case: &Case) -> CaseResult {
+    let mut result = CaseResult { name: case.name.clone(), mismatches: Vec::new(), errors: Vec::new() };
+    let mut records = Vec::new();
+    for (i, values) in case.firms.iter().enumerate() {
+        match firm::record(&program.schema, i as u64 + 1, values) {
+            Ok(r) => records.push(r),
+            Err(es) => result.errors.extend(es.into_iter().map(|e| format!("firm {}: {e}", i + 1))),
+        }
+    }
+    let mut keys: Vec<String> = records.iter().map(|r| r.key(program.schema.key)).collect();
+    keys.sort();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        result.errors.push("two firms of the case have the same key".into());
+    }
+    if !result.errors.is_empty() {
+        return result;
+    }
+    let run = run::run(program, &records, &RunOptions { as_of: case.as_of, all: true });
+    let single_key = records.first().map(|r| r.key(program.schema.key));
+    for (key, policy, expect) in &case.expect {
+        let key = key.clone().or_else(|| single_key.clone()).unwrap_or_default();
+        let Some(pi) = program.policy_index(policy) else {
+            let help = crate::suggest::closest(policy, program.policies.iter().map(|p| p.id.as_str()))
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            result.errors.push(format!("no policy `{policy}` in the set{help}"));
+            continue;
+        };
+        let Some(f) = run.firms.iter().find(|f| f.key == key) else {
+            result.errors.push(format!("no firm with key `{key}` in the case"));
+            continue;
+        };
+        let pair = f.pairs.iter().find(|p| p.policy as usize == pi);
+        let what = |w: &str| if case.firms.len() > 1 { format!("{key} {policy} {w}") } else { format!("{policy} {w}") };
+        let (outcome, amount, funded, reasons) = match pair {
+            Some(p) => (p.outcome.as_str().to_string(), p.amount, p.funded, p.reasons.clone()),
+            None => ("not_in_force".to_string(), None, None, Vec::new()),
+        };
+        if let Some(o) = &expect.outcome {
+            if *o != outcome {
+                let detail = if reasons.is_empty() { outcome.clone() } else { format!("{outcome} ({})", reasons.join("; ")) };
+                result.mismatches.push([what("outcome"), o.clone(), detail]);
+            }
+        }
+        if let Some(a) = &expect.amount {
+            if *a != amount {
+                result.mismatches.push([what("amount"), show_money(*a), show_money(amount)]);
+            }
+        }
+        if let Some(a) = &expect.funded {
+            if *a != funded {
+                result.mismatches.push([what("funded"), show_money(*a), show_money(funded)]);
+            }
+        }
+        for r in &expect.reasons {
+            if !reasons.contains(r) {
+                result.mismatches.push([what("reason"), r.clone(), format!("[{}]", reasons.join("; "))]);
+            }
+        }
+        let _ = Outcome::Eligible;
+    }
+    result
+}
+
+/// Runs every case of every file; returns the results by file.
+pub fn run_files(program: &Program, files: &[CaseFile]) -> Vec<(String, Vec<CaseResult>)> {
+    files.iter().map(|f| (f.path.clone(), f.cases.iter().map(|c| run_case(program, c)).collect())).collect()
+}
+
+/// Renders results for people: each case, and each failure with expected
+/// against actual side by side; then `N passed, M failed`.
+pub fn render(results: &[(String, Vec<CaseResult>)]) -> (String, usize, usize) {
+    let mut out = String::new();
+    let (mut passed, mut failed) = (0, 0);
+    for (path, cases) in results {
+        out.push_str(&format!("{path}\n"));
+        for c in cases {
+            if c.passed() {
+                passed += 1;
+                out.push_str(&format!("  ok    {}\n", c.name));
+                continue;
+            }
+            failed += 1;
+            out.push_str(&format!("  FAIL  {}\n", c.name));
+            for e in &c.errors {
+                out.push_str(&format!("        error: {e}\n"));
+            }
+            if !c.mismatches.is_empty() {
+                let w0 = c.mismatches.iter().map(|m| width(&m[0])).max().unwrap_or(0).max(5);
+                let w1 = c.mismatches.iter().map(|m| width(&m[1])).max().unwrap_or(0).max(8);
+                out.push_str(&format!("        {}  {}  actual\n", pad("check", w0), pad("expected", w1)));
+                for m in &c.mismatches {
+                    out.push_str(&format!("        {}  {}  {}\n", pad(&m[0], w0), pad(&m[1], w1), m[2]));
+                }
+            }
+        }
+    }
+    (out, passed, failed)
+}
+
+/// Display width: CJK characters take two columns.
+fn width(s: &str) -> usize {
+    s.chars().map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 }).sum()
+}
+
+fn pad(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// `(file, case) -> result` lookup for embedding in other reports.
+pub fn by_name(results: &[(String, Vec<CaseResult>)]) -> BTreeMap<(String, String), bool> {
+    results
+        .iter()
+        .flat_map(|(f, cs)| cs.iter().map(move |c| ((f.clone(), c.name.clone()), c.passed())))
+        .collect()
+}

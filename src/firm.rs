@@ -1,0 +1,74 @@
+//! One firm record built from named values, for test cases and for payment
+//! systems that embed the engine and hold a firm's data in memory.
+
+use crate::data::parse_cell;
+use crate::schema::{uscc_valid, Check, FieldType, Schema};
+use crate::value::{Cell, Record};
+
+/// A value as a caller gives it: a cell's text (read by the rules of
+/// LANGUAGE.md section 10), a list of texts, or nothing (missing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Text(String),
+    List(Vec<String>),
+    Missing,
+}
+
+/// Builds a record from `(name, value)` pairs, names being field names,
+/// titles or aliases. Every problem is returned, one message each.
+pub fn record(schema: &Schema, row: u64, values: &[(String, Input)]) -> Result<Record, Vec<String>> {
+    let mut cells = vec![Cell::Missing; schema.fields.len()];
+    for (i, f) in schema.fields.iter().enumerate() {
+        if f.ty == FieldType::List {
+            cells[i] = Cell::List(Box::new([]));
+        }
+    }
+    let mut given: Vec<Option<&str>> = vec![None; schema.fields.len()];
+    let mut errors = Vec::new();
+    for (name, input) in values {
+        let Some(i) = schema.lookup(name) else {
+            let help = crate::suggest::closest(name, schema.all_names())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            errors.push(format!("`{name}` is not a field of the schema{help}"));
+            continue;
+        };
+        if let Some(prev) = given[i] {
+            errors.push(format!("`{name}` and `{prev}` both give field `{}`", schema.fields[i].name));
+            continue;
+        }
+        given[i] = Some(name);
+        let field = &schema.fields[i];
+        let cell = match input {
+            Input::Missing => continue,
+            Input::Text(t) => parse_cell(&field.ty, t),
+            Input::List(items) => {
+                if field.ty == FieldType::List {
+                    Ok(Cell::List(items.iter().map(|s| s.trim().into()).filter(|s: &Box<str>| !s.is_empty()).collect()))
+                } else {
+                    Err(format!("`{}` is {}, not a list", field.name, field.ty.name()))
+                }
+            }
+        };
+        match cell {
+            Ok(c) => {
+                if let (Some(Check::Uscc), Cell::Text(t)) = (field.check, &c) {
+                    if let Err(e) = uscc_valid(t) {
+                        errors.push(format!("`{name}`: {e}"));
+                        continue;
+                    }
+                }
+                cells[i] = c;
+            }
+            Err(e) => errors.push(format!("`{name}`: {e}")),
+        }
+    }
+    if matches!(cells.get(schema.key), Some(Cell::Missing) | None) {
+        errors.push(format!("the key `{}` is missing", schema.key_field().name));
+    }
+    if errors.is_empty() {
+        Ok(Record { row, cells })
+    } else {
+        Err(errors)
+    }
+}

@@ -213,9 +213,55 @@ pub fn explain(
     json: bool,
     encoding: crate::data::Encoding,
 ) -> u8 {
-    let _ = (dir, data, firm, as_of, policy, json, encoding);
-    eprintln!("error: `mianshen explain` is not built yet");
-    EXIT_USAGE
+    let as_of = match parse_as_of(as_of) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    let set = match load(dir, json) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let program = &set.program;
+    let only = match policy {
+        None => None,
+        Some(id) => match program.policy_index(id) {
+            Some(i) => Some(i),
+            None => {
+                let help = crate::suggest::closest(id, program.policies.iter().map(|p| p.id.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                eprintln!("error: no policy `{id}` in `{}`{help}", dir.display());
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let data = match crate::data::read(data, &program.schema, &crate::data::ReadOptions { encoding }) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let Some(record) = data.records.iter().find(|r| r.key(program.schema.key) == firm) else {
+        let rows: Vec<&crate::data::Reject> = data.rejects.iter().filter(|r| r.value == firm).collect();
+        if rows.is_empty() {
+            eprintln!("error: no firm with key `{firm}` in the data");
+        } else {
+            eprintln!("firm `{firm}` was not evaluated: its row was rejected");
+            for r in data.rejects.iter().filter(|r| rows.iter().any(|x| x.row == r.row)) {
+                eprintln!("  row {}, column `{}`, value `{}`: {}", r.row, r.column, r.value, r.reason);
+            }
+        }
+        return EXIT_USAGE;
+    };
+    let run = crate::run::run(program, &data.records, &crate::run::RunOptions { as_of, all: true });
+    let e = crate::explain::explain(program, record, &run, as_of, only);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+    } else {
+        print!("{}", crate::explain::render(&e));
+    }
+    EXIT_OK
 }
 
 /// `mianshen generate DIR`

@@ -26,3 +26,4 @@ pub mod report;
 pub mod cli;
 pub mod cases;
 pub mod firm;
+pub mod explain;

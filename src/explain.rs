@@ -1,0 +1,448 @@
+//! "Why (not)?": one firm's decisions step by step — each condition with the
+//! values it read, the branch or tier the amount took, the cap, the rounding,
+//! and what settlement did.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::eval::expr::Env;
+use crate::eval::value::{show, V};
+use crate::eval::{self, Outcome};
+use crate::program::{Allocation, ClauseKind, Const, Func, Ir, Policy, Program};
+use crate::run::RunResult;
+use crate::schema::FieldType;
+use crate::syntax::ast::ArithOp;
+use crate::value::Record;
+
+/// One explained step.
+#[derive(Debug, Serialize)]
+pub struct Step {
+    /// `let`, `require`, `exclude`, `amount`, `cap`, `round`, `settle`.
+    pub kind: &'static str,
+    pub label: String,
+    /// The expression, written back as policy text.
+    pub expr: String,
+    /// `true`, `false`, `missing` or a value.
+    pub result: String,
+    /// The fields read, `name=value`.
+    pub values: Vec<String>,
+    /// Sub-steps: branches, tiers, brackets.
+    pub detail: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PolicyExplanation {
+    pub policy: String,
+    pub title: String,
+    pub basis: Option<String>,
+    pub in_force: bool,
+    pub steps: Vec<Step>,
+    pub outcome: Option<String>,
+    pub amount: Option<String>,
+    pub funded: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub key: String,
+    pub as_of: String,
+    pub policies: Vec<PolicyExplanation>,
+}
+
+/// Explains `record`'s decisions; `run` is the whole batch run (with
+/// ineligible decisions kept) so settlement can be told.
+pub fn explain(
+    program: &Program,
+    record: &Record,
+    run: &RunResult,
+    as_of: crate::date::Date,
+    only: Option<usize>,
+) -> Explanation {
+    let key = record.key(program.schema.key);
+    let firm = run.firms.iter().find(|f| f.key == key);
+    let mut defines = Vec::new();
+    eval::defines(program, &record.cells, as_of, &mut defines);
+    let mut policies = Vec::new();
+    for (pi, policy) in program.policies.iter().enumerate() {
+        if only.is_some_and(|o| o != pi) {
+            continue;
+        }
+        let in_force = policy.in_force(as_of);
+        let mut pe = PolicyExplanation {
+            policy: policy.id.clone(),
+            title: policy.title.clone(),
+            basis: policy.basis.clone(),
+            in_force,
+            steps: Vec::new(),
+            outcome: None,
+            amount: None,
+            funded: None,
+            reasons: Vec::new(),
+        };
+        if !in_force {
+            if let Some((from, to)) = policy.valid {
+                pe.reasons.push(format!("not in force on {as_of}: valid {from} to {to}"));
+            }
+            policies.push(pe);
+            continue;
+        }
+        let ctx = Ctx { program, policy };
+        let mut lets: Vec<V<'_>> = Vec::new();
+        for l in &policy.lets {
+            let env = Env { cells: &record.cells, as_of, defines: &defines, lets: &lets };
+            let v = env.eval(&l.expr);
+            pe.steps.push(Step {
+                kind: "let",
+                label: l.name.clone(),
+                expr: ctx.show(&l.expr),
+                result: show(&v, false),
+                values: Vec::new(),
+                detail: Vec::new(),
+            });
+            lets.push(v);
+        }
+        let env = Env { cells: &record.cells, as_of, defines: &defines, lets: &lets };
+        for c in &policy.clauses {
+            let v = env.eval(&c.expr);
+            pe.steps.push(Step {
+                kind: if c.kind == ClauseKind::Require { "require" } else { "exclude" },
+                label: c.label.clone(),
+                expr: ctx.show(&c.expr),
+                result: show(&v, false),
+                values: field_values(program, &c.fields, record),
+                detail: Vec::new(),
+            });
+        }
+        if let Some(a) = &policy.amount {
+            let v = env.eval(&a.expr);
+            let mut detail = Vec::new();
+            ctx.trace(&a.expr, &env, &mut detail);
+            pe.steps.push(Step {
+                kind: "amount",
+                label: a.label.clone(),
+                expr: ctx.show(&a.expr),
+                result: show(&v, false),
+                values: field_values(program, &a.fields, record),
+                detail,
+            });
+            if let Some(cap) = &a.cap {
+                let c = env.eval(cap);
+                let after = match (v, c) {
+                    (V::Num(x), V::Num(y)) => {
+                        if x > y {
+                            format!("capped at {}", y.normalize())
+                        } else {
+                            "below the cap".into()
+                        }
+                    }
+                    _ => "missing".into(),
+                };
+                pe.steps.push(Step {
+                    kind: "cap",
+                    label: "cap".into(),
+                    expr: ctx.show(cap),
+                    result: show(&c, false),
+                    values: Vec::new(),
+                    detail: vec![after],
+                });
+            }
+        }
+        let mut scratch = Vec::new();
+        let verdict = eval::verdict(policy, &record.cells, as_of, &defines, &mut scratch);
+        if let Some(amount) = verdict.amount {
+            pe.steps.push(Step {
+                kind: "round",
+                label: "rounded to the cent, half away from zero".into(),
+                expr: String::new(),
+                result: amount.to_string(),
+                values: Vec::new(),
+                detail: Vec::new(),
+            });
+        }
+        let pair = firm.and_then(|f| f.pairs.iter().find(|p| p.policy as usize == pi));
+        if let Some(pair) = pair {
+            pe.outcome = Some(pair.outcome.as_str().to_string());
+            pe.amount = pair.amount.map(|a| a.to_string());
+            pe.funded = pair.funded.map(|a| a.to_string());
+            pe.reasons = pair.reasons.clone();
+            let settled = settlement(policy, run, pi, verdict.outcome, pair);
+            if !settled.is_empty() {
+                pe.steps.push(Step {
+                    kind: "settle",
+                    label: "across firms (exclusive groups, limit, budget)".into(),
+                    expr: String::new(),
+                    result: pair.outcome.as_str().into(),
+                    values: Vec::new(),
+                    detail: settled,
+                });
+            }
+        }
+        policies.push(pe);
+    }
+    Explanation { key, as_of: as_of.to_string(), policies }
+}
+
+fn settlement(policy: &Policy, run: &RunResult, pi: usize, before: Outcome, pair: &crate::settle::Pair) -> Vec<String> {
+    let mut out = Vec::new();
+    if before == Outcome::Eligible && pair.outcome == Outcome::Ineligible {
+        let why = pair.reasons.join("; ");
+        if why == crate::settle::LIMIT_REASON {
+            if let Some(l) = &policy.limit {
+                out.push(format!("eligible, but not among the first {} firms by the `limit` order", l.n));
+            }
+        } else {
+            out.push(format!("eligible, but another policy of the exclusive group `{why}` pays more"));
+        }
+    }
+    if pair.outcome == Outcome::Eligible {
+        if let (Some(s), Some(budget)) = (run.summary.get(pi), policy.budget) {
+            let total = s.amount.unwrap_or_default();
+            if s.note.exceeded {
+                let how = match &policy.allocate {
+                    Some(Allocation::ProRata) => "shared pro rata (amount × budget ÷ total, cut to the cent, leftover cents to the largest remainders)".to_string(),
+                    Some(Allocation::By(_, dir)) => format!("paid in `allocate by` order ({dir:?}) while the budget lasts"),
+                    None => "no `allocate`: every firm keeps its full amount (overrun reported)".to_string(),
+                };
+                out.push(format!("eligible amounts total {total}, over the budget {}: {how}", eval::cents(budget)));
+            } else {
+                out.push(format!("eligible amounts total {total}, within the budget {}", eval::cents(budget)));
+            }
+            if let (Some(a), Some(f)) = (pair.amount, pair.funded) {
+                out.push(format!("amount {a}, funded {f}"));
+            }
+        }
+    }
+    out
+}
+
+fn field_values(program: &Program, fields: &[u16], record: &Record) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|&f| {
+            let field = program.schema.fields.get(f as usize)?;
+            let v = crate::eval::expr::cell(&record.cells, f);
+            Some(format!("{}={}", field.name, show(&v, field.ty == FieldType::Percent)))
+        })
+        .collect()
+}
+
+struct Ctx<'a> {
+    program: &'a Program,
+    policy: &'a Policy,
+}
+
+impl Ctx<'_> {
+    /// Writes an expression back as policy text.
+    fn show(&self, ir: &Ir) -> String {
+        let b = |x: &Ir| self.show_operand(x);
+        match ir {
+            Ir::Const(Const::Bool(v)) => v.to_string(),
+            Ir::Const(Const::Num(n)) => n.normalize().to_string(),
+            Ir::Const(Const::Date(d)) => d.to_string(),
+            Ir::Const(Const::Text(t)) => format!("\"{t}\""),
+            Ir::Field(i) => self.program.schema.fields.get(*i as usize).map_or("?".into(), |f| f.name.clone()),
+            Ir::Let(i) => self.policy.lets.get(*i as usize).map_or("?".into(), |l| l.name.clone()),
+            Ir::Define(i) => self.program.defines.get(*i as usize).map_or("?".into(), |d| d.name.clone()),
+            Ir::AsOf => "as_of".into(),
+            Ir::Neg(x) => format!("-{}", b(x)),
+            Ir::Not(x) => format!("not {}", b(x)),
+            Ir::Arith(op, x, y) => {
+                let sym = match op {
+                    ArithOp::Add => "+",
+                    ArithOp::Sub => "-",
+                    ArithOp::Mul => "*",
+                    ArithOp::Div => "/",
+                };
+                format!("{} {sym} {}", b(x), b(y))
+            }
+            Ir::And(x, y) => format!("{} and {}", b(x), b(y)),
+            Ir::Or(x, y) => format!("{} or {}", b(x), b(y)),
+            Ir::Cmp(op, x, y) => format!("{} {} {}", b(x), op.symbol(), b(y)),
+            Ir::InList { negated, item, list } => {
+                let items: Vec<String> = list.iter().map(|x| self.show(x)).collect();
+                format!("{}{} in [{}]", b(item), if *negated { " not" } else { "" }, items.join(", "))
+            }
+            Ir::InValue { negated, item, list } => {
+                format!("{}{} in {}", b(item), if *negated { " not" } else { "" }, b(list))
+            }
+            Ir::ListContains(x, y) | Ir::TextContains(x, y) => format!("{} contains {}", b(x), b(y)),
+            Ir::Between(x, lo, hi) => format!("{} between {} and {}", b(x), b(lo), b(hi)),
+            Ir::IsMissing { present, expr } => {
+                format!("{} is {}", b(expr), if *present { "present" } else { "missing" })
+            }
+            Ir::If(c, x, y) => format!("if {} then {} else {}", self.show(c), self.show(x), self.show(y)),
+            Ir::When(arms, other) => {
+                let mut s = String::new();
+                for (c, v) in arms {
+                    s.push_str(&format!("when {} then {} ", self.show(c), self.show(v)));
+                }
+                s.push_str(&format!("else {}", self.show(other)));
+                s
+            }
+            Ir::Tiers { base, .. } => format!("tiers {} {{ … }}", self.show(base)),
+            Ir::Progressive { base, .. } => format!("progressive {} {{ … }}", self.show(base)),
+            Ir::Call(f, args) => {
+                let a: Vec<String> = args.iter().map(|x| self.show(x)).collect();
+                format!("{}({})", f.name(), a.join(", "))
+            }
+        }
+    }
+
+    fn show_operand(&self, ir: &Ir) -> String {
+        let s = self.show(ir);
+        match ir {
+            Ir::Arith(..) | Ir::And(..) | Ir::Or(..) | Ir::Cmp(..) | Ir::If(..) | Ir::When(..) | Ir::Between(..) => {
+                format!("({s})")
+            }
+            _ => s,
+        }
+    }
+
+    /// The path the amount took through branches, tiers and brackets.
+    fn trace<'a>(&self, ir: &'a Ir, env: &Env<'_, 'a>, out: &mut Vec<String>) {
+        match ir {
+            Ir::If(c, a, b) => {
+                let cv = env.eval(c);
+                out.push(format!("if {} → {}", self.show(c), show(&cv, false)));
+                match cv {
+                    V::Bool(true) => self.trace(a, env, out),
+                    V::Bool(false) => self.trace(b, env, out),
+                    _ => {}
+                }
+            }
+            Ir::When(arms, other) => {
+                for (c, v) in arms {
+                    let cv = env.eval(c);
+                    out.push(format!("when {} → {}", self.show(c), show(&cv, false)));
+                    match cv {
+                        V::Bool(true) => {
+                            out.push(format!("  takes {} = {}", self.show(v), show(&env.eval(v), false)));
+                            return self.trace(v, env, out);
+                        }
+                        V::Bool(false) => {}
+                        _ => return,
+                    }
+                }
+                out.push(format!("else: takes {} = {}", self.show(other), show(&env.eval(other), false)));
+                self.trace(other, env, out);
+            }
+            Ir::Tiers { base, rows, otherwise } => {
+                let x = env.eval(base);
+                out.push(format!("tiers on {} = {}", self.show(base), show(&x, false)));
+                for (op, bound, result) in rows {
+                    let bv = env.eval(bound);
+                    let hit = crate::eval::expr::compare(*op, x, bv);
+                    out.push(format!(
+                        "  {} {} : {} → {}",
+                        op.symbol(),
+                        show(&bv, false),
+                        self.show(result),
+                        show(&hit, false)
+                    ));
+                    if hit != V::Bool(false) {
+                        if hit == V::Bool(true) {
+                            out.push(format!("  row taken: {}", show(&env.eval(result), false)));
+                        }
+                        return;
+                    }
+                }
+                match otherwise {
+                    Some(o) => out.push(format!("  else row taken: {}", show(&env.eval(o), false))),
+                    None => out.push("  no row matches: 0".into()),
+                }
+            }
+            Ir::Progressive { base, rows } => {
+                let x = env.eval(base);
+                out.push(format!("progressive on {} = {}", self.show(base), show(&x, false)));
+                let V::Num(x) = x else { return };
+                let mut floor = Decimal::ZERO;
+                for (bound, rate) in rows {
+                    let top = bound.as_ref().map(|b| env.eval(b));
+                    let rv = env.eval(rate);
+                    let (V::Num(r), top) = (rv, top) else { return };
+                    let top = match top {
+                        Some(V::Num(t)) => Some(t),
+                        Some(_) => return,
+                        None => None,
+                    };
+                    let upper = top.map_or(x, |t| x.min(t));
+                    let slice = (upper - floor).max(Decimal::ZERO);
+                    let range = match top {
+                        Some(t) => format!("{} to {}", floor.normalize(), t.normalize()),
+                        None => format!("above {}", floor.normalize()),
+                    };
+                    out.push(format!(
+                        "  {range}: {} × {}% = {}",
+                        slice.normalize(),
+                        (r * Decimal::ONE_HUNDRED).normalize(),
+                        (slice * r).normalize()
+                    ));
+                    match top {
+                        Some(t) => floor = floor.max(t),
+                        None => break,
+                    }
+                }
+            }
+            Ir::Call(f @ (Func::Min | Func::Max), args) => {
+                let vals: Vec<String> =
+                    args.iter().map(|a| format!("{} = {}", self.show(a), show(&env.eval(a), false))).collect();
+                out.push(format!("{}: {}", f.name(), vals.join(", ")));
+                for a in args {
+                    self.trace(a, env, out);
+                }
+            }
+            Ir::Arith(_, a, b) => {
+                self.trace(a, env, out);
+                self.trace(b, env, out);
+            }
+            Ir::Let(i) => {
+                if let Some(l) = self.policy.lets.get(*i as usize) {
+                    self.trace(&l.expr, env, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Renders an explanation for people.
+pub fn render(e: &Explanation) -> String {
+    let mut s = format!("firm {} on {}\n", e.key, e.as_of);
+    for p in &e.policies {
+        s.push_str(&format!("\npolicy {}  {}\n", p.policy, p.title));
+        if let Some(b) = &p.basis {
+            s.push_str(&format!("  basis: {b}\n"));
+        }
+        if !p.in_force {
+            for r in &p.reasons {
+                s.push_str(&format!("  {r}\n"));
+            }
+            continue;
+        }
+        for st in &p.steps {
+            let head = if st.expr.is_empty() { String::new() } else { format!("  {}", st.expr) };
+            s.push_str(&format!("  {:<8} {}{head}\n", st.kind, st.label));
+            s.push_str(&format!("           → {}", st.result));
+            if !st.values.is_empty() {
+                s.push_str(&format!("   (read: {})", st.values.join(", ")));
+            }
+            s.push('\n');
+            for d in &st.detail {
+                s.push_str(&format!("             {d}\n"));
+            }
+        }
+        s.push_str(&format!("  outcome: {}", p.outcome.as_deref().unwrap_or("?")));
+        if let Some(a) = &p.amount {
+            s.push_str(&format!("  amount {a}"));
+        }
+        if let Some(f) = &p.funded {
+            s.push_str(&format!("  funded {f}"));
+        }
+        s.push('\n');
+        if !p.reasons.is_empty() {
+            s.push_str(&format!("  reasons: {}\n", p.reasons.join("; ")));
+        }
+    }
+    s
+}

@@ -8,6 +8,7 @@
 // Diagnostics travel on the error path only, and rarely: boxing them buys nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod engine;
 pub mod date;
 pub mod diag;
 pub mod schema;
@@ -27,3 +28,7 @@ pub mod cli;
 pub mod cases;
 pub mod firm;
 pub mod explain;
+
+pub use date::Date;
+pub use engine::{Decision, Engine};
+pub use eval::Outcome;

@@ -67,10 +67,12 @@ pub fn arith(op: ArithOp, a: Ty, b: Ty) -> Ty {
     if a == Error || b == Error {
         return Error;
     }
+    // A percent stays a percent only with percents; a plain number times a
+    // percent is a plain number (read as yuan wherever money is expected).
     match op {
         ArithOp::Add | ArithOp::Sub => match (a, b) {
             (Money, _) | (_, Money) => Money,
-            (Percent, _) | (_, Percent) => Percent,
+            (Percent, Percent) => Percent,
             (Integer, Integer) => Integer,
             _ => Number,
         },
@@ -78,15 +80,11 @@ pub fn arith(op: ArithOp, a: Ty, b: Ty) -> Ty {
             (Money, _) | (_, Money) => Money,
             (Percent, Percent) => Percent,
             (Integer, Integer) => Integer,
-            (Percent, _) | (_, Percent) => Percent,
             _ => Number,
         },
         ArithOp::Div => match (a, b) {
             (Money, Money) => Number,
             (Money, _) => Money,
-            (_, Money) => Number,
-            (Percent, Percent) => Number,
-            (Percent, _) => Percent,
             _ => Number,
         },
     }

@@ -1,0 +1,116 @@
+//! The engine as a library, for payment systems: load a policy set once, then
+//! evaluate one firm or a whole batch for a reference date.
+//!
+//! ```no_run
+//! use mianshen::{Date, Engine};
+//!
+//! let engine = Engine::load("policies").expect("the policy set checks clean");
+//! let firm = engine
+//!     .firm(&[("uscc", "91420102MA4K2L3R0G"), ("insured_months", "24"), ("ui_premium_paid", "10万")])
+//!     .expect("valid values");
+//! let as_of = Date::parse_iso("2024-12-31").unwrap();
+//! for d in engine.evaluate(&firm, as_of) {
+//!     println!("{} {} {:?} {:?}", d.policy, d.outcome.as_str(), d.amount, d.reasons);
+//! }
+//! ```
+
+use std::path::Path;
+
+use rust_decimal::Decimal;
+
+use crate::date::Date;
+use crate::diag::Diagnostic;
+use crate::eval::Outcome;
+use crate::firm::Input;
+use crate::load::PolicySet;
+use crate::program::Program;
+use crate::run::{RunOptions, RunResult};
+use crate::value::Record;
+
+/// A loaded, checked policy set, ready to evaluate firms. Cheap to share
+/// between threads (`&Engine` is `Sync`).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    set: PolicySet,
+}
+
+/// One firm's decision under one policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub key: String,
+    pub policy: String,
+    pub outcome: Outcome,
+    /// The payable amount (eligible firms of policies with an `amount`).
+    pub amount: Option<Decimal>,
+    /// What the budget allows (equal to `amount` when no budget binds).
+    pub funded: Option<Decimal>,
+    /// Clause labels and notes: why ineligible, or what blocked a decision.
+    pub reasons: Vec<String>,
+}
+
+impl Engine {
+    /// Loads and checks the policy set in `dir` (schema.yaml and *.policy).
+    pub fn load(dir: impl AsRef<Path>) -> Result<Engine, Vec<Diagnostic>> {
+        PolicySet::load(dir.as_ref()).map(|set| Engine { set })
+    }
+
+    /// Builds an engine from texts: the schema and `(file name, policy text)` pairs.
+    pub fn from_texts(schema: &str, files: &[(&str, &str)]) -> Result<Engine, Vec<Diagnostic>> {
+        PolicySet::from_texts(schema, files).map(|set| Engine { set })
+    }
+
+    /// The checked program (policies, schema).
+    pub fn program(&self) -> &Program {
+        &self.set.program
+    }
+
+    /// The policy set with its files' hashes.
+    pub fn policy_set(&self) -> &PolicySet {
+        &self.set
+    }
+
+    /// Builds a firm record from `(field name/title/alias, cell text)` pairs,
+    /// read by the same rules as data files. An empty text is missing.
+    pub fn firm(&self, values: &[(&str, &str)]) -> Result<Record, Vec<String>> {
+        let values: Vec<(String, Input)> = values
+            .iter()
+            .map(|(k, v)| {
+                let input = if v.trim().is_empty() { Input::Missing } else { Input::Text(v.to_string()) };
+                (k.to_string(), input)
+            })
+            .collect();
+        crate::firm::record(&self.set.program.schema, 1, &values)
+    }
+
+    /// Evaluates one firm against every policy in force on `as_of`, every
+    /// outcome included. Exclusive groups apply; budgets and limits see only
+    /// this firm (use [`Engine::run`] for a batch).
+    pub fn evaluate(&self, firm: &Record, as_of: Date) -> Vec<Decision> {
+        let result = self.run(std::slice::from_ref(firm), as_of, true);
+        self.decisions(&result)
+    }
+
+    /// A batch run over firms with unique keys: evaluation and settlement
+    /// across firms (section 7). `all` keeps ineligible decisions too.
+    pub fn run(&self, firms: &[Record], as_of: Date, all: bool) -> RunResult {
+        crate::run::run(&self.set.program, firms, &RunOptions { as_of, all })
+    }
+
+    /// Flattens a run's result into decisions, sorted by key then policy.
+    pub fn decisions(&self, result: &RunResult) -> Vec<Decision> {
+        let mut out = Vec::new();
+        for f in &result.firms {
+            for p in &f.pairs {
+                out.push(Decision {
+                    key: f.key.clone(),
+                    policy: self.set.program.policies.get(p.policy as usize).map(|x| x.id.clone()).unwrap_or_default(),
+                    outcome: p.outcome,
+                    amount: p.amount,
+                    funded: p.funded,
+                    reasons: p.reasons.clone(),
+                });
+            }
+        }
+        out
+    }
+}

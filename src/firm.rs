@@ -44,7 +44,7 @@ pub fn record(schema: &Schema, row: u64, values: &[(String, Input)]) -> Result<R
             Input::Text(t) => parse_cell(&field.ty, t),
             Input::List(items) => {
                 if field.ty == FieldType::List {
-                    Ok(Cell::List(items.iter().map(|s| s.trim().into()).filter(|s: &Box<str>| !s.is_empty()).collect()))
+                    Ok(Cell::List(items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(Box::from).collect()))
                 } else {
                     Err(format!("`{}` is {}, not a list", field.name, field.ty.name()))
                 }

@@ -54,7 +54,11 @@ pub fn parse_cell(ty: &FieldType, text: &str) -> Result<Cell, String> {
         FieldType::Bool => boolean(t).map(Cell::Bool),
         FieldType::Enum(values) => match values.iter().find(|v| v.as_str() == t) {
             Some(v) => Ok(Cell::Text(v.as_str().into())),
-            None => Err(format!("`{}` is not one of {}", shown(t), values.join(", "))),
+            None => Err(format!(
+                "`{}` is not one of {}",
+                shown(t),
+                values.join(", ")
+            )),
         },
         FieldType::List => Ok(list(t.split([';', '、', '|']))),
     }
@@ -84,7 +88,12 @@ pub fn parse_json(ty: &FieldType, v: &serde_json::Value) -> Result<Cell, String>
             for item in items {
                 match item {
                     Value::String(s) => texts.push(s.as_str()),
-                    other => return Err(format!("list items must be texts, found `{}`", shown(&other.to_string()))),
+                    other => {
+                        return Err(format!(
+                            "list items must be texts, found `{}`",
+                            shown(&other.to_string())
+                        ))
+                    }
                 }
             }
             Ok(list(texts.into_iter()))
@@ -138,7 +147,10 @@ fn boolean(t: &str) -> Result<bool, String> {
     match t {
         "true" | "是" | "1" | "Y" => Ok(true),
         "false" | "否" | "0" | "N" => Ok(false),
-        _ => Err(format!("`{}` is not a yes/no value: write true/false, 是/否, 1/0 or Y/N", shown(t))),
+        _ => Err(format!(
+            "`{}` is not a yes/no value: write true/false, 是/否, 1/0 or Y/N",
+            shown(t)
+        )),
     }
 }
 
@@ -156,8 +168,21 @@ fn number_text(i: &str) -> Parsed<'_, NumberText<'_>> {
     let (i, negative) = opt(char('-'))(i)?;
     let (i, int) = recognize(pair(digit1, many0_count(pair(char(','), digit1))))(i)?;
     let (i, frac) = opt(preceded(char('.'), digit1))(i)?;
-    let (i, suffix) = alt((tag("万元"), tag("亿元"), tag("万"), tag("亿"), tag("元"), tag("%"), tag("")))(i)?;
-    let n = NumberText { negative: negative.is_some(), int, frac: frac.unwrap_or(""), suffix };
+    let (i, suffix) = alt((
+        tag("万元"),
+        tag("亿元"),
+        tag("万"),
+        tag("亿"),
+        tag("元"),
+        tag("%"),
+        tag(""),
+    ))(i)?;
+    let n = NumberText {
+        negative: negative.is_some(),
+        int,
+        frac: frac.unwrap_or(""),
+        suffix,
+    };
     Ok((i, n))
 }
 
@@ -166,7 +191,12 @@ fn number(t: &str, percent: bool) -> Result<Decimal, String> {
     let what = if percent { "a percent" } else { "a number" };
     let n = match all_consuming(number_text)(t) {
         Ok((_, n)) => n,
-        Err(_) if percent => return Err(format!("`{}` is not a percent: write `5.5%` or `0.055`", shown(t))),
+        Err(_) if percent => {
+            return Err(format!(
+                "`{}` is not a percent: write `5.5%` or `0.055`",
+                shown(t)
+            ))
+        }
         Err(_) => {
             return Err(format!(
                 "`{}` is not a number: write digits like `1,234.5`, `-3` or `12.5万`",
@@ -175,15 +205,28 @@ fn number(t: &str, percent: bool) -> Result<Decimal, String> {
         }
     };
     if !grouped_by_three(n.int) {
-        return Err(format!("`{}` is not {what}: thousands separators group by three", shown(t)));
+        return Err(format!(
+            "`{}` is not {what}: thousands separators group by three",
+            shown(t)
+        ));
     }
     let exponent: i64 = match (n.suffix, percent) {
         ("", _) | ("元", false) => 0,
         ("万" | "万元", false) => 4,
         ("亿" | "亿元", false) => 8,
         ("%", true) => -2,
-        ("%", false) => return Err(format!("`{}` is not a number: `%` is for percent fields", shown(t))),
-        (_, true) => return Err(format!("`{}` is not a percent: units are not allowed on percents", shown(t))),
+        ("%", false) => {
+            return Err(format!(
+                "`{}` is not a number: `%` is for percent fields",
+                shown(t)
+            ))
+        }
+        (_, true) => {
+            return Err(format!(
+                "`{}` is not a percent: units are not allowed on percents",
+                shown(t)
+            ))
+        }
         _ => return Err(format!("`{}` is not a number", shown(t))),
     };
     exact(&n, exponent).map_err(|why| format!("`{}` {why}", shown(t)))
@@ -212,7 +255,9 @@ fn exact(n: &NumberText<'_>, exponent: i64) -> Result<Decimal, &'static str> {
     let mut mantissa: u128 = 0;
     for d in int().chain(frac.bytes()) {
         // At most 28 significant digits: this cannot overflow a u128.
-        mantissa = mantissa.saturating_mul(10).saturating_add(u128::from(d - b'0'));
+        mantissa = mantissa
+            .saturating_mul(10)
+            .saturating_add(u128::from(d - b'0'));
     }
     let mut scale = frac.len() as i64 - exponent;
     if scale < 0 {
@@ -220,7 +265,7 @@ fn exact(n: &NumberText<'_>, exponent: i64) -> Result<Decimal, &'static str> {
         mantissa = mantissa.checked_mul(factor).ok_or("is too large")?;
         scale = 0;
     }
-    while scale > MAX_DIGITS as i64 && mantissa % 10 == 0 && mantissa != 0 {
+    while scale > MAX_DIGITS as i64 && mantissa.is_multiple_of(10) && mantissa != 0 {
         mantissa /= 10;
         scale -= 1;
     }
@@ -231,7 +276,8 @@ fn exact(n: &NumberText<'_>, exponent: i64) -> Result<Decimal, &'static str> {
         return Err("has more than 28 decimal places");
     }
     let signed = i128::try_from(mantissa).map_err(|_| "is too large")?;
-    let mut d = Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|_| "is too large")?;
+    let mut d =
+        Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|_| "is too large")?;
     // `-0` is zero, not a negative zero.
     d.set_sign_negative(n.negative && !d.is_zero());
     Ok(d)
@@ -244,7 +290,10 @@ fn significant(int: impl Iterator<Item = u8>, frac: &str) -> usize {
 
 /// `n` to `m` ASCII digits as a number.
 fn digits<'a>(n: usize, m: usize) -> impl FnMut(&'a str) -> Parsed<'a, u32> {
-    map_res(take_while_m_n(n, m, |c: char| c.is_ascii_digit()), |s: &str| s.parse::<u32>())
+    map_res(
+        take_while_m_n(n, m, |c: char| c.is_ascii_digit()),
+        |s: &str| s.parse::<u32>(),
+    )
 }
 
 /// `2024-01-05`, `2024/1/5`, `20240105` or `2024年1月5日`.
@@ -252,11 +301,36 @@ fn date_text(i: &str) -> Parsed<'_, (u32, u32, u32)> {
     let ymd = |(y, _, m, _, d)| (y, m, d);
     let ymd_cjk = |(y, _, m, _, d, _)| (y, m, d);
     alt((
-        nom::combinator::map(tuple((digits(4, 4), char('-'), digits(2, 2), char('-'), digits(2, 2))), ymd),
-        nom::combinator::map(tuple((digits(4, 4), char('/'), digits(1, 2), char('/'), digits(1, 2))), ymd),
+        nom::combinator::map(
+            tuple((
+                digits(4, 4),
+                char('-'),
+                digits(2, 2),
+                char('-'),
+                digits(2, 2),
+            )),
+            ymd,
+        ),
+        nom::combinator::map(
+            tuple((
+                digits(4, 4),
+                char('/'),
+                digits(1, 2),
+                char('/'),
+                digits(1, 2),
+            )),
+            ymd,
+        ),
         tuple((digits(4, 4), digits(2, 2), digits(2, 2))),
         nom::combinator::map(
-            tuple((digits(4, 4), char('年'), digits(1, 2), char('月'), digits(1, 2), char('日'))),
+            tuple((
+                digits(4, 4),
+                char('年'),
+                digits(1, 2),
+                char('月'),
+                digits(1, 2),
+                char('日'),
+            )),
             ymd_cjk,
         ),
     ))(i)
@@ -264,8 +338,12 @@ fn date_text(i: &str) -> Parsed<'_, (u32, u32, u32)> {
 
 fn date(t: &str) -> Result<Date, String> {
     match all_consuming(date_text)(t) {
-        Ok((_, (y, m, d))) => Date::new(y as i32, m, d)
-            .ok_or_else(|| format!("`{}` is not a date: there is no such day in the calendar", shown(t))),
+        Ok((_, (y, m, d))) => Date::new(y as i32, m, d).ok_or_else(|| {
+            format!(
+                "`{}` is not a date: there is no such day in the calendar",
+                shown(t)
+            )
+        }),
         Err(_) => Err(format!(
             "`{}` is not a date: write `2024-01-05`, `2024/1/5`, `20240105` or `2024年1月5日`",
             shown(t)
@@ -317,18 +395,27 @@ mod tests {
         assert_eq!(num(&ty, "007"), dec("7"));
         assert_eq!(num(&FieldType::Money, "1.50"), dec("1.50"));
         // 28 significant digits are fine, with trailing zeros after the point too
-        assert_eq!(num(&ty, "1234567890123456789012345678"), dec("1234567890123456789012345678"));
+        assert_eq!(
+            num(&ty, "1234567890123456789012345678"),
+            dec("1234567890123456789012345678")
+        );
         assert_eq!(num(&ty, "1.0000000000000000000000000000000"), dec("1"));
     }
 
     #[test]
     fn numbers_rejected() {
         let ty = FieldType::Number;
-        assert_eq!(reason(&ty, "12,34"), "`12,34` is not a number: thousands separators group by three");
+        assert_eq!(
+            reason(&ty, "12,34"),
+            "`12,34` is not a number: thousands separators group by three"
+        );
         assert!(reason(&ty, "1,2345").contains("group by three"));
         assert!(reason(&ty, "1234,567").contains("group by three"));
         assert!(reason(&ty, "1e5").starts_with("`1e5` is not a number"));
-        for bad in ["+5", ".5", "5.", "1..2", "--1", "1 万", "1万万", "12千", "１２", "1,", ",1", "1.2.3", "abc", "-"] {
+        for bad in [
+            "+5", ".5", "5.", "1..2", "--1", "1 万", "1万万", "12千", "１２", "1,", ",1", "1.2.3",
+            "abc", "-",
+        ] {
             assert!(reason(&ty, bad).contains("is not a number"), "{bad}");
         }
         assert!(reason(&ty, "5%").contains("`%` is for percent fields"));
@@ -367,25 +454,66 @@ mod tests {
     #[test]
     fn dates() {
         let want = Date::new(2024, 1, 5).unwrap();
-        for ok in ["2024-01-05", "2024/1/5", "2024/01/05", "20240105", "2024年1月5日", "2024年01月05日", " 2024-01-05 "] {
+        for ok in [
+            "2024-01-05",
+            "2024/1/5",
+            "2024/01/05",
+            "20240105",
+            "2024年1月5日",
+            "2024年01月05日",
+            " 2024-01-05 ",
+        ] {
             assert_eq!(day(ok), want, "{ok}");
         }
         assert_eq!(day("2024-02-29"), Date::new(2024, 2, 29).unwrap());
-        for bad in ["2024-1-5", "2024-01-5", "24-01-05", "2024/001/5", "2024.01.05", "202415", "2024年1月5", "2024-01-05T00:00"] {
-            assert!(reason(&FieldType::Date, bad).contains("is not a date: write"), "{bad}");
+        for bad in [
+            "2024-1-5",
+            "2024-01-5",
+            "24-01-05",
+            "2024/001/5",
+            "2024.01.05",
+            "202415",
+            "2024年1月5",
+            "2024-01-05T00:00",
+        ] {
+            assert!(
+                reason(&FieldType::Date, bad).contains("is not a date: write"),
+                "{bad}"
+            );
         }
-        for bad in ["2023-02-29", "20240230", "2024/13/1", "2024年0月1日", "0000-01-01"] {
-            assert!(reason(&FieldType::Date, bad).contains("no such day"), "{bad}");
+        for bad in [
+            "2023-02-29",
+            "20240230",
+            "2024/13/1",
+            "2024年0月1日",
+            "0000-01-01",
+        ] {
+            assert!(
+                reason(&FieldType::Date, bad).contains("no such day"),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn booleans() {
-        for (s, b) in [("true", true), ("是", true), ("1", true), ("Y", true), ("false", false), ("否", false), ("0", false), (" N ", false)] {
+        for (s, b) in [
+            ("true", true),
+            ("是", true),
+            ("1", true),
+            ("Y", true),
+            ("false", false),
+            ("否", false),
+            ("0", false),
+            (" N ", false),
+        ] {
             assert_eq!(parse_cell(&FieldType::Bool, s), Ok(Cell::Bool(b)), "{s}");
         }
         for bad in ["TRUE", "yes", "y", "对", "2", "1.0"] {
-            assert!(reason(&FieldType::Bool, bad).contains("is not a yes/no value"), "{bad}");
+            assert!(
+                reason(&FieldType::Bool, bad).contains("is not a yes/no value"),
+                "{bad}"
+            );
         }
     }
 
@@ -400,12 +528,21 @@ mod tests {
         assert_eq!(l("a;;b;a; "), items(&["a", "b"]));
         assert_eq!(l(""), items(&[]));
         assert_eq!(l("   "), items(&[]));
-        assert_eq!(parse_cell(&FieldType::Text, "  a b "), Ok(Cell::Text("  a b ".into())));
+        assert_eq!(
+            parse_cell(&FieldType::Text, "  a b "),
+            Ok(Cell::Text("  a b ".into()))
+        );
     }
 
     #[test]
     fn blank_is_missing() {
-        for ty in [FieldType::Text, FieldType::Number, FieldType::Date, FieldType::Bool, FieldType::Integer] {
+        for ty in [
+            FieldType::Text,
+            FieldType::Number,
+            FieldType::Date,
+            FieldType::Bool,
+            FieldType::Integer,
+        ] {
             assert_eq!(parse_cell(&ty, ""), Ok(Cell::Missing));
             assert_eq!(parse_cell(&ty, " \t\u{3000}"), Ok(Cell::Missing));
         }
@@ -415,17 +552,35 @@ mod tests {
     fn json_values() {
         use serde_json::Value;
         let v = |s: &str| -> Value { serde_json::from_str(s).unwrap() };
-        assert_eq!(parse_json(&FieldType::Money, &v("12345678901234567890.12")), Ok(Cell::Num(dec("12345678901234567890.12"))));
-        assert_eq!(parse_json(&FieldType::Money, &v("\"12.5万\"")), Ok(Cell::Num(dec("125000"))));
+        assert_eq!(
+            parse_json(&FieldType::Money, &v("12345678901234567890.12")),
+            Ok(Cell::Num(dec("12345678901234567890.12")))
+        );
+        assert_eq!(
+            parse_json(&FieldType::Money, &v("\"12.5万\"")),
+            Ok(Cell::Num(dec("125000")))
+        );
         assert!(parse_json(&FieldType::Money, &v("1e5")).is_err());
-        assert_eq!(parse_json(&FieldType::Bool, &v("true")), Ok(Cell::Bool(true)));
+        assert_eq!(
+            parse_json(&FieldType::Bool, &v("true")),
+            Ok(Cell::Bool(true))
+        );
         assert_eq!(parse_json(&FieldType::Bool, &v("0")), Ok(Cell::Bool(false)));
         assert!(parse_json(&FieldType::Text, &v("true")).is_err());
-        assert_eq!(parse_json(&FieldType::Text, &v("420102")), Ok(Cell::Text("420102".into())));
-        assert_eq!(parse_json(&FieldType::List, &v("[\"a\", \" b \", \"\"]")), parse_cell(&FieldType::List, "a;b"));
+        assert_eq!(
+            parse_json(&FieldType::Text, &v("420102")),
+            Ok(Cell::Text("420102".into()))
+        );
+        assert_eq!(
+            parse_json(&FieldType::List, &v("[\"a\", \" b \", \"\"]")),
+            parse_cell(&FieldType::List, "a;b")
+        );
         assert!(parse_json(&FieldType::List, &v("[\"a\", 1]")).is_err());
         assert!(parse_json(&FieldType::Text, &v("[\"a\"]")).is_err());
-        assert_eq!(parse_json(&FieldType::List, &v("null")), Ok(Cell::List(Box::new([]))));
+        assert_eq!(
+            parse_json(&FieldType::List, &v("null")),
+            Ok(Cell::List(Box::new([])))
+        );
         assert_eq!(parse_json(&FieldType::Date, &v("null")), Ok(Cell::Missing));
         assert_eq!(parse_json(&FieldType::Date, &v("\"\"")), Ok(Cell::Missing));
         assert!(parse_json(&FieldType::Text, &v("{}")).is_err());

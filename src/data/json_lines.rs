@@ -45,26 +45,46 @@ fn object(rows: &mut Rows, row: u64, entries: &[(String, Value)], schema: &Schem
     let mut filled_by: Vec<Option<&str>> = vec![None; schema.fields.len()];
     for (i, (name, value)) in entries.iter().enumerate() {
         let position = i + 1;
-        let Some((f, field)) = schema.lookup(trim(name)).and_then(|f| Some((f, schema.fields.get(f)?))) else {
+        let Some((f, field)) = schema
+            .lookup(trim(name))
+            .and_then(|f| Some((f, schema.fields.get(f)?)))
+        else {
             rows.unknown_column(trim(name));
             continue;
         };
         let shown = value_text(value);
         if let Some(Some(other)) = filled_by.get(f) {
-            let reason = format!("`{other}` and `{name}` both name the field `{}`", field.name);
+            let reason = format!(
+                "`{other}` and `{name}` both name the field `{}`",
+                field.name
+            );
             rows.reject(row, position, name, &shown, reason);
             continue;
         }
         if let Some(slot) = filled_by.get_mut(f) {
             *slot = Some(name);
         }
-        let cell = rows.cell(row, position, name, field, f == schema.key, parse_json(&field.ty, value), &shown);
+        let cell = rows.cell(
+            row,
+            position,
+            name,
+            field,
+            f == schema.key,
+            parse_json(&field.ty, value),
+            &shown,
+        );
         if let Some(slot) = cells.get_mut(f) {
             *slot = cell;
         }
     }
     if filled_by.get(schema.key).is_some_and(Option::is_none) {
-        rows.reject(row, ABSENT, &schema.key_field().name, "", "the key is empty");
+        rows.reject(
+            row,
+            ABSENT,
+            &schema.key_field().name,
+            "",
+            "the key is empty",
+        );
     }
     if rows.reject_count() == before {
         rows.record(Record { row, cells });
@@ -82,7 +102,8 @@ fn value_text(v: &Value) -> Cow<'_, str> {
 
 fn not_an_object(e: &serde_json::Error) -> String {
     if e.is_data() {
-        return "not a JSON object: each line must be one object like `{\"uscc\": \"…\"}`".to_string();
+        return "not a JSON object: each line must be one object like `{\"uscc\": \"…\"}`"
+            .to_string();
     }
     let message = e.to_string();
     let message = message.split(" at line ").next().unwrap_or(&message);

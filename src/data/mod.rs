@@ -73,11 +73,18 @@ pub struct DataSet {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("cannot read `{}`: {source}", path.display())]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("`{}` has no header: the file is empty", path.display())]
     NoHeader { path: PathBuf },
     #[error("`{}`:{line}: cannot read the header: {message}", path.display())]
-    BadHeader { path: PathBuf, line: u64, message: String },
+    BadHeader {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     #[error("`{}`:1: the header is not valid UTF-8; try --encoding gb18030", path.display())]
     HeaderNotUtf8 { path: PathBuf },
     #[error("`{}` has no column for the key field `{key}`; name one {names}", path.display())]
@@ -113,14 +120,21 @@ fn ordinal(at: usize, name: &str) -> String {
 /// that cannot be read at all (unreadable, no header, no key column, two
 /// columns for one field) is an error.
 pub fn read(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<DataSet, DataError> {
-    let bytes =
-        std::fs::read(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     read_bytes(path, bytes, schema, opts)
 }
 
 /// [`read`] on bytes already in memory; `path` names the file in messages and
 /// chooses the format by its ending.
-pub fn read_bytes(path: &Path, bytes: Vec<u8>, schema: &Schema, opts: &ReadOptions) -> Result<DataSet, DataError> {
+pub fn read_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    schema: &Schema,
+    opts: &ReadOptions,
+) -> Result<DataSet, DataError> {
     let sha256 = hex(&Sha256::digest(&bytes));
     let decoded = text::decode(bytes, opts.encoding);
     let mut set = if is_json_lines(path) {
@@ -133,7 +147,8 @@ pub fn read_bytes(path: &Path, bytes: Vec<u8>, schema: &Schema, opts: &ReadOptio
 }
 
 fn is_json_lines(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
 }
 
 fn hex(bytes: &[u8]) -> String {

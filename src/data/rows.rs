@@ -6,11 +6,10 @@
 //! dropped then (LANGUAGE.md section 8: every row of that key is rejected,
 //! even one already rejected for another cell).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use std::borrow::Cow;
-
-use super::cell::{shown, trim};
+use super::cell::{parse_cell, shown, trim};
 use super::{DataSet, Reject};
 use crate::schema::{uscc_valid, Check, Field};
 use crate::value::{Cell, Record};
@@ -58,8 +57,20 @@ impl Rows {
         self.rejects.len()
     }
 
-    pub(super) fn reject(&mut self, row: u64, position: usize, column: &str, value: &str, reason: impl Into<String>) {
-        let reject = Reject { row, column: column.to_string(), value: shown(value).into_owned(), reason: reason.into() };
+    pub(super) fn reject(
+        &mut self,
+        row: u64,
+        position: usize,
+        column: &str,
+        value: &str,
+        reason: impl Into<String>,
+    ) {
+        let reject = Reject {
+            row,
+            column: column.to_string(),
+            value: shown(value).into_owned(),
+            reason: reason.into(),
+        };
         self.rejects.push((position, reject));
     }
 
@@ -80,11 +91,16 @@ impl Rows {
                 self.key_columns.len() - 1
             }
         };
-        let seen = Seen { row, position, column: u32::try_from(column).unwrap_or(u32::MAX) };
-        if self.keys.contains_key(key) {
+        let seen = Seen {
+            row,
+            position,
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        };
+        // One hash for a new key (the common case); a repeat puts the first
+        // occurrence back.
+        if let Some(first) = self.keys.insert(key.into(), seen) {
+            self.keys.insert(key.into(), first);
             self.repeats.push((key.into(), seen));
-        } else {
-            self.keys.insert(key.into(), seen);
         }
     }
 
@@ -128,6 +144,25 @@ impl Rows {
         cell
     }
 
+    /// The key of a row rejected as a whole (a wrong number of cells): it
+    /// still takes part in the duplicate check, read as [`Rows::cell`] would.
+    pub(super) fn key_of_rejected_row(
+        &mut self,
+        row: u64,
+        position: usize,
+        column: &str,
+        field: &Field,
+        text: &str,
+    ) {
+        let key = match parse_cell(&field.ty, text) {
+            Ok(cell) => key_text(&cell, text).map(Cow::into_owned),
+            Err(_) => Some(trim(text).to_string()).filter(|k| !k.is_empty()),
+        };
+        if let Some(key) = key {
+            self.key(row, position, column, &key);
+        }
+    }
+
     pub(super) fn record(&mut self, record: Record) {
         self.records.push(record);
     }
@@ -136,7 +171,9 @@ impl Rows {
     pub(super) fn finish(mut self) -> DataSet {
         let mut groups: HashMap<&str, Vec<Seen>> = HashMap::new();
         for (key, seen) in &self.repeats {
-            let group = groups.entry(key).or_insert_with(|| self.keys.get(key).into_iter().copied().collect());
+            let group = groups
+                .entry(key)
+                .or_insert_with(|| self.keys.get(key).into_iter().copied().collect());
             group.push(*seen);
         }
         let mut duplicated: HashSet<u64> = HashSet::new();
@@ -146,9 +183,18 @@ impl Rows {
             let rows: Vec<u64> = group.iter().map(|s| s.row).collect();
             for seen in &group {
                 duplicated.insert(seen.row);
-                let column = self.key_columns.get(seen.column as usize).cloned().unwrap_or_default();
+                let column = self
+                    .key_columns
+                    .get(seen.column as usize)
+                    .cloned()
+                    .unwrap_or_default();
                 let reason = also_on(&rows, seen.row);
-                let reject = Reject { row: seen.row, column, value: shown(key).into_owned(), reason };
+                let reject = Reject {
+                    row: seen.row,
+                    column,
+                    value: shown(key).into_owned(),
+                    reason,
+                };
                 found.push((seen.position, reject));
             }
         }
@@ -183,7 +229,12 @@ fn key_text<'a>(cell: &'a Cell, text: &'a str) -> Option<Cow<'a, str>> {
 fn also_on(rows: &[u64], this: u64) -> String {
     const NAMED: usize = 10;
     let others = rows.len().saturating_sub(1);
-    let named: Vec<String> = rows.iter().filter(|&&r| r != this).take(NAMED).map(u64::to_string).collect();
+    let named: Vec<String> = rows
+        .iter()
+        .filter(|&&r| r != this)
+        .take(NAMED)
+        .map(u64::to_string)
+        .collect();
     let plural = if others == 1 { "row" } else { "rows" };
     let mut reason = format!("the key is also on {plural} {}", named.join(", "));
     if others > NAMED {
@@ -201,7 +252,10 @@ mod tests {
         assert_eq!(also_on(&[2, 5], 2), "the key is also on row 5");
         assert_eq!(also_on(&[2, 5, 9], 5), "the key is also on rows 2, 9");
         let many: Vec<u64> = (1..=13).collect();
-        assert_eq!(also_on(&many, 1), "the key is also on rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more");
+        assert_eq!(
+            also_on(&many, 1),
+            "the key is also on rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more"
+        );
     }
 
     #[test]
@@ -213,8 +267,14 @@ mod tests {
             rows.record(Record { row, cells: vec![] });
         }
         let set = rows.finish();
-        assert_eq!(set.records.iter().map(|r| r.row).collect::<Vec<_>>(), vec![3]);
-        assert_eq!(set.rejects.iter().map(|r| r.row).collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(
+            set.records.iter().map(|r| r.row).collect::<Vec<_>>(),
+            vec![3]
+        );
+        assert_eq!(
+            set.rejects.iter().map(|r| r.row).collect::<Vec<_>>(),
+            vec![2, 4]
+        );
         assert_eq!(set.rejects[0].reason, "the key is also on row 4");
         assert_eq!(set.rejects[0].value, "A");
         assert_eq!(set.rows, 3);

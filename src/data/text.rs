@@ -44,7 +44,11 @@ impl Decoded {
 pub(super) fn decode(bytes: Vec<u8>, encoding: Encoding) -> Decoded {
     let bom = bytes.starts_with(BOM);
     let start = if bom { BOM.len() } else { 0 };
-    let as_utf8 = |data| Decoded { data, start, replaced: false };
+    let as_utf8 = |data| Decoded {
+        data,
+        start,
+        replaced: false,
+    };
     match encoding {
         Encoding::Utf8 => as_utf8(bytes),
         Encoding::Auto if bom => as_utf8(bytes),
@@ -60,11 +64,19 @@ fn gb18030(bytes: Vec<u8>) -> Decoded {
         // ASCII (or UTF-8 with a mark): the text is the tail of the bytes.
         Cow::Borrowed(s) => {
             let start = bytes.len().saturating_sub(s.len());
-            Decoded { data: bytes, start, replaced }
+            Decoded {
+                data: bytes,
+                start,
+                replaced,
+            }
         }
         Cow::Owned(s) => {
             drop(bytes);
-            Decoded { data: s.into_bytes(), start: 0, replaced }
+            Decoded {
+                data: s.into_bytes(),
+                start: 0,
+                replaced,
+            }
         }
     }
 }

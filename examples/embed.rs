@@ -14,7 +14,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let Some(as_of) = Date::parse_iso("2024-12-31") else { return };
+    let Some(as_of) = Date::parse_iso("2024-12-31") else {
+        return;
+    };
 
     // A firm's record as the payment system holds it: field names (or Chinese
     // titles) to cell texts, read exactly like a data file's cells.
@@ -42,8 +44,12 @@ fn main() {
             Outcome::Eligible => println!(
                 "{:<24} eligible  amount {}  funded {}",
                 d.policy,
-                d.amount.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
-                d.funded.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+                d.amount
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.funded
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "-".into())
             ),
             Outcome::Review => println!("{:<24} review    {}", d.policy, d.reasons.join("; ")),
             Outcome::Ineligible => println!("{:<24} no        {}", d.policy, d.reasons.join("; ")),

@@ -78,7 +78,8 @@ pub fn load(path: &Path) -> Result<CaseFile, String> {
 
 /// Parses the text of a test file.
 pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
-    let doc: Yaml = serde_yaml_ng::from_str(text).map_err(|e| format!("{name}: not valid YAML: {e}"))?;
+    let doc: Yaml =
+        serde_yaml_ng::from_str(text).map_err(|e| format!("{name}: not valid YAML: {e}"))?;
     let top_as_of = match doc.get("as_of") {
         Some(v) => Some(date(v).map_err(|e| format!("{name}: as_of: {e}"))?),
         None => None,
@@ -88,11 +89,16 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
     };
     let mut out = Vec::new();
     for (i, c) in cases.iter().enumerate() {
-        let case_name = c.get("name").map(scalar).unwrap_or_else(|| format!("case {}", i + 1));
+        let case_name = c
+            .get("name")
+            .map(scalar)
+            .unwrap_or_else(|| format!("case {}", i + 1));
         let at = |e: String| format!("{name}: case `{case_name}`: {e}");
         let as_of = match c.get("as_of") {
             Some(v) => date(v).map_err(at)?,
-            None => top_as_of.ok_or_else(|| at("no `as_of` (give it at the top of the file or in the case)".into()))?,
+            None => top_as_of.ok_or_else(|| {
+                at("no `as_of` (give it at the top of the file or in the case)".into())
+            })?,
         };
         let (firms, multi) = match (c.get("firm"), c.get("firms")) {
             (Some(f), None) => (vec![values(f).map_err(at)?], false),
@@ -103,7 +109,11 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
                 }
                 (v, true)
             }
-            _ => return Err(at("a case has either `firm:` (one firm) or `firms:` (a list)".into())),
+            _ => {
+                return Err(at(
+                    "a case has either `firm:` (one firm) or `firms:` (a list)".into(),
+                ))
+            }
         };
         let Some(expect_map) = c.get("expect").and_then(|e| e.as_mapping()) else {
             return Err(at("a case needs `expect:`".into()));
@@ -113,7 +123,9 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
             if multi {
                 let key = scalar(k);
                 let Some(per) = v.as_mapping() else {
-                    return Err(at(format!("expect `{key}`: map policy ids to expectations")));
+                    return Err(at(format!(
+                        "expect `{key}`: map policy ids to expectations"
+                    )));
                 };
                 for (p, e) in per {
                     expect.push((Some(key.clone()), scalar(p), expectation(e).map_err(at)?));
@@ -122,9 +134,17 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
                 expect.push((None, scalar(k), expectation(v).map_err(at)?));
             }
         }
-        out.push(Case { name: case_name, as_of, firms, expect });
+        out.push(Case {
+            name: case_name,
+            as_of,
+            firms,
+            expect,
+        });
     }
-    Ok(CaseFile { path: name.to_string(), cases: out })
+    Ok(CaseFile {
+        path: name.to_string(),
+        cases: out,
+    })
 }
 
 fn scalar(v: &Yaml) -> String {
@@ -143,9 +163,15 @@ fn scalar(v: &Yaml) -> String {
 fn number_text(n: &serde_yaml_ng::Number) -> Result<String, String> {
     let t = n.to_string();
     if n.is_f64() {
-        let digits = t.chars().take_while(|c| *c != 'e' && *c != 'E').filter(|c| c.is_ascii_digit()).count();
+        let digits = t
+            .chars()
+            .take_while(|c| *c != 'e' && *c != 'E')
+            .filter(|c| c.is_ascii_digit())
+            .count();
         if digits > 15 || t.contains(['e', 'E']) || t.contains("inf") || t.contains("NaN") {
-            return Err(format!("`{t}` is too long to be read exactly as a YAML number: put it in quotes"));
+            return Err(format!(
+                "`{t}` is too long to be read exactly as a YAML number: put it in quotes"
+            ));
         }
     }
     Ok(t)
@@ -166,9 +192,16 @@ fn values(f: &Yaml) -> Result<Vec<(String, Input)>, String> {
             Yaml::Null => Input::Missing,
             Yaml::String(s) => Input::Text(s.clone()),
             Yaml::Bool(b) => Input::Text(b.to_string()),
-            Yaml::Number(n) => Input::Text(number_text(n).map_err(|e| format!("`{}`: {e}", scalar(k)))?),
+            Yaml::Number(n) => {
+                Input::Text(number_text(n).map_err(|e| format!("`{}`: {e}", scalar(k)))?)
+            }
             Yaml::Sequence(items) => Input::List(items.iter().map(scalar).collect()),
-            _ => return Err(format!("`{}`: a value is a text, a number or a list", scalar(k))),
+            _ => {
+                return Err(format!(
+                    "`{}`: a value is a text, a number or a list",
+                    scalar(k)
+                ))
+            }
         };
         out.push((scalar(k), input));
     }
@@ -193,7 +226,9 @@ fn money(v: &Yaml) -> Result<Option<Decimal>, String> {
 
 fn expectation(v: &Yaml) -> Result<Expect, String> {
     let Some(m) = v.as_mapping() else {
-        return Err("an expectation is a mapping like `{ outcome: eligible, amount: 60000.00 }`".into());
+        return Err(
+            "an expectation is a mapping like `{ outcome: eligible, amount: 60000.00 }`".into(),
+        );
     };
     let mut e = Expect::default();
     for (k, val) in m {
@@ -213,74 +248,125 @@ fn expectation(v: &Yaml) -> Result<Expect, String> {
                 Yaml::Sequence(items) => e.reasons = items.iter().map(scalar).collect(),
                 other => e.reasons = vec![scalar(other)],
             },
-            other => return Err(format!("unknown expectation `{other}` (outcome, amount, funded, reasons)")),
+            other => {
+                return Err(format!(
+                    "unknown expectation `{other}` (outcome, amount, funded, reasons)"
+                ))
+            }
         }
     }
     Ok(e)
 }
 
 fn show_money(d: Option<Decimal>) -> String {
-    d.map(|d| crate::eval::cents(d).to_string()).unwrap_or_else(|| "(none)".into())
+    d.map(|d| crate::eval::cents(d).to_string())
+        .unwrap_or_else(|| "(none)".into())
 }
 
 /// Runs one case against a program.
 pub fn run_case(program: &Program, case: &Case) -> CaseResult {
-    let mut result = CaseResult { name: case.name.clone(), mismatches: Vec::new(), errors: Vec::new() };
+    let mut result = CaseResult {
+        name: case.name.clone(),
+        mismatches: Vec::new(),
+        errors: Vec::new(),
+    };
     let mut records = Vec::new();
     for (i, values) in case.firms.iter().enumerate() {
         match firm::record(&program.schema, i as u64 + 1, values) {
             Ok(r) => records.push(r),
-            Err(es) => result.errors.extend(es.into_iter().map(|e| format!("firm {}: {e}", i + 1))),
+            Err(es) => result
+                .errors
+                .extend(es.into_iter().map(|e| format!("firm {}: {e}", i + 1))),
         }
     }
     let mut keys: Vec<String> = records.iter().map(|r| r.key(program.schema.key)).collect();
     keys.sort();
     if keys.windows(2).any(|w| w[0] == w[1]) {
-        result.errors.push("two firms of the case have the same key".into());
+        result
+            .errors
+            .push("two firms of the case have the same key".into());
     }
     if !result.errors.is_empty() {
         return result;
     }
-    let run = run::run(program, &records, &RunOptions { as_of: case.as_of, all: true });
+    let run = run::run(
+        program,
+        &records,
+        &RunOptions {
+            as_of: case.as_of,
+            all: true,
+        },
+    );
     let single_key = records.first().map(|r| r.key(program.schema.key));
     for (key, policy, expect) in &case.expect {
-        let key = key.clone().or_else(|| single_key.clone()).unwrap_or_default();
+        let key = key
+            .clone()
+            .or_else(|| single_key.clone())
+            .unwrap_or_default();
         let Some(pi) = program.policy_index(policy) else {
-            let help = crate::suggest::closest(policy, program.policies.iter().map(|p| p.id.as_str()))
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            result.errors.push(format!("no policy `{policy}` in the set{help}"));
+            let help =
+                crate::suggest::closest(policy, program.policies.iter().map(|p| p.id.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+            result
+                .errors
+                .push(format!("no policy `{policy}` in the set{help}"));
             continue;
         };
         let Some(f) = run.firms.iter().find(|f| f.key == key) else {
-            result.errors.push(format!("no firm with key `{key}` in the case"));
+            result
+                .errors
+                .push(format!("no firm with key `{key}` in the case"));
             continue;
         };
         let pair = f.pairs.iter().find(|p| p.policy as usize == pi);
-        let what = |w: &str| if case.firms.len() > 1 { format!("{key} {policy} {w}") } else { format!("{policy} {w}") };
+        let what = |w: &str| {
+            if case.firms.len() > 1 {
+                format!("{key} {policy} {w}")
+            } else {
+                format!("{policy} {w}")
+            }
+        };
         let (outcome, amount, funded, reasons) = match pair {
-            Some(p) => (p.outcome.as_str().to_string(), p.amount, p.funded, p.reasons.clone()),
+            Some(p) => (
+                p.outcome.as_str().to_string(),
+                p.amount,
+                p.funded,
+                p.reasons.clone(),
+            ),
             None => ("not_in_force".to_string(), None, None, Vec::new()),
         };
         if let Some(o) = &expect.outcome {
             if *o != outcome {
-                let detail = if reasons.is_empty() { outcome.clone() } else { format!("{outcome} ({})", reasons.join("; ")) };
+                let detail = if reasons.is_empty() {
+                    outcome.clone()
+                } else {
+                    format!("{outcome} ({})", reasons.join("; "))
+                };
                 result.mismatches.push([what("outcome"), o.clone(), detail]);
             }
         }
         if let Some(a) = &expect.amount {
             if *a != amount {
-                result.mismatches.push([what("amount"), show_money(*a), show_money(amount)]);
+                result
+                    .mismatches
+                    .push([what("amount"), show_money(*a), show_money(amount)]);
             }
         }
         if let Some(a) = &expect.funded {
             if *a != funded {
-                result.mismatches.push([what("funded"), show_money(*a), show_money(funded)]);
+                result
+                    .mismatches
+                    .push([what("funded"), show_money(*a), show_money(funded)]);
             }
         }
         for r in &expect.reasons {
             if !reasons.contains(r) {
-                result.mismatches.push([what("reason"), r.clone(), format!("[{}]", reasons.join("; "))]);
+                result.mismatches.push([
+                    what("reason"),
+                    r.clone(),
+                    format!("[{}]", reasons.join("; ")),
+                ]);
             }
         }
         let _ = Outcome::Eligible;
@@ -290,7 +376,15 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
 
 /// Runs every case of every file; returns the results by file.
 pub fn run_files(program: &Program, files: &[CaseFile]) -> Vec<(String, Vec<CaseResult>)> {
-    files.iter().map(|f| (f.path.clone(), f.cases.iter().map(|c| run_case(program, c)).collect())).collect()
+    files
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                f.cases.iter().map(|c| run_case(program, c)).collect(),
+            )
+        })
+        .collect()
 }
 
 /// Renders results for people: each case, and each failure with expected
@@ -312,11 +406,32 @@ pub fn render(results: &[(String, Vec<CaseResult>)]) -> (String, usize, usize) {
                 out.push_str(&format!("        error: {e}\n"));
             }
             if !c.mismatches.is_empty() {
-                let w0 = c.mismatches.iter().map(|m| width(&m[0])).max().unwrap_or(0).max(5);
-                let w1 = c.mismatches.iter().map(|m| width(&m[1])).max().unwrap_or(0).max(8);
-                out.push_str(&format!("        {}  {}  actual\n", pad("check", w0), pad("expected", w1)));
+                let w0 = c
+                    .mismatches
+                    .iter()
+                    .map(|m| width(&m[0]))
+                    .max()
+                    .unwrap_or(0)
+                    .max(5);
+                let w1 = c
+                    .mismatches
+                    .iter()
+                    .map(|m| width(&m[1]))
+                    .max()
+                    .unwrap_or(0)
+                    .max(8);
+                out.push_str(&format!(
+                    "        {}  {}  actual\n",
+                    pad("check", w0),
+                    pad("expected", w1)
+                ));
                 for m in &c.mismatches {
-                    out.push_str(&format!("        {}  {}  {}\n", pad(&m[0], w0), pad(&m[1], w1), m[2]));
+                    out.push_str(&format!(
+                        "        {}  {}  {}\n",
+                        pad(&m[0], w0),
+                        pad(&m[1], w1),
+                        m[2]
+                    ));
                 }
             }
         }
@@ -326,7 +441,9 @@ pub fn render(results: &[(String, Vec<CaseResult>)]) -> (String, usize, usize) {
 
 /// Display width: CJK characters take two columns.
 fn width(s: &str) -> usize {
-    s.chars().map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 }).sum()
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
 }
 
 fn pad(s: &str, w: usize) -> String {
@@ -337,6 +454,9 @@ fn pad(s: &str, w: usize) -> String {
 pub fn by_name(results: &[(String, Vec<CaseResult>)]) -> BTreeMap<(String, String), bool> {
     results
         .iter()
-        .flat_map(|(f, cs)| cs.iter().map(move |c| ((f.clone(), c.name.clone()), c.passed())))
+        .flat_map(|(f, cs)| {
+            cs.iter()
+                .map(move |c| ((f.clone(), c.name.clone()), c.passed()))
+        })
         .collect()
 }

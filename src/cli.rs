@@ -34,7 +34,9 @@ fn load(dir: &Path, json: bool) -> Result<PolicySet, u8> {
 
 pub fn parse_as_of(s: &str) -> Result<Date, u8> {
     Date::parse_iso(s).ok_or_else(|| {
-        eprintln!("error: `--as-of {s}` is not a date: write YYYY-MM-DD, e.g. `--as-of 2024-12-31`");
+        eprintln!(
+            "error: `--as-of {s}` is not a date: write YYYY-MM-DD, e.g. `--as-of 2024-12-31`"
+        );
         EXIT_USAGE
     })
 }
@@ -84,13 +86,17 @@ pub fn run(args: &RunArgs) -> u8 {
         Err(c) => return c,
     };
     if let Some(n) = args.threads {
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
     }
     let set = match load(&args.dir, args.json_errors) {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let opts = crate::data::ReadOptions { encoding: args.encoding };
+    let opts = crate::data::ReadOptions {
+        encoding: args.encoding,
+    };
     let data = match crate::data::read(&args.data, &set.program.schema, &opts) {
         Ok(d) => d,
         Err(e) => {
@@ -98,11 +104,16 @@ pub fn run(args: &RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let run_opts = crate::run::RunOptions { as_of, all: args.all };
+    let run_opts = crate::run::RunOptions {
+        as_of,
+        all: args.all,
+    };
     let result = crate::run::run(&set.program, &data.records, &run_opts);
     let mut warnings = Vec::new();
     for c in &data.unknown_columns {
-        warnings.push(format!("column `{c}` matches no field of the schema and was ignored"));
+        warnings.push(format!(
+            "column `{c}` matches no field of the schema and was ignored"
+        ));
     }
     for s in &result.summary {
         if s.note.overrun {
@@ -114,7 +125,10 @@ pub fn run(args: &RunArgs) -> u8 {
             ));
         }
         if let Some(e) = &s.note.error {
-            warnings.push(format!("policy `{}`: the budget could not be allocated: {e}", s.id));
+            warnings.push(format!(
+                "policy `{}`: the budget could not be allocated: {e}",
+                s.id
+            ));
         }
     }
     let dir_text = args.dir.to_string_lossy().to_string();
@@ -129,7 +143,10 @@ pub fn run(args: &RunArgs) -> u8 {
         warnings: &warnings,
     };
     if let Err(e) = crate::report::write_all(&args.out, &inputs, &result) {
-        eprintln!("error: cannot write the results to `{}`: {e}", args.out.display());
+        eprintln!(
+            "error: cannot write the results to `{}`: {e}",
+            args.out.display()
+        );
         return EXIT_USAGE;
     }
     for w in &warnings {
@@ -148,13 +165,22 @@ fn print_run_summary(result: &crate::run::RunResult, data: &crate::data::DataSet
         data.records.len(),
         rejected.len()
     );
-    println!("{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}", "policy", "evaluated", "eligible", "review", "inelig.", "amount", "funded");
+    println!(
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}",
+        "policy", "evaluated", "eligible", "review", "inelig.", "amount", "funded"
+    );
     for s in &result.summary {
         if !s.in_force {
             println!("{:<28} not in force on this date", s.id);
             continue;
         }
-        let flag = if s.note.overrun { "  budget exceeded, not allocated" } else if s.note.exceeded { "  budget allocated" } else { "" };
+        let flag = if s.note.overrun {
+            "  budget exceeded, not allocated"
+        } else if s.note.exceeded {
+            "  budget allocated"
+        } else {
+            ""
+        };
         println!(
             "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}{flag}",
             s.id,
@@ -162,8 +188,12 @@ fn print_run_summary(result: &crate::run::RunResult, data: &crate::data::DataSet
             s.eligible,
             s.review,
             s.ineligible,
-            s.amount.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
-            s.funded.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            s.amount
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into()),
+            s.funded
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into()),
         );
     }
     println!("results in {}/", out.display());
@@ -177,7 +207,10 @@ pub fn test(dir: &Path, json: bool) -> u8 {
     };
     let paths = crate::cases::find(dir);
     if paths.is_empty() {
-        eprintln!("error: no test files in `{}`: write cases in tests/*.yaml", dir.join("tests").display());
+        eprintln!(
+            "error: no test files in `{}`: write cases in tests/*.yaml",
+            dir.join("tests").display()
+        );
         return EXIT_POLICY;
     }
     let mut files = Vec::new();
@@ -227,34 +260,55 @@ pub fn explain(
         Some(id) => match program.policy_index(id) {
             Some(i) => Some(i),
             None => {
-                let help = crate::suggest::closest(id, program.policies.iter().map(|p| p.id.as_str()))
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let help =
+                    crate::suggest::closest(id, program.policies.iter().map(|p| p.id.as_str()))
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
                 eprintln!("error: no policy `{id}` in `{}`{help}", dir.display());
                 return EXIT_USAGE;
             }
         },
     };
-    let data = match crate::data::read(data, &program.schema, &crate::data::ReadOptions { encoding }) {
+    let data = match crate::data::read(
+        data,
+        &program.schema,
+        &crate::data::ReadOptions { encoding },
+    ) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    let Some(record) = data.records.iter().find(|r| r.key(program.schema.key) == firm) else {
-        let rows: Vec<&crate::data::Reject> = data.rejects.iter().filter(|r| r.value == firm).collect();
+    let Some(record) = data
+        .records
+        .iter()
+        .find(|r| r.key(program.schema.key) == firm)
+    else {
+        let rows: Vec<&crate::data::Reject> =
+            data.rejects.iter().filter(|r| r.value == firm).collect();
         if rows.is_empty() {
             eprintln!("error: no firm with key `{firm}` in the data");
         } else {
             eprintln!("firm `{firm}` was not evaluated: its row was rejected");
-            for r in data.rejects.iter().filter(|r| rows.iter().any(|x| x.row == r.row)) {
-                eprintln!("  row {}, column `{}`, value `{}`: {}", r.row, r.column, r.value, r.reason);
+            for r in data
+                .rejects
+                .iter()
+                .filter(|r| rows.iter().any(|x| x.row == r.row))
+            {
+                eprintln!(
+                    "  row {}, column `{}`, value `{}`: {}",
+                    r.row, r.column, r.value, r.reason
+                );
             }
         }
         return EXIT_USAGE;
     };
-    let run = crate::run::run(program, &data.records, &crate::run::RunOptions { as_of, all: true });
+    let run = crate::run::run(
+        program,
+        &data.records,
+        &crate::run::RunOptions { as_of, all: true },
+    );
     let e = crate::explain::explain(program, record, &run, as_of, only);
     if json {
         println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
@@ -265,7 +319,14 @@ pub fn explain(
 }
 
 /// `mianshen generate DIR`: synthetic firms for the set's schema.
-pub fn generate(dir: &Path, rows: u64, seed: u64, messy: bool, bad_rows: f64, output: Option<&Path>) -> u8 {
+pub fn generate(
+    dir: &Path,
+    rows: u64,
+    seed: u64,
+    messy: bool,
+    bad_rows: f64,
+    output: Option<&Path>,
+) -> u8 {
     let schema_path = dir.join("schema.yaml");
     let text = match std::fs::read_to_string(&schema_path) {
         Ok(t) => t,
@@ -274,7 +335,10 @@ pub fn generate(dir: &Path, rows: u64, seed: u64, messy: bool, bad_rows: f64, ou
             return EXIT_USAGE;
         }
     };
-    let schema = match crate::schema::Schema::load(&crate::diag::SourceText::new(schema_path.to_string_lossy(), text)) {
+    let schema = match crate::schema::Schema::load(&crate::diag::SourceText::new(
+        schema_path.to_string_lossy(),
+        text,
+    )) {
         Ok(s) => s,
         Err(diags) => {
             print_diags(&diags, false);
@@ -285,7 +349,12 @@ pub fn generate(dir: &Path, rows: u64, seed: u64, messy: bool, bad_rows: f64, ou
         eprintln!("error: `--bad-rows {bad_rows}` must be a fraction from 0 to 1");
         return EXIT_USAGE;
     }
-    let opts = crate::generate::GenOptions { rows, seed, messy, bad_rows };
+    let opts = crate::generate::GenOptions {
+        rows,
+        seed,
+        messy,
+        bad_rows,
+    };
     let written = match output {
         Some(path) => std::fs::File::create(path).and_then(|f| {
             let mut w = std::io::BufWriter::new(f);
@@ -295,7 +364,8 @@ pub fn generate(dir: &Path, rows: u64, seed: u64, messy: bool, bad_rows: f64, ou
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            crate::generate::generate(&schema, &opts, &mut w).and_then(|_| std::io::Write::flush(&mut w))
+            crate::generate::generate(&schema, &opts, &mut w)
+                .and_then(|_| std::io::Write::flush(&mut w))
         }
     };
     match written {

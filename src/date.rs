@@ -23,7 +23,11 @@ impl Date {
         if day == 0 || day > days_in_month(year, month as u8) as u32 {
             return None;
         }
-        Some(Date { year, month: month as u8, day: day as u8 })
+        Some(Date {
+            year,
+            month: month as u8,
+            day: day as u8,
+        })
     }
 
     pub fn year(self) -> i32 {

@@ -18,7 +18,10 @@ pub struct SourceText {
 
 impl SourceText {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        SourceText { name: name.into(), text: text.into() }
+        SourceText {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -69,7 +72,13 @@ pub struct Place {
 
 impl Diagnostic {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { message: message.into(), help: None, at: None, label: None, code }
+        Diagnostic {
+            message: message.into(),
+            help: None,
+            at: None,
+            label: None,
+            code,
+        }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -83,7 +92,11 @@ impl Diagnostic {
     }
 
     pub fn at(mut self, source: &SourceText, start: usize, end: usize) -> Self {
-        self.at = Some(Place { source: source.clone(), start, end });
+        self.at = Some(Place {
+            source: source.clone(),
+            start,
+            end,
+        });
         self
     }
 
@@ -97,7 +110,11 @@ impl Diagnostic {
 
     /// A file-only place (no span), e.g. an unreadable file.
     pub fn in_file(mut self, name: &str) -> Self {
-        self.at = Some(Place { source: SourceText::new(name, ""), start: 0, end: 0 });
+        self.at = Some(Place {
+            source: SourceText::new(name, ""),
+            start: 0,
+            end: 0,
+        });
         self
     }
 
@@ -132,7 +149,9 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -161,7 +180,10 @@ impl miette::SourceCode for SourceText {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let inner = self.text.as_ref().read_span(span, context_lines_before, context_lines_after)?;
+        let inner =
+            self.text
+                .as_ref()
+                .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.clone(),
             inner.data(),
@@ -176,8 +198,9 @@ impl miette::SourceCode for SourceText {
 /// Renders diagnostics for people: each with its file, line and column, the
 /// line itself and a marker, then a count.
 pub fn render_human(diags: &[Diagnostic]) -> String {
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-        .with_width(100);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100);
     let mut out = String::new();
     for d in diags {
         if let Some((file, line, col)) = d.location() {

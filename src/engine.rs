@@ -75,7 +75,11 @@ impl Engine {
         let values: Vec<(String, Input)> = values
             .iter()
             .map(|(k, v)| {
-                let input = if v.trim().is_empty() { Input::Missing } else { Input::Text(v.to_string()) };
+                let input = if v.trim().is_empty() {
+                    Input::Missing
+                } else {
+                    Input::Text(v.to_string())
+                };
                 (k.to_string(), input)
             })
             .collect();
@@ -103,7 +107,13 @@ impl Engine {
             for p in &f.pairs {
                 out.push(Decision {
                     key: f.key.clone(),
-                    policy: self.set.program.policies.get(p.policy as usize).map(|x| x.id.clone()).unwrap_or_default(),
+                    policy: self
+                        .set
+                        .program
+                        .policies
+                        .get(p.policy as usize)
+                        .map(|x| x.id.clone())
+                        .unwrap_or_default(),
                     outcome: p.outcome,
                     amount: p.amount,
                     funded: p.funded,

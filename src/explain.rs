@@ -82,7 +82,8 @@ pub fn explain(
         };
         if !in_force {
             if let Some((from, to)) = policy.valid {
-                pe.reasons.push(format!("not in force on {as_of}: valid {from} to {to}"));
+                pe.reasons
+                    .push(format!("not in force on {as_of}: valid {from} to {to}"));
             }
             policies.push(pe);
             continue;
@@ -90,7 +91,12 @@ pub fn explain(
         let ctx = Ctx { program, policy };
         let mut lets: Vec<V<'_>> = Vec::new();
         for l in &policy.lets {
-            let env = Env { cells: &record.cells, as_of, defines: &defines, lets: &lets };
+            let env = Env {
+                cells: &record.cells,
+                as_of,
+                defines: &defines,
+                lets: &lets,
+            };
             let v = env.eval(&l.expr);
             pe.steps.push(Step {
                 kind: "let",
@@ -102,11 +108,20 @@ pub fn explain(
             });
             lets.push(v);
         }
-        let env = Env { cells: &record.cells, as_of, defines: &defines, lets: &lets };
+        let env = Env {
+            cells: &record.cells,
+            as_of,
+            defines: &defines,
+            lets: &lets,
+        };
         for c in &policy.clauses {
             let v = env.eval(&c.expr);
             pe.steps.push(Step {
-                kind: if c.kind == ClauseKind::Require { "require" } else { "exclude" },
+                kind: if c.kind == ClauseKind::Require {
+                    "require"
+                } else {
+                    "exclude"
+                },
                 label: c.label.clone(),
                 expr: ctx.show(&c.expr),
                 result: show(&v, false),
@@ -180,19 +195,34 @@ pub fn explain(
         }
         policies.push(pe);
     }
-    Explanation { key, as_of: as_of.to_string(), policies }
+    Explanation {
+        key,
+        as_of: as_of.to_string(),
+        policies,
+    }
 }
 
-fn settlement(policy: &Policy, run: &RunResult, pi: usize, before: Outcome, pair: &crate::settle::Pair) -> Vec<String> {
+fn settlement(
+    policy: &Policy,
+    run: &RunResult,
+    pi: usize,
+    before: Outcome,
+    pair: &crate::settle::Pair,
+) -> Vec<String> {
     let mut out = Vec::new();
     if before == Outcome::Eligible && pair.outcome == Outcome::Ineligible {
         let why = pair.reasons.join("; ");
         if why == crate::settle::LIMIT_REASON {
             if let Some(l) = &policy.limit {
-                out.push(format!("eligible, but not among the first {} firms by the `limit` order", l.n));
+                out.push(format!(
+                    "eligible, but not among the first {} firms by the `limit` order",
+                    l.n
+                ));
             }
         } else {
-            out.push(format!("eligible, but another policy of the exclusive group `{why}` pays more"));
+            out.push(format!(
+                "eligible, but another policy of the exclusive group `{why}` pays more"
+            ));
         }
     }
     if pair.outcome == Outcome::Eligible {
@@ -204,9 +234,15 @@ fn settlement(policy: &Policy, run: &RunResult, pi: usize, before: Outcome, pair
                     Some(Allocation::By(_, dir)) => format!("paid in `allocate by` order ({dir:?}) while the budget lasts"),
                     None => "no `allocate`: every firm keeps its full amount (overrun reported)".to_string(),
                 };
-                out.push(format!("eligible amounts total {total}, over the budget {}: {how}", eval::cents(budget)));
+                out.push(format!(
+                    "eligible amounts total {total}, over the budget {}: {how}",
+                    eval::cents(budget)
+                ));
             } else {
-                out.push(format!("eligible amounts total {total}, within the budget {}", eval::cents(budget)));
+                out.push(format!(
+                    "eligible amounts total {total}, within the budget {}",
+                    eval::cents(budget)
+                ));
             }
             if let (Some(a), Some(f)) = (pair.amount, pair.funded) {
                 out.push(format!("amount {a}, funded {f}"));
@@ -222,7 +258,11 @@ fn field_values(program: &Program, fields: &[u16], record: &Record) -> Vec<Strin
         .filter_map(|&f| {
             let field = program.schema.fields.get(f as usize)?;
             let v = crate::eval::expr::cell(&record.cells, f);
-            Some(format!("{}={}", field.name, show(&v, field.ty == FieldType::Percent)))
+            Some(format!(
+                "{}={}",
+                field.name,
+                show(&v, field.ty == FieldType::Percent)
+            ))
         })
         .collect()
 }
@@ -241,9 +281,22 @@ impl Ctx<'_> {
             Ir::Const(Const::Num(n)) => n.normalize().to_string(),
             Ir::Const(Const::Date(d)) => d.to_string(),
             Ir::Const(Const::Text(t)) => format!("\"{t}\""),
-            Ir::Field(i) => self.program.schema.fields.get(*i as usize).map_or("?".into(), |f| f.name.clone()),
-            Ir::Let(i) => self.policy.lets.get(*i as usize).map_or("?".into(), |l| l.name.clone()),
-            Ir::Define(i) => self.program.defines.get(*i as usize).map_or("?".into(), |d| d.name.clone()),
+            Ir::Field(i) => self
+                .program
+                .schema
+                .fields
+                .get(*i as usize)
+                .map_or("?".into(), |f| f.name.clone()),
+            Ir::Let(i) => self
+                .policy
+                .lets
+                .get(*i as usize)
+                .map_or("?".into(), |l| l.name.clone()),
+            Ir::Define(i) => self
+                .program
+                .defines
+                .get(*i as usize)
+                .map_or("?".into(), |d| d.name.clone()),
             Ir::AsOf => "as_of".into(),
             Ir::Neg(x) => format!("-{}", b(x)),
             Ir::Not(x) => format!("not {}", b(x)),
@@ -259,19 +312,48 @@ impl Ctx<'_> {
             Ir::And(x, y) => format!("{} and {}", b(x), b(y)),
             Ir::Or(x, y) => format!("{} or {}", b(x), b(y)),
             Ir::Cmp(op, x, y) => format!("{} {} {}", b(x), op.symbol(), b(y)),
-            Ir::InList { negated, item, list } => {
+            Ir::InList {
+                negated,
+                item,
+                list,
+            } => {
                 let items: Vec<String> = list.iter().map(|x| self.show(x)).collect();
-                format!("{}{} in [{}]", b(item), if *negated { " not" } else { "" }, items.join(", "))
+                format!(
+                    "{}{} in [{}]",
+                    b(item),
+                    if *negated { " not" } else { "" },
+                    items.join(", ")
+                )
             }
-            Ir::InValue { negated, item, list } => {
-                format!("{}{} in {}", b(item), if *negated { " not" } else { "" }, b(list))
+            Ir::InValue {
+                negated,
+                item,
+                list,
+            } => {
+                format!(
+                    "{}{} in {}",
+                    b(item),
+                    if *negated { " not" } else { "" },
+                    b(list)
+                )
             }
-            Ir::ListContains(x, y) | Ir::TextContains(x, y) => format!("{} contains {}", b(x), b(y)),
+            Ir::ListContains(x, y) | Ir::TextContains(x, y) => {
+                format!("{} contains {}", b(x), b(y))
+            }
             Ir::Between(x, lo, hi) => format!("{} between {} and {}", b(x), b(lo), b(hi)),
             Ir::IsMissing { present, expr } => {
-                format!("{} is {}", b(expr), if *present { "present" } else { "missing" })
+                format!(
+                    "{} is {}",
+                    b(expr),
+                    if *present { "present" } else { "missing" }
+                )
             }
-            Ir::If(c, x, y) => format!("if {} then {} else {}", self.show(c), self.show(x), self.show(y)),
+            Ir::If(c, x, y) => format!(
+                "if {} then {} else {}",
+                self.show(c),
+                self.show(x),
+                self.show(y)
+            ),
             Ir::When(arms, other) => {
                 let mut s = String::new();
                 for (c, v) in arms {
@@ -292,7 +374,13 @@ impl Ctx<'_> {
     fn show_operand(&self, ir: &Ir) -> String {
         let s = self.show(ir);
         match ir {
-            Ir::Arith(..) | Ir::And(..) | Ir::Or(..) | Ir::Cmp(..) | Ir::If(..) | Ir::When(..) | Ir::Between(..) => {
+            Ir::Arith(..)
+            | Ir::And(..)
+            | Ir::Or(..)
+            | Ir::Cmp(..)
+            | Ir::If(..)
+            | Ir::When(..)
+            | Ir::Between(..) => {
                 format!("({s})")
             }
             _ => s,
@@ -317,19 +405,35 @@ impl Ctx<'_> {
                     out.push(format!("when {} → {}", self.show(c), show(&cv, false)));
                     match cv {
                         V::Bool(true) => {
-                            out.push(format!("  takes {} = {}", self.show(v), show(&env.eval(v), false)));
+                            out.push(format!(
+                                "  takes {} = {}",
+                                self.show(v),
+                                show(&env.eval(v), false)
+                            ));
                             return self.trace(v, env, out);
                         }
                         V::Bool(false) => {}
                         _ => return,
                     }
                 }
-                out.push(format!("else: takes {} = {}", self.show(other), show(&env.eval(other), false)));
+                out.push(format!(
+                    "else: takes {} = {}",
+                    self.show(other),
+                    show(&env.eval(other), false)
+                ));
                 self.trace(other, env, out);
             }
-            Ir::Tiers { base, rows, otherwise } => {
+            Ir::Tiers {
+                base,
+                rows,
+                otherwise,
+            } => {
                 let x = env.eval(base);
-                out.push(format!("tiers on {} = {}", self.show(base), show(&x, false)));
+                out.push(format!(
+                    "tiers on {} = {}",
+                    self.show(base),
+                    show(&x, false)
+                ));
                 for (op, bound, result) in rows {
                     let bv = env.eval(bound);
                     let hit = crate::eval::expr::compare(*op, x, bv);
@@ -354,7 +458,11 @@ impl Ctx<'_> {
             }
             Ir::Progressive { base, rows } => {
                 let x = env.eval(base);
-                out.push(format!("progressive on {} = {}", self.show(base), show(&x, false)));
+                out.push(format!(
+                    "progressive on {} = {}",
+                    self.show(base),
+                    show(&x, false)
+                ));
                 let V::Num(x) = x else { return };
                 let mut floor = Decimal::ZERO;
                 for (bound, rate) in rows {
@@ -385,8 +493,10 @@ impl Ctx<'_> {
                 }
             }
             Ir::Call(f @ (Func::Min | Func::Max), args) => {
-                let vals: Vec<String> =
-                    args.iter().map(|a| format!("{} = {}", self.show(a), show(&env.eval(a), false))).collect();
+                let vals: Vec<String> = args
+                    .iter()
+                    .map(|a| format!("{} = {}", self.show(a), show(&env.eval(a), false)))
+                    .collect();
                 out.push(format!("{}: {}", f.name(), vals.join(", ")));
                 for a in args {
                     self.trace(a, env, out);
@@ -421,7 +531,11 @@ pub fn render(e: &Explanation) -> String {
             continue;
         }
         for st in &p.steps {
-            let head = if st.expr.is_empty() { String::new() } else { format!("  {}", st.expr) };
+            let head = if st.expr.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", st.expr)
+            };
             s.push_str(&format!("  {:<8} {}{head}\n", st.kind, st.label));
             s.push_str(&format!("           → {}", st.result));
             if !st.values.is_empty() {
@@ -432,7 +546,10 @@ pub fn render(e: &Explanation) -> String {
                 s.push_str(&format!("             {d}\n"));
             }
         }
-        s.push_str(&format!("  outcome: {}", p.outcome.as_deref().unwrap_or("?")));
+        s.push_str(&format!(
+            "  outcome: {}",
+            p.outcome.as_deref().unwrap_or("?")
+        ));
         if let Some(a) = &p.amount {
             s.push_str(&format!("  amount {a}"));
         }

@@ -16,7 +16,11 @@ pub enum Input {
 
 /// Builds a record from `(name, value)` pairs, names being field names,
 /// titles or aliases. Every problem is returned, one message each.
-pub fn record(schema: &Schema, row: u64, values: &[(String, Input)]) -> Result<Record, Vec<String>> {
+pub fn record(
+    schema: &Schema,
+    row: u64,
+    values: &[(String, Input)],
+) -> Result<Record, Vec<String>> {
     let mut cells = vec![Cell::Missing; schema.fields.len()];
     for (i, f) in schema.fields.iter().enumerate() {
         if f.ty == FieldType::List {
@@ -34,7 +38,10 @@ pub fn record(schema: &Schema, row: u64, values: &[(String, Input)]) -> Result<R
             continue;
         };
         if let Some(prev) = given[i] {
-            errors.push(format!("`{name}` and `{prev}` both give field `{}`", schema.fields[i].name));
+            errors.push(format!(
+                "`{name}` and `{prev}` both give field `{}`",
+                schema.fields[i].name
+            ));
             continue;
         }
         given[i] = Some(name);
@@ -44,9 +51,20 @@ pub fn record(schema: &Schema, row: u64, values: &[(String, Input)]) -> Result<R
             Input::Text(t) => parse_cell(&field.ty, t),
             Input::List(items) => {
                 if field.ty == FieldType::List {
-                    Ok(Cell::List(items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(Box::from).collect()))
+                    Ok(Cell::List(
+                        items
+                            .iter()
+                            .map(|s| s.trim())
+                            .filter(|s| !s.is_empty())
+                            .map(Box::from)
+                            .collect(),
+                    ))
                 } else {
-                    Err(format!("`{}` is {}, not a list", field.name, field.ty.name()))
+                    Err(format!(
+                        "`{}` is {}, not a list",
+                        field.name,
+                        field.ty.name()
+                    ))
                 }
             }
         };

@@ -8,26 +8,26 @@
 // Diagnostics travel on the error path only, and rarely: boxing them buys nothing.
 #![allow(clippy::result_large_err)]
 
-pub mod engine;
+pub mod cases;
+pub mod check;
+pub mod cli;
+pub mod data;
 pub mod date;
 pub mod diag;
+pub mod engine;
+pub mod eval;
+pub mod explain;
+pub mod firm;
+pub mod generate;
+pub mod load;
+pub mod program;
+pub mod report;
+pub mod run;
 pub mod schema;
+pub mod settle;
 pub mod suggest;
 pub mod syntax;
 pub mod value;
-pub mod data;
-pub mod settle;
-pub mod generate;
-pub mod check;
-pub mod program;
-pub mod load;
-pub mod eval;
-pub mod run;
-pub mod report;
-pub mod cli;
-pub mod cases;
-pub mod firm;
-pub mod explain;
 
 pub use date::Date;
 pub use engine::{Decision, Engine};

@@ -37,12 +37,20 @@ impl PolicySet {
     /// nested (but accepted) expressions never exhaust the caller's stack.
     pub fn load(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
         let dir = dir.to_path_buf();
-        let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || load_here(&dir));
+        let worker = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || load_here(&dir));
         match worker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
-                Err(vec![Diagnostic::new("internal", "the policy checker stopped unexpectedly")])
+                Err(vec![Diagnostic::new(
+                    "internal",
+                    "the policy checker stopped unexpectedly",
+                )])
             }),
-            Err(e) => Err(vec![Diagnostic::new("internal", format!("cannot start the checker: {e}"))]),
+            Err(e) => Err(vec![Diagnostic::new(
+                "internal",
+                format!("cannot start the checker: {e}"),
+            )]),
         }
     }
 
@@ -50,8 +58,10 @@ impl PolicySet {
     /// policy files, and the schema text. For embedding and tests.
     pub fn from_texts(schema: &str, files: &[(&str, &str)]) -> Result<PolicySet, Vec<Diagnostic>> {
         let schema = SourceText::new("schema.yaml", schema);
-        let files: Vec<(String, SourceText)> =
-            files.iter().map(|(p, t)| (p.to_string(), SourceText::new(*p, *t))).collect();
+        let files: Vec<(String, SourceText)> = files
+            .iter()
+            .map(|(p, t)| (p.to_string(), SourceText::new(*p, *t)))
+            .collect();
         build(schema, files)
     }
 }
@@ -59,16 +69,26 @@ impl PolicySet {
 fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
     let display = |p: &Path| p.to_string_lossy().replace('\\', "/");
     if !dir.is_dir() {
-        return Err(vec![Diagnostic::new("load::not-a-directory", format!("`{}` is not a directory", display(dir)))
-            .help("give the directory that holds schema.yaml and the *.policy files")]);
+        return Err(vec![Diagnostic::new(
+            "load::not-a-directory",
+            format!("`{}` is not a directory", display(dir)),
+        )
+        .help(
+            "give the directory that holds schema.yaml and the *.policy files",
+        )]);
     }
     let mut diags = Vec::new();
     let schema_path = dir.join("schema.yaml");
     let schema = match read_text(&schema_path) {
         Ok(t) => SourceText::new(display(&schema_path), t),
         Err(e) => {
-            diags.push(Diagnostic::new("load::schema", format!("cannot read `{}`: {e}", display(&schema_path)))
-                .help("a policy set has a schema.yaml describing the fields of a firm record"));
+            diags.push(
+                Diagnostic::new(
+                    "load::schema",
+                    format!("cannot read `{}`: {e}", display(&schema_path)),
+                )
+                .help("a policy set has a schema.yaml describing the fields of a firm record"),
+            );
             SourceText::new(display(&schema_path), "")
         }
     };
@@ -79,12 +99,21 @@ fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
     for rel in paths {
         let full = dir.join(&rel);
         match read_text(&full) {
-            Ok(t) => files.push((rel.to_string_lossy().replace('\\', "/"), SourceText::new(display(&full), t))),
-            Err(e) => diags.push(Diagnostic::new("load::file", format!("cannot read `{}`: {e}", display(&full)))),
+            Ok(t) => files.push((
+                rel.to_string_lossy().replace('\\', "/"),
+                SourceText::new(display(&full), t),
+            )),
+            Err(e) => diags.push(Diagnostic::new(
+                "load::file",
+                format!("cannot read `{}`: {e}", display(&full)),
+            )),
         }
     }
     if files.is_empty() && diags.is_empty() {
-        diags.push(Diagnostic::new("load::empty", format!("`{}` holds no *.policy file", display(dir))));
+        diags.push(Diagnostic::new(
+            "load::empty",
+            format!("`{}` holds no *.policy file", display(dir)),
+        ));
     }
     if !diags.is_empty() {
         return Err(diags);
@@ -92,7 +121,10 @@ fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
     build(schema, files)
 }
 
-fn build(schema_src: SourceText, files: Vec<(String, SourceText)>) -> Result<PolicySet, Vec<Diagnostic>> {
+fn build(
+    schema_src: SourceText,
+    files: Vec<(String, SourceText)>,
+) -> Result<PolicySet, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let schema = match Schema::load(&schema_src) {
         Ok(s) => Some(s),
@@ -101,7 +133,9 @@ fn build(schema_src: SourceText, files: Vec<(String, SourceText)>) -> Result<Pol
             None
         }
     };
-    let sources = Sources { files: files.iter().map(|(_, s)| s.clone()).collect() };
+    let sources = Sources {
+        files: files.iter().map(|(_, s)| s.clone()).collect(),
+    };
     let mut asts = Vec::new();
     let mut parse_failed = false;
     for (i, (_, src)) in files.iter().enumerate() {
@@ -123,30 +157,50 @@ fn build(schema_src: SourceText, files: Vec<(String, SourceText)>) -> Result<Pol
     };
     match program {
         Some(program) if diags.is_empty() => {
-            let mut set_files = vec![SetFile { path: "schema.yaml".into(), sha256: sha256_hex(schema_src.text.as_bytes()) }];
+            let mut set_files = vec![SetFile {
+                path: "schema.yaml".into(),
+                sha256: sha256_hex(schema_src.text.as_bytes()),
+            }];
             for (path, src) in &files {
-                set_files.push(SetFile { path: path.clone(), sha256: sha256_hex(src.text.as_bytes()) });
+                set_files.push(SetFile {
+                    path: path.clone(),
+                    sha256: sha256_hex(src.text.as_bytes()),
+                });
             }
-            Ok(PolicySet { program, files: set_files })
+            Ok(PolicySet {
+                program,
+                files: set_files,
+            })
         }
         _ => Err(diags),
     }
 }
 
-fn find_policies(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
+fn find_policies(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+    diags: &mut Vec<Diagnostic>,
+) {
     if depth > MAX_DIR_DEPTH {
         return;
     }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::new("load::dir", format!("cannot list `{}`: {e}", dir.display())));
+            diags.push(Diagnostic::new(
+                "load::dir",
+                format!("cannot list `{}`: {e}", dir.display()),
+            ));
             return;
         }
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             find_policies(root, &path, depth + 1, out, diags);
         } else if path.extension().is_some_and(|e| e == "policy") {
@@ -160,12 +214,18 @@ fn find_policies(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>, 
 fn read_text(path: &Path) -> Result<String, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("the file is larger than {} MiB", MAX_FILE_BYTES >> 20));
+        return Err(format!(
+            "the file is larger than {} MiB",
+            MAX_FILE_BYTES >> 20
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     String::from_utf8(bytes.to_vec()).map_err(|e| {
-        format!("the file is not UTF-8 (first bad byte at offset {}); save it as UTF-8", e.utf8_error().valid_up_to())
+        format!(
+            "the file is not UTF-8 (first bad byte at offset {}); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
     })
 }
 

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mianshen::cli;
 
 #[derive(Parser)]
-#[command(name = "mianshen", version, about = "免申即享: match enterprise subsidy policies against firm data")]
+#[command(
+    name = "mianshen",
+    version,
+    about = "免申即享: match enterprise subsidy policies against firm data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,7 +129,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { dir, error_format } => cli::check(&dir, json(error_format)),
-        Command::Run { dir, data, as_of, out, all, encoding: enc, threads, error_format } => cli::run(&cli::RunArgs {
+        Command::Run {
+            dir,
+            data,
+            as_of,
+            out,
+            all,
+            encoding: enc,
+            threads,
+            error_format,
+        } => cli::run(&cli::RunArgs {
             dir,
             data,
             as_of,
@@ -136,12 +149,31 @@ fn main() -> ExitCode {
             json_errors: json(error_format),
         }),
         Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
-        Command::Explain { dir, data, firm, as_of, policy, format, encoding: enc } => {
-            cli::explain(&dir, &data, &firm, &as_of, policy.as_deref(), json(format), encoding(enc))
-        }
-        Command::Generate { dir, rows, seed, messy, bad_rows, output } => {
-            cli::generate(&dir, rows, seed, messy, bad_rows, output.as_deref())
-        }
+        Command::Explain {
+            dir,
+            data,
+            firm,
+            as_of,
+            policy,
+            format,
+            encoding: enc,
+        } => cli::explain(
+            &dir,
+            &data,
+            &firm,
+            &as_of,
+            policy.as_deref(),
+            json(format),
+            encoding(enc),
+        ),
+        Command::Generate {
+            dir,
+            rows,
+            seed,
+            messy,
+            bad_rows,
+            output,
+        } => cli::generate(&dir, rows, seed, messy, bad_rows, output.as_deref()),
     };
     ExitCode::from(code)
 }

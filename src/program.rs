@@ -82,20 +82,38 @@ pub enum Ir {
     Or(Box<Ir>, Box<Ir>),
     Cmp(CmpOp, Box<Ir>, Box<Ir>),
     /// `x in [a, b]`
-    InList { negated: bool, item: Box<Ir>, list: Vec<Ir> },
+    InList {
+        negated: bool,
+        item: Box<Ir>,
+        list: Vec<Ir>,
+    },
     /// `x in tags` (a list-typed value)
-    InValue { negated: bool, item: Box<Ir>, list: Box<Ir> },
+    InValue {
+        negated: bool,
+        item: Box<Ir>,
+        list: Box<Ir>,
+    },
     /// `tags contains "专精特新"`
     ListContains(Box<Ir>, Box<Ir>),
     /// `name contains "科技"` (text contains text; an extension)
     TextContains(Box<Ir>, Box<Ir>),
     Between(Box<Ir>, Box<Ir>, Box<Ir>),
-    IsMissing { present: bool, expr: Box<Ir> },
+    IsMissing {
+        present: bool,
+        expr: Box<Ir>,
+    },
     If(Box<Ir>, Box<Ir>, Box<Ir>),
     When(Vec<(Ir, Ir)>, Box<Ir>),
-    Tiers { base: Box<Ir>, rows: Vec<(CmpOp, Ir, Ir)>, otherwise: Option<Box<Ir>> },
+    Tiers {
+        base: Box<Ir>,
+        rows: Vec<(CmpOp, Ir, Ir)>,
+        otherwise: Option<Box<Ir>>,
+    },
     /// Marginal brackets; `None` bound is the `above` row.
-    Progressive { base: Box<Ir>, rows: Vec<(Option<Ir>, Ir)> },
+    Progressive {
+        base: Box<Ir>,
+        rows: Vec<(Option<Ir>, Ir)>,
+    },
     Call(Func, Vec<Ir>),
 }
 
@@ -169,7 +187,8 @@ pub struct Policy {
 impl Policy {
     /// In force on `as_of` (no `valid` means always).
     pub fn in_force(&self, as_of: Date) -> bool {
-        self.valid.is_none_or(|(from, to)| from <= as_of && as_of <= to)
+        self.valid
+            .is_none_or(|(from, to)| from <= as_of && as_of <= to)
     }
 }
 
@@ -200,6 +219,8 @@ pub struct Program {
 
 impl Program {
     pub fn policy_index(&self, id: &str) -> Option<usize> {
-        self.policies.binary_search_by(|p| p.id.as_str().cmp(id)).ok()
+        self.policies
+            .binary_search_by(|p| p.id.as_str().cmp(id))
+            .ok()
     }
 }

@@ -13,7 +13,12 @@ use crate::program::Program;
 use crate::run::{PolicySummary, RunResult};
 
 /// The files a result directory holds.
-pub const RESULT_FILES: [&str; 4] = ["decisions.csv", "summary.csv", "rejects.csv", "manifest.json"];
+pub const RESULT_FILES: [&str; 4] = [
+    "decisions.csv",
+    "summary.csv",
+    "rejects.csv",
+    "manifest.json",
+];
 
 /// What the manifest records about the run's inputs.
 pub struct RunInputs<'a> {
@@ -27,7 +32,8 @@ pub struct RunInputs<'a> {
 }
 
 fn money(d: Option<Decimal>) -> String {
-    d.map(|d| crate::eval::cents(d).to_string()).unwrap_or_default()
+    d.map(|d| crate::eval::cents(d).to_string())
+        .unwrap_or_default()
 }
 
 fn csv_err(e: csv::Error) -> std::io::Error {
@@ -36,12 +42,20 @@ fn csv_err(e: csv::Error) -> std::io::Error {
 
 /// decisions.csv: `key,policy,outcome,amount,funded,reasons`, sorted by key
 /// then policy id.
-pub fn write_decisions(program: &Program, result: &RunResult, out: impl Write) -> std::io::Result<()> {
+pub fn write_decisions(
+    program: &Program,
+    result: &RunResult,
+    out: impl Write,
+) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["key", "policy", "outcome", "amount", "funded", "reasons"]).map_err(csv_err)?;
+    w.write_record(["key", "policy", "outcome", "amount", "funded", "reasons"])
+        .map_err(csv_err)?;
     for firm in &result.firms {
         for pair in &firm.pairs {
-            let id = program.policies.get(pair.policy as usize).map_or("", |p| p.id.as_str());
+            let id = program
+                .policies
+                .get(pair.policy as usize)
+                .map_or("", |p| p.id.as_str());
             w.write_record([
                 firm.key.as_str(),
                 id,
@@ -59,8 +73,19 @@ pub fn write_decisions(program: &Program, result: &RunResult, out: impl Write) -
 /// summary.csv: one row per policy, in id order.
 pub fn write_summary(summary: &[PolicySummary], out: impl Write) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["policy", "title", "in_force", "evaluated", "eligible", "ineligible", "review", "amount", "funded", "budget"])
-        .map_err(csv_err)?;
+    w.write_record([
+        "policy",
+        "title",
+        "in_force",
+        "evaluated",
+        "eligible",
+        "ineligible",
+        "review",
+        "amount",
+        "funded",
+        "budget",
+    ])
+    .map_err(csv_err)?;
     for s in summary {
         w.write_record([
             s.id.as_str(),
@@ -82,9 +107,11 @@ pub fn write_summary(summary: &[PolicySummary], out: impl Write) -> std::io::Res
 /// rejects.csv: `row,column,value,reason`, by row.
 pub fn write_rejects(rejects: &[Reject], out: impl Write) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["row", "column", "value", "reason"]).map_err(csv_err)?;
+    w.write_record(["row", "column", "value", "reason"])
+        .map_err(csv_err)?;
     for r in rejects {
-        w.write_record([r.row.to_string().as_str(), &r.column, &r.value, &r.reason]).map_err(csv_err)?;
+        w.write_record([r.row.to_string().as_str(), &r.column, &r.value, &r.reason])
+            .map_err(csv_err)?;
     }
     w.flush()
 }
@@ -148,14 +175,21 @@ pub fn manifest(inputs: &RunInputs<'_>, result: &RunResult) -> serde_json::Value
 /// Writes the four result files into `out_dir`, atomically: into a sibling
 /// temporary directory first, then renamed. An existing `out_dir` is replaced
 /// only if it holds nothing but result files.
-pub fn write_all(out_dir: &Path, inputs: &RunInputs<'_>, result: &RunResult) -> std::io::Result<()> {
+pub fn write_all(
+    out_dir: &Path,
+    inputs: &RunInputs<'_>,
+    result: &RunResult,
+) -> std::io::Result<()> {
     let program = &inputs.set.program;
     let parent = match out_dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent)?;
-    let name = out_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
     let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
@@ -167,7 +201,8 @@ pub fn write_all(out_dir: &Path, inputs: &RunInputs<'_>, result: &RunResult) -> 
         write_summary(&result.summary, open("summary.csv")?)?;
         write_rejects(&inputs.data.rejects, open("rejects.csv")?)?;
         let mut m = open("manifest.json")?;
-        let text = serde_json::to_string_pretty(&manifest(inputs, result)).map_err(std::io::Error::other)?;
+        let text = serde_json::to_string_pretty(&manifest(inputs, result))
+            .map_err(std::io::Error::other)?;
         m.write_all(text.as_bytes())?;
         m.write_all(b"\n")?;
         m.flush()

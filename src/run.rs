@@ -50,13 +50,20 @@ const CHUNK: usize = 512;
 
 /// Evaluates `records` (whose keys are unique) under `program`.
 pub fn run(program: &Program, records: &[Record], opts: &RunOptions) -> RunResult {
-    let in_force: Vec<bool> = program.policies.iter().map(|p| p.in_force(opts.as_of)).collect();
+    let in_force: Vec<bool> = program
+        .policies
+        .iter()
+        .map(|p| p.in_force(opts.as_of))
+        .collect();
     let mut firms: Vec<Firm> = records
         .par_chunks(CHUNK)
         .map(|chunk| {
             let mut defines = Vec::new();
             let mut lets = Vec::new();
-            chunk.iter().map(|r| evaluate_firm(program, &in_force, r, opts, &mut defines, &mut lets)).collect::<Vec<_>>()
+            chunk
+                .iter()
+                .map(|r| evaluate_firm(program, &in_force, r, opts, &mut defines, &mut lets))
+                .collect::<Vec<_>>()
         })
         .flatten_iter()
         .collect();
@@ -90,11 +97,12 @@ pub fn evaluate_firm<'a>(
         let v = eval::verdict(policy, cells, opts.as_of, defines, lets);
         // ineligible pairs are kept (without reasons) so the totals can count
         // them; settlement may also turn eligible ones ineligible
-        let reasons = if v.outcome == Outcome::Review || (v.outcome == Outcome::Ineligible && opts.all) {
-            eval::reasons(policy, &program.schema, &v, cells)
-        } else {
-            Vec::new()
-        };
+        let reasons =
+            if v.outcome == Outcome::Review || (v.outcome == Outcome::Ineligible && opts.all) {
+                eval::reasons(policy, &program.schema, &v, cells)
+            } else {
+                Vec::new()
+            };
         let mut pair = Pair {
             policy: p as u16,
             outcome: v.outcome,
@@ -105,7 +113,12 @@ pub fn evaluate_firm<'a>(
             alloc_by: None,
         };
         if v.outcome == Outcome::Eligible {
-            let env = eval::expr::Env { cells, as_of: opts.as_of, defines, lets };
+            let env = eval::expr::Env {
+                cells,
+                as_of: opts.as_of,
+                defines,
+                lets,
+            };
             if let Some(limit) = &policy.limit {
                 pair.limit_by = order_value(env.eval(&limit.by));
             }
@@ -115,7 +128,10 @@ pub fn evaluate_firm<'a>(
         }
         pairs.push(pair);
     }
-    Firm { key: record.key(program.schema.key), pairs }
+    Firm {
+        key: record.key(program.schema.key),
+        pairs,
+    }
 }
 
 fn order_value(v: V<'_>) -> Option<OrderValue> {
@@ -154,7 +170,9 @@ fn summarize(
         .collect();
     for firm in firms {
         for pair in &firm.pairs {
-            let Some(s) = out.get_mut(pair.policy as usize) else { continue };
+            let Some(s) = out.get_mut(pair.policy as usize) else {
+                continue;
+            };
             match pair.outcome {
                 Outcome::Eligible => {
                     s.eligible += 1;

@@ -63,7 +63,9 @@ pub struct Field {
 impl Field {
     /// Every name that refers to this field: name, title, aliases.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.name.as_str()).chain(self.title.as_deref()).chain(self.aliases.iter().map(|s| s.as_str()))
+        std::iter::once(self.name.as_str())
+            .chain(self.title.as_deref())
+            .chain(self.aliases.iter().map(|s| s.as_str()))
     }
 }
 
@@ -108,9 +110,18 @@ impl Schema {
         }
         let key = match fields.iter().position(|f| f.name == key) {
             Some(k) => k,
-            None => return Err(Diagnostic::new("schema::no-key", format!("the key `{key}` is not a field"))),
+            None => {
+                return Err(Diagnostic::new(
+                    "schema::no-key",
+                    format!("the key `{key}` is not a field"),
+                ))
+            }
         };
-        Ok(Schema { fields, key, by_name })
+        Ok(Schema {
+            fields,
+            key,
+            by_name,
+        })
     }
 
     /// Loads `schema.yaml`, reporting every problem found.
@@ -124,15 +135,21 @@ impl Schema {
                 };
                 let msg = e.to_string();
                 let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                return Err(vec![Diagnostic::new("schema::yaml", format!("the schema is not valid YAML: {msg}"))
-                    .at(src, start.min(src.text.len()), end.min(src.text.len()))]);
+                return Err(vec![Diagnostic::new(
+                    "schema::yaml",
+                    format!("the schema is not valid YAML: {msg}"),
+                )
+                .at(src, start.min(src.text.len()), end.min(src.text.len()))]);
             }
         };
         let mut diags = Vec::new();
         let at_key = |name: &str| find_key(src, name);
         let Some(map) = doc.as_mapping() else {
-            return Err(vec![Diagnostic::new("schema::shape", "the schema must be a mapping with `key` and `fields`")
-                .at(src, 0, 0)]);
+            return Err(vec![Diagnostic::new(
+                "schema::shape",
+                "the schema must be a mapping with `key` and `fields`",
+            )
+            .at(src, 0, 0)]);
         };
         for (k, _) in map {
             let k = k.as_str().unwrap_or("");
@@ -149,9 +166,12 @@ impl Schema {
             Some(k) => k.to_string(),
             None => {
                 diags.push(
-                    Diagnostic::new("schema::no-key", "the schema does not say which field is the `key`")
-                        .at(src, 0, 0)
-                        .help("add `key: uscc` (the field that identifies a firm)"),
+                    Diagnostic::new(
+                        "schema::no-key",
+                        "the schema does not say which field is the `key`",
+                    )
+                    .at(src, 0, 0)
+                    .help("add `key: uscc` (the field that identifies a firm)"),
                 );
                 String::new()
             }
@@ -159,7 +179,8 @@ impl Schema {
         let mut fields = Vec::new();
         match map.get("fields").and_then(|f| f.as_mapping()) {
             None => diags.push(
-                Diagnostic::new("schema::no-fields", "the schema has no `fields` mapping").at(src, 0, 0),
+                Diagnostic::new("schema::no-fields", "the schema has no `fields` mapping")
+                    .at(src, 0, 0),
             ),
             Some(fmap) => {
                 for (name, spec) in fmap {
@@ -202,8 +223,11 @@ impl Schema {
         if !key.is_empty() && !fields.iter().any(|f| f.name == key) && diags.is_empty() {
             let (s, e) = at_key("key");
             diags.push(
-                Diagnostic::new("schema::no-key", format!("the key `{key}` is not one of the fields"))
-                    .at(src, s, e),
+                Diagnostic::new(
+                    "schema::no-key",
+                    format!("the key `{key}` is not one of the fields"),
+                )
+                .at(src, s, e),
             );
         }
         if !diags.is_empty() {
@@ -226,14 +250,20 @@ type FieldError = (String, Option<String>);
 
 fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
     let Some(m) = spec.as_mapping() else {
-        return Err((format!("field `{name}` must be a mapping like `{{ type: text }}`"), None));
+        return Err((
+            format!("field `{name}` must be a mapping like `{{ type: text }}`"),
+            None,
+        ));
     };
     for (k, _) in m {
         let k = yaml_text(k);
         if !["type", "title", "values", "aliases", "source", "check"].contains(&k.as_str()) {
             return Err((
                 format!("field `{name}` has an unknown entry `{k}`"),
-                Some("a field takes `type`, `title`, `values`, `aliases`, `source` and `check`".into()),
+                Some(
+                    "a field takes `type`, `title`, `values`, `aliases`, `source` and `check`"
+                        .into(),
+                ),
             ));
         }
     }
@@ -269,24 +299,40 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
             ))
         }
         other => {
-            let known = ["bool", "integer", "number", "money", "percent", "date", "text", "enum", "list"];
+            let known = [
+                "bool", "integer", "number", "money", "percent", "date", "text", "enum", "list",
+            ];
             let help = match crate::suggest::closest(other, known.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("types: {}", known.join(", ")),
             };
-            return Err((format!("field `{name}` has an unknown type `{other}`"), Some(help)));
+            return Err((
+                format!("field `{name}` has an unknown type `{other}`"),
+                Some(help),
+            ));
         }
     };
     if m.get("values").is_some() && !matches!(ty, FieldType::Enum(_)) {
-        return Err((format!("field `{name}` has `values` but is not an enum"), None));
+        return Err((
+            format!("field `{name}` has `values` but is not an enum"),
+            None,
+        ));
     }
     let check = match m.get("check").map(yaml_text) {
         None => None,
         Some(c) if c == "uscc" => Some(Check::Uscc),
-        Some(c) => return Err((format!("field `{name}` has an unknown check `{c}`"), Some("the check is `uscc`".into()))),
+        Some(c) => {
+            return Err((
+                format!("field `{name}` has an unknown check `{c}`"),
+                Some("the check is `uscc`".into()),
+            ))
+        }
     };
     if check.is_some() && ty != FieldType::Text {
-        return Err((format!("field `{name}`: `check: uscc` applies to text fields"), None));
+        return Err((
+            format!("field `{name}`: `check: uscc` applies to text fields"),
+            None,
+        ));
     }
     let aliases = match m.get("aliases") {
         None => Vec::new(),
@@ -323,23 +369,36 @@ fn find_key(src: &SourceText, name: &str) -> (usize, usize) {
 /// Validates an 18-character unified social credit code (GB 32100-2015).
 pub fn uscc_valid(code: &str) -> Result<(), String> {
     const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
     let chars: Vec<char> = code.chars().collect();
     if chars.len() != 18 {
-        return Err(format!("a credit code has 18 characters, this one has {}", chars.len()));
+        return Err(format!(
+            "a credit code has 18 characters, this one has {}",
+            chars.len()
+        ));
     }
     let mut values = [0u32; 18];
     for (i, c) in chars.iter().enumerate() {
         match ALPHABET.find(*c) {
             Some(v) => values[i] = v as u32,
-            None => return Err(format!("`{c}` (position {}) cannot appear in a credit code", i + 1)),
+            None => {
+                return Err(format!(
+                    "`{c}` (position {}) cannot appear in a credit code",
+                    i + 1
+                ))
+            }
         }
     }
     let sum: u32 = WEIGHTS.iter().zip(values.iter()).map(|(w, v)| w * v).sum();
     let check = (31 - sum % 31) % 31;
     if check != values[17] {
         let expected = ALPHABET.chars().nth(check as usize).unwrap_or('?');
-        return Err(format!("the check character is `{}`, it should be `{expected}`", chars[17]));
+        return Err(format!(
+            "the check character is `{}`, it should be `{expected}`",
+            chars[17]
+        ));
     }
     Ok(())
 }

@@ -15,7 +15,11 @@ fn mianshen(args: &[&str]) -> std::process::Output {
 #[test]
 fn example_set_checks_clean() {
     let out = mianshen(&["check", "policies"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 15 policies"));
 }
 
@@ -23,7 +27,11 @@ fn example_set_checks_clean() {
 fn example_set_test_cases_pass() {
     let out = mianshen(&["test", "policies"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.trim_end().ends_with(", 0 failed"), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
 }
@@ -42,7 +50,11 @@ fn example_run_accounts_for_every_row() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     let counts = &manifest["counts"];

@@ -8,7 +8,11 @@ use std::process::Command;
 fn run_case(args_file: &Path) -> String {
     let dir = args_file.parent().expect("case directory");
     let args = std::fs::read_to_string(args_file).expect("args");
-    let data = if dir.join("data.jsonl").exists() { "data.jsonl" } else { "data.csv" };
+    let data = if dir.join("data.jsonl").exists() {
+        "data.jsonl"
+    } else {
+        "data.csv"
+    };
     let out = std::env::temp_dir().join(format!(
         "mianshen-run-case-{}-{}",
         dir.file_name().unwrap().to_string_lossy(),
@@ -25,7 +29,9 @@ fn run_case(args_file: &Path) -> String {
         .expect("run mianshen");
     let mut snap = format!("exit: {}\n", output.status.code().unwrap_or(-1));
     snap.push_str("--- stdout\n");
-    snap.push_str(&String::from_utf8_lossy(&output.stdout).replace(&out.display().to_string(), "OUT"));
+    snap.push_str(
+        &String::from_utf8_lossy(&output.stdout).replace(&out.display().to_string(), "OUT"),
+    );
     snap.push_str("--- stderr\n");
     snap.push_str(&String::from_utf8_lossy(&output.stderr));
     for f in ["decisions.csv", "summary.csv", "rejects.csv"] {

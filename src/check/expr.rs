@@ -36,7 +36,13 @@ impl Checker<'_> {
         (Box::new(t.ir), t.ty)
     }
 
-    fn expect_bool(&mut self, e: &Expr, scope: &Scope, reads: &mut BTreeSet<u16>, what: &str) -> Box<Ir> {
+    fn expect_bool(
+        &mut self,
+        e: &Expr,
+        scope: &Scope,
+        reads: &mut BTreeSet<u16>,
+        what: &str,
+    ) -> Box<Ir> {
         let (ir, ty) = self.sub(e, scope, reads);
         if ty != Ty::Bool && ty != Ty::Error {
             self.err(
@@ -49,7 +55,13 @@ impl Checker<'_> {
         ir
     }
 
-    fn expect_numeric(&mut self, e: &Expr, scope: &Scope, reads: &mut BTreeSet<u16>, what: &str) -> (Box<Ir>, Ty) {
+    fn expect_numeric(
+        &mut self,
+        e: &Expr,
+        scope: &Scope,
+        reads: &mut BTreeSet<u16>,
+        what: &str,
+    ) -> (Box<Ir>, Ty) {
         let (ir, ty) = self.sub(e, scope, reads);
         if !ty.is_numeric() {
             let help = if ty == Ty::Date {
@@ -57,7 +69,12 @@ impl Checker<'_> {
             } else {
                 None
             };
-            self.err("check::type", e.span, format!("{what} must be a number, this is {}", ty.describe()), help);
+            self.err(
+                "check::type",
+                e.span,
+                format!("{what} must be a number, this is {}", ty.describe()),
+                help,
+            );
             return (ir, Ty::Error);
         }
         (ir, ty)
@@ -88,15 +105,24 @@ impl Checker<'_> {
                 (Ir::Const(Const::Bool(false)), Ty::Error)
             }
             ExprKind::Name(name) => self.name(name, e.span, scope, reads),
-            ExprKind::Call(name, args) => self.call(&name.name, name.span, args, e.span, scope, reads),
+            ExprKind::Call(name, args) => {
+                self.call(&name.name, name.span, args, e.span, scope, reads)
+            }
             ExprKind::Neg(x) => {
                 let (ir, ty) = self.expect_numeric(x, scope, reads, "the operand of `-`");
                 (Ir::Neg(ir), ty)
             }
-            ExprKind::Not(x) => (Ir::Not(self.expect_bool(x, scope, reads, "the operand of `not`")), Ty::Bool),
+            ExprKind::Not(x) => (
+                Ir::Not(self.expect_bool(x, scope, reads, "the operand of `not`")),
+                Ty::Bool,
+            ),
             ExprKind::And(a, b) | ExprKind::Or(a, b) => {
                 let is_and = matches!(e.kind, ExprKind::And(..));
-                let what = if is_and { "each side of `and`" } else { "each side of `or`" };
+                let what = if is_and {
+                    "each side of `and`"
+                } else {
+                    "each side of `or`"
+                };
                 let a = self.expect_bool(a, scope, reads, what);
                 let b = self.expect_bool(b, scope, reads, what);
                 (if is_and { Ir::And(a, b) } else { Ir::Or(a, b) }, Ty::Bool)
@@ -119,14 +145,21 @@ impl Checker<'_> {
                 self.compare_types(*op, ta, tb, a, b, e.span);
                 (Ir::Cmp(*op, ia, ib), Ty::Bool)
             }
-            ExprKind::In { negated, item, list } => {
+            ExprKind::In {
+                negated,
+                item,
+                list,
+            } => {
                 let (ii, ti) = self.sub(item, scope, reads);
                 if ti == Ty::List {
                     self.err(
                         "check::type",
                         item.span,
                         "`in` tests a single value, this is a list".into(),
-                        Some("to test whether a list holds a text, write `tags contains \"…\"`".into()),
+                        Some(
+                            "to test whether a list holds a text, write `tags contains \"…\"`"
+                                .into(),
+                        ),
                     );
                 }
                 match &list.kind {
@@ -137,7 +170,14 @@ impl Checker<'_> {
                             self.compare_types(CmpOp::Eq, ti, te, item, el, el.span);
                             out.push(*ie);
                         }
-                        (Ir::InList { negated: *negated, item: ii, list: out }, Ty::Bool)
+                        (
+                            Ir::InList {
+                                negated: *negated,
+                                item: ii,
+                                list: out,
+                            },
+                            Ty::Bool,
+                        )
                     }
                     _ => {
                         let (il, tl) = self.sub(list, scope, reads);
@@ -156,7 +196,14 @@ impl Checker<'_> {
                                 None,
                             );
                         }
-                        (Ir::InValue { negated: *negated, item: ii, list: il }, Ty::Bool)
+                        (
+                            Ir::InValue {
+                                negated: *negated,
+                                item: ii,
+                                list: il,
+                            },
+                            Ty::Bool,
+                        )
                     }
                 }
             }
@@ -178,7 +225,10 @@ impl Checker<'_> {
                         self.err(
                             "check::type",
                             a.span,
-                            format!("`contains` applies to a list (or a text), this is {}", t.describe()),
+                            format!(
+                                "`contains` applies to a list (or a text), this is {}",
+                                t.describe()
+                            ),
                             Some("to compare a single value, use `==` or `in [...]`".into()),
                         );
                         (Ir::ListContains(ia, ib), Ty::Bool)
@@ -193,7 +243,10 @@ impl Checker<'_> {
                     self.err(
                         "check::type",
                         x.span,
-                        format!("`between` compares numbers or dates, this is {}", tx.describe()),
+                        format!(
+                            "`between` compares numbers or dates, this is {}",
+                            tx.describe()
+                        ),
                         None,
                     );
                 } else {
@@ -204,7 +257,13 @@ impl Checker<'_> {
             }
             ExprKind::IsMissing { present, expr } => {
                 let (ie, _) = self.sub(expr, scope, reads);
-                (Ir::IsMissing { present: *present, expr: ie }, Ty::Bool)
+                (
+                    Ir::IsMissing {
+                        present: *present,
+                        expr: ie,
+                    },
+                    Ty::Bool,
+                )
             }
             ExprKind::If(c, a, b) => {
                 let ic = self.expect_bool(c, scope, reads, "the condition of `if`");
@@ -233,23 +292,39 @@ impl Checker<'_> {
                             "check::when-without-else",
                             e.span,
                             "`when` needs an `else`".into(),
-                            Some("add `else …` for firms that match no condition, e.g. `else 0`".into()),
+                            Some(
+                                "add `else …` for firms that match no condition, e.g. `else 0`"
+                                    .into(),
+                            ),
                         );
                         Box::new(Ir::Const(Const::Num(Decimal::ZERO)))
                     }
                 };
                 (Ir::When(out, other), ty)
             }
-            ExprKind::Tiers { base, rows, otherwise, misplaced_else } => {
+            ExprKind::Tiers {
+                base,
+                rows,
+                otherwise,
+                misplaced_else,
+            } => {
                 if let Some(s) = misplaced_else {
-                    self.err("check::tiers", *s, "the `else` row must be the last row".into(), None);
+                    self.err(
+                        "check::tiers",
+                        *s,
+                        "the `else` row must be the last row".into(),
+                        None,
+                    );
                 }
                 let (ib, tb) = self.sub(base, scope, reads);
                 if !(tb.is_numeric() || tb == Ty::Date || tb.is_textual()) {
                     self.err(
                         "check::type",
                         base.span,
-                        format!("`tiers` needs a number, a date or a text to compare, this is {}", tb.describe()),
+                        format!(
+                            "`tiers` needs a number, a date or a text to compare, this is {}",
+                            tb.describe()
+                        ),
                         None,
                     );
                 }
@@ -283,15 +358,36 @@ impl Checker<'_> {
                         None
                     }
                 };
-                (Ir::Tiers { base: ib, rows: out, otherwise: other }, ty)
+                (
+                    Ir::Tiers {
+                        base: ib,
+                        rows: out,
+                        otherwise: other,
+                    },
+                    ty,
+                )
             }
-            ExprKind::Progressive { base, rows, misplaced_above } => {
+            ExprKind::Progressive {
+                base,
+                rows,
+                misplaced_above,
+            } => {
                 if let Some(s) = misplaced_above {
-                    self.err("check::progressive", *s, "the `above` row must be the last row".into(), None);
+                    self.err(
+                        "check::progressive",
+                        *s,
+                        "the `above` row must be the last row".into(),
+                        None,
+                    );
                 }
                 let (ib, tb) = self.expect_numeric(base, scope, reads, "the base of `progressive`");
                 if rows.is_empty() {
-                    self.err("check::progressive", e.span, "`progressive` needs at least one row".into(), None);
+                    self.err(
+                        "check::progressive",
+                        e.span,
+                        "`progressive` needs at least one row".into(),
+                        None,
+                    );
                 }
                 let mut rate_ty = Ty::Error;
                 let mut last: Option<Decimal> = None;
@@ -299,7 +395,8 @@ impl Checker<'_> {
                 for row in rows {
                     let bound = match &row.upto {
                         Some(b) => {
-                            let (ibd, tbd) = self.expect_numeric(b, scope, reads, "a bound of `progressive`");
+                            let (ibd, tbd) =
+                                self.expect_numeric(b, scope, reads, "a bound of `progressive`");
                             if let Err(why) = comparable(tb, tbd) {
                                 self.err("check::type", b.span, why, None);
                             }
@@ -308,7 +405,8 @@ impl Checker<'_> {
                                     self.err(
                                         "check::progressive",
                                         b.span,
-                                        "the bounds of `progressive` must rise from row to row".into(),
+                                        "the bounds of `progressive` must rise from row to row"
+                                            .into(),
                                         None,
                                     );
                                 }
@@ -318,13 +416,20 @@ impl Checker<'_> {
                         }
                         None => None,
                     };
-                    let (ir, tr) = self.expect_numeric(&row.rate, scope, reads, "a rate of `progressive`");
+                    let (ir, tr) =
+                        self.expect_numeric(&row.rate, scope, reads, "a rate of `progressive`");
                     rate_ty = unify(rate_ty, tr).unwrap_or(Ty::Number);
                     out.push((bound, *ir));
                 }
                 let ty = arith(crate::syntax::ast::ArithOp::Mul, tb, rate_ty);
                 let ty = if ty == Ty::Error { tb } else { ty };
-                (Ir::Progressive { base: ib, rows: out }, ty)
+                (
+                    Ir::Progressive {
+                        base: ib,
+                        rows: out,
+                    },
+                    ty,
+                )
             }
         }
     }
@@ -336,7 +441,11 @@ impl Checker<'_> {
                 self.err(
                     "check::type",
                     span,
-                    format!("{what} must give the same kind of value: {} and {}", a.describe(), b.describe()),
+                    format!(
+                        "{what} must give the same kind of value: {} and {}",
+                        a.describe(),
+                        b.describe()
+                    ),
                     None,
                 );
                 Ty::Error
@@ -346,7 +455,10 @@ impl Checker<'_> {
 
     fn compare_types(&mut self, op: CmpOp, ta: Ty, tb: Ty, a: &Expr, b: &Expr, span: Span) {
         if let Err(why) = comparable(ta, tb) {
-            let help = if matches!((ta, tb), (Ty::Money, Ty::Percent) | (Ty::Percent, Ty::Money)) {
+            let help = if matches!(
+                (ta, tb),
+                (Ty::Money, Ty::Percent) | (Ty::Percent, Ty::Money)
+            ) {
                 Some("to compare a share, divide first, e.g. `rnd / revenue >= 3%`".to_string())
             } else {
                 None
@@ -354,11 +466,17 @@ impl Checker<'_> {
             self.err("check::type", span, why, help);
             return;
         }
-        if !matches!(op, CmpOp::Eq | CmpOp::Ne) && (ta.is_textual() && ta != Ty::Error || ta == Ty::Bool) {
+        if !matches!(op, CmpOp::Eq | CmpOp::Ne)
+            && (ta.is_textual() && ta != Ty::Error || ta == Ty::Bool)
+        {
             self.err(
                 "check::type",
                 span,
-                format!("`{}` orders numbers and dates, not {}", op.symbol(), ta.describe()),
+                format!(
+                    "`{}` orders numbers and dates, not {}",
+                    op.symbol(),
+                    ta.describe()
+                ),
                 Some("use `==`, `!=`, `in [...]` or `starts_with(…)`".into()),
             );
             return;
@@ -369,9 +487,15 @@ impl Checker<'_> {
 
     /// An enum compared with a text literal outside its values is an error.
     fn enum_literal(&mut self, ty: Ty, lit: &Expr) {
-        let (Ty::Enum(field), ExprKind::Text(value)) = (ty, &lit.kind) else { return };
-        let Some(f) = self.schema.fields.get(field as usize) else { return };
-        let FieldType::Enum(values) = &f.ty else { return };
+        let (Ty::Enum(field), ExprKind::Text(value)) = (ty, &lit.kind) else {
+            return;
+        };
+        let Some(f) = self.schema.fields.get(field as usize) else {
+            return;
+        };
+        let FieldType::Enum(values) = &f.ty else {
+            return;
+        };
         if values.iter().any(|v| v == value) {
             return;
         }
@@ -387,7 +511,13 @@ impl Checker<'_> {
         );
     }
 
-    fn name(&mut self, name: &str, span: Span, scope: &Scope, reads: &mut BTreeSet<u16>) -> (Ir, Ty) {
+    fn name(
+        &mut self,
+        name: &str,
+        span: Span,
+        scope: &Scope,
+        reads: &mut BTreeSet<u16>,
+    ) -> (Ir, Ty) {
         if let Some(slot) = scope.lets.iter().rposition(|(n, _, _)| n == name) {
             let (_, ty, fields) = &scope.lets[slot];
             reads.extend(fields.iter().copied());
@@ -412,12 +542,15 @@ impl Checker<'_> {
                 "check::let-before-definition",
                 span,
                 format!("`{name}` is used before it is defined"),
-                Some(format!("`let {name}` comes later, on line {line}: move it above this use")),
+                Some(format!(
+                    "`let {name}` comes later, on line {line}: move it above this use"
+                )),
             );
             return (Ir::Const(Const::Bool(false)), Ty::Error);
         }
         if !self.suppress_unknown {
-            let mut candidates: Vec<String> = scope.lets.iter().map(|(n, _, _)| n.clone()).collect();
+            let mut candidates: Vec<String> =
+                scope.lets.iter().map(|(n, _, _)| n.clone()).collect();
             candidates.extend(self.define_names());
             candidates.extend(self.schema.all_names().map(|s| s.to_string()));
             candidates.push("as_of".into());
@@ -432,7 +565,10 @@ impl Checker<'_> {
                 "check::unknown-name",
                 span,
                 format!("unknown name `{name}`"),
-                help.or(Some("names are schema fields (by name, title or alias), `let`s and `define`s".into())),
+                help.or(Some(
+                    "names are schema fields (by name, title or alias), `let`s and `define`s"
+                        .into(),
+                )),
             );
         }
         (Ir::Const(Const::Bool(false)), Ty::Error)
@@ -454,7 +590,12 @@ impl Checker<'_> {
                     "functions: min, max, abs, round, floor, coalesce, starts_with, years_between, months_between, year"
                         .into()
                 });
-            self.err("check::unknown-function", name_span, format!("unknown function `{name}`"), Some(help));
+            self.err(
+                "check::unknown-function",
+                name_span,
+                format!("unknown function `{name}`"),
+                Some(help),
+            );
             for a in args {
                 self.expr(a, scope, reads);
             }
@@ -484,7 +625,10 @@ impl Checker<'_> {
                 format!("`{name}` takes {want}, here it has {}", typed.len()),
                 Some(signature(func).into()),
             );
-            return (Ir::Call(func, typed.into_iter().map(|t| t.0).collect()), Ty::Error);
+            return (
+                Ir::Call(func, typed.into_iter().map(|t| t.0).collect()),
+                Ty::Error,
+            );
         }
         let tys: Vec<Ty> = typed.iter().map(|t| t.1).collect();
         let ty = match func {
@@ -514,7 +658,11 @@ impl Checker<'_> {
             Func::Abs | Func::Round | Func::Floor => {
                 for (i, (_, t, s)) in typed.iter().enumerate() {
                     if !t.is_numeric() {
-                        let what = if i == 0 { "a number" } else { "a step such as 0.01 or 1万" };
+                        let what = if i == 0 {
+                            "a number"
+                        } else {
+                            "a step such as 0.01 or 1万"
+                        };
                         self.err(
                             "check::type",
                             *s,

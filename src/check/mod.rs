@@ -13,7 +13,9 @@ use self::types::Ty;
 use crate::diag::{Diagnostic, Sources};
 use crate::program::{self, Allocation, Amount, Clause, ClauseKind, Const, Ir, Limit, Program};
 use crate::schema::Schema;
-use crate::syntax::ast::{self, Allocate, Expr, ExprKind, ItemKind, NumKind, SourceFile, Span, TopItem};
+use crate::syntax::ast::{
+    self, Allocate, Expr, ExprKind, ItemKind, NumKind, SourceFile, Span, TopItem,
+};
 
 /// Most `require`/`exclude` items one policy may hold.
 pub const MAX_CLAUSES: usize = 128;
@@ -87,13 +89,22 @@ pub fn check(
         diags.sort_by_key(|d| d.sort_key());
         return Err(diags);
     }
-    Ok(Program { schema: schema.clone(), defines: c.defines_out, policies, exclusives })
+    Ok(Program {
+        schema: schema.clone(),
+        defines: c.defines_out,
+        policies,
+        exclusives,
+    })
 }
 
 enum DefineState {
     Todo,
     Busy,
-    Done { slot: u16, ty: Ty, fields: BTreeSet<u16> },
+    Done {
+        slot: u16,
+        ty: Ty,
+        fields: BTreeSet<u16>,
+    },
     Failed,
 }
 
@@ -123,11 +134,15 @@ impl Checker<'_> {
     }
 
     fn line_of(&self, span: Span) -> usize {
-        self.sources.get(span.file).map_or(0, |s| s.line_col(span.start as usize).0)
+        self.sources
+            .get(span.file)
+            .map_or(0, |s| s.line_col(span.start as usize).0)
     }
 
     fn file_name(&self, span: Span) -> String {
-        self.sources.get(span.file).map_or(String::new(), |s| s.name.clone())
+        self.sources
+            .get(span.file)
+            .map_or(String::new(), |s| s.name.clone())
     }
 
     fn source_text(&self, span: Span) -> String {
@@ -140,7 +155,12 @@ impl Checker<'_> {
 
     fn declare_define(&mut self, d: &ast::Define) {
         let name = &d.name.name;
-        if let Some(first) = self.defines.iter().find(|e| &e.name == name).map(|e| e.span) {
+        if let Some(first) = self
+            .defines
+            .iter()
+            .find(|e| &e.name == name)
+            .map(|e| e.span)
+        {
             let line = self.line_of(first);
             let file = self.file_name(first);
             self.err(
@@ -161,7 +181,12 @@ impl Checker<'_> {
             );
             return;
         }
-        self.defines.push(DefineEntry { name: name.clone(), expr: d.expr.clone(), span: d.name.span, state: DefineState::Todo });
+        self.defines.push(DefineEntry {
+            name: name.clone(),
+            expr: d.expr.clone(),
+            span: d.name.span,
+            state: DefineState::Todo,
+        });
     }
 
     fn define_names(&self) -> Vec<String> {
@@ -172,8 +197,12 @@ impl Checker<'_> {
     fn define_ref(&mut self, name: &str, span: Span) -> Option<(Ir, Ty, BTreeSet<u16>)> {
         let i = self.defines.iter().position(|d| d.name == name)?;
         match &self.defines[i].state {
-            DefineState::Done { slot, ty, fields } => Some((Ir::Define(*slot), *ty, fields.clone())),
-            DefineState::Failed => Some((Ir::Const(Const::Bool(false)), Ty::Error, BTreeSet::new())),
+            DefineState::Done { slot, ty, fields } => {
+                Some((Ir::Define(*slot), *ty, fields.clone()))
+            }
+            DefineState::Failed => {
+                Some((Ir::Const(Const::Bool(false)), Ty::Error, BTreeSet::new()))
+            }
             DefineState::Busy => {
                 self.err(
                     "check::define-cycle",
@@ -193,8 +222,15 @@ impl Checker<'_> {
                     return Some((Ir::Const(Const::Bool(false)), Ty::Error, BTreeSet::new()));
                 }
                 let slot = self.defines_out.len() as u16;
-                self.defines_out.push(program::Define { name: name.to_string(), expr: t.ir });
-                self.defines[i].state = DefineState::Done { slot, ty: t.ty, fields: fields.clone() };
+                self.defines_out.push(program::Define {
+                    name: name.to_string(),
+                    expr: t.ir,
+                });
+                self.defines[i].state = DefineState::Done {
+                    slot,
+                    ty: t.ty,
+                    fields: fields.clone(),
+                };
                 Some((Ir::Define(slot), t.ty, fields))
             }
         }
@@ -231,8 +267,11 @@ impl Checker<'_> {
         let mut cap: Option<(Ir, BTreeSet<u16>)> = None;
         let mut has_title = false;
         for (index, item) in p.items.iter().enumerate() {
-            scope.later =
-                all_lets.iter().filter(|(i, _, _)| *i > index).map(|(_, n, s)| (n.clone(), *s)).collect();
+            scope.later = all_lets
+                .iter()
+                .filter(|(i, _, _)| *i > index)
+                .map(|(_, n, s)| (n.clone(), *s))
+                .collect();
             if let Some(word) = once_only(&item.kind) {
                 if let Some(first) = seen.get(word) {
                     let line = self.line_of(*first);
@@ -240,7 +279,9 @@ impl Checker<'_> {
                         "check::duplicate-item",
                         item.keyword,
                         format!("`{word}` is given twice in policy `{}`", p.id.name),
-                        Some(format!("the first `{word}` is on line {line}; a policy has at most one")),
+                        Some(format!(
+                            "the first `{word}` is on line {line}; a policy has at most one"
+                        )),
                     );
                     continue;
                 }
@@ -274,37 +315,65 @@ impl Checker<'_> {
                 ItemKind::Limit(n, e, dir) => {
                     let by = self.order_expr(e, &scope, "`limit … by`");
                     let count = self.limit_count(n);
-                    out.limit = Some(Limit { n: count, by, dir: *dir });
+                    out.limit = Some(Limit {
+                        n: count,
+                        by,
+                        dir: *dir,
+                    });
                 }
                 ItemKind::Let(name, e) => {
-                    if let Some(prev) = all_lets.iter().find(|(i, n, _)| *i < index && n == &name.name) {
+                    if let Some(prev) = all_lets
+                        .iter()
+                        .find(|(i, n, _)| *i < index && n == &name.name)
+                    {
                         let line = self.line_of(prev.2);
                         self.err(
                             "check::duplicate-let",
                             name.span,
-                            format!("`let {}` is defined twice in policy `{}`", name.name, p.id.name),
-                            Some(format!("the first is on line {line}; give this one another name")),
+                            format!(
+                                "`let {}` is defined twice in policy `{}`",
+                                name.name, p.id.name
+                            ),
+                            Some(format!(
+                                "the first is on line {line}; give this one another name"
+                            )),
                         );
                         continue;
                     }
                     let t = self.expr(e, &scope, &mut reads);
-                    out.lets.push(program::Let { name: name.name.clone(), expr: t.ir });
+                    out.lets.push(program::Let {
+                        name: name.name.clone(),
+                        expr: t.ir,
+                    });
                     scope.lets.push((name.name.clone(), t.ty, reads));
                 }
                 ItemKind::Require(label, e) | ItemKind::Exclude(label, e) => {
-                    let kind =
-                        if matches!(item.kind, ItemKind::Require(..)) { ClauseKind::Require } else { ClauseKind::Exclude };
+                    let kind = if matches!(item.kind, ItemKind::Require(..)) {
+                        ClauseKind::Require
+                    } else {
+                        ClauseKind::Exclude
+                    };
                     let t = self.expr(e, &scope, &mut reads);
                     if t.ty != Ty::Bool && t.ty != Ty::Error {
-                        let word = if kind == ClauseKind::Require { "require" } else { "exclude" };
+                        let word = if kind == ClauseKind::Require {
+                            "require"
+                        } else {
+                            "exclude"
+                        };
                         self.err(
                             "check::type",
                             e.span,
-                            format!("a `{word}` condition must be true or false, this is {}", t.ty.describe()),
+                            format!(
+                                "a `{word}` condition must be true or false, this is {}",
+                                t.ty.describe()
+                            ),
                             Some("compare it, e.g. `insured_months >= 12`".into()),
                         );
                     }
-                    let label = label.as_ref().map(|l| l.value.clone()).unwrap_or_else(|| self.source_text(e.span));
+                    let label = label
+                        .as_ref()
+                        .map(|l| l.value.clone())
+                        .unwrap_or_else(|| self.source_text(e.span));
                     out.clauses.push(Clause {
                         kind,
                         label,
@@ -315,7 +384,10 @@ impl Checker<'_> {
                 }
                 ItemKind::Amount(label, e) => {
                     let ir = self.money_expr(e, &scope, &mut reads, "the amount");
-                    let label = label.as_ref().map(|l| l.value.clone()).unwrap_or_else(|| "amount".to_string());
+                    let label = label
+                        .as_ref()
+                        .map(|l| l.value.clone())
+                        .unwrap_or_else(|| "amount".to_string());
                     amount = Some((label, ir, reads));
                 }
                 ItemKind::Cap(e) => {
@@ -324,7 +396,10 @@ impl Checker<'_> {
                             "check::negative-cap",
                             e.span,
                             format!("the cap `{v}` is negative"),
-                            Some("a cap bounds the amount from above; write a positive amount".into()),
+                            Some(
+                                "a cap bounds the amount from above; write a positive amount"
+                                    .into(),
+                            ),
                         );
                     }
                     let ir = self.money_expr(e, &scope, &mut reads, "the cap");
@@ -344,7 +419,11 @@ impl Checker<'_> {
             self.err(
                 "check::too-many-clauses",
                 p.id.span,
-                format!("policy `{}` has {} conditions; at most {MAX_CLAUSES} are allowed", p.id.name, out.clauses.len()),
+                format!(
+                    "policy `{}` has {} conditions; at most {MAX_CLAUSES} are allowed",
+                    p.id.name,
+                    out.clauses.len()
+                ),
                 Some("combine conditions with `and`, or split the policy".into()),
             );
         }
@@ -354,7 +433,12 @@ impl Checker<'_> {
                     fields.extend(f);
                     ir
                 });
-                out.amount = Some(Amount { label, expr, cap, fields: fields.into_iter().collect() });
+                out.amount = Some(Amount {
+                    label,
+                    expr,
+                    cap,
+                    fields: fields.into_iter().collect(),
+                });
             }
             (None, Some(_)) => {
                 let at = seen.get("cap").copied().unwrap_or(p.id.span);
@@ -362,7 +446,10 @@ impl Checker<'_> {
                     "check::cap-without-amount",
                     at,
                     format!("policy `{}` has a `cap` but no `amount`", p.id.name),
-                    Some("add `amount …`, or remove the cap of this qualification-only policy".into()),
+                    Some(
+                        "add `amount …`, or remove the cap of this qualification-only policy"
+                            .into(),
+                    ),
                 );
             }
             (None, None) => {}
@@ -372,7 +459,10 @@ impl Checker<'_> {
             self.err(
                 "check::allocate-without-budget",
                 at,
-                format!("policy `{}` says how to `allocate` a budget but has no `budget`", p.id.name),
+                format!(
+                    "policy `{}` says how to `allocate` a budget but has no `budget`",
+                    p.id.name
+                ),
                 Some("add `budget …`".into()),
             );
         }
@@ -381,7 +471,12 @@ impl Checker<'_> {
 
     fn budget(&mut self, lit: &ast::SignedLit) -> Option<Decimal> {
         if lit.kind == NumKind::Percent {
-            self.err("check::type", lit.span, "a budget is money, this is a percent".into(), Some("e.g. `budget 8000万`".into()));
+            self.err(
+                "check::type",
+                lit.span,
+                "a budget is money, this is a percent".into(),
+                Some("e.g. `budget 8000万`".into()),
+            );
             return None;
         }
         if lit.value.is_sign_negative() && !lit.value.is_zero() {
@@ -397,7 +492,10 @@ impl Checker<'_> {
             self.err(
                 "check::budget-cents",
                 lit.span,
-                format!("the budget `{}` has fractions of a cent", lit.value.normalize()),
+                format!(
+                    "the budget `{}` has fractions of a cent",
+                    lit.value.normalize()
+                ),
                 Some("a budget is paid in cents: at most two decimals".into()),
             );
             return None;
@@ -408,7 +506,12 @@ impl Checker<'_> {
     fn limit_count(&mut self, n: &ast::SignedLit) -> u64 {
         let v = n.value.normalize();
         if n.kind == NumKind::Percent || v.scale() > 0 {
-            self.err("check::limit", n.span, format!("`limit` takes a whole number of firms, not `{v}`"), None);
+            self.err(
+                "check::limit",
+                n.span,
+                format!("`limit` takes a whole number of firms, not `{v}`"),
+                None,
+            );
             return 1;
         }
         if v < Decimal::ONE {
@@ -430,7 +533,10 @@ impl Checker<'_> {
             self.err(
                 "check::type",
                 e.span,
-                format!("{what} orders firms by a number or a date, this is {}", t.ty.describe()),
+                format!(
+                    "{what} orders firms by a number or a date, this is {}",
+                    t.ty.describe()
+                ),
                 None,
             );
         }
@@ -447,12 +553,21 @@ impl Checker<'_> {
                 format!("{what} is money, this is a percent"),
                 Some("multiply the percent by an amount, e.g. `ui_premium_paid * 60%`".into()),
             ),
-            other => self.err("check::type", e.span, format!("{what} is money, this is {}", other.describe()), None),
+            other => self.err(
+                "check::type",
+                e.span,
+                format!("{what} is money, this is {}", other.describe()),
+                None,
+            ),
         }
         t.ir
     }
 
-    fn exclusive(&mut self, x: &ast::Exclusive, policies: &[program::Policy]) -> program::Exclusive {
+    fn exclusive(
+        &mut self,
+        x: &ast::Exclusive,
+        policies: &[program::Policy],
+    ) -> program::Exclusive {
         let mut out = Vec::new();
         for id in &x.policies {
             match policies.binary_search_by(|p| p.id.as_str().cmp(&id.name)) {
@@ -470,18 +585,24 @@ impl Checker<'_> {
                 }
                 Err(_) if self.suppress_unknown => {}
                 Err(_) => {
-                    let help = crate::suggest::closest(&id.name, policies.iter().map(|p| p.id.as_str()))
-                        .map(|s| format!("did you mean `{s}`?"));
+                    let help =
+                        crate::suggest::closest(&id.name, policies.iter().map(|p| p.id.as_str()))
+                            .map(|s| format!("did you mean `{s}`?"));
                     self.err(
                         "check::unknown-policy",
                         id.span,
                         format!("no policy has the id `{}`", id.name),
-                        help.or(Some("an exclusive group lists policy ids of this set".into())),
+                        help.or(Some(
+                            "an exclusive group lists policy ids of this set".into(),
+                        )),
                     );
                 }
             }
         }
-        program::Exclusive { label: x.label.value.clone(), policies: out }
+        program::Exclusive {
+            label: x.label.value.clone(),
+            policies: out,
+        }
     }
 }
 

@@ -37,7 +37,10 @@ impl Ty {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(self, Ty::Integer | Ty::Number | Ty::Money | Ty::Percent | Ty::Error)
+        matches!(
+            self,
+            Ty::Integer | Ty::Number | Ty::Money | Ty::Percent | Ty::Error
+        )
     }
 
     pub fn is_textual(self) -> bool {

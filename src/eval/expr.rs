@@ -59,7 +59,9 @@ pub fn arith<'a>(op: ArithOp, a: V<'a>, b: V<'a>) -> V<'a> {
         Ok(p) => p,
         Err(m) => return m,
     };
-    let (V::Num(x), V::Num(y)) = (a, b) else { return V::Miss(Why::default()) };
+    let (V::Num(x), V::Num(y)) = (a, b) else {
+        return V::Miss(Why::default());
+    };
     let r = match op {
         ArithOp::Add => x.checked_add(y),
         ArithOp::Sub => x.checked_sub(y),
@@ -90,7 +92,9 @@ pub fn compare<'a>(op: CmpOp, a: V<'a>, b: V<'a>) -> V<'a> {
         Ok(p) => p,
         Err(m) => return m,
     };
-    let Some(o) = order(&a, &b) else { return V::Miss(Why::default()) };
+    let Some(o) = order(&a, &b) else {
+        return V::Miss(Why::default());
+    };
     V::Bool(match op {
         CmpOp::Eq => o == Ordering::Equal,
         CmpOp::Ne => o != Ordering::Equal,
@@ -134,8 +138,16 @@ impl<'a> Env<'_, 'a> {
         match ir {
             Ir::Const(c) => constant(c),
             Ir::Field(i) => cell(self.cells, *i),
-            Ir::Let(i) => self.lets.get(*i as usize).copied().unwrap_or(V::Miss(Why::default())),
-            Ir::Define(i) => self.defines.get(*i as usize).copied().unwrap_or(V::Miss(Why::default())),
+            Ir::Let(i) => self
+                .lets
+                .get(*i as usize)
+                .copied()
+                .unwrap_or(V::Miss(Why::default())),
+            Ir::Define(i) => self
+                .defines
+                .get(*i as usize)
+                .copied()
+                .unwrap_or(V::Miss(Why::default())),
             Ir::AsOf => V::Date(self.as_of),
             Ir::Neg(x) => match self.eval(x) {
                 V::Num(n) => V::Num(-n),
@@ -158,7 +170,11 @@ impl<'a> Env<'_, 'a> {
                 or(left, self.eval(b))
             }
             Ir::Cmp(op, a, b) => compare(*op, self.eval(a), self.eval(b)),
-            Ir::InList { negated, item, list } => {
+            Ir::InList {
+                negated,
+                item,
+                list,
+            } => {
                 let x = self.eval(item);
                 if let V::Miss(_) = x {
                     return x;
@@ -176,7 +192,11 @@ impl<'a> Env<'_, 'a> {
                     acc
                 }
             }
-            Ir::InValue { negated, item, list } => {
+            Ir::InValue {
+                negated,
+                item,
+                list,
+            } => {
                 let r = match both(self.eval(item), self.eval(list)) {
                     Err(m) => m,
                     Ok((V::Text(t), V::List(l))) => V::Bool(l.iter().any(|s| s.as_ref() == t)),
@@ -203,7 +223,10 @@ impl<'a> Env<'_, 'a> {
                 if let V::Miss(_) = x {
                     return x;
                 }
-                and(compare(CmpOp::Le, self.eval(lo), x), compare(CmpOp::Le, x, self.eval(hi)))
+                and(
+                    compare(CmpOp::Le, self.eval(lo), x),
+                    compare(CmpOp::Le, x, self.eval(hi)),
+                )
             }
             Ir::IsMissing { present, expr } => {
                 let missing = matches!(self.eval(expr), V::Miss(_));
@@ -224,7 +247,11 @@ impl<'a> Env<'_, 'a> {
                 }
                 self.eval(otherwise)
             }
-            Ir::Tiers { base, rows, otherwise } => {
+            Ir::Tiers {
+                base,
+                rows,
+                otherwise,
+            } => {
                 let x = self.eval(base);
                 if let V::Miss(_) = x {
                     return x;
@@ -267,8 +294,12 @@ impl<'a> Env<'_, 'a> {
             };
             let upper = top.map_or(x, |t| x.min(t));
             let slice = (upper - floor).max(Decimal::ZERO);
-            let Some(part) = slice.checked_mul(rate) else { return overflow() };
-            let Some(sum) = total.checked_add(part) else { return overflow() };
+            let Some(part) = slice.checked_mul(rate) else {
+                return overflow();
+            };
+            let Some(sum) = total.checked_add(part) else {
+                return overflow();
+            };
             total = sum;
             match top {
                 Some(t) => floor = floor.max(t),
@@ -303,7 +334,11 @@ impl<'a> Env<'_, 'a> {
                         None => v,
                         Some(b) => {
                             let o = order(&v, &b).unwrap_or(Ordering::Equal);
-                            let better = if f == Func::Min { o == Ordering::Less } else { o == Ordering::Greater };
+                            let better = if f == Func::Min {
+                                o == Ordering::Less
+                            } else {
+                                o == Ordering::Greater
+                            };
                             if better {
                                 v
                             } else {
@@ -331,7 +366,9 @@ impl<'a> Env<'_, 'a> {
                 if step.is_zero() {
                     return V::Miss(Why::note(Why::DIV_ZERO));
                 }
-                let Some(q) = x.checked_div(step) else { return overflow() };
+                let Some(q) = x.checked_div(step) else {
+                    return overflow();
+                };
                 let q = if f == Func::Round {
                     q.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
                 } else {
@@ -344,14 +381,20 @@ impl<'a> Env<'_, 'a> {
                 Ok(_) => V::Miss(Why::default()),
                 Err(m) => m,
             },
-            Func::YearsBetween | Func::MonthsBetween => match both(self.eval(&args[0]), self.eval(&args[1])) {
-                Ok((V::Date(a), V::Date(b))) => {
-                    let n = if f == Func::YearsBetween { a.years_until(b) } else { a.months_until(b) };
-                    V::Num(Decimal::from(n))
+            Func::YearsBetween | Func::MonthsBetween => {
+                match both(self.eval(&args[0]), self.eval(&args[1])) {
+                    Ok((V::Date(a), V::Date(b))) => {
+                        let n = if f == Func::YearsBetween {
+                            a.years_until(b)
+                        } else {
+                            a.months_until(b)
+                        };
+                        V::Num(Decimal::from(n))
+                    }
+                    Ok(_) => V::Miss(Why::default()),
+                    Err(m) => m,
                 }
-                Ok(_) => V::Miss(Why::default()),
-                Err(m) => m,
-            },
+            }
             Func::Year => match self.eval(&args[0]) {
                 V::Date(d) => V::Num(Decimal::from(d.year())),
                 other => other,

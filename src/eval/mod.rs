@@ -58,7 +58,12 @@ pub struct Verdict {
 pub fn defines<'a>(program: &'a Program, cells: &'a [Cell], as_of: Date, out: &mut Vec<V<'a>>) {
     out.clear();
     for d in &program.defines {
-        let env = Env { cells, as_of, defines: out, lets: &[] };
+        let env = Env {
+            cells,
+            as_of,
+            defines: out,
+            lets: &[],
+        };
         let v = env.eval(&d.expr);
         out.push(v);
     }
@@ -75,18 +80,30 @@ pub fn verdict<'a>(
 ) -> Verdict {
     lets.clear();
     for l in &policy.lets {
-        let env = Env { cells, as_of, defines, lets };
+        let env = Env {
+            cells,
+            as_of,
+            defines,
+            lets,
+        };
         let v = env.eval(&l.expr);
         lets.push(v);
     }
-    let env = Env { cells, as_of, defines, lets };
+    let env = Env {
+        cells,
+        as_of,
+        defines,
+        lets,
+    };
     let mut failed = 0u128;
     let mut missing = 0u128;
     let mut why = Why::default();
     for (i, clause) in policy.clauses.iter().enumerate() {
         let bit = 1u128 << (i as u32).min(127);
         match (clause.kind, env.eval(&clause.expr)) {
-            (ClauseKind::Require, V::Bool(false)) | (ClauseKind::Exclude, V::Bool(true)) => failed |= bit,
+            (ClauseKind::Require, V::Bool(false)) | (ClauseKind::Exclude, V::Bool(true)) => {
+                failed |= bit
+            }
             (_, V::Bool(_)) => {}
             (_, V::Miss(w)) => {
                 missing |= bit;
@@ -120,7 +137,9 @@ pub fn verdict<'a>(
             },
         };
         match value {
-            V::Num(x) => amount = Some(x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)),
+            V::Num(x) => {
+                amount = Some(x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+            }
             V::Miss(w) => {
                 v.amount_missing = true;
                 v.why = v.why.merge(w);
@@ -171,7 +190,12 @@ pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) ->
             if v.no_payable {
                 out.push(NO_PAYABLE_AMOUNT.to_string());
                 if let Some(a) = &policy.amount {
-                    fields.extend(a.fields.iter().filter(|f| !fields.contains(f)).collect::<Vec<_>>());
+                    fields.extend(
+                        a.fields
+                            .iter()
+                            .filter(|f| !fields.contains(f))
+                            .collect::<Vec<_>>(),
+                    );
                 }
             }
             if !fields.is_empty() {
@@ -208,7 +232,12 @@ pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) ->
 }
 
 /// The fields whose missing values caused a `review`, in schema order.
-pub fn missing_fields(schema: &Schema, why: Why, static_fields: &[u16], cells: &[Cell]) -> Vec<String> {
+pub fn missing_fields(
+    schema: &Schema,
+    why: Why,
+    static_fields: &[u16],
+    cells: &[Cell],
+) -> Vec<String> {
     let mut names = Vec::new();
     for (i, f) in schema.fields.iter().enumerate() {
         let idx = i as u16;
@@ -233,7 +262,11 @@ pub fn values_note(schema: &Schema, fields: &[u16], cells: &[Cell]) -> String {
         .filter_map(|&f| {
             let field = schema.fields.get(f as usize)?;
             let v = expr::cell(cells, f);
-            Some(format!("{}={}", field.name, show(&v, field.ty == FieldType::Percent)))
+            Some(format!(
+                "{}={}",
+                field.name,
+                show(&v, field.ty == FieldType::Percent)
+            ))
         })
         .collect();
     parts.join(", ")

@@ -21,15 +21,24 @@ impl Why {
 
     pub fn field(index: u16) -> Why {
         let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);
-        Why { fields: 1u128 << bit, notes: 0 }
+        Why {
+            fields: 1u128 << bit,
+            notes: 0,
+        }
     }
 
     pub fn note(note: u8) -> Why {
-        Why { fields: 0, notes: note }
+        Why {
+            fields: 0,
+            notes: note,
+        }
     }
 
     pub fn merge(self, other: Why) -> Why {
-        Why { fields: self.fields | other.fields, notes: self.notes | other.notes }
+        Why {
+            fields: self.fields | other.fields,
+            notes: self.notes | other.notes,
+        }
     }
 
     /// Whether field `index` is among the causes (fields past the bit limit

@@ -57,8 +57,10 @@ pub fn settle(program: &Program, firms: &mut [Firm]) -> Vec<BudgetNote> {
         let p = p as u16;
         if let Some(limit) = &policy.limit {
             let slots = eligible_slots(firms, p);
-            let items: Vec<(&str, Option<OrderValue>)> =
-                slots.iter().map(|&(f, i)| (firms[f].key.as_str(), firms[f].pairs[i].limit_by)).collect();
+            let items: Vec<(&str, Option<OrderValue>)> = slots
+                .iter()
+                .map(|&(f, i)| (firms[f].key.as_str(), firms[f].pairs[i].limit_by))
+                .collect();
             let keep = alloc::limit(&items, limit.n, limit.dir);
             for (&(f, i), kept) in slots.iter().zip(keep) {
                 if !kept {
@@ -66,10 +68,17 @@ pub fn settle(program: &Program, firms: &mut [Firm]) -> Vec<BudgetNote> {
                 }
             }
         }
-        let slots: Vec<(usize, usize)> =
-            eligible_slots(firms, p).into_iter().filter(|&(f, i)| firms[f].pairs[i].amount.is_some()).collect();
-        let amounts: Vec<Decimal> = slots.iter().map(|&(f, i)| firms[f].pairs[i].amount.unwrap_or_default()).collect();
-        let total = amounts.iter().try_fold(Decimal::ZERO, |acc, a| acc.checked_add(*a));
+        let slots: Vec<(usize, usize)> = eligible_slots(firms, p)
+            .into_iter()
+            .filter(|&(f, i)| firms[f].pairs[i].amount.is_some())
+            .collect();
+        let amounts: Vec<Decimal> = slots
+            .iter()
+            .map(|&(f, i)| firms[f].pairs[i].amount.unwrap_or_default())
+            .collect();
+        let total = amounts
+            .iter()
+            .try_fold(Decimal::ZERO, |acc, a| acc.checked_add(*a));
         let funded: Result<Vec<Decimal>, String> = match (policy.budget, total) {
             (_, None) => Err("the eligible amounts overflow when added up".into()),
             (Some(budget), Some(total)) if total > budget => {
@@ -77,14 +86,17 @@ pub fn settle(program: &Program, firms: &mut [Firm]) -> Vec<BudgetNote> {
                 let keys: Vec<&str> = slots.iter().map(|&(f, _)| firms[f].key.as_str()).collect();
                 match &policy.allocate {
                     Some(Allocation::ProRata) => {
-                        let items: Vec<(&str, Decimal)> = keys.iter().copied().zip(amounts.iter().copied()).collect();
+                        let items: Vec<(&str, Decimal)> =
+                            keys.iter().copied().zip(amounts.iter().copied()).collect();
                         alloc::pro_rata(budget, &items).map_err(|e| e.to_string())
                     }
                     Some(Allocation::By(_, dir)) => {
                         let items: Vec<(&str, Decimal, Option<OrderValue>)> = slots
                             .iter()
                             .zip(&amounts)
-                            .map(|(&(f, i), a)| (firms[f].key.as_str(), *a, firms[f].pairs[i].alloc_by))
+                            .map(|(&(f, i), a)| {
+                                (firms[f].key.as_str(), *a, firms[f].pairs[i].alloc_by)
+                            })
                             .collect();
                         alloc::by_order(budget, &items, *dir).map_err(|e| e.to_string())
                     }
@@ -114,11 +126,15 @@ fn exclusive(label: &str, group: &[usize], firms: &mut [Firm]) {
         let slots: Vec<Option<usize>> = group
             .iter()
             .map(|&p| {
-                firm.pairs.iter().position(|pair| pair.policy as usize == p && pair.outcome == Outcome::Eligible)
+                firm.pairs
+                    .iter()
+                    .position(|pair| pair.policy as usize == p && pair.outcome == Outcome::Eligible)
             })
             .collect();
-        let candidates: Vec<Option<Decimal>> =
-            slots.iter().map(|s| s.map(|i| firm.pairs[i].amount.unwrap_or(Decimal::ZERO))).collect();
+        let candidates: Vec<Option<Decimal>> = slots
+            .iter()
+            .map(|s| s.map(|i| firm.pairs[i].amount.unwrap_or(Decimal::ZERO)))
+            .collect();
         if let Some(keep) = alloc::keep_highest(&candidates) {
             for (g, slot) in slots.iter().enumerate() {
                 if let (Some(i), true) = (slot, g != keep) {

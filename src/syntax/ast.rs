@@ -16,7 +16,11 @@ pub struct Span {
 
 impl Span {
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -204,21 +208,40 @@ pub enum ExprKind {
     Or(Box<Expr>, Box<Expr>),
     Compare(CmpOp, Box<Expr>, Box<Expr>),
     /// `x in LIST` / `x not in LIST`
-    In { negated: bool, item: Box<Expr>, list: Box<Expr> },
+    In {
+        negated: bool,
+        item: Box<Expr>,
+        list: Box<Expr>,
+    },
     /// `tags contains "专精特新"`
     Contains(Box<Expr>, Box<Expr>),
     /// `x between a and b`
     Between(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `x is missing` (`present: false`) / `x is present`
-    IsMissing { present: bool, expr: Box<Expr> },
+    IsMissing {
+        present: bool,
+        expr: Box<Expr>,
+    },
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `when C1 then A1 … else B`; `otherwise` is `None` when `else` was left out
     /// (a check error, kept so the checker can say so at the right place).
-    When { arms: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>> },
+    When {
+        arms: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
     /// `tiers EXPR { >= V : R … else : R }`; `otherwise` is the `else` row.
-    Tiers { base: Box<Expr>, rows: Vec<TierRow>, otherwise: Option<Box<Expr>>, misplaced_else: Option<Span> },
+    Tiers {
+        base: Box<Expr>,
+        rows: Vec<TierRow>,
+        otherwise: Option<Box<Expr>>,
+        misplaced_else: Option<Span>,
+    },
     /// `progressive EXPR { up to V : RATE … above : RATE }`
-    Progressive { base: Box<Expr>, rows: Vec<Bracket>, misplaced_above: Option<Span> },
+    Progressive {
+        base: Box<Expr>,
+        rows: Vec<Bracket>,
+        misplaced_above: Option<Span>,
+    },
     /// Something the parser recognised as wrong but could read past; its
     /// diagnostic has already been reported.
     Invalid,

@@ -68,10 +68,13 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
                 if depth > MAX_NESTING && !too_deep_reported {
                     too_deep_reported = true;
                     diags.push(
-                        Diagnostic::new("syntax::too-deep", format!("brackets nested more than {MAX_NESTING} deep"))
-                            .at(src, i, i + 1)
-                            .label("too deep")
-                            .help("split the expression with `let`"),
+                        Diagnostic::new(
+                            "syntax::too-deep",
+                            format!("brackets nested more than {MAX_NESTING} deep"),
+                        )
+                        .at(src, i, i + 1)
+                        .label("too deep")
+                        .help("split the expression with `let`"),
                     );
                 }
             }

@@ -189,7 +189,8 @@ impl miette::SourceCode for SourceText {
             inner.data(),
             *inner.span(),
             inner.line(),
-            inner.column(),
+            // miette counts bytes; officers count characters
+            self.line_col(inner.span().offset()).1.saturating_sub(1),
             inner.line_count(),
         )))
     }

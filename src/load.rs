@@ -172,7 +172,10 @@ fn build(
                 files: set_files,
             })
         }
-        _ => Err(diags),
+        _ => {
+            diags.sort_by_key(|d| d.sort_key());
+            Err(diags)
+        }
     }
 }
 

@@ -150,7 +150,7 @@ impl Checker<'_> {
                 item,
                 list,
             } => {
-                let (ii, ti) = self.sub(item, scope, reads);
+                let (ii, mut ti) = self.sub(item, scope, reads);
                 if ti == Ty::List {
                     self.err(
                         "check::type",
@@ -161,6 +161,7 @@ impl Checker<'_> {
                                 .into(),
                         ),
                     );
+                    ti = Ty::Error;
                 }
                 match &list.kind {
                     ExprKind::List(elems) => {
@@ -328,6 +329,14 @@ impl Checker<'_> {
                         None,
                     );
                 }
+                if rows.is_empty() && otherwise.is_none() {
+                    self.err(
+                        "check::tiers",
+                        e.span,
+                        "`tiers` needs at least one row".into(),
+                        Some("write rows like `>= 100万 : 5万`, first match wins".into()),
+                    );
+                }
                 let mut ty = Ty::Error;
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
@@ -397,8 +406,8 @@ impl Checker<'_> {
                         Some(b) => {
                             let (ibd, tbd) =
                                 self.expect_numeric(b, scope, reads, "a bound of `progressive`");
-                            if let Err(why) = comparable(tb, tbd) {
-                                self.err("check::type", b.span, why, None);
+                            if let Err((why, help)) = comparable(tb, tbd) {
+                                self.err("check::type", b.span, why, help);
                             }
                             if let Ir::Const(Const::Num(v)) = *ibd {
                                 if last.is_some_and(|l| v <= l) {
@@ -454,15 +463,7 @@ impl Checker<'_> {
     }
 
     fn compare_types(&mut self, op: CmpOp, ta: Ty, tb: Ty, a: &Expr, b: &Expr, span: Span) {
-        if let Err(why) = comparable(ta, tb) {
-            let help = if matches!(
-                (ta, tb),
-                (Ty::Money, Ty::Percent) | (Ty::Percent, Ty::Money)
-            ) {
-                Some("to compare a share, divide first, e.g. `rnd / revenue >= 3%`".to_string())
-            } else {
-                None
-            };
+        if let Err((why, help)) = comparable(ta, tb) {
             self.err("check::type", span, why, help);
             return;
         }

@@ -291,6 +291,16 @@ impl Checker<'_> {
             match &item.kind {
                 ItemKind::Title(t) => {
                     has_title = true;
+                    if t.value.trim().is_empty() {
+                        self.err(
+                            "check::empty-title",
+                            t.span,
+                            format!("the title of policy `{}` is empty", p.id.name),
+                            Some(
+                                "write the policy's name as the officers and firms know it".into(),
+                            ),
+                        );
+                    }
                     out.title = t.value.clone();
                 }
                 ItemKind::Issuer(t) => out.issuer = Some(t.value.clone()),
@@ -364,7 +374,8 @@ impl Checker<'_> {
                             "check::type",
                             e.span,
                             format!(
-                                "a `{word}` condition must be true or false, this is {}",
+                                "{} `{word}` condition must be true or false, this is {}",
+                                if word == "exclude" { "an" } else { "a" },
                                 t.ty.describe()
                             ),
                             Some("compare it, e.g. `insured_months >= 12`".into()),

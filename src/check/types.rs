@@ -93,19 +93,32 @@ pub fn arith(op: ArithOp, a: Ty, b: Ty) -> Ty {
     }
 }
 
-/// Whether two values may be compared; `Err` says why not.
-pub fn comparable(a: Ty, b: Ty) -> Result<(), String> {
+/// Whether two values may be compared; `Err` says why not, with a hint.
+pub fn comparable(a: Ty, b: Ty) -> Result<(), (String, Option<String>)> {
     use Ty::*;
+    let no = |m: String, h: Option<&str>| Err((m, h.map(str::to_string)));
     match (a, b) {
         (Error, _) | (_, Error) => Ok(()),
-        (Money, Percent) | (Percent, Money) => Err("money cannot be compared with a percent".into()),
+        (Money, Percent) | (Percent, Money) => no(
+            "money cannot be compared with a percent".into(),
+            Some("to compare a share, divide first, e.g. `rnd / revenue >= 3%`"),
+        ),
         (x, y) if x.is_numeric() && y.is_numeric() => Ok(()),
         (Date, Date) | (Bool, Bool) => Ok(()),
         (x, y) if x.is_textual() && y.is_textual() => Ok(()),
-        (List, _) | (_, List) => {
-            Err("a list is not compared with a value: use `contains` (e.g. `tags contains \"专精特新\"`)".into())
-        }
-        (x, y) => Err(format!("{} cannot be compared with {}", x.describe(), y.describe())),
+        (List, _) | (_, List) => no(
+            "a list is not compared with a single value".into(),
+            Some("to test whether a list holds a text, write `tags contains \"专精特新\"`"),
+        ),
+        (Date, y) | (y, Date) if y.is_numeric() => no(
+            format!("a date cannot be compared with {}", y.describe()),
+            Some("write a date as `2020-01-01`, or compare its year: `year(registered_on) >= 2020`"),
+        ),
+        (x, y) if (x.is_textual() && y.is_numeric()) || (x.is_numeric() && y.is_textual()) => no(
+            "a text cannot be compared with a number".into(),
+            Some("codes such as regions are texts: write them in quotes, e.g. `region == \"420102\"`"),
+        ),
+        (x, y) => no(format!("{} cannot be compared with {}", x.describe(), y.describe()), None),
     }
 }
 

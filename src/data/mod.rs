@@ -1,21 +1,19 @@
 //! Stage: data files to typed records and rejects (LANGUAGE.md sections 8 and 10).
 //!
-//! A data file is read once, whole: its bytes are hashed for the manifest,
-//! decoded (UTF-8, or GB18030 as Chinese office software exports it), and
-//! each row becomes either one [`Record`] or one or more [`Reject`]s, never
-//! both and never neither. The format follows the file's ending: `.jsonl` is
-//! JSON Lines, anything else CSV.
+//! A data file is streamed ([`stream`]): its bytes are hashed for the
+//! manifest, decoded cell by cell (UTF-8, or GB18030 as Chinese office
+//! software exports it), and each row becomes either one [`Record`] or one or
+//! more [`Reject`]s, never both and never neither. The format follows the
+//! file's ending: `.jsonl` is JSON Lines, anything else CSV.
 
 mod cell;
-mod csv_file;
-mod json_lines;
-mod rows;
-mod text;
+mod json;
+mod source;
+
+pub mod stream;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::schema::Schema;
 use crate::value::Record;
@@ -114,17 +112,14 @@ fn ordinal(at: usize, name: &str) -> String {
     format!("`{name}` (column {at})")
 }
 
-/// Reads a data file: CSV, or JSON Lines when it ends in `.jsonl`.
+/// Reads a whole data file into memory: CSV, or JSON Lines when it ends in
+/// `.jsonl`. (Batch runs stream instead; see [`stream::Stream`].)
 ///
 /// Rows that cannot be read become rejects and the rest go on; only a file
 /// that cannot be read at all (unreadable, no header, no key column, two
 /// columns for one field) is an error.
 pub fn read(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<DataSet, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    read_bytes(path, bytes, schema, opts)
+    collect(stream::Stream::open_path(path, schema, opts)?)
 }
 
 /// [`read`] on bytes already in memory; `path` names the file in messages and
@@ -135,20 +130,40 @@ pub fn read_bytes(
     schema: &Schema,
     opts: &ReadOptions,
 ) -> Result<DataSet, DataError> {
-    let sha256 = hex(&Sha256::digest(&bytes));
-    let decoded = text::decode(bytes, opts.encoding);
-    let mut set = if is_json_lines(path) {
-        json_lines::read(&decoded, schema)
-    } else {
-        csv_file::read(path, &decoded, schema)?
+    let bytes = std::sync::Arc::new(bytes);
+    let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(Box::new(std::io::Cursor::new(ArcBytes(
+            std::sync::Arc::clone(&bytes),
+        ))))
     };
-    set.sha256 = sha256;
-    Ok(set)
+    collect(stream::Stream::open(&open, path, schema, opts)?)
 }
 
-fn is_json_lines(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
+struct ArcBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn collect(mut s: stream::Stream) -> Result<DataSet, DataError> {
+    let parser = s.parser();
+    let mut set = DataSet::default();
+    let mut batch = Vec::new();
+    while s.next_batch(4096, &mut batch)? {
+        for raw in &batch {
+            match parser.parse(raw) {
+                Ok(r) => set.records.push(r),
+                Err(rejects) => set.rejects.extend(rejects),
+            }
+        }
+    }
+    let info = s.info();
+    set.rows = info.rows;
+    set.sha256 = info.sha256;
+    set.unknown_columns = info.unknown_columns;
+    Ok(set)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,0 +1,181 @@
+//! The bytes of a data file as they stream by: hashed for the manifest, with
+//! line breaks noted so rows can be numbered by line, and decoded cell by cell.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+use super::Encoding;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How much of a file is looked at to choose between UTF-8 and GB18030.
+pub(super) const SNIFF: usize = 4 << 20;
+
+/// A reader that hashes what passes through and notes where lines end.
+pub(super) struct Tracked<R> {
+    inner: R,
+    /// Bytes passed so far (after a skipped byte-order mark).
+    pos: u64,
+    skip_bom: bool,
+    hasher: Sha256,
+    /// Offsets and bytes of `\r` and `\n` not yet consumed by [`Lines`].
+    breaks: RefCell<VecDeque<(u64, u8)>>,
+}
+
+impl<R: Read> Tracked<R> {
+    pub(super) fn new(inner: R, skip_bom: bool) -> Self {
+        Tracked {
+            inner,
+            pos: 0,
+            skip_bom,
+            hasher: Sha256::new(),
+            breaks: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    /// SHA-256 of every byte read (byte-order mark included), lowercase hex.
+    pub(super) fn sha256(&self) -> String {
+        super::hex(&self.hasher.clone().finalize())
+    }
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let got = buf.get(..n).unwrap_or_default();
+        self.hasher.update(got);
+        let mut start = 0;
+        if self.skip_bom && self.pos == 0 && n > 0 {
+            // The first read of a file is at least a few bytes; the mark is 3.
+            if got.starts_with(BOM) {
+                start = BOM.len();
+            }
+            self.skip_bom = false;
+        }
+        let kept = got.get(start..).unwrap_or_default();
+        let mut breaks = self.breaks.borrow_mut();
+        for (i, b) in kept.iter().enumerate() {
+            if *b == b'\n' || *b == b'\r' {
+                breaks.push_back((self.pos + i as u64, *b));
+            }
+        }
+        drop(breaks);
+        let len = kept.len();
+        buf.copy_within(start..n, 0);
+        self.pos += len as u64;
+        Ok(len)
+    }
+}
+
+/// Numbers rows by the line they start on. The csv crate's own count goes
+/// wrong after a blank line or a CRLF ending (it counts from the end of the
+/// previous record), so lines are counted here from the byte offset of each
+/// record, which may point at the line ending before it.
+#[derive(Default)]
+pub(super) struct Lines {
+    /// Line breaks passed.
+    passed: u64,
+}
+
+impl Lines {
+    /// The 1-based line of the record that starts at byte `at`; records come
+    /// in order, and the reader has read past `at`.
+    pub(super) fn line_at<R>(&mut self, source: &Tracked<R>, at: u64) -> u64 {
+        let mut breaks = source.breaks.borrow_mut();
+        let mut at = at;
+        while let Some(&(offset, byte)) = breaks.front() {
+            if offset > at {
+                break;
+            }
+            breaks.pop_front();
+            let next = breaks.front().copied();
+            // `\r\n` is one break, counted at its `\n`; a `\r` alone (old Mac files) is one too.
+            let counts =
+                byte == b'\n' || next.is_none_or(|(o, b)| !(o == offset + 1 && b == b'\n'));
+            if counts {
+                self.passed += 1;
+            }
+            if offset == at {
+                // the record's offset points at a line ending: it starts after it
+                at += 1;
+            }
+        }
+        self.passed + 1
+    }
+}
+
+/// Which encoding a file uses, chosen from its first bytes when asked to.
+pub(super) fn choose(encoding: Encoding, head: &[u8]) -> Encoding {
+    match encoding {
+        Encoding::Auto if head.starts_with(BOM) => Encoding::Utf8,
+        Encoding::Auto => match std::str::from_utf8(head) {
+            Ok(_) => Encoding::Utf8,
+            // cut in the middle of a character at the end of the sample: still UTF-8
+            Err(e) if e.error_len().is_none() => Encoding::Utf8,
+            Err(_) => Encoding::Gb18030,
+        },
+        other => other,
+    }
+}
+
+/// Decodes one cell (or JSON line) in the file's encoding.
+pub(super) fn decode(encoding: Encoding, raw: &[u8]) -> Result<Cow<'_, str>, &'static str> {
+    if raw.is_ascii() {
+        // ASCII reads the same in both encodings
+        return Ok(Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default()));
+    }
+    match encoding {
+        Encoding::Gb18030 => {
+            let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(raw);
+            if had_errors {
+                Err("not valid GB18030 text; try --encoding utf8")
+            } else {
+                Ok(text)
+            }
+        }
+        _ => std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|_| "not valid UTF-8; try --encoding gb18030"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chooses_the_encoding() {
+        let (gbk, _, _) = encoding_rs::GB18030.encode("企业,规模\n");
+        assert_eq!(choose(Encoding::Auto, &gbk), Encoding::Gb18030);
+        assert_eq!(choose(Encoding::Auto, "企业".as_bytes()), Encoding::Utf8);
+        assert_eq!(
+            choose(Encoding::Auto, &"企业".as_bytes()[..4]),
+            Encoding::Utf8
+        );
+        assert_eq!(
+            choose(Encoding::Auto, b"\xEF\xBB\xBFa,\xB9\xFA"),
+            Encoding::Utf8
+        );
+        assert_eq!(decode(Encoding::Gb18030, &gbk[..4]).as_deref(), Ok("企业"));
+        assert!(decode(Encoding::Utf8, &gbk[..4]).is_err());
+        assert!(decode(Encoding::Gb18030, b"\xB9").is_err());
+    }
+
+    #[test]
+    fn numbers_lines_after_crlf_and_blank_lines() {
+        let text = b"h\r\na\r\n\r\nb\nc\rd\n";
+        let mut t = Tracked::new(&text[..], true);
+        let mut sink = Vec::new();
+        t.read_to_end(&mut sink).unwrap();
+        let mut lines = Lines::default();
+        assert_eq!(lines.line_at(&t, 0), 1);
+        assert_eq!(lines.line_at(&t, 2), 2); // points at the `\n` of line 1
+        assert_eq!(lines.line_at(&t, 5), 4); // after a blank line
+        assert_eq!(lines.line_at(&t, 10), 5);
+        assert_eq!(lines.line_at(&t, 12), 6); // after a lone `\r`
+    }
+}

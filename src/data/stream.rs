@@ -1,0 +1,823 @@
+//! A data file read as a stream of rows, in bounded memory.
+//!
+//! [`Stream::open`] reads the header and then the whole file once for its
+//! keys alone (a key found on several rows rejects every one of those rows,
+//! LANGUAGE.md section 8, which can only be known at the end), hashing it for
+//! the manifest. Rows then come in batches of raw cells; a [`RowParser`],
+//! shared by worker threads, turns each into a [`Record`] or its rejects.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use csv::ByteRecord;
+
+use super::cell::{parse_cell, parse_json, shown, trim};
+use super::json::{not_an_object, value_text, Entries};
+use super::source::{choose, decode, Lines, Tracked, SNIFF};
+use super::{DataError, Encoding, ReadOptions, Reject};
+use crate::schema::{uscc_valid, Check, Field, Schema};
+use crate::value::{Cell, Record};
+
+/// Rejects of one row sort by column position: whole-row problems first, an
+/// absent JSON key last.
+const WHOLE_ROW: usize = 0;
+const ABSENT: usize = usize::MAX;
+
+/// Opens the data, once per pass.
+pub type Open<'a> = dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + 'a;
+
+/// A header column.
+#[derive(Clone, Debug)]
+struct Column {
+    /// As written (byte-order mark removed): rejects name it so.
+    header: String,
+    /// The field it fills; `None` for an unknown column, whose cells are ignored.
+    field: Option<usize>,
+}
+
+/// One row as read: its line and raw cells (a JSON line is one cell).
+#[derive(Clone, Debug, Default)]
+pub struct RawRow {
+    pub line: u64,
+    record: ByteRecord,
+}
+
+/// What a parser needs, shared read-only between threads.
+pub struct RowParser {
+    schema: Schema,
+    json: bool,
+    encoding: Encoding,
+    columns: Vec<Column>,
+    /// Rows of every key found on more than one row.
+    duplicates: HashMap<Box<str>, Vec<u64>>,
+}
+
+enum Reader {
+    Csv {
+        reader: csv::Reader<Tracked<Box<dyn Read + Send>>>,
+        lines: Lines,
+    },
+    Jsonl {
+        reader: BufReader<Tracked<Box<dyn Read + Send>>>,
+        line: u64,
+        buf: Vec<u8>,
+    },
+}
+
+/// A data file being read.
+pub struct Stream {
+    reader: Reader,
+    parser: Arc<RowParser>,
+    rows: u64,
+    sha256: String,
+    unknown_columns: Vec<String>,
+    path: PathBuf,
+}
+
+/// What the whole file told once read: for the manifest and the summary.
+#[derive(Clone, Debug, Default)]
+pub struct StreamInfo {
+    pub rows: u64,
+    pub sha256: String,
+    pub unknown_columns: Vec<String>,
+}
+
+fn is_json_lines(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
+}
+
+/// Opens a source, reads enough of it to choose the encoding, and wraps it.
+fn start(
+    open: &Open<'_>,
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(Tracked<Box<dyn Read + Send>>, Encoding), DataError> {
+    let unreadable = |source| DataError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut inner = open().map_err(unreadable)?;
+    let mut head = Vec::new();
+    (&mut inner)
+        .take(SNIFF as u64)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    let encoding = choose(opts.encoding, &head);
+    let chained: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(inner));
+    Ok((Tracked::new(chained, encoding == Encoding::Utf8), encoding))
+}
+
+fn csv_reader(t: Tracked<Box<dyn Read + Send>>) -> csv::Reader<Tracked<Box<dyn Read + Send>>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(t)
+}
+
+impl Stream {
+    /// Opens a data file: CSV, or JSON Lines when its name ends in `.jsonl`.
+    pub fn open_path(
+        path: &Path,
+        schema: &Schema,
+        opts: &ReadOptions,
+    ) -> Result<Stream, DataError> {
+        let owned = path.to_path_buf();
+        let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(std::fs::File::open(&owned)?))
+        };
+        Stream::open(&open, path, schema, opts)
+    }
+
+    /// Opens data from any source, opened once per pass; `path` names it in
+    /// messages and chooses the format by its ending.
+    pub fn open(
+        open: &Open<'_>,
+        path: &Path,
+        schema: &Schema,
+        opts: &ReadOptions,
+    ) -> Result<Stream, DataError> {
+        let json = is_json_lines(path);
+        let (first, encoding) = start(open, path, opts)?;
+        let mut parser = RowParser {
+            schema: schema.clone(),
+            json,
+            encoding,
+            columns: Vec::new(),
+            duplicates: HashMap::new(),
+        };
+        let mut unknown = Unknown::default();
+        let (sha256, keys) = if json {
+            scan_json(first, &parser, &mut unknown, path)?
+        } else {
+            let mut reader = csv_reader(first);
+            let mut lines = Lines::default();
+            parser.columns = header(
+                path,
+                &mut reader,
+                &mut lines,
+                schema,
+                encoding,
+                &mut unknown,
+            )?;
+            scan_csv(reader, lines, &parser, path)?
+        };
+        parser.duplicates = keys.duplicates();
+        let (second, _) = start(open, path, &ReadOptions { encoding })?;
+        let reader = if json {
+            Reader::Jsonl {
+                reader: BufReader::with_capacity(1 << 16, second),
+                line: 0,
+                buf: Vec::new(),
+            }
+        } else {
+            let mut reader = csv_reader(second);
+            let mut lines = Lines::default();
+            // the header again; it read fine the first time
+            header(
+                path,
+                &mut reader,
+                &mut lines,
+                schema,
+                encoding,
+                &mut Unknown::default(),
+            )?;
+            Reader::Csv { reader, lines }
+        };
+        Ok(Stream {
+            reader,
+            parser: Arc::new(parser),
+            rows: 0,
+            sha256,
+            unknown_columns: unknown.names,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The parser for this file's rows, to share with worker threads.
+    pub fn parser(&self) -> Arc<RowParser> {
+        Arc::clone(&self.parser)
+    }
+
+    /// Columns that name no field (ignored), in the order first seen.
+    pub fn unknown_columns(&self) -> &[String] {
+        &self.unknown_columns
+    }
+
+    /// Reads up to `max` more rows into `out` (cleared first); `Ok(false)` at
+    /// the end of the file.
+    pub fn next_batch(&mut self, max: usize, out: &mut Vec<RawRow>) -> Result<bool, DataError> {
+        out.clear();
+        let path = self.path.clone();
+        match &mut self.reader {
+            Reader::Csv { reader, lines } => {
+                let mut record = ByteRecord::new();
+                while out.len() < max {
+                    match reader.read_byte_record(&mut record) {
+                        Ok(false) => break,
+                        Ok(true) if is_blank(&record) => continue,
+                        Ok(true) => {
+                            let at = record.position().map_or(0, |p| p.byte());
+                            let line = lines.line_at(reader.get_ref(), at);
+                            out.push(RawRow {
+                                line,
+                                record: std::mem::take(&mut record),
+                            });
+                        }
+                        Err(e) => {
+                            return Err(DataError::Unreadable {
+                                path,
+                                source: std::io::Error::other(e.to_string()),
+                            })
+                        }
+                    }
+                }
+            }
+            Reader::Jsonl { reader, line, buf } => {
+                while out.len() < max {
+                    buf.clear();
+                    let n =
+                        reader
+                            .read_until(b'\n', buf)
+                            .map_err(|source| DataError::Unreadable {
+                                path: path.clone(),
+                                source,
+                            })?;
+                    if n == 0 {
+                        break;
+                    }
+                    *line += 1;
+                    let text = trim_line(buf);
+                    if is_blank_bytes(text) {
+                        continue;
+                    }
+                    let mut record = ByteRecord::new();
+                    record.push_field(text);
+                    out.push(RawRow {
+                        line: *line,
+                        record,
+                    });
+                }
+            }
+        }
+        self.rows += out.len() as u64;
+        Ok(!out.is_empty())
+    }
+
+    /// Rows read so far, the file's hash and its unknown columns.
+    pub fn info(&self) -> StreamInfo {
+        StreamInfo {
+            rows: self.rows,
+            sha256: self.sha256.clone(),
+            unknown_columns: self.unknown_columns.clone(),
+        }
+    }
+}
+
+fn trim_line(buf: &[u8]) -> &[u8] {
+    let b = buf.strip_suffix(b"\n").unwrap_or(buf);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+fn is_blank_bytes(b: &[u8]) -> bool {
+    b.iter().all(|c| c.is_ascii_whitespace())
+        || std::str::from_utf8(b).is_ok_and(|s| trim(s).is_empty())
+}
+
+/// A line with nothing but whitespace is not a row.
+fn is_blank(record: &ByteRecord) -> bool {
+    match record.len() {
+        0 => true,
+        1 => record.get(0).is_some_and(is_blank_bytes),
+        _ => false,
+    }
+}
+
+#[derive(Default)]
+struct Unknown {
+    names: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Unknown {
+    fn add(&mut self, name: &str) {
+        if self.seen.insert(name.to_string()) {
+            self.names.push(name.to_string());
+        }
+    }
+}
+
+/// Reads the header: skips blank lines before it, maps each column to a field.
+fn header(
+    path: &Path,
+    reader: &mut csv::Reader<Tracked<Box<dyn Read + Send>>>,
+    lines: &mut Lines,
+    schema: &Schema,
+    encoding: Encoding,
+    unknown: &mut Unknown,
+) -> Result<Vec<Column>, DataError> {
+    let mut record = ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => {
+                return Err(DataError::NoHeader {
+                    path: path.to_path_buf(),
+                })
+            }
+            Ok(true) if is_blank(&record) => continue,
+            Ok(true) => {
+                let at = record.position().map_or(0, |p| p.byte());
+                lines.line_at(reader.get_ref(), at);
+                break;
+            }
+            Err(e) => {
+                let line = e.position().map_or(1, |p| p.line());
+                return Err(DataError::BadHeader {
+                    path: path.to_path_buf(),
+                    line,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    let mut columns = Vec::with_capacity(record.len());
+    for (i, raw) in record.iter().enumerate() {
+        let name = decode(encoding, raw).map_err(|_| DataError::HeaderNotUtf8 {
+            path: path.to_path_buf(),
+        })?;
+        let header = if i == 0 {
+            name.trim_start_matches('\u{feff}')
+        } else {
+            &name
+        };
+        let field = schema.lookup(trim(header));
+        if field.is_none() {
+            unknown.add(trim(header));
+        }
+        columns.push(Column {
+            header: header.to_string(),
+            field,
+        });
+    }
+    check_columns(path, &columns, schema)?;
+    Ok(columns)
+}
+
+/// The key has a column, and no field has two.
+fn check_columns(path: &Path, columns: &[Column], schema: &Schema) -> Result<(), DataError> {
+    if !columns.iter().any(|c| c.field == Some(schema.key)) {
+        let key = schema.key_field();
+        let names: Vec<String> = key.names().map(|n| format!("`{n}`")).collect();
+        return Err(DataError::NoKeyColumn {
+            path: path.to_path_buf(),
+            key: key.name.clone(),
+            names: names.join(" or "),
+        });
+    }
+    let mut first: Vec<Option<usize>> = vec![None; schema.fields.len()];
+    for (i, c) in columns.iter().enumerate() {
+        let Some(f) = c.field else { continue };
+        match first.get(f).copied().flatten() {
+            Some(j) => {
+                return Err(DataError::AmbiguousColumns {
+                    path: path.to_path_buf(),
+                    field: schema
+                        .fields
+                        .get(f)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default(),
+                    first: columns.get(j).map(|x| x.header.clone()).unwrap_or_default(),
+                    first_at: j + 1,
+                    second: c.header.clone(),
+                    second_at: i + 1,
+                })
+            }
+            None => {
+                if let Some(slot) = first.get_mut(f) {
+                    *slot = Some(i);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every key and the rows it is on.
+#[derive(Default)]
+struct Keys {
+    first: HashMap<Box<str>, u64>,
+    repeats: Vec<(Box<str>, u64)>,
+}
+
+impl Keys {
+    fn add(&mut self, key: &str, row: u64) {
+        // One hash for a new key (the common case); a repeat puts the first back.
+        if let Some(first) = self.first.insert(key.into(), row) {
+            self.first.insert(key.into(), first);
+            self.repeats.push((key.into(), row));
+        }
+    }
+
+    fn duplicates(self) -> HashMap<Box<str>, Vec<u64>> {
+        let mut out: HashMap<Box<str>, Vec<u64>> = HashMap::new();
+        for (key, row) in self.repeats {
+            let first = self.first.get(&key).copied();
+            out.entry(key)
+                .or_insert_with(|| first.into_iter().collect())
+                .push(row);
+        }
+        for rows in out.values_mut() {
+            rows.sort_unstable();
+        }
+        out
+    }
+}
+
+/// The key as a record would hold it ([`Record::key`]); for a cell that fails
+/// to parse, its trimmed text. `None` when empty.
+fn key_of(field: &Field, text: &str) -> Option<String> {
+    match parse_cell(&field.ty, text) {
+        Ok(cell) => key_text(&cell, text).map(Cow::into_owned),
+        Err(_) => Some(trim(text).to_string()).filter(|k| !k.is_empty()),
+    }
+}
+
+fn key_text<'a>(cell: &'a Cell, text: &'a str) -> Option<Cow<'a, str>> {
+    match cell {
+        Cell::Missing => None,
+        Cell::Text(t) => Some(Cow::Borrowed(t)),
+        Cell::Num(n) => Some(n.normalize().to_string().into()),
+        Cell::Date(d) => Some(d.to_string().into()),
+        Cell::Bool(b) => Some(b.to_string().into()),
+        Cell::List(items) if items.is_empty() => None,
+        Cell::List(_) => Some(trim(text).into()),
+    }
+}
+
+/// Pass 1 over a CSV file: every row's key.
+fn scan_csv(
+    mut reader: csv::Reader<Tracked<Box<dyn Read + Send>>>,
+    mut lines: Lines,
+    parser: &RowParser,
+    path: &Path,
+) -> Result<(String, Keys), DataError> {
+    let mut keys = Keys::default();
+    let key_column = parser
+        .columns
+        .iter()
+        .position(|c| c.field == Some(parser.schema.key));
+    let key_field = parser.schema.key_field();
+    let mut record = ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if is_blank(&record) => continue,
+            Ok(true) => {
+                let at = record.position().map_or(0, |p| p.byte());
+                let line = lines.line_at(reader.get_ref(), at);
+                let raw = key_column.and_then(|i| record.get(i));
+                if let Some(Ok(text)) = raw.map(|r| decode(parser.encoding, r)) {
+                    if let Some(k) = key_of(key_field, &text) {
+                        keys.add(&k, line);
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(DataError::Unreadable {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            }
+        }
+    }
+    Ok((reader.get_ref().sha256(), keys))
+}
+
+/// Pass 1 over a JSON Lines file: every row's key and the unknown columns.
+fn scan_json(
+    source: Tracked<Box<dyn Read + Send>>,
+    parser: &RowParser,
+    unknown: &mut Unknown,
+    path: &Path,
+) -> Result<(String, Keys), DataError> {
+    let mut keys = Keys::default();
+    let mut reader = BufReader::with_capacity(1 << 16, source);
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    let schema = &parser.schema;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| DataError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let Ok(text) = decode(parser.encoding, trim_line(&buf)) else {
+            continue;
+        };
+        let Ok(Entries(entries)) = serde_json::from_str::<Entries>(&text) else {
+            continue;
+        };
+        let mut key_seen = false;
+        for (name, value) in &entries {
+            match schema.lookup(trim(name)) {
+                None => unknown.add(trim(name)),
+                Some(f) if f == schema.key && !key_seen => {
+                    key_seen = true;
+                    let key = match parse_json(&schema.key_field().ty, value) {
+                        Ok(cell) => key_text(&cell, &value_text(value)).map(Cow::into_owned),
+                        Err(_) => {
+                            Some(trim(&value_text(value)).to_string()).filter(|k| !k.is_empty())
+                        }
+                    };
+                    if let Some(k) = key {
+                        keys.add(&k, line);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok((reader.get_ref().sha256(), keys))
+}
+
+/// The rejects of one row as they are found, with their column positions.
+struct RowRejects {
+    line: u64,
+    found: Vec<(usize, Reject)>,
+}
+
+impl RowRejects {
+    fn add(&mut self, position: usize, column: &str, value: &str, reason: impl Into<String>) {
+        let reject = Reject {
+            row: self.line,
+            column: column.to_string(),
+            value: shown(value).into_owned(),
+            reason: reason.into(),
+        };
+        self.found.push((position, reject));
+    }
+
+    fn finish(mut self) -> Vec<Reject> {
+        // stable: the rejects of one cell stay in the order found
+        self.found.sort_by_key(|(p, _)| *p);
+        self.found.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// "the key is also on rows 3, 7": the other rows of a duplicated key, at most ten named.
+pub(super) fn also_on(rows: &[u64], this: u64) -> String {
+    const NAMED: usize = 10;
+    let others = rows.len().saturating_sub(1);
+    let named: Vec<String> = rows
+        .iter()
+        .filter(|&&r| r != this)
+        .take(NAMED)
+        .map(u64::to_string)
+        .collect();
+    let plural = if others == 1 { "row" } else { "rows" };
+    let mut reason = format!("the key is also on {plural} {}", named.join(", "));
+    if others > NAMED {
+        reason += &format!(" and {} more", others - NAMED);
+    }
+    reason
+}
+
+impl RowParser {
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Reads one row: its record, or every reason it cannot be one.
+    pub fn parse(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
+        if self.json {
+            self.parse_json(raw)
+        } else {
+            self.parse_csv(raw)
+        }
+    }
+
+    fn duplicate(&self, rejects: &mut RowRejects, position: usize, column: &str, key: &str) {
+        if let Some(rows) = self.duplicates.get(key) {
+            rejects.add(position, column, key, also_on(rows, rejects.line));
+        }
+    }
+
+    /// Takes one cell: rejects it if it failed to parse or fails its check,
+    /// checks the key. A rejected cell reads as missing.
+    #[allow(clippy::too_many_arguments)]
+    fn cell(
+        &self,
+        rejects: &mut RowRejects,
+        position: usize,
+        column: &str,
+        field: &Field,
+        is_key: bool,
+        parsed: Result<Cell, String>,
+        text: &str,
+    ) -> Cell {
+        let cell = match parsed {
+            Ok(cell) => cell,
+            Err(reason) => {
+                rejects.add(position, column, text, reason);
+                if is_key && !trim(text).is_empty() {
+                    self.duplicate(rejects, position, column, trim(text));
+                }
+                return Cell::Missing;
+            }
+        };
+        if field.check == Some(Check::Uscc) {
+            if let Cell::Text(t) = &cell {
+                if let Err(reason) = uscc_valid(t) {
+                    rejects.add(position, column, text, reason);
+                }
+            }
+        }
+        if is_key {
+            match key_text(&cell, text) {
+                Some(k) => self.duplicate(rejects, position, column, &k),
+                None => rejects.add(position, column, text, "the key is empty"),
+            }
+        }
+        cell
+    }
+
+    fn parse_csv(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
+        let schema = &self.schema;
+        let mut rejects = RowRejects {
+            line: raw.line,
+            found: Vec::new(),
+        };
+        let record = &raw.record;
+        if record.len() != self.columns.len() {
+            let reason = format!(
+                "expected {} cells, found {}",
+                self.columns.len(),
+                record.len()
+            );
+            rejects.add(WHOLE_ROW, "", "", reason);
+            // its key still takes part in the duplicate check
+            let key_column = self
+                .columns
+                .iter()
+                .position(|c| c.field == Some(schema.key));
+            if let Some((i, raw_key, column)) =
+                key_column.and_then(|i| Some((i, record.get(i)?, self.columns.get(i)?)))
+            {
+                if let Ok(text) = decode(self.encoding, raw_key) {
+                    if let Some(k) = key_of(schema.key_field(), &text) {
+                        self.duplicate(&mut rejects, i + 1, &column.header, &k);
+                    }
+                }
+            }
+            return Err(rejects.finish());
+        }
+        let mut cells = vec![Cell::Missing; schema.fields.len()];
+        for (i, (raw_cell, column)) in record.iter().zip(&self.columns).enumerate() {
+            let Some((f, field)) = column.field.and_then(|f| Some((f, schema.fields.get(f)?)))
+            else {
+                continue;
+            };
+            let position = i + 1;
+            let text = match decode(self.encoding, raw_cell) {
+                Ok(t) => t,
+                Err(reason) => {
+                    rejects.add(
+                        position,
+                        &column.header,
+                        &String::from_utf8_lossy(raw_cell),
+                        reason,
+                    );
+                    continue;
+                }
+            };
+            let parsed = parse_cell(&field.ty, &text);
+            let cell = self.cell(
+                &mut rejects,
+                position,
+                &column.header,
+                field,
+                f == schema.key,
+                parsed,
+                &text,
+            );
+            if let Some(slot) = cells.get_mut(f) {
+                *slot = cell;
+            }
+        }
+        if rejects.found.is_empty() {
+            Ok(Record {
+                row: raw.line,
+                cells,
+            })
+        } else {
+            Err(rejects.finish())
+        }
+    }
+
+    fn parse_json(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
+        let schema = &self.schema;
+        let mut rejects = RowRejects {
+            line: raw.line,
+            found: Vec::new(),
+        };
+        let bytes = raw.record.get(0).unwrap_or_default();
+        let line = match decode(self.encoding, bytes) {
+            Ok(l) => l,
+            Err(reason) => {
+                rejects.add(WHOLE_ROW, "", &String::from_utf8_lossy(bytes), reason);
+                return Err(rejects.finish());
+            }
+        };
+        let entries = match serde_json::from_str::<Entries>(&line) {
+            Ok(Entries(e)) => e,
+            Err(e) => {
+                rejects.add(WHOLE_ROW, "", &line, not_an_object(&e));
+                return Err(rejects.finish());
+            }
+        };
+        let mut cells = vec![Cell::Missing; schema.fields.len()];
+        let mut filled_by: Vec<Option<&str>> = vec![None; schema.fields.len()];
+        for (i, (name, value)) in entries.iter().enumerate() {
+            let position = i + 1;
+            let Some((f, field)) = schema
+                .lookup(trim(name))
+                .and_then(|f| Some((f, schema.fields.get(f)?)))
+            else {
+                continue;
+            };
+            let text = value_text(value);
+            if let Some(Some(other)) = filled_by.get(f) {
+                let reason = format!(
+                    "`{other}` and `{name}` both name the field `{}`",
+                    field.name
+                );
+                rejects.add(position, name, &text, reason);
+                continue;
+            }
+            if let Some(slot) = filled_by.get_mut(f) {
+                *slot = Some(name);
+            }
+            let parsed = parse_json(&field.ty, value);
+            let cell = self.cell(
+                &mut rejects,
+                position,
+                name,
+                field,
+                f == schema.key,
+                parsed,
+                &text,
+            );
+            if let Some(slot) = cells.get_mut(f) {
+                *slot = cell;
+            }
+        }
+        if filled_by.get(schema.key).is_some_and(Option::is_none) {
+            rejects.add(ABSENT, &schema.key_field().name, "", "the key is empty");
+        }
+        if rejects.found.is_empty() {
+            Ok(Record {
+                row: raw.line,
+                cells,
+            })
+        } else {
+            Err(rejects.finish())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_other_rows() {
+        assert_eq!(also_on(&[2, 5], 2), "the key is also on row 5");
+        assert_eq!(also_on(&[2, 5, 9], 5), "the key is also on rows 2, 9");
+        let many: Vec<u64> = (1..=13).collect();
+        assert_eq!(
+            also_on(&many, 1),
+            "the key is also on rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more"
+        );
+    }
+
+    #[test]
+    fn keys_seen_twice_are_duplicates() {
+        let mut k = Keys::default();
+        for (key, row) in [("A", 2), ("B", 3), ("A", 4), ("A", 9)] {
+            k.add(key, row);
+        }
+        let d = k.duplicates();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.get("A"), Some(&vec![2, 4, 9]));
+    }
+}

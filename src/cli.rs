@@ -77,6 +77,8 @@ pub struct RunArgs {
     pub encoding: crate::data::Encoding,
     pub threads: Option<usize>,
     pub json_errors: bool,
+    /// Print how long each phase took (stderr).
+    pub timings: bool,
 }
 
 /// `mianshen run DIR --data FILE --as-of DATE`
@@ -97,25 +99,112 @@ pub fn run(args: &RunArgs) -> u8 {
     let opts = crate::data::ReadOptions {
         encoding: args.encoding,
     };
-    let data = match crate::data::read(&args.data, &set.program.schema, &opts) {
-        Ok(d) => d,
+    let started = std::time::Instant::now();
+    let mut data =
+        match crate::data::stream::Stream::open_path(&args.data, &set.program.schema, &opts) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+    let pending = match crate::report::Pending::create(&args.out) {
+        Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: cannot write the results to `{}`: {e}",
+                args.out.display()
+            );
             return EXIT_USAGE;
         }
     };
+    let mut clock = Timings {
+        on: args.timings,
+        last: started,
+    };
+    clock.lap("load policies, read header, key pass");
+    match run_into(&set, &mut data, as_of, args, &pending, &mut clock) {
+        Ok(done) => {
+            if let Err(e) = pending.commit() {
+                eprintln!(
+                    "error: cannot write the results to `{}`: {e}",
+                    args.out.display()
+                );
+                return EXIT_USAGE;
+            }
+            for w in &done.warnings {
+                eprintln!("warning: {w}");
+            }
+            clock.lap("rename results into place");
+            print_run_summary(&done, &args.out);
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Phase durations for `--timings`.
+struct Timings {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timings {
+    fn lap(&mut self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("timing: {:>8.3} s  {what}", (now - self.last).as_secs_f64());
+            self.last = now;
+        }
+    }
+}
+
+/// What a run reports on the terminal.
+struct RunDone {
+    summary: Vec<crate::run::PolicySummary>,
+    info: crate::data::stream::StreamInfo,
+    rejected_rows: u64,
+    warnings: Vec<String>,
+}
+
+/// Streams the data through the engine and writes every result file into the
+/// pending directory.
+fn run_into(
+    set: &PolicySet,
+    data: &mut crate::data::stream::Stream,
+    as_of: Date,
+    args: &RunArgs,
+    pending: &crate::report::Pending,
+    clock: &mut Timings,
+) -> Result<RunDone, crate::batch::RunError> {
+    let program = &set.program;
+    let mut rejects = crate::report::RejectsWriter::new(pending.file("rejects.csv")?)?;
     let run_opts = crate::run::RunOptions {
         as_of,
         all: args.all,
     };
-    let result = crate::run::run(&set.program, &data.records, &run_opts);
+    let spill = Some(pending.path().to_path_buf());
+    let batch = crate::batch::stream(program, data, run_opts, spill, |r| rejects.write(r))?;
+    let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
+    rejects.finish()?;
+    clock.lap("parse and evaluate rows");
+    let settled = batch.finish();
+    clock.lap("settle across firms, sort by key");
+    let decisions = settled.write_decisions(pending.file("decisions.csv")?)?;
+    clock.lap("write decisions");
+    let summary = settled.summary().to_vec();
+    crate::report::write_summary(&summary, pending.file("summary.csv")?)?;
+    let info = data.info();
     let mut warnings = Vec::new();
-    for c in &data.unknown_columns {
+    for c in &info.unknown_columns {
         warnings.push(format!(
             "column `{c}` matches no field of the schema and was ignored"
         ));
     }
-    for s in &result.summary {
+    for s in &summary {
         if s.note.overrun {
             warnings.push(format!(
                 "policy `{}`: eligible amounts {} exceed the budget {}; no `allocate`, so every firm keeps its full amount",
@@ -125,51 +214,46 @@ pub fn run(args: &RunArgs) -> u8 {
             ));
         }
         if let Some(e) = &s.note.error {
-            warnings.push(format!(
-                "policy `{}`: the budget could not be allocated: {e}",
-                s.id
-            ));
+            warnings.push(format!("policy `{}`: {e}", s.id));
         }
     }
     let dir_text = args.dir.to_string_lossy().to_string();
     let data_text = args.data.to_string_lossy().to_string();
-    let inputs = crate::report::RunInputs {
-        set: &set,
+    let record = crate::report::RunRecord {
+        set,
         policy_dir: &dir_text,
         data_path: &data_text,
-        data: &data,
+        data: &info,
         as_of,
         all: args.all,
+        firms: settled.firm_count() as u64,
+        rejected_rows,
+        rejects: reject_lines,
+        decisions,
+        summary: &summary,
         warnings: &warnings,
     };
-    if let Err(e) = crate::report::write_all(&args.out, &inputs, &result) {
-        eprintln!(
-            "error: cannot write the results to `{}`: {e}",
-            args.out.display()
-        );
-        return EXIT_USAGE;
-    }
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    print_run_summary(&result, &data, &args.out);
-    EXIT_OK
+    crate::report::write_manifest(&record, pending.file("manifest.json")?)?;
+    Ok(RunDone {
+        summary,
+        info,
+        rejected_rows,
+        warnings,
+    })
 }
 
-fn print_run_summary(result: &crate::run::RunResult, data: &crate::data::DataSet, out: &Path) {
-    let mut rejected: Vec<u64> = data.rejects.iter().map(|r| r.row).collect();
-    rejected.dedup();
+fn print_run_summary(done: &RunDone, out: &Path) {
+    let rows = done.info.rows;
     println!(
-        "{} rows: {} firms evaluated, {} rows rejected (see rejects.csv)",
-        data.rows,
-        data.records.len(),
-        rejected.len()
+        "{rows} rows: {} firms evaluated, {} rows rejected (see rejects.csv)",
+        rows.saturating_sub(done.rejected_rows),
+        done.rejected_rows
     );
     println!(
         "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}",
         "policy", "evaluated", "eligible", "review", "inelig.", "amount", "funded"
     );
-    for s in &result.summary {
+    for s in &done.summary {
         if !s.in_force {
             println!("{:<28} not in force on this date", s.id);
             continue;
@@ -181,6 +265,9 @@ fn print_run_summary(result: &crate::run::RunResult, data: &crate::data::DataSet
         } else {
             ""
         };
+        let show = |d: Option<rust_decimal::Decimal>| {
+            d.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+        };
         println!(
             "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}{flag}",
             s.id,
@@ -188,12 +275,8 @@ fn print_run_summary(result: &crate::run::RunResult, data: &crate::data::DataSet
             s.eligible,
             s.review,
             s.ineligible,
-            s.amount
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "-".into()),
-            s.funded
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "-".into()),
+            show(s.amount),
+            show(s.funded),
         );
     }
     println!("results in {}/", out.display());

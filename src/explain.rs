@@ -164,7 +164,7 @@ pub fn explain(
             }
         }
         let mut scratch = Vec::new();
-        let verdict = eval::verdict(policy, &record.cells, as_of, &defines, &mut scratch);
+        let verdict = eval::verdict(policy, &record.cells, as_of, &defines, &mut scratch, true);
         if let Some(amount) = verdict.amount {
             pe.steps.push(Step {
                 kind: "round",
@@ -312,6 +312,14 @@ impl Ctx<'_> {
             Ir::And(x, y) => format!("{} and {}", b(x), b(y)),
             Ir::Or(x, y) => format!("{} or {}", b(x), b(y)),
             Ir::Cmp(op, x, y) => format!("{} {} {}", b(x), op.symbol(), b(y)),
+            Ir::CmpField { op, field, value } => {
+                format!(
+                    "{} {} {}",
+                    self.show(&Ir::Field(*field)),
+                    op.symbol(),
+                    value.normalize()
+                )
+            }
             Ir::InList {
                 negated,
                 item,

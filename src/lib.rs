@@ -8,6 +8,7 @@
 // Diagnostics travel on the error path only, and rarely: boxing them buys nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod batch;
 pub mod cases;
 pub mod check;
 pub mod cli;

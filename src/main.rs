@@ -67,6 +67,9 @@ enum Command {
         /// How to print policy errors
         #[arg(long, value_enum, default_value = "human")]
         error_format: Format,
+        /// Print how long each phase took (on standard error)
+        #[arg(long)]
+        timings: bool,
     },
     /// Run the test cases in DIR/tests/*.yaml. Exit 1 if any case fails.
     Test {
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
             encoding: enc,
             threads,
             error_format,
+            timings,
         } => cli::run(&cli::RunArgs {
             dir,
             data,
@@ -147,6 +151,7 @@ fn main() -> ExitCode {
             encoding: encoding(enc),
             threads,
             json_errors: json(error_format),
+            timings,
         }),
         Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
         Command::Explain {

@@ -81,6 +81,13 @@ pub enum Ir {
     And(Box<Ir>, Box<Ir>),
     Or(Box<Ir>, Box<Ir>),
     Cmp(CmpOp, Box<Ir>, Box<Ir>),
+    /// `field OP number`: the most common condition, compared without
+    /// building values.
+    CmpField {
+        op: CmpOp,
+        field: u16,
+        value: Decimal,
+    },
     /// `x in [a, b]`
     InList {
         negated: bool,
@@ -222,5 +229,108 @@ impl Program {
         self.policies
             .binary_search_by(|p| p.id.as_str().cmp(id))
             .ok()
+    }
+}
+
+impl Ir {
+    /// Calls `f` on this expression and every expression inside it.
+    pub fn walk(&self, f: &mut impl FnMut(&Ir)) {
+        f(self);
+        let mut all = |items: &[&Ir]| items.iter().for_each(|i| i.walk(f));
+        match self {
+            Ir::Const(_)
+            | Ir::Field(_)
+            | Ir::CmpField { .. }
+            | Ir::Let(_)
+            | Ir::Define(_)
+            | Ir::AsOf => {}
+            Ir::Neg(x) | Ir::Not(x) | Ir::IsMissing { expr: x, .. } => all(&[x]),
+            Ir::Arith(_, a, b)
+            | Ir::And(a, b)
+            | Ir::Or(a, b)
+            | Ir::Cmp(_, a, b)
+            | Ir::ListContains(a, b)
+            | Ir::TextContains(a, b)
+            | Ir::InValue {
+                item: a, list: b, ..
+            } => all(&[a, b]),
+            Ir::InList { item, list, .. } => {
+                item.walk(f);
+                list.iter().for_each(|i| i.walk(f));
+            }
+            Ir::Between(a, b, c) | Ir::If(a, b, c) => all(&[a, b, c]),
+            Ir::When(arms, other) => {
+                for (c, v) in arms {
+                    c.walk(f);
+                    v.walk(f);
+                }
+                other.walk(f);
+            }
+            Ir::Tiers {
+                base,
+                rows,
+                otherwise,
+            } => {
+                base.walk(f);
+                for (_, b, r) in rows {
+                    b.walk(f);
+                    r.walk(f);
+                }
+                if let Some(o) = otherwise {
+                    o.walk(f);
+                }
+            }
+            Ir::Progressive { base, rows } => {
+                base.walk(f);
+                for (b, r) in rows {
+                    if let Some(b) = b {
+                        b.walk(f);
+                    }
+                    r.walk(f);
+                }
+            }
+            Ir::Call(_, args) => args.iter().for_each(|a| a.walk(f)),
+        }
+    }
+}
+
+impl Program {
+    /// Every expression of the program: defines, and each policy's lets,
+    /// conditions, amount, cap and ordering expressions.
+    pub fn expressions(&self) -> Vec<&Ir> {
+        let mut out: Vec<&Ir> = self.defines.iter().map(|d| &d.expr).collect();
+        for p in &self.policies {
+            out.extend(p.lets.iter().map(|l| &l.expr));
+            out.extend(p.clauses.iter().map(|c| &c.expr));
+            if let Some(a) = &p.amount {
+                out.push(&a.expr);
+                out.extend(a.cap.as_ref());
+            }
+            if let Some(l) = &p.limit {
+                out.push(&l.by);
+            }
+            if let Some(Allocation::By(by, _)) = &p.allocate {
+                out.push(by);
+            }
+        }
+        out
+    }
+
+    /// Which schema fields evaluation reads (the key always counts).
+    pub fn used_fields(&self) -> Vec<bool> {
+        let mut used = vec![false; self.schema.fields.len()];
+        if let Some(k) = used.get_mut(self.schema.key) {
+            *k = true;
+        }
+        for e in self.expressions() {
+            e.walk(&mut |ir| {
+                if let Ir::Field(i) | Ir::CmpField { field: i, .. } = ir {
+                    if let Some(u) = used.get_mut(*i as usize) {
+                        *u = true;
+                    }
+                }
+            });
+        }
+        used
     }
 }

@@ -2,15 +2,16 @@
 //! temporary directory and renamed into place, so an interrupted run never
 //! leaves a partial result that looks complete.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
 
-use crate::data::{DataSet, Reject};
+use crate::batch::output::PolicySummary;
+use crate::data::stream::StreamInfo;
+use crate::data::Reject;
 use crate::load::PolicySet;
-use crate::program::Program;
-use crate::run::{PolicySummary, RunResult};
 
 /// The files a result directory holds.
 pub const RESULT_FILES: [&str; 4] = [
@@ -19,17 +20,6 @@ pub const RESULT_FILES: [&str; 4] = [
     "rejects.csv",
     "manifest.json",
 ];
-
-/// What the manifest records about the run's inputs.
-pub struct RunInputs<'a> {
-    pub set: &'a PolicySet,
-    pub policy_dir: &'a str,
-    pub data_path: &'a str,
-    pub data: &'a DataSet,
-    pub as_of: crate::date::Date,
-    pub all: bool,
-    pub warnings: &'a [String],
-}
 
 fn money(d: Option<Decimal>) -> String {
     d.map(|d| crate::eval::cents(d).to_string())
@@ -40,34 +30,139 @@ fn csv_err(e: csv::Error) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-/// decisions.csv: `key,policy,outcome,amount,funded,reasons`, sorted by key
-/// then policy id.
-pub fn write_decisions(
-    program: &Program,
-    result: &RunResult,
-    out: impl Write,
-) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["key", "policy", "outcome", "amount", "funded", "reasons"])
-        .map_err(csv_err)?;
-    for firm in &result.firms {
-        for pair in &firm.pairs {
-            let id = program
-                .policies
-                .get(pair.policy as usize)
-                .map_or("", |p| p.id.as_str());
-            w.write_record([
-                firm.key.as_str(),
-                id,
-                pair.outcome.as_str(),
-                &money(pair.amount),
-                &money(pair.funded),
-                &pair.reasons.join("; "),
-            ])
-            .map_err(csv_err)?;
+/// A result directory being written: a hidden sibling of the final
+/// directory, renamed into place by [`Pending::commit`] and removed if the
+/// run stops before.
+pub struct Pending {
+    tmp: PathBuf,
+    out: PathBuf,
+    committed: bool,
+}
+
+impl Pending {
+    /// Starts writing results for `out`. Refuses an existing `out` that holds
+    /// anything but result files, before any work is done.
+    pub fn create(out: &Path) -> std::io::Result<Pending> {
+        if out.exists() {
+            let foreign = foreign_files(out)?;
+            if !foreign.is_empty() {
+                return Err(std::io::Error::other(format!(
+                    "`{}` holds other files ({}); choose an empty or new --out directory",
+                    out.display(),
+                    foreign.join(", ")
+                )));
+            }
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)?;
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "out".into());
+        let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir(&tmp)?;
+        Ok(Pending {
+            tmp,
+            out: out.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// The temporary directory (also where large runs spill).
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Creates one of the result files.
+    pub fn file(&self, name: &str) -> std::io::Result<BufWriter<File>> {
+        Ok(BufWriter::with_capacity(
+            1 << 16,
+            File::create(self.tmp.join(name))?,
+        ))
+    }
+
+    /// Moves the finished results into place.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        // only result files may remain (spill files are gone with the run)
+        for entry in std::fs::read_dir(&self.tmp)?.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !RESULT_FILES.contains(&name.as_str()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        if self.out.exists() {
+            let foreign = foreign_files(&self.out)?;
+            if !foreign.is_empty() {
+                return Err(std::io::Error::other(format!(
+                    "`{}` now holds other files",
+                    self.out.display()
+                )));
+            }
+            std::fs::remove_dir_all(&self.out)?;
+        }
+        std::fs::rename(&self.tmp, &self.out)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.tmp);
         }
     }
-    w.flush()
+}
+
+fn foreign_files(dir: &Path) -> std::io::Result<Vec<String>> {
+    Ok(std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !RESULT_FILES.contains(&n.as_str()))
+        .collect())
+}
+
+/// rejects.csv, written as rows are read (they come in row order).
+pub struct RejectsWriter<W: Write> {
+    w: csv::Writer<W>,
+    pub lines: u64,
+    pub rows: u64,
+    last_row: Option<u64>,
+}
+
+impl<W: Write> RejectsWriter<W> {
+    pub fn new(out: W) -> std::io::Result<Self> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(["row", "column", "value", "reason"])
+            .map_err(csv_err)?;
+        Ok(RejectsWriter {
+            w,
+            lines: 0,
+            rows: 0,
+            last_row: None,
+        })
+    }
+
+    pub fn write(&mut self, r: &Reject) -> std::io::Result<()> {
+        if self.last_row != Some(r.row) {
+            self.rows += 1;
+            self.last_row = Some(r.row);
+        }
+        self.lines += 1;
+        self.w
+            .write_record([r.row.to_string().as_str(), &r.column, &r.value, &r.reason])
+            .map_err(csv_err)
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
 }
 
 /// summary.csv: one row per policy, in id order.
@@ -104,38 +199,37 @@ pub fn write_summary(summary: &[PolicySummary], out: impl Write) -> std::io::Res
     w.flush()
 }
 
-/// rejects.csv: `row,column,value,reason`, by row.
-pub fn write_rejects(rejects: &[Reject], out: impl Write) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["row", "column", "value", "reason"])
-        .map_err(csv_err)?;
-    for r in rejects {
-        w.write_record([r.row.to_string().as_str(), &r.column, &r.value, &r.reason])
-            .map_err(csv_err)?;
-    }
-    w.flush()
+/// What the manifest records about a run.
+pub struct RunRecord<'a> {
+    pub set: &'a PolicySet,
+    pub policy_dir: &'a str,
+    pub data_path: &'a str,
+    pub data: &'a StreamInfo,
+    pub as_of: crate::date::Date,
+    pub all: bool,
+    pub firms: u64,
+    pub rejected_rows: u64,
+    pub rejects: u64,
+    pub decisions: u64,
+    pub summary: &'a [PolicySummary],
+    pub warnings: &'a [String],
 }
 
 /// manifest.json: engine version, as_of, input hashes and the counts.
-pub fn manifest(inputs: &RunInputs<'_>, result: &RunResult) -> serde_json::Value {
-    let mut rejected_rows: Vec<u64> = inputs.data.rejects.iter().map(|r| r.row).collect();
-    rejected_rows.dedup();
-    let (mut eligible, mut review, mut ineligible, mut decisions) = (0u64, 0u64, 0u64, 0u64);
-    for s in &result.summary {
+pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
+    let (mut eligible, mut review, mut ineligible) = (0u64, 0u64, 0u64);
+    for s in r.summary {
         eligible += s.eligible;
         review += s.review;
         ineligible += s.ineligible;
     }
-    for f in &result.firms {
-        decisions += f.pairs.len() as u64;
-    }
-    let files: Vec<serde_json::Value> = inputs
+    let files: Vec<serde_json::Value> = r
         .set
         .files
         .iter()
         .map(|f| serde_json::json!({ "path": f.path, "sha256": f.sha256 }))
         .collect();
-    let policies: Vec<serde_json::Value> = result
+    let policies: Vec<serde_json::Value> = r
         .summary
         .iter()
         .map(|s| {
@@ -150,82 +244,32 @@ pub fn manifest(inputs: &RunInputs<'_>, result: &RunResult) -> serde_json::Value
         .collect();
     serde_json::json!({
         "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
-        "as_of": inputs.as_of.to_string(),
-        "all": inputs.all,
-        "policy_set": { "dir": inputs.policy_dir, "files": files },
-        "data": { "path": inputs.data_path, "sha256": inputs.data.sha256 },
+        "as_of": r.as_of.to_string(),
+        "all": r.all,
+        "policy_set": { "dir": r.policy_dir, "files": files },
+        "data": { "path": r.data_path, "sha256": r.data.sha256 },
         "counts": {
-            "rows": inputs.data.rows,
-            "firms": inputs.data.records.len(),
-            "rejected_rows": rejected_rows.len(),
-            "rejects": inputs.data.rejects.len(),
-            "policies": result.summary.len(),
-            "policies_in_force": result.summary.iter().filter(|s| s.in_force).count(),
-            "decisions": decisions,
+            "rows": r.data.rows,
+            "firms": r.firms,
+            "rejected_rows": r.rejected_rows,
+            "rejects": r.rejects,
+            "policies": r.summary.len(),
+            "policies_in_force": r.summary.iter().filter(|s| s.in_force).count(),
+            "decisions": r.decisions,
             "eligible": eligible,
             "review": review,
             "ineligible": ineligible,
         },
         "policies": policies,
-        "unknown_columns": inputs.data.unknown_columns,
-        "warnings": inputs.warnings,
+        "unknown_columns": r.data.unknown_columns,
+        "warnings": r.warnings,
     })
 }
 
-/// Writes the four result files into `out_dir`, atomically: into a sibling
-/// temporary directory first, then renamed. An existing `out_dir` is replaced
-/// only if it holds nothing but result files.
-pub fn write_all(
-    out_dir: &Path,
-    inputs: &RunInputs<'_>,
-    result: &RunResult,
-) -> std::io::Result<()> {
-    let program = &inputs.set.program;
-    let parent = match out_dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)?;
-    let name = out_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out".into());
-    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    std::fs::create_dir(&tmp)?;
-    let written = (|| -> std::io::Result<()> {
-        let open = |f: &str| std::fs::File::create(tmp.join(f)).map(std::io::BufWriter::new);
-        write_decisions(program, result, open("decisions.csv")?)?;
-        write_summary(&result.summary, open("summary.csv")?)?;
-        write_rejects(&inputs.data.rejects, open("rejects.csv")?)?;
-        let mut m = open("manifest.json")?;
-        let text = serde_json::to_string_pretty(&manifest(inputs, result))
-            .map_err(std::io::Error::other)?;
-        m.write_all(text.as_bytes())?;
-        m.write_all(b"\n")?;
-        m.flush()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if out_dir.exists() {
-        let foreign: Vec<String> = std::fs::read_dir(out_dir)?
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|n| !RESULT_FILES.contains(&n.as_str()))
-            .collect();
-        if !foreign.is_empty() {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(std::io::Error::other(format!(
-                "`{}` holds other files ({}); choose an empty or new --out directory",
-                out_dir.display(),
-                foreign.join(", ")
-            )));
-        }
-        std::fs::remove_dir_all(out_dir)?;
-    }
-    std::fs::rename(&tmp, out_dir)
+/// Writes manifest.json.
+pub fn write_manifest(r: &RunRecord<'_>, mut out: impl Write) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(&manifest(r)).map_err(std::io::Error::other)?;
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
 }

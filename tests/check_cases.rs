@@ -98,6 +98,14 @@ fn sexpr(ir: &Ir, program: &Program, policy: Option<&Policy>) -> String {
         Ir::And(a, b) => format!("(and {} {})", e(a), e(b)),
         Ir::Or(a, b) => format!("(or {} {})", e(a), e(b)),
         Ir::Cmp(op, a, b) => format!("({} {} {})", op.symbol(), e(a), e(b)),
+        Ir::CmpField { op, field, value } => {
+            format!(
+                "({} {} {})",
+                op.symbol(),
+                e(&Ir::Field(*field)),
+                value.normalize()
+            )
+        }
         Ir::InList {
             negated,
             item,

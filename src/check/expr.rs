@@ -143,7 +143,7 @@ impl Checker<'_> {
                 let (ia, ta) = self.sub(a, scope, reads);
                 let (ib, tb) = self.sub(b, scope, reads);
                 self.compare_types(*op, ta, tb, a, b, e.span);
-                (Ir::Cmp(*op, ia, ib), Ty::Bool)
+                (compare_ir(*op, ia, ib), Ty::Bool)
             }
             ExprKind::In {
                 negated,
@@ -717,5 +717,31 @@ fn signature(f: Func) -> &'static str {
         Func::YearsBetween => "years_between(d1, d2): whole years from d1 to d2",
         Func::MonthsBetween => "months_between(d1, d2): whole months from d1 to d2",
         Func::Year => "year(d)",
+    }
+}
+
+/// `a OP b`, specialised when one side is a field and the other a number.
+// the operands arrive boxed from checking and stay boxed in `Ir::Cmp`
+#[allow(clippy::boxed_local)]
+fn compare_ir(op: CmpOp, a: Box<Ir>, b: Box<Ir>) -> Ir {
+    match (*a, *b) {
+        (Ir::Field(field), Ir::Const(Const::Num(value))) => Ir::CmpField { op, field, value },
+        (Ir::Const(Const::Num(value)), Ir::Field(field)) => Ir::CmpField {
+            op: flip(op),
+            field,
+            value,
+        },
+        (a, b) => Ir::Cmp(op, Box::new(a), Box::new(b)),
+    }
+}
+
+/// The operator with its sides swapped: `5 < x` is `x > 5`.
+fn flip(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        other => other,
     }
 }

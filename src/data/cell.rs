@@ -188,6 +188,9 @@ fn number_text(i: &str) -> Parsed<'_, NumberText<'_>> {
 
 /// Reads a number, or a percent when `percent` (`5.5%` or `0.055`).
 fn number(t: &str, percent: bool) -> Result<Decimal, String> {
+    if let Some(d) = plain_decimal(t) {
+        return Ok(d);
+    }
     let what = if percent { "a percent" } else { "a number" };
     let n = match all_consuming(number_text)(t) {
         Ok((_, n)) => n,
@@ -230,6 +233,43 @@ fn number(t: &str, percent: bool) -> Result<Decimal, String> {
         _ => return Err(format!("`{}` is not a number", shown(t))),
     };
     exact(&n, exponent).map_err(|why| format!("`{}` {why}", shown(t)))
+}
+
+/// The common case, read without the general parser: `-?digits(.digits)?`
+/// with at most 18 digits and no separators or units. Anything else is left
+/// to [`number_text`], which gives the same value or the reason.
+fn plain_decimal(t: &str) -> Option<Decimal> {
+    let b = t.as_bytes();
+    let (negative, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut mantissa: i64 = 0;
+    let mut scale: Option<u32> = None;
+    let mut count = 0u32;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + i64::from(c - b'0');
+                count += 1;
+                if let Some(s) = scale.as_mut() {
+                    *s += 1;
+                }
+            }
+            // a point needs digits on both sides
+            b'.' if scale.is_none() && i > 0 && i + 1 < digits.len() => scale = Some(0),
+            _ => return None,
+        }
+        if count > 18 {
+            return None;
+        }
+    }
+    let mut d = Decimal::new(mantissa, scale.unwrap_or(0));
+    d.set_sign_negative(negative && mantissa != 0);
+    Some(d)
 }
 
 /// `1,234,567`: the first group has one to three digits, every other three.
@@ -348,6 +388,47 @@ fn date(t: &str) -> Result<Date, String> {
             "`{}` is not a date: write `2024-01-05`, `2024/1/5`, `20240105` or `2024年1月5日`",
             shown(t)
         )),
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The fast path gives exactly what the general parser gives.
+    #[test]
+    fn plain_decimals_agree_with_the_general_parser() {
+        for t in [
+            "0",
+            "-0",
+            "007",
+            "12",
+            "12.50",
+            "-3.25",
+            "999999999999999999",
+            "0.055",
+            "1.",
+            ".5",
+            "1.2.3",
+            "-",
+            "1-2",
+        ] {
+            let fast = plain_decimal(t);
+            let slow = all_consuming(number_text)(t)
+                .ok()
+                .and_then(|(_, n)| exact(&n, 0).ok());
+            if let Some(f) = fast {
+                assert_eq!(Some(f), slow, "{t}");
+                assert_eq!(f.scale(), slow.map(|s| s.scale()).unwrap_or(99), "{t}");
+                assert_eq!(
+                    f.is_sign_negative(),
+                    slow.is_some_and(|s| s.is_sign_negative()),
+                    "{t}"
+                );
+            } else {
+                assert!(slow.is_none() || t.len() > 19, "{t}");
+            }
+        }
     }
 }
 

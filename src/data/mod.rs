@@ -150,9 +150,9 @@ impl AsRef<[u8]> for ArcBytes {
 fn collect(mut s: stream::Stream) -> Result<DataSet, DataError> {
     let parser = s.parser();
     let mut set = DataSet::default();
-    let mut batch = Vec::new();
+    let mut batch = stream::RawBatch::default();
     while s.next_batch(4096, &mut batch)? {
-        for raw in &batch {
+        for raw in batch.rows() {
             match parser.parse(raw) {
                 Ok(r) => set.records.push(r),
                 Err(rejects) => set.rejects.extend(rejects),

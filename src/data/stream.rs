@@ -45,6 +45,29 @@ pub struct RawRow {
     record: ByteRecord,
 }
 
+/// A batch of rows as read; its buffers are reused from batch to batch.
+#[derive(Default)]
+pub struct RawBatch {
+    rows: Vec<RawRow>,
+    len: usize,
+}
+
+impl RawBatch {
+    /// The rows of the last [`Stream::next_batch`].
+    pub fn rows(&self) -> &[RawRow] {
+        self.rows.get(..self.len).unwrap_or_default()
+    }
+
+    /// The next row to fill.
+    fn slot(&mut self) -> &mut RawRow {
+        if self.rows.len() <= self.len {
+            self.rows.resize_with(self.len + 1, RawRow::default);
+        }
+        let i = self.len.min(self.rows.len().saturating_sub(1));
+        &mut self.rows[i]
+    }
+}
+
 /// What a parser needs, shared read-only between threads.
 pub struct RowParser {
     schema: Schema,
@@ -53,6 +76,9 @@ pub struct RowParser {
     columns: Vec<Column>,
     /// Rows of every key found on more than one row.
     duplicates: HashMap<Box<str>, Vec<u64>>,
+    /// Fields whose values are kept; text and list cells of other fields are
+    /// checked but not stored (evaluation never reads them).
+    keep: Option<Vec<bool>>,
 }
 
 enum Reader {
@@ -149,6 +175,7 @@ impl Stream {
             encoding,
             columns: Vec::new(),
             duplicates: HashMap::new(),
+            keep: None,
         };
         let mut unknown = Unknown::default();
         let (sha256, keys) = if json {
@@ -198,6 +225,14 @@ impl Stream {
         })
     }
 
+    /// Stores only the values of these fields (by schema index); must be
+    /// called before [`Stream::parser`] is shared.
+    pub fn keep_fields(&mut self, keep: Vec<bool>) {
+        if let Some(p) = Arc::get_mut(&mut self.parser) {
+            p.keep = Some(keep);
+        }
+    }
+
     /// The parser for this file's rows, to share with worker threads.
     pub fn parser(&self) -> Arc<RowParser> {
         Arc::clone(&self.parser)
@@ -208,45 +243,36 @@ impl Stream {
         &self.unknown_columns
     }
 
-    /// Reads up to `max` more rows into `out` (cleared first); `Ok(false)` at
-    /// the end of the file.
-    pub fn next_batch(&mut self, max: usize, out: &mut Vec<RawRow>) -> Result<bool, DataError> {
-        out.clear();
-        let path = self.path.clone();
+    /// Reads up to `max` more rows into `out`, reusing its buffers; `Ok(false)`
+    /// at the end of the file.
+    pub fn next_batch(&mut self, max: usize, out: &mut RawBatch) -> Result<bool, DataError> {
+        out.len = 0;
+        let unreadable = |path: &Path, e: String| DataError::Unreadable {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        };
         match &mut self.reader {
             Reader::Csv { reader, lines } => {
-                let mut record = ByteRecord::new();
-                while out.len() < max {
-                    match reader.read_byte_record(&mut record) {
+                while out.len < max {
+                    let slot = out.slot();
+                    match reader.read_byte_record(&mut slot.record) {
                         Ok(false) => break,
-                        Ok(true) if is_blank(&record) => continue,
+                        Ok(true) if is_blank(&slot.record) => continue,
                         Ok(true) => {
-                            let at = record.position().map_or(0, |p| p.byte());
-                            let line = lines.line_at(reader.get_ref(), at);
-                            out.push(RawRow {
-                                line,
-                                record: std::mem::take(&mut record),
-                            });
+                            let at = slot.record.position().map_or(0, |p| p.byte());
+                            slot.line = lines.line_at(reader.get_ref(), at);
+                            out.len += 1;
                         }
-                        Err(e) => {
-                            return Err(DataError::Unreadable {
-                                path,
-                                source: std::io::Error::other(e.to_string()),
-                            })
-                        }
+                        Err(e) => return Err(unreadable(&self.path, e.to_string())),
                     }
                 }
             }
             Reader::Jsonl { reader, line, buf } => {
-                while out.len() < max {
+                while out.len < max {
                     buf.clear();
-                    let n =
-                        reader
-                            .read_until(b'\n', buf)
-                            .map_err(|source| DataError::Unreadable {
-                                path: path.clone(),
-                                source,
-                            })?;
+                    let n = reader
+                        .read_until(b'\n', buf)
+                        .map_err(|e| unreadable(&self.path, e.to_string()))?;
                     if n == 0 {
                         break;
                     }
@@ -255,17 +281,16 @@ impl Stream {
                     if is_blank_bytes(text) {
                         continue;
                     }
-                    let mut record = ByteRecord::new();
-                    record.push_field(text);
-                    out.push(RawRow {
-                        line: *line,
-                        record,
-                    });
+                    let slot = out.slot();
+                    slot.record.clear();
+                    slot.record.push_field(text);
+                    slot.line = *line;
+                    out.len += 1;
                 }
             }
         }
-        self.rows += out.len() as u64;
-        Ok(!out.is_empty())
+        self.rows += out.len as u64;
+        Ok(out.len > 0)
     }
 
     /// Rows read so far, the file's hash and its unknown columns.
@@ -606,7 +631,22 @@ impl RowParser {
         }
     }
 
+    /// A text or list field that evaluation never reads: any value is valid,
+    /// so it need not be stored.
+    fn skipped(&self, f: usize, field: &Field) -> bool {
+        matches!(
+            field.ty,
+            crate::schema::FieldType::Text | crate::schema::FieldType::List
+        ) && self
+            .keep
+            .as_ref()
+            .is_some_and(|k| !k.get(f).copied().unwrap_or(true))
+    }
+
     fn duplicate(&self, rejects: &mut RowRejects, position: usize, column: &str, key: &str) {
+        if self.duplicates.is_empty() {
+            return;
+        }
         if let Some(rows) = self.duplicates.get(key) {
             rejects.add(position, column, key, also_on(rows, rejects.line));
         }
@@ -700,13 +740,17 @@ impl RowParser {
                     continue;
                 }
             };
+            let is_key = f == schema.key;
+            if !is_key && field.check.is_none() && self.skipped(f, field) {
+                continue;
+            }
             let parsed = parse_cell(&field.ty, &text);
             let cell = self.cell(
                 &mut rejects,
                 position,
                 &column.header,
                 field,
-                f == schema.key,
+                is_key,
                 parsed,
                 &text,
             );

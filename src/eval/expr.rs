@@ -95,14 +95,19 @@ pub fn compare<'a>(op: CmpOp, a: V<'a>, b: V<'a>) -> V<'a> {
     let Some(o) = order(&a, &b) else {
         return V::Miss(Why::default());
     };
-    V::Bool(match op {
+    V::Bool(holds(op, o))
+}
+
+/// Whether `a OP b` holds given how `a` orders against `b`.
+fn holds(op: CmpOp, o: Ordering) -> bool {
+    match op {
         CmpOp::Eq => o == Ordering::Equal,
         CmpOp::Ne => o != Ordering::Equal,
         CmpOp::Lt => o == Ordering::Less,
         CmpOp::Le => o != Ordering::Greater,
         CmpOp::Gt => o == Ordering::Greater,
         CmpOp::Ge => o != Ordering::Less,
-    })
+    }
 }
 
 /// Three-valued `and`: false if any side is false, missing if any is missing.
@@ -170,6 +175,11 @@ impl<'a> Env<'_, 'a> {
                 or(left, self.eval(b))
             }
             Ir::Cmp(op, a, b) => compare(*op, self.eval(a), self.eval(b)),
+            Ir::CmpField { op, field, value } => match self.cells.get(*field as usize) {
+                Some(Cell::Num(n)) => V::Bool(holds(*op, n.cmp(value))),
+                Some(Cell::Missing) | None => V::Miss(Why::field(*field)),
+                Some(_) => V::Miss(Why::default()),
+            },
             Ir::InList {
                 negated,
                 item,

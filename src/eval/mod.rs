@@ -70,13 +70,16 @@ pub fn defines<'a>(program: &'a Program, cells: &'a [Cell], as_of: Date, out: &m
 }
 
 /// Evaluates one policy for one firm. `lets` is scratch space reused between
-/// calls; `defines` come from [`defines`].
+/// calls; `defines` come from [`defines`]. Unless `thorough`, evaluation stops
+/// at the first failed condition (the outcome is then known to be
+/// ineligible, but only that one reason is listed).
 pub fn verdict<'a>(
     policy: &'a Policy,
     cells: &'a [Cell],
     as_of: Date,
     defines: &[V<'a>],
     lets: &mut Vec<V<'a>>,
+    thorough: bool,
 ) -> Verdict {
     lets.clear();
     for l in &policy.lets {
@@ -102,7 +105,10 @@ pub fn verdict<'a>(
         let bit = 1u128 << (i as u32).min(127);
         match (clause.kind, env.eval(&clause.expr)) {
             (ClauseKind::Require, V::Bool(false)) | (ClauseKind::Exclude, V::Bool(true)) => {
-                failed |= bit
+                failed |= bit;
+                if !thorough {
+                    break;
+                }
             }
             (_, V::Bool(_)) => {}
             (_, V::Miss(w)) => {

@@ -1,5 +1,5 @@
 //! Stage 5: across firms (LANGUAGE.md section 7), in its order: exclusive
-//! groups, then `limit`, then budgets.
+//! groups (within each firm), then `limit`, then budgets (across firms).
 
 pub mod alloc;
 
@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use self::alloc::OrderValue;
 use crate::eval::Outcome;
-use crate::program::{Allocation, Program};
+use crate::program::{Allocation, Policy, Program};
 
 /// One (firm, policy) decision as settlement and the report see it.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,120 +47,157 @@ pub struct BudgetNote {
 /// The reason given to firms cut by `limit`.
 pub const LIMIT_REASON: &str = "limit";
 
-/// Applies section 7 to every firm's decisions; returns a note per policy.
-pub fn settle(program: &Program, firms: &mut [Firm]) -> Vec<BudgetNote> {
-    for group in &program.exclusives {
-        exclusive(group.label.as_str(), &group.policies, firms);
-    }
-    let mut notes = vec![BudgetNote::default(); program.policies.len()];
-    for (p, policy) in program.policies.iter().enumerate() {
-        let p = p as u16;
-        if let Some(limit) = &policy.limit {
-            let slots = eligible_slots(firms, p);
-            let items: Vec<(&str, Option<OrderValue>)> = slots
-                .iter()
-                .map(|&(f, i)| (firms[f].key.as_str(), firms[f].pairs[i].limit_by))
-                .collect();
-            let keep = alloc::limit(&items, limit.n, limit.dir);
-            for (&(f, i), kept) in slots.iter().zip(keep) {
-                if !kept {
-                    make_ineligible(&mut firms[f].pairs[i], LIMIT_REASON);
-                }
-            }
-        }
-        let slots: Vec<(usize, usize)> = eligible_slots(firms, p)
-            .into_iter()
-            .filter(|&(f, i)| firms[f].pairs[i].amount.is_some())
-            .collect();
-        let amounts: Vec<Decimal> = slots
-            .iter()
-            .map(|&(f, i)| firms[f].pairs[i].amount.unwrap_or_default())
-            .collect();
-        let total = amounts
-            .iter()
-            .try_fold(Decimal::ZERO, |acc, a| acc.checked_add(*a));
-        let funded: Result<Vec<Decimal>, String> = match (policy.budget, total) {
-            (_, None) => Err("the eligible amounts overflow when added up".into()),
-            (Some(budget), Some(total)) if total > budget => {
-                notes[p as usize].exceeded = true;
-                let keys: Vec<&str> = slots.iter().map(|&(f, _)| firms[f].key.as_str()).collect();
-                match &policy.allocate {
-                    Some(Allocation::ProRata) => {
-                        let items: Vec<(&str, Decimal)> =
-                            keys.iter().copied().zip(amounts.iter().copied()).collect();
-                        alloc::pro_rata(budget, &items).map_err(|e| e.to_string())
-                    }
-                    Some(Allocation::By(_, dir)) => {
-                        let items: Vec<(&str, Decimal, Option<OrderValue>)> = slots
-                            .iter()
-                            .zip(&amounts)
-                            .map(|(&(f, i), a)| {
-                                (firms[f].key.as_str(), *a, firms[f].pairs[i].alloc_by)
-                            })
-                            .collect();
-                        alloc::by_order(budget, &items, *dir).map_err(|e| e.to_string())
-                    }
-                    None => {
-                        notes[p as usize].overrun = true;
-                        Ok(amounts.clone())
-                    }
-                }
-            }
-            _ => Ok(amounts.clone()),
-        };
-        match funded {
-            Ok(funded) => {
-                for (&(f, i), x) in slots.iter().zip(funded) {
-                    firms[f].pairs[i].funded = Some(crate::eval::cents(x));
-                }
-            }
-            Err(e) => notes[p as usize].error = Some(e),
-        }
-    }
-    notes
+/// Whether a policy's eligible firms are settled across firms (a `limit` or
+/// a `budget`); other policies pay every eligible firm its amount.
+pub fn across_firms(policy: &Policy) -> bool {
+    policy.limit.is_some() || policy.budget.is_some()
 }
 
-/// `exclusive "LABEL" { … } keep highest` over every firm.
-fn exclusive(label: &str, group: &[usize], firms: &mut [Firm]) {
-    for firm in firms.iter_mut() {
+/// `exclusive "LABEL" { … } keep highest` for one firm's decisions (in policy
+/// order), group after group as written.
+pub fn exclusive(program: &Program, pairs: &mut [Pair]) {
+    for group in &program.exclusives {
         let slots: Vec<Option<usize>> = group
+            .policies
             .iter()
             .map(|&p| {
-                firm.pairs
+                pairs
                     .iter()
                     .position(|pair| pair.policy as usize == p && pair.outcome == Outcome::Eligible)
             })
             .collect();
         let candidates: Vec<Option<Decimal>> = slots
             .iter()
-            .map(|s| s.map(|i| firm.pairs[i].amount.unwrap_or(Decimal::ZERO)))
+            .map(|s| {
+                s.and_then(|i| pairs.get(i))
+                    .map(|p| p.amount.unwrap_or(Decimal::ZERO))
+            })
             .collect();
-        if let Some(keep) = alloc::keep_highest(&candidates) {
-            for (g, slot) in slots.iter().enumerate() {
-                if let (Some(i), true) = (slot, g != keep) {
-                    make_ineligible(&mut firm.pairs[*i], label);
-                }
+        let Some(keep) = alloc::keep_highest(&candidates) else {
+            continue;
+        };
+        for (g, slot) in slots.iter().enumerate() {
+            if g == keep {
+                continue;
+            }
+            if let Some(pair) = slot.and_then(|i| pairs.get_mut(i)) {
+                make_ineligible(pair, &group.label);
             }
         }
     }
 }
 
-fn make_ineligible(pair: &mut Pair, reason: &str) {
+/// Turns a decision ineligible for a settlement reason.
+pub fn make_ineligible(pair: &mut Pair, reason: &str) {
     pair.outcome = Outcome::Ineligible;
     pair.amount = None;
     pair.funded = None;
+    pair.limit_by = None;
+    pair.alloc_by = None;
     pair.reasons = vec![reason.to_string()];
 }
 
-/// `(firm index, pair index)` of every eligible pair of policy `p`.
-fn eligible_slots(firms: &[Firm], p: u16) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    for (f, firm) in firms.iter().enumerate() {
-        if let Ok(i) = firm.pairs.binary_search_by_key(&p, |pair| pair.policy) {
-            if firm.pairs[i].outcome == Outcome::Eligible {
-                out.push((f, i));
+/// An eligible firm of a policy settled across firms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    /// The firm's index in the run.
+    pub firm: u32,
+    pub amount: Option<Decimal>,
+    pub limit_by: Option<OrderValue>,
+    pub alloc_by: Option<OrderValue>,
+}
+
+/// What settlement decided for each candidate of one policy.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settlement {
+    /// `false` for candidates cut by `limit` (now ineligible).
+    pub kept: Vec<bool>,
+    /// What each kept candidate is paid (None for no amount, or an allocation error).
+    pub funded: Vec<Option<Decimal>>,
+    pub note: BudgetNote,
+}
+
+/// `limit`, then the budget, for one policy's candidates; `key` gives a
+/// firm's key for tie-breaks.
+pub fn settle_policy<'k>(
+    policy: &Policy,
+    candidates: &[Candidate],
+    key: impl Fn(u32) -> &'k str,
+) -> Settlement {
+    let mut kept = vec![true; candidates.len()];
+    if let Some(limit) = &policy.limit {
+        let items: Vec<(&str, Option<OrderValue>)> = candidates
+            .iter()
+            .map(|c| (key(c.firm), c.limit_by))
+            .collect();
+        kept = alloc::limit(&items, limit.n, limit.dir);
+    }
+    let mut note = BudgetNote::default();
+    let mut funded: Vec<Option<Decimal>> = candidates
+        .iter()
+        .zip(&kept)
+        .map(|(c, k)| c.amount.filter(|_| *k))
+        .collect();
+    let paid: Vec<usize> = (0..candidates.len())
+        .filter(|&i| kept[i] && candidates[i].amount.is_some())
+        .collect();
+    let amounts: Vec<Decimal> = paid
+        .iter()
+        .map(|&i| candidates[i].amount.unwrap_or_default())
+        .collect();
+    let total = amounts
+        .iter()
+        .try_fold(Decimal::ZERO, |acc, a| acc.checked_add(*a));
+    let shares: Result<Option<Vec<Decimal>>, String> = match (policy.budget, total) {
+        (Some(_), None) => Err("the eligible amounts overflow when added up".into()),
+        (Some(budget), Some(total)) if total > budget => {
+            note.exceeded = true;
+            match &policy.allocate {
+                Some(Allocation::ProRata) => {
+                    let items: Vec<(&str, Decimal)> = paid
+                        .iter()
+                        .zip(&amounts)
+                        .map(|(&i, a)| (key(candidates[i].firm), *a))
+                        .collect();
+                    alloc::pro_rata(budget, &items)
+                        .map(Some)
+                        .map_err(|e| e.to_string())
+                }
+                Some(Allocation::By(_, dir)) => {
+                    let items: Vec<(&str, Decimal, Option<OrderValue>)> = paid
+                        .iter()
+                        .zip(&amounts)
+                        .map(|(&i, a)| (key(candidates[i].firm), *a, candidates[i].alloc_by))
+                        .collect();
+                    alloc::by_order(budget, &items, *dir)
+                        .map(Some)
+                        .map_err(|e| e.to_string())
+                }
+                None => {
+                    note.overrun = true;
+                    Ok(None)
+                }
+            }
+        }
+        _ => Ok(None),
+    };
+    match shares {
+        Ok(Some(shares)) => {
+            for (&i, s) in paid.iter().zip(shares) {
+                funded[i] = Some(s);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            note.error = Some(e);
+            for &i in &paid {
+                funded[i] = None;
             }
         }
     }
-    out
+    let funded = funded
+        .into_iter()
+        .map(|f| f.map(crate::eval::cents))
+        .collect();
+    Settlement { kept, funded, note }
 }

@@ -1,0 +1,305 @@
+//! The end of a run: settlement across firms, the totals, and decisions in
+//! key order (rendered in parallel, written in order).
+
+use std::io::Write;
+
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+
+use super::store::{self, Store, Stored};
+use super::{Batch, FirmSlot, RunOptions};
+use crate::eval::{self, Outcome};
+use crate::program::Program;
+use crate::settle::{self, BudgetNote, Candidate, Firm, Pair, Settlement};
+
+/// Per-policy totals, as summary.csv lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicySummary {
+    pub id: String,
+    pub title: String,
+    pub in_force: bool,
+    pub evaluated: u64,
+    pub eligible: u64,
+    pub ineligible: u64,
+    pub review: u64,
+    /// Sum of eligible amounts; `None` for a qualification-only or not-in-force policy.
+    pub amount: Option<Decimal>,
+    pub funded: Option<Decimal>,
+    pub budget: Option<Decimal>,
+    pub note: BudgetNote,
+}
+
+/// A settled run, ready to report.
+pub struct Settled<'p> {
+    program: &'p Program,
+    opts: RunOptions,
+    firms: Vec<FirmSlot>,
+    /// Firm indices in key order.
+    order: Vec<u32>,
+    store: Store,
+    candidates: Vec<Vec<Candidate>>,
+    settlements: Vec<Settlement>,
+    summary: Vec<PolicySummary>,
+}
+
+/// Firms rendered per parallel task, and tasks per written window.
+const RENDER_CHUNK: usize = 2048;
+const WINDOW: usize = 32;
+
+impl<'p> Batch<'p> {
+    /// Settles across firms (limits, budgets) and computes the totals.
+    pub fn finish(self) -> Settled<'p> {
+        let Batch {
+            program,
+            opts,
+            in_force,
+            firms,
+            store,
+            candidates,
+            tally,
+            ..
+        } = self;
+        let mut order: Vec<u32> = (0..firms.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| key(&firms, a).cmp(key(&firms, b)).then(a.cmp(&b)));
+        let settlements: Vec<Settlement> = program
+            .policies
+            .iter()
+            .zip(&candidates)
+            .map(|(policy, cands)| {
+                if cands.is_empty() && policy.budget.is_none() {
+                    return Settlement::default();
+                }
+                settle::settle_policy(policy, cands, |f| key(&firms, f))
+            })
+            .collect();
+        let evaluated = firms.len() as u64;
+        let summary = program
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(p, policy)| {
+                let force = in_force.get(p).copied().unwrap_or(false);
+                let t = tally.get(p).cloned().unwrap_or_default();
+                let (cands, s) = (candidates.get(p), settlements.get(p));
+                let mut eligible = t.eligible;
+                let mut amount = t.amount;
+                let mut funded = t.amount;
+                let mut overflow = t.overflow;
+                if let (Some(cands), Some(s)) = (cands, s) {
+                    for (i, c) in cands.iter().enumerate() {
+                        if !s.kept.get(i).copied().unwrap_or(true) {
+                            continue;
+                        }
+                        eligible += 1;
+                        if let Some(a) = c.amount {
+                            amount = amount.checked_add(a).unwrap_or_else(|| {
+                                overflow = true;
+                                amount
+                            });
+                        }
+                        if let Some(f) = s.funded.get(i).copied().flatten() {
+                            funded = funded.checked_add(f).unwrap_or_else(|| {
+                                overflow = true;
+                                funded
+                            });
+                        }
+                    }
+                }
+                let evaluated = if force { evaluated } else { 0 };
+                let has_amount = force && policy.amount.is_some();
+                let mut note = s.map(|s| s.note.clone()).unwrap_or_default();
+                if overflow {
+                    note.error = Some("the amounts overflow when added up".into());
+                }
+                PolicySummary {
+                    id: policy.id.clone(),
+                    title: policy.title.clone(),
+                    in_force: force,
+                    evaluated,
+                    eligible,
+                    review: t.review,
+                    ineligible: evaluated.saturating_sub(eligible + t.review),
+                    amount: has_amount.then(|| eval::cents(amount)),
+                    funded: has_amount.then(|| eval::cents(funded)),
+                    budget: policy.budget.map(eval::cents),
+                    note,
+                }
+            })
+            .collect();
+        Settled {
+            program,
+            opts,
+            firms,
+            order,
+            store,
+            candidates,
+            settlements,
+            summary,
+        }
+    }
+}
+
+fn key(firms: &[FirmSlot], f: u32) -> &str {
+    firms.get(f as usize).map_or("", |s| &s.key)
+}
+
+/// A decision ready to be written.
+struct Line<'a> {
+    outcome: Outcome,
+    amount: Option<Decimal>,
+    funded: Option<Decimal>,
+    reasons: std::borrow::Cow<'a, str>,
+}
+
+impl<'p> Settled<'p> {
+    pub fn summary(&self) -> &[PolicySummary] {
+        &self.summary
+    }
+
+    /// Firms in the run.
+    pub fn firm_count(&self) -> usize {
+        self.firms.len()
+    }
+
+    /// The final form of a stored decision, or `None` when it is not written
+    /// (ineligible without `--all`).
+    fn line<'s>(&self, firm: u32, s: &'s Stored) -> Option<Line<'s>> {
+        let mut line = Line {
+            outcome: s.outcome,
+            amount: s.amount,
+            funded: None,
+            reasons: s.reasons.as_deref().unwrap_or("").into(),
+        };
+        if s.outcome == Outcome::Eligible {
+            line.funded = s.amount;
+            if s.settled {
+                let p = s.policy as usize;
+                let cands = self.candidates.get(p)?;
+                let settlement = self.settlements.get(p)?;
+                let i = cands.binary_search_by_key(&firm, |c| c.firm).ok()?;
+                if !settlement.kept.get(i).copied().unwrap_or(true) {
+                    line.outcome = Outcome::Ineligible;
+                    line.amount = None;
+                    line.funded = None;
+                    line.reasons = settle::LIMIT_REASON.into();
+                } else {
+                    line.funded = settlement.funded.get(i).copied().flatten();
+                }
+            }
+        }
+        if line.outcome == Outcome::Ineligible && !self.opts.all {
+            return None;
+        }
+        Some(line)
+    }
+
+    fn stored(&self, firm: u32, buf: &mut Vec<u8>) -> std::io::Result<Vec<Stored>> {
+        let Some(slot) = self.firms.get(firm as usize) else {
+            return Ok(Vec::new());
+        };
+        let bytes = self.store.read(slot.start, slot.len, buf)?;
+        Ok(store::decode(bytes))
+    }
+
+    /// Writes decisions.csv: `key,policy,outcome,amount,funded,reasons`,
+    /// sorted by key then policy id. Returns the number of decisions.
+    pub fn write_decisions(&self, out: impl Write) -> std::io::Result<u64> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+        out.write_all(b"key,policy,outcome,amount,funded,reasons\n")?;
+        let mut count = 0u64;
+        for window in self.order.chunks(RENDER_CHUNK * WINDOW) {
+            let parts: Vec<std::io::Result<(Vec<u8>, u64)>> = window
+                .par_chunks(RENDER_CHUNK)
+                .map(|firms| self.render(firms))
+                .collect();
+            for part in parts {
+                let (bytes, n) = part?;
+                out.write_all(&bytes)?;
+                count += n;
+            }
+        }
+        out.flush()?;
+        Ok(count)
+    }
+
+    fn render(&self, firms: &[u32]) -> std::io::Result<(Vec<u8>, u64)> {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::with_capacity(firms.len() * 64));
+        let mut buf = Vec::new();
+        let mut n = 0u64;
+        let mut amount = String::new();
+        let mut funded = String::new();
+        for &f in firms {
+            let key = key(&self.firms, f);
+            for s in self.stored(f, &mut buf)? {
+                let Some(line) = self.line(f, &s) else {
+                    continue;
+                };
+                let id = self
+                    .program
+                    .policies
+                    .get(s.policy as usize)
+                    .map_or("", |p| p.id.as_str());
+                money(&mut amount, line.amount);
+                money(&mut funded, line.funded);
+                w.write_record([
+                    key,
+                    id,
+                    line.outcome.as_str(),
+                    &amount,
+                    &funded,
+                    &line.reasons,
+                ])
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+                n += 1;
+            }
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok((bytes, n))
+    }
+
+    /// Every firm's decisions, in key order (for the library and tests).
+    pub fn firms(&self) -> std::io::Result<Vec<Firm>> {
+        let mut out = Vec::with_capacity(self.order.len());
+        let mut buf = Vec::new();
+        for &f in &self.order {
+            let mut pairs = Vec::new();
+            for s in self.stored(f, &mut buf)? {
+                let Some(line) = self.line(f, &s) else {
+                    continue;
+                };
+                let reasons = if line.reasons.is_empty() {
+                    Vec::new()
+                } else {
+                    line.reasons.split("; ").map(str::to_string).collect()
+                };
+                pairs.push(Pair {
+                    policy: s.policy,
+                    outcome: line.outcome,
+                    amount: line.amount,
+                    funded: line.funded,
+                    reasons,
+                    limit_by: None,
+                    alloc_by: None,
+                });
+            }
+            out.push(Firm {
+                key: key(&self.firms, f).to_string(),
+                pairs,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Money with exactly two decimals, or nothing.
+fn money(out: &mut String, d: Option<Decimal>) {
+    use std::fmt::Write as _;
+    out.clear();
+    if let Some(d) = d {
+        let _ = write!(out, "{}", eval::cents(d));
+    }
+}

@@ -56,6 +56,41 @@ impl Tally {
     }
 }
 
+/// The eligible firms of one policy settled across firms, as columns (only
+/// the order columns the policy needs are filled).
+#[derive(Clone, Debug, Default)]
+pub struct Columns {
+    pub firms: Vec<u32>,
+    pub amounts: Vec<Option<Decimal>>,
+    pub limit_by: Vec<Option<OrderValue>>,
+    pub alloc_by: Vec<Option<OrderValue>>,
+}
+
+impl Columns {
+    fn push(&mut self, c: &Candidate, limit: bool, alloc: bool) {
+        self.firms.push(c.firm);
+        self.amounts.push(c.amount);
+        if limit {
+            self.limit_by.push(c.limit_by);
+        }
+        if alloc {
+            self.alloc_by.push(c.alloc_by);
+        }
+    }
+
+    /// The candidates as settlement takes them.
+    pub fn candidates(&self) -> Vec<Candidate> {
+        (0..self.firms.len())
+            .map(|i| Candidate {
+                firm: self.firms.get(i).copied().unwrap_or_default(),
+                amount: self.amounts.get(i).copied().flatten(),
+                limit_by: self.limit_by.get(i).copied().flatten(),
+                alloc_by: self.alloc_by.get(i).copied().flatten(),
+            })
+            .collect()
+    }
+}
+
 /// A firm's place in the run.
 pub struct FirmSlot {
     pub key: Box<str>,
@@ -80,7 +115,7 @@ pub struct Batch<'p> {
     across: Vec<bool>,
     firms: Vec<FirmSlot>,
     store: Store,
-    candidates: Vec<Vec<Candidate>>,
+    candidates: Vec<Columns>,
     tally: Vec<Tally>,
 }
 
@@ -102,7 +137,7 @@ impl<'p> Batch<'p> {
             opts,
             firms: Vec::new(),
             store: Store::new(spill_dir, MEMORY_LIMIT),
-            candidates: vec![Vec::new(); n],
+            candidates: vec![Columns::default(); n],
             tally: vec![Tally::default(); n],
         }
     }
@@ -187,8 +222,11 @@ impl<'p> Batch<'p> {
         }
         for (policy, firm, mut c) in chunk.candidates {
             c.firm = first + firm;
-            if let Some(list) = self.candidates.get_mut(policy as usize) {
-                list.push(c);
+            let p = self.program.policies.get(policy as usize);
+            let limit = p.is_some_and(|p| p.limit.is_some());
+            let alloc = p.is_some_and(|p| matches!(p.allocate, Some(Allocation::By(..))));
+            if let Some(cols) = self.candidates.get_mut(policy as usize) {
+                cols.push(&c, limit, alloc);
             }
         }
         for (t, c) in self.tally.iter_mut().zip(&chunk.tally) {

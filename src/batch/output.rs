@@ -7,10 +7,10 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use super::store::{self, Store, Stored};
-use super::{Batch, FirmSlot, RunOptions};
+use super::{Batch, Columns, FirmSlot, RunOptions};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
-use crate::settle::{self, BudgetNote, Candidate, Firm, Pair, Settlement};
+use crate::settle::{self, BudgetNote, Firm, Pair, Settlement};
 
 /// Per-policy totals, as summary.csv lists them.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,7 +37,7 @@ pub struct Settled<'p> {
     /// Firm indices in key order.
     order: Vec<u32>,
     store: Store,
-    candidates: Vec<Vec<Candidate>>,
+    candidates: Vec<Columns>,
     settlements: Vec<Settlement>,
     summary: Vec<PolicySummary>,
 }
@@ -65,11 +65,11 @@ impl<'p> Batch<'p> {
             .policies
             .iter()
             .zip(&candidates)
-            .map(|(policy, cands)| {
-                if cands.is_empty() && policy.budget.is_none() {
+            .map(|(policy, cols)| {
+                if cols.firms.is_empty() && policy.budget.is_none() {
                     return Settlement::default();
                 }
-                settle::settle_policy(policy, cands, |f| key(&firms, f))
+                settle::settle_policy(policy, &cols.candidates(), |f| key(&firms, f))
             })
             .collect();
         let evaluated = firms.len() as u64;
@@ -85,13 +85,13 @@ impl<'p> Batch<'p> {
                 let mut amount = t.amount;
                 let mut funded = t.amount;
                 let mut overflow = t.overflow;
-                if let (Some(cands), Some(s)) = (cands, s) {
-                    for (i, c) in cands.iter().enumerate() {
+                if let (Some(cols), Some(s)) = (cands, s) {
+                    for (i, a) in cols.amounts.iter().enumerate() {
                         if !s.kept.get(i).copied().unwrap_or(true) {
                             continue;
                         }
                         eligible += 1;
-                        if let Some(a) = c.amount {
+                        if let Some(a) = *a {
                             amount = amount.checked_add(a).unwrap_or_else(|| {
                                 overflow = true;
                                 amount
@@ -148,7 +148,7 @@ struct Line<'a> {
     outcome: Outcome,
     amount: Option<Decimal>,
     funded: Option<Decimal>,
-    reasons: std::borrow::Cow<'a, str>,
+    reasons: &'a str,
 }
 
 impl<'p> Settled<'p> {
@@ -163,12 +163,12 @@ impl<'p> Settled<'p> {
 
     /// The final form of a stored decision, or `None` when it is not written
     /// (ineligible without `--all`).
-    fn line<'s>(&self, firm: u32, s: &'s Stored) -> Option<Line<'s>> {
+    fn line<'s>(&self, firm: u32, s: &Stored<'s>) -> Option<Line<'s>> {
         let mut line = Line {
             outcome: s.outcome,
             amount: s.amount,
             funded: None,
-            reasons: s.reasons.as_deref().unwrap_or("").into(),
+            reasons: s.reasons,
         };
         if s.outcome == Outcome::Eligible {
             line.funded = s.amount;
@@ -176,12 +176,12 @@ impl<'p> Settled<'p> {
                 let p = s.policy as usize;
                 let cands = self.candidates.get(p)?;
                 let settlement = self.settlements.get(p)?;
-                let i = cands.binary_search_by_key(&firm, |c| c.firm).ok()?;
+                let i = cands.firms.binary_search(&firm).ok()?;
                 if !settlement.kept.get(i).copied().unwrap_or(true) {
                     line.outcome = Outcome::Ineligible;
                     line.amount = None;
                     line.funded = None;
-                    line.reasons = settle::LIMIT_REASON.into();
+                    line.reasons = settle::LIMIT_REASON;
                 } else {
                     line.funded = settlement.funded.get(i).copied().flatten();
                 }
@@ -193,12 +193,11 @@ impl<'p> Settled<'p> {
         Some(line)
     }
 
-    fn stored(&self, firm: u32, buf: &mut Vec<u8>) -> std::io::Result<Vec<Stored>> {
-        let Some(slot) = self.firms.get(firm as usize) else {
-            return Ok(Vec::new());
-        };
-        let bytes = self.store.read(slot.start, slot.len, buf)?;
-        Ok(store::decode(bytes))
+    fn block<'s>(&'s self, firm: u32, buf: &'s mut Vec<u8>) -> std::io::Result<&'s [u8]> {
+        match self.firms.get(firm as usize) {
+            Some(slot) => self.store.read(slot.start, slot.len, buf),
+            None => Ok(&[]),
+        }
     }
 
     /// Writes decisions.csv: `key,policy,outcome,amount,funded,reasons`,
@@ -223,16 +222,12 @@ impl<'p> Settled<'p> {
     }
 
     fn render(&self, firms: &[u32]) -> std::io::Result<(Vec<u8>, u64)> {
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::with_capacity(firms.len() * 64));
+        let mut out = Vec::with_capacity(firms.len() * 96);
         let mut buf = Vec::new();
         let mut n = 0u64;
-        let mut amount = String::new();
-        let mut funded = String::new();
         for &f in firms {
             let key = key(&self.firms, f);
-            for s in self.stored(f, &mut buf)? {
+            for s in store::decode(self.block(f, &mut buf)?) {
                 let Some(line) = self.line(f, &s) else {
                     continue;
                 };
@@ -241,24 +236,22 @@ impl<'p> Settled<'p> {
                     .policies
                     .get(s.policy as usize)
                     .map_or("", |p| p.id.as_str());
-                money(&mut amount, line.amount);
-                money(&mut funded, line.funded);
-                w.write_record([
-                    key,
-                    id,
-                    line.outcome.as_str(),
-                    &amount,
-                    &funded,
-                    &line.reasons,
-                ])
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+                csv_field(&mut out, key);
+                out.push(b',');
+                csv_field(&mut out, id);
+                out.push(b',');
+                out.extend_from_slice(line.outcome.as_str().as_bytes());
+                out.push(b',');
+                cents(&mut out, line.amount);
+                out.push(b',');
+                cents(&mut out, line.funded);
+                out.push(b',');
+                csv_field(&mut out, line.reasons);
+                out.push(b'\n');
                 n += 1;
             }
         }
-        let bytes = w
-            .into_inner()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        Ok((bytes, n))
+        Ok((out, n))
     }
 
     /// Every firm's decisions, in key order (for the library and tests).
@@ -267,7 +260,7 @@ impl<'p> Settled<'p> {
         let mut buf = Vec::new();
         for &f in &self.order {
             let mut pairs = Vec::new();
-            for s in self.stored(f, &mut buf)? {
+            for s in store::decode(self.block(f, &mut buf)?) {
                 let Some(line) = self.line(f, &s) else {
                     continue;
                 };
@@ -295,11 +288,59 @@ impl<'p> Settled<'p> {
     }
 }
 
-/// Money with exactly two decimals, or nothing.
-fn money(out: &mut String, d: Option<Decimal>) {
-    use std::fmt::Write as _;
-    out.clear();
-    if let Some(d) = d {
-        let _ = write!(out, "{}", eval::cents(d));
+/// A CSV field, quoted as the csv crate quotes (only when it holds a comma,
+/// a quote or a line break; quotes doubled), so files read the same whoever
+/// wrote them.
+fn csv_field(out: &mut Vec<u8>, s: &str) {
+    if !s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for b in s.bytes() {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Money with exactly two decimals (`60000.00`, `-0.50`), or nothing.
+fn cents(out: &mut Vec<u8>, d: Option<Decimal>) {
+    use std::io::Write as _;
+    let Some(d) = d else { return };
+    let m = eval::cents(d).mantissa();
+    let (sign, abs) = if m < 0 {
+        ("-", m.unsigned_abs())
+    } else {
+        ("", m.unsigned_abs())
+    };
+    let _ = write!(out, "{sign}{}.{:02}", abs / 100, abs % 100);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_cents_and_fields_like_the_csv_crate() {
+        let mut out = Vec::new();
+        for d in ["60000", "0.5", "-0.5", "12.345", "0"] {
+            out.clear();
+            cents(&mut out, Some(d.parse().unwrap()));
+            let expected = eval::cents(d.parse().unwrap()).to_string();
+            assert_eq!(String::from_utf8_lossy(&out), expected);
+        }
+        for f in ["plain", "a,b", "say \"hi\"", "two\nlines", "中文; 标签", ""] {
+            let mut mine = Vec::new();
+            csv_field(&mut mine, f);
+            mine.push(b',');
+            csv_field(&mut mine, "x");
+            mine.push(b'\n');
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([f, "x"]).unwrap();
+            assert_eq!(mine, w.into_inner().unwrap(), "{f:?}");
+        }
     }
 }

@@ -12,14 +12,14 @@ use crate::eval::Outcome;
 
 /// A pair as stored: what the report needs to write its line.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Stored {
+pub struct Stored<'a> {
     pub policy: u16,
     pub outcome: Outcome,
     pub amount: Option<Decimal>,
     /// Settled across firms: its funded amount (or cut) comes from settlement.
     pub settled: bool,
-    /// Reasons joined by `; `.
-    pub reasons: Option<Box<str>>,
+    /// Reasons joined by `; ` (empty for none).
+    pub reasons: &'a str,
 }
 
 const HAS_AMOUNT: u8 = 1 << 2;
@@ -67,17 +67,23 @@ fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     Some(head)
 }
 
-/// Decodes one firm's block.
-pub fn decode(mut bytes: &[u8]) -> Vec<Stored> {
-    let mut out = Vec::new();
-    while let Some(&tag) = bytes.first() {
-        bytes = bytes.get(1..).unwrap_or_default();
-        let Some(policy) = take(&mut bytes, 2)
-            .and_then(|b| b.try_into().ok())
-            .map(u16::from_le_bytes)
-        else {
-            break;
-        };
+/// The pairs of one firm's block.
+pub fn decode(bytes: &[u8]) -> Pairs<'_> {
+    Pairs { bytes }
+}
+
+/// Iterates over the pairs of a block.
+pub struct Pairs<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = Stored<'a>;
+
+    fn next(&mut self) -> Option<Stored<'a>> {
+        let bytes = &mut self.bytes;
+        let tag = *take(bytes, 1)?.first()?;
+        let policy = u16::from_le_bytes(take(bytes, 2)?.try_into().ok()?);
         let outcome = match tag & 3 {
             0 => Outcome::Eligible,
             1 => Outcome::Ineligible,
@@ -88,96 +94,131 @@ pub fn decode(mut bytes: &[u8]) -> Vec<Stored> {
             outcome,
             amount: None,
             settled: tag & SETTLED != 0,
-            reasons: None,
+            reasons: "",
         };
         if tag & HAS_AMOUNT != 0 {
-            let Some(b) = take(&mut bytes, 16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else {
-                break;
-            };
-            s.amount = Some(Decimal::deserialize(b));
+            s.amount = Some(Decimal::deserialize(take(bytes, 16)?.try_into().ok()?));
         }
         if tag & HAS_REASONS != 0 {
-            let Some(len) = take(&mut bytes, 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-            else {
-                break;
-            };
-            let Some(text) = take(&mut bytes, len as usize) else {
-                break;
-            };
-            s.reasons = Some(String::from_utf8_lossy(text).into());
+            let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?);
+            s.reasons = std::str::from_utf8(take(bytes, len as usize)?).unwrap_or_default();
         }
-        out.push(s);
+        Some(s)
     }
-    out
 }
 
-/// Where the blocks live.
+/// Where the blocks live: pages in memory up to a limit, then a file.
 pub struct Store {
-    mem: Vec<u8>,
-    /// Bytes moved to the spill file so far; blocks below this offset are there.
+    /// Full pages and the page being filled; a page is never reallocated, so
+    /// memory is what is stored (no doubling, no copies).
+    pages: Vec<Vec<u8>>,
+    /// Offset of the first byte still in memory; earlier bytes are spilled.
     spilled: u64,
+    /// Offset where each in-memory page starts.
+    starts: Vec<u64>,
     spill: Option<(PathBuf, File)>,
     spill_dir: Option<PathBuf>,
     limit: usize,
+    in_memory: usize,
 }
+
+/// Bytes per page (a bigger chunk gets a page of its own size).
+const PAGE: usize = 4 << 20;
 
 impl Store {
     /// Keeps up to `limit` bytes in memory; beyond that, spills into a file
     /// in `spill_dir` (or keeps everything in memory without one).
     pub fn new(spill_dir: Option<PathBuf>, limit: usize) -> Store {
         Store {
-            mem: Vec::new(),
+            pages: Vec::new(),
             spilled: 0,
+            starts: Vec::new(),
             spill: None,
             spill_dir,
             limit,
+            in_memory: 0,
         }
     }
 
-    /// Appends whole blocks; returns the offset where they start.
+    fn end(&self) -> u64 {
+        match (self.starts.last(), self.pages.last()) {
+            (Some(s), Some(p)) => s + p.len() as u64,
+            _ => self.spilled,
+        }
+    }
+
+    /// Appends whole blocks (they stay together); returns where they start.
     pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
-        let at = self.spilled + self.mem.len() as u64;
-        self.mem.extend_from_slice(bytes);
-        if self.mem.len() > self.limit {
-            if let Some(dir) = &self.spill_dir {
-                if self.spill.is_none() {
-                    let path = dir.join(format!(".decisions-{}.spill", std::process::id()));
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(true)
-                        .read(true)
-                        .write(true)
-                        .open(&path)?;
-                    self.spill = Some((path, file));
-                }
-                if let Some((_, file)) = &mut self.spill {
-                    file.write_all(&self.mem)?;
-                    self.spilled += self.mem.len() as u64;
-                    self.mem.clear();
-                }
-            }
+        let at = self.end();
+        let fits = self
+            .pages
+            .last()
+            .is_some_and(|p| p.capacity() - p.len() >= bytes.len());
+        if !fits {
+            self.pages.push(Vec::with_capacity(PAGE.max(bytes.len())));
+            self.starts.push(at);
+        }
+        if let Some(page) = self.pages.last_mut() {
+            page.extend_from_slice(bytes);
+        }
+        self.in_memory += bytes.len();
+        if self.in_memory > self.limit {
+            self.spill_pages()?;
         }
         Ok(at)
     }
 
-    /// Reads the block at `[start, start + len)` into `buf`.
-    pub fn read<'b>(
-        &self,
+    /// Moves every full page to the spill file.
+    fn spill_pages(&mut self) -> std::io::Result<()> {
+        let Some(dir) = &self.spill_dir else {
+            return Ok(());
+        };
+        if self.spill.is_none() {
+            let path = dir.join(format!(".decisions-{}.spill", std::process::id()));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .read(true)
+                .write(true)
+                .open(&path)?;
+            self.spill = Some((path, file));
+        }
+        let Some((_, file)) = &mut self.spill else {
+            return Ok(());
+        };
+        let keep = self.pages.len().saturating_sub(1);
+        for page in self.pages.drain(..keep) {
+            file.write_all(&page)?;
+            self.spilled += page.len() as u64;
+            self.in_memory -= page.len();
+        }
+        self.starts.drain(..keep);
+        Ok(())
+    }
+
+    /// The block at `[start, start + len)`: borrowed when in memory, read
+    /// into `buf` when spilled.
+    pub fn read<'s>(
+        &'s self,
         start: u64,
         len: u32,
-        buf: &'b mut Vec<u8>,
-    ) -> std::io::Result<&'b [u8]> {
-        buf.clear();
+        buf: &'s mut Vec<u8>,
+    ) -> std::io::Result<&'s [u8]> {
         if start >= self.spilled {
-            let from = usize::try_from(start - self.spilled).unwrap_or(usize::MAX);
-            let block = self
-                .mem
-                .get(from..from.saturating_add(len as usize))
-                .unwrap_or_default();
-            buf.extend_from_slice(block);
-        } else if let Some((_, file)) = &self.spill {
+            let page = self
+                .starts
+                .partition_point(|&s| s <= start)
+                .saturating_sub(1);
+            let (Some(&from), Some(bytes)) = (self.starts.get(page), self.pages.get(page)) else {
+                return Ok(&[]);
+            };
+            let at = usize::try_from(start - from).unwrap_or(usize::MAX);
+            return Ok(bytes
+                .get(at..at.saturating_add(len as usize))
+                .unwrap_or_default());
+        }
+        buf.clear();
+        if let Some((_, file)) = &self.spill {
             buf.resize(len as usize, 0);
             read_at(file, buf, start)?;
         }
@@ -230,10 +271,10 @@ mod tests {
             "标签; missing: size",
         );
         encode(&mut b, 9, Outcome::Eligible, None, true, "");
-        let d = decode(&b);
+        let d: Vec<Stored> = decode(&b).collect();
         assert_eq!(d.len(), 3);
         assert_eq!(d[0].amount, Some(Decimal::new(600000, 2)));
-        assert_eq!(d[1].reasons.as_deref(), Some("标签; missing: size"));
+        assert_eq!(d[1].reasons, "标签; missing: size");
         assert_eq!((d[2].policy, d[2].settled), (9, true));
     }
 
@@ -244,9 +285,15 @@ mod tests {
         let mut s = Store::new(Some(dir.clone()), 8);
         let a = s.append(b"0123456789").unwrap();
         let b = s.append(b"abc").unwrap();
+        let big = vec![7u8; PAGE + 5];
+        let c = s.append(&big).unwrap();
+        let d = s.append(b"tail").unwrap();
         let mut buf = Vec::new();
         assert_eq!(s.read(a, 10, &mut buf).unwrap(), b"0123456789");
         assert_eq!(s.read(b, 3, &mut buf).unwrap(), b"abc");
+        assert_eq!(s.read(c, big.len() as u32, &mut buf).unwrap(), &big[..]);
+        assert_eq!(s.read(d, 4, &mut buf).unwrap(), b"tail");
+        assert!(s.spilled > 0, "pages beyond the limit go to the file");
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
     }

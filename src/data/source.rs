@@ -58,9 +58,9 @@ impl<R: Read> Read for Tracked<R> {
         }
         let kept = got.get(start..).unwrap_or_default();
         let mut breaks = self.breaks.borrow_mut();
-        for (i, b) in kept.iter().enumerate() {
-            if *b == b'\n' || *b == b'\r' {
-                breaks.push_back((self.pos + i as u64, *b));
+        for i in memchr::memchr2_iter(b'\n', b'\r', kept) {
+            if let Some(&b) = kept.get(i) {
+                breaks.push_back((self.pos + i as u64, b));
             }
         }
         drop(breaks);

@@ -1,0 +1,348 @@
+//! The end-to-end benchmark: generates firms and a policy set of the wanted
+//! size from the bundled example, runs `mianshen run` on them, and reports
+//! wall time, firm-policy pairs per second and peak memory, with the machine.
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example bench
+//! cargo run --release --example bench -- --rows 200000 --policies 20 --check-threads
+//! ```
+//!
+//! Files go to `target/bench/` (the firms file is reused between runs).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+struct Args {
+    rows: u64,
+    policies: usize,
+    check_threads: bool,
+    all: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        rows: 1_000_000,
+        policies: 50,
+        check_threads: false,
+        all: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--rows" => a.rows = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.rows),
+            "--policies" => {
+                a.policies = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.policies)
+            }
+            "--check-threads" => a.check_threads = true,
+            "--all" => a.all = true,
+            other => {
+                eprintln!(
+                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn main() {
+    let args = args();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bin = root.join("target/release/mianshen");
+    if !bin.exists() {
+        eprintln!("build the release binary first: cargo build --release");
+        std::process::exit(2);
+    }
+    let work = root.join("target/bench");
+    let set = work.join(format!("policies-{}", args.policies));
+    let in_force = build_policy_set(&root.join("policies"), &set, args.policies);
+    let firms = work.join(format!("firms-{}.csv", args.rows));
+    if !firms.exists() {
+        let started = Instant::now();
+        generate_firms(&set, &firms, args.rows);
+        eprintln!(
+            "generated {} firms in {:.1} s",
+            args.rows,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    machine();
+    let out = work.join("out");
+    let run = run(&bin, &set, &firms, &out, None, args.all);
+    let pairs = args.rows as f64 * in_force as f64;
+    println!("command: {}", run.command);
+    println!(
+        "firms {}  policies in force {}  pairs {:.0}",
+        args.rows, in_force, pairs
+    );
+    println!("wall time        {:.2} s", run.wall);
+    println!("pairs per second {:.2} million", pairs / run.wall / 1e6);
+    println!("peak memory      {:.0} MiB", run.peak_kib as f64 / 1024.0);
+    for t in &run.timings {
+        println!("  {t}");
+    }
+    if args.check_threads {
+        let one = run_one(&bin, &set, &firms, &work, args.all);
+        let same = std::fs::read(out.join("decisions.csv")).ok()
+            == std::fs::read(one.join("decisions.csv")).ok()
+            && std::fs::read(out.join("summary.csv")).ok()
+                == std::fs::read(one.join("summary.csv")).ok();
+        println!(
+            "decisions with 1 thread byte-identical: {}",
+            if same { "yes" } else { "NO" }
+        );
+        if !same {
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run_one(bin: &Path, set: &Path, firms: &Path, work: &Path, all: bool) -> PathBuf {
+    let out = work.join("out-1-thread");
+    let r = run(bin, set, firms, &out, Some(1), all);
+    println!(
+        "one thread: wall time {:.2} s, peak memory {:.0} MiB",
+        r.wall,
+        r.peak_kib as f64 / 1024.0
+    );
+    out
+}
+
+struct Measured {
+    command: String,
+    wall: f64,
+    peak_kib: i64,
+    timings: Vec<String>,
+}
+
+fn run(
+    bin: &Path,
+    set: &Path,
+    firms: &Path,
+    out: &Path,
+    threads: Option<usize>,
+    all: bool,
+) -> Measured {
+    let mut cmd = Command::new(bin);
+    cmd.arg("run")
+        .arg(set)
+        .arg("--data")
+        .arg(firms)
+        .args(["--as-of", "2024-12-31", "--timings"])
+        .arg("--out")
+        .arg(out);
+    if let Some(n) = threads {
+        cmd.args(["--threads", &n.to_string()]);
+    }
+    if all {
+        cmd.arg("--all");
+    }
+    let command = format!("{cmd:?}").replace('"', "");
+    let started = Instant::now();
+    let output = cmd.output().unwrap_or_else(|e| {
+        eprintln!("cannot run {}: {e}", bin.display());
+        std::process::exit(2);
+    });
+    let wall = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        std::process::exit(1);
+    }
+    let timings = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|l| l.starts_with("timing:"))
+        .map(|l| l.trim_start_matches("timing:").trim().to_string())
+        .collect();
+    Measured {
+        command,
+        wall,
+        peak_kib: peak_child_kib(),
+        timings,
+    }
+}
+
+/// The peak resident memory of the largest child so far (Linux: KiB).
+fn peak_child_kib() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a rusage into the pointer we own.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) } == 0;
+    if !ok {
+        return -1;
+    }
+    // SAFETY: initialised by the successful call above.
+    unsafe { usage.assume_init() }.ru_maxrss
+}
+
+fn machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|k| k.parse::<u64>().ok())
+        .map(|k| format!("{:.0} GiB", k as f64 / 1048576.0))
+        .unwrap_or_default();
+    println!("machine: {cpu}, {cores} cores, {mem}");
+}
+
+fn generate_firms(set: &Path, firms: &Path, rows: u64) {
+    let text = std::fs::read_to_string(set.join("schema.yaml")).expect("schema");
+    let schema =
+        mianshen::schema::Schema::load(&mianshen::diag::SourceText::new("schema.yaml", text))
+            .unwrap_or_else(|_| panic!("the example schema loads"));
+    let file = std::fs::File::create(firms).expect("create the firms file");
+    let mut w = std::io::BufWriter::new(file);
+    let opts = mianshen::generate::GenOptions {
+        rows,
+        seed: 1,
+        messy: false,
+        bad_rows: 0.0,
+    };
+    mianshen::generate::generate(&schema, &opts, &mut w).expect("write firms");
+}
+
+/// Copies the example set and adds variants of its policies (ids suffixed
+/// `_v2`, `_v3`, …; every `万` figure scaled) until `n` policies are in force.
+/// Returns how many are in force on 2024-12-31.
+fn build_policy_set(from: &Path, to: &Path, n: usize) -> usize {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).expect("create the policy set");
+    std::fs::copy(from.join("schema.yaml"), to.join("schema.yaml")).expect("copy the schema");
+    let mut templates = Vec::new();
+    collect(from, &mut templates);
+    templates.sort();
+    let mut files = Vec::new();
+    for path in &templates {
+        let text = std::fs::read_to_string(path).expect("read a policy");
+        let ids = policy_ids(&text);
+        if text.contains("valid    2023") || text.contains("valid 2023") {
+            continue; // an expired policy adds nothing in force
+        }
+        files.push((
+            path.file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            text,
+            ids,
+        ));
+    }
+    let per_round: usize = files.iter().map(|f| f.2.len()).sum();
+    let mut count = 0;
+    let mut round = 1;
+    while count < n && per_round > 0 {
+        for (stem, text, ids) in &files {
+            if count >= n && !ids.is_empty() {
+                break;
+            }
+            let factor = [100, 90, 110, 80, 120, 70, 130][(round - 1) % 7];
+            let mut out = if round == 1 {
+                text.clone()
+            } else {
+                scale_wan(text, factor)
+            };
+            if round > 1 {
+                for id in ids {
+                    out = rename(&out, id, &format!("{id}_v{round}"));
+                }
+                // the set-wide defines exist once
+                out = out
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("define "))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+            std::fs::write(to.join(format!("{stem}_{round}.policy")), out).expect("write a policy");
+            count += ids.len();
+        }
+        round += 1;
+    }
+    count
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != "tests" && n != "data") {
+                collect(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "policy") {
+            out.push(p);
+        }
+    }
+}
+
+fn policy_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("policy "))
+        .filter_map(|rest| rest.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+fn rename(text: &str, id: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(id) {
+        let before_ok = rest[..i]
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after = &rest[i + id.len()..];
+        let after_ok = after
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        out.push_str(&rest[..i]);
+        out.push_str(if before_ok && after_ok { to } else { id });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Scales every `N万` figure (outside texts) by `percent`%, exactly.
+fn scale_wan(text: &str, percent: i64) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut buf = String::new();
+        let mut digits = String::new();
+        let mut in_text = false;
+        for c in line.chars() {
+            if c == '"' {
+                in_text = !in_text;
+            }
+            if !in_text && (c.is_ascii_digit() || (c == '.' && !digits.is_empty())) {
+                digits.push(c);
+                continue;
+            }
+            if c == '万' && !digits.is_empty() {
+                let v: rust_decimal::Decimal = digits.parse().unwrap_or_default();
+                let scaled = v * rust_decimal::Decimal::new(percent, 2);
+                buf.push_str(&scaled.normalize().to_string());
+            } else {
+                buf.push_str(&digits);
+            }
+            digits.clear();
+            buf.push(c);
+        }
+        buf.push_str(&digits);
+        out.push_str(&buf);
+        out.push('\n');
+    }
+    out
+}

@@ -312,6 +312,17 @@ impl Ctx<'_> {
             Ir::And(x, y) => format!("{} and {}", b(x), b(y)),
             Ir::Or(x, y) => format!("{} or {}", b(x), b(y)),
             Ir::Cmp(op, x, y) => format!("{} {} {}", b(x), op.symbol(), b(y)),
+            Ir::EqFieldText {
+                negated,
+                field,
+                value,
+            } => {
+                format!(
+                    "{} {} \"{value}\"",
+                    self.show(&Ir::Field(*field)),
+                    if *negated { "!=" } else { "==" }
+                )
+            }
             Ir::CmpField { op, field, value } => {
                 format!(
                     "{} {} {}",

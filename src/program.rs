@@ -88,6 +88,12 @@ pub enum Ir {
         field: u16,
         value: Decimal,
     },
+    /// `field == "text"` / `field != "text"` (text and enum fields).
+    EqFieldText {
+        negated: bool,
+        field: u16,
+        value: Box<str>,
+    },
     /// `x in [a, b]`
     InList {
         negated: bool,
@@ -241,6 +247,7 @@ impl Ir {
             Ir::Const(_)
             | Ir::Field(_)
             | Ir::CmpField { .. }
+            | Ir::EqFieldText { .. }
             | Ir::Let(_)
             | Ir::Define(_)
             | Ir::AsOf => {}
@@ -324,7 +331,10 @@ impl Program {
         }
         for e in self.expressions() {
             e.walk(&mut |ir| {
-                if let Ir::Field(i) | Ir::CmpField { field: i, .. } = ir {
+                if let Ir::Field(i)
+                | Ir::CmpField { field: i, .. }
+                | Ir::EqFieldText { field: i, .. } = ir
+                {
                     if let Some(u) = used.get_mut(*i as usize) {
                         *u = true;
                     }

@@ -98,6 +98,18 @@ fn sexpr(ir: &Ir, program: &Program, policy: Option<&Policy>) -> String {
         Ir::And(a, b) => format!("(and {} {})", e(a), e(b)),
         Ir::Or(a, b) => format!("(or {} {})", e(a), e(b)),
         Ir::Cmp(op, a, b) => format!("({} {} {})", op.symbol(), e(a), e(b)),
+        Ir::EqFieldText {
+            negated,
+            field,
+            value,
+        } => {
+            let op = if *negated { "!=" } else { "==" };
+            format!(
+                "({op} {} {})",
+                e(&Ir::Field(*field)),
+                e(&Ir::Const(Const::Text(value.clone())))
+            )
+        }
         Ir::CmpField { op, field, value } => {
             format!(
                 "({} {} {})",

@@ -175,6 +175,15 @@ impl<'a> Env<'_, 'a> {
                 or(left, self.eval(b))
             }
             Ir::Cmp(op, a, b) => compare(*op, self.eval(a), self.eval(b)),
+            Ir::EqFieldText {
+                negated,
+                field,
+                value,
+            } => match self.cells.get(*field as usize) {
+                Some(Cell::Text(t)) => V::Bool((**t == **value) != *negated),
+                Some(Cell::Missing) | None => V::Miss(Why::field(*field)),
+                Some(_) => V::Miss(Why::default()),
+            },
             Ir::CmpField { op, field, value } => match self.cells.get(*field as usize) {
                 Some(Cell::Num(n)) => V::Bool(holds(*op, n.cmp(value))),
                 Some(Cell::Missing) | None => V::Miss(Why::field(*field)),

@@ -8,21 +8,21 @@ use crate::date::Date;
 /// index below [`Why::OTHER_FIELDS_BIT`]) and notes such as division by zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Why {
-    pub fields: u128,
+    pub fields: u64,
     pub notes: u8,
 }
 
 impl Why {
     /// Fields at or beyond this index share one bit; their names are then
     /// recovered from the clause's static field list.
-    pub const OTHER_FIELDS_BIT: u32 = 127;
+    pub const OTHER_FIELDS_BIT: u32 = 63;
     pub const DIV_ZERO: u8 = 1;
     pub const OVERFLOW: u8 = 2;
 
     pub fn field(index: u16) -> Why {
         let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);
         Why {
-            fields: 1u128 << bit,
+            fields: 1u64 << bit,
             notes: 0,
         }
     }
@@ -45,7 +45,7 @@ impl Why {
     /// answer for the shared bit).
     pub fn has_field(self, index: u16) -> bool {
         let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);
-        self.fields & (1u128 << bit) != 0
+        self.fields & (1u64 << bit) != 0
     }
 }
 

@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::eval::expr::Env;
+use crate::eval::expr::{Env, Scratch};
 use crate::eval::value::{show, V};
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, ClauseKind, Const, Func, Ir, Policy, Program};
@@ -61,8 +61,8 @@ pub fn explain(
 ) -> Explanation {
     let key = record.key(program.schema.key);
     let firm = run.firms.iter().find(|f| f.key == key);
-    let mut defines = Vec::new();
-    eval::defines(program, &record.cells, as_of, &mut defines);
+    let mut scratch = Scratch::default();
+    scratch.firm(program);
     let mut policies = Vec::new();
     for (pi, policy) in program.policies.iter().enumerate() {
         if only.is_some_and(|o| o != pi) {
@@ -89,14 +89,9 @@ pub fn explain(
             continue;
         }
         let ctx = Ctx { program, policy };
-        let mut lets: Vec<V<'_>> = Vec::new();
+        scratch.policy(policy);
+        let env = scratch.env(program, Some(policy), &record.cells, as_of);
         for l in &policy.lets {
-            let env = Env {
-                cells: &record.cells,
-                as_of,
-                defines: &defines,
-                lets: &lets,
-            };
             let v = env.eval(&l.expr);
             pe.steps.push(Step {
                 kind: "let",
@@ -106,14 +101,7 @@ pub fn explain(
                 values: Vec::new(),
                 detail: Vec::new(),
             });
-            lets.push(v);
         }
-        let env = Env {
-            cells: &record.cells,
-            as_of,
-            defines: &defines,
-            lets: &lets,
-        };
         for c in &policy.clauses {
             let v = env.eval(&c.expr);
             pe.steps.push(Step {
@@ -163,8 +151,9 @@ pub fn explain(
                 });
             }
         }
-        let mut scratch = Vec::new();
-        let verdict = eval::verdict(policy, &record.cells, as_of, &defines, &mut scratch, true);
+        let mut own = Scratch::default();
+        own.firm(program);
+        let verdict = eval::verdict(program, policy, &record.cells, as_of, &mut own, true);
         if let Some(amount) = verdict.amount {
             pe.steps.push(Step {
                 kind: "round",
@@ -272,7 +261,7 @@ struct Ctx<'a> {
     policy: &'a Policy,
 }
 
-impl Ctx<'_> {
+impl<'p> Ctx<'p> {
     /// Writes an expression back as policy text.
     fn show(&self, ir: &Ir) -> String {
         let b = |x: &Ir| self.show_operand(x);
@@ -407,7 +396,7 @@ impl Ctx<'_> {
     }
 
     /// The path the amount took through branches, tiers and brackets.
-    fn trace<'a>(&self, ir: &'a Ir, env: &Env<'_, 'a>, out: &mut Vec<String>) {
+    fn trace(&self, ir: &'p Ir, env: &Env<'_, 'p>, out: &mut Vec<String>) {
         match ir {
             Ir::If(c, a, b) => {
                 let cv = env.eval(c);

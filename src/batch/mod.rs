@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 
 use self::store::Store;
 use crate::date::Date;
+use crate::eval::expr::Scratch;
 use crate::eval::value::V;
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, Program};
@@ -151,8 +152,7 @@ impl<'p> Batch<'p> {
             candidates: Vec::new(),
             tally: vec![Tally::default(); program.policies.len()],
         };
-        let mut defines = Vec::new();
-        let mut lets = Vec::new();
+        let mut scratch = Scratch::default();
         let mut pairs = Vec::new();
         for (i, record) in records.iter().enumerate() {
             evaluate_firm(
@@ -160,8 +160,7 @@ impl<'p> Batch<'p> {
                 &self.in_force,
                 record,
                 &self.opts,
-                &mut defines,
-                &mut lets,
+                &mut scratch,
                 &mut pairs,
             );
             let start = chunk.bytes.len();
@@ -242,25 +241,27 @@ impl<'p> Batch<'p> {
 }
 
 /// Evaluates every policy in force for one firm and applies the exclusive
-/// groups (which only look at the firm's own decisions). `pairs` is reused.
-#[allow(clippy::too_many_arguments)]
+/// groups (which only look at the firm's own decisions). Without `--all`,
+/// ineligible decisions are left out. `scratch` and `pairs` are reused.
 pub fn evaluate_firm<'a>(
     program: &'a Program,
     in_force: &[bool],
     record: &'a Record,
     opts: &RunOptions,
-    defines: &mut Vec<V<'a>>,
-    lets: &mut Vec<V<'a>>,
+    scratch: &mut Scratch<'a>,
     pairs: &mut Vec<Pair>,
 ) {
     pairs.clear();
     let cells = &record.cells;
-    eval::defines(program, cells, opts.as_of, defines);
+    scratch.firm(program);
     for (p, policy) in program.policies.iter().enumerate() {
         if !in_force.get(p).copied().unwrap_or(false) {
             continue;
         }
-        let v = eval::verdict(policy, cells, opts.as_of, defines, lets, opts.all);
+        let v = eval::verdict(program, policy, cells, opts.as_of, scratch, opts.all);
+        if v.outcome == Outcome::Ineligible && !opts.all {
+            continue;
+        }
         let reasons =
             if v.outcome == Outcome::Review || (v.outcome == Outcome::Ineligible && opts.all) {
                 eval::reasons(policy, &program.schema, &v, cells)
@@ -276,13 +277,8 @@ pub fn evaluate_firm<'a>(
             limit_by: None,
             alloc_by: None,
         };
-        if v.outcome == Outcome::Eligible {
-            let env = eval::expr::Env {
-                cells,
-                as_of: opts.as_of,
-                defines,
-                lets,
-            };
+        if v.outcome == Outcome::Eligible && (policy.limit.is_some() || policy.allocate.is_some()) {
+            let env = scratch.env(program, Some(policy), cells, opts.as_of);
             if let Some(limit) = &policy.limit {
                 pair.limit_by = order_value(env.eval(&limit.by));
             }

@@ -9,17 +9,63 @@ use rust_decimal::RoundingStrategy;
 
 use super::value::{Why, V};
 use crate::date::Date;
-use crate::program::{Const, Func, Ir};
+use crate::program::{Const, Define, Func, Ir, Let, Policy, Program};
 use crate::syntax::ast::{ArithOp, CmpOp};
 use crate::value::Cell;
 
-/// What an expression can read: the record, the run date, and the values of
-/// `define`s and `let`s computed so far.
+/// A `define` or `let` value, computed the first time it is read.
+pub type Slot<'a> = std::cell::Cell<Option<V<'a>>>;
+
+/// The lazily computed `define`s of one firm and `let`s of one policy,
+/// reused from firm to firm so evaluation allocates nothing.
+#[derive(Default)]
+pub struct Scratch<'a> {
+    defines: Vec<Slot<'a>>,
+    lets: Vec<Slot<'a>>,
+}
+
+impl<'a> Scratch<'a> {
+    /// Forgets the defines of the previous firm.
+    pub fn firm(&mut self, program: &Program) {
+        self.defines.clear();
+        self.defines
+            .resize_with(program.defines.len(), Slot::default);
+    }
+
+    /// Forgets the lets of the previous policy.
+    pub fn policy(&mut self, policy: &Policy) {
+        self.lets.clear();
+        self.lets.resize_with(policy.lets.len(), Slot::default);
+    }
+
+    /// An environment for expressions of `policy` (or of defines only).
+    pub fn env<'e>(
+        &'e self,
+        program: &'a Program,
+        policy: Option<&'a Policy>,
+        cells: &'a [Cell],
+        as_of: Date,
+    ) -> Env<'e, 'a> {
+        Env {
+            cells,
+            as_of,
+            defines: &self.defines,
+            define_exprs: &program.defines,
+            lets: &self.lets,
+            let_exprs: policy.map_or(&[], |p| &p.lets),
+        }
+    }
+}
+
+/// What an expression can read: the record, the run date, and the `define`s
+/// and `let`s (each computed once, when first read).
 pub struct Env<'e, 'a> {
     pub cells: &'a [Cell],
     pub as_of: Date,
-    pub defines: &'e [V<'a>],
-    pub lets: &'e [V<'a>],
+    pub defines: &'e [Slot<'a>],
+    pub define_exprs: &'a [Define],
+    pub lets: &'e [Slot<'a>],
+    pub let_exprs: &'a [Let],
 }
 
 pub fn constant(c: &Const) -> V<'_> {
@@ -138,21 +184,34 @@ fn not(v: V<'_>) -> V<'_> {
 }
 
 impl<'a> Env<'_, 'a> {
+    /// A cached value, computed from its expression on first use.
+    fn slot(&self, slot: Option<&Slot<'a>>, expr: impl FnOnce() -> Option<&'a Ir>) -> V<'a> {
+        let Some(slot) = slot else {
+            return V::Miss(Why::default());
+        };
+        if let Some(v) = slot.get() {
+            return v;
+        }
+        let v = expr().map_or(V::Miss(Why::default()), |e| self.eval(e));
+        slot.set(Some(v));
+        v
+    }
+
     /// Evaluates `ir`.
     pub fn eval(&self, ir: &'a Ir) -> V<'a> {
         match ir {
             Ir::Const(c) => constant(c),
             Ir::Field(i) => cell(self.cells, *i),
-            Ir::Let(i) => self
-                .lets
-                .get(*i as usize)
-                .copied()
-                .unwrap_or(V::Miss(Why::default())),
-            Ir::Define(i) => self
-                .defines
-                .get(*i as usize)
-                .copied()
-                .unwrap_or(V::Miss(Why::default())),
+            Ir::Let(i) => {
+                let i = *i as usize;
+                self.slot(self.lets.get(i), || self.let_exprs.get(i).map(|l| &l.expr))
+            }
+            Ir::Define(i) => {
+                let i = *i as usize;
+                self.slot(self.defines.get(i), || {
+                    self.define_exprs.get(i).map(|d| &d.expr)
+                })
+            }
             Ir::AsOf => V::Date(self.as_of),
             Ir::Neg(x) => match self.eval(x) {
                 V::Num(n) => V::Num(-n),

@@ -5,7 +5,7 @@ pub mod value;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use self::expr::Env;
+use self::expr::Scratch;
 use self::value::{show, Why, V};
 use crate::date::Date;
 use crate::program::{ClauseKind, Policy, Program};
@@ -54,50 +54,21 @@ pub struct Verdict {
     pub no_payable: bool,
 }
 
-/// Computes the set-wide `define`s for one firm, in order.
-pub fn defines<'a>(program: &'a Program, cells: &'a [Cell], as_of: Date, out: &mut Vec<V<'a>>) {
-    out.clear();
-    for d in &program.defines {
-        let env = Env {
-            cells,
-            as_of,
-            defines: out,
-            lets: &[],
-        };
-        let v = env.eval(&d.expr);
-        out.push(v);
-    }
-}
-
-/// Evaluates one policy for one firm. `lets` is scratch space reused between
-/// calls; `defines` come from [`defines`]. Unless `thorough`, evaluation stops
-/// at the first failed condition (the outcome is then known to be
-/// ineligible, but only that one reason is listed).
+/// Evaluates one policy for one firm. `scratch` holds the firm's defines
+/// (reset with [`Scratch::firm`] for each firm) and is reused for the lets.
+/// Unless `thorough`, evaluation stops at the first failed condition (the
+/// outcome is then known to be ineligible, but only that one reason is
+/// listed).
 pub fn verdict<'a>(
+    program: &'a Program,
     policy: &'a Policy,
     cells: &'a [Cell],
     as_of: Date,
-    defines: &[V<'a>],
-    lets: &mut Vec<V<'a>>,
+    scratch: &mut Scratch<'a>,
     thorough: bool,
 ) -> Verdict {
-    lets.clear();
-    for l in &policy.lets {
-        let env = Env {
-            cells,
-            as_of,
-            defines,
-            lets,
-        };
-        let v = env.eval(&l.expr);
-        lets.push(v);
-    }
-    let env = Env {
-        cells,
-        as_of,
-        defines,
-        lets,
-    };
+    scratch.policy(policy);
+    let env = scratch.env(program, Some(policy), cells, as_of);
     let mut failed = 0u128;
     let mut missing = 0u128;
     let mut why = Why::default();

@@ -368,36 +368,47 @@ fn find_key(src: &SourceText, name: &str) -> (usize, usize) {
 
 /// Validates an 18-character unified social credit code (GB 32100-2015).
 pub fn uscc_valid(code: &str) -> Result<(), String> {
-    const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
     const WEIGHTS: [u32; 17] = [
         1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
     ];
-    let chars: Vec<char> = code.chars().collect();
-    if chars.len() != 18 {
+    // value of each ASCII character in the alphabet, or 255
+    const VALUE: [u8; 128] = {
+        let mut t = [255u8; 128];
+        let mut i = 0;
+        while i < ALPHABET.len() {
+            t[ALPHABET[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    };
+    let count = code.chars().count();
+    if count != 18 {
         return Err(format!(
-            "a credit code has 18 characters, this one has {}",
-            chars.len()
+            "a credit code has 18 characters, this one has {count}"
         ));
     }
-    let mut values = [0u32; 18];
-    for (i, c) in chars.iter().enumerate() {
-        match ALPHABET.find(*c) {
-            Some(v) => values[i] = v as u32,
-            None => {
-                return Err(format!(
-                    "`{c}` (position {}) cannot appear in a credit code",
-                    i + 1
-                ))
-            }
+    let mut sum = 0u32;
+    let mut last = 0u32;
+    for (i, c) in code.chars().enumerate() {
+        let v = VALUE.get(c as usize).copied().unwrap_or(255);
+        if v == 255 {
+            return Err(format!(
+                "`{c}` (position {}) cannot appear in a credit code",
+                i + 1
+            ));
+        }
+        match WEIGHTS.get(i) {
+            Some(w) => sum += w * u32::from(v),
+            None => last = u32::from(v),
         }
     }
-    let sum: u32 = WEIGHTS.iter().zip(values.iter()).map(|(w, v)| w * v).sum();
     let check = (31 - sum % 31) % 31;
-    if check != values[17] {
-        let expected = ALPHABET.chars().nth(check as usize).unwrap_or('?');
+    if check != last {
+        let expected = ALPHABET.get(check as usize).map_or('?', |&b| b as char);
+        let given = code.chars().last().unwrap_or('?');
         return Err(format!(
-            "the check character is `{}`, it should be `{expected}`",
-            chars[17]
+            "the check character is `{given}`, it should be `{expected}`"
         ));
     }
     Ok(())

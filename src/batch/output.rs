@@ -59,8 +59,17 @@ impl<'p> Batch<'p> {
             tally,
             ..
         } = self;
-        let mut order: Vec<u32> = (0..firms.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| key(&firms, a).cmp(key(&firms, b)).then(a.cmp(&b)));
+        // Sort on the first 16 bytes of each key as an integer (same order
+        // as the bytes), falling back to the whole key on a tie.
+        let mut sortable: Vec<(u128, u32)> = (0..firms.len() as u32)
+            .map(|f| (prefix(key(&firms, f)), f))
+            .collect();
+        sortable.par_sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| key(&firms, a.1).cmp(key(&firms, b.1)))
+                .then(a.1.cmp(&b.1))
+        });
+        let order: Vec<u32> = sortable.into_iter().map(|(_, f)| f).collect();
         let settlements: Vec<Settlement> = program
             .policies
             .iter()
@@ -137,6 +146,15 @@ impl<'p> Batch<'p> {
             summary,
         }
     }
+}
+
+/// The first 16 bytes of a key, big-endian, zero-padded: ordered as the bytes.
+fn prefix(key: &str) -> u128 {
+    let mut b = [0u8; 16];
+    for (d, s) in b.iter_mut().zip(key.bytes()) {
+        *d = s;
+    }
+    u128::from_be_bytes(b)
 }
 
 fn key(firms: &[FirmSlot], f: u32) -> &str {

@@ -377,6 +377,10 @@ fn date_text(i: &str) -> Parsed<'_, (u32, u32, u32)> {
 }
 
 fn date(t: &str) -> Result<Date, String> {
+    // the common `2024-01-05`, read directly; anything else goes to the parser
+    if let Some(d) = Date::parse_iso(t) {
+        return Ok(d);
+    }
     match all_consuming(date_text)(t) {
         Ok((_, (y, m, d))) => Date::new(y as i32, m, d).ok_or_else(|| {
             format!(

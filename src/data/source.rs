@@ -124,11 +124,11 @@ pub(super) fn choose(encoding: Encoding, head: &[u8]) -> Encoding {
 
 /// Decodes one cell (or JSON line) in the file's encoding.
 pub(super) fn decode(encoding: Encoding, raw: &[u8]) -> Result<Cow<'_, str>, &'static str> {
-    if raw.is_ascii() {
-        // ASCII reads the same in both encodings
-        return Ok(Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default()));
-    }
     match encoding {
+        Encoding::Gb18030 if raw.is_ascii() => {
+            // ASCII reads the same in both encodings
+            Ok(Cow::Borrowed(std::str::from_utf8(raw).unwrap_or_default()))
+        }
         Encoding::Gb18030 => {
             let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(raw);
             if had_errors {

@@ -465,6 +465,10 @@ impl Keys {
 /// The key as a record would hold it ([`Record::key`]); for a cell that fails
 /// to parse, its trimmed text. `None` when empty.
 fn key_of(field: &Field, text: &str) -> Option<String> {
+    if field.ty == crate::schema::FieldType::Text {
+        // a text key is kept as written; blank is empty
+        return (!trim(text).is_empty()).then(|| text.to_string());
+    }
     match parse_cell(&field.ty, text) {
         Ok(cell) => key_text(&cell, text).map(Cow::into_owned),
         Err(_) => Some(trim(text).to_string()).filter(|k| !k.is_empty()),

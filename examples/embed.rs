@@ -22,6 +22,7 @@ fn main() {
     // titles) to cell texts, read exactly like a data file's cells.
     let firm = engine.firm(&[
         ("uscc", "91420102MA4K2L3R0G"),
+        ("region", "420102"),
         ("企业规模", "小型"),
         ("employees", "25"),
         ("insured_months", "24"),

@@ -28,6 +28,8 @@ pub struct Case {
     pub firms: Vec<Vec<(String, Input)>>,
     /// `(firm key or None for the single firm, policy id, expectation)`.
     pub expect: Vec<(Option<String>, String, Expect)>,
+    /// What is wrong with the case as written (it then fails alone).
+    pub problem: Option<String>,
 }
 
 /// What a case expects of one decision; it names only what it checks.
@@ -93,58 +95,67 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
             .get("name")
             .map(scalar)
             .unwrap_or_else(|| format!("case {}", i + 1));
-        let at = |e: String| format!("{name}: case `{case_name}`: {e}");
-        let as_of = match c.get("as_of") {
-            Some(v) => date(v).map_err(at)?,
-            None => top_as_of.ok_or_else(|| {
-                at("no `as_of` (give it at the top of the file or in the case)".into())
-            })?,
-        };
-        let (firms, multi) = match (c.get("firm"), c.get("firms")) {
-            (Some(f), None) => (vec![values(f).map_err(at)?], false),
-            (None, Some(Yaml::Sequence(fs))) => {
-                let mut v = Vec::new();
-                for f in fs {
-                    v.push(values(f).map_err(at)?);
-                }
-                (v, true)
-            }
-            _ => {
-                return Err(at(
-                    "a case has either `firm:` (one firm) or `firms:` (a list)".into(),
-                ))
-            }
-        };
-        let Some(expect_map) = c.get("expect").and_then(|e| e.as_mapping()) else {
-            return Err(at("a case needs `expect:`".into()));
-        };
-        let mut expect = Vec::new();
-        for (k, v) in expect_map {
-            if multi {
-                let key = scalar(k);
-                let Some(per) = v.as_mapping() else {
-                    return Err(at(format!(
-                        "expect `{key}`: map policy ids to expectations"
-                    )));
-                };
-                for (p, e) in per {
-                    expect.push((Some(key.clone()), scalar(p), expectation(e).map_err(at)?));
-                }
-            } else {
-                expect.push((None, scalar(k), expectation(v).map_err(at)?));
-            }
+        // a broken case fails alone; the others of the file still run
+        match case(c, top_as_of) {
+            Ok((as_of, firms, expect)) => out.push(Case {
+                name: case_name,
+                as_of,
+                firms,
+                expect,
+                problem: None,
+            }),
+            Err(e) => out.push(Case {
+                name: case_name,
+                as_of: top_as_of.unwrap_or(Date::EPOCH),
+                firms: Vec::new(),
+                expect: Vec::new(),
+                problem: Some(e),
+            }),
         }
-        out.push(Case {
-            name: case_name,
-            as_of,
-            firms,
-            expect,
-        });
     }
     Ok(CaseFile {
         path: name.to_string(),
         cases: out,
     })
+}
+
+type CaseBody = (
+    Date,
+    Vec<Vec<(String, Input)>>,
+    Vec<(Option<String>, String, Expect)>,
+);
+
+/// One case's date, firms and expectations.
+fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
+    let as_of = match c.get("as_of") {
+        Some(v) => date(v).map_err(|e| format!("as_of: {e}"))?,
+        None => top_as_of.ok_or("no `as_of` (give it at the top of the file or in the case)")?,
+    };
+    let (firms, multi) = match (c.get("firm"), c.get("firms")) {
+        (Some(f), None) => (vec![values(f)?], false),
+        (None, Some(Yaml::Sequence(fs))) => {
+            (fs.iter().map(values).collect::<Result<Vec<_>, _>>()?, true)
+        }
+        _ => return Err("a case has either `firm:` (one firm) or `firms:` (a list)".into()),
+    };
+    let Some(expect_map) = c.get("expect").and_then(|e| e.as_mapping()) else {
+        return Err("a case needs `expect:`".into());
+    };
+    let mut expect = Vec::new();
+    for (k, v) in expect_map {
+        if multi {
+            let key = scalar(k);
+            let Some(per) = v.as_mapping() else {
+                return Err(format!("expect `{key}`: map policy ids to expectations"));
+            };
+            for (p, e) in per {
+                expect.push((Some(key.clone()), scalar(p), expectation(e)?));
+            }
+        } else {
+            expect.push((None, scalar(k), expectation(v)?));
+        }
+    }
+    Ok((as_of, firms, expect))
 }
 
 fn scalar(v: &Yaml) -> String {
@@ -270,6 +281,10 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
         mismatches: Vec::new(),
         errors: Vec::new(),
     };
+    if let Some(p) = &case.problem {
+        result.errors.push(p.clone());
+        return result;
+    }
     let mut records = Vec::new();
     for (i, values) in case.firms.iter().enumerate() {
         match firm::record(&program.schema, i as u64 + 1, values) {

@@ -251,7 +251,7 @@ fn print_run_summary(done: &RunDone, out: &Path) {
     );
     println!(
         "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}",
-        "policy", "evaluated", "eligible", "review", "inelig.", "amount", "funded"
+        "policy", "evaluated", "eligible", "inelig.", "review", "amount", "funded"
     );
     for s in &done.summary {
         if !s.in_force {
@@ -273,8 +273,8 @@ fn print_run_summary(done: &RunDone, out: &Path) {
             s.id,
             s.evaluated,
             s.eligible,
-            s.review,
             s.ineligible,
+            s.review,
             show(s.amount),
             show(s.funded),
         );
@@ -343,10 +343,18 @@ pub fn explain(
         Some(id) => match program.policy_index(id) {
             Some(i) => Some(i),
             None => {
-                let help =
-                    crate::suggest::closest(id, program.policies.iter().map(|p| p.id.as_str()))
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default();
+                let ids = || program.policies.iter().map(|p| p.id.as_str());
+                let starting: Vec<String> = ids()
+                    .filter(|p| p.starts_with(id))
+                    .map(|p| format!("`{p}`"))
+                    .collect();
+                let help = match crate::suggest::closest(id, ids()) {
+                    Some(s) => format!(" (did you mean `{s}`?)"),
+                    None if !starting.is_empty() => {
+                        format!(" (did you mean {}?)", starting.join(" or "))
+                    }
+                    None => String::new(),
+                };
                 eprintln!("error: no policy `{id}` in `{}`{help}", dir.display());
                 return EXIT_USAGE;
             }

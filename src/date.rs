@@ -15,6 +15,13 @@ pub struct Date {
 }
 
 impl Date {
+    /// 1970-01-01, for places that need some date and none is meaningful.
+    pub const EPOCH: Date = Date {
+        year: 1970,
+        month: 1,
+        day: 1,
+    };
+
     /// A date if `year-month-day` exists (29 February only in leap years).
     pub fn new(year: i32, month: u32, day: u32) -> Option<Date> {
         if !(1..=9999).contains(&year) || !(1..=12).contains(&month) {

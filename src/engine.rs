@@ -6,7 +6,7 @@
 //!
 //! let engine = Engine::load("policies").expect("the policy set checks clean");
 //! let firm = engine
-//!     .firm(&[("uscc", "91420102MA4K2L3R0G"), ("insured_months", "24"), ("ui_premium_paid", "10万")])
+//!     .firm(&[("uscc", "91420102MA4K2L3R0G"), ("region", "420102"), ("insured_months", "24"), ("ui_premium_paid", "10万")])
 //!     .expect("valid values");
 //! let as_of = Date::parse_iso("2024-12-31").unwrap();
 //! for d in engine.evaluate(&firm, as_of) {

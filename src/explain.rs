@@ -96,7 +96,7 @@ pub fn explain(
             pe.steps.push(Step {
                 kind: "let",
                 label: l.name.clone(),
-                expr: ctx.show(&l.expr),
+                expr: l.source.clone(),
                 result: show(&v, false),
                 values: Vec::new(),
                 detail: Vec::new(),
@@ -111,7 +111,7 @@ pub fn explain(
                     "exclude"
                 },
                 label: c.label.clone(),
-                expr: ctx.show(&c.expr),
+                expr: c.source.clone(),
                 result: show(&v, false),
                 values: field_values(program, &c.fields, record),
                 detail: Vec::new(),
@@ -124,7 +124,7 @@ pub fn explain(
             pe.steps.push(Step {
                 kind: "amount",
                 label: a.label.clone(),
-                expr: ctx.show(&a.expr),
+                expr: a.source.clone(),
                 result: show(&v, false),
                 values: field_values(program, &a.fields, record),
                 detail,
@@ -143,8 +143,8 @@ pub fn explain(
                 };
                 pe.steps.push(Step {
                     kind: "cap",
-                    label: "cap".into(),
-                    expr: ctx.show(cap),
+                    label: String::new(),
+                    expr: a.cap_source.clone().unwrap_or_else(|| ctx.show(cap)),
                     result: show(&c, false),
                     values: Vec::new(),
                     detail: vec![after],
@@ -210,7 +210,7 @@ fn settlement(
             }
         } else {
             out.push(format!(
-                "eligible, but another policy of the exclusive group `{why}` pays more"
+                "eligible, but another policy of the exclusive group `{why}` pays as much or more (a tie goes to the policy listed first)"
             ));
         }
     }
@@ -220,7 +220,10 @@ fn settlement(
             if s.note.exceeded {
                 let how = match &policy.allocate {
                     Some(Allocation::ProRata) => "shared pro rata (amount × budget ÷ total, cut to the cent, leftover cents to the largest remainders)".to_string(),
-                    Some(Allocation::By(_, dir)) => format!("paid in `allocate by` order ({dir:?}) while the budget lasts"),
+                    Some(Allocation::By(_, dir)) => format!(
+                        "paid in `allocate by` order ({}) while the budget lasts",
+                        if *dir == crate::syntax::ast::Direction::Asc { "asc" } else { "desc" }
+                    ),
                     None => "no `allocate`: every firm keeps its full amount (overrun reported)".to_string(),
                 };
                 out.push(format!(

@@ -51,14 +51,7 @@ pub fn record(
             Input::Text(t) => parse_cell(&field.ty, t),
             Input::List(items) => {
                 if field.ty == FieldType::List {
-                    Ok(Cell::List(
-                        items
-                            .iter()
-                            .map(|s| s.trim())
-                            .filter(|s| !s.is_empty())
-                            .map(Box::from)
-                            .collect(),
-                    ))
+                    Ok(crate::data::list_cell(items.iter().map(String::as_str)))
                 } else {
                     Err(format!(
                         "`{}` is {}, not a list",
@@ -73,9 +66,9 @@ pub fn record(
                 if let (Some(Check::Uscc), Cell::Text(t)) = (field.check, &c) {
                     if let Err(e) = uscc_valid(t) {
                         errors.push(format!("`{name}`: {e}"));
-                        continue;
                     }
                 }
+                // kept even when rejected, so a bad key is not also "missing"
                 cells[i] = c;
             }
             Err(e) => errors.push(format!("`{name}`: {e}")),

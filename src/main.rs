@@ -129,6 +129,13 @@ fn json(f: Format) -> bool {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, stop quietly when the reader of our output goes
+    // away (`mianshen test policies | head`) instead of failing to print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { dir, error_format } => cli::check(&dir, json(error_format)),

@@ -143,6 +143,8 @@ pub struct Clause {
     pub kind: ClauseKind,
     pub label: String,
     pub expr: Ir,
+    /// The condition as written (for explanations).
+    pub source: String,
     /// The schema fields the condition reads (through lets and defines too).
     pub fields: Vec<u16>,
     pub span: Span,
@@ -152,6 +154,8 @@ pub struct Clause {
 pub struct Let {
     pub name: String,
     pub expr: Ir,
+    /// The expression as written.
+    pub source: String,
 }
 
 #[derive(Clone, Debug)]
@@ -159,6 +163,9 @@ pub struct Amount {
     pub label: String,
     pub expr: Ir,
     pub cap: Option<Ir>,
+    /// The amount and the cap as written.
+    pub source: String,
+    pub cap_source: Option<String>,
     /// Fields read by the amount and the cap.
     pub fields: Vec<u16>,
 }

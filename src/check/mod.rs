@@ -263,8 +263,8 @@ impl Checker<'_> {
             file,
             span: p.span,
         };
-        let mut amount: Option<(String, Ir, BTreeSet<u16>)> = None;
-        let mut cap: Option<(Ir, BTreeSet<u16>)> = None;
+        let mut amount: Option<(String, Ir, BTreeSet<u16>, String)> = None;
+        let mut cap: Option<(Ir, BTreeSet<u16>, String)> = None;
         let mut has_title = false;
         for (index, item) in p.items.iter().enumerate() {
             scope.later = all_lets
@@ -354,6 +354,7 @@ impl Checker<'_> {
                     out.lets.push(program::Let {
                         name: name.name.clone(),
                         expr: t.ir,
+                        source: self.source_text(e.span),
                     });
                     scope.lets.push((name.name.clone(), t.ty, reads));
                 }
@@ -389,6 +390,7 @@ impl Checker<'_> {
                         kind,
                         label,
                         expr: t.ir,
+                        source: self.source_text(e.span),
                         fields: reads.into_iter().collect(),
                         span: item.span,
                     });
@@ -399,7 +401,7 @@ impl Checker<'_> {
                         .as_ref()
                         .map(|l| l.value.clone())
                         .unwrap_or_else(|| "amount".to_string());
-                    amount = Some((label, ir, reads));
+                    amount = Some((label, ir, reads, self.source_text(e.span)));
                 }
                 ItemKind::Cap(e) => {
                     if let Some(v) = negative_literal(e) {
@@ -414,7 +416,7 @@ impl Checker<'_> {
                         );
                     }
                     let ir = self.money_expr(e, &scope, &mut reads, "the cap");
-                    cap = Some((ir, reads));
+                    cap = Some((ir, reads, self.source_text(e.span)));
                 }
             }
         }
@@ -439,15 +441,20 @@ impl Checker<'_> {
             );
         }
         match (amount, cap) {
-            (Some((label, expr, mut fields)), cap) => {
-                let cap = cap.map(|(ir, f)| {
-                    fields.extend(f);
-                    ir
-                });
+            (Some((label, expr, mut fields, source)), cap) => {
+                let (cap, cap_source) = match cap {
+                    Some((ir, f, text)) => {
+                        fields.extend(f);
+                        (Some(ir), Some(text))
+                    }
+                    None => (None, None),
+                };
                 out.amount = Some(Amount {
                     label,
                     expr,
                     cap,
+                    source,
+                    cap_source,
                     fields: fields.into_iter().collect(),
                 });
             }

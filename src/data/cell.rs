@@ -133,7 +133,7 @@ pub(crate) fn shown(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A list: items trimmed, empty items dropped, each item once (a list is a set).
-fn list<'a>(items: impl Iterator<Item = &'a str>) -> Cell {
+pub fn list<'a>(items: impl Iterator<Item = &'a str>) -> Cell {
     let mut out: Vec<Box<str>> = Vec::new();
     for item in items.map(trim).filter(|i| !i.is_empty()) {
         if !out.iter().any(|o| &**o == item) {

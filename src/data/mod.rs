@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::schema::Schema;
 use crate::value::Record;
 
-pub use cell::{parse_cell, parse_json};
+pub use cell::{list as list_cell, parse_cell, parse_json};
 
 /// How the bytes of a data file are decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -184,7 +184,7 @@ impl<'s> Builder<'s> {
                     (None, Some(b)) => ItemKind::Valid(b, b),
                     (None, None) => {
                         let epoch = DateLit {
-                            date: unreachable_date(),
+                            date: Date::EPOCH,
                             span,
                         };
                         ItemKind::Valid(epoch, epoch)
@@ -396,10 +396,15 @@ impl<'s> Builder<'s> {
         let kind = match rule {
             Rule::expr | Rule::paren => {
                 let inner = pair.into_inner().next();
-                return match inner {
+                let mut e = match inner {
                     Some(p) => self.expr(p),
                     None => invalid(span),
                 };
+                if rule == Rule::paren {
+                    // the parentheses belong to what an enclosing span covers
+                    e.span = span;
+                }
+                return e;
             }
             Rule::if_expr => {
                 let mut it = pair.into_inner().filter(|p| !is_keyword(p.as_rule()));
@@ -796,11 +801,6 @@ fn invalid(span: Span) -> Expr {
         kind: ExprKind::Invalid,
         span,
     }
-}
-
-fn unreachable_date() -> Date {
-    // 1970-01-01 always exists; this keeps the no-panic rule without unwrap.
-    Date::parse_iso("1970-01-01").unwrap_or(Date::new(2000, 1, 1).unwrap_or_else(unreachable_date))
 }
 
 /// Rules that make no node of their own: parentheses, and a level of

@@ -96,6 +96,17 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         encoding: EncodingArg,
     },
+    /// Replay a run from its manifest and confirm the results are byte-identical.
+    Verify {
+        /// The result directory of an earlier `mianshen run`
+        out: PathBuf,
+        /// The policy set, if it has moved since the run
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// The data file, if it has moved since the run
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Write a synthetic firm file for a policy set's schema (seeded).
     Generate {
         dir: PathBuf,
@@ -178,6 +189,11 @@ fn main() -> ExitCode {
             json(format),
             encoding(enc),
         ),
+        Command::Verify {
+            out,
+            policies,
+            data,
+        } => cli::verify(&out, policies.as_deref(), data.as_deref()),
         Command::Generate {
             dir,
             rows,

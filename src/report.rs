@@ -207,6 +207,8 @@ pub struct RunRecord<'a> {
     pub data: &'a StreamInfo,
     pub as_of: crate::date::Date,
     pub all: bool,
+    /// `--encoding` as given (`auto`, `utf8`, `gb18030`).
+    pub encoding: &'a str,
     pub firms: u64,
     pub rejected_rows: u64,
     pub rejects: u64,
@@ -246,6 +248,7 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
         "as_of": r.as_of.to_string(),
         "all": r.all,
+        "encoding": r.encoding,
         "policy_set": { "dir": r.policy_dir, "files": files },
         "data": { "path": r.data_path, "sha256": r.data.sha256 },
         "counts": {

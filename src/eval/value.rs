@@ -76,10 +76,7 @@ pub fn show(v: &V<'_>, percent: bool) -> String {
     match v {
         V::Miss(_) => "missing".into(),
         V::Bool(b) => b.to_string(),
-        V::Num(n) if percent => {
-            let p = (*n * Decimal::ONE_HUNDRED).normalize();
-            format!("{p}%")
-        }
+        V::Num(n) if percent => percent_text(*n),
         V::Num(n) => n.normalize().to_string(),
         V::Date(d) => d.to_string(),
         V::Text(t) => t.to_string(),
@@ -87,5 +84,28 @@ pub fn show(v: &V<'_>, percent: bool) -> String {
             let items: Vec<&str> = items.iter().map(|s| s.as_ref()).collect();
             format!("[{}]", items.join("; "))
         }
+    }
+}
+
+/// A percent field's value as written in percent: 0.055 is `5.5%`. A value
+/// near the decimal range (a data cell may hold 28 digits) does not fit once
+/// multiplied by 100, so then the point is moved in the text instead.
+fn percent_text(n: Decimal) -> String {
+    if let Some(p) = n.checked_mul(Decimal::ONE_HUNDRED) {
+        return format!("{}%", p.normalize());
+    }
+    // beyond about 7.9e26 in magnitude: the integer part has no leading zeros
+    let text = n.normalize().to_string();
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", text.as_str()),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let frac = format!("{frac:0<2}");
+    let (moved, rest) = frac.split_at(2);
+    if rest.is_empty() {
+        format!("{sign}{int}{moved}%")
+    } else {
+        format!("{sign}{int}{moved}.{rest}%")
     }
 }

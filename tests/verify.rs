@@ -1,0 +1,113 @@
+//! `mianshen verify`: a result directory is replayed from its manifest and
+//! confirmed byte for byte, or the changed input / differing file is named.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mianshen(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run mianshen")
+}
+
+/// A copy of the example set and its data in a fresh directory.
+fn workspace(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mianshen-verify-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        &dir.join("policies"),
+    );
+    dir
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn run(dir: &Path) {
+    let out = mianshen(
+        dir,
+        &[
+            "run",
+            "policies",
+            "--data",
+            "policies/data/firms.csv",
+            "--as-of",
+            "2024-12-31",
+            "--out",
+            "res",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_untouched_run_verifies() {
+    let dir = workspace("same");
+    run(&dir);
+    let out = mianshen(&dir, &["verify", "res"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("byte-identical"), "{text}");
+    assert!(!dir.join(".res.verify").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_changed_input_is_named() {
+    let dir = workspace("input");
+    run(&dir);
+    let data = dir.join("policies/data/firms.csv");
+    let mut bytes = std::fs::read(&data).unwrap();
+    bytes.extend_from_slice(b"\n");
+    std::fs::write(&data, bytes).unwrap();
+    let policy = dir.join("policies/keji/gaoxin.policy");
+    let text = std::fs::read_to_string(&policy).unwrap() + "\n// edited\n";
+    std::fs::write(&policy, text).unwrap();
+    let out = mianshen(&dir, &["verify", "res"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("policy file `keji/gaoxin.policy` has changed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the data file `policies/data/firms.csv` has changed"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_tampered_result_is_found() {
+    let dir = workspace("tampered");
+    run(&dir);
+    let decisions = dir.join("res/decisions.csv");
+    let text = std::fs::read_to_string(&decisions).unwrap();
+    let tampered = text.replacen(",eligible,", ",review,", 1);
+    assert_ne!(text, tampered);
+    std::fs::write(&decisions, tampered).unwrap();
+    let out = mianshen(&dir, &["verify", "res"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("decisions.csv, line 2:") || text.contains("decisions.csv, line"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

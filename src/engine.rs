@@ -94,6 +94,29 @@ impl Engine {
         self.decisions(&result)
     }
 
+    /// Evaluates one policy for one firm: outcome, amount and reasons, as a
+    /// batch would give them before anything across firms (exclusive groups,
+    /// limits and budgets need the other firms: use [`Engine::run`]). `None`
+    /// when the policy is unknown or not in force on `as_of`.
+    pub fn evaluate_policy(&self, firm: &Record, policy: &str, as_of: Date) -> Option<Decision> {
+        let program = &self.set.program;
+        let p = program.policies.get(program.policy_index(policy)?)?;
+        if !p.in_force(as_of) {
+            return None;
+        }
+        let mut scratch = crate::eval::expr::Scratch::default();
+        scratch.firm(program);
+        let v = crate::eval::verdict(program, p, &firm.cells, as_of, &mut scratch, true);
+        Some(Decision {
+            key: firm.key(program.schema.key),
+            policy: p.id.clone(),
+            outcome: v.outcome,
+            amount: v.amount,
+            funded: v.amount,
+            reasons: crate::eval::reasons(p, &program.schema, &v, &firm.cells),
+        })
+    }
+
     /// A batch run over firms with unique keys: evaluation and settlement
     /// across firms (section 7). `all` keeps ineligible decisions too.
     pub fn run(&self, firms: &[Record], as_of: Date, all: bool) -> RunResult {

@@ -148,6 +148,22 @@ pub fn run(args: &RunArgs) -> u8 {
     }
 }
 
+/// A progress bar on a terminal for long runs; hidden otherwise (a pipe, a
+/// file, CI, `--timings`).
+fn progress(rows: u64, timings: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    const LONG_RUN: u64 = 200_000;
+    if timings || rows < LONG_RUN || !std::io::stderr().is_terminal() || QUIET.with(|q| q.get()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(rows);
+    let style =
+        indicatif::ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} rows  eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
 /// Phase durations for `--timings`.
 struct Timings {
     on: bool,
@@ -189,7 +205,16 @@ fn run_into(
         all: args.all,
     };
     let spill = Some(pending.path().to_path_buf());
-    let batch = crate::batch::stream(program, data, run_opts, spill, |r| rejects.write(r))?;
+    let bar = progress(data.expected_rows(), clock.on);
+    let batch = crate::batch::stream(
+        program,
+        data,
+        run_opts,
+        spill,
+        |r| rejects.write(r),
+        |n| bar.inc(n),
+    )?;
+    bar.finish_and_clear();
     let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
     rejects.finish()?;
     clock.lap("parse and evaluate rows");

@@ -322,6 +322,7 @@ pub fn stream<'p>(
     opts: RunOptions,
     spill_dir: Option<PathBuf>,
     mut on_reject: impl FnMut(&crate::data::Reject) -> std::io::Result<()>,
+    mut on_rows: impl FnMut(u64),
 ) -> Result<Batch<'p>, RunError> {
     use rayon::prelude::*;
     let mut batch = Batch::new(program, opts, spill_dir);
@@ -357,6 +358,7 @@ pub fn stream<'p>(
             }
             batch.absorb(chunk)?;
         }
+        on_rows(rows.len() as u64);
         read?;
         std::mem::swap(&mut current, &mut next);
     }

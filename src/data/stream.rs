@@ -98,6 +98,8 @@ pub struct Stream {
     reader: Reader,
     parser: Arc<RowParser>,
     rows: u64,
+    /// Rows the key pass counted: how many the stream will give.
+    expected_rows: u64,
     sha256: String,
     unknown_columns: Vec<String>,
     path: PathBuf,
@@ -193,6 +195,7 @@ impl Stream {
             )?;
             scan_csv(reader, lines, &parser, path)?
         };
+        let expected_rows = keys.rows;
         parser.duplicates = keys.duplicates();
         let (second, _) = start(open, path, &ReadOptions { encoding })?;
         let reader = if json {
@@ -219,6 +222,7 @@ impl Stream {
             reader,
             parser: Arc::new(parser),
             rows: 0,
+            expected_rows,
             sha256,
             unknown_columns: unknown.names,
             path: path.to_path_buf(),
@@ -294,6 +298,11 @@ impl Stream {
     }
 
     /// Rows read so far, the file's hash and its unknown columns.
+    /// How many rows the file holds (known after [`Stream::open`]).
+    pub fn expected_rows(&self) -> u64 {
+        self.expected_rows
+    }
+
     pub fn info(&self) -> StreamInfo {
         StreamInfo {
             rows: self.rows,
@@ -434,6 +443,8 @@ fn check_columns(path: &Path, columns: &[Column], schema: &Schema) -> Result<(),
 /// Every key and the rows it is on.
 #[derive(Default)]
 struct Keys {
+    /// Rows seen (whatever their key).
+    rows: u64,
     first: HashMap<Box<str>, u64>,
     repeats: Vec<(Box<str>, u64)>,
 }
@@ -506,6 +517,7 @@ fn scan_csv(
             Ok(false) => break,
             Ok(true) if is_blank(&record) => continue,
             Ok(true) => {
+                keys.rows += 1;
                 let at = record.position().map_or(0, |p| p.byte());
                 let line = lines.line_at(reader.get_ref(), at);
                 let raw = key_column.and_then(|i| record.get(i));
@@ -550,6 +562,10 @@ fn scan_json(
             break;
         }
         line += 1;
+        if is_blank_bytes(trim_line(&buf)) {
+            continue;
+        }
+        keys.rows += 1;
         let Ok(text) = decode(parser.encoding, trim_line(&buf)) else {
             continue;
         };

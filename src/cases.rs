@@ -296,7 +296,7 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     }
     let mut keys: Vec<String> = records.iter().map(|r| r.key(program.schema.key)).collect();
     keys.sort();
-    if keys.windows(2).any(|w| w[0] == w[1]) {
+    if keys.windows(2).any(|w| w.first() == w.get(1)) {
         result
             .errors
             .push("two firms of the case have the same key".into());

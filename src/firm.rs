@@ -16,6 +16,9 @@ pub enum Input {
 
 /// Builds a record from `(name, value)` pairs, names being field names,
 /// titles or aliases. Every problem is returned, one message each.
+// indices come from `Schema::lookup` over this schema, and `cells`/`given`
+// are as long as its fields
+#[allow(clippy::indexing_slicing)]
 pub fn record(
     schema: &Schema,
     row: u64,

@@ -7,6 +7,26 @@
 
 // Diagnostics travel on the error path only, and rarely: boxing them buys nothing.
 #![allow(clippy::result_large_err)]
+// No input may crash the engine: nothing that can panic on an input path.
+// Each exception is a local `allow` with its reason.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod batch;
 pub mod cases;

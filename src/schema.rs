@@ -85,6 +85,8 @@ impl Schema {
     }
 
     pub fn key_field(&self) -> &Field {
+        // a schema is built with its key among its fields
+        #[allow(clippy::indexing_slicing)]
         &self.fields[self.key.min(self.fields.len().saturating_sub(1))]
     }
 
@@ -102,7 +104,11 @@ impl Schema {
                     if prev != i {
                         return Err(Diagnostic::new(
                             "schema::duplicate-name",
-                            format!("`{n}` names both `{}` and `{}`", fields[prev].name, f.name),
+                            format!(
+                                "`{n}` names both `{}` and `{}`",
+                                fields.get(prev).map_or("", |p| p.name.as_str()),
+                                f.name
+                            ),
                         ));
                     }
                 }
@@ -373,6 +379,7 @@ pub fn uscc_valid(code: &str) -> Result<(), String> {
         1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
     ];
     // value of each ASCII character in the alphabet, or 255
+    #[allow(clippy::indexing_slicing)] // evaluated at compile time: an error would not compile
     const VALUE: [u8; 128] = {
         let mut t = [255u8; 128];
         let mut i = 0;

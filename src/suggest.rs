@@ -18,6 +18,8 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
 }
 
 /// Levenshtein distance over characters (Chinese names count per character).
+// `prev` and `cur` hold `b.len() + 1` entries and `j < b.len()`
+#[allow(clippy::indexing_slicing)]
 pub fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();

@@ -166,10 +166,12 @@ impl<'p> Batch<'p> {
             let start = chunk.bytes.len();
             for pair in &pairs {
                 let p = pair.policy as usize;
-                let tally = &mut chunk.tally[p];
+                let Some(tally) = chunk.tally.get_mut(p) else {
+                    continue;
+                };
                 let mut settled = false;
                 match pair.outcome {
-                    Outcome::Eligible if self.across[p] => {
+                    Outcome::Eligible if self.across.get(p).copied().unwrap_or(false) => {
                         settled = true;
                         let c = Candidate {
                             firm: i as u32,

@@ -519,8 +519,13 @@ impl Checker<'_> {
         scope: &Scope,
         reads: &mut BTreeSet<u16>,
     ) -> (Ir, Ty) {
-        if let Some(slot) = scope.lets.iter().rposition(|(n, _, _)| n == name) {
-            let (_, ty, fields) = &scope.lets[slot];
+        if let Some((slot, (_, ty, fields))) = scope
+            .lets
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, (n, _, _))| n == name)
+        {
             reads.extend(fields.iter().copied());
             return (Ir::Let(slot as u16), *ty);
         }
@@ -531,7 +536,11 @@ impl Checker<'_> {
         if let Some(i) = self.schema.lookup(name) {
             let idx = i as u16;
             reads.insert(idx);
-            let ty = Ty::of_field(&self.schema.fields[i].ty, idx);
+            let ty = self
+                .schema
+                .fields
+                .get(i)
+                .map_or(Ty::Error, |f| Ty::of_field(&f.ty, idx));
             return (Ir::Field(idx), ty);
         }
         if name == "as_of" {
@@ -672,7 +681,7 @@ impl Checker<'_> {
                         );
                     }
                 }
-                tys[0]
+                tys.first().copied().unwrap_or(Ty::Error)
             }
             Func::StartsWith => {
                 for (_, t, s) in &typed {

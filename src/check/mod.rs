@@ -72,7 +72,9 @@ pub fn check(
     }
     // defines nobody used are still checked
     for i in 0..c.defines.len() {
-        let (name, span) = (c.defines[i].name.clone(), c.defines[i].span);
+        let Some((name, span)) = c.defines.get(i).map(|d| (d.name.clone(), d.span)) else {
+            continue;
+        };
         c.define_ref(&name, span);
     }
     policies.sort_by(|a, b| a.id.cmp(&b.id));
@@ -172,7 +174,12 @@ impl Checker<'_> {
             return;
         }
         if let Some(i) = self.schema.lookup(name) {
-            let field = self.schema.fields[i].name.clone();
+            let field = self
+                .schema
+                .fields
+                .get(i)
+                .map(|f| f.name.clone())
+                .unwrap_or_default();
             self.err(
                 "check::define-shadows-field",
                 d.name.span,
@@ -194,6 +201,7 @@ impl Checker<'_> {
     }
 
     /// A reference to a define, checking it first if need be.
+    #[allow(clippy::indexing_slicing)] // `i` comes from `position` over the same vector
     fn define_ref(&mut self, name: &str, span: Span) -> Option<(Ir, Ty, BTreeSet<u16>)> {
         let i = self.defines.iter().position(|d| d.name == name)?;
         match &self.defines[i].state {

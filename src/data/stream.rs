@@ -63,7 +63,8 @@ impl RawBatch {
         if self.rows.len() <= self.len {
             self.rows.resize_with(self.len + 1, RawRow::default);
         }
-        let i = self.len.min(self.rows.len().saturating_sub(1));
+        let i = self.len;
+        #[allow(clippy::indexing_slicing)] // resized just above to hold index `len`
         &mut self.rows[i]
     }
 }

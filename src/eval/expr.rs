@@ -388,6 +388,12 @@ impl<'a> Env<'_, 'a> {
     }
 
     fn call(&self, f: Func, args: &'a [Ir]) -> V<'a> {
+        // the checker has verified each function's number of arguments; a
+        // missing one reads as missing rather than panicking
+        let arg = |i: usize| {
+            args.get(i)
+                .map_or(V::Miss(Why::default()), |a| self.eval(a))
+        };
         match f {
             Func::Coalesce => {
                 let mut why = Why::default();
@@ -431,12 +437,12 @@ impl<'a> Env<'_, 'a> {
                     (None, None) => V::Miss(Why::default()),
                 }
             }
-            Func::Abs => match self.eval(&args[0]) {
+            Func::Abs => match arg(0) {
                 V::Num(n) => V::Num(n.abs()),
                 other => other,
             },
             Func::Round | Func::Floor => {
-                let (x, step) = match both(self.eval(&args[0]), self.eval(&args[1])) {
+                let (x, step) = match both(arg(0), arg(1)) {
                     Ok((V::Num(x), V::Num(s))) => (x, s),
                     Ok(_) => return V::Miss(Why::default()),
                     Err(m) => return m,
@@ -454,26 +460,24 @@ impl<'a> Env<'_, 'a> {
                 };
                 q.checked_mul(step).map_or_else(overflow, V::Num)
             }
-            Func::StartsWith => match both(self.eval(&args[0]), self.eval(&args[1])) {
+            Func::StartsWith => match both(arg(0), arg(1)) {
                 Ok((V::Text(s), V::Text(p))) => V::Bool(s.starts_with(p)),
                 Ok(_) => V::Miss(Why::default()),
                 Err(m) => m,
             },
-            Func::YearsBetween | Func::MonthsBetween => {
-                match both(self.eval(&args[0]), self.eval(&args[1])) {
-                    Ok((V::Date(a), V::Date(b))) => {
-                        let n = if f == Func::YearsBetween {
-                            a.years_until(b)
-                        } else {
-                            a.months_until(b)
-                        };
-                        V::Num(Decimal::from(n))
-                    }
-                    Ok(_) => V::Miss(Why::default()),
-                    Err(m) => m,
+            Func::YearsBetween | Func::MonthsBetween => match both(arg(0), arg(1)) {
+                Ok((V::Date(a), V::Date(b))) => {
+                    let n = if f == Func::YearsBetween {
+                        a.years_until(b)
+                    } else {
+                        a.months_until(b)
+                    };
+                    V::Num(Decimal::from(n))
                 }
-            }
-            Func::Year => match self.eval(&args[0]) {
+                Ok(_) => V::Miss(Why::default()),
+                Err(m) => m,
+            },
+            Func::Year => match arg(0) {
                 V::Date(d) => V::Num(Decimal::from(d.year())),
                 other => other,
             },

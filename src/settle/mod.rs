@@ -119,6 +119,9 @@ pub struct Settlement {
 
 /// `limit`, then the budget, for one policy's candidates; `key` gives a
 /// firm's key for tie-breaks.
+// every index ranges over `0..candidates.len()`, and `kept` and `funded` are
+// as long as `candidates`
+#[allow(clippy::indexing_slicing)]
 pub fn settle_policy<'k>(
     policy: &Policy,
     candidates: &[Candidate],

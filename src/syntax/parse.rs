@@ -933,7 +933,7 @@ fn skip_comment(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
 /// line before ends too early" is best shown.
 fn last_token_end(lex: &[Lex], pos: usize) -> usize {
     let mut end = pos.min(lex.len());
-    while end > 0 && lex[end - 1] == Lex::Blank {
+    while end > 0 && lex.get(end - 1) == Some(&Lex::Blank) {
         end -= 1;
     }
     end
@@ -1391,7 +1391,7 @@ fn describe_token(token: &str) -> Option<(u8, String)> {
         return Some((0, format!("`{token}`")));
     }
     if ["==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/"].contains(&token)
-        || OPERATOR_WORDS[..6].contains(&token)
+        || OPERATOR_WORDS.iter().take(6).any(|w| *w == token)
     {
         return Some((5, "an operator".into()));
     }

@@ -30,7 +30,7 @@ fn ascii_for(c: char) -> Option<&'static str> {
         '／' => "/",
         '．' | '。' => ".",
         '＃' => "#",
-        '０'..='９' => return Some(DIGITS[(c as u32 - '０' as u32) as usize]),
+        '０'..='９' => return DIGITS.get((c as u32 - '０' as u32) as usize).copied(),
         _ => return None,
     })
 }

@@ -196,6 +196,24 @@ impl miette::SourceCode for SourceText {
     }
 }
 
+/// Lines longer than this are not drawn with a marker.
+const MAX_DRAWN_LINE: usize = 1_000;
+
+/// The length in characters of the line a place is on.
+fn line_length(p: &Place) -> usize {
+    let text: &str = &p.source.text;
+    let at = p.start.min(text.len());
+    let start = text
+        .get(..at)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let end = text
+        .get(at..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |i| at + i);
+    text.get(start..end).map_or(0, |l| l.chars().count())
+}
+
 /// Renders diagnostics for people: each with its file, line and column, the
 /// line itself and a marker, then a count.
 pub fn render_human(diags: &[Diagnostic]) -> String {
@@ -208,7 +226,23 @@ pub fn render_human(diags: &[Diagnostic]) -> String {
             out.push_str(&format!("{file}:{line}:{col}: "));
         }
         out.push_str(&format!("error: {}\n", d.message));
-        let _ = handler.render_report(&mut out, d);
+        match d.at.as_ref().map(|p| line_length(p)) {
+            // miette cannot draw very long lines; say where instead
+            Some(len) if len > MAX_DRAWN_LINE => {
+                out.push_str(&format!("{}\n", d.code));
+                if let Some((_, _, col)) = d.location() {
+                    out.push_str(&format!(
+                        "  (a line of {len} characters; the place is at column {col})\n"
+                    ));
+                }
+                if let Some(h) = &d.help {
+                    out.push_str(&format!("  help: {h}\n"));
+                }
+            }
+            _ => {
+                let _ = handler.render_report(&mut out, d);
+            }
+        }
         out.push('\n');
     }
     let n = diags.len();

@@ -82,9 +82,17 @@ fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
     let schema = match read_text(&schema_path) {
         Ok(t) => SourceText::new(display(&schema_path), t),
         Err(e) => {
+            let (code, e) = match e {
+                ReadProblem::Unreadable(e) => ("load::schema", e),
+                ReadProblem::Content(e) => ("schema::file", e),
+                ReadProblem::NotUtf8 { .. } => (
+                    "schema::file",
+                    "the file is not UTF-8; save it as UTF-8".into(),
+                ),
+            };
             diags.push(
                 Diagnostic::new(
-                    "load::schema",
+                    code,
                     format!("cannot read `{}`: {e}", display(&schema_path)),
                 )
                 .help("a policy set has a schema.yaml describing the fields of a firm record"),
@@ -103,10 +111,23 @@ fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
                 rel.to_string_lossy().replace('\\', "/"),
                 SourceText::new(display(&full), t),
             )),
-            Err(e) => diags.push(Diagnostic::new(
+            Err(ReadProblem::Unreadable(e)) => diags.push(Diagnostic::new(
                 "load::file",
                 format!("cannot read `{}`: {e}", display(&full)),
             )),
+            Err(ReadProblem::Content(e)) => diags.push(Diagnostic::new(
+                "syntax::file",
+                format!("cannot read `{}`: {e}", display(&full)),
+            )),
+            Err(ReadProblem::NotUtf8 { lossy, at }) => {
+                let src = SourceText::new(display(&full), lossy);
+                diags.push(
+                    Diagnostic::new("syntax::encoding", "the file is not UTF-8")
+                        .at(&src, at, at + '\u{FFFD}'.len_utf8())
+                        .label("this byte is not UTF-8")
+                        .help("save the policy file as UTF-8 (UTF-8 编码)"),
+                )
+            }
         }
     }
     if files.is_empty() && diags.is_empty() {
@@ -214,21 +235,31 @@ fn find_policies(
     }
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+/// Why a file could not be taken: it cannot be read (a command-line matter)
+/// or what it holds is not a policy text (a policy error).
+enum ReadProblem {
+    Unreadable(String),
+    Content(String),
+    /// Not UTF-8: the text as far as it can be shown, and the first bad byte.
+    NotUtf8 {
+        lossy: String,
+        at: usize,
+    },
+}
+
+fn read_text(path: &Path) -> Result<String, ReadProblem> {
+    let meta = std::fs::metadata(path).map_err(|e| ReadProblem::Unreadable(e.to_string()))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
+        return Err(ReadProblem::Content(format!(
             "the file is larger than {} MiB",
             MAX_FILE_BYTES >> 20
-        ));
+        )));
     }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(path).map_err(|e| ReadProblem::Unreadable(e.to_string()))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    String::from_utf8(bytes.to_vec()).map_err(|e| {
-        format!(
-            "the file is not UTF-8 (first bad byte at offset {}); save it as UTF-8",
-            e.utf8_error().valid_up_to()
-        )
+    String::from_utf8(bytes.to_vec()).map_err(|e| ReadProblem::NotUtf8 {
+        lossy: String::from_utf8_lossy(bytes).into_owned(),
+        at: e.utf8_error().valid_up_to(),
     })
 }
 

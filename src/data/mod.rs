@@ -85,6 +85,8 @@ pub enum DataError {
     },
     #[error("`{}`:1: the header is not valid UTF-8; try --encoding gb18030", path.display())]
     HeaderNotUtf8 { path: PathBuf },
+    #[error("`{}`:1: the header is not valid GB18030 text either; is this a CSV file? (try --encoding utf8)", path.display())]
+    HeaderNotGb18030 { path: PathBuf },
     #[error("`{}` has no column for the key field `{key}`; name one {names}", path.display())]
     NoKeyColumn {
         path: PathBuf,

@@ -20,6 +20,9 @@ pub(super) struct Tracked<R> {
     inner: R,
     /// Bytes passed so far (after a skipped byte-order mark).
     pos: u64,
+    /// Double quotes passed so far: an odd count at the end of a CSV file
+    /// means a quote was opened and never closed.
+    quotes: u64,
     skip_bom: bool,
     hasher: Sha256,
     /// Offsets and bytes of `\r` and `\n` not yet consumed by [`Lines`].
@@ -31,10 +34,16 @@ impl<R: Read> Tracked<R> {
         Tracked {
             inner,
             pos: 0,
+            quotes: 0,
             skip_bom,
             hasher: Sha256::new(),
             breaks: RefCell::new(VecDeque::new()),
         }
+    }
+
+    /// Whether a double quote is still open at this point of the file.
+    pub(super) fn quote_open(&self) -> bool {
+        self.quotes % 2 == 1
     }
 
     /// SHA-256 of every byte read (byte-order mark included), lowercase hex.
@@ -64,6 +73,7 @@ impl<R: Read> Read for Tracked<R> {
             }
         }
         drop(breaks);
+        self.quotes += memchr::memchr_iter(b'"', kept).count() as u64;
         let len = kept.len();
         buf.copy_within(start..n, 0);
         self.pos += len as u64;

@@ -80,6 +80,9 @@ pub struct RowParser {
     /// Fields whose values are kept; text and list cells of other fields are
     /// checked but not stored (evaluation never reads them).
     keep: Option<Vec<bool>>,
+    /// The line of the row where a quote opens and is never closed (the rest
+    /// of the file was read into that row).
+    unterminated: Option<u64>,
 }
 
 enum Reader {
@@ -179,6 +182,7 @@ impl Stream {
             columns: Vec::new(),
             duplicates: HashMap::new(),
             keep: None,
+            unterminated: None,
         };
         let mut unknown = Unknown::default();
         let (sha256, keys) = if json {
@@ -197,6 +201,7 @@ impl Stream {
             scan_csv(reader, lines, &parser, path)?
         };
         let expected_rows = keys.rows;
+        parser.unterminated = keys.unterminated;
         parser.duplicates = keys.duplicates();
         let (second, _) = start(open, path, &ReadOptions { encoding })?;
         let reader = if json {
@@ -381,8 +386,13 @@ fn header(
     }
     let mut columns = Vec::with_capacity(record.len());
     for (i, raw) in record.iter().enumerate() {
-        let name = decode(encoding, raw).map_err(|_| DataError::HeaderNotUtf8 {
-            path: path.to_path_buf(),
+        let name = decode(encoding, raw).map_err(|_| match encoding {
+            Encoding::Gb18030 => DataError::HeaderNotGb18030 {
+                path: path.to_path_buf(),
+            },
+            _ => DataError::HeaderNotUtf8 {
+                path: path.to_path_buf(),
+            },
         })?;
         let header = if i == 0 {
             name.trim_start_matches('\u{feff}')
@@ -446,6 +456,8 @@ fn check_columns(path: &Path, columns: &[Column], schema: &Schema) -> Result<(),
 struct Keys {
     /// Rows seen (whatever their key).
     rows: u64,
+    /// The row where an unclosed quote opens, if any.
+    unterminated: Option<u64>,
     first: HashMap<Box<str>, u64>,
     repeats: Vec<(Box<str>, u64)>,
 }
@@ -507,6 +519,7 @@ fn scan_csv(
     path: &Path,
 ) -> Result<(String, Keys), DataError> {
     let mut keys = Keys::default();
+    let mut last_line = 0;
     let key_column = parser
         .columns
         .iter()
@@ -521,6 +534,7 @@ fn scan_csv(
                 keys.rows += 1;
                 let at = record.position().map_or(0, |p| p.byte());
                 let line = lines.line_at(reader.get_ref(), at);
+                last_line = line;
                 let raw = key_column.and_then(|i| record.get(i));
                 if let Some(Ok(text)) = raw.map(|r| decode(parser.encoding, r)) {
                     if let Some(k) = key_of(key_field, &text) {
@@ -535,6 +549,9 @@ fn scan_csv(
                 })
             }
         }
+    }
+    if reader.get_ref().quote_open() && last_line > 0 {
+        keys.unterminated = Some(last_line);
     }
     Ok((reader.get_ref().sha256(), keys))
 }
@@ -719,12 +736,42 @@ impl RowParser {
             found: Vec::new(),
         };
         let record = &raw.record;
-        if record.len() != self.columns.len() {
+        // lines a record runs over: its cells' line breaks, less a final one
+        // (the end of the file swallowed by an open quote)
+        let spans = || {
+            let breaks = record
+                .iter()
+                .map(|f| memchr::memchr_iter(b'\n', f).count() as u64)
+                .sum::<u64>();
+            let last = record
+                .iter()
+                .next_back()
+                .is_some_and(|f| f.ends_with(b"\n"));
+            breaks.saturating_sub(u64::from(last))
+        };
+        if self.unterminated == Some(raw.line) {
             let reason = format!(
+                "a double quote opened in this row is never closed, so lines {}-{} were read as this one row; close the quote (a quote inside a cell is written \"\")",
+                raw.line,
+                raw.line + spans()
+            );
+            rejects.add(WHOLE_ROW, "", "", reason);
+            return Err(rejects.finish());
+        }
+        if record.len() != self.columns.len() {
+            let mut reason = format!(
                 "expected {} cells, found {}",
                 self.columns.len(),
                 record.len()
             );
+            let lines = spans();
+            if lines > 0 {
+                reason += &format!(
+                    "; a quoted cell runs over lines {}-{}: is a closing quote missing?",
+                    raw.line,
+                    raw.line + lines
+                );
+            }
             rejects.add(WHOLE_ROW, "", "", reason);
             // its key still takes part in the duplicate check
             let key_column = self

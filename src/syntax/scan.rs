@@ -44,6 +44,26 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut depth = 0usize;
     let mut too_deep_reported = false;
+    // prefix operators in a row (`not not …`, `- - …`) and `if`s in one item
+    // nest as deeply as brackets do
+    let mut prefixes = 0usize;
+    let mut ifs = 0usize;
+    // a `when` right after `then` or `else` nests; arms of one `when` do not
+    let mut after_branch = false;
+    let mut too_deep = |diags: &mut Vec<Diagnostic>, at: usize, len: usize, what: &str| {
+        if !too_deep_reported {
+            too_deep_reported = true;
+            diags.push(
+                Diagnostic::new(
+                    "syntax::too-deep",
+                    format!("{what} nested more than {MAX_NESTING} deep"),
+                )
+                .at(src, at, at + len)
+                .label("too deep")
+                .help("split the expression with `let`"),
+            );
+        }
+    };
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match c {
@@ -64,22 +84,58 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
             '#' => skip_line(&mut chars),
             '/' if matches!(chars.peek(), Some(&(_, '/'))) => skip_line(&mut chars),
             '(' | '[' | '{' => {
+                prefixes = 0;
                 depth += 1;
-                if depth > MAX_NESTING && !too_deep_reported {
-                    too_deep_reported = true;
-                    diags.push(
-                        Diagnostic::new(
-                            "syntax::too-deep",
-                            format!("brackets nested more than {MAX_NESTING} deep"),
-                        )
-                        .at(src, i, i + 1)
-                        .label("too deep")
-                        .help("split the expression with `let`"),
-                    );
+                if depth > MAX_NESTING {
+                    too_deep(&mut diags, i, 1, "brackets");
                 }
             }
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            ')' | ']' | '}' => {
+                prefixes = 0;
+                depth = depth.saturating_sub(1);
+            }
+            '-' => {
+                prefixes += 1;
+                if prefixes > MAX_NESTING {
+                    too_deep(&mut diags, i, 1, "prefix operators");
+                }
+            }
+            c if c.is_whitespace() => {}
+            c if (c.is_alphanumeric() || c == '_') && ascii_for(c).is_none() => {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if !(d.is_alphanumeric() || d == '_') {
+                        break;
+                    }
+                    end = j + d.len_utf8();
+                    chars.next();
+                }
+                let word = text.get(i..end).unwrap_or("");
+                let nests = word == "if" || (word == "when" && after_branch);
+                after_branch = word == "then" || word == "else";
+                match word {
+                    "not" => {
+                        prefixes += 1;
+                        if prefixes > MAX_NESTING {
+                            too_deep(&mut diags, i, 3, "prefix operators");
+                        }
+                        continue;
+                    }
+                    _ if nests => {
+                        ifs += 1;
+                        if ifs > MAX_NESTING {
+                            too_deep(&mut diags, i, word.len(), "`if` and `when` expressions");
+                        }
+                    }
+                    "require" | "exclude" | "let" | "amount" | "cap" | "define" | "policy"
+                    | "limit" | "allocate" | "title" | "issuer" | "basis" | "valid" | "budget"
+                    | "exclusive" => ifs = 0,
+                    _ => {}
+                }
+                prefixes = 0;
+            }
             _ => {
+                prefixes = 0;
                 if let Some(ascii) = ascii_for(c) {
                     diags.push(
                         Diagnostic::new(

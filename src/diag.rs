@@ -226,7 +226,7 @@ pub fn render_human(diags: &[Diagnostic]) -> String {
             out.push_str(&format!("{file}:{line}:{col}: "));
         }
         out.push_str(&format!("error: {}\n", d.message));
-        match d.at.as_ref().map(|p| line_length(p)) {
+        match d.at.as_ref().map(line_length) {
             // miette cannot draw very long lines; say where instead
             Some(len) if len > MAX_DRAWN_LINE => {
                 out.push_str(&format!("{}\n", d.code));

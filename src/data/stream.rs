@@ -790,13 +790,24 @@ impl RowParser {
             return Err(rejects.finish());
         }
         let mut cells = vec![Cell::Missing; schema.fields.len()];
+        // A record that is valid UTF-8 as a whole is so in every cell (cells
+        // split at ASCII delimiters): validate once, then slice.
+        let whole = match self.encoding {
+            Encoding::Utf8 => std::str::from_utf8(record.as_slice()).ok(),
+            _ => None,
+        };
         for (i, (raw_cell, column)) in record.iter().zip(&self.columns).enumerate() {
             let Some((f, field)) = column.field.and_then(|f| Some((f, schema.fields.get(f)?)))
             else {
                 continue;
             };
             let position = i + 1;
-            let text = match decode(self.encoding, raw_cell) {
+            let valid = whole.and_then(|w| w.get(record.range(i)?));
+            let decoded = match valid {
+                Some(t) => Ok(Cow::Borrowed(t)),
+                None => decode(self.encoding, raw_cell),
+            };
+            let text = match decoded {
                 Ok(t) => t,
                 Err(reason) => {
                     rejects.add(

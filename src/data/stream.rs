@@ -471,6 +471,17 @@ impl Keys {
         }
     }
 
+    fn add_owned(&mut self, key: Box<str>, row: u64) {
+        match self.first.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                self.repeats.push((e.key().clone(), row))
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(row);
+            }
+        }
+    }
+
     fn duplicates(self) -> HashMap<Box<str>, Vec<u64>> {
         let mut out: HashMap<Box<str>, Vec<u64>> = HashMap::new();
         for (key, row) in self.repeats {
@@ -511,14 +522,17 @@ fn key_text<'a>(cell: &'a Cell, text: &'a str) -> Option<Cow<'a, str>> {
     }
 }
 
-/// Pass 1 over a CSV file: every row's key.
+/// Pass 1 over a CSV file: every row's key. One thread reads (and hashes)
+/// while the other files the previous batch of keys.
 fn scan_csv(
     mut reader: csv::Reader<Tracked<Box<dyn Read + Send>>>,
     mut lines: Lines,
     parser: &RowParser,
     path: &Path,
 ) -> Result<(String, Keys), DataError> {
+    const BATCH: usize = 16_384;
     let mut keys = Keys::default();
+    let mut rows = 0u64;
     let mut last_line = 0;
     let key_column = parser
         .columns
@@ -526,30 +540,50 @@ fn scan_csv(
         .position(|c| c.field == Some(parser.schema.key));
     let key_field = parser.schema.key_field();
     let mut record = ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) if is_blank(&record) => continue,
-            Ok(true) => {
-                keys.rows += 1;
-                let at = record.position().map_or(0, |p| p.byte());
-                let line = lines.line_at(reader.get_ref(), at);
-                last_line = line;
-                let raw = key_column.and_then(|i| record.get(i));
-                if let Some(Ok(text)) = raw.map(|r| decode(parser.encoding, r)) {
-                    if let Some(k) = key_of(key_field, &text) {
-                        keys.add(&k, line);
+    let mut reading: Vec<(Box<str>, u64)> = Vec::with_capacity(BATCH);
+    let mut filing: Vec<(Box<str>, u64)> = Vec::with_capacity(BATCH);
+    let mut more = true;
+    while more || !filing.is_empty() {
+        let read = || -> Result<bool, DataError> {
+            if !more {
+                return Ok(false);
+            }
+            while reading.len() < BATCH {
+                match reader.read_byte_record(&mut record) {
+                    Ok(false) => return Ok(false),
+                    Ok(true) if is_blank(&record) => continue,
+                    Ok(true) => {
+                        rows += 1;
+                        let at = record.position().map_or(0, |p| p.byte());
+                        let line = lines.line_at(reader.get_ref(), at);
+                        last_line = line;
+                        let raw = key_column.and_then(|i| record.get(i));
+                        if let Some(Ok(text)) = raw.map(|r| decode(parser.encoding, r)) {
+                            if let Some(k) = key_of(key_field, &text) {
+                                reading.push((k.into_boxed_str(), line));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        return Err(DataError::Unreadable {
+                            path: path.to_path_buf(),
+                            source: std::io::Error::other(e.to_string()),
+                        })
                     }
                 }
             }
-            Err(e) => {
-                return Err(DataError::Unreadable {
-                    path: path.to_path_buf(),
-                    source: std::io::Error::other(e.to_string()),
-                })
+            Ok(true)
+        };
+        let file = || {
+            for (key, line) in filing.drain(..) {
+                keys.add_owned(key, line);
             }
-        }
+        };
+        let (read, ()) = rayon::join(read, file);
+        more = read?;
+        std::mem::swap(&mut reading, &mut filing);
     }
+    keys.rows = rows;
     if reader.get_ref().quote_open() && last_line > 0 {
         keys.unterminated = Some(last_line);
     }

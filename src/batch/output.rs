@@ -274,9 +274,22 @@ impl<'p> Settled<'p> {
 
     /// Every firm's decisions, in key order (for the library and tests).
     pub fn firms(&self) -> std::io::Result<Vec<Firm>> {
+        let parts: Vec<std::io::Result<Vec<Firm>>> = self
+            .order
+            .par_chunks(RENDER_CHUNK)
+            .map(|chunk| self.decode_firms(chunk))
+            .collect();
         let mut out = Vec::with_capacity(self.order.len());
+        for part in parts {
+            out.extend(part?);
+        }
+        Ok(out)
+    }
+
+    fn decode_firms(&self, firms: &[u32]) -> std::io::Result<Vec<Firm>> {
+        let mut out = Vec::with_capacity(firms.len());
         let mut buf = Vec::new();
-        for &f in &self.order {
+        for &f in firms {
             let mut pairs = Vec::new();
             for s in store::decode(self.block(f, &mut buf)?) {
                 let Some(line) = self.line(f, &s) else {

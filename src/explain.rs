@@ -486,16 +486,26 @@ impl<'p> Ctx<'p> {
                         None => None,
                     };
                     let upper = top.map_or(x, |t| x.min(t));
-                    let slice = (upper - floor).max(Decimal::ZERO);
+                    // as in evaluation: `floor` is never negative, so no overflow
+                    let slice = if upper > floor {
+                        upper - floor
+                    } else {
+                        Decimal::ZERO
+                    };
                     let range = match top {
                         Some(t) => format!("{} to {}", floor.normalize(), t.normalize()),
                         None => format!("above {}", floor.normalize()),
                     };
+                    // a rate or product beyond the decimal range is shown, not
+                    // computed unchecked (evaluation made the amount missing)
+                    let part = slice.checked_mul(r).map_or_else(
+                        || "arithmetic overflow".to_string(),
+                        |p| p.normalize().to_string(),
+                    );
                     out.push(format!(
-                        "  {range}: {} × {}% = {}",
+                        "  {range}: {} × {} = {part}",
                         slice.normalize(),
-                        (r * Decimal::ONE_HUNDRED).normalize(),
-                        (slice * r).normalize()
+                        show(&V::Num(r), true),
                     ));
                     match top {
                         Some(t) => floor = floor.max(t),

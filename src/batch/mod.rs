@@ -191,7 +191,7 @@ impl<'p> Batch<'p> {
                     Outcome::Ineligible if !self.opts.all => continue,
                     Outcome::Ineligible => {}
                 }
-                let reasons = pair.reasons.join("; ");
+                let reasons = pair.reasons.join(store::REASON_SEPARATOR);
                 store::encode(
                     &mut chunk.bytes,
                     pair.policy,

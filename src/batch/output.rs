@@ -264,7 +264,14 @@ impl<'p> Settled<'p> {
                 out.push(b',');
                 cents(&mut out, line.funded);
                 out.push(b',');
-                csv_field(&mut out, line.reasons);
+                if line.reasons.contains(store::REASON_SEPARATOR) {
+                    csv_field(
+                        &mut out,
+                        &line.reasons.replace(store::REASON_SEPARATOR, "; "),
+                    );
+                } else {
+                    csv_field(&mut out, line.reasons);
+                }
                 out.push(b'\n');
                 n += 1;
             }
@@ -298,7 +305,10 @@ impl<'p> Settled<'p> {
                 let reasons = if line.reasons.is_empty() {
                     Vec::new()
                 } else {
-                    line.reasons.split("; ").map(str::to_string).collect()
+                    line.reasons
+                        .split(store::REASON_SEPARATOR)
+                        .map(str::to_string)
+                        .collect()
                 };
                 pairs.push(Pair {
                     policy: s.policy,

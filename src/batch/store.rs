@@ -18,9 +18,13 @@ pub struct Stored<'a> {
     pub amount: Option<Decimal>,
     /// Settled across firms: its funded amount (or cut) comes from settlement.
     pub settled: bool,
-    /// Reasons joined by `; ` (empty for none).
+    /// Reasons joined by [`REASON_SEPARATOR`] (empty for none).
     pub reasons: &'a str,
 }
+
+/// Between stored reasons: a character no label holds, so the library gets
+/// each reason back whole (the CSV joins them with `; `).
+pub const REASON_SEPARATOR: &str = "\u{1f}";
 
 const HAS_AMOUNT: u8 = 1 << 2;
 const SETTLED: u8 = 1 << 3;
@@ -268,13 +272,13 @@ mod tests {
             Outcome::Review,
             None,
             false,
-            "标签; missing: size",
+            "标签\u{1f}missing: size",
         );
         encode(&mut b, 9, Outcome::Eligible, None, true, "");
         let d: Vec<Stored> = decode(&b).collect();
         assert_eq!(d.len(), 3);
         assert_eq!(d[0].amount, Some(Decimal::new(600000, 2)));
-        assert_eq!(d[1].reasons, "标签; missing: size");
+        assert_eq!(d[1].reasons, "标签\u{1f}missing: size");
         assert_eq!((d[2].policy, d[2].settled), (9, true));
     }
 

@@ -253,8 +253,12 @@ fn plain_decimal(t: &str) -> Option<Decimal> {
     for (i, &c) in digits.iter().enumerate() {
         match c {
             b'0'..=b'9' => {
-                mantissa = mantissa * 10 + i64::from(c - b'0');
+                // checked before multiplying: 19 digits may not fit an i64
                 count += 1;
+                if count > 18 {
+                    return None;
+                }
+                mantissa = mantissa * 10 + i64::from(c - b'0');
                 if let Some(s) = scale.as_mut() {
                     *s += 1;
                 }
@@ -262,9 +266,6 @@ fn plain_decimal(t: &str) -> Option<Decimal> {
             // a point needs digits on both sides
             b'.' if scale.is_none() && i > 0 && i + 1 < digits.len() => scale = Some(0),
             _ => return None,
-        }
-        if count > 18 {
-            return None;
         }
     }
     let mut d = Decimal::new(mantissa, scale.unwrap_or(0));

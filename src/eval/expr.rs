@@ -371,7 +371,13 @@ impl<'a> Env<'_, 'a> {
                 other => return other,
             };
             let upper = top.map_or(x, |t| x.min(t));
-            let slice = (upper - floor).max(Decimal::ZERO);
+            // `floor` is never negative, so this cannot overflow (as
+            // `upper - floor` could for a base near the negative limit)
+            let slice = if upper > floor {
+                upper - floor
+            } else {
+                Decimal::ZERO
+            };
             let Some(part) = slice.checked_mul(rate) else {
                 return overflow();
             };

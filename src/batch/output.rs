@@ -70,10 +70,11 @@ impl<'p> Batch<'p> {
                 .then(a.1.cmp(&b.1))
         });
         let order: Vec<u32> = sortable.into_iter().map(|(_, f)| f).collect();
+        // policies settle independently of each other: in parallel
         let settlements: Vec<Settlement> = program
             .policies
-            .iter()
-            .zip(&candidates)
+            .par_iter()
+            .zip(candidates.par_iter())
             .map(|(policy, cols)| {
                 if cols.firms.is_empty() && policy.budget.is_none() {
                     return Settlement::default();

@@ -1,14 +1,12 @@
 //! Test cases written by policy officers (`tests/*.yaml`, LANGUAGE.md
 //! section 9), and `mianshen test`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::date::Date;
-use crate::eval::Outcome;
 use crate::firm::{self, Input};
 use crate::program::Program;
 use crate::run::{self, RunOptions};
@@ -384,7 +382,6 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
                 ]);
             }
         }
-        let _ = Outcome::Eligible;
     }
     result
 }
@@ -463,15 +460,4 @@ fn width(s: &str) -> usize {
 
 fn pad(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
-}
-
-/// `(file, case) -> result` lookup for embedding in other reports.
-pub fn by_name(results: &[(String, Vec<CaseResult>)]) -> BTreeMap<(String, String), bool> {
-    results
-        .iter()
-        .flat_map(|(f, cs)| {
-            cs.iter()
-                .map(move |c| ((f.clone(), c.name.clone()), c.passed()))
-        })
-        .collect()
 }

@@ -44,7 +44,11 @@ pub fn example_program() -> &'static Program {
 pub fn assert_rows_accounted(set: &DataSet) {
     let recorded: BTreeSet<u64> = set.records.iter().map(|r| r.row).collect();
     let rejected: BTreeSet<u64> = set.rejects.iter().map(|r| r.row).collect();
-    assert_eq!(recorded.len(), set.records.len(), "two records claim one row");
+    assert_eq!(
+        recorded.len(),
+        set.records.len(),
+        "two records claim one row"
+    );
     assert!(
         recorded.is_disjoint(&rejected),
         "a row is both a record and a reject: {:?}",
@@ -69,7 +73,11 @@ pub fn run_and_check(program: &Program, set: &DataSet) -> RunResult {
     };
     let result = mianshen::run::run(program, &set.records, &opts);
     assert_eq!(result.firms.len(), set.records.len(), "one firm per record");
-    let in_force = program.policies.iter().filter(|p| p.in_force(opts.as_of)).count();
+    let in_force = program
+        .policies
+        .iter()
+        .filter(|p| p.in_force(opts.as_of))
+        .count();
     for firm in &result.firms {
         assert_eq!(
             firm.pairs.len(),

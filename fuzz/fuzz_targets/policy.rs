@@ -36,7 +36,8 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(firms) = firms {
                 let result = common::run_and_check(program, &firms);
                 for record in &firms.records {
-                    let e = mianshen::explain::explain(program, record, &result, common::as_of(), None);
+                    let e =
+                        mianshen::explain::explain(program, record, &result, common::as_of(), None);
                     let _ = mianshen::explain::render(&e);
                 }
             }

@@ -31,7 +31,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(set) => {
             // one column per field, named by field name, then by title
             let program = &set.program;
-            let names: Vec<String> = program.schema.fields.iter().map(|f| csv_cell(&f.name)).collect();
+            let names: Vec<String> = program
+                .schema
+                .fields
+                .iter()
+                .map(|f| csv_cell(&f.name))
+                .collect();
             let mut csv = names.join(",");
             csv.push_str("\n");
             for values in [["1", "2024-01-01", "是", "小型"], ["", "x", "0", "12.5万"]] {

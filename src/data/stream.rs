@@ -664,6 +664,18 @@ impl RowRejects {
         self.found.push((position, reject));
     }
 
+    /// The row's record, or its rejects if it has any.
+    fn into_result(self, cells: Vec<Cell>) -> Result<Record, Vec<Reject>> {
+        if self.found.is_empty() {
+            Ok(Record {
+                row: self.line,
+                cells,
+            })
+        } else {
+            Err(self.finish())
+        }
+    }
+
     fn finish(mut self) -> Vec<Reject> {
         // stable: the rejects of one cell stay in the order found
         self.found.sort_by_key(|(p, _)| *p);
@@ -871,14 +883,7 @@ impl RowParser {
                 *slot = cell;
             }
         }
-        if rejects.found.is_empty() {
-            Ok(Record {
-                row: raw.line,
-                cells,
-            })
-        } else {
-            Err(rejects.finish())
-        }
+        rejects.into_result(cells)
     }
 
     fn parse_json(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
@@ -941,14 +946,7 @@ impl RowParser {
         if filled_by.get(schema.key).is_some_and(Option::is_none) {
             rejects.add(ABSENT, &schema.key_field().name, "", "the key is empty");
         }
-        if rejects.found.is_empty() {
-            Ok(Record {
-                row: raw.line,
-                cells,
-            })
-        } else {
-            Err(rejects.finish())
-        }
+        rejects.into_result(cells)
     }
 }
 

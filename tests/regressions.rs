@@ -2,10 +2,10 @@
 //! never crash it again.
 //!
 //! `tests/cases/regressions/<target>/*` holds each input in the folder of the
-//! fuzz target whose kind of input it is. [`every_input_passes_its_fuzz_target`] replays
-//! them all through the same steps and invariants as the targets; the other
-//! tests say what each input must give now: the clear error, reject or
-//! outcome, not merely "no panic".
+//! fuzz target whose kind of input it is (see the README there).
+//! [`every_input_passes_its_fuzz_target`] replays them all through the same
+//! steps and invariants as the targets; the other tests say what each input
+//! must give now: the clear error, reject or outcome, not merely "no panic".
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -122,7 +122,7 @@ pub fn run(args: &RunArgs) -> u8 {
         on: args.timings,
         last: started,
     };
-    clock.lap("load policies, read header, key pass");
+    clock.lap("load policies, read header");
     match run_into(&set, &mut data, as_of, args, &pending, &mut clock) {
         Ok(done) => {
             if let Err(e) = pending.commit() {
@@ -148,18 +148,22 @@ pub fn run(args: &RunArgs) -> u8 {
     }
 }
 
-/// A progress bar on a terminal for long runs; hidden otherwise (a pipe, a
-/// file, CI, `--timings`).
-fn progress(rows: u64, timings: bool) -> indicatif::ProgressBar {
+/// A progress bar (bytes read) on a terminal for long runs; hidden otherwise
+/// (a pipe, a file, CI, `--timings`, a source of unknown size).
+fn progress(size: Option<u64>, timings: bool) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
-    const LONG_RUN: u64 = 200_000;
-    if timings || rows < LONG_RUN || !std::io::stderr().is_terminal() || QUIET.with(|q| q.get()) {
+    const LONG_RUN: u64 = 32 << 20;
+    let Some(size) = size.filter(|s| *s >= LONG_RUN) else {
+        return indicatif::ProgressBar::hidden();
+    };
+    if timings || !std::io::stderr().is_terminal() || QUIET.with(|q| q.get()) {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new(rows);
-    let style =
-        indicatif::ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} rows  eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let bar = indicatif::ProgressBar::new(size);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:40} {binary_bytes}/{binary_total_bytes} read  eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar
 }
@@ -205,21 +209,21 @@ fn run_into(
         all: args.all,
     };
     let spill = Some(pending.path().to_path_buf());
-    let bar = progress(data.expected_rows(), clock.on);
+    let bar = progress(data.size(), clock.on);
     let batch = crate::batch::stream(
         program,
         data,
         run_opts,
         spill,
         |r| rejects.write(r),
-        |n| bar.inc(n),
+        |read| bar.set_position(read),
     )?;
     bar.finish_and_clear();
     let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
     rejects.finish()?;
-    clock.lap("parse and evaluate rows");
+    clock.lap("parse and evaluate rows, find duplicate keys, write rejects");
     let settled = batch.finish();
-    clock.lap("settle across firms, sort by key");
+    clock.lap("settle across firms");
     let decisions = settled.write_decisions(pending.file("decisions.csv")?)?;
     clock.lap("write decisions");
     let summary = settled.summary().to_vec();

@@ -7,8 +7,10 @@
 //! output order is by key.
 
 pub mod output;
+pub mod rejects;
 pub mod store;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rust_decimal::Decimal;
@@ -79,6 +81,25 @@ impl Columns {
         }
     }
 
+    /// The same columns without the firms for which `gone` holds.
+    fn without(&self, gone: impl Fn(u32) -> bool) -> Columns {
+        let mut out = Columns::default();
+        for (i, &f) in self.firms.iter().enumerate() {
+            if gone(f) {
+                continue;
+            }
+            out.firms.push(f);
+            out.amounts.push(self.amounts.get(i).copied().flatten());
+            if let Some(v) = self.limit_by.get(i) {
+                out.limit_by.push(*v);
+            }
+            if let Some(v) = self.alloc_by.get(i) {
+                out.alloc_by.push(*v);
+            }
+        }
+        out
+    }
+
     /// The candidates as settlement takes them.
     pub fn candidates(&self) -> Vec<Candidate> {
         (0..self.firms.len())
@@ -95,13 +116,16 @@ impl Columns {
 /// A firm's place in the run.
 pub struct FirmSlot {
     pub key: Box<str>,
+    /// The line of its row in the data file.
+    pub line: u64,
     start: u64,
     len: u32,
 }
 
 /// What one chunk of firms gave, before it joins the run.
 pub struct Chunk {
-    firms: Vec<(Box<str>, u32)>,
+    /// Each firm's key, line and block length.
+    firms: Vec<(Box<str>, u64, u32)>,
     bytes: Vec<u8>,
     /// `(policy, firm index within the chunk, candidate)`.
     candidates: Vec<(u16, u32, Candidate)>,
@@ -118,6 +142,8 @@ pub struct Batch<'p> {
     store: Store,
     candidates: Vec<Columns>,
     tally: Vec<Tally>,
+    /// Firm indices in key order, once sorted ([`Batch::duplicates`]).
+    order: Option<Vec<u32>>,
 }
 
 /// Decisions kept in memory before spilling to disk.
@@ -140,6 +166,7 @@ impl<'p> Batch<'p> {
             store: Store::new(spill_dir, MEMORY_LIMIT),
             candidates: vec![Columns::default(); n],
             tally: vec![Tally::default(); n],
+            order: None,
         }
     }
 
@@ -204,7 +231,7 @@ impl<'p> Batch<'p> {
             let len = u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX);
             chunk
                 .firms
-                .push((record.key(program.schema.key).into(), len));
+                .push((record.key(program.schema.key).into(), record.row, len));
         }
         chunk
     }
@@ -213,9 +240,10 @@ impl<'p> Batch<'p> {
     pub fn absorb(&mut self, chunk: Chunk) -> std::io::Result<()> {
         let first = self.firms.len() as u32;
         let mut at = self.store.append(&chunk.bytes)?;
-        for (key, len) in chunk.firms {
+        for (key, line, len) in chunk.firms {
             self.firms.push(FirmSlot {
                 key,
+                line,
                 start: at,
                 len,
             });
@@ -240,6 +268,123 @@ impl<'p> Batch<'p> {
     pub fn firms(&self) -> usize {
         self.firms.len()
     }
+
+    /// Sorts the firms by key and finds every key on more than one row,
+    /// among the firms and the `rejected` rows' keys, with those rows.
+    pub fn duplicates(&mut self, rejected: &[(Box<str>, u64)]) -> HashMap<Box<str>, Vec<u64>> {
+        let order = sorted_order(&self.firms);
+        let firms = &self.firms;
+        let line = |f: u32| firms.get(f as usize).map_or(0, |s| s.line);
+        let mut found: HashMap<Box<str>, Vec<u64>> = HashMap::new();
+        for run in order.chunk_by(|a, b| key(firms, *a) == key(firms, *b)) {
+            let k = run.first().map_or("", |f| key(firms, *f));
+            if run.len() > 1 && !k.is_empty() {
+                found.insert(k.into(), run.iter().map(|f| line(*f)).collect());
+            }
+        }
+        let mut others: Vec<&(Box<str>, u64)> =
+            rejected.iter().filter(|(k, _)| !k.is_empty()).collect();
+        others.sort_unstable();
+        for run in others.chunk_by(|a, b| a.0 == b.0) {
+            let Some((k, _)) = run.first() else { continue };
+            let from = order.partition_point(|f| key(firms, *f) < &**k);
+            let to = order.partition_point(|f| key(firms, *f) <= &**k);
+            let same = order.get(from..to).unwrap_or_default();
+            if run.len() + same.len() < 2 {
+                continue;
+            }
+            let rows = found
+                .entry(k.clone())
+                .or_insert_with(|| same.iter().map(|f| line(*f)).collect());
+            rows.extend(run.iter().map(|(_, l)| *l));
+        }
+        for rows in found.values_mut() {
+            rows.sort_unstable();
+        }
+        self.order = Some(order);
+        found
+    }
+
+    /// Takes out the firms read from these lines (sorted): their rows were
+    /// rejected after all. Their decisions are dropped from the totals and
+    /// from settlement across firms.
+    pub fn drop_rows(&mut self, lines: &[u64]) -> std::io::Result<()> {
+        let mut dropped = vec![false; self.firms.len()];
+        let mut any = false;
+        for l in lines {
+            if let Ok(i) = self.firms.binary_search_by_key(l, |s| s.line) {
+                if let Some(d) = dropped.get_mut(i) {
+                    *d = true;
+                    any = true;
+                }
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+        let gone = |f: u32| dropped.get(f as usize).copied().unwrap_or(false);
+        let order = match self.order.take() {
+            Some(o) => o,
+            None => sorted_order(&self.firms),
+        };
+        self.order = Some(order.into_iter().filter(|f| !gone(*f)).collect());
+        for cols in &mut self.candidates {
+            *cols = cols.without(gone);
+        }
+        // the totals again, from what is stored for the firms that stay
+        let mut tally = vec![Tally::default(); self.tally.len()];
+        let mut buf = Vec::new();
+        for (i, slot) in self.firms.iter().enumerate() {
+            if gone(i as u32) {
+                continue;
+            }
+            for s in store::decode(self.store.read(slot.start, slot.len, &mut buf)?) {
+                let Some(t) = tally.get_mut(s.policy as usize) else {
+                    continue;
+                };
+                match s.outcome {
+                    Outcome::Eligible if !s.settled => {
+                        t.eligible += 1;
+                        if let Some(a) = s.amount {
+                            t.add_amount(a);
+                        }
+                    }
+                    Outcome::Review => t.review += 1,
+                    _ => {}
+                }
+            }
+        }
+        self.tally = tally;
+        Ok(())
+    }
+}
+
+/// Firm indices in key order. Sorts on the first 16 bytes of each key as an
+/// integer (same order as the bytes), falling back to the whole key on a tie.
+fn sorted_order(firms: &[FirmSlot]) -> Vec<u32> {
+    use rayon::prelude::*;
+    let mut sortable: Vec<(u128, u32)> = (0..firms.len() as u32)
+        .map(|f| (prefix(key(firms, f)), f))
+        .collect();
+    sortable.par_sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| key(firms, a.1).cmp(key(firms, b.1)))
+            .then(a.1.cmp(&b.1))
+    });
+    sortable.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The first 16 bytes of a key, big-endian, zero-padded: ordered as the bytes.
+fn prefix(key: &str) -> u128 {
+    let mut b = [0u8; 16];
+    for (d, s) in b.iter_mut().zip(key.bytes()) {
+        *d = s;
+    }
+    u128::from_be_bytes(b)
+}
+
+fn key(firms: &[FirmSlot], f: u32) -> &str {
+    firms.get(f as usize).map_or("", |s| &s.key)
 }
 
 /// Evaluates every policy in force for one firm and applies the exclusive
@@ -317,21 +462,26 @@ pub enum RunError {
 pub const ROWS_PER_BATCH: usize = 16_384;
 
 /// Streams a data file through a run: rows are parsed and evaluated in
-/// parallel chunks, rejects handed to `on_reject` in row order.
+/// parallel chunks while the next batch is read. Rejects go to `on_reject`
+/// in row order once the file is read (when it is known which keys are on
+/// several rows); `on_progress` hears the bytes read so far.
 pub fn stream<'p>(
     program: &'p Program,
     data: &mut crate::data::stream::Stream,
     opts: RunOptions,
     spill_dir: Option<PathBuf>,
     mut on_reject: impl FnMut(&crate::data::Reject) -> std::io::Result<()>,
-    mut on_rows: impl FnMut(u64),
+    mut on_progress: impl FnMut(u64),
 ) -> Result<Batch<'p>, RunError> {
+    use crate::data::stream::{RawBatch, Seen};
     use rayon::prelude::*;
-    let mut batch = Batch::new(program, opts, spill_dir);
+    let mut batch = Batch::new(program, opts, spill_dir.clone());
+    let mut log = rejects::RejectLog::new(spill_dir);
+    let mut seen = Seen::default();
     data.keep_fields(program.used_fields());
     let parser = data.parser();
-    let mut current = crate::data::stream::RawBatch::default();
-    let mut next = crate::data::stream::RawBatch::default();
+    let mut current = RawBatch::default();
+    let mut next = RawBatch::default();
     data.next_batch(ROWS_PER_BATCH, &mut current)?;
     while !current.rows().is_empty() {
         let work = &batch;
@@ -342,27 +492,37 @@ pub fn stream<'p>(
                     .map(|raw| {
                         let mut records = Vec::with_capacity(raw.len());
                         let mut rejects = Vec::new();
+                        let mut seen = Seen::default();
                         for r in raw {
-                            match parser.parse(r) {
+                            match parser.parse(r, &mut seen) {
                                 Ok(rec) => records.push(rec),
                                 Err(rs) => rejects.extend(rs),
                             }
                         }
-                        (rejects, work.evaluate(&records))
+                        (rejects, seen, work.evaluate(&records))
                     })
                     .collect::<Vec<_>>()
             },
             || data.next_batch(ROWS_PER_BATCH, &mut next),
         );
-        for (rejects, chunk) in done {
-            for r in &rejects {
-                on_reject(r)?;
-            }
+        for (rejects, more, chunk) in done {
+            log.add(&rejects)?;
+            seen.join(more);
             batch.absorb(chunk)?;
         }
-        on_rows(rows.len() as u64);
+        on_progress(data.position());
         read?;
         std::mem::swap(&mut current, &mut next);
     }
+    data.add_seen(&seen);
+    let duplicates = batch.duplicates(&seen.keys);
+    let again = if duplicates.is_empty() {
+        Vec::new()
+    } else {
+        data.reparse(duplicates)?
+    };
+    let lines: Vec<u64> = again.iter().map(|(line, _)| *line).collect();
+    batch.drop_rows(&lines)?;
+    log.replay(&again, &mut on_reject)?;
     Ok(batch)
 }

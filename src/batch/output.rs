@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use super::store::{self, Store, Stored};
-use super::{Batch, Columns, FirmSlot, RunOptions};
+use super::{key, Batch, Columns, FirmSlot, RunOptions};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
 use crate::settle::{self, BudgetNote, Firm, Pair, Settlement};
@@ -57,19 +57,10 @@ impl<'p> Batch<'p> {
             store,
             candidates,
             tally,
+            order,
             ..
         } = self;
-        // Sort on the first 16 bytes of each key as an integer (same order
-        // as the bytes), falling back to the whole key on a tie.
-        let mut sortable: Vec<(u128, u32)> = (0..firms.len() as u32)
-            .map(|f| (prefix(key(&firms, f)), f))
-            .collect();
-        sortable.par_sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| key(&firms, a.1).cmp(key(&firms, b.1)))
-                .then(a.1.cmp(&b.1))
-        });
-        let order: Vec<u32> = sortable.into_iter().map(|(_, f)| f).collect();
+        let order = order.unwrap_or_else(|| super::sorted_order(&firms));
         // policies settle independently of each other: in parallel
         let settlements: Vec<Settlement> = program
             .policies
@@ -82,7 +73,7 @@ impl<'p> Batch<'p> {
                 settle::settle_policy(policy, &cols.candidates(), |f| key(&firms, f))
             })
             .collect();
-        let evaluated = firms.len() as u64;
+        let evaluated = order.len() as u64;
         let summary = program
             .policies
             .iter()
@@ -149,19 +140,6 @@ impl<'p> Batch<'p> {
     }
 }
 
-/// The first 16 bytes of a key, big-endian, zero-padded: ordered as the bytes.
-fn prefix(key: &str) -> u128 {
-    let mut b = [0u8; 16];
-    for (d, s) in b.iter_mut().zip(key.bytes()) {
-        *d = s;
-    }
-    u128::from_be_bytes(b)
-}
-
-fn key(firms: &[FirmSlot], f: u32) -> &str {
-    firms.get(f as usize).map_or("", |s| &s.key)
-}
-
 /// A decision ready to be written.
 struct Line<'a> {
     outcome: Outcome,
@@ -177,7 +155,7 @@ impl<'p> Settled<'p> {
 
     /// Firms in the run.
     pub fn firm_count(&self) -> usize {
-        self.firms.len()
+        self.order.len()
     }
 
     /// The final form of a stored decision, or `None` when it is not written

@@ -59,13 +59,19 @@ pub fn encode(
         out.extend_from_slice(&a.serialize());
     }
     if !reasons.is_empty() {
-        let len = u32::try_from(reasons.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(reasons.as_bytes().get(..len as usize).unwrap_or_default());
+        put_text(out, reasons);
     }
 }
 
-fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+/// Appends a text with its length before it.
+pub(super) fn put_text(out: &mut Vec<u8>, text: &str) {
+    let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(text.as_bytes().get(..len as usize).unwrap_or_default());
+}
+
+/// The next `n` bytes, taken off the front.
+pub(super) fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     let (head, rest) = bytes.split_at_checked(n)?;
     *bytes = rest;
     Some(head)
@@ -122,6 +128,8 @@ pub struct Store {
     starts: Vec<u64>,
     spill: Option<(PathBuf, File)>,
     spill_dir: Option<PathBuf>,
+    /// Names the spill file.
+    name: &'static str,
     limit: usize,
     in_memory: usize,
 }
@@ -133,7 +141,13 @@ impl Store {
     /// Keeps up to `limit` bytes in memory; beyond that, spills into a file
     /// in `spill_dir` (or keeps everything in memory without one).
     pub fn new(spill_dir: Option<PathBuf>, limit: usize) -> Store {
+        Store::named("decisions", spill_dir, limit)
+    }
+
+    /// A store whose spill file is named after `name`.
+    pub fn named(name: &'static str, spill_dir: Option<PathBuf>, limit: usize) -> Store {
         Store {
+            name,
             pages: Vec::new(),
             spilled: 0,
             starts: Vec::new(),
@@ -178,7 +192,7 @@ impl Store {
             return Ok(());
         };
         if self.spill.is_none() {
-            let path = dir.join(format!(".decisions-{}.spill", std::process::id()));
+            let path = dir.join(format!(".{}-{}.spill", self.name, std::process::id()));
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(true)

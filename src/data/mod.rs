@@ -138,7 +138,12 @@ pub fn read_bytes(
             std::sync::Arc::clone(&bytes),
         ))))
     };
-    collect(stream::Stream::open(&open, path, schema, opts)?)
+    collect(stream::Stream::open(
+        std::sync::Arc::new(open),
+        path,
+        schema,
+        opts,
+    )?)
 }
 
 struct ArcBytes(std::sync::Arc<Vec<u8>>);
@@ -152,14 +157,34 @@ impl AsRef<[u8]> for ArcBytes {
 fn collect(mut s: stream::Stream) -> Result<DataSet, DataError> {
     let parser = s.parser();
     let mut set = DataSet::default();
+    let mut seen = stream::Seen::default();
     let mut batch = stream::RawBatch::default();
     while s.next_batch(4096, &mut batch)? {
         for raw in batch.rows() {
-            match parser.parse(raw) {
+            match parser.parse(raw, &mut seen) {
                 Ok(r) => set.records.push(r),
                 Err(rejects) => set.rejects.extend(rejects),
             }
         }
+    }
+    s.add_seen(&seen);
+    // every row of a key found twice is rejected, whatever it held
+    let key = parser.schema().key;
+    let keys: Vec<(String, u64)> = set.records.iter().map(|r| (r.key(key), r.row)).collect();
+    let all = keys
+        .iter()
+        .map(|(k, row)| (k.as_str(), *row))
+        .chain(seen.keys.iter().map(|(k, row)| (&**k, *row)));
+    let duplicates = stream::duplicates(all);
+    if !duplicates.is_empty() {
+        let again = s.reparse(duplicates)?;
+        let rows: std::collections::HashSet<u64> = again.iter().map(|(row, _)| *row).collect();
+        set.records.retain(|r| !rows.contains(&r.row));
+        set.rejects.retain(|r| !rows.contains(&r.row));
+        set.rejects
+            .extend(again.into_iter().flat_map(|(_, rejects)| rejects));
+        // stable: a row's rejects keep their order
+        set.rejects.sort_by_key(|r| r.row);
     }
     let info = s.info();
     set.rows = info.rows;

@@ -24,6 +24,8 @@ pub(super) struct Tracked<R> {
     /// means a quote was opened and never closed.
     quotes: u64,
     skip_bom: bool,
+    /// The end of the input was reached.
+    eof: bool,
     hasher: Sha256,
     /// Offsets and bytes of `\r` and `\n` not yet consumed by [`Lines`].
     breaks: RefCell<VecDeque<(u64, u8)>>,
@@ -36,6 +38,7 @@ impl<R: Read> Tracked<R> {
             pos: 0,
             quotes: 0,
             skip_bom,
+            eof: false,
             hasher: Sha256::new(),
             breaks: RefCell::new(VecDeque::new()),
         }
@@ -44,6 +47,18 @@ impl<R: Read> Tracked<R> {
     /// Whether a double quote is still open at this point of the file.
     pub(super) fn quote_open(&self) -> bool {
         self.quotes % 2 == 1
+    }
+
+    /// Whether the end of the input was reached with a double quote still
+    /// open: the record just read is the one where it opened (it swallowed
+    /// the rest of the file).
+    pub(super) fn ended_in_open_quote(&self) -> bool {
+        self.eof && self.quote_open()
+    }
+
+    /// Bytes read so far (for progress).
+    pub(super) fn position(&self) -> u64 {
+        self.pos
     }
 
     /// SHA-256 of every byte read (byte-order mark included), lowercase hex.
@@ -55,6 +70,9 @@ impl<R: Read> Tracked<R> {
 impl<R: Read> Read for Tracked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
         let got = buf.get(..n).unwrap_or_default();
         self.hasher.update(got);
         let mut start = 0;

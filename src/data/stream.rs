@@ -1,10 +1,15 @@
 //! A data file read as a stream of rows, in bounded memory.
 //!
-//! [`Stream::open`] reads the header and then the whole file once for its
-//! keys alone (a key found on several rows rejects every one of those rows,
-//! LANGUAGE.md section 8, which can only be known at the end), hashing it for
-//! the manifest. Rows then come in batches of raw cells; a [`RowParser`],
-//! shared by worker threads, turns each into a [`Record`] or its rejects.
+//! [`Stream::open`] reads the header; rows then come in batches of raw cells,
+//! read once and hashed on the way for the manifest. A [`RowParser`], shared
+//! by worker threads, turns each into a [`Record`] or its rejects.
+//!
+//! A key found on several rows rejects every one of those rows (LANGUAGE.md
+//! section 8), which can only be known at the end of the file. Rows are
+//! therefore judged as they come, their keys noted, and once the file is read
+//! [`Stream::reparse`] reads the rows of duplicated keys again to give their
+//! rejects; the caller drops whatever it had from them. A file without
+//! duplicates is read once.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -26,8 +31,9 @@ use crate::value::{Cell, Record};
 const WHOLE_ROW: usize = 0;
 const ABSENT: usize = usize::MAX;
 
-/// Opens the data, once per pass.
-pub type Open<'a> = dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + 'a;
+/// Opens the data from its start: once to read it, and once more when some
+/// key is on several rows.
+pub type Open = dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + Send + Sync;
 
 /// A header column.
 #[derive(Clone, Debug)]
@@ -43,6 +49,9 @@ struct Column {
 pub struct RawRow {
     pub line: u64,
     record: ByteRecord,
+    /// A double quote opened in this row is never closed: the row ran to the
+    /// end of the file.
+    unterminated: bool,
 }
 
 /// A batch of rows as read; its buffers are reused from batch to batch.
@@ -70,19 +79,39 @@ impl RawBatch {
 }
 
 /// What a parser needs, shared read-only between threads.
+#[derive(Clone)]
 pub struct RowParser {
     schema: Schema,
     json: bool,
     encoding: Encoding,
     columns: Vec<Column>,
-    /// Rows of every key found on more than one row.
+    /// Rows of every key found on more than one row (known only when the
+    /// rows are read again, [`Stream::reparse`]).
     duplicates: HashMap<Box<str>, Vec<u64>>,
     /// Fields whose values are kept; text and list cells of other fields are
     /// checked but not stored (evaluation never reads them).
     keep: Option<Vec<bool>>,
-    /// The line of the row where a quote opens and is never closed (the rest
-    /// of the file was read into that row).
-    unterminated: Option<u64>,
+}
+
+/// What parsing noticed besides records and rejects, gathered per chunk of
+/// rows and joined in file order.
+#[derive(Default)]
+pub struct Seen {
+    /// The key of every rejected row that has one, with its line: it takes
+    /// part in the duplicate check like the keys of records.
+    pub keys: Vec<(Box<str>, u64)>,
+    /// Keys of JSON lines that name no field.
+    unknown: Unknown,
+}
+
+impl Seen {
+    /// Adds what a later chunk saw.
+    pub fn join(&mut self, later: Seen) {
+        self.keys.extend(later.keys);
+        for name in later.unknown.names {
+            self.unknown.add(&name);
+        }
+    }
 }
 
 enum Reader {
@@ -99,13 +128,13 @@ enum Reader {
 
 /// A data file being read.
 pub struct Stream {
+    open: Arc<Open>,
     reader: Reader,
     parser: Arc<RowParser>,
     rows: u64,
-    /// Rows the key pass counted: how many the stream will give.
-    expected_rows: u64,
-    sha256: String,
-    unknown_columns: Vec<String>,
+    /// The file's size in bytes, when known (for progress).
+    size: Option<u64>,
+    unknown: Unknown,
     path: PathBuf,
 }
 
@@ -124,7 +153,7 @@ fn is_json_lines(path: &Path) -> bool {
 
 /// Opens a source, reads enough of it to choose the encoding, and wraps it.
 fn start(
-    open: &Open<'_>,
+    open: &Open,
     path: &Path,
     opts: &ReadOptions,
 ) -> Result<(Tracked<Box<dyn Read + Send>>, Encoding), DataError> {
@@ -151,6 +180,91 @@ fn csv_reader(t: Tracked<Box<dyn Read + Send>>) -> csv::Reader<Tracked<Box<dyn R
         .from_reader(t)
 }
 
+impl Reader {
+    /// Opens the data and reads the header: the reader positioned at the
+    /// first row, the columns (none for JSON Lines) and the encoding.
+    fn open(
+        open: &Open,
+        path: &Path,
+        schema: &Schema,
+        opts: &ReadOptions,
+        unknown: &mut Unknown,
+    ) -> Result<(Reader, Vec<Column>, Encoding), DataError> {
+        let (source, encoding) = start(open, path, opts)?;
+        if is_json_lines(path) {
+            let reader = Reader::Jsonl {
+                reader: BufReader::with_capacity(1 << 16, source),
+                line: 0,
+                buf: Vec::new(),
+            };
+            return Ok((reader, Vec::new(), encoding));
+        }
+        let mut reader = csv_reader(source);
+        let mut lines = Lines::default();
+        let columns = header(path, &mut reader, &mut lines, schema, encoding, unknown)?;
+        Ok((Reader::Csv { reader, lines }, columns, encoding))
+    }
+
+    fn source(&self) -> &Tracked<Box<dyn Read + Send>> {
+        match self {
+            Reader::Csv { reader, .. } => reader.get_ref(),
+            Reader::Jsonl { reader, .. } => reader.get_ref(),
+        }
+    }
+
+    /// Reads up to `max` more rows into `out`, reusing its buffers.
+    fn next_batch(&mut self, path: &Path, max: usize, out: &mut RawBatch) -> Result<(), DataError> {
+        out.len = 0;
+        let unreadable = |e: String| DataError::Unreadable {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        };
+        match self {
+            Reader::Csv { reader, lines } => {
+                while out.len < max {
+                    let slot = out.slot();
+                    match reader.read_byte_record(&mut slot.record) {
+                        Ok(false) => break,
+                        Ok(true) if is_blank(&slot.record) => continue,
+                        Ok(true) => {
+                            let at = slot.record.position().map_or(0, |p| p.byte());
+                            slot.line = lines.line_at(reader.get_ref(), at);
+                            // a record that ends at the end of the file inside
+                            // quotes swallowed the rest of it
+                            slot.unterminated = reader.get_ref().ended_in_open_quote();
+                            out.len += 1;
+                        }
+                        Err(e) => return Err(unreadable(e.to_string())),
+                    }
+                }
+            }
+            Reader::Jsonl { reader, line, buf } => {
+                while out.len < max {
+                    buf.clear();
+                    let n = reader
+                        .read_until(b'\n', buf)
+                        .map_err(|e| unreadable(e.to_string()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    *line += 1;
+                    let text = trim_line(buf);
+                    if is_blank_bytes(text) {
+                        continue;
+                    }
+                    let slot = out.slot();
+                    slot.record.clear();
+                    slot.record.push_field(text);
+                    slot.line = *line;
+                    slot.unterminated = false;
+                    out.len += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Stream {
     /// Opens a data file: CSV, or JSON Lines when its name ends in `.jsonl`.
     pub fn open_path(
@@ -162,75 +276,37 @@ impl Stream {
         let open = move || -> std::io::Result<Box<dyn Read + Send>> {
             Ok(Box::new(std::fs::File::open(&owned)?))
         };
-        Stream::open(&open, path, schema, opts)
+        let mut stream = Stream::open(Arc::new(open), path, schema, opts)?;
+        stream.size = std::fs::metadata(path).ok().map(|m| m.len());
+        Ok(stream)
     }
 
-    /// Opens data from any source, opened once per pass; `path` names it in
-    /// messages and chooses the format by its ending.
+    /// Opens data from any source (opened again only to read the rows of
+    /// duplicated keys); `path` names it in messages and chooses the format
+    /// by its ending.
     pub fn open(
-        open: &Open<'_>,
+        open: Arc<Open>,
         path: &Path,
         schema: &Schema,
         opts: &ReadOptions,
     ) -> Result<Stream, DataError> {
-        let json = is_json_lines(path);
-        let (first, encoding) = start(open, path, opts)?;
-        let mut parser = RowParser {
+        let mut unknown = Unknown::default();
+        let (reader, columns, encoding) = Reader::open(&*open, path, schema, opts, &mut unknown)?;
+        let parser = RowParser {
             schema: schema.clone(),
-            json,
+            json: is_json_lines(path),
             encoding,
-            columns: Vec::new(),
+            columns,
             duplicates: HashMap::new(),
             keep: None,
-            unterminated: None,
-        };
-        let mut unknown = Unknown::default();
-        let (sha256, keys) = if json {
-            scan_json(first, &parser, &mut unknown, path)?
-        } else {
-            let mut reader = csv_reader(first);
-            let mut lines = Lines::default();
-            parser.columns = header(
-                path,
-                &mut reader,
-                &mut lines,
-                schema,
-                encoding,
-                &mut unknown,
-            )?;
-            scan_csv(reader, lines, &parser, path)?
-        };
-        let expected_rows = keys.rows;
-        parser.unterminated = keys.unterminated;
-        parser.duplicates = keys.duplicates();
-        let (second, _) = start(open, path, &ReadOptions { encoding })?;
-        let reader = if json {
-            Reader::Jsonl {
-                reader: BufReader::with_capacity(1 << 16, second),
-                line: 0,
-                buf: Vec::new(),
-            }
-        } else {
-            let mut reader = csv_reader(second);
-            let mut lines = Lines::default();
-            // the header again; it read fine the first time
-            header(
-                path,
-                &mut reader,
-                &mut lines,
-                schema,
-                encoding,
-                &mut Unknown::default(),
-            )?;
-            Reader::Csv { reader, lines }
         };
         Ok(Stream {
+            open,
             reader,
             parser: Arc::new(parser),
             rows: 0,
-            expected_rows,
-            sha256,
-            unknown_columns: unknown.names,
+            size: None,
+            unknown,
             path: path.to_path_buf(),
         })
     }
@@ -250,72 +326,102 @@ impl Stream {
 
     /// Columns that name no field (ignored), in the order first seen.
     pub fn unknown_columns(&self) -> &[String] {
-        &self.unknown_columns
+        &self.unknown.names
+    }
+
+    /// Notes what parsing the rows saw (unknown keys of JSON lines).
+    pub fn add_seen(&mut self, seen: &Seen) {
+        for name in &seen.unknown.names {
+            self.unknown.add(name);
+        }
     }
 
     /// Reads up to `max` more rows into `out`, reusing its buffers; `Ok(false)`
     /// at the end of the file.
     pub fn next_batch(&mut self, max: usize, out: &mut RawBatch) -> Result<bool, DataError> {
-        out.len = 0;
-        let unreadable = |path: &Path, e: String| DataError::Unreadable {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e),
-        };
-        match &mut self.reader {
-            Reader::Csv { reader, lines } => {
-                while out.len < max {
-                    let slot = out.slot();
-                    match reader.read_byte_record(&mut slot.record) {
-                        Ok(false) => break,
-                        Ok(true) if is_blank(&slot.record) => continue,
-                        Ok(true) => {
-                            let at = slot.record.position().map_or(0, |p| p.byte());
-                            slot.line = lines.line_at(reader.get_ref(), at);
-                            out.len += 1;
-                        }
-                        Err(e) => return Err(unreadable(&self.path, e.to_string())),
-                    }
-                }
-            }
-            Reader::Jsonl { reader, line, buf } => {
-                while out.len < max {
-                    buf.clear();
-                    let n = reader
-                        .read_until(b'\n', buf)
-                        .map_err(|e| unreadable(&self.path, e.to_string()))?;
-                    if n == 0 {
-                        break;
-                    }
-                    *line += 1;
-                    let text = trim_line(buf);
-                    if is_blank_bytes(text) {
-                        continue;
-                    }
-                    let slot = out.slot();
-                    slot.record.clear();
-                    slot.record.push_field(text);
-                    slot.line = *line;
-                    out.len += 1;
-                }
-            }
-        }
+        self.reader.next_batch(&self.path, max, out)?;
         self.rows += out.len as u64;
         Ok(out.len > 0)
     }
 
-    /// Rows read so far, the file's hash and its unknown columns.
-    /// How many rows the file holds (known after [`Stream::open`]).
-    pub fn expected_rows(&self) -> u64 {
-        self.expected_rows
+    /// The file's size in bytes, when known.
+    pub fn size(&self) -> Option<u64> {
+        self.size
     }
 
+    /// Bytes read so far.
+    pub fn position(&self) -> u64 {
+        self.reader.source().position()
+    }
+
+    /// Rows read so far, the hash of the bytes read and the unknown columns.
     pub fn info(&self) -> StreamInfo {
         StreamInfo {
             rows: self.rows,
-            sha256: self.sha256.clone(),
-            unknown_columns: self.unknown_columns.clone(),
+            sha256: self.reader.source().sha256(),
+            unknown_columns: self.unknown.names.clone(),
         }
     }
+
+    /// Reads the file again for the rows of `duplicates` (every key found on
+    /// several rows, with those rows) and gives each its rejects, in file
+    /// order. Only a row that parses anyway (which a duplicated key never
+    /// does) is left out.
+    pub fn reparse(
+        &self,
+        duplicates: HashMap<Box<str>, Vec<u64>>,
+    ) -> Result<Vec<(u64, Vec<Reject>)>, DataError> {
+        let mut wanted: Vec<u64> = duplicates.values().flatten().copied().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let Some(&last) = wanted.last() else {
+            return Ok(Vec::new());
+        };
+        let mut parser = RowParser::clone(&self.parser);
+        parser.duplicates = duplicates;
+        let opts = ReadOptions {
+            encoding: parser.encoding,
+        };
+        let (mut reader, _, _) = Reader::open(
+            &*self.open,
+            &self.path,
+            &parser.schema,
+            &opts,
+            &mut Unknown::default(),
+        )?;
+        let mut batch = RawBatch::default();
+        let mut out = Vec::with_capacity(wanted.len());
+        let mut seen = Seen::default();
+        loop {
+            reader.next_batch(&self.path, 4096, &mut batch)?;
+            let rows = batch.rows();
+            for raw in rows {
+                if wanted.binary_search(&raw.line).is_ok() {
+                    if let Err(rejects) = parser.parse(raw, &mut seen) {
+                        out.push((raw.line, rejects));
+                    }
+                }
+            }
+            if rows.last().is_none_or(|r| r.line >= last) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Every key found on more than one row, with those rows in order, from
+/// each row's key and line.
+pub fn duplicates<'a>(
+    keys: impl IntoIterator<Item = (&'a str, u64)>,
+) -> HashMap<Box<str>, Vec<u64>> {
+    let mut k = Keys::default();
+    for (key, row) in keys {
+        if !key.is_empty() {
+            k.add(key, row);
+        }
+    }
+    k.duplicates()
 }
 
 fn trim_line(buf: &[u8]) -> &[u8] {
@@ -345,7 +451,8 @@ struct Unknown {
 
 impl Unknown {
     fn add(&mut self, name: &str) {
-        if self.seen.insert(name.to_string()) {
+        if !self.seen.contains(name) {
+            self.seen.insert(name.to_string());
             self.names.push(name.to_string());
         }
     }
@@ -454,10 +561,6 @@ fn check_columns(path: &Path, columns: &[Column], schema: &Schema) -> Result<(),
 /// Every key and the rows it is on.
 #[derive(Default)]
 struct Keys {
-    /// Rows seen (whatever their key).
-    rows: u64,
-    /// The row where an unclosed quote opens, if any.
-    unterminated: Option<u64>,
     first: HashMap<Box<str>, u64>,
     repeats: Vec<(Box<str>, u64)>,
 }
@@ -468,17 +571,6 @@ impl Keys {
         if let Some(first) = self.first.insert(key.into(), row) {
             self.first.insert(key.into(), first);
             self.repeats.push((key.into(), row));
-        }
-    }
-
-    fn add_owned(&mut self, key: Box<str>, row: u64) {
-        match self.first.entry(key) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                self.repeats.push((e.key().clone(), row))
-            }
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(row);
-            }
         }
     }
 
@@ -520,131 +612,6 @@ fn key_text<'a>(cell: &'a Cell, text: &'a str) -> Option<Cow<'a, str>> {
         Cell::List(items) if items.is_empty() => None,
         Cell::List(_) => Some(trim(text).into()),
     }
-}
-
-/// Pass 1 over a CSV file: every row's key. One thread reads (and hashes)
-/// while the other files the previous batch of keys.
-fn scan_csv(
-    mut reader: csv::Reader<Tracked<Box<dyn Read + Send>>>,
-    mut lines: Lines,
-    parser: &RowParser,
-    path: &Path,
-) -> Result<(String, Keys), DataError> {
-    const BATCH: usize = 16_384;
-    let mut keys = Keys::default();
-    let mut rows = 0u64;
-    let mut last_line = 0;
-    let key_column = parser
-        .columns
-        .iter()
-        .position(|c| c.field == Some(parser.schema.key));
-    let key_field = parser.schema.key_field();
-    let mut record = ByteRecord::new();
-    let mut reading: Vec<(Box<str>, u64)> = Vec::with_capacity(BATCH);
-    let mut filing: Vec<(Box<str>, u64)> = Vec::with_capacity(BATCH);
-    let mut more = true;
-    while more || !filing.is_empty() {
-        let read = || -> Result<bool, DataError> {
-            if !more {
-                return Ok(false);
-            }
-            while reading.len() < BATCH {
-                match reader.read_byte_record(&mut record) {
-                    Ok(false) => return Ok(false),
-                    Ok(true) if is_blank(&record) => continue,
-                    Ok(true) => {
-                        rows += 1;
-                        let at = record.position().map_or(0, |p| p.byte());
-                        let line = lines.line_at(reader.get_ref(), at);
-                        last_line = line;
-                        let raw = key_column.and_then(|i| record.get(i));
-                        if let Some(Ok(text)) = raw.map(|r| decode(parser.encoding, r)) {
-                            if let Some(k) = key_of(key_field, &text) {
-                                reading.push((k.into_boxed_str(), line));
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        return Err(DataError::Unreadable {
-                            path: path.to_path_buf(),
-                            source: std::io::Error::other(e.to_string()),
-                        })
-                    }
-                }
-            }
-            Ok(true)
-        };
-        let file = || {
-            for (key, line) in filing.drain(..) {
-                keys.add_owned(key, line);
-            }
-        };
-        let (read, ()) = rayon::join(read, file);
-        more = read?;
-        std::mem::swap(&mut reading, &mut filing);
-    }
-    keys.rows = rows;
-    if reader.get_ref().quote_open() && last_line > 0 {
-        keys.unterminated = Some(last_line);
-    }
-    Ok((reader.get_ref().sha256(), keys))
-}
-
-/// Pass 1 over a JSON Lines file: every row's key and the unknown columns.
-fn scan_json(
-    source: Tracked<Box<dyn Read + Send>>,
-    parser: &RowParser,
-    unknown: &mut Unknown,
-    path: &Path,
-) -> Result<(String, Keys), DataError> {
-    let mut keys = Keys::default();
-    let mut reader = BufReader::with_capacity(1 << 16, source);
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    let schema = &parser.schema;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| DataError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if n == 0 {
-            break;
-        }
-        line += 1;
-        if is_blank_bytes(trim_line(&buf)) {
-            continue;
-        }
-        keys.rows += 1;
-        let Ok(text) = decode(parser.encoding, trim_line(&buf)) else {
-            continue;
-        };
-        let Ok(Entries(entries)) = serde_json::from_str::<Entries>(&text) else {
-            continue;
-        };
-        let mut key_seen = false;
-        for (name, value) in &entries {
-            match schema.lookup(trim(name)) {
-                None => unknown.add(trim(name)),
-                Some(f) if f == schema.key && !key_seen => {
-                    key_seen = true;
-                    let key = match parse_json(&schema.key_field().ty, value) {
-                        Ok(cell) => key_text(&cell, &value_text(value)).map(Cow::into_owned),
-                        Err(_) => {
-                            Some(trim(&value_text(value)).to_string()).filter(|k| !k.is_empty())
-                        }
-                    };
-                    if let Some(k) = key {
-                        keys.add(&k, line);
-                    }
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    Ok((reader.get_ref().sha256(), keys))
 }
 
 /// The rejects of one row as they are found, with their column positions.
@@ -706,12 +673,44 @@ impl RowParser {
         &self.schema
     }
 
-    /// Reads one row: its record, or every reason it cannot be one.
-    pub fn parse(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
-        if self.json {
-            self.parse_json(raw)
+    /// Reads one row: its record, or every reason it cannot be one. The key
+    /// of a rejected row goes to `seen` (it still takes part in the duplicate
+    /// check), with the unknown keys of a JSON line.
+    pub fn parse(&self, raw: &RawRow, seen: &mut Seen) -> Result<Record, Vec<Reject>> {
+        let parsed = if self.json {
+            self.parse_json(raw, seen)
         } else {
             self.parse_csv(raw)
+        };
+        if parsed.is_err() {
+            if let Some(key) = self.row_key(raw) {
+                seen.keys.push((key.into_boxed_str(), raw.line));
+            }
+        }
+        parsed
+    }
+
+    /// The key of a row however bad the rest of it is: as a record would
+    /// hold it, or the trimmed text of a key cell that does not parse; `None`
+    /// when there is none (empty, not decodable, no JSON object).
+    fn row_key(&self, raw: &RawRow) -> Option<String> {
+        let schema = &self.schema;
+        if !self.json {
+            let i = self
+                .columns
+                .iter()
+                .position(|c| c.field == Some(schema.key))?;
+            let text = decode(self.encoding, raw.record.get(i)?).ok()?;
+            return key_of(schema.key_field(), &text);
+        }
+        let text = decode(self.encoding, raw.record.get(0)?).ok()?;
+        let Entries(entries) = serde_json::from_str::<Entries>(&text).ok()?;
+        let (_, value) = entries
+            .iter()
+            .find(|(name, _)| schema.lookup(trim(name)) == Some(schema.key))?;
+        match parse_json(&schema.key_field().ty, value) {
+            Ok(cell) => key_text(&cell, &value_text(value)).map(Cow::into_owned),
+            Err(_) => Some(trim(&value_text(value)).to_string()).filter(|k| !k.is_empty()),
         }
     }
 
@@ -795,7 +794,7 @@ impl RowParser {
                 .is_some_and(|f| f.ends_with(b"\n"));
             breaks.saturating_sub(u64::from(last))
         };
-        if self.unterminated == Some(raw.line) {
+        if raw.unterminated {
             let reason = format!(
                 "a double quote opened in this row is never closed, so lines {}-{} were read as this one row; close the quote (a quote inside a cell is written \"\")",
                 raw.line,
@@ -886,7 +885,7 @@ impl RowParser {
         rejects.into_result(cells)
     }
 
-    fn parse_json(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
+    fn parse_json(&self, raw: &RawRow, seen: &mut Seen) -> Result<Record, Vec<Reject>> {
         let schema = &self.schema;
         let mut rejects = RowRejects {
             line: raw.line,
@@ -911,10 +910,11 @@ impl RowParser {
         let mut filled_by: Vec<Option<&str>> = vec![None; schema.fields.len()];
         for (i, (name, value)) in entries.iter().enumerate() {
             let position = i + 1;
-            let Some((f, field)) = schema
-                .lookup(trim(name))
-                .and_then(|f| Some((f, schema.fields.get(f)?)))
-            else {
+            let Some(f) = schema.lookup(trim(name)) else {
+                seen.unknown.add(trim(name));
+                continue;
+            };
+            let Some(field) = schema.fields.get(f) else {
                 continue;
             };
             let text = value_text(value);

@@ -1,0 +1,224 @@
+//! The streamed batch run (what `mianshen run` does: one read of the file,
+//! duplicate keys found at the end and their rows taken back out) against
+//! the in-memory path (`data::read` then `run::run`), which judges whole
+//! record sets at once. Both must give the same rejects, decisions and totals.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use mianshen::batch::{self, RunOptions};
+use mianshen::data::stream::Stream;
+use mianshen::data::{self, ReadOptions, Reject};
+use mianshen::generate::{generate, GenOptions};
+use mianshen::run::{self, PolicySummary};
+use mianshen::settle::Firm;
+use mianshen::{Date, Engine};
+
+struct Result {
+    rejects: Vec<Reject>,
+    firms: Vec<Firm>,
+    summary: Vec<PolicySummary>,
+}
+
+fn options(all: bool) -> RunOptions {
+    RunOptions {
+        as_of: Date::parse_iso("2024-12-31").expect("a date"),
+        all,
+    }
+}
+
+fn streamed(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
+    let program = engine.program();
+    let shared: Arc<[u8]> = bytes.into();
+    let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(Box::new(std::io::Cursor::new(Arc::clone(&shared))))
+    };
+    let mut stream = Stream::open(
+        Arc::new(open),
+        Path::new(name),
+        &program.schema,
+        &ReadOptions::default(),
+    )
+    .expect("the file opens");
+    let mut rejects = Vec::new();
+    let b = batch::stream(
+        program,
+        &mut stream,
+        options(all),
+        None,
+        |r| {
+            rejects.push(r.clone());
+            Ok(())
+        },
+        |_| {},
+    )
+    .expect("the run goes through");
+    let settled = b.finish();
+    Result {
+        rejects,
+        firms: settled.firms().expect("in memory"),
+        summary: settled.summary().to_vec(),
+    }
+}
+
+fn in_memory(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
+    let program = engine.program();
+    let set = data::read_bytes(
+        Path::new(name),
+        bytes.to_vec(),
+        &program.schema,
+        &ReadOptions::default(),
+    )
+    .expect("the file reads");
+    let r = run::run(program, &set.records, &options(all));
+    Result {
+        rejects: set.rejects,
+        firms: r.firms,
+        summary: r.summary,
+    }
+}
+
+fn same(a: &Result, b: &Result) {
+    assert_eq!(a.rejects, b.rejects, "rejects differ");
+    assert_eq!(a.firms.len(), b.firms.len(), "firm counts differ");
+    for (x, y) in a.firms.iter().zip(&b.firms) {
+        assert_eq!(x, y, "decisions differ");
+    }
+    assert_eq!(a.summary, b.summary, "totals differ");
+}
+
+fn engine() -> Engine {
+    Engine::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).expect("the example set")
+}
+
+fn messy_csv(engine: &Engine, rows: u64) -> Vec<u8> {
+    let opts = GenOptions {
+        rows,
+        seed: 7,
+        messy: true,
+        bad_rows: 0.03,
+    };
+    let mut out = Vec::new();
+    generate(&engine.program().schema, &opts, &mut out).expect("generated");
+    out
+}
+
+/// The same rows as JSON Lines: an object per row, every cell a string.
+fn to_json_lines(csv_text: &[u8]) -> Vec<u8> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(csv_text);
+    let header: Vec<String> = r
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.expect("a record");
+        let mut m = serde_json::Map::new();
+        for (h, c) in header.iter().zip(rec.iter()) {
+            m.insert(h.clone(), serde_json::Value::String(c.to_string()));
+        }
+        out.extend_from_slice(serde_json::Value::Object(m).to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn messy_data_with_duplicate_keys_gives_the_same_results() {
+    let engine = engine();
+    let csv_text = messy_csv(&engine, 20_000);
+    let jsonl = to_json_lines(&csv_text);
+    for (name, bytes) in [("firms.csv", &csv_text), ("firms.jsonl", &jsonl)] {
+        for all in [false, true] {
+            let s = streamed(&engine, name, bytes, all);
+            let m = in_memory(&engine, name, bytes, all);
+            let dups = s
+                .rejects
+                .iter()
+                .filter(|r| r.reason.starts_with("the key is also on"))
+                .count();
+            assert!(dups > 10, "{name}: the data holds duplicate keys ({dups})");
+            assert!(
+                s.rejects
+                    .iter()
+                    .filter(|r| r.reason.starts_with("the key is also on"))
+                    .any(|d| s
+                        .rejects
+                        .iter()
+                        .any(|o| o.row == d.row && !o.reason.starts_with("the key is also on"))),
+                "{name}: some duplicated row is also bad otherwise"
+            );
+            same(&s, &m);
+        }
+    }
+}
+
+/// A firm eligible for policies settled across firms (budgets, limits) is
+/// evaluated before its key turns up again; both rows are then rejected and
+/// the run must be as if the firm had never been there.
+#[test]
+fn a_late_duplicate_takes_the_firm_out_of_settlement() {
+    let engine = engine();
+    let opts = GenOptions {
+        rows: 3_000,
+        seed: 11,
+        messy: false,
+        bad_rows: 0.0,
+    };
+    let mut clean = Vec::new();
+    generate(&engine.program().schema, &opts, &mut clean).expect("generated");
+    let text = String::from_utf8(clean).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    let base = streamed(&engine, "f.csv", text.as_bytes(), false);
+    // the firm (row) eligible for the most budgeted or limited policies
+    let across: Vec<u16> = engine
+        .program()
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| mianshen::settle::across_firms(p))
+        .map(|(i, _)| i as u16)
+        .collect();
+    assert!(!across.is_empty(), "the example set settles across firms");
+    let (firm, _) = base
+        .firms
+        .iter()
+        .map(|f| {
+            let n = f
+                .pairs
+                .iter()
+                .filter(|p| across.contains(&p.policy) && p.outcome == mianshen::Outcome::Eligible)
+                .count();
+            (f.key.clone(), n)
+        })
+        .max_by_key(|(_, n)| *n)
+        .expect("firms");
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("{firm},")))
+        .expect("the firm's line");
+    let repeated = format!("{}\n{}\n", text.trim_end(), lines[at]);
+    let without: String = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let twice = streamed(&engine, "f.csv", repeated.as_bytes(), false);
+    let gone = streamed(&engine, "f.csv", without.as_bytes(), false);
+    assert_eq!(twice.rejects.len(), 2, "both rows of the key are rejected");
+    assert_eq!(twice.firms, gone.firms);
+    assert_eq!(twice.summary, gone.summary);
+    assert_ne!(
+        twice.summary, base.summary,
+        "the firm counted in the totals"
+    );
+    same(
+        &twice,
+        &in_memory(&engine, "f.csv", repeated.as_bytes(), false),
+    );
+}

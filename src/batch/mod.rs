@@ -81,13 +81,17 @@ impl Columns {
         }
     }
 
-    /// The same columns without the firms for which `gone` holds.
-    fn without(&self, gone: impl Fn(u32) -> bool) -> Columns {
+    /// The same columns without the firms for which `gone` holds, and where
+    /// each candidate went (`u32::MAX`: gone).
+    fn without(&self, gone: impl Fn(u32) -> bool) -> (Columns, Vec<u32>) {
         let mut out = Columns::default();
+        let mut moved = Vec::with_capacity(self.firms.len());
         for (i, &f) in self.firms.iter().enumerate() {
             if gone(f) {
+                moved.push(u32::MAX);
                 continue;
             }
+            moved.push(u32::try_from(out.firms.len()).unwrap_or(u32::MAX));
             out.firms.push(f);
             out.amounts.push(self.amounts.get(i).copied().flatten());
             if let Some(v) = self.limit_by.get(i) {
@@ -97,7 +101,7 @@ impl Columns {
                 out.alloc_by.push(*v);
             }
         }
-        out
+        (out, moved)
     }
 
     /// The candidates as settlement takes them.
@@ -127,8 +131,10 @@ pub struct Chunk {
     /// Each firm's key, line and block length.
     firms: Vec<(Box<str>, u64, u32)>,
     bytes: Vec<u8>,
-    /// `(policy, firm index within the chunk, candidate)`.
-    candidates: Vec<(u16, u32, Candidate)>,
+    /// `(policy, firm index within the chunk, candidate, offset in bytes)`:
+    /// at the offset, the candidate's index among the policy's candidates is
+    /// written when the chunk joins the run.
+    candidates: Vec<(u16, u32, Candidate, usize)>,
     tally: Vec<Tally>,
 }
 
@@ -144,6 +150,9 @@ pub struct Batch<'p> {
     tally: Vec<Tally>,
     /// Firm indices in key order, once sorted ([`Batch::duplicates`]).
     order: Option<Vec<u32>>,
+    /// Per policy, where each stored candidate index went when firms were
+    /// dropped ([`Batch::drop_rows`]); empty when none were.
+    moved: Vec<Vec<u32>>,
 }
 
 /// Decisions kept in memory before spilling to disk.
@@ -167,6 +176,7 @@ impl<'p> Batch<'p> {
             candidates: vec![Columns::default(); n],
             tally: vec![Tally::default(); n],
             order: None,
+            moved: Vec::new(),
         }
     }
 
@@ -196,17 +206,19 @@ impl<'p> Batch<'p> {
                 let Some(tally) = chunk.tally.get_mut(p) else {
                     continue;
                 };
-                let mut settled = false;
+                let mut settled = None;
                 match pair.outcome {
                     Outcome::Eligible if self.across.get(p).copied().unwrap_or(false) => {
-                        settled = true;
+                        // the index is filled in by `absorb`
+                        settled = Some(0);
                         let c = Candidate {
                             firm: i as u32,
                             amount: pair.amount,
                             limit_by: pair.limit_by,
                             alloc_by: pair.alloc_by,
                         };
-                        chunk.candidates.push((pair.policy, i as u32, c));
+                        let at = chunk.bytes.len() + store::SETTLED_INDEX_AT;
+                        chunk.candidates.push((pair.policy, i as u32, c, at));
                     }
                     Outcome::Eligible => {
                         tally.eligible += 1;
@@ -237,8 +249,21 @@ impl<'p> Batch<'p> {
     }
 
     /// Adds an evaluated chunk, in input order.
-    pub fn absorb(&mut self, chunk: Chunk) -> std::io::Result<()> {
+    pub fn absorb(&mut self, mut chunk: Chunk) -> std::io::Result<()> {
         let first = self.firms.len() as u32;
+        for (policy, firm, mut c, index_at) in chunk.candidates {
+            c.firm = first + firm;
+            let p = self.program.policies.get(policy as usize);
+            let limit = p.is_some_and(|p| p.limit.is_some());
+            let alloc = p.is_some_and(|p| matches!(p.allocate, Some(Allocation::By(..))));
+            if let Some(cols) = self.candidates.get_mut(policy as usize) {
+                let index = u32::try_from(cols.firms.len()).unwrap_or(u32::MAX);
+                if let Some(slot) = chunk.bytes.get_mut(index_at..index_at + 4) {
+                    slot.copy_from_slice(&index.to_le_bytes());
+                }
+                cols.push(&c, limit, alloc);
+            }
+        }
         let mut at = self.store.append(&chunk.bytes)?;
         for (key, line, len) in chunk.firms {
             self.firms.push(FirmSlot {
@@ -248,15 +273,6 @@ impl<'p> Batch<'p> {
                 len,
             });
             at += len as u64;
-        }
-        for (policy, firm, mut c) in chunk.candidates {
-            c.firm = first + firm;
-            let p = self.program.policies.get(policy as usize);
-            let limit = p.is_some_and(|p| p.limit.is_some());
-            let alloc = p.is_some_and(|p| matches!(p.allocate, Some(Allocation::By(..))));
-            if let Some(cols) = self.candidates.get_mut(policy as usize) {
-                cols.push(&c, limit, alloc);
-            }
         }
         for (t, c) in self.tally.iter_mut().zip(&chunk.tally) {
             t.merge(c);
@@ -328,8 +344,11 @@ impl<'p> Batch<'p> {
             None => sorted_order(&self.firms),
         };
         self.order = Some(order.into_iter().filter(|f| !gone(*f)).collect());
+        self.moved.clear();
         for cols in &mut self.candidates {
-            *cols = cols.without(gone);
+            let (kept, moved) = cols.without(gone);
+            *cols = kept;
+            self.moved.push(moved);
         }
         // the totals again, from what is stored for the firms that stay
         let mut tally = vec![Tally::default(); self.tally.len()];
@@ -343,7 +362,7 @@ impl<'p> Batch<'p> {
                     continue;
                 };
                 match s.outcome {
-                    Outcome::Eligible if !s.settled => {
+                    Outcome::Eligible if s.settled.is_none() => {
                         t.eligible += 1;
                         if let Some(a) = s.amount {
                             t.add_amount(a);

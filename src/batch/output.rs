@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use super::store::{self, Store, Stored};
-use super::{key, Batch, Columns, FirmSlot, RunOptions};
+use super::{key, Batch, FirmSlot, RunOptions};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
 use crate::settle::{self, BudgetNote, Firm, Pair, Settlement};
@@ -37,7 +37,8 @@ pub struct Settled<'p> {
     /// Firm indices in key order.
     order: Vec<u32>,
     store: Store,
-    candidates: Vec<Columns>,
+    /// See `Batch::moved`.
+    moved: Vec<Vec<u32>>,
     settlements: Vec<Settlement>,
     summary: Vec<PolicySummary>,
 }
@@ -58,6 +59,7 @@ impl<'p> Batch<'p> {
             candidates,
             tally,
             order,
+            moved,
             ..
         } = self;
         let order = order.unwrap_or_else(|| super::sorted_order(&firms));
@@ -133,7 +135,7 @@ impl<'p> Batch<'p> {
             firms,
             order,
             store,
-            candidates,
+            moved,
             settlements,
             summary,
         }
@@ -160,7 +162,7 @@ impl<'p> Settled<'p> {
 
     /// The final form of a stored decision, or `None` when it is not written
     /// (ineligible without `--all`).
-    fn line<'s>(&self, firm: u32, s: &Stored<'s>) -> Option<Line<'s>> {
+    fn line<'s>(&self, s: &Stored<'s>) -> Option<Line<'s>> {
         let mut line = Line {
             outcome: s.outcome,
             amount: s.amount,
@@ -169,11 +171,13 @@ impl<'p> Settled<'p> {
         };
         if s.outcome == Outcome::Eligible {
             line.funded = s.amount;
-            if s.settled {
+            if let Some(stored) = s.settled {
                 let p = s.policy as usize;
-                let cands = self.candidates.get(p)?;
                 let settlement = self.settlements.get(p)?;
-                let i = cands.firms.binary_search(&firm).ok()?;
+                let i = match self.moved.get(p) {
+                    Some(moved) => *moved.get(stored as usize)? as usize,
+                    None => stored as usize,
+                };
                 if !settlement.kept.get(i).copied().unwrap_or(true) {
                     line.outcome = Outcome::Ineligible;
                     line.amount = None;
@@ -199,21 +203,36 @@ impl<'p> Settled<'p> {
 
     /// Writes decisions.csv: `key,policy,outcome,amount,funded,reasons`,
     /// sorted by key then policy id. Returns the number of decisions.
-    pub fn write_decisions(&self, out: impl Write) -> std::io::Result<u64> {
+    pub fn write_decisions(&self, out: impl Write + Send) -> std::io::Result<u64> {
+        type Parts = Vec<std::io::Result<(Vec<u8>, u64)>>;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
         out.write_all(b"key,policy,outcome,amount,funded,reasons\n")?;
         let mut count = 0u64;
-        for window in self.order.chunks(RENDER_CHUNK * WINDOW) {
-            let parts: Vec<std::io::Result<(Vec<u8>, u64)>> = window
-                .par_chunks(RENDER_CHUNK)
-                .map(|firms| self.render(firms))
-                .collect();
+        let write = |out: &mut std::io::BufWriter<_>, parts: Parts| -> std::io::Result<u64> {
+            let mut n = 0;
             for part in parts {
-                let (bytes, n) = part?;
+                let (bytes, lines) = part?;
                 out.write_all(&bytes)?;
-                count += n;
+                n += lines;
             }
+            Ok(n)
+        };
+        // each window is rendered while the one before it is written
+        let mut rendered: Parts = Vec::new();
+        for window in self.order.chunks(RENDER_CHUNK * WINDOW) {
+            let (next, written) = rayon::join(
+                || {
+                    window
+                        .par_chunks(RENDER_CHUNK)
+                        .map(|firms| self.render(firms))
+                        .collect::<Parts>()
+                },
+                || write(&mut out, std::mem::take(&mut rendered)),
+            );
+            count += written?;
+            rendered = next;
         }
+        count += write(&mut out, rendered)?;
         out.flush()?;
         Ok(count)
     }
@@ -225,7 +244,7 @@ impl<'p> Settled<'p> {
         for &f in firms {
             let key = key(&self.firms, f);
             for s in store::decode(self.block(f, &mut buf)?) {
-                let Some(line) = self.line(f, &s) else {
+                let Some(line) = self.line(&s) else {
                     continue;
                 };
                 let id = self
@@ -278,7 +297,7 @@ impl<'p> Settled<'p> {
         for &f in firms {
             let mut pairs = Vec::new();
             for s in store::decode(self.block(f, &mut buf)?) {
-                let Some(line) = self.line(f, &s) else {
+                let Some(line) = self.line(&s) else {
                     continue;
                 };
                 let reasons = if line.reasons.is_empty() {

@@ -16,8 +16,9 @@ pub struct Stored<'a> {
     pub policy: u16,
     pub outcome: Outcome,
     pub amount: Option<Decimal>,
-    /// Settled across firms: its funded amount (or cut) comes from settlement.
-    pub settled: bool,
+    /// Settled across firms: its funded amount (or cut) comes from
+    /// settlement, at this index among the policy's candidates.
+    pub settled: Option<u32>,
     /// Reasons joined by [`REASON_SEPARATOR`] (empty for none).
     pub reasons: &'a str,
 }
@@ -30,13 +31,17 @@ const HAS_AMOUNT: u8 = 1 << 2;
 const SETTLED: u8 = 1 << 3;
 const HAS_REASONS: u8 = 1 << 4;
 
+/// Where, from the start of an encoded pair, the index of a settled pair
+/// among its policy's candidates is written (after the tag and the policy).
+pub const SETTLED_INDEX_AT: usize = 3;
+
 /// Appends the encoding of a pair to `out`.
 pub fn encode(
     out: &mut Vec<u8>,
     policy: u16,
     outcome: Outcome,
     amount: Option<Decimal>,
-    settled: bool,
+    settled: Option<u32>,
     reasons: &str,
 ) {
     let mut tag = match outcome {
@@ -47,7 +52,7 @@ pub fn encode(
     if amount.is_some() {
         tag |= HAS_AMOUNT;
     }
-    if settled {
+    if settled.is_some() {
         tag |= SETTLED;
     }
     if !reasons.is_empty() {
@@ -55,6 +60,9 @@ pub fn encode(
     }
     out.push(tag);
     out.extend_from_slice(&policy.to_le_bytes());
+    if let Some(i) = settled {
+        out.extend_from_slice(&i.to_le_bytes());
+    }
     if let Some(a) = amount {
         out.extend_from_slice(&a.serialize());
     }
@@ -103,9 +111,12 @@ impl<'a> Iterator for Pairs<'a> {
             policy,
             outcome,
             amount: None,
-            settled: tag & SETTLED != 0,
+            settled: None,
             reasons: "",
         };
+        if tag & SETTLED != 0 {
+            s.settled = Some(u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?));
+        }
         if tag & HAS_AMOUNT != 0 {
             s.amount = Some(Decimal::deserialize(take(bytes, 16)?.try_into().ok()?));
         }
@@ -277,7 +288,7 @@ mod tests {
             3,
             Outcome::Eligible,
             Some(Decimal::new(600000, 2)),
-            false,
+            None,
             "",
         );
         encode(
@@ -285,15 +296,15 @@ mod tests {
             7,
             Outcome::Review,
             None,
-            false,
+            None,
             "标签\u{1f}missing: size",
         );
-        encode(&mut b, 9, Outcome::Eligible, None, true, "");
+        encode(&mut b, 9, Outcome::Eligible, None, Some(70_000), "");
         let d: Vec<Stored> = decode(&b).collect();
         assert_eq!(d.len(), 3);
         assert_eq!(d[0].amount, Some(Decimal::new(600000, 2)));
         assert_eq!(d[1].reasons, "标签\u{1f}missing: size");
-        assert_eq!((d[2].policy, d[2].settled), (9, true));
+        assert_eq!((d[2].policy, d[2].settled), (9, Some(70_000)));
     }
 
     #[test]

@@ -455,7 +455,7 @@ pub fn evaluate_firm<'a>(
         pairs.push(pair);
     }
     if !program.exclusives.is_empty() {
-        settle::exclusive(program, pairs);
+        settle::exclusive(program, pairs, opts.all);
     }
 }
 

@@ -347,15 +347,45 @@ fn csv_field(out: &mut Vec<u8>, s: &str) {
 
 /// Money with exactly two decimals (`60000.00`, `-0.50`), or nothing.
 fn cents(out: &mut Vec<u8>, d: Option<Decimal>) {
-    use std::io::Write as _;
     let Some(d) = d else { return };
     let m = eval::cents(d).mantissa();
-    let (sign, abs) = if m < 0 {
-        ("-", m.unsigned_abs())
-    } else {
-        ("", m.unsigned_abs())
+    if m < 0 {
+        out.push(b'-');
+    }
+    // digits from the right, at least three (`0.05`), the point before the
+    // last two; in u64 arithmetic when the amount fits (u128 division is slow)
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    let mut put = |digit: u8| {
+        if let Some(d) = digits.get_mut(n) {
+            *d = b'0' + digit;
+        }
+        n += 1;
     };
-    let _ = write!(out, "{sign}{}.{:02}", abs / 100, abs % 100);
+    let abs = m.unsigned_abs();
+    match u64::try_from(abs) {
+        Ok(mut small) => {
+            let mut written = 0;
+            while small > 0 || written < 3 {
+                put((small % 10) as u8);
+                small /= 10;
+                written += 1;
+            }
+        }
+        Err(_) => {
+            let mut big = abs;
+            while big > 0 {
+                put((big % 10) as u8);
+                big /= 10;
+            }
+        }
+    }
+    for (i, d) in digits.iter().take(n).enumerate().rev() {
+        out.push(*d);
+        if i == 2 {
+            out.push(b'.');
+        }
+    }
 }
 
 #[cfg(test)]
@@ -365,7 +395,19 @@ mod tests {
     #[test]
     fn writes_cents_and_fields_like_the_csv_crate() {
         let mut out = Vec::new();
-        for d in ["60000", "0.5", "-0.5", "12.345", "0"] {
+        for d in [
+            "60000",
+            "0.5",
+            "-0.5",
+            "12.345",
+            "0",
+            "0.05",
+            "-0.05",
+            "1",
+            "-7",
+            "123456789012345678901234.5678",
+            "-79228162514264337593543950.335",
+        ] {
             out.clear();
             cents(&mut out, Some(d.parse().unwrap()));
             let expected = eval::cents(d.parse().unwrap()).to_string();

@@ -169,9 +169,14 @@ pub fn by_order(
 /// where it is not or the policy is not in force. Returns the position of the
 /// policy kept: the largest amount, a tie going to the one listed first.
 pub fn keep_highest(candidates: &[Option<Decimal>]) -> Option<usize> {
+    keep_highest_of(candidates.iter().copied())
+}
+
+/// [`keep_highest`] over any sequence (nothing collected).
+pub fn keep_highest_of(candidates: impl IntoIterator<Item = Option<Decimal>>) -> Option<usize> {
     let mut best: Option<(usize, Decimal)> = None;
-    for (position, candidate) in candidates.iter().enumerate() {
-        if let Some(amount) = *candidate {
+    for (position, candidate) in candidates.into_iter().enumerate() {
+        if let Some(amount) = candidate {
             if best.is_none_or(|(_, top)| amount > top) {
                 best = Some((position, amount));
             }

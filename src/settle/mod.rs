@@ -54,47 +54,47 @@ pub fn across_firms(policy: &Policy) -> bool {
 }
 
 /// `exclusive "LABEL" { … } keep highest` for one firm's decisions (in policy
-/// order), group after group as written.
-pub fn exclusive(program: &Program, pairs: &mut [Pair]) {
+/// order), group after group as written. The decisions turned ineligible get
+/// the group's label as their reason when `reasons` (a run without `--all`
+/// drops them, so it asks for none).
+pub fn exclusive(program: &Program, pairs: &mut [Pair], reasons: bool) {
+    // runs for every firm: allocates nothing unless a decision changes
+    fn eligible(pairs: &[Pair], policy: usize) -> Option<usize> {
+        pairs
+            .iter()
+            .position(|pair| pair.policy as usize == policy && pair.outcome == Outcome::Eligible)
+    }
     for group in &program.exclusives {
-        let slots: Vec<Option<usize>> = group
-            .policies
-            .iter()
-            .map(|&p| {
-                pairs
-                    .iter()
-                    .position(|pair| pair.policy as usize == p && pair.outcome == Outcome::Eligible)
-            })
-            .collect();
-        let candidates: Vec<Option<Decimal>> = slots
-            .iter()
-            .map(|s| {
-                s.and_then(|i| pairs.get(i))
-                    .map(|p| p.amount.unwrap_or(Decimal::ZERO))
-            })
-            .collect();
-        let Some(keep) = alloc::keep_highest(&candidates) else {
+        let amounts = group.policies.iter().map(|&p| {
+            eligible(pairs, p)
+                .and_then(|i| pairs.get(i))
+                .map(|pair| pair.amount.unwrap_or(Decimal::ZERO))
+        });
+        let Some(keep) = alloc::keep_highest_of(amounts) else {
             continue;
         };
-        for (g, slot) in slots.iter().enumerate() {
+        // a group lists a policy once (the checker sees to it), so turning
+        // one decision ineligible does not move another's
+        for (g, &p) in group.policies.iter().enumerate() {
             if g == keep {
                 continue;
             }
-            if let Some(pair) = slot.and_then(|i| pairs.get_mut(i)) {
-                make_ineligible(pair, &group.label);
+            if let Some(pair) = eligible(pairs, p).and_then(|i| pairs.get_mut(i)) {
+                make_ineligible(pair, reasons.then_some(group.label.as_str()));
             }
         }
     }
 }
 
 /// Turns a decision ineligible for a settlement reason.
-pub fn make_ineligible(pair: &mut Pair, reason: &str) {
+pub fn make_ineligible(pair: &mut Pair, reason: Option<&str>) {
     pair.outcome = Outcome::Ineligible;
     pair.amount = None;
     pair.funded = None;
     pair.limit_by = None;
     pair.alloc_by = None;
-    pair.reasons = vec![reason.to_string()];
+    pair.reasons.clear();
+    pair.reasons.extend(reason.map(str::to_string));
 }
 
 /// An eligible firm of a policy settled across firms.

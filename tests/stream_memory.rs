@@ -222,3 +222,90 @@ fn a_late_duplicate_takes_the_firm_out_of_settlement() {
         &in_memory(&engine, "f.csv", repeated.as_bytes(), false),
     );
 }
+
+/// Many rows on few keys, some of them bad otherwise, some ragged: keys
+/// repeated among valid rows, among rejected rows only, and across both.
+#[test]
+fn keys_repeated_every_way_give_the_same_results() {
+    let engine = engine();
+    let opts = GenOptions {
+        rows: 400,
+        seed: 5,
+        messy: false,
+        bad_rows: 0.0,
+    };
+    let mut clean = Vec::new();
+    generate(&engine.program().schema, &opts, &mut clean).expect("generated");
+    let text = String::from_utf8(clean).expect("utf-8");
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header").to_string();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    // every field is written plainly by the clean generator: no quoted commas
+    assert!(rows.iter().all(|r| r.len() == rows[0].len()));
+    let employees = header
+        .split(',')
+        .position(|h| h == "employees")
+        .expect("an employees column");
+    let keys: Vec<String> = rows.iter().take(60).map(|r| r[0].clone()).collect();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut out = format!("{header}\n");
+    for (i, row) in rows.iter().enumerate() {
+        let mut row = row.clone();
+        // rows 0..60 keep their own key; later rows mostly reuse one
+        if i >= 60 && next(4) != 0 {
+            row[0] = keys[next(keys.len())].clone();
+        }
+        match next(10) {
+            0 => row[employees] = "many".into(),
+            1 => {
+                row.truncate(5);
+            }
+            _ => {}
+        }
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    // a key on two rejected rows and no other: a bad cell, a ragged row
+    let mut lonely = rows[1].clone();
+    lonely[0] = "LONELY-KEY".into();
+    let mut bad = lonely.clone();
+    bad[employees] = "many".into();
+    let mut ragged = lonely;
+    ragged.truncate(5);
+    let lonely_rows = (rows.len() as u64 + 2, rows.len() as u64 + 3);
+    out.push_str(&format!("{}\n{}\n", bad.join(","), ragged.join(",")));
+    for all in [false, true] {
+        let s = streamed(&engine, "few-keys.csv", out.as_bytes(), all);
+        let m = in_memory(&engine, "few-keys.csv", out.as_bytes(), all);
+        same(&s, &m);
+        let reason = |row: u64| -> Vec<&str> {
+            s.rejects
+                .iter()
+                .filter(|r| r.row == row)
+                .map(|r| r.reason.as_str())
+                .collect()
+        };
+        let (a, b) = lonely_rows;
+        assert!(reason(a).contains(&format!("the key is also on row {b}").as_str()));
+        assert!(reason(b).contains(&format!("the key is also on row {a}").as_str()));
+        // (the key also fails the credit-code check)
+        assert!(
+            reason(a).len() >= 2 && reason(b).len() >= 2,
+            "and their own faults"
+        );
+        let repeated = s
+            .rejects
+            .iter()
+            .filter(|r| r.reason.starts_with("the key is also on"))
+            .count();
+        assert!(repeated > 100, "many rows share keys ({repeated})");
+    }
+}

@@ -9,8 +9,9 @@
 //!
 //! Files go to `target/bench/` (the firms file is reused between runs).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 struct Args {
@@ -141,16 +142,36 @@ fn run(
     }
     let command = format!("{cmd:?}").replace('"', "");
     let started = Instant::now();
-    let output = cmd.output().unwrap_or_else(|e| {
-        eprintln!("cannot run {}: {e}", bin.display());
-        std::process::exit(2);
+    #[allow(clippy::zombie_processes)] // reaped by `wait4` in `wait_with_peak`
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            eprintln!("cannot run {}: {e}", bin.display());
+            std::process::exit(2);
+        });
+    // stdout on a thread of its own so neither pipe can fill up and block
+    let mut child_out = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        if let Some(o) = child_out.as_mut() {
+            let _ = o.read_to_end(&mut v);
+        }
+        v
     });
+    let mut stderr = String::new();
+    if let Some(e) = child.stderr.as_mut() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let _ = reader.join();
+    let (status, peak_kib) = wait_with_peak(child.id());
     let wall = started.elapsed().as_secs_f64();
-    if !output.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    if status != Some(0) {
+        eprintln!("{stderr}");
         std::process::exit(1);
     }
-    let timings = String::from_utf8_lossy(&output.stderr)
+    let timings = stderr
         .lines()
         .filter(|l| l.starts_with("timing:"))
         .map(|l| l.trim_start_matches("timing:").trim().to_string())
@@ -158,21 +179,25 @@ fn run(
     Measured {
         command,
         wall,
-        peak_kib: peak_child_kib(),
+        peak_kib,
         timings,
     }
 }
 
-/// The peak resident memory of the largest child so far (Linux: KiB).
-fn peak_child_kib() -> i64 {
+/// Waits for the child and returns its exit code and its own peak resident
+/// memory in KiB (Linux `wait4`; -1 when unknown). Not `RUSAGE_CHILDREN`,
+/// which is the largest of all children so far (the generator included).
+fn wait_with_peak(pid: u32) -> (Option<i32>, i64) {
+    let mut status: libc::c_int = 0;
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes a rusage into the pointer we own.
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) } == 0;
-    if !ok {
-        return -1;
+    // SAFETY: wait4 writes the status and a rusage into memory we own.
+    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, usage.as_mut_ptr()) } > 0;
+    if !reaped {
+        return (None, -1);
     }
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     // SAFETY: initialised by the successful call above.
-    unsafe { usage.assume_init() }.ru_maxrss
+    (code, unsafe { usage.assume_init() }.ru_maxrss)
 }
 
 fn machine() {

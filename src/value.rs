@@ -37,6 +37,7 @@ impl Record {
             Some(Cell::Num(n)) => n.normalize().to_string(),
             Some(Cell::Date(d)) => d.to_string(),
             Some(Cell::Bool(b)) => b.to_string(),
+            Some(Cell::List(items)) => items.join(";"),
             _ => String::new(),
         }
     }

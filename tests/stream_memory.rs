@@ -309,3 +309,72 @@ fn keys_repeated_every_way_give_the_same_results() {
         assert!(repeated > 100, "many rows share keys ({repeated})");
     }
 }
+
+/// A `list` key is the firm's key as its items joined by `;`, for the
+/// duplicate check too, whatever separators the cells used.
+#[test]
+fn a_list_key_is_checked_for_duplicates() {
+    let engine = Engine::from_texts(
+        "key: k\nfields:\n  k: { type: list }\n  x: { type: integer }\n",
+        &[(
+            "a.policy",
+            "policy a_2024 {\n    title \"a\"\n    issuer \"i\"\n    basis \"b\"\n    valid 2024-01-01 to 2024-12-31\n    require \"x正\" x > 0\n}\n",
+        )],
+    )
+    .expect("the set checks");
+    let data = "k,x\na;b,1\na|b,2\nc,3\nc,zz\nd、e,4\n";
+    let s = streamed(&engine, "d.csv", data.as_bytes(), true);
+    same(&s, &in_memory(&engine, "d.csv", data.as_bytes(), true));
+    let repeated: Vec<u64> = s
+        .rejects
+        .iter()
+        .filter(|r| r.reason.starts_with("the key is also on"))
+        .map(|r| r.row)
+        .collect();
+    assert_eq!(repeated, vec![2, 3, 4, 5]);
+    let keys: Vec<&str> = s.firms.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys, vec!["d;e"]);
+}
+
+/// The rows of repeated keys are read a second time: a source that is not
+/// the same the second time (a pipe, a file being rewritten) is an error,
+/// never a silently different result.
+#[test]
+fn a_source_that_changes_between_reads_is_an_error() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let engine = engine();
+    let program = engine.program();
+    let text = String::from_utf8(messy_csv(&engine, 50)).expect("utf-8");
+    let mut lines: Vec<&str> = text.lines().collect();
+    let first_row = lines[1].to_string();
+    lines.push(&first_row); // the first firm's key again
+    let first_read = lines.join("\n") + "\n";
+    let opened = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&opened);
+    let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        let bytes = if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            first_read.clone().into_bytes()
+        } else {
+            b"uscc\n".to_vec()
+        };
+        Ok(Box::new(std::io::Cursor::new(bytes)))
+    };
+    let mut stream = Stream::open(
+        Arc::new(open),
+        Path::new("changing.csv"),
+        &program.schema,
+        &ReadOptions::default(),
+    )
+    .expect("the file opens");
+    let r = batch::stream(
+        program,
+        &mut stream,
+        options(false),
+        None,
+        |_| Ok(()),
+        |_| {},
+    );
+    let err = r.err().expect("an error").to_string();
+    assert!(err.contains("read a second time"), "{err}");
+    assert_eq!(opened.load(Ordering::SeqCst), 2);
+}

@@ -382,13 +382,21 @@ impl Stream {
         let opts = ReadOptions {
             encoding: parser.encoding,
         };
+        let again = |why: String| DataError::Unreadable {
+            path: self.path.clone(),
+            source: std::io::Error::other(format!(
+                "it was read a second time for the rows of keys found on several rows, and {why}; \
+                 read it from a file that does not change during the run"
+            )),
+        };
         let (mut reader, _, _) = Reader::open(
             &*self.open,
             &self.path,
             &parser.schema,
             &opts,
             &mut Unknown::default(),
-        )?;
+        )
+        .map_err(|e| again(format!("that failed ({e})")))?;
         let mut batch = RawBatch::default();
         let mut out = Vec::with_capacity(wanted.len());
         let mut seen = Seen::default();
@@ -405,6 +413,15 @@ impl Stream {
             if rows.last().is_none_or(|r| r.line >= last) {
                 break;
             }
+        }
+        // every such row is rejected (its key is repeated): anything else
+        // means the file is not what was read the first time
+        if out.len() != wanted.len() {
+            return Err(again(format!(
+                "{} of its {} rows were not found as before",
+                wanted.len() - out.len(),
+                wanted.len()
+            )));
         }
         Ok(out)
     }
@@ -597,12 +614,12 @@ fn key_of(field: &Field, text: &str) -> Option<String> {
         return (!trim(text).is_empty()).then(|| text.to_string());
     }
     match parse_cell(&field.ty, text) {
-        Ok(cell) => key_text(&cell, text).map(Cow::into_owned),
+        Ok(cell) => key_text(&cell).map(Cow::into_owned),
         Err(_) => Some(trim(text).to_string()).filter(|k| !k.is_empty()),
     }
 }
 
-fn key_text<'a>(cell: &'a Cell, text: &'a str) -> Option<Cow<'a, str>> {
+fn key_text(cell: &Cell) -> Option<Cow<'_, str>> {
     match cell {
         Cell::Missing => None,
         Cell::Text(t) => Some(Cow::Borrowed(t)),
@@ -610,7 +627,8 @@ fn key_text<'a>(cell: &'a Cell, text: &'a str) -> Option<Cow<'a, str>> {
         Cell::Date(d) => Some(d.to_string().into()),
         Cell::Bool(b) => Some(b.to_string().into()),
         Cell::List(items) if items.is_empty() => None,
-        Cell::List(_) => Some(trim(text).into()),
+        // as a record gives it (`Record::key`), whatever separators were used
+        Cell::List(items) => Some(items.join(";").into()),
     }
 }
 
@@ -709,7 +727,7 @@ impl RowParser {
             .iter()
             .find(|(name, _)| schema.lookup(trim(name)) == Some(schema.key))?;
         match parse_json(&schema.key_field().ty, value) {
-            Ok(cell) => key_text(&cell, &value_text(value)).map(Cow::into_owned),
+            Ok(cell) => key_text(&cell).map(Cow::into_owned),
             Err(_) => Some(trim(&value_text(value)).to_string()).filter(|k| !k.is_empty()),
         }
     }
@@ -766,7 +784,7 @@ impl RowParser {
             }
         }
         if is_key {
-            match key_text(&cell, text) {
+            match key_text(&cell) {
                 Some(k) => self.duplicate(rejects, position, column, &k),
                 None => rejects.add(position, column, text, "the key is empty"),
             }

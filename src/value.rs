@@ -1,5 +1,7 @@
 //! Typed values of an enterprise record, parsed once from the data file.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 
 use crate::date::Date;
@@ -32,13 +34,27 @@ impl Record {
     /// The key as text (the key field is always a text field in practice; other
     /// types are rendered).
     pub fn key(&self, key_field: usize) -> String {
-        match self.cells.get(key_field) {
-            Some(Cell::Text(t)) => t.to_string(),
-            Some(Cell::Num(n)) => n.normalize().to_string(),
-            Some(Cell::Date(d)) => d.to_string(),
-            Some(Cell::Bool(b)) => b.to_string(),
-            Some(Cell::List(items)) => items.join(";"),
-            _ => String::new(),
+        self.cells
+            .get(key_field)
+            .and_then(Cell::as_key)
+            .map(Cow::into_owned)
+            .unwrap_or_default()
+    }
+}
+
+impl Cell {
+    /// The cell as a firm's key: text as it is, other values rendered, a
+    /// list as its items joined by `;` (whatever separators the data used);
+    /// `None` when missing or an empty list.
+    pub fn as_key(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Cell::Missing => None,
+            Cell::Text(t) => Some(Cow::Borrowed(t)),
+            Cell::Num(n) => Some(n.normalize().to_string().into()),
+            Cell::Date(d) => Some(d.to_string().into()),
+            Cell::Bool(b) => Some(b.to_string().into()),
+            Cell::List(items) if items.is_empty() => None,
+            Cell::List(items) => Some(items.join(";").into()),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The data-reading stage on small files: encodings, headers, rejects, keys.
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::assert_rows_accounted;
 use mianshen::data::{read, DataError, DataSet, Encoding, ReadOptions};
 use mianshen::date::Date;
 use mianshen::schema::{Check, Field, FieldType, Schema};
@@ -95,33 +97,8 @@ fn read_with(name: &str, bytes: &[u8], encoding: Encoding) -> Result<DataSet, Da
 
 fn read_ok(name: &str, bytes: &[u8]) -> DataSet {
     let set = read_with(name, bytes, Encoding::Auto).expect("the file reads");
-    accounted(&set);
+    assert_rows_accounted(&set);
     set
-}
-
-/// Every data row is exactly one record or has at least one reject.
-fn accounted(set: &DataSet) {
-    let recorded: BTreeSet<u64> = set.records.iter().map(|r| r.row).collect();
-    let rejected: BTreeSet<u64> = set.rejects.iter().map(|r| r.row).collect();
-    assert_eq!(recorded.len(), set.records.len(), "one record per row");
-    assert!(
-        recorded.is_disjoint(&rejected),
-        "a row is a record or rejected, not both"
-    );
-    assert_eq!(
-        (recorded.len() + rejected.len()) as u64,
-        set.rows,
-        "every row accounted for"
-    );
-    let order: Vec<u64> = set.records.iter().map(|r| r.row).collect();
-    assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "records in file order"
-    );
-    assert!(
-        set.rejects.windows(2).all(|w| w[0].row <= w[1].row),
-        "rejects by row"
-    );
 }
 
 fn dec(s: &str) -> Cell {
@@ -199,7 +176,7 @@ fn gbk_file_with_title_columns() {
     assert!(std::str::from_utf8(&gbk).is_err(), "really not UTF-8");
     for encoding in [Encoding::Auto, Encoding::Gb18030] {
         let set = read_with("gbk.csv", &gbk, encoding).expect("reads");
-        accounted(&set);
+        assert_rows_accounted(&set);
         assert_eq!(set.unknown_columns, vec!["营收备注".to_string()]);
         assert_eq!(set.records.len(), 1);
         assert_eq!(set.records[0].cells[NAME], text("武汉甲科技有限公司"));
@@ -227,7 +204,7 @@ fn forced_utf8_rejects_only_the_bad_rows() {
     bytes.extend_from_slice(&encoding_rs::GBK.encode("乙公司").0);
     bytes.extend_from_slice(format!("\n{C},丙\n").as_bytes());
     let set = read_with("mixed.csv", &bytes, Encoding::Utf8).expect("reads");
-    accounted(&set);
+    assert_rows_accounted(&set);
     assert_eq!(
         set.records.iter().map(|r| r.row).collect::<Vec<_>>(),
         vec![2, 4]
@@ -244,7 +221,7 @@ fn forced_utf8_rejects_only_the_bad_rows() {
     // Auto: not valid UTF-8, so the whole file is GB18030; the UTF-8 parts
     // that do not decode are rejected, nothing is lost.
     let set = read_with("mixed.csv", &bytes, Encoding::Auto).expect("reads");
-    accounted(&set);
+    assert_rows_accounted(&set);
     assert_eq!(set.rows, 3);
     let row3 = set
         .records
@@ -640,7 +617,7 @@ fn garbled_input_never_panics_and_loses_no_row() {
         let encoding = [Encoding::Auto, Encoding::Utf8, Encoding::Gb18030][round % 3];
         let opts = ReadOptions { encoding };
         if let Ok(set) = mianshen::data::read_bytes(Path::new(name), bytes, &schema, &opts) {
-            accounted(&set);
+            assert_rows_accounted(&set);
             assert!(set.rejects.iter().all(|r| r.value.chars().count() <= 200));
         }
     }

@@ -7,9 +7,11 @@
 //! steps and invariants as the targets; the other tests say what each input
 //! must give now: the clear error, reject or outcome, not merely "no panic".
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::assert_rows_accounted;
 use mianshen::data::{DataSet, ReadOptions};
 use mianshen::eval::Outcome;
 use mianshen::load::PolicySet;
@@ -60,22 +62,6 @@ fn from_texts(
         .expect("spawn the checker")
         .join()
         .expect("the checker does not panic")
-}
-
-/// Every data row is exactly one record or among the rejects.
-fn assert_rows_accounted(set: &DataSet) {
-    let recorded: BTreeSet<u64> = set.records.iter().map(|r| r.row).collect();
-    let rejected: BTreeSet<u64> = set.rejects.iter().map(|r| r.row).collect();
-    assert_eq!(recorded.len(), set.records.len(), "one record per row");
-    assert!(
-        recorded.is_disjoint(&rejected),
-        "a row is a record or rejected, not both"
-    );
-    assert_eq!(
-        (recorded.len() + rejected.len()) as u64,
-        set.rows,
-        "every row accounted for"
-    );
 }
 
 fn run_all(program: &Program, set: &DataSet) -> RunResult {

@@ -91,6 +91,13 @@ fn engine() -> Engine {
     Engine::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).expect("the example set")
 }
 
+/// Generated firms as CSV text.
+fn generated(engine: &Engine, opts: &GenOptions) -> String {
+    let mut out = Vec::new();
+    generate(&engine.program().schema, opts, &mut out).expect("generated");
+    String::from_utf8(out).expect("utf-8")
+}
+
 fn messy_csv(engine: &Engine, rows: u64) -> Vec<u8> {
     let opts = GenOptions {
         rows,
@@ -98,9 +105,18 @@ fn messy_csv(engine: &Engine, rows: u64) -> Vec<u8> {
         messy: true,
         bad_rows: 0.03,
     };
-    let mut out = Vec::new();
-    generate(&engine.program().schema, &opts, &mut out).expect("generated");
-    out
+    generated(engine, &opts).into_bytes()
+}
+
+/// Clean generated firms.
+fn clean_csv(engine: &Engine, rows: u64, seed: u64) -> String {
+    let opts = GenOptions {
+        rows,
+        seed,
+        messy: false,
+        bad_rows: 0.0,
+    };
+    generated(engine, &opts)
 }
 
 /// The same rows as JSON Lines: an object per row, every cell a string.
@@ -163,15 +179,7 @@ fn messy_data_with_duplicate_keys_gives_the_same_results() {
 #[test]
 fn a_late_duplicate_takes_the_firm_out_of_settlement() {
     let engine = engine();
-    let opts = GenOptions {
-        rows: 3_000,
-        seed: 11,
-        messy: false,
-        bad_rows: 0.0,
-    };
-    let mut clean = Vec::new();
-    generate(&engine.program().schema, &opts, &mut clean).expect("generated");
-    let text = String::from_utf8(clean).expect("utf-8");
+    let text = clean_csv(&engine, 3_000, 11);
     let lines: Vec<&str> = text.lines().collect();
     let base = streamed(&engine, "f.csv", text.as_bytes(), false);
     // the firm (row) eligible for the most budgeted or limited policies
@@ -228,15 +236,7 @@ fn a_late_duplicate_takes_the_firm_out_of_settlement() {
 #[test]
 fn keys_repeated_every_way_give_the_same_results() {
     let engine = engine();
-    let opts = GenOptions {
-        rows: 400,
-        seed: 5,
-        messy: false,
-        bad_rows: 0.0,
-    };
-    let mut clean = Vec::new();
-    generate(&engine.program().schema, &opts, &mut clean).expect("generated");
-    let text = String::from_utf8(clean).expect("utf-8");
+    let text = clean_csv(&engine, 400, 5);
     let mut lines = text.lines();
     let header = lines.next().expect("a header").to_string();
     let rows: Vec<Vec<String>> = lines

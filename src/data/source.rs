@@ -49,9 +49,12 @@ impl<R: Read> Tracked<R> {
         self.quotes % 2 == 1
     }
 
-    /// Whether the end of the input was reached with a double quote still
-    /// open: the record just read is the one where it opened (it swallowed
-    /// the rest of the file).
+    /// Whether the end of the input was reached and the file's double quotes
+    /// are odd in number. Asked after each record: the record read when this
+    /// first holds ran to the end of the file, and with an odd count that is
+    /// taken as a quote opened in it and never closed. (A stray quote inside
+    /// an unquoted cell elsewhere also makes the count odd; then a last row
+    /// without a final line break is wrongly taken as unclosed.)
     pub(super) fn ended_in_open_quote(&self) -> bool {
         self.eof && self.quote_open()
     }

@@ -614,21 +614,8 @@ fn key_of(field: &Field, text: &str) -> Option<String> {
         return (!trim(text).is_empty()).then(|| text.to_string());
     }
     match parse_cell(&field.ty, text) {
-        Ok(cell) => key_text(&cell).map(Cow::into_owned),
+        Ok(cell) => cell.as_key().map(Cow::into_owned),
         Err(_) => Some(trim(text).to_string()).filter(|k| !k.is_empty()),
-    }
-}
-
-fn key_text(cell: &Cell) -> Option<Cow<'_, str>> {
-    match cell {
-        Cell::Missing => None,
-        Cell::Text(t) => Some(Cow::Borrowed(t)),
-        Cell::Num(n) => Some(n.normalize().to_string().into()),
-        Cell::Date(d) => Some(d.to_string().into()),
-        Cell::Bool(b) => Some(b.to_string().into()),
-        Cell::List(items) if items.is_empty() => None,
-        // as a record gives it (`Record::key`), whatever separators were used
-        Cell::List(items) => Some(items.join(";").into()),
     }
 }
 
@@ -727,7 +714,7 @@ impl RowParser {
             .iter()
             .find(|(name, _)| schema.lookup(trim(name)) == Some(schema.key))?;
         match parse_json(&schema.key_field().ty, value) {
-            Ok(cell) => key_text(&cell).map(Cow::into_owned),
+            Ok(cell) => cell.as_key().map(Cow::into_owned),
             Err(_) => Some(trim(&value_text(value)).to_string()).filter(|k| !k.is_empty()),
         }
     }
@@ -784,7 +771,7 @@ impl RowParser {
             }
         }
         if is_key {
-            match key_text(&cell) {
+            match cell.as_key() {
                 Some(k) => self.duplicate(rejects, position, column, &k),
                 None => rejects.add(position, column, text, "the key is empty"),
             }

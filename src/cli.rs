@@ -76,6 +76,8 @@ pub struct RunArgs {
     pub all: bool,
     pub encoding: crate::data::Encoding,
     pub threads: Option<usize>,
+    /// Memory held before spilling to disk, in MiB.
+    pub memory_mib: usize,
     pub json_errors: bool,
     /// Print how long each phase took (stderr).
     pub timings: bool,
@@ -221,7 +223,10 @@ fn run_into(
         as_of,
         all: args.all,
     };
-    let spill = Some(pending.path().to_path_buf());
+    let spill = Some(crate::batch::Spill {
+        dir: pending.path().to_path_buf(),
+        memory: crate::batch::Memory::within(args.memory_mib.saturating_mul(1 << 20)),
+    });
     let bar = progress(data.size(), clock.on);
     let batch = crate::batch::stream(
         program,
@@ -235,7 +240,7 @@ fn run_into(
     let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
     rejects.finish()?;
     clock.lap("parse and evaluate rows, find duplicate keys, write rejects");
-    let settled = batch.finish();
+    let settled = batch.finish()?;
     clock.lap("settle across firms");
     let decisions = settled.write_decisions(pending.file("decisions.csv")?)?;
     clock.lap("write decisions");
@@ -638,6 +643,7 @@ pub fn verify(out: &Path, policies: Option<&Path>, data: Option<&Path>) -> u8 {
         all: manifest["all"].as_bool().unwrap_or(false),
         encoding,
         threads: None,
+        memory_mib: crate::batch::DEFAULT_MEMORY >> 20,
         json_errors: false,
         timings: false,
     };

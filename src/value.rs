@@ -34,10 +34,14 @@ impl Record {
     /// The key as text (the key field is always a text field in practice; other
     /// types are rendered).
     pub fn key(&self, key_field: usize) -> String {
+        self.key_text(key_field).into_owned()
+    }
+
+    /// [`Record::key`], borrowed where it can be.
+    pub fn key_text(&self, key_field: usize) -> Cow<'_, str> {
         self.cells
             .get(key_field)
             .and_then(Cell::as_key)
-            .map(Cow::into_owned)
             .unwrap_or_default()
     }
 }

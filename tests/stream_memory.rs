@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use mianshen::batch::{self, RunOptions};
+use mianshen::batch::{self, Memory, RunOptions, Spill};
 use mianshen::data::stream::Stream;
 use mianshen::data::{self, ReadOptions, Reject};
 use mianshen::generate::{generate, GenOptions};
@@ -28,6 +28,18 @@ fn options(all: bool) -> RunOptions {
 }
 
 fn streamed(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
+    streamed_with(engine, name, bytes, all, None)
+}
+
+/// A streamed run that spills as `spill` says; asserts that spill files are
+/// there while the results are read, and gone after.
+fn streamed_with(
+    engine: &Engine,
+    name: &str,
+    bytes: &[u8],
+    all: bool,
+    spill: Option<Spill>,
+) -> Result {
     let program = engine.program();
     let shared: Arc<[u8]> = bytes.into();
     let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
@@ -41,11 +53,16 @@ fn streamed(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
     )
     .expect("the file opens");
     let mut rejects = Vec::new();
+    let dir = spill.as_ref().map(|s| s.dir.clone());
+    let files = || {
+        dir.as_ref()
+            .map_or(0, |d| std::fs::read_dir(d).expect("the spill dir").count())
+    };
     let b = batch::stream(
         program,
         &mut stream,
         options(all),
-        None,
+        spill,
         |r| {
             rejects.push(r.clone());
             Ok(())
@@ -53,12 +70,18 @@ fn streamed(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
         |_| {},
     )
     .expect("the run goes through");
-    let settled = b.finish();
-    Result {
+    let settled = b.finish().expect("settled");
+    let result = Result {
         rejects,
-        firms: settled.firms().expect("in memory"),
+        firms: settled.firms().expect("read back"),
         summary: settled.summary().to_vec(),
+    };
+    if dir.is_some() {
+        assert!(files() > 3, "it spilled: {} files", files());
+        drop(settled);
+        assert_eq!(files(), 0, "spill files are removed");
     }
+    result
 }
 
 fn in_memory(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
@@ -171,6 +194,33 @@ fn messy_data_with_duplicate_keys_gives_the_same_results() {
             same(&s, &m);
         }
     }
+}
+
+/// With a few KiB of memory, everything a run keeps goes to disk (decisions,
+/// the key index in many runs, candidates, settled results, rejects): the
+/// results are the same.
+#[test]
+fn a_run_spilled_to_disk_gives_the_same_results() {
+    let engine = engine();
+    let csv_text = messy_csv(&engine, 20_000);
+    let dir = std::env::temp_dir().join(format!("mianshen-spill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a spill dir");
+    let tiny = Memory {
+        decisions: 64 << 10,
+        index: 16 << 10,
+        settle: 16 << 10,
+        work: 4 << 10,
+        rejects: 8 << 10,
+    };
+    for all in [false, true] {
+        let spill = Spill {
+            dir: dir.clone(),
+            memory: tiny,
+        };
+        let s = streamed_with(&engine, "firms.csv", &csv_text, all, Some(spill));
+        same(&s, &in_memory(&engine, "firms.csv", &csv_text, all));
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A firm eligible for policies settled across firms (budgets, limits) is

@@ -8,13 +8,18 @@
 
 pub mod output;
 pub mod rejects;
+pub mod settle;
+pub mod sort;
 pub mod store;
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rust_decimal::Decimal;
 
+use self::settle::{ByKey, Cand, CandOrder};
+use self::sort::{key_heap, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter};
 use self::store::Store;
 use crate::date::Date;
 use crate::eval::expr::Scratch;
@@ -22,7 +27,7 @@ use crate::eval::value::V;
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, Program};
 use crate::settle::alloc::OrderValue;
-use crate::settle::{self, Candidate, Pair};
+use crate::settle::{self as settlement, Pair};
 use crate::value::Record;
 
 /// What a run is asked to do.
@@ -57,84 +62,71 @@ impl Tally {
         self.overflow |= other.overflow;
         self.add_amount(other.amount);
     }
-}
 
-/// The eligible firms of one policy settled across firms, as columns (only
-/// the order columns the policy needs are filled).
-#[derive(Clone, Debug, Default)]
-pub struct Columns {
-    pub firms: Vec<u32>,
-    pub amounts: Vec<Option<Decimal>>,
-    pub limit_by: Vec<Option<OrderValue>>,
-    pub alloc_by: Vec<Option<OrderValue>>,
-}
-
-impl Columns {
-    fn push(&mut self, c: &Candidate, limit: bool, alloc: bool) {
-        self.firms.push(c.firm);
-        self.amounts.push(c.amount);
-        if limit {
-            self.limit_by.push(c.limit_by);
-        }
-        if alloc {
-            self.alloc_by.push(c.alloc_by);
-        }
-    }
-
-    /// The same columns without the firms for which `gone` holds, and where
-    /// each candidate went (`u32::MAX`: gone).
-    fn without(&self, gone: impl Fn(u32) -> bool) -> (Columns, Vec<u32>) {
-        let mut out = Columns::default();
-        let mut moved = Vec::with_capacity(self.firms.len());
-        for (i, &f) in self.firms.iter().enumerate() {
-            if gone(f) {
-                moved.push(u32::MAX);
-                continue;
+    /// Counts a stored decision (`sign` -1 takes it back out).
+    fn count(&mut self, s: &store::Stored<'_>, sign: i64) {
+        match s.outcome {
+            Outcome::Eligible if !s.settled => {
+                self.eligible = self.eligible.saturating_add_signed(sign);
+                if let Some(a) = s.amount {
+                    self.add_amount(if sign < 0 { -a } else { a });
+                }
             }
-            moved.push(u32::try_from(out.firms.len()).unwrap_or(u32::MAX));
-            out.firms.push(f);
-            out.amounts.push(self.amounts.get(i).copied().flatten());
-            if let Some(v) = self.limit_by.get(i) {
-                out.limit_by.push(*v);
-            }
-            if let Some(v) = self.alloc_by.get(i) {
-                out.alloc_by.push(*v);
-            }
+            Outcome::Review => self.review = self.review.saturating_add_signed(sign),
+            _ => {}
         }
-        (out, moved)
-    }
-
-    /// The candidates as settlement takes them.
-    pub fn candidates(&self) -> Vec<Candidate> {
-        (0..self.firms.len())
-            .map(|i| Candidate {
-                firm: self.firms.get(i).copied().unwrap_or_default(),
-                amount: self.amounts.get(i).copied().flatten(),
-                limit_by: self.limit_by.get(i).copied().flatten(),
-                alloc_by: self.alloc_by.get(i).copied().flatten(),
-            })
-            .collect()
     }
 }
 
-/// A firm's place in the run.
-pub struct FirmSlot {
-    pub key: Box<str>,
-    /// The line of its row in the data file.
+/// A firm's place in the run: its key, its row's line, and where its
+/// decisions are stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FirmEntry {
+    pub key: Key,
     pub line: u64,
     start: u64,
     len: u32,
 }
 
+impl Item for FirmEntry {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_text(out, &self.key);
+        out.extend_from_slice(&self.line.to_le_bytes());
+        out.extend_from_slice(&self.start.to_le_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+    }
+
+    fn decode(bytes: &mut &[u8]) -> Option<Self> {
+        Some(FirmEntry {
+            key: take_key(bytes)?,
+            line: u64::from_le_bytes(take_array(bytes)?),
+            start: u64::from_le_bytes(take_array(bytes)?),
+            len: u32::from_le_bytes(take_array(bytes)?),
+        })
+    }
+
+    fn heap(&self) -> usize {
+        key_heap(&self.key)
+    }
+}
+
+impl Order<FirmEntry> for ByKey {
+    fn cmp(&self, a: &FirmEntry, b: &FirmEntry) -> Ordering {
+        a.key.cmp(&b.key).then(a.line.cmp(&b.line))
+    }
+
+    fn prefix(&self, f: &FirmEntry) -> Option<u128> {
+        Some(prefix(&f.key))
+    }
+}
+
 /// What one chunk of firms gave, before it joins the run.
 pub struct Chunk {
     /// Each firm's key, line and block length.
-    firms: Vec<(Box<str>, u64, u32)>,
+    firms: Vec<(Key, u64, u32)>,
     bytes: Vec<u8>,
-    /// `(policy, firm index within the chunk, candidate, offset in bytes)`:
-    /// at the offset, the candidate's index among the policy's candidates is
-    /// written when the chunk joins the run.
-    candidates: Vec<(u16, u32, Candidate, usize)>,
+    /// `(policy, candidate)` of policies settled across firms.
+    candidates: Vec<(u16, Cand)>,
     tally: Vec<Tally>,
 }
 
@@ -144,24 +136,96 @@ pub struct Batch<'p> {
     opts: RunOptions,
     in_force: Vec<bool>,
     across: Vec<bool>,
-    firms: Vec<FirmSlot>,
+    spill_dir: Option<PathBuf>,
+    memory: Memory,
+    /// Firms by key, while they come, then sorted ([`Batch::duplicates`]).
+    index: Option<Sorter<FirmEntry, ByKey>>,
+    sorted: Option<Sorted<FirmEntry, ByKey>>,
+    firms: u64,
     store: Store,
-    candidates: Vec<Columns>,
+    /// Per policy settled across firms, its candidates.
+    candidates: Vec<Option<Sorter<Cand, CandOrder>>>,
     tally: Vec<Tally>,
-    /// Firm indices in key order, once sorted ([`Batch::duplicates`]).
-    order: Option<Vec<u32>>,
-    /// Per policy, where each stored candidate index went when firms were
-    /// dropped ([`Batch::drop_rows`]); empty when none were.
-    moved: Vec<Vec<u32>>,
+    /// The firms of keys found on more than one row ([`Batch::duplicates`]).
+    repeated: Vec<FirmEntry>,
+    /// Lines of the firms taken out ([`Batch::drop_rows`]), sorted.
+    dropped: Vec<u64>,
 }
 
-/// Decisions kept in memory before spilling to disk.
-pub const MEMORY_LIMIT: usize = 256 << 20;
+/// What a run holds in memory before spilling to disk, in bytes. A run
+/// needs about this much plus what the rows being read take (some 100 MiB),
+/// whatever the size of its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memory {
+    /// Decisions, as stored until they are written.
+    pub decisions: usize,
+    /// The index of firms by key.
+    pub index: usize,
+    /// Candidates of policies settled across firms and their results (all
+    /// policies together).
+    pub settle: usize,
+    /// Each sort within one policy's settlement.
+    pub work: usize,
+    /// Rejects held until the file is read.
+    pub rejects: usize,
+}
+
+const MIB: usize = 1 << 20;
+
+impl Default for Memory {
+    fn default() -> Memory {
+        Memory::within(DEFAULT_MEMORY)
+    }
+}
+
+/// What [`Memory::default`] shares out.
+pub const DEFAULT_MEMORY: usize = 768 * MIB;
+
+impl Memory {
+    /// Limits that add up to about `total` (three settlement sorts at once
+    /// counted in), shared out in fixed proportions, none below 1 MiB.
+    pub fn within(total: usize) -> Memory {
+        let part = |n: usize| (total / 96 * n).max(MIB);
+        Memory {
+            decisions: part(32),
+            index: part(12),
+            settle: part(28),
+            work: part(4),
+            rejects: part(8),
+        }
+    }
+}
+
+/// Where a run spills what does not fit in memory.
+#[derive(Clone, Debug)]
+pub struct Spill {
+    /// A directory for the spill files (removed when the run ends).
+    pub dir: PathBuf,
+    pub memory: Memory,
+}
+
+impl Spill {
+    /// Spills into `dir` beyond the default limits.
+    pub fn to(dir: impl Into<PathBuf>) -> Spill {
+        Spill {
+            dir: dir.into(),
+            memory: Memory::default(),
+        }
+    }
+}
 
 impl<'p> Batch<'p> {
-    /// Starts a run; decisions beyond [`MEMORY_LIMIT`] spill into `spill_dir`.
-    pub fn new(program: &'p Program, opts: RunOptions, spill_dir: Option<PathBuf>) -> Batch<'p> {
+    /// Starts a run; what is kept beyond the limits of `spill` spills into
+    /// its directory (without one, everything stays in memory).
+    pub fn new(program: &'p Program, opts: RunOptions, spill: Option<Spill>) -> Batch<'p> {
         let n = program.policies.len();
+        let memory = spill.as_ref().map(|s| s.memory).unwrap_or_default();
+        let spill_dir = spill.map(|s| s.dir);
+        let across: Vec<bool> = program
+            .policies
+            .iter()
+            .map(settlement::across_firms)
+            .collect();
         Batch {
             program,
             in_force: program
@@ -169,14 +233,32 @@ impl<'p> Batch<'p> {
                 .iter()
                 .map(|p| p.in_force(opts.as_of))
                 .collect(),
-            across: program.policies.iter().map(settle::across_firms).collect(),
+            candidates: program
+                .policies
+                .iter()
+                .zip(&across)
+                .map(|(p, a)| {
+                    a.then(|| {
+                        Sorter::new(
+                            "candidates",
+                            CandOrder::first(p),
+                            memory.settle,
+                            spill_dir.clone(),
+                        )
+                    })
+                })
+                .collect(),
+            across,
             opts,
-            firms: Vec::new(),
-            store: Store::new(spill_dir, MEMORY_LIMIT),
-            candidates: vec![Columns::default(); n],
+            index: Some(Sorter::new("index", ByKey, memory.index, spill_dir.clone())),
+            sorted: None,
+            firms: 0,
+            store: Store::new(spill_dir.clone(), memory.decisions),
+            spill_dir,
+            memory,
             tally: vec![Tally::default(); n],
-            order: None,
-            moved: Vec::new(),
+            repeated: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -191,7 +273,7 @@ impl<'p> Batch<'p> {
         };
         let mut scratch = Scratch::default();
         let mut pairs = Vec::new();
-        for (i, record) in records.iter().enumerate() {
+        for record in records {
             evaluate_firm(
                 program,
                 &self.in_force,
@@ -200,25 +282,28 @@ impl<'p> Batch<'p> {
                 &mut scratch,
                 &mut pairs,
             );
+            let key = Key::from(&*record.key_text(program.schema.key));
             let start = chunk.bytes.len();
             for pair in &pairs {
                 let p = pair.policy as usize;
                 let Some(tally) = chunk.tally.get_mut(p) else {
                     continue;
                 };
-                let mut settled = None;
+                let mut settled = false;
                 match pair.outcome {
                     Outcome::Eligible if self.across.get(p).copied().unwrap_or(false) => {
-                        // the index is filled in by `absorb`
-                        settled = Some(0);
-                        let c = Candidate {
-                            firm: i as u32,
-                            amount: pair.amount,
-                            limit_by: pair.limit_by,
-                            alloc_by: pair.alloc_by,
-                        };
-                        let at = chunk.bytes.len() + store::SETTLED_INDEX_AT;
-                        chunk.candidates.push((pair.policy, i as u32, c, at));
+                        settled = true;
+                        chunk.candidates.push((
+                            pair.policy,
+                            Cand {
+                                key: key.clone(),
+                                line: record.row,
+                                amount: pair.amount,
+                                limit_by: pair.limit_by,
+                                alloc_by: pair.alloc_by,
+                                kept: true,
+                            },
+                        ));
                     }
                     Outcome::Eligible => {
                         tally.eligible += 1;
@@ -241,38 +326,44 @@ impl<'p> Batch<'p> {
                 );
             }
             let len = u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX);
-            chunk
-                .firms
-                .push((record.key(program.schema.key).into(), record.row, len));
+            chunk.firms.push((key, record.row, len));
         }
         chunk
     }
 
     /// Adds an evaluated chunk, in input order.
-    pub fn absorb(&mut self, mut chunk: Chunk) -> std::io::Result<()> {
-        let first = self.firms.len() as u32;
-        for (policy, firm, mut c, index_at) in chunk.candidates {
-            c.firm = first + firm;
-            let p = self.program.policies.get(policy as usize);
-            let limit = p.is_some_and(|p| p.limit.is_some());
-            let alloc = p.is_some_and(|p| matches!(p.allocate, Some(Allocation::By(..))));
-            if let Some(cols) = self.candidates.get_mut(policy as usize) {
-                let index = u32::try_from(cols.firms.len()).unwrap_or(u32::MAX);
-                if let Some(slot) = chunk.bytes.get_mut(index_at..index_at + 4) {
-                    slot.copy_from_slice(&index.to_le_bytes());
+    pub fn absorb(&mut self, chunk: Chunk) -> std::io::Result<()> {
+        for (policy, c) in chunk.candidates {
+            if let Some(Some(sorter)) = self.candidates.get_mut(policy as usize) {
+                sorter.push(c)?;
+            }
+        }
+        // past the limit, the largest list of candidates goes to disk
+        if self.spill_dir.is_some() {
+            while self.candidates_held() > self.memory.settle {
+                let largest = self
+                    .candidates
+                    .iter_mut()
+                    .flatten()
+                    .max_by_key(|s| s.held());
+                match largest {
+                    Some(s) if s.held() > 0 => s.spill()?,
+                    _ => break,
                 }
-                cols.push(&c, limit, alloc);
             }
         }
         let mut at = self.store.append(&chunk.bytes)?;
-        for (key, line, len) in chunk.firms {
-            self.firms.push(FirmSlot {
-                key,
-                line,
-                start: at,
-                len,
-            });
-            at += len as u64;
+        if let Some(index) = &mut self.index {
+            for (key, line, len) in chunk.firms {
+                index.push(FirmEntry {
+                    key,
+                    line,
+                    start: at,
+                    len,
+                })?;
+                at += len as u64;
+                self.firms += 1;
+            }
         }
         for (t, c) in self.tally.iter_mut().zip(&chunk.tally) {
             t.merge(c);
@@ -280,117 +371,139 @@ impl<'p> Batch<'p> {
         Ok(())
     }
 
+    fn candidates_held(&self) -> usize {
+        self.candidates.iter().flatten().map(Sorter::held).sum()
+    }
+
     /// Firms evaluated so far.
     pub fn firms(&self) -> usize {
-        self.firms.len()
+        usize::try_from(self.firms).unwrap_or(usize::MAX)
+    }
+
+    /// The firms in key order (sorting them the first time).
+    fn sorted(&mut self) -> &Sorted<FirmEntry, ByKey> {
+        if let Some(index) = self.index.take() {
+            self.sorted = Some(index.finish());
+        }
+        self.sorted
+            .get_or_insert_with(|| Sorter::new("index", ByKey, 0, None).finish())
     }
 
     /// Sorts the firms by key and finds every key on more than one row,
     /// among the firms and the `rejected` rows' keys, with those rows.
-    pub fn duplicates(&mut self, rejected: &[(Box<str>, u64)]) -> HashMap<Box<str>, Vec<u64>> {
-        let order = sorted_order(&self.firms);
-        let firms = &self.firms;
-        let line = |f: u32| firms.get(f as usize).map_or(0, |s| s.line);
-        let mut found: HashMap<Box<str>, Vec<u64>> = HashMap::new();
-        for run in order.chunk_by(|a, b| key(firms, *a) == key(firms, *b)) {
-            let k = run.first().map_or("", |f| key(firms, *f));
-            if run.len() > 1 && !k.is_empty() {
-                found.insert(k.into(), run.iter().map(|f| line(*f)).collect());
-            }
-        }
+    pub fn duplicates(
+        &mut self,
+        rejected: &[(Box<str>, u64)],
+    ) -> std::io::Result<HashMap<Box<str>, Vec<u64>>> {
         let mut others: Vec<&(Box<str>, u64)> =
             rejected.iter().filter(|(k, _)| !k.is_empty()).collect();
         others.sort_unstable();
-        for run in others.chunk_by(|a, b| a.0 == b.0) {
-            let Some((k, _)) = run.first() else { continue };
-            let from = order.partition_point(|f| key(firms, *f) < &**k);
-            let to = order.partition_point(|f| key(firms, *f) <= &**k);
-            let same = order.get(from..to).unwrap_or_default();
-            if run.len() + same.len() < 2 {
+        let mut others = others.as_slice();
+        let mut found: HashMap<Box<str>, Vec<u64>> = HashMap::new();
+        let mut repeated = Vec::new();
+        // rejected rows' keys before `key`, among themselves
+        let rejected_before =
+            |key: Option<&str>,
+             others: &mut &[&(Box<str>, u64)],
+             found: &mut HashMap<Box<str>, Vec<u64>>| {
+                while let Some((k, _)) = others.first() {
+                    if key.is_some_and(|key| &**k >= key) {
+                        break;
+                    }
+                    let n = others.iter().take_while(|(o, _)| o == k).count();
+                    let (run, rest) = others.split_at(n);
+                    if run.len() > 1 {
+                        found.insert(k.clone(), run.iter().map(|(_, l)| *l).collect());
+                    }
+                    *others = rest;
+                }
+            };
+        let sorted = self.sorted();
+        let mut group: Vec<sort::Got<'_, FirmEntry>> = Vec::new();
+        let mut firms = sorted.iter();
+        loop {
+            let next = firms.next().transpose()?;
+            let same = matches!((&next, group.first()), (Some(n), Some(g)) if n.key == g.key);
+            if same {
+                group.extend(next);
                 continue;
             }
-            let rows = found
-                .entry(k.clone())
-                .or_insert_with(|| same.iter().map(|f| line(*f)).collect());
-            rows.extend(run.iter().map(|(_, l)| *l));
+            if let Some(g) = group.first() {
+                let key = &*g.key;
+                rejected_before(Some(key), &mut others, &mut found);
+                let n = others.iter().take_while(|(o, _)| &**o == key).count();
+                let (same, rest) = others.split_at(n);
+                others = rest;
+                if group.len() + same.len() > 1 && !key.is_empty() {
+                    let mut lines: Vec<u64> = group.iter().map(|f| f.line).collect();
+                    lines.extend(same.iter().map(|(_, l)| *l));
+                    found.insert(key.into(), lines);
+                    repeated.extend(group.iter().map(|f| FirmEntry::clone(f)));
+                }
+            }
+            group.clear();
+            match next {
+                Some(n) => group.push(n),
+                None => break,
+            }
         }
+        drop(group);
+        drop(firms);
+        rejected_before(None, &mut others, &mut found);
         for rows in found.values_mut() {
             rows.sort_unstable();
         }
-        self.order = Some(order);
-        found
+        repeated.sort_unstable_by_key(|f| f.line);
+        self.repeated = repeated;
+        Ok(found)
     }
 
     /// Takes out the firms read from these lines (sorted): their rows were
     /// rejected after all. Their decisions are dropped from the totals and
-    /// from settlement across firms.
+    /// from settlement across firms. Only firms of repeated keys
+    /// ([`Batch::duplicates`]) can be taken out.
     pub fn drop_rows(&mut self, lines: &[u64]) -> std::io::Result<()> {
-        let mut dropped = vec![false; self.firms.len()];
-        let mut any = false;
-        for l in lines {
-            if let Ok(i) = self.firms.binary_search_by_key(l, |s| s.line) {
-                if let Some(d) = dropped.get_mut(i) {
-                    *d = true;
-                    any = true;
-                }
-            }
-        }
-        if !any {
+        let gone: Vec<FirmEntry> = std::mem::take(&mut self.repeated)
+            .into_iter()
+            .filter(|f| lines.binary_search(&f.line).is_ok())
+            .collect();
+        if gone.is_empty() {
             return Ok(());
         }
-        let gone = |f: u32| dropped.get(f as usize).copied().unwrap_or(false);
-        let order = match self.order.take() {
-            Some(o) => o,
-            None => sorted_order(&self.firms),
-        };
-        self.order = Some(order.into_iter().filter(|f| !gone(*f)).collect());
-        self.moved.clear();
-        for cols in &mut self.candidates {
-            let (kept, moved) = cols.without(gone);
-            *cols = kept;
-            self.moved.push(moved);
-        }
-        // the totals again, from what is stored for the firms that stay
-        let mut tally = vec![Tally::default(); self.tally.len()];
         let mut buf = Vec::new();
-        for (i, slot) in self.firms.iter().enumerate() {
-            if gone(i as u32) {
-                continue;
-            }
-            for s in store::decode(self.store.read(slot.start, slot.len, &mut buf)?) {
-                let Some(t) = tally.get_mut(s.policy as usize) else {
-                    continue;
-                };
-                match s.outcome {
-                    Outcome::Eligible if s.settled.is_none() => {
-                        t.eligible += 1;
-                        if let Some(a) = s.amount {
-                            t.add_amount(a);
-                        }
-                    }
-                    Outcome::Review => t.review += 1,
-                    _ => {}
+        let overflowed = self.tally.iter().any(|t| t.overflow);
+        for f in &gone {
+            for s in store::decode(self.store.read(f.start, f.len, &mut buf)?) {
+                if let Some(t) = self.tally.get_mut(s.policy as usize) {
+                    t.count(&s, -1);
                 }
             }
         }
-        self.tally = tally;
+        self.dropped = gone.iter().map(|f| f.line).collect();
+        self.dropped.sort_unstable();
+        self.firms -= gone.len() as u64;
+        if overflowed {
+            // a sum that overflowed may not once a firm is out: count again
+            let mut tally = vec![Tally::default(); self.tally.len()];
+            let dropped = &self.dropped;
+            let store = &self.store;
+            if let Some(sorted) = &self.sorted {
+                for f in sorted.iter() {
+                    let f = f?;
+                    if dropped.binary_search(&f.line).is_ok() {
+                        continue;
+                    }
+                    for s in store::decode(store.read(f.start, f.len, &mut buf)?) {
+                        if let Some(t) = tally.get_mut(s.policy as usize) {
+                            t.count(&s, 1);
+                        }
+                    }
+                }
+            }
+            self.tally = tally;
+        }
         Ok(())
     }
-}
-
-/// Firm indices in key order. Sorts on the first 16 bytes of each key as an
-/// integer (same order as the bytes), falling back to the whole key on a tie.
-fn sorted_order(firms: &[FirmSlot]) -> Vec<u32> {
-    use rayon::prelude::*;
-    let mut sortable: Vec<(u128, u32)> = (0..firms.len() as u32)
-        .map(|f| (prefix(key(firms, f)), f))
-        .collect();
-    sortable.par_sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| key(firms, a.1).cmp(key(firms, b.1)))
-            .then(a.1.cmp(&b.1))
-    });
-    sortable.into_iter().map(|(_, f)| f).collect()
 }
 
 /// The first 16 bytes of a key, big-endian, zero-padded: ordered as the bytes.
@@ -400,10 +513,6 @@ fn prefix(key: &str) -> u128 {
         *d = s;
     }
     u128::from_be_bytes(b)
-}
-
-fn key(firms: &[FirmSlot], f: u32) -> &str {
-    firms.get(f as usize).map_or("", |s| &s.key)
 }
 
 /// Evaluates every policy in force for one firm and applies the exclusive
@@ -455,7 +564,7 @@ pub fn evaluate_firm<'a>(
         pairs.push(pair);
     }
     if !program.exclusives.is_empty() {
-        settle::exclusive(program, pairs, opts.all);
+        settlement::exclusive(program, pairs, opts.all);
     }
 }
 
@@ -488,14 +597,15 @@ pub fn stream<'p>(
     program: &'p Program,
     data: &mut crate::data::stream::Stream,
     opts: RunOptions,
-    spill_dir: Option<PathBuf>,
+    spill: Option<Spill>,
     mut on_reject: impl FnMut(&crate::data::Reject) -> std::io::Result<()>,
     mut on_progress: impl FnMut(u64),
 ) -> Result<Batch<'p>, RunError> {
     use crate::data::stream::{RawBatch, Seen};
     use rayon::prelude::*;
-    let mut batch = Batch::new(program, opts, spill_dir.clone());
-    let mut log = rejects::RejectLog::new(spill_dir);
+    let log_memory = spill.as_ref().map_or(0, |s| s.memory.rejects);
+    let mut log = rejects::RejectLog::new(spill.as_ref().map(|s| s.dir.clone()), log_memory);
+    let mut batch = Batch::new(program, opts, spill);
     let mut seen = Seen::default();
     data.keep_fields(program.used_fields());
     let parser = data.parser();
@@ -534,7 +644,7 @@ pub fn stream<'p>(
         std::mem::swap(&mut current, &mut next);
     }
     data.add_seen(&seen);
-    let duplicates = batch.duplicates(&seen.keys);
+    let duplicates = batch.duplicates(&seen.keys)?;
     let again = if duplicates.is_empty() {
         Vec::new()
     } else {

@@ -2,15 +2,18 @@
 //! key order (rendered in parallel, written in order).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
+use super::settle::{self, ByKey, Paid, Room};
+use super::sort::{Got, Merge, Sorted};
 use super::store::{self, Store, Stored};
-use super::{key, Batch, FirmSlot, RunOptions};
+use super::{Batch, FirmEntry, RunOptions};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
-use crate::settle::{self, BudgetNote, Firm, Pair, Settlement};
+use crate::settle::{BudgetNote, Firm, Pair, LIMIT_REASON};
 
 /// Per-policy totals, as summary.csv lists them.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,13 +36,14 @@ pub struct PolicySummary {
 pub struct Settled<'p> {
     program: &'p Program,
     opts: RunOptions,
-    firms: Vec<FirmSlot>,
-    /// Firm indices in key order.
-    order: Vec<u32>,
+    /// Every firm read, in key order (those dropped included).
+    index: Sorted<FirmEntry, ByKey>,
+    /// Lines of the firms dropped, sorted.
+    dropped: Vec<u64>,
+    firms: u64,
     store: Store,
-    /// See `Batch::moved`.
-    moved: Vec<Vec<u32>>,
-    settlements: Vec<Settlement>,
+    /// Per policy settled across firms, each candidate's result in key order.
+    paid: Vec<Option<Sorted<Paid, ByKey>>>,
     summary: Vec<PolicySummary>,
 }
 
@@ -48,97 +52,110 @@ const RENDER_CHUNK: usize = 2048;
 const WINDOW: usize = 32;
 
 impl<'p> Batch<'p> {
-    /// Settles across firms (limits, budgets) and computes the totals.
-    pub fn finish(self) -> Settled<'p> {
+    /// Settles across firms (limits, budgets), one policy after another,
+    /// and computes the totals.
+    pub fn finish(mut self) -> std::io::Result<Settled<'p>> {
+        self.sorted();
         let Batch {
             program,
             opts,
             in_force,
+            spill_dir,
+            memory,
+            sorted,
             firms,
             store,
             candidates,
             tally,
-            order,
-            moved,
+            dropped,
             ..
         } = self;
-        let order = order.unwrap_or_else(|| super::sorted_order(&firms));
-        // policies settle independently of each other: in parallel
-        let settlements: Vec<Settlement> = program
+        let index = match sorted {
+            Some(s) => s,
+            None => super::sort::Sorter::new("index", ByKey, 0, None).finish(),
+        };
+        let gone = |line: u64| dropped.binary_search(&line).is_ok();
+        let room = Room {
+            dir: spill_dir.clone(),
+            limit: memory.work,
+        };
+        // Policies settle in parallel. What is held of candidates and of
+        // results together stays within `memory.settle`: a policy's results
+        // replace its candidates, and spill when they do not fit.
+        let held = AtomicUsize::new(candidates.iter().flatten().map(|c| c.held()).sum());
+        let settled: Vec<std::io::Result<Option<settle::Settlement>>> = program
             .policies
             .par_iter()
-            .zip(candidates.par_iter())
-            .map(|(policy, cols)| {
-                if cols.firms.is_empty() && policy.budget.is_none() {
-                    return Settlement::default();
+            .zip(candidates.into_par_iter())
+            .zip(tally.par_iter())
+            .map(|((policy, cands), t)| {
+                let Some(cands) = cands else { return Ok(None) };
+                let had = cands.held();
+                let mut s = settle::settle(policy, cands.finish(), gone, t, &room)?;
+                let size = s.paid.held();
+                let fits = held
+                    .fetch_update(Relaxed, Relaxed, |h| {
+                        let h = h.saturating_sub(had) + size;
+                        (h <= memory.settle).then_some(h)
+                    })
+                    .is_ok();
+                if !fits {
+                    let _ = held.fetch_update(Relaxed, Relaxed, |h| Some(h.saturating_sub(had)));
+                    s.paid = s.paid.spill("paid", spill_dir.clone())?;
                 }
-                settle::settle_policy(policy, &cols.candidates(), |f| key(&firms, f))
+                Ok(Some(s))
             })
             .collect();
-        let evaluated = order.len() as u64;
-        let summary = program
-            .policies
-            .iter()
-            .enumerate()
-            .map(|(p, policy)| {
-                let force = in_force.get(p).copied().unwrap_or(false);
-                let t = tally.get(p).cloned().unwrap_or_default();
-                let (cands, s) = (candidates.get(p), settlements.get(p));
-                let mut eligible = t.eligible;
-                let mut amount = t.amount;
-                let mut funded = t.amount;
-                let mut overflow = t.overflow;
-                if let (Some(cols), Some(s)) = (cands, s) {
-                    for (i, a) in cols.amounts.iter().enumerate() {
-                        if !s.kept.get(i).copied().unwrap_or(true) {
-                            continue;
-                        }
-                        eligible += 1;
-                        if let Some(a) = *a {
-                            amount = amount.checked_add(a).unwrap_or_else(|| {
-                                overflow = true;
-                                amount
-                            });
-                        }
-                        if let Some(f) = s.funded.get(i).copied().flatten() {
-                            funded = funded.checked_add(f).unwrap_or_else(|| {
-                                overflow = true;
-                                funded
-                            });
-                        }
-                    }
+        let mut paid = Vec::with_capacity(settled.len());
+        let mut summary = Vec::with_capacity(settled.len());
+        for (p, (policy, s)) in program.policies.iter().zip(settled).enumerate() {
+            let t = tally.get(p).cloned().unwrap_or_default();
+            let (eligible, amount, funded, overflow, mut note) = match s? {
+                Some(s) => {
+                    paid.push(Some(s.paid));
+                    (s.eligible, s.amount, s.funded, s.overflow, s.note)
                 }
-                let evaluated = if force { evaluated } else { 0 };
-                let has_amount = force && policy.amount.is_some();
-                let mut note = s.map(|s| s.note.clone()).unwrap_or_default();
-                if overflow {
-                    note.error = Some("the amounts overflow when added up".into());
+                None => {
+                    paid.push(None);
+                    (
+                        t.eligible,
+                        t.amount,
+                        t.amount,
+                        t.overflow,
+                        BudgetNote::default(),
+                    )
                 }
-                PolicySummary {
-                    id: policy.id.clone(),
-                    title: policy.title.clone(),
-                    in_force: force,
-                    evaluated,
-                    eligible,
-                    review: t.review,
-                    ineligible: evaluated.saturating_sub(eligible + t.review),
-                    amount: has_amount.then(|| eval::cents(amount)),
-                    funded: has_amount.then(|| eval::cents(funded)),
-                    budget: policy.budget.map(eval::cents),
-                    note,
-                }
-            })
-            .collect();
-        Settled {
+            };
+            let force = in_force.get(p).copied().unwrap_or(false);
+            if overflow {
+                note.error = Some("the amounts overflow when added up".into());
+            }
+            let evaluated = if force { firms } else { 0 };
+            let has_amount = force && policy.amount.is_some();
+            summary.push(PolicySummary {
+                id: policy.id.clone(),
+                title: policy.title.clone(),
+                in_force: force,
+                evaluated,
+                eligible,
+                review: t.review,
+                ineligible: evaluated.saturating_sub(eligible + t.review),
+                amount: has_amount.then(|| eval::cents(amount)),
+                funded: has_amount.then(|| eval::cents(funded)),
+                budget: policy.budget.map(eval::cents),
+                note,
+            });
+        }
+        Ok(Settled {
             program,
             opts,
+            index,
+            dropped,
             firms,
-            order,
             store,
-            moved,
-            settlements,
+            paid,
             summary,
-        }
+        })
     }
 }
 
@@ -150,6 +167,94 @@ struct Line<'a> {
     reasons: &'a str,
 }
 
+/// Firms in key order, a window at a time, with the settled results of
+/// the firms in the window.
+struct Windows<'s> {
+    firms: Merge<'s, FirmEntry, ByKey>,
+    dropped: &'s [u64],
+    /// Per policy settled across firms, its results.
+    paid: Vec<Option<Results<'s>>>,
+}
+
+/// A policy's results being read, and the next one.
+struct Results<'s> {
+    merge: Merge<'s, Paid, ByKey>,
+    head: Option<Got<'s, Paid>>,
+}
+
+struct Window<'s> {
+    firms: Vec<Got<'s, FirmEntry>>,
+    /// Per policy, the results of the window's firms, in key order.
+    paid: Vec<Vec<Got<'s, Paid>>>,
+}
+
+impl<'s> Windows<'s> {
+    fn next(&mut self, size: usize) -> std::io::Result<Option<Window<'s>>> {
+        let mut firms = Vec::with_capacity(size);
+        while firms.len() < size {
+            let Some(f) = self.firms.next().transpose()? else {
+                break;
+            };
+            if self.dropped.binary_search(&f.line).is_err() {
+                firms.push(f);
+            }
+        }
+        let Some(last) = firms.last() else {
+            return Ok(None);
+        };
+        let mut paid = Vec::with_capacity(self.paid.len());
+        for results in &mut self.paid {
+            let mut got = Vec::new();
+            if let Some(Results { merge, head }) = results {
+                loop {
+                    if head.is_none() {
+                        *head = merge.next().transpose()?;
+                    }
+                    match head {
+                        Some(h) if (&*h.key, h.line) <= (&*last.key, last.line) => {
+                            got.extend(head.take());
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            paid.push(got);
+        }
+        Ok(Some(Window { firms, paid }))
+    }
+}
+
+/// Where each policy's results stand while firms are taken in key order:
+/// a policy's results are those of its settled firms, in the same order, so
+/// each settled decision takes the next one.
+struct Cursor<'w, 's> {
+    paid: &'w [Vec<Got<'s, Paid>>],
+    at: Vec<usize>,
+}
+
+impl<'w, 's> Cursor<'w, 's> {
+    /// Starts at `first` (the results of firms before it are passed over).
+    fn new(paid: &'w [Vec<Got<'s, Paid>>], first: Option<&FirmEntry>) -> Self {
+        let at = paid
+            .iter()
+            .map(|results| match first {
+                Some(f) => results.partition_point(|p| (&*p.key, p.line) < (&*f.key, f.line)),
+                None => 0,
+            })
+            .collect();
+        Cursor { paid, at }
+    }
+
+    /// The result of `firm`'s decision of `policy`.
+    fn next(&mut self, policy: u16, firm: &FirmEntry) -> Option<&'w Paid> {
+        let p = policy as usize;
+        let at = self.at.get_mut(p)?;
+        let paid = self.paid.get(p)?.get(*at)?;
+        *at += 1;
+        (paid.line == firm.line).then_some(&**paid)
+    }
+}
+
 impl<'p> Settled<'p> {
     pub fn summary(&self) -> &[PolicySummary] {
         &self.summary
@@ -157,12 +262,29 @@ impl<'p> Settled<'p> {
 
     /// Firms in the run.
     pub fn firm_count(&self) -> usize {
-        self.order.len()
+        usize::try_from(self.firms).unwrap_or(usize::MAX)
+    }
+
+    fn windows(&self) -> Windows<'_> {
+        Windows {
+            firms: self.index.iter(),
+            dropped: &self.dropped,
+            paid: self
+                .paid
+                .iter()
+                .map(|p| {
+                    p.as_ref().map(|p| Results {
+                        merge: p.iter(),
+                        head: None,
+                    })
+                })
+                .collect(),
+        }
     }
 
     /// The final form of a stored decision, or `None` when it is not written
-    /// (ineligible without `--all`).
-    fn line<'s>(&self, s: &Stored<'s>) -> Option<Line<'s>> {
+    /// (ineligible without `--all`). `paid` is its settlement, if settled.
+    fn line<'s>(&self, s: &Stored<'s>, paid: Option<&Paid>) -> Option<Line<'s>> {
         let mut line = Line {
             outcome: s.outcome,
             amount: s.amount,
@@ -171,20 +293,14 @@ impl<'p> Settled<'p> {
         };
         if s.outcome == Outcome::Eligible {
             line.funded = s.amount;
-            if let Some(stored) = s.settled {
-                let p = s.policy as usize;
-                let settlement = self.settlements.get(p)?;
-                let i = match self.moved.get(p) {
-                    Some(moved) => *moved.get(stored as usize)? as usize,
-                    None => stored as usize,
-                };
-                if !settlement.kept.get(i).copied().unwrap_or(true) {
+            if let Some(paid) = paid {
+                if !paid.kept {
                     line.outcome = Outcome::Ineligible;
                     line.amount = None;
                     line.funded = None;
-                    line.reasons = settle::LIMIT_REASON;
+                    line.reasons = LIMIT_REASON;
                 } else {
-                    line.funded = settlement.funded.get(i).copied().flatten();
+                    line.funded = paid.funded;
                 }
             }
         }
@@ -194,11 +310,33 @@ impl<'p> Settled<'p> {
         Some(line)
     }
 
-    fn block<'s>(&'s self, firm: u32, buf: &'s mut Vec<u8>) -> std::io::Result<&'s [u8]> {
-        match self.firms.get(firm as usize) {
-            Some(slot) => self.store.read(slot.start, slot.len, buf),
-            None => Ok(&[]),
+    /// Each decision of a firm, in its final form, with the policy's id.
+    fn each<'s>(
+        &'s self,
+        firm: &FirmEntry,
+        paid: &mut Cursor<'_, '_>,
+        buf: &'s mut Vec<u8>,
+        mut f: impl FnMut(&Stored<'_>, Line<'_>),
+    ) -> std::io::Result<()> {
+        for s in store::decode(self.store.read(firm.start, firm.len, buf)?) {
+            let settled = if s.settled {
+                match paid.next(s.policy, firm) {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(std::io::Error::other(format!(
+                            "settlement lost the decision of firm `{}` (line {})",
+                            firm.key, firm.line
+                        )))
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(line) = self.line(&s, settled) {
+                f(&s, line);
+            }
         }
+        Ok(())
     }
 
     /// Writes decisions.csv: `key,policy,outcome,amount,funded,reasons`,
@@ -219,12 +357,14 @@ impl<'p> Settled<'p> {
         };
         // each window is rendered while the one before it is written
         let mut rendered: Parts = Vec::new();
-        for window in self.order.chunks(RENDER_CHUNK * WINDOW) {
+        let mut windows = self.windows();
+        while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
             let (next, written) = rayon::join(
                 || {
                     window
+                        .firms
                         .par_chunks(RENDER_CHUNK)
-                        .map(|firms| self.render(firms))
+                        .map(|firms| self.render(firms, &window.paid))
                         .collect::<Parts>()
                 },
                 || write(&mut out, std::mem::take(&mut rendered)),
@@ -237,22 +377,23 @@ impl<'p> Settled<'p> {
         Ok(count)
     }
 
-    fn render(&self, firms: &[u32]) -> std::io::Result<(Vec<u8>, u64)> {
+    fn render(
+        &self,
+        firms: &[Got<'_, FirmEntry>],
+        paid: &[Vec<Got<'_, Paid>>],
+    ) -> std::io::Result<(Vec<u8>, u64)> {
         let mut out = Vec::with_capacity(firms.len() * 96);
         let mut buf = Vec::new();
         let mut n = 0u64;
-        for &f in firms {
-            let key = key(&self.firms, f);
-            for s in store::decode(self.block(f, &mut buf)?) {
-                let Some(line) = self.line(&s) else {
-                    continue;
-                };
+        let mut paid = Cursor::new(paid, firms.first().map(|f| &**f));
+        for f in firms {
+            self.each(f, &mut paid, &mut buf, |s, line| {
                 let id = self
                     .program
                     .policies
                     .get(s.policy as usize)
                     .map_or("", |p| p.id.as_str());
-                csv_field(&mut out, key);
+                csv_field(&mut out, &f.key);
                 out.push(b',');
                 csv_field(&mut out, id);
                 out.push(b',');
@@ -272,34 +413,39 @@ impl<'p> Settled<'p> {
                 }
                 out.push(b'\n');
                 n += 1;
-            }
+            })?;
         }
         Ok((out, n))
     }
 
     /// Every firm's decisions, in key order (for the library and tests).
     pub fn firms(&self) -> std::io::Result<Vec<Firm>> {
-        let parts: Vec<std::io::Result<Vec<Firm>>> = self
-            .order
-            .par_chunks(RENDER_CHUNK)
-            .map(|chunk| self.decode_firms(chunk))
-            .collect();
-        let mut out = Vec::with_capacity(self.order.len());
-        for part in parts {
-            out.extend(part?);
+        let mut out = Vec::with_capacity(self.firm_count());
+        let mut windows = self.windows();
+        while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
+            let parts: Vec<std::io::Result<Vec<Firm>>> = window
+                .firms
+                .par_chunks(RENDER_CHUNK)
+                .map(|chunk| self.decode_firms(chunk, &window.paid))
+                .collect();
+            for part in parts {
+                out.extend(part?);
+            }
         }
         Ok(out)
     }
 
-    fn decode_firms(&self, firms: &[u32]) -> std::io::Result<Vec<Firm>> {
+    fn decode_firms(
+        &self,
+        firms: &[Got<'_, FirmEntry>],
+        paid: &[Vec<Got<'_, Paid>>],
+    ) -> std::io::Result<Vec<Firm>> {
         let mut out = Vec::with_capacity(firms.len());
         let mut buf = Vec::new();
-        for &f in firms {
+        let mut paid = Cursor::new(paid, firms.first().map(|f| &**f));
+        for f in firms {
             let mut pairs = Vec::new();
-            for s in store::decode(self.block(f, &mut buf)?) {
-                let Some(line) = self.line(&s) else {
-                    continue;
-                };
+            self.each(f, &mut paid, &mut buf, |s, line| {
                 let reasons = if line.reasons.is_empty() {
                     Vec::new()
                 } else {
@@ -317,9 +463,9 @@ impl<'p> Settled<'p> {
                     limit_by: None,
                     alloc_by: None,
                 });
-            }
+            })?;
             out.push(Firm {
-                key: key(&self.firms, f).to_string(),
+                key: f.key.to_string(),
                 pairs,
             });
         }

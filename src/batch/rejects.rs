@@ -10,9 +10,6 @@ use std::path::PathBuf;
 use super::store::{put_text as put, take, Store};
 use crate::data::Reject;
 
-/// Reject bytes kept in memory before spilling.
-const MEMORY_LIMIT: usize = 64 << 20;
-
 /// Rejects in row order, as found.
 pub struct RejectLog {
     store: Store,
@@ -37,10 +34,10 @@ fn decode(bytes: &mut &[u8]) -> Option<Reject> {
 }
 
 impl RejectLog {
-    /// Spills beyond [`MEMORY_LIMIT`] into `spill_dir` (or keeps all in memory).
-    pub fn new(spill_dir: Option<PathBuf>) -> RejectLog {
+    /// Spills beyond `limit` bytes into `spill_dir` (or keeps all in memory).
+    pub fn new(spill_dir: Option<PathBuf>, limit: usize) -> RejectLog {
         RejectLog {
-            store: Store::named("rejects", spill_dir, MEMORY_LIMIT),
+            store: Store::named("rejects", spill_dir, limit),
             blocks: Vec::new(),
             buf: Vec::new(),
         }
@@ -110,7 +107,7 @@ mod tests {
 
     #[test]
     fn replays_in_row_order_with_replaced_rows() {
-        let mut log = RejectLog::new(None);
+        let mut log = RejectLog::new(None, 0);
         log.add(&[reject(2, "a"), reject(2, "b")]).unwrap();
         log.add(&[]).unwrap();
         log.add(&[reject(5, "a"), reject(9, "c")]).unwrap();

@@ -16,9 +16,8 @@ pub struct Stored<'a> {
     pub policy: u16,
     pub outcome: Outcome,
     pub amount: Option<Decimal>,
-    /// Settled across firms: its funded amount (or cut) comes from
-    /// settlement, at this index among the policy's candidates.
-    pub settled: Option<u32>,
+    /// Settled across firms: its funded amount (or cut) comes from settlement.
+    pub settled: bool,
     /// Reasons joined by [`REASON_SEPARATOR`] (empty for none).
     pub reasons: &'a str,
 }
@@ -31,17 +30,13 @@ const HAS_AMOUNT: u8 = 1 << 2;
 const SETTLED: u8 = 1 << 3;
 const HAS_REASONS: u8 = 1 << 4;
 
-/// Where, from the start of an encoded pair, the index of a settled pair
-/// among its policy's candidates is written (after the tag and the policy).
-pub const SETTLED_INDEX_AT: usize = 3;
-
 /// Appends the encoding of a pair to `out`.
 pub fn encode(
     out: &mut Vec<u8>,
     policy: u16,
     outcome: Outcome,
     amount: Option<Decimal>,
-    settled: Option<u32>,
+    settled: bool,
     reasons: &str,
 ) {
     let mut tag = match outcome {
@@ -52,7 +47,7 @@ pub fn encode(
     if amount.is_some() {
         tag |= HAS_AMOUNT;
     }
-    if settled.is_some() {
+    if settled {
         tag |= SETTLED;
     }
     if !reasons.is_empty() {
@@ -60,9 +55,6 @@ pub fn encode(
     }
     out.push(tag);
     out.extend_from_slice(&policy.to_le_bytes());
-    if let Some(i) = settled {
-        out.extend_from_slice(&i.to_le_bytes());
-    }
     if let Some(a) = amount {
         out.extend_from_slice(&a.serialize());
     }
@@ -111,12 +103,9 @@ impl<'a> Iterator for Pairs<'a> {
             policy,
             outcome,
             amount: None,
-            settled: None,
+            settled: tag & SETTLED != 0,
             reasons: "",
         };
-        if tag & SETTLED != 0 {
-            s.settled = Some(u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?));
-        }
         if tag & HAS_AMOUNT != 0 {
             s.amount = Some(Decimal::deserialize(take(bytes, 16)?.try_into().ok()?));
         }
@@ -204,12 +193,7 @@ impl Store {
         };
         if self.spill.is_none() {
             let path = dir.join(format!(".{}-{}.spill", self.name, std::process::id()));
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .read(true)
-                .write(true)
-                .open(&path)?;
+            let file = spill_file(&path)?;
             self.spill = Some((path, file));
         }
         let Some((_, file)) = &mut self.spill else {
@@ -263,13 +247,23 @@ impl Drop for Store {
     }
 }
 
+/// A new spill file, for reading and writing.
+pub(super) fn spill_file(path: &std::path::Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(path)
+}
+
 #[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+pub(super) fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
 }
 
 #[cfg(not(unix))]
-fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+pub(super) fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = file.try_clone()?;
     f.seek(SeekFrom::Start(at))?;
@@ -288,7 +282,7 @@ mod tests {
             3,
             Outcome::Eligible,
             Some(Decimal::new(600000, 2)),
-            None,
+            false,
             "",
         );
         encode(
@@ -296,15 +290,15 @@ mod tests {
             7,
             Outcome::Review,
             None,
-            None,
+            false,
             "标签\u{1f}missing: size",
         );
-        encode(&mut b, 9, Outcome::Eligible, None, Some(70_000), "");
+        encode(&mut b, 9, Outcome::Eligible, None, true, "");
         let d: Vec<Stored> = decode(&b).collect();
         assert_eq!(d.len(), 3);
         assert_eq!(d[0].amount, Some(Decimal::new(600000, 2)));
         assert_eq!(d[1].reasons, "标签\u{1f}missing: size");
-        assert_eq!((d[2].policy, d[2].settled), (9, Some(70_000)));
+        assert_eq!((d[2].policy, d[2].settled), (9, true));
     }
 
     #[test]

@@ -55,15 +55,23 @@ pub fn order(items: &[(&str, Option<OrderValue>)], dir: Direction) -> Vec<usize>
     positions
 }
 
-fn compare(a: Option<OrderValue>, b: Option<OrderValue>, dir: Direction) -> Ordering {
+pub(crate) fn compare(a: Option<OrderValue>, b: Option<OrderValue>, dir: Direction) -> Ordering {
     match (a, b) {
         (Some(a), Some(b)) => match dir {
-            Direction::Asc => a.cmp(&b),
-            Direction::Desc => b.cmp(&a),
+            Direction::Asc => cmp_value(&a, &b),
+            Direction::Desc => cmp_value(&b, &a),
         },
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
+    }
+}
+
+/// [`OrderValue`]'s order, numbers compared the fast way.
+fn cmp_value(a: &OrderValue, b: &OrderValue) -> Ordering {
+    match (a, b) {
+        (OrderValue::Num(x), OrderValue::Num(y)) => crate::eval::expr::cmp_num(x, y),
+        _ => a.cmp(b),
     }
 }
 
@@ -185,7 +193,7 @@ pub fn keep_highest_of(candidates: impl IntoIterator<Item = Option<Decimal>>) ->
     best.map(|(position, _)| position)
 }
 
-fn budget_cents(budget: Decimal) -> Result<i128, AllocError> {
+pub(crate) fn budget_cents(budget: Decimal) -> Result<i128, AllocError> {
     match cents(budget) {
         None => Err(AllocError::BudgetNotCents(budget)),
         Some(c) if c < 0 => Err(AllocError::NegativeBudget(budget)),
@@ -193,7 +201,7 @@ fn budget_cents(budget: Decimal) -> Result<i128, AllocError> {
     }
 }
 
-fn amount_cents(key: &str, amount: Decimal) -> Result<i128, AllocError> {
+pub(crate) fn amount_cents(key: &str, amount: Decimal) -> Result<i128, AllocError> {
     match cents(amount) {
         None => Err(AllocError::AmountNotCents {
             key: key.to_owned(),

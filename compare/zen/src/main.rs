@@ -493,7 +493,7 @@ fn run_breakdown(engine: &Engine, records: &[Record], as_of: Date) -> [f64; 4] {
     }
     let absorb = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let settled = batch.finish();
+    let settled = batch.finish().expect("in memory");
     let finish = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let firms = settled.firms().expect("in memory");

@@ -166,7 +166,8 @@ pub struct Memory {
     pub settle: usize,
     /// Each sort within one policy's settlement.
     pub work: usize,
-    /// Rejects held until the file is read.
+    /// Rejects held until the file is read, and apart the keys of rejected
+    /// rows.
     pub rejects: usize,
 }
 
@@ -183,7 +184,8 @@ pub const DEFAULT_MEMORY: usize = 768 * MIB;
 
 impl Memory {
     /// Limits that add up to about `total` (three settlement sorts at once
-    /// counted in), shared out in fixed proportions, none below 1 MiB.
+    /// and both reject limits counted in), shared out in fixed
+    /// proportions, none below 1 MiB.
     pub fn within(total: usize) -> Memory {
         let part = |n: usize| (total / 96 * n).max(MIB);
         Memory {
@@ -191,7 +193,7 @@ impl Memory {
             index: part(12),
             settle: part(28),
             work: part(4),
-            rejects: part(8),
+            rejects: part(6),
         }
     }
 }
@@ -390,68 +392,30 @@ impl<'p> Batch<'p> {
     }
 
     /// Sorts the firms by key and finds every key on more than one row,
-    /// among the firms and the `rejected` rows' keys, with those rows.
+    /// among the firms and the `rejected` rows' keys (sorted by key), with
+    /// those rows.
     pub fn duplicates(
         &mut self,
-        rejected: &[(Box<str>, u64)],
+        rejected: &Sorted<FirmEntry, ByKey>,
     ) -> std::io::Result<HashMap<Box<str>, Vec<u64>>> {
-        let mut others: Vec<&(Box<str>, u64)> =
-            rejected.iter().filter(|(k, _)| !k.is_empty()).collect();
-        others.sort_unstable();
-        let mut others = others.as_slice();
         let mut found: HashMap<Box<str>, Vec<u64>> = HashMap::new();
         let mut repeated = Vec::new();
-        // rejected rows' keys before `key`, among themselves
-        let rejected_before =
-            |key: Option<&str>,
-             others: &mut &[&(Box<str>, u64)],
-             found: &mut HashMap<Box<str>, Vec<u64>>| {
-                while let Some((k, _)) = others.first() {
-                    if key.is_some_and(|key| &**k >= key) {
-                        break;
-                    }
-                    let n = others.iter().take_while(|(o, _)| o == k).count();
-                    let (run, rest) = others.split_at(n);
-                    if run.len() > 1 {
-                        found.insert(k.clone(), run.iter().map(|(_, l)| *l).collect());
-                    }
-                    *others = rest;
-                }
-            };
         let sorted = self.sorted();
-        let mut group: Vec<sort::Got<'_, FirmEntry>> = Vec::new();
-        let mut firms = sorted.iter();
+        let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
         loop {
-            let next = firms.next().transpose()?;
-            let same = matches!((&next, group.first()), (Some(n), Some(g)) if n.key == g.key);
-            if same {
-                group.extend(next);
-                continue;
+            let key = match (firms.key()?, others.key()?) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(k), None) | (None, Some(k)) => k,
+                (None, None) => break,
             }
-            if let Some(g) = group.first() {
-                let key = &*g.key;
-                rejected_before(Some(key), &mut others, &mut found);
-                let n = others.iter().take_while(|(o, _)| &**o == key).count();
-                let (same, rest) = others.split_at(n);
-                others = rest;
-                if group.len() + same.len() > 1 && !key.is_empty() {
-                    let mut lines: Vec<u64> = group.iter().map(|f| f.line).collect();
-                    lines.extend(same.iter().map(|(_, l)| *l));
-                    found.insert(key.into(), lines);
-                    repeated.extend(group.iter().map(|f| FirmEntry::clone(f)));
-                }
+            .clone();
+            let (valid, bad) = (firms.take(&key)?, others.take(&key)?);
+            if valid.len() + bad.len() > 1 && !key.is_empty() {
+                let mut lines: Vec<u64> = valid.iter().chain(&bad).map(|f| f.line).collect();
+                lines.sort_unstable();
+                found.insert(key.as_str().into(), lines);
+                repeated.extend(valid.iter().map(|f| FirmEntry::clone(f)));
             }
-            group.clear();
-            match next {
-                Some(n) => group.push(n),
-                None => break,
-            }
-        }
-        drop(group);
-        drop(firms);
-        rejected_before(None, &mut others, &mut found);
-        for rows in found.values_mut() {
-            rows.sort_unstable();
         }
         repeated.sort_unstable_by_key(|f| f.line);
         self.repeated = repeated;
@@ -503,6 +467,38 @@ impl<'p> Batch<'p> {
             self.tally = tally;
         }
         Ok(())
+    }
+}
+
+/// Entries sorted by key, taken a key at a time.
+struct Group<'s> {
+    entries: sort::Merge<'s, FirmEntry, ByKey>,
+    head: Option<sort::Got<'s, FirmEntry>>,
+}
+
+impl<'s> Group<'s> {
+    fn new(entries: sort::Merge<'s, FirmEntry, ByKey>) -> Self {
+        Group {
+            entries,
+            head: None,
+        }
+    }
+
+    /// The next entry's key.
+    fn key(&mut self) -> std::io::Result<Option<&Key>> {
+        if self.head.is_none() {
+            self.head = self.entries.next().transpose()?;
+        }
+        Ok(self.head.as_ref().map(|h| &h.key))
+    }
+
+    /// The entries of `key` at the front.
+    fn take(&mut self, key: &Key) -> std::io::Result<Vec<sort::Got<'s, FirmEntry>>> {
+        let mut out = Vec::new();
+        while self.key()? == Some(key) {
+            out.extend(self.head.take());
+        }
+        Ok(out)
     }
 }
 
@@ -604,7 +600,10 @@ pub fn stream<'p>(
     use crate::data::stream::{RawBatch, Seen};
     use rayon::prelude::*;
     let log_memory = spill.as_ref().map_or(0, |s| s.memory.rejects);
-    let mut log = rejects::RejectLog::new(spill.as_ref().map(|s| s.dir.clone()), log_memory);
+    let spill_dir = spill.as_ref().map(|s| s.dir.clone());
+    let mut log = rejects::RejectLog::new(spill_dir.clone(), log_memory);
+    // the keys of rejected rows, for the duplicate check
+    let mut rejected = Sorter::new("rejected-keys", ByKey, log_memory, spill_dir);
     let mut batch = Batch::new(program, opts, spill);
     let mut seen = Seen::default();
     data.keep_fields(program.used_fields());
@@ -634,8 +633,16 @@ pub fn stream<'p>(
             },
             || data.next_batch(ROWS_PER_BATCH, &mut next),
         );
-        for (rejects, more, chunk) in done {
+        for (rejects, mut more, chunk) in done {
             log.add(&rejects)?;
+            for (key, line) in more.keys.drain(..) {
+                rejected.push(FirmEntry {
+                    key: Key::from(&*key),
+                    line,
+                    start: 0,
+                    len: 0,
+                })?;
+            }
             seen.join(more);
             batch.absorb(chunk)?;
         }
@@ -644,7 +651,7 @@ pub fn stream<'p>(
         std::mem::swap(&mut current, &mut next);
     }
     data.add_seen(&seen);
-    let duplicates = batch.duplicates(&seen.keys)?;
+    let duplicates = batch.duplicates(&rejected.finish())?;
     let again = if duplicates.is_empty() {
         Vec::new()
     } else {

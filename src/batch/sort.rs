@@ -37,6 +37,10 @@ pub trait Order<T>: Send + Sync {
     }
 }
 
+/// Bytes per item that sorting takes besides the items: a (prefix,
+/// position) pair while sorting and the position kept after.
+const SORT_SCRATCH: usize = 36;
+
 /// Runs merged at once; more are merged into one first.
 const FAN_IN: usize = 64;
 /// Bytes per block of a run file (a block holds whole items).
@@ -85,9 +89,9 @@ impl<T: Item, O: Order<T>> Sorter<T, O> {
         }
     }
 
-    /// Bytes held in memory.
+    /// Bytes held in memory, with what sorting them will take.
     pub fn held(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<T>() + self.heap
+        self.items.capacity() * (std::mem::size_of::<T>() + SORT_SCRATCH) + self.heap
     }
 
     /// Items pushed so far.

@@ -402,6 +402,7 @@ impl<'p> Batch<'p> {
         let mut repeated = Vec::new();
         let sorted = self.sorted();
         let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
+        let (mut valid, mut bad) = (Vec::new(), Vec::new());
         loop {
             let key = match (firms.key()?, others.key()?) {
                 (Some(a), Some(b)) => a.min(b),
@@ -409,7 +410,8 @@ impl<'p> Batch<'p> {
                 (None, None) => break,
             }
             .clone();
-            let (valid, bad) = (firms.take(&key)?, others.take(&key)?);
+            firms.take(&key, &mut valid)?;
+            others.take(&key, &mut bad)?;
             if valid.len() + bad.len() > 1 && !key.is_empty() {
                 let mut lines: Vec<u64> = valid.iter().chain(&bad).map(|f| f.line).collect();
                 lines.sort_unstable();
@@ -492,13 +494,13 @@ impl<'s> Group<'s> {
         Ok(self.head.as_ref().map(|h| &h.key))
     }
 
-    /// The entries of `key` at the front.
-    fn take(&mut self, key: &Key) -> std::io::Result<Vec<sort::Got<'s, FirmEntry>>> {
-        let mut out = Vec::new();
+    /// The entries of `key` at the front, into `out`.
+    fn take(&mut self, key: &Key, out: &mut Vec<sort::Got<'s, FirmEntry>>) -> std::io::Result<()> {
+        out.clear();
         while self.key()? == Some(key) {
             out.extend(self.head.take());
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -1,10 +1,12 @@
 //! A batch run in bounded memory: firms are evaluated in parallel chunks,
-//! their decisions kept compactly ([`store`]), settled across firms from
-//! compact candidate lists, and written in key order ([`output`]).
+//! their decisions kept compactly ([`store`]), their keys indexed and their
+//! candidates for settlement gathered in sorts that spill to disk past a
+//! limit ([`sort`], [`Memory`]), settled across firms one sorted pass at a
+//! time ([`settle`]), and written in key order ([`output`]).
 //!
-//! Every result is identical whatever the number of threads: chunks are
-//! absorbed in input order, sums of exact decimals do not depend on order, and
-//! output order is by key.
+//! Every result is identical whatever the number of threads and the memory
+//! limits: chunks are absorbed in input order, sums of exact decimals do not
+//! depend on order, every sort order is total, and output order is by key.
 
 pub mod output;
 pub mod rejects;

@@ -117,8 +117,10 @@ pub struct Settlement {
     pub note: BudgetNote,
 }
 
-/// `limit`, then the budget, for one policy's candidates; `key` gives a
-/// firm's key for tie-breaks.
+/// `limit`, then the budget, for one policy's candidates held in memory;
+/// `key` gives a firm's key for tie-breaks. Batch runs settle in bounded
+/// memory with [`crate::batch::settle::settle`], which a property test holds
+/// to this straightforward form.
 // every index ranges over `0..candidates.len()`, and `kept` and `funded` are
 // as long as `candidates`
 #[allow(clippy::indexing_slicing)]

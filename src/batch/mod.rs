@@ -132,6 +132,86 @@ pub struct Chunk {
     tally: Vec<Tally>,
 }
 
+/// Evaluates chunks of firms for a run ([`Batch::evaluator`]).
+#[derive(Clone, Debug)]
+pub struct Evaluator<'p> {
+    program: &'p Program,
+    opts: RunOptions,
+    in_force: Vec<bool>,
+    across: Vec<bool>,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates a chunk of firms.
+    pub fn evaluate(&self, records: &[Record]) -> Chunk {
+        let program = self.program;
+        let mut chunk = Chunk {
+            firms: Vec::with_capacity(records.len()),
+            bytes: Vec::new(),
+            candidates: Vec::new(),
+            tally: vec![Tally::default(); program.policies.len()],
+        };
+        let mut scratch = Scratch::default();
+        let mut pairs = Vec::new();
+        for record in records {
+            evaluate_firm(
+                program,
+                &self.in_force,
+                record,
+                &self.opts,
+                &mut scratch,
+                &mut pairs,
+            );
+            let key = Key::from(&*record.key_text(program.schema.key));
+            let start = chunk.bytes.len();
+            for pair in &pairs {
+                let p = pair.policy as usize;
+                let Some(tally) = chunk.tally.get_mut(p) else {
+                    continue;
+                };
+                let mut settled = false;
+                match pair.outcome {
+                    Outcome::Eligible if self.across.get(p).copied().unwrap_or(false) => {
+                        settled = true;
+                        chunk.candidates.push((
+                            pair.policy,
+                            Cand {
+                                key: key.clone(),
+                                line: record.row,
+                                amount: pair.amount,
+                                limit_by: pair.limit_by,
+                                alloc_by: pair.alloc_by,
+                                kept: true,
+                            },
+                        ));
+                    }
+                    Outcome::Eligible => {
+                        tally.eligible += 1;
+                        if let Some(a) = pair.amount {
+                            tally.add_amount(a);
+                        }
+                    }
+                    Outcome::Review => tally.review += 1,
+                    Outcome::Ineligible if !self.opts.all => continue,
+                    Outcome::Ineligible => {}
+                }
+                let reasons = pair.reasons.join(store::REASON_SEPARATOR);
+                store::encode(
+                    &mut chunk.bytes,
+                    pair.policy,
+                    pair.outcome,
+                    pair.amount,
+                    settled,
+                    &reasons,
+                );
+            }
+            let len = u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX);
+            chunk.firms.push((key, record.row, len));
+        }
+        chunk
+    }
+}
+
 /// A run in progress.
 pub struct Batch<'p> {
     program: &'p Program,
@@ -268,71 +348,18 @@ impl<'p> Batch<'p> {
 
     /// Evaluates a chunk of firms (no shared state: call from any thread).
     pub fn evaluate(&self, records: &[Record]) -> Chunk {
-        let program = self.program;
-        let mut chunk = Chunk {
-            firms: Vec::with_capacity(records.len()),
-            bytes: Vec::new(),
-            candidates: Vec::new(),
-            tally: vec![Tally::default(); program.policies.len()],
-        };
-        let mut scratch = Scratch::default();
-        let mut pairs = Vec::new();
-        for record in records {
-            evaluate_firm(
-                program,
-                &self.in_force,
-                record,
-                &self.opts,
-                &mut scratch,
-                &mut pairs,
-            );
-            let key = Key::from(&*record.key_text(program.schema.key));
-            let start = chunk.bytes.len();
-            for pair in &pairs {
-                let p = pair.policy as usize;
-                let Some(tally) = chunk.tally.get_mut(p) else {
-                    continue;
-                };
-                let mut settled = false;
-                match pair.outcome {
-                    Outcome::Eligible if self.across.get(p).copied().unwrap_or(false) => {
-                        settled = true;
-                        chunk.candidates.push((
-                            pair.policy,
-                            Cand {
-                                key: key.clone(),
-                                line: record.row,
-                                amount: pair.amount,
-                                limit_by: pair.limit_by,
-                                alloc_by: pair.alloc_by,
-                                kept: true,
-                            },
-                        ));
-                    }
-                    Outcome::Eligible => {
-                        tally.eligible += 1;
-                        if let Some(a) = pair.amount {
-                            tally.add_amount(a);
-                        }
-                    }
-                    Outcome::Review => tally.review += 1,
-                    Outcome::Ineligible if !self.opts.all => continue,
-                    Outcome::Ineligible => {}
-                }
-                let reasons = pair.reasons.join(store::REASON_SEPARATOR);
-                store::encode(
-                    &mut chunk.bytes,
-                    pair.policy,
-                    pair.outcome,
-                    pair.amount,
-                    settled,
-                    &reasons,
-                );
-            }
-            let len = u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX);
-            chunk.firms.push((key, record.row, len));
+        self.evaluator().evaluate(records)
+    }
+
+    /// What evaluating firms needs, apart from the run (so chunks can be
+    /// evaluated while earlier ones are added).
+    pub fn evaluator(&self) -> Evaluator<'p> {
+        Evaluator {
+            program: self.program,
+            opts: self.opts.clone(),
+            in_force: self.in_force.clone(),
+            across: self.across.clone(),
         }
-        chunk
     }
 
     /// Adds an evaluated chunk, in input order.
@@ -585,6 +612,30 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
+/// Adds what a chunk of rows gave to the run: its rejects, the keys of its
+/// rejected rows, what it saw, and its firms.
+fn add(
+    batch: &mut Batch<'_>,
+    log: &mut rejects::RejectLog,
+    rejected: &mut Sorter<FirmEntry, ByKey>,
+    seen: &mut crate::data::stream::Seen,
+    rejects: Vec<crate::data::Reject>,
+    mut more: crate::data::stream::Seen,
+    chunk: Chunk,
+) -> std::io::Result<()> {
+    log.add(&rejects)?;
+    for (key, line) in more.keys.drain(..) {
+        rejected.push(FirmEntry {
+            key: Key::from(&*key),
+            line,
+            start: 0,
+            len: 0,
+        })?;
+    }
+    seen.join(more);
+    batch.absorb(chunk)
+}
+
 /// Rows read per batch from a data file; a batch is parsed and evaluated in
 /// parallel while the next one is read.
 pub const ROWS_PER_BATCH: usize = 16_384;
@@ -615,10 +666,13 @@ pub fn stream<'p>(
     let mut current = RawBatch::default();
     let mut next = RawBatch::default();
     data.next_batch(ROWS_PER_BATCH, &mut current)?;
+    // while both cores parse and evaluate a batch, the batch before it joins
+    // the run (which may sort and write to disk) and the next one is read
+    let evaluator = batch.evaluator();
+    let mut pending = Vec::new();
     while !current.rows().is_empty() {
-        let work = &batch;
         let rows = current.rows();
-        let (done, read) = rayon::join(
+        let (done, rest) = rayon::join(
             || {
                 rows.par_chunks(crate::run::CHUNK)
                     .map(|raw| {
@@ -631,28 +685,41 @@ pub fn stream<'p>(
                                 Err(rs) => rejects.extend(rs),
                             }
                         }
-                        (rejects, seen, work.evaluate(&records))
+                        (rejects, seen, evaluator.evaluate(&records))
                     })
                     .collect::<Vec<_>>()
             },
-            || data.next_batch(ROWS_PER_BATCH, &mut next),
+            || -> Result<(), RunError> {
+                for (rejects, more, chunk) in pending.drain(..) {
+                    add(
+                        &mut batch,
+                        &mut log,
+                        &mut rejected,
+                        &mut seen,
+                        rejects,
+                        more,
+                        chunk,
+                    )?;
+                }
+                data.next_batch(ROWS_PER_BATCH, &mut next)?;
+                Ok(())
+            },
         );
-        for (rejects, mut more, chunk) in done {
-            log.add(&rejects)?;
-            for (key, line) in more.keys.drain(..) {
-                rejected.push(FirmEntry {
-                    key: Key::from(&*key),
-                    line,
-                    start: 0,
-                    len: 0,
-                })?;
-            }
-            seen.join(more);
-            batch.absorb(chunk)?;
-        }
+        pending = done;
         on_progress(data.position());
-        read?;
+        rest?;
         std::mem::swap(&mut current, &mut next);
+    }
+    for (rejects, more, chunk) in pending {
+        add(
+            &mut batch,
+            &mut log,
+            &mut rejected,
+            &mut seen,
+            rejects,
+            more,
+            chunk,
+        )?;
     }
     data.add_seen(&seen);
     let duplicates = batch.duplicates(&rejected.finish())?;

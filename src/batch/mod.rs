@@ -612,28 +612,32 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// Adds what a chunk of rows gave to the run: its rejects, the keys of its
-/// rejected rows, what it saw, and its firms.
+/// What a chunk of rows gave: its rejects, what it saw (the keys of its
+/// rejected rows among it), its firms.
+type Parsed = (Vec<crate::data::Reject>, crate::data::stream::Seen, Chunk);
+
+/// Adds chunks of rows to the run, in input order.
 fn add(
     batch: &mut Batch<'_>,
     log: &mut rejects::RejectLog,
     rejected: &mut Sorter<FirmEntry, ByKey>,
     seen: &mut crate::data::stream::Seen,
-    rejects: Vec<crate::data::Reject>,
-    mut more: crate::data::stream::Seen,
-    chunk: Chunk,
+    chunks: impl IntoIterator<Item = Parsed>,
 ) -> std::io::Result<()> {
-    log.add(&rejects)?;
-    for (key, line) in more.keys.drain(..) {
-        rejected.push(FirmEntry {
-            key: Key::from(&*key),
-            line,
-            start: 0,
-            len: 0,
-        })?;
+    for (rejects, mut more, chunk) in chunks {
+        log.add(&rejects)?;
+        for (key, line) in more.keys.drain(..) {
+            rejected.push(FirmEntry {
+                key: Key::from(&*key),
+                line,
+                start: 0,
+                len: 0,
+            })?;
+        }
+        seen.join(more);
+        batch.absorb(chunk)?;
     }
-    seen.join(more);
-    batch.absorb(chunk)
+    Ok(())
 }
 
 /// Rows read per batch from a data file; a batch is parsed and evaluated in
@@ -690,17 +694,13 @@ pub fn stream<'p>(
                     .collect::<Vec<_>>()
             },
             || -> Result<(), RunError> {
-                for (rejects, more, chunk) in pending.drain(..) {
-                    add(
-                        &mut batch,
-                        &mut log,
-                        &mut rejected,
-                        &mut seen,
-                        rejects,
-                        more,
-                        chunk,
-                    )?;
-                }
+                add(
+                    &mut batch,
+                    &mut log,
+                    &mut rejected,
+                    &mut seen,
+                    pending.drain(..),
+                )?;
                 data.next_batch(ROWS_PER_BATCH, &mut next)?;
                 Ok(())
             },
@@ -710,17 +710,7 @@ pub fn stream<'p>(
         rest?;
         std::mem::swap(&mut current, &mut next);
     }
-    for (rejects, more, chunk) in pending {
-        add(
-            &mut batch,
-            &mut log,
-            &mut rejected,
-            &mut seen,
-            rejects,
-            more,
-            chunk,
-        )?;
-    }
+    add(&mut batch, &mut log, &mut rejected, &mut seen, pending)?;
     data.add_seen(&seen);
     let duplicates = batch.duplicates(&rejected.finish())?;
     let again = if duplicates.is_empty() {

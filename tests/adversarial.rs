@@ -752,6 +752,25 @@ fn unterminated_quote_at_the_end() {
     res.reject(4, &["never closed", "lines 4-4"]);
 }
 
+/// A quote inside an unquoted cell is a plain character (as the csv reader
+/// reads it), even though it leaves the file with an odd number of quotes:
+/// a last row without a line break after it is not taken as unclosed.
+#[test]
+fn a_stray_quote_in_a_cell_does_not_open_the_last_row() {
+    let base = Base::load();
+    let tmp = Temp::new("stray-quote");
+    let rows = [
+        base.firm(1, &[("name", "武汉STRAY有限公司")]),
+        base.firm(2, &[]),
+        base.firm(3, &[]),
+    ];
+    let text = csv_text(&base.header, &rows, "\n").replace("STRAY", "5\"屏");
+    assert_eq!(text.matches('"').count() % 2, 1, "an odd number of quotes");
+    let data = tmp.write("stray.csv", text.trim_end());
+    let res = accounted(&run(&tmp, &data, &[]), 3);
+    assert_split(&res, &[1, 2, 3], &[]);
+}
+
 /// An unterminated quote swallows every line after it into one cell. When
 /// the cell is the last column of a text field, the row has the right number
 /// of cells and is accepted: the rows after it vanish without a reject or a

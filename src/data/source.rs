@@ -15,14 +15,27 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// How much of a file is looked at to choose between UTF-8 and GB18030.
 pub(super) const SNIFF: usize = 4 << 20;
 
+/// Where CSV quoting stands after the bytes read so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quote {
+    /// Not in a quoted cell.
+    Out,
+    /// In a quoted cell.
+    In,
+    /// Just after a quote in a quoted cell: closed, unless a quote follows.
+    Closing,
+}
+
 /// A reader that hashes what passes through and notes where lines end.
 pub(super) struct Tracked<R> {
     inner: R,
     /// Bytes passed so far (after a skipped byte-order mark).
     pos: u64,
-    /// Double quotes passed so far: an odd count at the end of a CSV file
-    /// means a quote was opened and never closed.
-    quotes: u64,
+    /// Where the bytes passed so far leave CSV quoting ([`Quote`]).
+    quote: Quote,
+    /// The last byte passed, and where the last double quote was.
+    last_byte: Option<u8>,
+    last_quote: u64,
     skip_bom: bool,
     /// The end of the input was reached.
     eof: bool,
@@ -36,7 +49,9 @@ impl<R: Read> Tracked<R> {
         Tracked {
             inner,
             pos: 0,
-            quotes: 0,
+            quote: Quote::Out,
+            last_byte: None,
+            last_quote: u64::MAX,
             skip_bom,
             eof: false,
             hasher: Sha256::new(),
@@ -44,19 +59,37 @@ impl<R: Read> Tracked<R> {
         }
     }
 
-    /// Whether a double quote is still open at this point of the file.
-    pub(super) fn quote_open(&self) -> bool {
-        self.quotes % 2 == 1
+    /// Whether the end of the input was reached inside a quoted cell. Asked
+    /// after each record: the record read when this first holds ran to the
+    /// end of the file, and its quote was never closed.
+    pub(super) fn ended_in_open_quote(&self) -> bool {
+        self.eof && self.quote == Quote::In
     }
 
-    /// Whether the end of the input was reached and the file's double quotes
-    /// are odd in number. Asked after each record: the record read when this
-    /// first holds ran to the end of the file, and with an odd count that is
-    /// taken as a quote opened in it and never closed. (A stray quote inside
-    /// an unquoted cell elsewhere also makes the count odd; then a last row
-    /// without a final line break is wrongly taken as unclosed.)
-    pub(super) fn ended_in_open_quote(&self) -> bool {
-        self.eof && self.quote_open()
+    /// Follows CSV quoting over the double quotes of `kept` (which starts at
+    /// `self.pos`), as the csv reader reads them: a quote opens a quoted cell
+    /// only at the start of a cell; inside one, a quote closes it unless
+    /// another follows at once (`""`, a quote in the cell); elsewhere it is
+    /// a plain character.
+    fn follow_quotes(&mut self, kept: &[u8]) {
+        for i in memchr::memchr_iter(b'"', kept) {
+            let at = self.pos + i as u64;
+            let before = match i.checked_sub(1) {
+                Some(j) => kept.get(j).copied(),
+                None => self.last_byte,
+            };
+            let cell_start = matches!(before, None | Some(b',' | b'\n' | b'\r'));
+            self.quote = match self.quote {
+                Quote::In => Quote::Closing,
+                Quote::Closing if self.last_quote.wrapping_add(1) == at => Quote::In,
+                Quote::Closing | Quote::Out if cell_start => Quote::In,
+                Quote::Closing | Quote::Out => Quote::Out,
+            };
+            self.last_quote = at;
+        }
+        if let Some(&b) = kept.last() {
+            self.last_byte = Some(b);
+        }
     }
 
     /// Bytes read so far (for progress).
@@ -94,7 +127,7 @@ impl<R: Read> Read for Tracked<R> {
             }
         }
         drop(breaks);
-        self.quotes += memchr::memchr_iter(b'"', kept).count() as u64;
+        self.follow_quotes(kept);
         let len = kept.len();
         buf.copy_within(start..n, 0);
         self.pos += len as u64;
@@ -177,6 +210,65 @@ pub(super) fn decode(encoding: Encoding, raw: &[u8]) -> Result<Cow<'_, str>, &'s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hands out a few bytes at a time, so quotes fall across reads.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            let (head, rest) = self.0.split_at(n);
+            buf.get_mut(..n).unwrap_or_default().copy_from_slice(head);
+            self.0 = rest;
+            Ok(n)
+        }
+    }
+
+    /// Whether the csv reader ends `text` inside a quoted cell: if it does,
+    /// a line break and more text after it land in the last cell.
+    fn csv_ends_quoted(text: &[u8]) -> bool {
+        let mut more = text.to_vec();
+        more.extend_from_slice(b"\nZZ");
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&more[..]);
+        let records: Vec<csv::ByteRecord> = r.byte_records().map(|x| x.unwrap()).collect();
+        let last = records
+            .last()
+            .and_then(|r| r.iter().next_back())
+            .unwrap_or_default();
+        last.ends_with(b"\nZZ")
+    }
+
+    #[test]
+    fn quotes_are_followed_as_the_csv_reader_reads_them() {
+        let alphabet = [b'a', b'"', b',', b'\n', b'\r', b' '];
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let mut open = 0;
+        for case in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 24) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|i| alphabet[((state >> (i * 2 % 60)) as usize + i) % alphabet.len()])
+                .collect();
+            let mut t = Tracked::new(Trickle(&text, 1 + case % 3), false);
+            std::io::copy(&mut t, &mut std::io::sink()).unwrap();
+            open += u32::from(t.ended_in_open_quote());
+            assert_eq!(
+                t.ended_in_open_quote(),
+                csv_ends_quoted(&text),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        assert!(
+            (2_000..18_000).contains(&open),
+            "both ends seen: {open} open"
+        );
+    }
 
     #[test]
     fn chooses_the_encoding() {

@@ -5,8 +5,9 @@
 //! time ([`settle`]), and written in key order ([`output`]).
 //!
 //! Every result is identical whatever the number of threads and the memory
-//! limits: chunks are absorbed in input order, sums of exact decimals do not
-//! depend on order, every sort order is total, and output order is by key.
+//! limits: chunks are absorbed in input order, every sort order is total,
+//! output order is by key, and sums of decimals do not depend on order while
+//! they fit in 28 significant digits (docs/language.md).
 
 pub mod output;
 pub mod rejects;

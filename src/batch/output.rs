@@ -99,7 +99,10 @@ impl<'p> Batch<'p> {
                         (h <= memory.settle).then_some(h)
                     })
                     .is_ok();
-                if !fits {
+                // results wait for the output in memory or in one file each
+                if fits {
+                    s.paid = s.paid.compact("paid", spill_dir.clone())?;
+                } else {
                     let _ = held.fetch_update(Relaxed, Relaxed, |h| Some(h.saturating_sub(had)));
                     s.paid = s.paid.spill("paid", spill_dir.clone())?;
                 }

@@ -346,7 +346,11 @@ impl Paying {
             return Plan::Fail(AllocError::TooLarge.to_string());
         };
         if total <= budget {
-            return Plan::Amounts;
+            // every amount is paid, written with two decimals
+            return match money(self.largest) {
+                Some(_) => Plan::Amounts,
+                None => Plan::Fail(AllocError::TooLarge.to_string()),
+            };
         }
         match how {
             Allocation::By(..) => Plan::ByOrder { budget },
@@ -445,7 +449,40 @@ pub fn settle(
         }
     };
     let mut note = BudgetNote::default();
-    let plan = paying.plan(policy, &mut note);
+    let mut plan = paying.plan(policy, &mut note);
+    let (paid, sums) = match pay(policy, &cands, &dropped, tally, room, &plan)? {
+        Some(done) => done,
+        None => {
+            // a share does not fit in a decimal with two places: the
+            // allocation fails as a whole
+            plan = Plan::Fail(AllocError::TooLarge.to_string());
+            pay(policy, &cands, &dropped, tally, room, &plan)?
+                .ok_or_else(|| std::io::Error::other("settlement failed without an allocation"))?
+        }
+    };
+    if let Plan::Fail(e) = plan {
+        note.error = Some(e);
+    }
+    Ok(Settlement {
+        paid,
+        note,
+        eligible: sums.eligible,
+        amount: sums.amount,
+        funded: sums.funded,
+        overflow: sums.overflow,
+    })
+}
+
+/// Pays the candidates as `plan` says: every result in key order, and the
+/// sums. `None` when a share cannot be written with two decimals.
+fn pay(
+    policy: &Policy,
+    cands: &Sorted<Cand, CandOrder>,
+    dropped: &impl Fn(u64) -> bool,
+    tally: &Tally,
+    room: &Room,
+    plan: &Plan,
+) -> std::io::Result<Option<(Sorted<Paid, ByKey>, Sums)>> {
     let mut paid = Sorter::new("paid", ByKey, room.limit, room.dir.clone());
     let mut sums = Sums {
         eligible: tally.eligible,
@@ -458,7 +495,7 @@ pub fn settle(
     // by order: paid in full while the budget lasts, the first that does
     // not fit gets what is left, the rest nothing
     let mut left = match plan {
-        Plan::ByOrder { budget } => budget,
+        Plan::ByOrder { budget } => *budget,
         _ => 0,
     };
     for c in cands.iter() {
@@ -471,7 +508,7 @@ pub fn settle(
         if kept {
             sums.kept(amount);
         }
-        let funded = match (&plan, amount) {
+        let funded = match (plan, amount) {
             (_, None) => None,
             (Plan::Amounts, Some(a)) => Some(a),
             (Plan::Fail(_), Some(_)) => None,
@@ -482,7 +519,10 @@ pub fn settle(
                 if pay < a {
                     left = 0;
                 }
-                money(pay)
+                let Some(m) = money(pay) else {
+                    return Ok(None);
+                };
+                Some(m)
             }
             (Plan::ProRata { budget, total }, Some(a)) => {
                 let a = alloc::amount_cents(&c.key, a).unwrap_or_default();
@@ -514,27 +554,20 @@ pub fn settle(
             let s = s?;
             let cents = s.cents + i128::from(left > 0);
             left -= i128::from(left > 0);
+            let Some(m) = money(cents) else {
+                return Ok(None);
+            };
             let p = Paid {
                 key: s.key.clone(),
                 line: s.line,
                 kept: true,
-                funded: money(cents),
+                funded: Some(m),
             };
             sums.funded(p.funded);
             paid.push(p)?;
         }
     }
-    if let Plan::Fail(e) = plan {
-        note.error = Some(e);
-    }
-    Ok(Settlement {
-        paid: paid.finish(),
-        note,
-        eligible: sums.eligible,
-        amount: sums.amount,
-        funded: sums.funded,
-        overflow: sums.overflow,
-    })
+    Ok(Some((paid.finish(), sums)))
 }
 
 #[cfg(test)]
@@ -658,20 +691,7 @@ mod tests {
                 .collect();
             let gone = |l: u64| dropped.binary_search(&l).is_ok();
             let staying: Vec<&Cand> = cands.iter().filter(|c| !gone(c.line)).collect();
-            let want = settle_policy(
-                &policy,
-                &staying
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| Candidate {
-                        firm: i as u32,
-                        amount: c.amount,
-                        limit_by: c.limit_by,
-                        alloc_by: c.alloc_by,
-                    })
-                    .collect::<Vec<_>>(),
-                |f| staying.get(f as usize).map_or("", |c| &*c.key),
-            );
+            let want = in_memory(&policy, &staying);
             let tally = Tally::default();
             let exceeded = want.note.exceeded && want.note.error.is_none();
             paths[0] += u32::from(exceeded && matches!(policy.allocate, Some(Allocation::ProRata)));
@@ -716,6 +736,137 @@ mod tests {
             "every path taken: {paths:?}"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Whether adding `amounts` up rounds nowhere (near 28 digits decimal
+    /// addition rounds, and then the order of adding matters).
+    fn adds_exactly(amounts: impl Iterator<Item = Decimal> + Clone) -> bool {
+        let orders: [Vec<Decimal>; 2] = [amounts.clone().collect(), amounts.rev_collect()];
+        orders.iter().all(|xs| {
+            let mut acc = Decimal::ZERO;
+            xs.iter().all(|&x| match acc.checked_add(x) {
+                Some(next) if next - x == acc && next - acc == x => {
+                    acc = next;
+                    true
+                }
+                _ => false,
+            })
+        })
+    }
+
+    trait RevCollect: Iterator<Item = Decimal> + Sized {
+        fn rev_collect(self) -> Vec<Decimal> {
+            let mut v: Vec<Decimal> = self.collect();
+            v.reverse();
+            v
+        }
+    }
+    impl<I: Iterator<Item = Decimal>> RevCollect for I {}
+
+    /// Amounts and budgets up to the largest decimals: where no sum rounds,
+    /// the streamed settlement agrees with the in-memory one, "too large to
+    /// share out exactly" included.
+    #[test]
+    fn huge_amounts_settle_alike() {
+        let dir = std::env::temp_dir().join(format!("mianshen-huge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let values = [
+            "0",
+            "0.01",
+            "1",
+            "99999999999999999999999999.99",
+            "1000000000000000000000000000",
+            "79228162514264337593543950335",
+            "7922816251426433759354395033.5",
+            "123456789012345678.91",
+            "5000000000000000000",
+        ];
+        let mut rng = Rng(12345);
+        let pick = |rng: &mut Rng| -> Decimal {
+            values[rng.below(values.len() as u64) as usize]
+                .parse()
+                .unwrap()
+        };
+        let (mut compared, mut too_large) = (0, 0);
+        for round in 0..3000 {
+            let n = rng.below(8) as usize;
+            let mut policy = policy(&mut rng, n);
+            if policy.budget.is_some() {
+                policy.budget = Some(pick(&mut rng));
+            }
+            let cands: Vec<Cand> = (0..n)
+                .map(|i| Cand {
+                    key: Key::from(format!("k{}", rng.below(5))),
+                    line: i as u64 + 2,
+                    amount: (rng.below(6) != 0).then(|| pick(&mut rng)),
+                    limit_by: Some(OrderValue::Num(Decimal::from(rng.below(3)))),
+                    alloc_by: Some(OrderValue::Num(Decimal::from(rng.below(3)))),
+                    kept: true,
+                })
+                .collect();
+            if !adds_exactly(cands.iter().filter_map(|c| c.amount)) {
+                continue;
+            }
+            compared += 1;
+            let want = in_memory(&policy, &cands.iter().collect::<Vec<_>>());
+            too_large += u32::from(
+                want.note
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("too large")),
+            );
+            let room = Room {
+                dir: Some(dir.clone()),
+                limit: 300,
+            };
+            let mut sorter = Sorter::new("c", CandOrder::first(&policy), 300, Some(dir.clone()));
+            for c in &cands {
+                sorter.push(c.clone()).unwrap();
+            }
+            let got = settle(
+                &policy,
+                sorter.finish(),
+                |_| false,
+                &Tally::default(),
+                &room,
+            )
+            .unwrap();
+            assert_eq!(got.note, want.note, "round {round}: {policy:?} {cands:?}");
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| by_key_order(&cands[a], &cands[b]));
+            let paid: Vec<(bool, Option<Decimal>)> = got
+                .paid
+                .iter()
+                .map(|p| p.map(|p| (p.kept, p.funded)).unwrap())
+                .collect();
+            let expected: Vec<(bool, Option<Decimal>)> = order
+                .iter()
+                .map(|&i| (want.kept[i], want.funded[i]))
+                .collect();
+            assert_eq!(paid, expected, "round {round}: {policy:?} {cands:?}");
+        }
+        assert!(
+            compared > 1000 && too_large > 20,
+            "{compared} compared, {too_large} too large"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// [`settle_policy`] on the candidates, in row order.
+    fn in_memory(policy: &Policy, cands: &[&Cand]) -> crate::settle::Settlement {
+        let list: Vec<Candidate> = cands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Candidate {
+                firm: i as u32,
+                amount: c.amount,
+                limit_by: c.limit_by,
+                alloc_by: c.alloc_by,
+            })
+            .collect();
+        settle_policy(policy, &list, |f| {
+            cands.get(f as usize).map_or("", |c| &*c.key)
+        })
     }
 
     fn by_key_order(a: &Cand, b: &Cand) -> Ordering {

@@ -48,10 +48,11 @@ const BLOCK: usize = 64 << 10;
 
 static RUN_NAMES: AtomicU64 = AtomicU64::new(0);
 
-/// One sorted run on disk; its file goes when it does.
+/// One sorted run on disk; its file goes when it does. The file is open
+/// only while it is written or read, so a run costs no file handle while it
+/// waits.
 struct Run {
     path: PathBuf,
-    file: File,
     len: u64,
 }
 
@@ -133,25 +134,7 @@ impl<T: Item, O: Order<T>> Sorter<T, O> {
         self.runs.push(run);
         if self.runs.len() >= FAN_IN {
             let runs = std::mem::take(&mut self.runs);
-            let merged = {
-                let mut m = Merge::new(&self.order, &[], &[], &runs);
-                let mut err = None;
-                let run = write_run(
-                    &dir,
-                    self.name,
-                    std::iter::from_fn(|| match m.next()? {
-                        Ok(item) => Some(item),
-                        Err(e) => {
-                            err = Some(e);
-                            None
-                        }
-                    }),
-                )?;
-                if let Some(e) = err {
-                    return Err(e);
-                }
-                run
-            };
+            let merged = merge_to_run(Merge::new(&self.order, &[], &[], &runs), &dir, self.name)?;
             self.runs.push(merged);
         }
         Ok(())
@@ -199,8 +182,8 @@ fn write_run<'t, T: Item + 't>(
     let n = RUN_NAMES.fetch_add(1, Relaxed);
     let path = dir.join(format!(".{name}-{}-{n}.run", std::process::id()));
     let file = spill_file(&path)?;
-    let mut run = Run { path, file, len: 0 };
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, &run.file);
+    let mut run = Run { path, len: 0 };
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
     let mut block = Vec::with_capacity(BLOCK + 1024);
     let flush = |block: &mut Vec<u8>, out: &mut std::io::BufWriter<&File>| {
         let len = u32::try_from(block.len()).map_err(std::io::Error::other)?;
@@ -224,6 +207,30 @@ fn write_run<'t, T: Item + 't>(
     drop(out);
     run.len = len;
     Ok(run)
+}
+
+/// Writes what `m` gives to one run.
+fn merge_to_run<T: Item, O: Order<T>>(
+    mut m: Merge<'_, T, O>,
+    dir: &std::path::Path,
+    name: &str,
+) -> std::io::Result<Run> {
+    let mut err = None;
+    let run = write_run(
+        dir,
+        name,
+        std::iter::from_fn(|| match m.next()? {
+            Ok(item) => Some(item),
+            Err(e) => {
+                err = Some(e);
+                None
+            }
+        }),
+    )?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(run),
+    }
 }
 
 /// Sorted items: those held in memory and the runs on disk.
@@ -257,29 +264,56 @@ impl<T: Item, O: Order<T>> Sorted<T, O> {
             + self.items.iter().map(Item::heap).sum::<usize>()
     }
 
-    /// Moves what is held in memory to a run (when there is a spill directory).
+    /// Moves everything to one run on disk (when there is a spill
+    /// directory): nothing held in memory, one file to read.
     pub fn spill(self, name: &'static str, dir: Option<PathBuf>) -> std::io::Result<Self> {
         let Some(dir) = dir else { return Ok(self) };
-        if self.items.is_empty() {
+        if self.items.is_empty() && self.runs.len() <= 1 {
             return Ok(self);
         }
-        let run = write_run(
-            &dir,
+        self.merged(name, &dir, true)
+    }
+
+    /// Merges the runs on disk into one (what is held stays in memory), so
+    /// reading takes one file handle however many runs there were.
+    pub fn compact(self, name: &'static str, dir: Option<PathBuf>) -> std::io::Result<Self> {
+        match dir {
+            Some(dir) if self.runs.len() > 1 => self.merged(name, &dir, false),
+            _ => Ok(self),
+        }
+    }
+
+    /// The runs, and what is held if `held`, merged into one run.
+    fn merged(
+        self,
+        name: &'static str,
+        dir: &std::path::Path,
+        held: bool,
+    ) -> std::io::Result<Self> {
+        let no_perm: &[u32] = &[];
+        let perm = if held { &self.perm[..] } else { no_perm };
+        let run = merge_to_run(
+            Merge::new(&self.order, &self.items, perm, &self.runs),
+            dir,
             name,
-            self.perm.iter().filter_map(|&i| self.items.get(i as usize)),
         )?;
         let Sorted {
             order,
-            mut runs,
+            items,
+            perm,
             count,
             ..
         } = self;
-        runs.push(run);
+        let (items, perm) = if held {
+            (Vec::new(), Vec::new())
+        } else {
+            (items, perm)
+        };
         Ok(Sorted {
             order,
-            items: Vec::new(),
-            perm: Vec::new(),
-            runs,
+            items,
+            perm,
+            runs: vec![run],
             count,
         })
     }
@@ -301,9 +335,10 @@ impl<T> Deref for Got<'_, T> {
     }
 }
 
-/// Reads a run block by block.
+/// Reads a run block by block (its file open from the first read to the last).
 struct RunReader<'a> {
     run: &'a Run,
+    file: Option<File>,
     at: u64,
     block: Vec<u8>,
     used: usize,
@@ -313,13 +348,18 @@ impl RunReader<'_> {
     fn next<T: Item>(&mut self) -> std::io::Result<Option<T>> {
         if self.used >= self.block.len() {
             if self.at >= self.run.len {
+                self.file = None;
                 return Ok(None);
             }
+            let file = match &mut self.file {
+                Some(f) => f,
+                None => self.file.insert(File::open(&self.run.path)?),
+            };
             let mut len = [0u8; 4];
-            read_at(&self.run.file, &mut len, self.at)?;
+            read_at(file, &mut len, self.at)?;
             let len = u32::from_le_bytes(len) as usize;
             self.block.resize(len, 0);
-            read_at(&self.run.file, &mut self.block, self.at + 4)?;
+            read_at(file, &mut self.block, self.at + 4)?;
             self.at += 4 + len as u64;
             self.used = 0;
         }
@@ -371,6 +411,7 @@ impl<'a, T: Item, O: Order<T>> Merge<'a, T, O> {
             .map(|run| {
                 Source::Run(RunReader {
                     run,
+                    file: None,
                     at: 0,
                     block: Vec::new(),
                     used: 0,

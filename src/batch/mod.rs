@@ -16,7 +16,6 @@ pub mod sort;
 pub mod store;
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rust_decimal::Decimal;
@@ -24,6 +23,7 @@ use rust_decimal::Decimal;
 use self::settle::{ByKey, Cand, CandOrder};
 use self::sort::{key_heap, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter};
 use self::store::Store;
+use crate::data::stream::{DupRow, Repeated};
 use crate::date::Date;
 use crate::eval::expr::Scratch;
 use crate::eval::value::V;
@@ -229,10 +229,9 @@ pub struct Batch<'p> {
     /// Per policy settled across firms, its candidates.
     candidates: Vec<Option<Sorter<Cand, CandOrder>>>,
     tally: Vec<Tally>,
-    /// The firms of keys found on more than one row ([`Batch::duplicates`]).
-    repeated: Vec<FirmEntry>,
-    /// Lines of the firms taken out ([`Batch::drop_rows`]), sorted.
-    dropped: Vec<u64>,
+    /// The firms taken out, their keys found on more than one row
+    /// ([`Batch::duplicates`]), in key order.
+    dropped: Option<Sorted<FirmEntry, ByKey>>,
 }
 
 /// What a run holds in memory before spilling to disk, in bytes. A run
@@ -342,8 +341,7 @@ impl<'p> Batch<'p> {
             spill_dir,
             memory,
             tally: vec![Tally::default(); n],
-            repeated: Vec::new(),
-            dropped: Vec::new(),
+            dropped: None,
         }
     }
 
@@ -422,17 +420,29 @@ impl<'p> Batch<'p> {
     }
 
     /// Sorts the firms by key and finds every key on more than one row,
-    /// among the firms and the `rejected` rows' keys (sorted by key), with
-    /// those rows.
+    /// among the firms and the `rejected` rows' keys (sorted by key): each
+    /// row of such a key, in line order, to be read again for its rejects.
+    /// The firms of those keys are taken out of the run: out of the totals
+    /// now, out of settlement and the output later.
     pub fn duplicates(
         &mut self,
         rejected: &Sorted<FirmEntry, ByKey>,
-    ) -> std::io::Result<HashMap<Box<str>, Vec<u64>>> {
-        let mut found: HashMap<Box<str>, Vec<u64>> = HashMap::new();
-        let mut repeated = Vec::new();
-        let sorted = self.sorted();
+    ) -> std::io::Result<Sorted<DupRow, ByLine>> {
+        let dir = self.spill_dir.clone();
+        let mut rows = Sorter::new("repeated", ByLine, self.memory.rejects, dir.clone());
+        let mut dropped = Sorter::new("dropped", ByKey, self.memory.rejects, dir);
+        let mut tally = std::mem::take(&mut self.tally);
+        let overflowed = tally.iter().any(|t| t.overflow);
+        let mut buf = Vec::new();
+        self.sorted();
+        let (store, Some(sorted)) = (&self.store, &self.sorted) else {
+            return Ok(rows.finish());
+        };
+        // each key is read twice, a step apart: first to count its rows and
+        // note the first ones, then to hand out its rows with that
         let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
-        let (mut valid, mut bad) = (Vec::new(), Vec::new());
+        let (mut firms_again, mut others_again) =
+            (Group::new(sorted.iter()), Group::new(rejected.iter()));
         loop {
             let key = match (firms.key()?, others.key()?) {
                 (Some(a), Some(b)) => a.min(b),
@@ -440,65 +450,130 @@ impl<'p> Batch<'p> {
                 (None, None) => break,
             }
             .clone();
-            firms.take(&key, &mut valid)?;
-            others.take(&key, &mut bad)?;
-            if valid.len() + bad.len() > 1 && !key.is_empty() {
-                let mut lines: Vec<u64> = valid.iter().chain(&bad).map(|f| f.line).collect();
-                lines.sort_unstable();
-                found.insert(key.as_str().into(), lines);
-                repeated.extend(valid.iter().map(|f| FirmEntry::clone(f)));
+            let (valid, bad) = (firms.count(&key)?, others.count(&key)?);
+            let mut first = valid.1;
+            first.extend(bad.1);
+            first.sort_unstable();
+            first.truncate(Repeated::NAMED + 1);
+            let repeated = Repeated {
+                first,
+                count: valid.0 + bad.0,
+            };
+            let again = repeated.count > 1 && !key.is_empty();
+            while let Some(f) = firms_again.next_of(&key)? {
+                if !again {
+                    continue;
+                }
+                rows.push(DupRow {
+                    line: f.line,
+                    key: key.as_str().into(),
+                    repeated: repeated.clone(),
+                })?;
+                for s in store::decode(store.read(f.start, f.len, &mut buf)?) {
+                    if let Some(t) = tally.get_mut(s.policy as usize) {
+                        t.count(&s, -1);
+                    }
+                }
+                self.firms = self.firms.saturating_sub(1);
+                dropped.push(FirmEntry::clone(&f))?;
+            }
+            while let Some(r) = others_again.next_of(&key)? {
+                if again {
+                    rows.push(DupRow {
+                        line: r.line,
+                        key: key.as_str().into(),
+                        repeated: repeated.clone(),
+                    })?;
+                }
             }
         }
-        repeated.sort_unstable_by_key(|f| f.line);
-        self.repeated = repeated;
-        Ok(found)
+        let dropped = dropped.finish();
+        if overflowed && !dropped.is_empty() {
+            // a sum that overflowed may not once a firm is out: count again
+            tally = vec![Tally::default(); tally.len()];
+            let mut gone = Skip::new(dropped.iter());
+            for f in sorted.iter() {
+                let f = f?;
+                if gone.skips(&f)? {
+                    continue;
+                }
+                for s in store::decode(store.read(f.start, f.len, &mut buf)?) {
+                    if let Some(t) = tally.get_mut(s.policy as usize) {
+                        t.count(&s, 1);
+                    }
+                }
+            }
+        }
+        self.tally = tally;
+        self.dropped = (!dropped.is_empty()).then_some(dropped);
+        Ok(rows.finish())
+    }
+}
+
+/// Rows read again, in line order.
+#[derive(Clone, Copy, Debug)]
+pub struct ByLine;
+
+impl Order<DupRow> for ByLine {
+    fn cmp(&self, a: &DupRow, b: &DupRow) -> Ordering {
+        a.line.cmp(&b.line)
+    }
+}
+
+impl Item for DupRow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.line.to_le_bytes());
+        put_text(out, &self.key);
+        out.extend_from_slice(&self.repeated.count.to_le_bytes());
+        out.push(self.repeated.first.len() as u8);
+        for l in &self.repeated.first {
+            out.extend_from_slice(&l.to_le_bytes());
+        }
     }
 
-    /// Takes out the firms read from these lines (sorted): their rows were
-    /// rejected after all. Their decisions are dropped from the totals and
-    /// from settlement across firms. Only firms of repeated keys
-    /// ([`Batch::duplicates`]) can be taken out.
-    pub fn drop_rows(&mut self, lines: &[u64]) -> std::io::Result<()> {
-        let gone: Vec<FirmEntry> = std::mem::take(&mut self.repeated)
-            .into_iter()
-            .filter(|f| lines.binary_search(&f.line).is_ok())
-            .collect();
-        if gone.is_empty() {
-            return Ok(());
-        }
-        let mut buf = Vec::new();
-        let overflowed = self.tally.iter().any(|t| t.overflow);
-        for f in &gone {
-            for s in store::decode(self.store.read(f.start, f.len, &mut buf)?) {
-                if let Some(t) = self.tally.get_mut(s.policy as usize) {
-                    t.count(&s, -1);
-                }
+    fn decode(bytes: &mut &[u8]) -> Option<Self> {
+        let line = u64::from_le_bytes(take_array(bytes)?);
+        let key = take_key(bytes)?;
+        let count = u64::from_le_bytes(take_array(bytes)?);
+        let [n] = take_array::<1>(bytes)?;
+        let first = (0..n)
+            .map(|_| take_array(bytes).map(u64::from_le_bytes))
+            .collect::<Option<Vec<u64>>>()?;
+        Some(DupRow {
+            line,
+            key: key.as_str().into(),
+            repeated: Repeated { first, count },
+        })
+    }
+
+    fn heap(&self) -> usize {
+        self.key.len() + 16 + self.repeated.first.capacity() * 8 + 16
+    }
+}
+
+/// Passes over the firms taken out while firms go by in key order.
+pub(crate) struct Skip<'s> {
+    gone: sort::Merge<'s, FirmEntry, ByKey>,
+    head: Option<sort::Got<'s, FirmEntry>>,
+}
+
+impl<'s> Skip<'s> {
+    pub(crate) fn new(gone: sort::Merge<'s, FirmEntry, ByKey>) -> Self {
+        Skip { gone, head: None }
+    }
+
+    /// Whether `firm` (coming after every firm asked before) was taken out.
+    pub(crate) fn skips(&mut self, firm: &FirmEntry) -> std::io::Result<bool> {
+        loop {
+            if self.head.is_none() {
+                self.head = self.gone.next().transpose()?;
+            }
+            match &self.head {
+                Some(h) if Order::cmp(&ByKey, &**h, firm).is_lt() => self.head = None,
+                Some(h) => return Ok(Order::cmp(&ByKey, &**h, firm).is_eq()),
+                None => return Ok(false),
             }
         }
-        self.dropped = gone.iter().map(|f| f.line).collect();
-        self.dropped.sort_unstable();
-        self.firms -= gone.len() as u64;
-        if overflowed {
-            // a sum that overflowed may not once a firm is out: count again
-            let mut tally = vec![Tally::default(); self.tally.len()];
-            let dropped = &self.dropped;
-            let store = &self.store;
-            if let Some(sorted) = &self.sorted {
-                for f in sorted.iter() {
-                    let f = f?;
-                    if dropped.binary_search(&f.line).is_ok() {
-                        continue;
-                    }
-                    for s in store::decode(store.read(f.start, f.len, &mut buf)?) {
-                        if let Some(t) = tally.get_mut(s.policy as usize) {
-                            t.count(&s, 1);
-                        }
-                    }
-                }
-            }
-            self.tally = tally;
-        }
-        Ok(())
     }
 }
 
@@ -524,13 +599,26 @@ impl<'s> Group<'s> {
         Ok(self.head.as_ref().map(|h| &h.key))
     }
 
-    /// The entries of `key` at the front, into `out`.
-    fn take(&mut self, key: &Key, out: &mut Vec<sort::Got<'s, FirmEntry>>) -> std::io::Result<()> {
-        out.clear();
-        while self.key()? == Some(key) {
-            out.extend(self.head.take());
+    /// Passes over the entries of `key` at the front: how many, and the
+    /// first lines (up to one more than a reason names).
+    fn count(&mut self, key: &Key) -> std::io::Result<(u64, Vec<u64>)> {
+        let (mut n, mut first) = (0, Vec::new());
+        while let Some(e) = self.next_of(key)? {
+            n += 1;
+            if first.len() <= Repeated::NAMED {
+                first.push(e.line);
+            }
         }
-        Ok(())
+        Ok((n, first))
+    }
+
+    /// The next entry, if its key is `key`.
+    fn next_of(&mut self, key: &Key) -> std::io::Result<Option<sort::Got<'s, FirmEntry>>> {
+        Ok(if self.key()? == Some(key) {
+            self.head.take()
+        } else {
+            None
+        })
     }
 }
 
@@ -663,7 +751,7 @@ pub fn stream<'p>(
     let spill_dir = spill.as_ref().map(|s| s.dir.clone());
     let mut log = rejects::RejectLog::new(spill_dir.clone(), log_memory);
     // the keys of rejected rows, for the duplicate check
-    let mut rejected = Sorter::new("rejected-keys", ByKey, log_memory, spill_dir);
+    let mut rejected = Sorter::new("rejected-keys", ByKey, log_memory, spill_dir.clone());
     let mut batch = Batch::new(program, opts, spill);
     let mut seen = Seen::default();
     data.keep_fields(program.used_fields());
@@ -713,14 +801,14 @@ pub fn stream<'p>(
     }
     add(&mut batch, &mut log, &mut rejected, &mut seen, pending)?;
     data.add_seen(&seen);
-    let duplicates = batch.duplicates(&rejected.finish())?;
-    let again = if duplicates.is_empty() {
-        Vec::new()
-    } else {
-        data.reparse(duplicates)?
-    };
-    let lines: Vec<u64> = again.iter().map(|(line, _)| *line).collect();
-    batch.drop_rows(&lines)?;
-    log.replay(&again, &mut on_reject)?;
+    let repeated = batch.duplicates(&rejected.finish())?;
+    // the rows of repeated keys are read again for their rejects, which
+    // take the place of those logged
+    let mut again = rejects::RejectLog::new(spill_dir, log_memory);
+    data.reparse_each(
+        repeated.iter().map(|r| r.map(|r| DupRow::clone(&r))),
+        |_, rejects| again.add(&rejects),
+    )?;
+    log.replay(&mut again, &mut on_reject)?;
     Ok(batch)
 }

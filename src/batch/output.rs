@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::settle::{self, ByKey, Paid, Room};
 use super::sort::{Got, Merge, Sorted};
 use super::store::{self, Store, Stored};
-use super::{Batch, FirmEntry, RunOptions};
+use super::{Batch, FirmEntry, RunOptions, Skip};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
 use crate::settle::{BudgetNote, Firm, Pair, LIMIT_REASON};
@@ -38,8 +38,8 @@ pub struct Settled<'p> {
     opts: RunOptions,
     /// Every firm read, in key order (those dropped included).
     index: Sorted<FirmEntry, ByKey>,
-    /// Lines of the firms dropped, sorted.
-    dropped: Vec<u64>,
+    /// The firms taken out (their keys are on several rows), in key order.
+    dropped: Option<Sorted<FirmEntry, ByKey>>,
     firms: u64,
     store: Store,
     /// Per policy settled across firms, each candidate's result in key order.
@@ -74,10 +74,22 @@ impl<'p> Batch<'p> {
             Some(s) => s,
             None => super::sort::Sorter::new("index", ByKey, 0, None).finish(),
         };
-        let gone = |line: u64| dropped.binary_search(&line).is_ok();
         let room = Room {
             dir: spill_dir.clone(),
             limit: memory.work,
+        };
+        // the candidates of firms taken out leave (only when keys repeat)
+        let candidates = match &dropped {
+            None => candidates,
+            Some(gone) => program
+                .policies
+                .iter()
+                .zip(candidates)
+                .map(|(policy, cands)| match cands {
+                    Some(c) => settle::without(policy, c, gone, &room, memory.settle).map(Some),
+                    None => Ok(None),
+                })
+                .collect::<std::io::Result<Vec<_>>>()?,
         };
         // Policies settle in parallel. What is held of candidates and of
         // results together stays within `memory.settle`: a policy's results
@@ -91,7 +103,7 @@ impl<'p> Batch<'p> {
             .map(|((policy, cands), t)| {
                 let Some(cands) = cands else { return Ok(None) };
                 let had = cands.held();
-                let mut s = settle::settle(policy, cands.finish(), gone, t, &room)?;
+                let mut s = settle::settle(policy, cands.finish(), t, &room)?;
                 let size = s.paid.held();
                 let fits = held
                     .fetch_update(Relaxed, Relaxed, |h| {
@@ -174,7 +186,7 @@ struct Line<'a> {
 /// the firms in the window.
 struct Windows<'s> {
     firms: Merge<'s, FirmEntry, ByKey>,
-    dropped: &'s [u64],
+    dropped: Option<Skip<'s>>,
     /// Per policy settled across firms, its results.
     paid: Vec<Option<Results<'s>>>,
 }
@@ -198,7 +210,11 @@ impl<'s> Windows<'s> {
             let Some(f) = self.firms.next().transpose()? else {
                 break;
             };
-            if self.dropped.binary_search(&f.line).is_err() {
+            let gone = match &mut self.dropped {
+                Some(skip) => skip.skips(&f)?,
+                None => false,
+            };
+            if !gone {
                 firms.push(f);
             }
         }
@@ -271,7 +287,7 @@ impl<'p> Settled<'p> {
     fn windows(&self) -> Windows<'_> {
         Windows {
             firms: self.index.iter(),
-            dropped: &self.dropped,
+            dropped: self.dropped.as_ref().map(|d| Skip::new(d.iter())),
             paid: self
                 .paid
                 .iter()

@@ -4,7 +4,6 @@
 //! order. Kept compactly in a [`Store`], so they spill to disk like
 //! decisions.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::store::{put_text as put, take, Store};
@@ -45,50 +44,112 @@ impl RejectLog {
 
     /// Adds rejects that follow every one added before, in row order.
     pub fn add(&mut self, rejects: &[Reject]) -> std::io::Result<()> {
-        if rejects.is_empty() {
-            return Ok(());
-        }
-        self.buf.clear();
         for r in rejects {
             self.buf.extend_from_slice(&r.row.to_le_bytes());
             put(&mut self.buf, &r.column);
             put(&mut self.buf, &r.value);
             put(&mut self.buf, &r.reason);
         }
-        let len = u32::try_from(self.buf.len()).map_err(std::io::Error::other)?;
-        let at = self.store.append(&self.buf)?;
-        self.blocks.push((at, len));
+        if self.buf.len() >= BLOCK {
+            self.flush()?;
+        }
         Ok(())
     }
 
-    /// Hands every reject to `emit` in row order, with the rows of `replaced`
-    /// (in row order) given their new rejects instead of those logged.
+    /// Moves what is gathered into the store, as one block.
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let len = u32::try_from(self.buf.len()).map_err(std::io::Error::other)?;
+        let at = self.store.append(&self.buf)?;
+        self.blocks.push((at, len));
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Every reject logged, in order.
+    fn iter(&self) -> Rejects<'_> {
+        Rejects {
+            log: self,
+            block: 0,
+            bytes: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// Hands every reject to `emit` in row order, with the rows that
+    /// `replaced` (in row order too) has rejects for given those instead of
+    /// the ones logged.
     pub fn replay(
-        &self,
-        replaced: &[(u64, Vec<Reject>)],
+        &mut self,
+        replaced: &mut RejectLog,
         mut emit: impl FnMut(&Reject) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let rows: HashSet<u64> = replaced.iter().map(|(row, _)| *row).collect();
-        let mut pending = replaced.iter().peekable();
-        let mut buf = Vec::new();
-        for &(at, len) in &self.blocks {
-            let mut bytes = self.store.read(at, len, &mut buf)?;
-            while !bytes.is_empty() {
-                let Some(r) = decode(&mut bytes) else {
-                    return Err(std::io::Error::other("the reject log is damaged"));
-                };
-                while let Some((_, new)) = pending.next_if(|(row, _)| *row < r.row) {
-                    new.iter().try_for_each(&mut emit)?;
+        self.flush()?;
+        replaced.flush()?;
+        let mut new = replaced.iter();
+        let mut head = new.next().transpose()?;
+        let mut replacing = None;
+        for r in self.iter() {
+            let r = r?;
+            // new rejects of the rows before this one, and of this one
+            while let Some(n) = head.take_if(|n| n.row <= r.row) {
+                if n.row == r.row {
+                    replacing = Some(r.row);
                 }
-                if !rows.contains(&r.row) {
-                    emit(&r)?;
-                }
+                emit(&n)?;
+                head = new.next().transpose()?;
+            }
+            if replacing != Some(r.row) {
+                emit(&r)?;
             }
         }
-        for (_, new) in pending {
-            new.iter().try_for_each(&mut emit)?;
+        while let Some(n) = head {
+            emit(&n)?;
+            head = new.next().transpose()?;
         }
         Ok(())
+    }
+}
+
+/// Bytes gathered before they go to the store as a block.
+const BLOCK: usize = 64 << 10;
+
+/// Reads a log's rejects in order.
+struct Rejects<'a> {
+    log: &'a RejectLog,
+    block: usize,
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl Iterator for Rejects<'_> {
+    type Item = std::io::Result<Reject>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.at >= self.bytes.len() {
+            let &(at, len) = self.log.blocks.get(self.block)?;
+            self.block += 1;
+            let mut buf = Vec::new();
+            match self.log.store.read(at, len, &mut buf) {
+                Ok(b) => {
+                    self.bytes.clear();
+                    self.bytes.extend_from_slice(b);
+                    self.at = 0;
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        let mut rest = self.bytes.get(self.at..).unwrap_or_default();
+        let before = rest.len();
+        let Some(r) = decode(&mut rest) else {
+            self.at = self.bytes.len();
+            self.block = self.log.blocks.len();
+            return Some(Err(std::io::Error::other("the reject log is damaged")));
+        };
+        self.at += before - rest.len();
+        Some(Ok(r))
     }
 }
 
@@ -111,14 +172,13 @@ mod tests {
         log.add(&[reject(2, "a"), reject(2, "b")]).unwrap();
         log.add(&[]).unwrap();
         log.add(&[reject(5, "a"), reject(9, "c")]).unwrap();
-        let replaced = vec![
-            (1, vec![reject(1, "k")]),
-            (5, vec![reject(5, "a"), reject(5, "k")]),
-            (7, vec![reject(7, "k")]),
-            (12, vec![reject(12, "k")]),
-        ];
+        let mut replaced = RejectLog::new(None, 0);
+        for (row, cols) in [(1, &["k"][..]), (5, &["a", "k"]), (7, &["k"]), (12, &["k"])] {
+            let rejects: Vec<Reject> = cols.iter().map(|c| reject(row, c)).collect();
+            replaced.add(&rejects).unwrap();
+        }
         let mut out = Vec::new();
-        log.replay(&replaced, |r| {
+        log.replay(&mut replaced, |r| {
             out.push((r.row, r.column.clone()));
             Ok(())
         })

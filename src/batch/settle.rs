@@ -245,6 +245,47 @@ impl Order<Share> for ByRemainder {
     }
 }
 
+/// The candidates without the firms taken out (`gone`, in key order).
+pub fn without(
+    policy: &Policy,
+    cands: Sorter<Cand, CandOrder>,
+    gone: &Sorted<super::FirmEntry, ByKey>,
+    room: &Room,
+    limit: usize,
+) -> std::io::Result<Sorter<Cand, CandOrder>> {
+    let first = cands.finish();
+    // in key order, to pass over the firms gone as they come
+    let by_key = if CandOrder::first(policy) == CandOrder::Key {
+        first
+    } else {
+        let mut s = Sorter::new("candidates", CandOrder::Key, room.limit, room.dir.clone());
+        for c in first.iter() {
+            s.push(Cand::clone(&*c?))?;
+        }
+        s.finish()
+    };
+    let mut out = Sorter::new(
+        "candidates",
+        CandOrder::first(policy),
+        limit,
+        room.dir.clone(),
+    );
+    let mut skip = super::Skip::new(gone.iter());
+    for c in by_key.iter() {
+        let c = c?;
+        let firm = super::FirmEntry {
+            key: c.key.clone(),
+            line: c.line,
+            start: 0,
+            len: 0,
+        };
+        if !skip.skips(&firm)? {
+            out.push(Cand::clone(&c))?;
+        }
+    }
+    Ok(out)
+}
+
 /// Where settlement keeps what it sorts.
 #[derive(Clone, Debug)]
 pub struct Room {
@@ -401,12 +442,11 @@ fn money(cents: i128) -> Option<Decimal> {
 }
 
 /// `limit`, then the budget, for one policy's candidates (read in
-/// [`CandOrder::first`] order), leaving out those on `dropped` lines.
-/// `tally` holds the policy's totals over its other firms.
+/// [`CandOrder::first`] order). `tally` holds the policy's totals over its
+/// other firms.
 pub fn settle(
     policy: &Policy,
     cands: Sorted<Cand, CandOrder>,
-    dropped: impl Fn(u64) -> bool,
     tally: &Tally,
     room: &Room,
 ) -> std::io::Result<Settlement> {
@@ -422,11 +462,7 @@ pub fn settle(
             );
             let mut kept = 0u64;
             for c in cands.iter() {
-                let c = c?;
-                if dropped(c.line) {
-                    continue;
-                }
-                let mut c = Cand::clone(&c);
+                let mut c = Cand::clone(&*c?);
                 c.kept = kept < limit.n;
                 kept += u64::from(c.kept);
                 paying.add(&c);
@@ -437,26 +473,23 @@ pub fn settle(
         }
         None => {
             for c in cands.iter() {
-                let c = c?;
-                if !dropped(c.line) {
-                    paying.add(&Cand {
-                        kept: true,
-                        ..Cand::clone(&c)
-                    });
-                }
+                paying.add(&Cand {
+                    kept: true,
+                    ..Cand::clone(&*c?)
+                });
             }
             cands
         }
     };
     let mut note = BudgetNote::default();
     let mut plan = paying.plan(policy, &mut note);
-    let (paid, sums) = match pay(policy, &cands, &dropped, tally, room, &plan)? {
+    let (paid, sums) = match pay(policy, &cands, tally, room, &plan)? {
         Some(done) => done,
         None => {
             // a share does not fit in a decimal with two places: the
             // allocation fails as a whole
             plan = Plan::Fail(AllocError::TooLarge.to_string());
-            pay(policy, &cands, &dropped, tally, room, &plan)?
+            pay(policy, &cands, tally, room, &plan)?
                 .ok_or_else(|| std::io::Error::other("settlement failed without an allocation"))?
         }
     };
@@ -478,7 +511,6 @@ pub fn settle(
 fn pay(
     policy: &Policy,
     cands: &Sorted<Cand, CandOrder>,
-    dropped: &impl Fn(u64) -> bool,
     tally: &Tally,
     room: &Room,
     plan: &Plan,
@@ -500,9 +532,6 @@ fn pay(
     };
     for c in cands.iter() {
         let c = c?;
-        if dropped(c.line) {
-            continue;
-        }
         let kept = c.kept || policy.limit.is_none();
         let amount = c.amount.filter(|_| kept);
         if kept {
@@ -698,7 +727,7 @@ mod tests {
             paths[1] += u32::from(exceeded && matches!(policy.allocate, Some(Allocation::By(..))));
             paths[2] += u32::from(want.note.error.is_some());
             paths[3] += u32::from(want.kept.contains(&false));
-            for (limit, spill) in [(usize::MAX, None), (512, Some(dir.clone()))] {
+            for (limit, spill) in [(usize::MAX, None), (4096, Some(dir.clone()))] {
                 let room = Room {
                     dir: spill.clone(),
                     limit,
@@ -707,7 +736,21 @@ mod tests {
                 for c in &cands {
                     sorter.push(c.clone()).unwrap();
                 }
-                let got = settle(&policy, sorter.finish(), gone, &tally, &room).unwrap();
+                let gone_firms = {
+                    let mut g = Sorter::new("gone", ByKey, usize::MAX, None);
+                    for c in cands.iter().filter(|c| gone(c.line)) {
+                        g.push(super::super::FirmEntry {
+                            key: c.key.clone(),
+                            line: c.line,
+                            start: 0,
+                            len: 0,
+                        })
+                        .unwrap();
+                    }
+                    g.finish()
+                };
+                let sorter = without(&policy, sorter, &gone_firms, &room, limit).unwrap();
+                let got = settle(&policy, sorter.finish(), &tally, &room).unwrap();
                 assert_eq!(got.note, want.note, "round {round}: {policy:?}");
                 let mut by_key: Vec<(usize, &&Cand)> = staying.iter().enumerate().collect();
                 by_key.sort_by(|a, b| by_key_order(a.1, b.1));
@@ -823,14 +866,7 @@ mod tests {
             for c in &cands {
                 sorter.push(c.clone()).unwrap();
             }
-            let got = settle(
-                &policy,
-                sorter.finish(),
-                |_| false,
-                &Tally::default(),
-                &room,
-            )
-            .unwrap();
+            let got = settle(&policy, sorter.finish(), &Tally::default(), &room).unwrap();
             assert_eq!(got.note, want.note, "round {round}: {policy:?} {cands:?}");
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| by_key_order(&cands[a], &cands[b]));

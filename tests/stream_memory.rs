@@ -360,6 +360,72 @@ fn keys_repeated_every_way_give_the_same_results() {
     }
 }
 
+/// A key on more rows than the duplicate check holds at once (1,024) is
+/// counted first and its rows handed out in a pass of their own; keys on
+/// fewer rows around it are not disturbed.
+#[test]
+fn a_key_on_thousands_of_rows_gives_the_same_results() {
+    let engine = engine();
+    let text = clean_csv(&engine, 300, 9);
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    let rows: Vec<&str> = lines.collect();
+    let mut out = format!("{header}\n");
+    for (i, row) in rows.iter().enumerate() {
+        out.push_str(row);
+        out.push('\n');
+        if i % 2 == 0 {
+            // the same firm again, 1,500 rows in all across the file
+            for _ in 0..10 {
+                out.push_str(rows[3]);
+                out.push('\n');
+            }
+        }
+        if i == 100 {
+            // a row of that key that is bad anyway, and a key on three rows
+            let key = rows[3].split(',').next().expect("a key");
+            out.push_str(&format!("{key},x\n"));
+            for _ in 0..2 {
+                out.push_str(rows[7]);
+                out.push('\n');
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("mianshen-big-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a spill dir");
+    let spill = Spill {
+        dir: dir.clone(),
+        memory: Memory {
+            decisions: 64 << 10,
+            index: 16 << 10,
+            settle: 16 << 10,
+            work: 4 << 10,
+            rejects: 8 << 10,
+        },
+    };
+    let m = in_memory(&engine, "big-key.csv", out.as_bytes(), true);
+    let s = streamed(&engine, "big-key.csv", out.as_bytes(), true);
+    same(&s, &m);
+    same(
+        &streamed_with(&engine, "big-key.csv", out.as_bytes(), true, Some(spill)),
+        &m,
+    );
+    let on_key = |row: &str| {
+        s.rejects
+            .iter()
+            .filter(|r| r.value == row.split(',').next().unwrap_or_default())
+            .filter(|r| r.reason.starts_with("the key is also on"))
+            .count()
+    };
+    assert_eq!(
+        on_key(rows[3]),
+        1_502,
+        "every row of the key, the bad one too"
+    );
+    assert_eq!(on_key(rows[7]), 3);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A `list` key is the firm's key as its items joined by `;`, for the
 /// duplicate check too, whatever separators the cells used.
 #[test]

@@ -429,20 +429,27 @@ impl<'p> Batch<'p> {
         rejected: &Sorted<FirmEntry, ByKey>,
     ) -> std::io::Result<Sorted<DupRow, ByLine>> {
         let dir = self.spill_dir.clone();
-        let mut rows = Sorter::new("repeated", ByLine, self.memory.rejects, dir.clone());
-        let mut dropped = Sorter::new("dropped", ByKey, self.memory.rejects, dir);
+        let rows = Sorter::new("repeated", ByLine, self.memory.rejects, dir.clone());
+        let dropped = Sorter::new("dropped", ByKey, self.memory.rejects, dir.clone());
         let mut tally = std::mem::take(&mut self.tally);
         let overflowed = tally.iter().any(|t| t.overflow);
-        let mut buf = Vec::new();
         self.sorted();
         let (store, Some(sorted)) = (&self.store, &self.sorted) else {
             return Ok(rows.finish());
         };
-        // each key is read twice, a step apart: first to count its rows and
-        // note the first ones, then to hand out its rows with that
+        let mut out = Takeout {
+            rows,
+            dropped,
+            tally: &mut tally,
+            store,
+            buf: Vec::new(),
+            firms: 0,
+        };
+        // a key's entries are held while they are counted; a key on more
+        // rows than that is noted and its rows handed out in a last pass
         let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
-        let (mut firms_again, mut others_again) =
-            (Group::new(sorted.iter()), Group::new(rejected.iter()));
+        let (mut valid, mut bad) = (Vec::new(), Vec::new());
+        let mut big = Sorter::new("repeated-keys", ByLine, self.memory.rejects, dir);
         loop {
             let key = match (firms.key()?, others.key()?) {
                 (Some(a), Some(b)) => a.min(b),
@@ -450,46 +457,58 @@ impl<'p> Batch<'p> {
                 (None, None) => break,
             }
             .clone();
-            let (valid, bad) = (firms.count(&key)?, others.count(&key)?);
-            let mut first = valid.1;
-            first.extend(bad.1);
+            let n = firms.take(&key, &mut valid)? + others.take(&key, &mut bad)?;
+            if n < 2 || key.is_empty() {
+                continue;
+            }
+            let mut first: Vec<u64> = valid.iter().chain(&bad).map(|e| e.line).collect();
             first.sort_unstable();
             first.truncate(Repeated::NAMED + 1);
-            let repeated = Repeated {
-                first,
-                count: valid.0 + bad.0,
-            };
-            let again = repeated.count > 1 && !key.is_empty();
-            while let Some(f) = firms_again.next_of(&key)? {
-                if !again {
-                    continue;
-                }
-                rows.push(DupRow {
-                    line: f.line,
+            let repeated = Repeated { first, count: n };
+            if valid.len() + bad.len() < n as usize {
+                // in key order: numbered as they come
+                big.push(DupRow {
+                    line: big.len(),
                     key: key.as_str().into(),
-                    repeated: repeated.clone(),
+                    repeated,
                 })?;
-                for s in store::decode(store.read(f.start, f.len, &mut buf)?) {
-                    if let Some(t) = tally.get_mut(s.policy as usize) {
-                        t.count(&s, -1);
-                    }
-                }
-                self.firms = self.firms.saturating_sub(1);
-                dropped.push(FirmEntry::clone(&f))?;
+                continue;
             }
-            while let Some(r) = others_again.next_of(&key)? {
-                if again {
-                    rows.push(DupRow {
-                        line: r.line,
-                        key: key.as_str().into(),
-                        repeated: repeated.clone(),
-                    })?;
+            for f in &valid {
+                out.firm(&key, &repeated, f)?;
+            }
+            for r in &bad {
+                out.row(&key, &repeated, r.line)?;
+            }
+        }
+        drop((valid, bad));
+        let big = big.finish();
+        if !big.is_empty() {
+            let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
+            for d in big.iter() {
+                let d = d?;
+                let key = Key::from(&*d.key);
+                firms.pass(&key)?;
+                others.pass(&key)?;
+                while let Some(f) = firms.next_of(&key)? {
+                    out.firm(&key, &d.repeated, &f)?;
+                }
+                while let Some(r) = others.next_of(&key)? {
+                    out.row(&key, &d.repeated, r.line)?;
                 }
             }
         }
+        let Takeout {
+            rows,
+            dropped,
+            firms: gone,
+            ..
+        } = out;
+        self.firms = self.firms.saturating_sub(gone);
         let dropped = dropped.finish();
         if overflowed && !dropped.is_empty() {
             // a sum that overflowed may not once a firm is out: count again
+            let mut buf = Vec::new();
             tally = vec![Tally::default(); tally.len()];
             let mut gone = Skip::new(dropped.iter());
             for f in sorted.iter() {
@@ -577,6 +596,45 @@ impl<'s> Skip<'s> {
     }
 }
 
+/// Entries of one key held at once while looking for repeated keys.
+const TAKE_HELD: usize = 1024;
+
+/// What taking out the rows of repeated keys gives.
+struct Takeout<'a> {
+    /// Each row of a repeated key, to be read again.
+    rows: Sorter<DupRow, ByLine>,
+    /// The firms taken out.
+    dropped: Sorter<FirmEntry, ByKey>,
+    tally: &'a mut Vec<Tally>,
+    store: &'a Store,
+    buf: Vec<u8>,
+    /// Firms taken out.
+    firms: u64,
+}
+
+impl Takeout<'_> {
+    /// A rejected row of a repeated key.
+    fn row(&mut self, key: &Key, repeated: &Repeated, line: u64) -> std::io::Result<()> {
+        self.rows.push(DupRow {
+            line,
+            key: key.as_str().into(),
+            repeated: repeated.clone(),
+        })
+    }
+
+    /// A firm of a repeated key: out of the totals and the run.
+    fn firm(&mut self, key: &Key, repeated: &Repeated, f: &FirmEntry) -> std::io::Result<()> {
+        self.row(key, repeated, f.line)?;
+        for s in store::decode(self.store.read(f.start, f.len, &mut self.buf)?) {
+            if let Some(t) = self.tally.get_mut(s.policy as usize) {
+                t.count(&s, -1);
+            }
+        }
+        self.firms += 1;
+        self.dropped.push(FirmEntry::clone(f))
+    }
+}
+
 /// Entries sorted by key, taken a key at a time.
 struct Group<'s> {
     entries: sort::Merge<'s, FirmEntry, ByKey>,
@@ -599,17 +657,26 @@ impl<'s> Group<'s> {
         Ok(self.head.as_ref().map(|h| &h.key))
     }
 
-    /// Passes over the entries of `key` at the front: how many, and the
-    /// first lines (up to one more than a reason names).
-    fn count(&mut self, key: &Key) -> std::io::Result<(u64, Vec<u64>)> {
-        let (mut n, mut first) = (0, Vec::new());
+    /// Takes the entries of `key` at the front: how many, and into `out`
+    /// the first [`TAKE_HELD`] of them.
+    fn take(&mut self, key: &Key, out: &mut Vec<sort::Got<'s, FirmEntry>>) -> std::io::Result<u64> {
+        out.clear();
+        let mut n = 0;
         while let Some(e) = self.next_of(key)? {
             n += 1;
-            if first.len() <= Repeated::NAMED {
-                first.push(e.line);
+            if out.len() < TAKE_HELD {
+                out.push(e);
             }
         }
-        Ok((n, first))
+        Ok(n)
+    }
+
+    /// Passes over the entries before `key`.
+    fn pass(&mut self, key: &Key) -> std::io::Result<()> {
+        while self.key()?.is_some_and(|k| k < key) {
+            self.head = None;
+        }
+        Ok(())
     }
 
     /// The next entry, if its key is `key`.

@@ -246,7 +246,8 @@ pub struct Memory {
     /// Candidates of policies settled across firms and their results (all
     /// policies together).
     pub settle: usize,
-    /// Each sort within one policy's settlement.
+    /// Each sort within one policy's settlement (with more than two
+    /// threads, shared out among them: policies settle side by side).
     pub work: usize,
     /// Rejects held until the file is read, and apart the keys of rejected
     /// rows.

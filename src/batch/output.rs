@@ -50,6 +50,8 @@ pub struct Settled<'p> {
 /// Firms rendered per parallel task, and tasks per written window.
 const RENDER_CHUNK: usize = 2048;
 const WINDOW: usize = 32;
+/// Text rendered per window, roughly (two windows are held at once).
+const WINDOW_BYTES: usize = 16 << 20;
 
 impl<'p> Batch<'p> {
     /// Settles across firms (limits, budgets), one policy after another,
@@ -76,7 +78,10 @@ impl<'p> Batch<'p> {
         };
         let room = Room {
             dir: spill_dir.clone(),
-            limit: memory.work,
+            // policies settle side by side, one per thread: beyond two
+            // threads, each sort gets a share
+            limit: (memory.work.saturating_mul(2) / rayon::current_num_threads().max(2))
+                .max(1 << 20),
         };
         // the candidates of firms taken out leave (only when keys repeat)
         let candidates = match &dropped {
@@ -377,7 +382,9 @@ impl<'p> Settled<'p> {
         // each window is rendered while the one before it is written
         let mut rendered: Parts = Vec::new();
         let mut windows = self.windows();
-        while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
+        // a first window of two tasks, then sized by what that gave
+        let mut size = RENDER_CHUNK * 2;
+        while let Some(window) = windows.next(size)? {
             let (next, written) = rayon::join(
                 || {
                     window
@@ -389,6 +396,14 @@ impl<'p> Settled<'p> {
                 || write(&mut out, std::mem::take(&mut rendered)),
             );
             count += written?;
+            // the next window, about WINDOW_BYTES of text (firms with many
+            // decisions, `--all`, long reasons: fewer firms)
+            let bytes: usize = next
+                .iter()
+                .map(|p| p.as_ref().map_or(0, |(b, _)| b.len()))
+                .sum();
+            size = (WINDOW_BYTES.saturating_mul(window.firms.len()) / bytes.max(1))
+                .clamp(RENDER_CHUNK, RENDER_CHUNK * WINDOW);
             rendered = next;
         }
         count += write(&mut out, rendered)?;

@@ -432,12 +432,21 @@ impl<'p> Batch<'p> {
         let dir = self.spill_dir.clone();
         let rows = Sorter::new("repeated", ByLine, self.memory.rejects, dir.clone());
         let dropped = Sorter::new("dropped", ByKey, self.memory.rejects, dir.clone());
-        let mut tally = std::mem::take(&mut self.tally);
-        let overflowed = tally.iter().any(|t| t.overflow);
         self.sorted();
+        // the usual case, every key once, seen without going through merges
+        let unique = self
+            .sorted
+            .as_ref()
+            .and_then(|s| s.any_neighbours(|a, b| a.key == b.key))
+            == Some(false);
+        if unique && rejected.is_empty() {
+            return Ok(rows.finish());
+        }
         let (store, Some(sorted)) = (&self.store, &self.sorted) else {
             return Ok(rows.finish());
         };
+        let mut tally = std::mem::take(&mut self.tally);
+        let overflowed = tally.iter().any(|t| t.overflow);
         let mut out = Takeout {
             rows,
             dropped,

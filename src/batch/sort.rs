@@ -257,6 +257,23 @@ impl<T: Item, O: Order<T>> Sorted<T, O> {
         self.count == 0
     }
 
+    /// Whether two neighbours in order are `same`, when everything is held
+    /// in memory (`None` when some of it is on disk).
+    pub fn any_neighbours(&self, same: impl Fn(&T, &T) -> bool) -> Option<bool> {
+        if !self.runs.is_empty() {
+            return None;
+        }
+        let at = |i: &u32| self.items.get(*i as usize);
+        Some(
+            self.perm
+                .windows(2)
+                .any(|w| match (w.first().and_then(at), w.get(1).and_then(at)) {
+                    (Some(a), Some(b)) => same(a, b),
+                    _ => false,
+                }),
+        )
+    }
+
     /// Bytes held in memory.
     pub fn held(&self) -> usize {
         self.items.capacity() * std::mem::size_of::<T>()

@@ -9,11 +9,17 @@
 //! output order is by key, and sums of decimals do not depend on order while
 //! they fit in 28 significant digits (docs/language.md).
 
+mod memory;
 pub mod output;
 pub mod rejects;
+mod repeated;
 pub mod settle;
 pub mod sort;
 pub mod store;
+
+pub use self::memory::{Memory, Spill, DEFAULT_MEMORY};
+pub use self::repeated::ByLine;
+pub(crate) use self::repeated::Skip;
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -23,7 +29,7 @@ use rust_decimal::Decimal;
 use self::settle::{ByKey, Cand, CandOrder};
 use self::sort::{key_heap, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter};
 use self::store::Store;
-use crate::data::stream::{DupRow, Repeated};
+use crate::data::stream::DupRow;
 use crate::date::Date;
 use crate::eval::expr::Scratch;
 use crate::eval::value::V;
@@ -234,71 +240,6 @@ pub struct Batch<'p> {
     dropped: Option<Sorted<FirmEntry, ByKey>>,
 }
 
-/// What a run holds in memory before spilling to disk, in bytes. A run
-/// needs about this much plus what the rows being read take (some 100 MiB),
-/// whatever the size of its input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Memory {
-    /// Decisions, as stored until they are written.
-    pub decisions: usize,
-    /// The index of firms by key.
-    pub index: usize,
-    /// Candidates of policies settled across firms and their results (all
-    /// policies together).
-    pub settle: usize,
-    /// Each sort within one policy's settlement (with more than two
-    /// threads, shared out among them: policies settle side by side).
-    pub work: usize,
-    /// Rejects held until the file is read, and apart the keys of rejected
-    /// rows.
-    pub rejects: usize,
-}
-
-const MIB: usize = 1 << 20;
-
-impl Default for Memory {
-    fn default() -> Memory {
-        Memory::within(DEFAULT_MEMORY)
-    }
-}
-
-/// What [`Memory::default`] shares out.
-pub const DEFAULT_MEMORY: usize = 768 * MIB;
-
-impl Memory {
-    /// Limits that add up to about `total` (three settlement sorts at once
-    /// and both reject limits counted in), shared out in fixed
-    /// proportions, none below 1 MiB.
-    pub fn within(total: usize) -> Memory {
-        let part = |n: usize| (total / 96 * n).max(MIB);
-        Memory {
-            decisions: part(32),
-            index: part(12),
-            settle: part(28),
-            work: part(4),
-            rejects: part(6),
-        }
-    }
-}
-
-/// Where a run spills what does not fit in memory.
-#[derive(Clone, Debug)]
-pub struct Spill {
-    /// A directory for the spill files (removed when the run ends).
-    pub dir: PathBuf,
-    pub memory: Memory,
-}
-
-impl Spill {
-    /// Spills into `dir` beyond the default limits.
-    pub fn to(dir: impl Into<PathBuf>) -> Spill {
-        Spill {
-            dir: dir.into(),
-            memory: Memory::default(),
-        }
-    }
-}
-
 impl<'p> Batch<'p> {
     /// Starts a run; what is kept beyond the limits of `spill` spills into
     /// its directory (without one, everything stays in memory).
@@ -418,284 +359,6 @@ impl<'p> Batch<'p> {
         }
         self.sorted
             .get_or_insert_with(|| Sorter::new("index", ByKey, 0, None).finish())
-    }
-
-    /// Sorts the firms by key and finds every key on more than one row,
-    /// among the firms and the `rejected` rows' keys (sorted by key): each
-    /// row of such a key, in line order, to be read again for its rejects.
-    /// The firms of those keys are taken out of the run: out of the totals
-    /// now, out of settlement and the output later.
-    pub fn duplicates(
-        &mut self,
-        rejected: &Sorted<FirmEntry, ByKey>,
-    ) -> std::io::Result<Sorted<DupRow, ByLine>> {
-        let dir = self.spill_dir.clone();
-        let rows = Sorter::new("repeated", ByLine, self.memory.rejects, dir.clone());
-        let dropped = Sorter::new("dropped", ByKey, self.memory.rejects, dir.clone());
-        self.sorted();
-        // the usual case, every key once, seen without going through merges
-        let unique = self
-            .sorted
-            .as_ref()
-            .and_then(|s| s.any_neighbours(|a, b| a.key == b.key))
-            == Some(false);
-        if unique && rejected.is_empty() {
-            return Ok(rows.finish());
-        }
-        let (store, Some(sorted)) = (&self.store, &self.sorted) else {
-            return Ok(rows.finish());
-        };
-        let mut tally = std::mem::take(&mut self.tally);
-        let overflowed = tally.iter().any(|t| t.overflow);
-        let mut out = Takeout {
-            rows,
-            dropped,
-            tally: &mut tally,
-            store,
-            buf: Vec::new(),
-            firms: 0,
-        };
-        // a key's entries are held while they are counted; a key on more
-        // rows than that is noted and its rows handed out in a last pass
-        let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
-        let (mut valid, mut bad) = (Vec::new(), Vec::new());
-        let mut big = Sorter::new("repeated-keys", ByLine, self.memory.rejects, dir);
-        loop {
-            let key = match (firms.key()?, others.key()?) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(k), None) | (None, Some(k)) => k,
-                (None, None) => break,
-            }
-            .clone();
-            let n = firms.take(&key, &mut valid)? + others.take(&key, &mut bad)?;
-            if n < 2 || key.is_empty() {
-                continue;
-            }
-            let mut first: Vec<u64> = valid.iter().chain(&bad).map(|e| e.line).collect();
-            first.sort_unstable();
-            first.truncate(Repeated::NAMED + 1);
-            let repeated = Repeated { first, count: n };
-            if valid.len() + bad.len() < n as usize {
-                // in key order: numbered as they come
-                big.push(DupRow {
-                    line: big.len(),
-                    key: key.as_str().into(),
-                    repeated,
-                })?;
-                continue;
-            }
-            for f in &valid {
-                out.firm(&key, &repeated, f)?;
-            }
-            for r in &bad {
-                out.row(&key, &repeated, r.line)?;
-            }
-        }
-        drop((valid, bad));
-        let big = big.finish();
-        if !big.is_empty() {
-            let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
-            for d in big.iter() {
-                let d = d?;
-                let key = Key::from(&*d.key);
-                firms.pass(&key)?;
-                others.pass(&key)?;
-                while let Some(f) = firms.next_of(&key)? {
-                    out.firm(&key, &d.repeated, &f)?;
-                }
-                while let Some(r) = others.next_of(&key)? {
-                    out.row(&key, &d.repeated, r.line)?;
-                }
-            }
-        }
-        let Takeout {
-            rows,
-            dropped,
-            firms: gone,
-            ..
-        } = out;
-        self.firms = self.firms.saturating_sub(gone);
-        let dropped = dropped.finish();
-        if overflowed && !dropped.is_empty() {
-            // a sum that overflowed may not once a firm is out: count again
-            let mut buf = Vec::new();
-            tally = vec![Tally::default(); tally.len()];
-            let mut gone = Skip::new(dropped.iter());
-            for f in sorted.iter() {
-                let f = f?;
-                if gone.skips(&f)? {
-                    continue;
-                }
-                for s in store::decode(store.read(f.start, f.len, &mut buf)?) {
-                    if let Some(t) = tally.get_mut(s.policy as usize) {
-                        t.count(&s, 1);
-                    }
-                }
-            }
-        }
-        self.tally = tally;
-        self.dropped = (!dropped.is_empty()).then_some(dropped);
-        Ok(rows.finish())
-    }
-}
-
-/// Rows read again, in line order.
-#[derive(Clone, Copy, Debug)]
-pub struct ByLine;
-
-impl Order<DupRow> for ByLine {
-    fn cmp(&self, a: &DupRow, b: &DupRow) -> Ordering {
-        a.line.cmp(&b.line)
-    }
-}
-
-impl Item for DupRow {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.line.to_le_bytes());
-        put_text(out, &self.key);
-        out.extend_from_slice(&self.repeated.count.to_le_bytes());
-        out.push(self.repeated.first.len() as u8);
-        for l in &self.repeated.first {
-            out.extend_from_slice(&l.to_le_bytes());
-        }
-    }
-
-    fn decode(bytes: &mut &[u8]) -> Option<Self> {
-        let line = u64::from_le_bytes(take_array(bytes)?);
-        let key = take_key(bytes)?;
-        let count = u64::from_le_bytes(take_array(bytes)?);
-        let [n] = take_array::<1>(bytes)?;
-        let first = (0..n)
-            .map(|_| take_array(bytes).map(u64::from_le_bytes))
-            .collect::<Option<Vec<u64>>>()?;
-        Some(DupRow {
-            line,
-            key: key.as_str().into(),
-            repeated: Repeated { first, count },
-        })
-    }
-
-    fn heap(&self) -> usize {
-        self.key.len() + 16 + self.repeated.first.capacity() * 8 + 16
-    }
-}
-
-/// Passes over the firms taken out while firms go by in key order.
-pub(crate) struct Skip<'s> {
-    gone: sort::Merge<'s, FirmEntry, ByKey>,
-    head: Option<sort::Got<'s, FirmEntry>>,
-}
-
-impl<'s> Skip<'s> {
-    pub(crate) fn new(gone: sort::Merge<'s, FirmEntry, ByKey>) -> Self {
-        Skip { gone, head: None }
-    }
-
-    /// Whether `firm` (coming after every firm asked before) was taken out.
-    pub(crate) fn skips(&mut self, firm: &FirmEntry) -> std::io::Result<bool> {
-        loop {
-            if self.head.is_none() {
-                self.head = self.gone.next().transpose()?;
-            }
-            match &self.head {
-                Some(h) if Order::cmp(&ByKey, &**h, firm).is_lt() => self.head = None,
-                Some(h) => return Ok(Order::cmp(&ByKey, &**h, firm).is_eq()),
-                None => return Ok(false),
-            }
-        }
-    }
-}
-
-/// Entries of one key held at once while looking for repeated keys.
-const TAKE_HELD: usize = 1024;
-
-/// What taking out the rows of repeated keys gives.
-struct Takeout<'a> {
-    /// Each row of a repeated key, to be read again.
-    rows: Sorter<DupRow, ByLine>,
-    /// The firms taken out.
-    dropped: Sorter<FirmEntry, ByKey>,
-    tally: &'a mut Vec<Tally>,
-    store: &'a Store,
-    buf: Vec<u8>,
-    /// Firms taken out.
-    firms: u64,
-}
-
-impl Takeout<'_> {
-    /// A rejected row of a repeated key.
-    fn row(&mut self, key: &Key, repeated: &Repeated, line: u64) -> std::io::Result<()> {
-        self.rows.push(DupRow {
-            line,
-            key: key.as_str().into(),
-            repeated: repeated.clone(),
-        })
-    }
-
-    /// A firm of a repeated key: out of the totals and the run.
-    fn firm(&mut self, key: &Key, repeated: &Repeated, f: &FirmEntry) -> std::io::Result<()> {
-        self.row(key, repeated, f.line)?;
-        for s in store::decode(self.store.read(f.start, f.len, &mut self.buf)?) {
-            if let Some(t) = self.tally.get_mut(s.policy as usize) {
-                t.count(&s, -1);
-            }
-        }
-        self.firms += 1;
-        self.dropped.push(FirmEntry::clone(f))
-    }
-}
-
-/// Entries sorted by key, taken a key at a time.
-struct Group<'s> {
-    entries: sort::Merge<'s, FirmEntry, ByKey>,
-    head: Option<sort::Got<'s, FirmEntry>>,
-}
-
-impl<'s> Group<'s> {
-    fn new(entries: sort::Merge<'s, FirmEntry, ByKey>) -> Self {
-        Group {
-            entries,
-            head: None,
-        }
-    }
-
-    /// The next entry's key.
-    fn key(&mut self) -> std::io::Result<Option<&Key>> {
-        if self.head.is_none() {
-            self.head = self.entries.next().transpose()?;
-        }
-        Ok(self.head.as_ref().map(|h| &h.key))
-    }
-
-    /// Takes the entries of `key` at the front: how many, and into `out`
-    /// the first [`TAKE_HELD`] of them.
-    fn take(&mut self, key: &Key, out: &mut Vec<sort::Got<'s, FirmEntry>>) -> std::io::Result<u64> {
-        out.clear();
-        let mut n = 0;
-        while let Some(e) = self.next_of(key)? {
-            n += 1;
-            if out.len() < TAKE_HELD {
-                out.push(e);
-            }
-        }
-        Ok(n)
-    }
-
-    /// Passes over the entries before `key`.
-    fn pass(&mut self, key: &Key) -> std::io::Result<()> {
-        while self.key()?.is_some_and(|k| k < key) {
-            self.head = None;
-        }
-        Ok(())
-    }
-
-    /// The next entry, if its key is `key`.
-    fn next_of(&mut self, key: &Key) -> std::io::Result<Option<sort::Got<'s, FirmEntry>>> {
-        Ok(if self.key()? == Some(key) {
-            self.head.take()
-        } else {
-            None
-        })
     }
 }
 

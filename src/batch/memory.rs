@@ -57,13 +57,3 @@ pub struct Spill {
     pub dir: PathBuf,
     pub memory: Memory,
 }
-
-impl Spill {
-    /// Spills into `dir` beyond the default limits.
-    pub fn to(dir: impl Into<PathBuf>) -> Spill {
-        Spill {
-            dir: dir.into(),
-            memory: Memory::default(),
-        }
-    }
-}

@@ -230,7 +230,6 @@ pub struct Batch<'p> {
     /// Firms by key, while they come, then sorted ([`Batch::duplicates`]).
     index: Option<Sorter<FirmEntry, ByKey>>,
     sorted: Option<Sorted<FirmEntry, ByKey>>,
-    firms: u64,
     store: Store,
     /// Per policy settled across firms, its candidates.
     candidates: Vec<Option<Sorter<Cand, CandOrder>>>,
@@ -278,7 +277,6 @@ impl<'p> Batch<'p> {
             opts,
             index: Some(Sorter::new("index", ByKey, memory.index, spill_dir.clone())),
             sorted: None,
-            firms: 0,
             store: Store::new(spill_dir.clone(), memory.decisions),
             spill_dir,
             memory,
@@ -334,7 +332,6 @@ impl<'p> Batch<'p> {
                     len,
                 })?;
                 at += len as u64;
-                self.firms += 1;
             }
         }
         for (t, c) in self.tally.iter_mut().zip(&chunk.tally) {
@@ -349,7 +346,13 @@ impl<'p> Batch<'p> {
 
     /// Firms evaluated so far.
     pub fn firms(&self) -> usize {
-        usize::try_from(self.firms).unwrap_or(usize::MAX)
+        let read = match (&self.index, &self.sorted) {
+            (Some(index), _) => index.len(),
+            (None, Some(sorted)) => sorted.len(),
+            (None, None) => 0,
+        };
+        let gone = self.dropped.as_ref().map_or(0, Sorted::len);
+        usize::try_from(read.saturating_sub(gone)).unwrap_or(usize::MAX)
     }
 
     /// The firms in key order (sorting them the first time).

@@ -40,7 +40,6 @@ pub struct Settled<'p> {
     index: Sorted<FirmEntry, ByKey>,
     /// The firms taken out (their keys are on several rows), in key order.
     dropped: Option<Sorted<FirmEntry, ByKey>>,
-    firms: u64,
     store: Store,
     /// Per policy settled across firms, each candidate's result in key order.
     paid: Vec<Option<Sorted<Paid, ByKey>>>,
@@ -54,8 +53,8 @@ const WINDOW: usize = 32;
 const WINDOW_BYTES: usize = 16 << 20;
 
 impl<'p> Batch<'p> {
-    /// Settles across firms (limits, budgets), one policy after another,
-    /// and computes the totals.
+    /// Settles across firms (limits, budgets), policies side by side, and
+    /// computes the totals.
     pub fn finish(mut self) -> std::io::Result<Settled<'p>> {
         self.sorted();
         let Batch {
@@ -65,7 +64,6 @@ impl<'p> Batch<'p> {
             spill_dir,
             memory,
             sorted,
-            firms,
             store,
             candidates,
             tally,
@@ -76,6 +74,9 @@ impl<'p> Batch<'p> {
             Some(s) => s,
             None => super::sort::Sorter::new("index", ByKey, 0, None).finish(),
         };
+        let firms = index
+            .len()
+            .saturating_sub(dropped.as_ref().map_or(0, Sorted::len));
         let room = Room {
             dir: spill_dir.clone(),
             // policies settle side by side, one per thread: beyond two
@@ -171,7 +172,6 @@ impl<'p> Batch<'p> {
             opts,
             index,
             dropped,
-            firms,
             store,
             paid,
             summary,
@@ -193,13 +193,7 @@ struct Windows<'s> {
     firms: Merge<'s, FirmEntry, ByKey>,
     dropped: Option<Skip<'s>>,
     /// Per policy settled across firms, its results.
-    paid: Vec<Option<Results<'s>>>,
-}
-
-/// A policy's results being read, and the next one.
-struct Results<'s> {
-    merge: Merge<'s, Paid, ByKey>,
-    head: Option<Got<'s, Paid>>,
+    paid: Vec<Option<Merge<'s, Paid, ByKey>>>,
 }
 
 struct Window<'s> {
@@ -216,7 +210,7 @@ impl<'s> Windows<'s> {
                 break;
             };
             let gone = match &mut self.dropped {
-                Some(skip) => skip.skips(&f)?,
+                Some(skip) => skip.skips(&f.key, f.line)?,
                 None => false,
             };
             if !gone {
@@ -229,17 +223,11 @@ impl<'s> Windows<'s> {
         let mut paid = Vec::with_capacity(self.paid.len());
         for results in &mut self.paid {
             let mut got = Vec::new();
-            if let Some(Results { merge, head }) = results {
-                loop {
-                    if head.is_none() {
-                        *head = merge.next().transpose()?;
-                    }
-                    match head {
-                        Some(h) if (&*h.key, h.line) <= (&*last.key, last.line) => {
-                            got.extend(head.take());
-                        }
-                        _ => break,
-                    }
+            if let Some(merge) = results {
+                while let Some(h) =
+                    merge.next_if(|h| (&*h.key, h.line) <= (&*last.key, last.line))?
+                {
+                    got.push(h);
                 }
             }
             paid.push(got);
@@ -286,7 +274,8 @@ impl<'p> Settled<'p> {
 
     /// Firms in the run.
     pub fn firm_count(&self) -> usize {
-        usize::try_from(self.firms).unwrap_or(usize::MAX)
+        let gone = self.dropped.as_ref().map_or(0, Sorted::len);
+        usize::try_from(self.index.len().saturating_sub(gone)).unwrap_or(usize::MAX)
     }
 
     fn windows(&self) -> Windows<'_> {
@@ -296,12 +285,7 @@ impl<'p> Settled<'p> {
             paid: self
                 .paid
                 .iter()
-                .map(|p| {
-                    p.as_ref().map(|p| Results {
-                        merge: p.iter(),
-                        head: None,
-                    })
-                })
+                .map(|p| p.as_ref().map(Sorted::iter))
                 .collect(),
         }
     }

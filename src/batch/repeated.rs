@@ -46,11 +46,10 @@ impl<'p> Batch<'p> {
             tally: &mut tally,
             store,
             buf: Vec::new(),
-            firms: 0,
         };
         // a key's entries are held while they are counted; a key on more
         // rows than that is noted and its rows handed out in a last pass
-        let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
+        let (mut firms, mut others) = (Group(sorted.iter()), Group(rejected.iter()));
         let (mut valid, mut bad) = (Vec::new(), Vec::new());
         let mut big = Sorter::new("repeated-keys", ByLine, self.memory.rejects, dir);
         loop {
@@ -87,7 +86,7 @@ impl<'p> Batch<'p> {
         drop((valid, bad));
         let big = big.finish();
         if !big.is_empty() {
-            let (mut firms, mut others) = (Group::new(sorted.iter()), Group::new(rejected.iter()));
+            let (mut firms, mut others) = (Group(sorted.iter()), Group(rejected.iter()));
             for d in big.iter() {
                 let d = d?;
                 let key = Key::from(&*d.key);
@@ -101,13 +100,7 @@ impl<'p> Batch<'p> {
                 }
             }
         }
-        let Takeout {
-            rows,
-            dropped,
-            firms: gone,
-            ..
-        } = out;
-        self.firms = self.firms.saturating_sub(gone);
+        let Takeout { rows, dropped, .. } = out;
         let dropped = dropped.finish();
         if overflowed && !dropped.is_empty() {
             // a sum that overflowed may not once a firm is out: count again
@@ -116,7 +109,7 @@ impl<'p> Batch<'p> {
             let mut gone = Skip::new(dropped.iter());
             for f in sorted.iter() {
                 let f = f?;
-                if gone.skips(&f)? {
+                if gone.skips(&f.key, f.line)? {
                     continue;
                 }
                 for s in store::decode(store.read(f.start, f.len, &mut buf)?) {
@@ -174,28 +167,25 @@ impl Item for DupRow {
 }
 
 /// Passes over the firms taken out while firms go by in key order.
-pub(crate) struct Skip<'s> {
-    gone: sort::Merge<'s, FirmEntry, ByKey>,
-    head: Option<sort::Got<'s, FirmEntry>>,
-}
+pub(crate) struct Skip<'s>(sort::Merge<'s, FirmEntry, ByKey>);
 
 impl<'s> Skip<'s> {
     pub(crate) fn new(gone: sort::Merge<'s, FirmEntry, ByKey>) -> Self {
-        Skip { gone, head: None }
+        Skip(gone)
     }
 
-    /// Whether `firm` (coming after every firm asked before) was taken out.
-    pub(crate) fn skips(&mut self, firm: &FirmEntry) -> std::io::Result<bool> {
-        loop {
-            if self.head.is_none() {
-                self.head = self.gone.next().transpose()?;
-            }
-            match &self.head {
-                Some(h) if Order::cmp(&ByKey, &**h, firm).is_lt() => self.head = None,
-                Some(h) => return Ok(Order::cmp(&ByKey, &**h, firm).is_eq()),
-                None => return Ok(false),
-            }
-        }
+    /// Whether the firm of `key` on `line` (coming after every firm asked
+    /// before) was taken out.
+    pub(crate) fn skips(&mut self, key: &str, line: u64) -> std::io::Result<bool> {
+        while self
+            .0
+            .next_if(|h| (h.key.as_str(), h.line) < (key, line))?
+            .is_some()
+        {}
+        Ok(self
+            .0
+            .peek()?
+            .is_some_and(|h| h.key == key && h.line == line))
     }
 }
 
@@ -211,8 +201,6 @@ struct Takeout<'a> {
     tally: &'a mut Vec<Tally>,
     store: &'a Store,
     buf: Vec<u8>,
-    /// Firms taken out.
-    firms: u64,
 }
 
 impl Takeout<'_> {
@@ -233,31 +221,17 @@ impl Takeout<'_> {
                 t.count(&s, -1);
             }
         }
-        self.firms += 1;
         self.dropped.push(FirmEntry::clone(f))
     }
 }
 
 /// Entries sorted by key, taken a key at a time.
-struct Group<'s> {
-    entries: sort::Merge<'s, FirmEntry, ByKey>,
-    head: Option<sort::Got<'s, FirmEntry>>,
-}
+struct Group<'s>(sort::Merge<'s, FirmEntry, ByKey>);
 
 impl<'s> Group<'s> {
-    fn new(entries: sort::Merge<'s, FirmEntry, ByKey>) -> Self {
-        Group {
-            entries,
-            head: None,
-        }
-    }
-
     /// The next entry's key.
     fn key(&mut self) -> std::io::Result<Option<&Key>> {
-        if self.head.is_none() {
-            self.head = self.entries.next().transpose()?;
-        }
-        Ok(self.head.as_ref().map(|h| &h.key))
+        Ok(self.0.peek()?.map(|h| &h.key))
     }
 
     /// Takes the entries of `key` at the front: how many, and into `out`
@@ -276,18 +250,12 @@ impl<'s> Group<'s> {
 
     /// Passes over the entries before `key`.
     fn pass(&mut self, key: &Key) -> std::io::Result<()> {
-        while self.key()?.is_some_and(|k| k < key) {
-            self.head = None;
-        }
+        while self.0.next_if(|e| e.key < *key)?.is_some() {}
         Ok(())
     }
 
     /// The next entry, if its key is `key`.
     fn next_of(&mut self, key: &Key) -> std::io::Result<Option<sort::Got<'s, FirmEntry>>> {
-        Ok(if self.key()? == Some(key) {
-            self.head.take()
-        } else {
-            None
-        })
+        self.0.next_if(|e| e.key == *key)
     }
 }

@@ -273,13 +273,7 @@ pub fn without(
     let mut skip = super::Skip::new(gone.iter());
     for c in by_key.iter() {
         let c = c?;
-        let firm = super::FirmEntry {
-            key: c.key.clone(),
-            line: c.line,
-            start: 0,
-            len: 0,
-        };
-        if !skip.skips(&firm)? {
+        if !skip.skips(&c.key, c.line)? {
             out.push(Cand::clone(&c))?;
         }
     }

@@ -174,7 +174,7 @@ fn sorted<T: Item, O: Order<T>>(order: &O, items: &[T]) -> Vec<u32> {
     }
 }
 
-fn write_run<'t, T: Item + 't>(
+fn write_run<T: Item>(
     dir: &std::path::Path,
     name: &str,
     items: impl Iterator<Item = impl Deref<Target = T>>,
@@ -500,6 +500,30 @@ impl<'a, T: Item, O: Order<T>> Merge<'a, T, O> {
         Ok(())
     }
 
+    /// The next item, left in place.
+    pub fn peek(&mut self) -> std::io::Result<Option<&Got<'a, T>>> {
+        if !self.started {
+            self.start()?;
+        }
+        Ok(self
+            .heap
+            .first()
+            .and_then(|&s| self.heads.get(s))
+            .and_then(Option::as_ref))
+    }
+
+    /// The next item if `take` holds for it; otherwise it stays next.
+    pub fn next_if(
+        &mut self,
+        take: impl FnOnce(&T) -> bool,
+    ) -> std::io::Result<Option<Got<'a, T>>> {
+        if self.peek()?.is_some_and(|h| take(h)) {
+            self.pop()
+        } else {
+            Ok(None)
+        }
+    }
+
     fn pop(&mut self) -> std::io::Result<Option<Got<'a, T>>> {
         if !self.started {
             self.start()?;
@@ -543,10 +567,7 @@ impl<'a, T: Item, O: Order<T>> Iterator for Merge<'a, T, O> {
     }
 }
 
-/// Appends a text with its length before it.
-pub fn put_text(out: &mut Vec<u8>, text: &str) {
-    super::store::put_text(out, text);
-}
+pub(super) use super::store::put_text;
 
 /// A firm's key: up to 24 bytes held inline, longer ones on the heap.
 pub type Key = compact_str::CompactString;

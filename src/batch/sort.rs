@@ -11,7 +11,6 @@ use std::fs::File;
 use std::io::Write;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rayon::prelude::*;
 
@@ -45,8 +44,6 @@ const SORT_SCRATCH: usize = 36;
 const FAN_IN: usize = 64;
 /// Bytes per block of a run file (a block holds whole items).
 const BLOCK: usize = 64 << 10;
-
-static RUN_NAMES: AtomicU64 = AtomicU64::new(0);
 
 /// One sorted run on disk; its file goes when it does. The file is open
 /// only while it is written or read, so a run costs no file handle while it
@@ -179,9 +176,7 @@ fn write_run<T: Item>(
     name: &str,
     items: impl Iterator<Item = impl Deref<Target = T>>,
 ) -> std::io::Result<Run> {
-    let n = RUN_NAMES.fetch_add(1, Relaxed);
-    let path = dir.join(format!(".{name}-{}-{n}.run", std::process::id()));
-    let file = spill_file(&path)?;
+    let (path, file) = spill_file(dir, name, "run")?;
     let mut run = Run { path, len: 0 };
     let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
     let mut block = Vec::with_capacity(BLOCK + 1024);

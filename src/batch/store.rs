@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rust_decimal::Decimal;
 
@@ -134,8 +135,11 @@ pub struct Store {
     in_memory: usize,
 }
 
-/// Bytes per page (a bigger chunk gets a page of its own size).
+/// Bytes per page at most (a bigger chunk gets a page of its own size).
 const PAGE: usize = 4 << 20;
+/// Bytes per page at least: a store limited below [`PAGE`] uses pages of its
+/// limit, so the limit holds and small limits really spill.
+const MIN_PAGE: usize = 4 << 10;
 
 impl Store {
     /// Keeps up to `limit` bytes in memory; beyond that, spills into a file
@@ -173,7 +177,8 @@ impl Store {
             .last()
             .is_some_and(|p| p.capacity() - p.len() >= bytes.len());
         if !fits {
-            self.pages.push(Vec::with_capacity(PAGE.max(bytes.len())));
+            let page = PAGE.min(self.limit.max(MIN_PAGE));
+            self.pages.push(Vec::with_capacity(page.max(bytes.len())));
             self.starts.push(at);
         }
         if let Some(page) = self.pages.last_mut() {
@@ -192,9 +197,7 @@ impl Store {
             return Ok(());
         };
         if self.spill.is_none() {
-            let path = dir.join(format!(".{}-{}.spill", self.name, std::process::id()));
-            let file = spill_file(&path)?;
-            self.spill = Some((path, file));
+            self.spill = Some(spill_file(dir, self.name, "spill")?);
         }
         let Some((_, file)) = &mut self.spill else {
             return Ok(());
@@ -247,14 +250,33 @@ impl Drop for Store {
     }
 }
 
-/// A new spill file, for reading and writing.
-pub(super) fn spill_file(path: &std::path::Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(path)
+/// Numbers the spill files of this process: every store and every sorted
+/// run gets a file of its own, however many runs share a spill folder.
+static SPILL_NAMES: AtomicU64 = AtomicU64::new(0);
+
+/// A new spill file in `dir`, for reading and writing, under a name no other
+/// file has (`.{name}-{pid}-{n}.{ext}`): an existing file is never reused or
+/// truncated, so two logs (or two runs) can never write over each other.
+pub(super) fn spill_file(
+    dir: &std::path::Path,
+    name: &str,
+    ext: &str,
+) -> std::io::Result<(PathBuf, File)> {
+    loop {
+        let n = SPILL_NAMES.fetch_add(1, Relaxed);
+        let path = dir.join(format!(".{name}-{}-{n}.{ext}", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((path, file)),
+            // left by an earlier process with the same id: take the next number
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -318,6 +340,28 @@ mod tests {
         assert_eq!(s.read(d, 4, &mut buf).unwrap(), b"tail");
         assert!(s.spilled > 0, "pages beyond the limit go to the file");
         drop(s);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Two stores of the same name in one folder (the two reject logs of a
+    /// run, or two runs in one process) each spill into a file of their own.
+    #[test]
+    fn stores_of_one_name_spill_apart() {
+        let dir = std::env::temp_dir().join(format!("mianshen-store-two-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut one = Store::named("rejects", Some(dir.clone()), 8);
+        let mut two = Store::named("rejects", Some(dir.clone()), 8);
+        let (a, b) = (vec![1u8; PAGE + 3], vec![2u8; PAGE + 7]);
+        let at_a = one.append(&a).unwrap();
+        let at_b = two.append(&b).unwrap();
+        one.append(b"x").unwrap();
+        two.append(b"y").unwrap();
+        assert!(one.spilled > 0 && two.spilled > 0, "both spilled");
+        let mut buf = Vec::new();
+        assert_eq!(one.read(at_a, a.len() as u32, &mut buf).unwrap(), &a[..]);
+        assert_eq!(two.read(at_b, b.len() as u32, &mut buf).unwrap(), &b[..]);
+        drop((one, two));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "both removed");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

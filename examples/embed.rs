@@ -40,7 +40,14 @@ fn main() {
         }
     };
 
-    for d in engine.evaluate(&firm, as_of) {
+    let decisions = match engine.evaluate(&firm, as_of) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("the run failed: {e}");
+            std::process::exit(2);
+        }
+    };
+    for d in decisions {
         match d.outcome {
             Outcome::Eligible => println!(
                 "{:<24} eligible  amount {}  funded {}",

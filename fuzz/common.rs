@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 use mianshen::data::DataSet;
 use mianshen::load::PolicySet;
 use mianshen::program::Program;
-use mianshen::run::{RunOptions, RunResult};
+use mianshen::batch::records::RunResult;
+use mianshen::batch::RunOptions;
 use mianshen::Date;
 
 /// The schema of the example policy set, fixed at build time.
@@ -71,7 +72,9 @@ pub fn run_and_check(program: &Program, set: &DataSet) -> RunResult {
         as_of: as_of(),
         all: true,
     };
-    let result = mianshen::run::run(program, &set.records, &opts);
+    let result =
+        mianshen::batch::records::run(program, &set.records, &opts).expect("the run goes through");
+    assert!(result.rejects.is_empty(), "the data set's keys are unique");
     assert_eq!(result.firms.len(), set.records.len(), "one firm per record");
     let in_force = program
         .policies

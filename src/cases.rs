@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use serde_yaml_ng::Value as Yaml;
 
+use crate::batch::{records, RunOptions};
 use crate::date::Date;
 use crate::firm::{self, Input};
 use crate::program::Program;
-use crate::run::{self, RunOptions};
 
 /// A test file: its reference date and cases.
 #[derive(Debug)]
@@ -302,14 +302,20 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     if !result.errors.is_empty() {
         return result;
     }
-    let run = run::run(
+    let run = match records::run(
         program,
         &records,
         &RunOptions {
             as_of: case.as_of,
             all: true,
         },
-    );
+    ) {
+        Ok(run) => run,
+        Err(e) => {
+            result.errors.push(format!("the run failed: {e}"));
+            return result;
+        }
+    };
     let single_key = records.first().map(|r| r.key(program.schema.key));
     for (key, policy, expect) in &case.expect {
         let key = key

@@ -201,7 +201,7 @@ fn peak_memory() -> Option<u64> {
 
 /// What a run reports on the terminal.
 struct RunDone {
-    summary: Vec<crate::run::PolicySummary>,
+    summary: Vec<crate::batch::output::PolicySummary>,
     info: crate::data::stream::StreamInfo,
     rejected_rows: u64,
     warnings: Vec<String>,
@@ -219,7 +219,7 @@ fn run_into(
 ) -> Result<RunDone, crate::batch::RunError> {
     let program = &set.program;
     let mut rejects = crate::report::RejectsWriter::new(pending.file("rejects.csv")?)?;
-    let run_opts = crate::run::RunOptions {
+    let run_opts = crate::batch::RunOptions {
         as_of,
         all: args.all,
     };
@@ -448,11 +448,17 @@ pub fn explain(
         }
         return EXIT_USAGE;
     };
-    let run = crate::run::run(
+    let run = match crate::batch::records::run(
         program,
         &data.records,
-        &crate::run::RunOptions { as_of, all: true },
-    );
+        &crate::batch::RunOptions { as_of, all: true },
+    ) {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let e = crate::explain::explain(program, record, &run, as_of, only);
     if json {
         println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());

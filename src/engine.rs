@@ -9,7 +9,7 @@
 //!     .firm(&[("uscc", "91420102MA4K2L3R0G"), ("region", "420102"), ("insured_months", "24"), ("ui_premium_paid", "10万")])
 //!     .expect("valid values");
 //! let as_of = Date::parse_iso("2024-12-31").unwrap();
-//! for d in engine.evaluate(&firm, as_of) {
+//! for d in engine.evaluate(&firm, as_of).expect("the run goes through") {
 //!     println!("{} {} {:?} {:?}", d.policy, d.outcome.as_str(), d.amount, d.reasons);
 //! }
 //! ```
@@ -18,13 +18,14 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 
+use crate::batch::records::RunResult;
+use crate::batch::{RunError, RunOptions};
 use crate::date::Date;
 use crate::diag::Diagnostic;
 use crate::eval::Outcome;
 use crate::firm::Input;
 use crate::load::PolicySet;
 use crate::program::Program;
-use crate::run::{RunOptions, RunResult};
 use crate::value::Record;
 
 /// A loaded, checked policy set, ready to evaluate firms. Cheap to share
@@ -72,6 +73,12 @@ impl Engine {
     /// Builds a firm record from `(field name/title/alias, cell text)` pairs,
     /// read by the same rules as data files. An empty text is missing.
     pub fn firm(&self, values: &[(&str, &str)]) -> Result<Record, Vec<String>> {
+        self.firm_on_row(1, values)
+    }
+
+    /// [`Engine::firm`] for one record of a batch: `row` names it in rejects
+    /// (rows rise from record to record in [`Engine::run`]).
+    pub fn firm_on_row(&self, row: u64, values: &[(&str, &str)]) -> Result<Record, Vec<String>> {
         let values: Vec<(String, Input)> = values
             .iter()
             .map(|(k, v)| {
@@ -83,15 +90,15 @@ impl Engine {
                 (k.to_string(), input)
             })
             .collect();
-        crate::firm::record(&self.set.program.schema, 1, &values)
+        crate::firm::record(&self.set.program.schema, row, &values)
     }
 
     /// Evaluates one firm against every policy in force on `as_of`, every
     /// outcome included. Exclusive groups apply; budgets and limits see only
     /// this firm (use [`Engine::run`] for a batch).
-    pub fn evaluate(&self, firm: &Record, as_of: Date) -> Vec<Decision> {
-        let result = self.run(std::slice::from_ref(firm), as_of, true);
-        self.decisions(&result)
+    pub fn evaluate(&self, firm: &Record, as_of: Date) -> Result<Vec<Decision>, RunError> {
+        let result = self.run(std::slice::from_ref(firm), as_of, true)?;
+        Ok(self.decisions(&result))
     }
 
     /// Evaluates one policy for one firm: outcome, amount and reasons, as a
@@ -117,10 +124,14 @@ impl Engine {
         })
     }
 
-    /// A batch run over firms with unique keys: evaluation and settlement
-    /// across firms (section 7). `all` keeps ineligible decisions too.
-    pub fn run(&self, firms: &[Record], as_of: Date, all: bool) -> RunResult {
-        crate::run::run(&self.set.program, firms, &RunOptions { as_of, all })
+    /// A batch run: evaluation and settlement across firms (section 7), by
+    /// the command line's data rules: every record of a key found on more
+    /// than one record is rejected (in [`RunResult::rejects`]) and neither
+    /// evaluated nor paid. Records' rows must rise (they name records in
+    /// rejects). `all` keeps ineligible decisions too. A failure is an
+    /// error, never an empty result.
+    pub fn run(&self, firms: &[Record], as_of: Date, all: bool) -> Result<RunResult, RunError> {
+        crate::batch::records::run(&self.set.program, firms, &RunOptions { as_of, all })
     }
 
     /// Flattens a run's result into decisions, sorted by key then policy.

@@ -5,11 +5,11 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::batch::records::RunResult;
 use crate::eval::expr::{Env, Scratch};
 use crate::eval::value::{show, V};
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, ClauseKind, Const, Func, Ir, Policy, Program};
-use crate::run::RunResult;
 use crate::schema::FieldType;
 use crate::syntax::ast::ArithOp;
 use crate::value::Record;

@@ -28,6 +28,15 @@
     )
 )]
 
+// the test oracle shared with tests/ names the crate as they do
+#[cfg(test)]
+extern crate self as mianshen;
+
+/// The plain in-memory run the integration tests also hold the engine to.
+#[cfg(test)]
+#[path = "../tests/common/oracle.rs"]
+mod oracle;
+
 pub mod batch;
 pub mod cases;
 pub mod check;
@@ -43,7 +52,6 @@ pub mod generate;
 pub mod load;
 pub mod program;
 pub mod report;
-pub mod run;
 pub mod schema;
 pub mod settle;
 pub mod suggest;

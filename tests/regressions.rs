@@ -12,11 +12,12 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::assert_rows_accounted;
+use mianshen::batch::records::RunResult;
+use mianshen::batch::RunOptions;
 use mianshen::data::{DataSet, ReadOptions};
 use mianshen::eval::Outcome;
 use mianshen::load::PolicySet;
 use mianshen::program::Program;
-use mianshen::run::{RunOptions, RunResult};
 use mianshen::Date;
 
 fn regressions_dir() -> PathBuf {
@@ -65,14 +66,16 @@ fn from_texts(
 }
 
 fn run_all(program: &Program, set: &DataSet) -> RunResult {
-    let result = mianshen::run::run(
+    let result = mianshen::batch::records::run(
         program,
         &set.records,
         &RunOptions {
             as_of: as_of(),
             all: true,
         },
-    );
+    )
+    .expect("the run goes through");
+    assert!(result.rejects.is_empty(), "the data set's keys are unique");
     assert_eq!(result.firms.len(), set.records.len(), "one firm per record");
     result
 }

@@ -1,16 +1,20 @@
 //! The streamed batch run (what `mianshen run` does: one read of the file,
 //! duplicate keys found at the end and their rows taken back out) against
-//! the in-memory path (`data::read` then `run::run`), which judges whole
-//! record sets at once. Both must give the same rejects, decisions and totals.
+//! a run the plain way (`tests/common/oracle.rs`: `data::read`, whose
+//! duplicate check is a hash map, then every firm evaluated and every policy
+//! settled over a list in memory). Both must give the same rejects,
+//! decisions and totals.
+
+mod common;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use mianshen::batch::output::PolicySummary;
 use mianshen::batch::{self, Memory, RunOptions, Spill};
 use mianshen::data::stream::Stream;
 use mianshen::data::{self, ReadOptions, Reject};
 use mianshen::generate::{generate, GenOptions};
-use mianshen::run::{self, PolicySummary};
 use mianshen::settle::Firm;
 use mianshen::{Date, Engine};
 
@@ -93,11 +97,11 @@ fn in_memory(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
         &ReadOptions::default(),
     )
     .expect("the file reads");
-    let r = run::run(program, &set.records, &options(all));
+    let (firms, summary) = common::oracle::run(program, &set.records, &options(all));
     Result {
         rejects: set.rejects,
-        firms: r.firms,
-        summary: r.summary,
+        firms,
+        summary,
     }
 }
 

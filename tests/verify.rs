@@ -64,7 +64,15 @@ fn an_untouched_run_verifies() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("byte-identical"), "{text}");
-    assert!(!dir.join(".res.verify").exists());
+    // the replay folder (`.res.verify-{pid}`, beside the results) is gone:
+    // only what was there before verifying remains
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["policies", "res"], "nothing is left by the replay");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -101,13 +109,19 @@ fn a_tampered_result_is_found() {
     let text = std::fs::read_to_string(&decisions).unwrap();
     let tampered = text.replacen(",eligible,", ",review,", 1);
     assert_ne!(text, tampered);
+    // the line the replacement changed, counted from 1
+    let line = text
+        .lines()
+        .position(|l| l.contains(",eligible,"))
+        .expect("an eligible line")
+        + 1;
     std::fs::write(&decisions, tampered).unwrap();
     let out = mianshen(&dir, &["verify", "res"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("decisions.csv, line 2:") || text.contains("decisions.csv, line"),
-        "{text}"
+        text.contains(&format!("decisions.csv, line {line}:")),
+        "line {line} named: {text}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

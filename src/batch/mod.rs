@@ -11,6 +11,7 @@
 
 mod memory;
 pub mod output;
+pub mod records;
 pub mod rejects;
 mod repeated;
 pub mod settle;
@@ -435,13 +436,16 @@ fn order_value(v: V<'_>) -> Option<OrderValue> {
     }
 }
 
-/// Why a streamed run stopped.
+/// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{0}")]
     Data(#[from] crate::data::DataError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Records given to a run in memory must have rising row numbers.
+    #[error("record rows must rise: row {row} comes after row {after}")]
+    RowsOutOfOrder { row: u64, after: u64 },
 }
 
 /// What a chunk of rows gave: its rejects, what it saw (the keys of its
@@ -510,7 +514,7 @@ pub fn stream<'p>(
         let rows = current.rows();
         let (done, rest) = rayon::join(
             || {
-                rows.par_chunks(crate::run::CHUNK)
+                rows.par_chunks(records::CHUNK)
                     .map(|raw| {
                         let mut records = Vec::with_capacity(raw.len());
                         let mut rejects = Vec::new();

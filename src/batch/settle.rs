@@ -1,8 +1,8 @@
 //! Settlement across firms (LANGUAGE.md section 7) in bounded memory: a
 //! policy's candidates are read in the order each step needs (`limit`
 //! order, allocation order, key order), sorted by [`super::sort`], which
-//! spills to disk beyond its limit. The arithmetic is that of
-//! [`crate::settle::settle_policy`], which tests hold this to.
+//! spills to disk beyond its limit. Its unit tests hold it to the plain
+//! in-memory settlement of `tests/common/oracle.rs`.
 
 use std::cmp::Ordering;
 use std::path::PathBuf;
@@ -596,8 +596,8 @@ fn pay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oracle::{self, settle_policy, Candidate};
     use crate::program::{Ir, Limit};
-    use crate::settle::{settle_policy, Candidate};
 
     /// A small fixed generator (xorshift), so failures repeat.
     struct Rng(u64);
@@ -883,7 +883,7 @@ mod tests {
     }
 
     /// [`settle_policy`] on the candidates, in row order.
-    fn in_memory(policy: &Policy, cands: &[&Cand]) -> crate::settle::Settlement {
+    fn in_memory(policy: &Policy, cands: &[&Cand]) -> oracle::Settlement {
         let list: Vec<Candidate> = cands
             .iter()
             .enumerate()

@@ -748,7 +748,7 @@ impl RowRejects {
 }
 
 /// "the key is also on rows 3, 7": the other rows of a duplicated key, at most ten named.
-pub(super) fn also_on(rows: &Repeated, this: u64) -> String {
+pub(crate) fn also_on(rows: &Repeated, this: u64) -> String {
     let others = rows.count.saturating_sub(1);
     let named: Vec<String> = rows
         .first

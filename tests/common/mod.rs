@@ -1,10 +1,13 @@
 //! Helpers shared by the integration tests (`mod common;` in each).
 
+pub mod oracle;
+
 use std::collections::BTreeSet;
 
 use mianshen::data::DataSet;
 
 /// Every data row is exactly one record or among the rejects.
+#[allow(dead_code)] // not every test file that shares `common` uses it
 pub fn assert_rows_accounted(set: &DataSet) {
     let recorded: BTreeSet<u64> = set.records.iter().map(|r| r.row).collect();
     let rejected: BTreeSet<u64> = set.rejects.iter().map(|r| r.row).collect();

@@ -1,0 +1,90 @@
+//! The library face, as a payment system uses it: a batch run applies the
+//! command line's data rules and a failure is an error, never an empty
+//! result.
+
+use std::path::Path;
+
+use mianshen::batch::RunError;
+use mianshen::{Date, Engine, Outcome};
+
+fn engine() -> Engine {
+    Engine::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).expect("the example set")
+}
+
+fn as_of() -> Date {
+    Date::parse_iso("2024-12-31").expect("a date")
+}
+
+/// A firm that 稳岗返还 pays, under `key`.
+fn firm(engine: &Engine, row: u64, key: &str) -> mianshen::value::Record {
+    engine
+        .firm_on_row(
+            row,
+            &[
+                ("uscc", key),
+                ("region", "420102"),
+                ("企业规模", "小型"),
+                ("employees", "25"),
+                ("insured_months", "24"),
+                ("layoff_rate", "3%"),
+                ("ui_premium_paid", "10万"),
+                ("serious_dishonesty", "否"),
+            ],
+        )
+        .expect("valid values")
+}
+
+#[test]
+fn a_repeated_key_is_rejected_and_never_paid() {
+    let engine = engine();
+    let (a, b) = ("91420102MA4K2L3R0G", "91420112MAW4G4L943");
+    let firms = [
+        firm(&engine, 2, a),
+        firm(&engine, 3, b),
+        firm(&engine, 5, a),
+    ];
+    let result = engine
+        .run(&firms, as_of(), false)
+        .expect("the run goes through");
+    let rejects: Vec<(u64, &str, &str)> = result
+        .rejects
+        .iter()
+        .map(|r| (r.row, r.value.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        rejects,
+        [
+            (2, a, "the key is also on row 5"),
+            (5, a, "the key is also on row 2"),
+        ]
+    );
+    let keys: Vec<&str> = result.firms.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys, [b], "only the firm whose key is on one record");
+    let decisions = engine.decisions(&result);
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d.key == b && d.outcome == Outcome::Eligible),
+        "the other firm is paid: {decisions:?}"
+    );
+    assert!(
+        result
+            .summary
+            .iter()
+            .all(|s| !s.in_force || s.evaluated == 1),
+        "one firm evaluated per policy in force"
+    );
+}
+
+#[test]
+fn records_out_of_order_are_an_error_not_an_empty_result() {
+    let engine = engine();
+    let firms = [
+        firm(&engine, 4, "91420102MA4K2L3R0G"),
+        firm(&engine, 4, "91420112MAW4G4L943"),
+    ];
+    match engine.run(&firms, as_of(), false) {
+        Err(RunError::RowsOutOfOrder { row: 4, after: 4 }) => {}
+        other => panic!("expected rows out of order, got {other:?}"),
+    }
+}

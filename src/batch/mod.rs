@@ -14,7 +14,6 @@ pub mod output;
 pub mod records;
 pub mod rejects;
 mod repeated;
-pub mod settle;
 pub mod sort;
 pub mod store;
 
@@ -27,7 +26,6 @@ use std::path::PathBuf;
 
 use rust_decimal::Decimal;
 
-use self::settle::{ByKey, Cand, CandOrder};
 use self::sort::{key_heap, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter};
 use self::store::Store;
 use crate::data::stream::DupRow;
@@ -37,6 +35,7 @@ use crate::eval::value::V;
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, Program};
 use crate::settle::alloc::OrderValue;
+use crate::settle::streamed::{ByKey, Cand, CandOrder};
 use crate::settle::{self as settlement, Pair};
 use crate::value::Record;
 
@@ -94,8 +93,8 @@ impl Tally {
 pub struct FirmEntry {
     pub key: Key,
     pub line: u64,
-    start: u64,
-    len: u32,
+    pub(crate) start: u64,
+    pub(crate) len: u32,
 }
 
 impl Item for FirmEntry {
@@ -367,7 +366,7 @@ impl<'p> Batch<'p> {
 }
 
 /// The first 16 bytes of a key, big-endian, zero-padded: ordered as the bytes.
-fn prefix(key: &str) -> u128 {
+pub(crate) fn prefix(key: &str) -> u128 {
     let mut b = [0u8; 16];
     for (d, s) in b.iter_mut().zip(key.bytes()) {
         *d = s;

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
-use super::settle::{self, ByKey, Paid, Room};
 use super::sort::{Got, Merge, Sorted};
 use super::store::{self, Store, Stored};
 use super::{Batch, FirmEntry, RunOptions, Skip};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
+use crate::settle::streamed::{self as settle, ByKey, Paid, Room};
 use crate::settle::{BudgetNote, Firm, Pair, LIMIT_REASON};
 
 /// Per-policy totals, as summary.csv lists them.

@@ -6,12 +6,12 @@
 use rayon::prelude::*;
 
 use super::output::PolicySummary;
-use super::settle::ByKey;
 use super::sort::Sorter;
 use super::{Batch, RunError, RunOptions};
 use crate::data::stream::also_on;
 use crate::data::Reject;
 use crate::program::Program;
+use crate::settle::streamed::ByKey;
 use crate::settle::Firm;
 use crate::value::Record;
 

@@ -6,11 +6,11 @@
 
 use std::cmp::Ordering;
 
-use super::settle::ByKey;
 use super::sort::{self, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter};
 use super::store::{self, Store};
 use super::{Batch, FirmEntry, Tally};
 use crate::data::stream::{DupRow, Repeated};
+use crate::settle::streamed::ByKey;
 
 impl<'p> Batch<'p> {
     /// Sorts the firms by key and finds every key on more than one row,

@@ -562,7 +562,7 @@ impl<'a, T: Item, O: Order<T>> Iterator for Merge<'a, T, O> {
     }
 }
 
-pub(super) use super::store::put_text;
+pub(crate) use super::store::put_text;
 
 /// A firm's key: up to 24 bytes held inline, longer ones on the heap.
 pub type Key = compact_str::CompactString;

@@ -65,7 +65,7 @@ pub fn encode(
 }
 
 /// Appends a text with its length before it.
-pub(super) fn put_text(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn put_text(out: &mut Vec<u8>, text: &str) {
     let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(text.as_bytes().get(..len as usize).unwrap_or_default());

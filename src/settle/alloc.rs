@@ -109,9 +109,9 @@ pub fn pro_rata(budget: Decimal, items: &[(&str, Decimal)]) -> Result<Vec<Decima
     let mut shares = Vec::with_capacity(amounts.len());
     let mut remainders = Vec::with_capacity(amounts.len());
     for &amount in &amounts {
-        let scaled = amount.checked_mul(budget).ok_or(AllocError::TooLarge)?;
-        shares.push(scaled / total);
-        remainders.push(scaled % total);
+        let (share, remainder) = pro_rata_share(amount, budget, total)?;
+        shares.push(share);
+        remainders.push(remainder);
     }
     // The remainders sum to `left` × total with each below total, so more
     // than `left` items have a positive remainder: a cent never goes to an
@@ -121,9 +121,7 @@ pub fn pro_rata(budget: Decimal, items: &[(&str, Decimal)]) -> Result<Vec<Decima
     by_remainder.sort_by(|&a, &b| {
         let remainder = |i: usize| remainders.get(i).copied().unwrap_or(0);
         let key = |i: usize| items.get(i).map_or("", |item| item.0);
-        remainder(b)
-            .cmp(&remainder(a))
-            .then_with(|| key(a).cmp(key(b)))
+        remainder_first(remainder(a), remainder(b)).then_with(|| key(a).cmp(key(b)))
     });
     let left = usize::try_from(left).unwrap_or(0);
     for position in by_remainder.into_iter().take(left) {
@@ -155,20 +153,64 @@ pub fn by_order(
     let keyed: Vec<(&str, Option<OrderValue>)> =
         items.iter().map(|&(key, _, value)| (key, value)).collect();
     let mut paid = vec![0i128; amounts.len()];
-    let mut left = budget;
+    let mut left = ByOrder::new(budget);
     for position in order(&keyed, dir) {
         let (Some(&amount), Some(slot)) = (amounts.get(position), paid.get_mut(position)) else {
             continue;
         };
-        if amount <= left {
-            *slot = amount;
-            left -= amount;
-        } else {
-            *slot = left;
-            break;
-        }
+        *slot = left.pay(amount);
     }
     to_money(&paid)
+}
+
+/// One item's pro-rata share in cents: `amount × budget ÷ total` cut down
+/// to the cent, and what the cut took off (over the denominator `total`,
+/// which is above 0), by which the cents left over are handed out
+/// ([`remainder_first`]).
+pub(crate) fn pro_rata_share(
+    amount: i128,
+    budget: i128,
+    total: i128,
+) -> Result<(i128, i128), AllocError> {
+    let scaled = amount.checked_mul(budget).ok_or(AllocError::TooLarge)?;
+    Ok((scaled / total, scaled % total))
+}
+
+/// The order in which pro-rata shares get the cents left over: the largest
+/// remainder first (ties go by key, which the caller compares next).
+pub(crate) fn remainder_first(a: i128, b: i128) -> Ordering {
+    b.cmp(&a)
+}
+
+/// `allocate by`: items paid in order from the budget, in full while it
+/// lasts; the first that does not fit gets what is left, every later one 0.
+pub(crate) struct ByOrder {
+    left: i128,
+    /// An item did not fit: the budget is used up.
+    done: bool,
+}
+
+impl ByOrder {
+    pub(crate) fn new(budget: i128) -> ByOrder {
+        ByOrder {
+            left: budget,
+            done: false,
+        }
+    }
+
+    /// What the next item in order is paid, in cents, of its `amount`.
+    pub(crate) fn pay(&mut self, amount: i128) -> i128 {
+        if self.done {
+            return 0;
+        }
+        if amount <= self.left {
+            self.left -= amount;
+            amount
+        } else {
+            self.done = true;
+            std::mem::take(&mut self.left)
+        }
+    }
 }
 
 /// `exclusive "LABEL" { A, B, C } keep highest`, for one firm: `candidates`

@@ -1,7 +1,11 @@
 //! Stage 5: across firms (LANGUAGE.md section 7), in its order: exclusive
-//! groups (within each firm), then `limit`, then budgets (across firms).
+//! groups (within each firm, here), then `limit`, then budgets (across
+//! firms, [`streamed`], in bounded memory). The arithmetic of each step
+//! (keep highest, limit order, pro-rata shares and their leftover cents,
+//! by-order payments) is in [`alloc`], once; the streamed settlement calls it.
 
 pub mod alloc;
+pub mod streamed;
 
 use rust_decimal::Decimal;
 

@@ -1,6 +1,6 @@
 //! Settlement across firms (LANGUAGE.md section 7) in bounded memory: a
 //! policy's candidates are read in the order each step needs (`limit`
-//! order, allocation order, key order), sorted by [`super::sort`], which
+//! order, allocation order, key order), sorted by [`crate::batch::sort`], which
 //! spills to disk beyond its limit. Its unit tests hold it to the plain
 //! in-memory settlement of `tests/common/oracle.rs`.
 
@@ -9,8 +9,10 @@ use std::path::PathBuf;
 
 use rust_decimal::Decimal;
 
-use super::sort::{key_heap, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter};
-use super::Tally;
+use crate::batch::sort::{
+    key_heap, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter,
+};
+use crate::batch::Tally;
 use crate::date::Date;
 use crate::program::{Allocation, Policy};
 use crate::settle::alloc::{self, AllocError, OrderValue};
@@ -216,7 +218,7 @@ impl Order<Cand> for CandOrder {
     }
 
     fn prefix(&self, c: &Cand) -> Option<u128> {
-        (*self == CandOrder::Key).then(|| super::prefix(&c.key))
+        (*self == CandOrder::Key).then(|| crate::batch::prefix(&c.key))
     }
 }
 
@@ -230,7 +232,7 @@ impl Order<Paid> for ByKey {
     }
 
     fn prefix(&self, p: &Paid) -> Option<u128> {
-        Some(super::prefix(&p.key))
+        Some(crate::batch::prefix(&p.key))
     }
 }
 
@@ -239,8 +241,7 @@ struct ByRemainder;
 
 impl Order<Share> for ByRemainder {
     fn cmp(&self, a: &Share, b: &Share) -> Ordering {
-        b.remainder
-            .cmp(&a.remainder)
+        alloc::remainder_first(a.remainder, b.remainder)
             .then_with(|| by_key(&a.key, a.line, &b.key, b.line))
     }
 }
@@ -249,7 +250,7 @@ impl Order<Share> for ByRemainder {
 pub fn without(
     policy: &Policy,
     cands: Sorter<Cand, CandOrder>,
-    gone: &Sorted<super::FirmEntry, ByKey>,
+    gone: &Sorted<crate::batch::FirmEntry, ByKey>,
     room: &Room,
     limit: usize,
 ) -> std::io::Result<Sorter<Cand, CandOrder>> {
@@ -270,7 +271,7 @@ pub fn without(
         limit,
         room.dir.clone(),
     );
-    let mut skip = super::Skip::new(gone.iter());
+    let mut skip = crate::batch::Skip::new(gone.iter());
     for c in by_key.iter() {
         let c = c?;
         if !skip.skips(&c.key, c.line)? {
@@ -518,12 +519,10 @@ fn pay(
     };
     let mut shares = Sorter::new("shares", ByRemainder, room.limit, room.dir.clone());
     let mut share_total = 0i128;
-    // by order: paid in full while the budget lasts, the first that does
-    // not fit gets what is left, the rest nothing
-    let mut left = match plan {
+    let mut by_order = alloc::ByOrder::new(match plan {
         Plan::ByOrder { budget } => *budget,
         _ => 0,
-    };
+    });
     for c in cands.iter() {
         let c = c?;
         let kept = c.kept || policy.limit.is_none();
@@ -537,24 +536,22 @@ fn pay(
             (Plan::Fail(_), Some(_)) => None,
             (Plan::ByOrder { .. }, Some(a)) => {
                 let a = alloc::amount_cents(&c.key, a).unwrap_or_default();
-                let pay = a.min(left);
-                left -= pay;
-                if pay < a {
-                    left = 0;
-                }
-                let Some(m) = money(pay) else {
+                let Some(m) = money(by_order.pay(a)) else {
                     return Ok(None);
                 };
                 Some(m)
             }
             (Plan::ProRata { budget, total }, Some(a)) => {
                 let a = alloc::amount_cents(&c.key, a).unwrap_or_default();
-                let scaled = a.saturating_mul(*budget);
+                // the plan saw that the largest amount × budget fits
+                let Ok((cents, remainder)) = alloc::pro_rata_share(a, *budget, *total) else {
+                    return Ok(None);
+                };
                 let share = Share {
                     key: c.key.clone(),
                     line: c.line,
-                    cents: scaled / total,
-                    remainder: scaled % total,
+                    cents,
+                    remainder,
                 };
                 share_total += share.cents;
                 shares.push(share)?;
@@ -733,7 +730,7 @@ mod tests {
                 let gone_firms = {
                     let mut g = Sorter::new("gone", ByKey, usize::MAX, None);
                     for c in cands.iter().filter(|c| gone(c.line)) {
-                        g.push(super::super::FirmEntry {
+                        g.push(crate::batch::FirmEntry {
                             key: c.key.clone(),
                             line: c.line,
                             start: 0,

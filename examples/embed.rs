@@ -1,8 +1,12 @@
-//! Embedding mianshen in a payment system: load the policy set once, then
-//! evaluate firms as their data arrives.
+//! Embedding mianshen in a payment system: load the policy set once, build
+//! the firms' records as their data arrives, run the batch, and read what
+//! it says: rejected records, decisions, and each reason by its kind.
+//! Every failure is a typed error; nothing is ever an empty result.
 //!
 //! Run with: `cargo run --example embed`
 
+use mianshen::batch::RunError;
+use mianshen::eval::Reason;
 use mianshen::{Date, Engine, Outcome};
 
 fn main() {
@@ -18,49 +22,112 @@ fn main() {
         return;
     };
 
-    // A firm's record as the payment system holds it: field names (or Chinese
-    // titles) to cell texts, read exactly like a data file's cells.
-    let firm = engine.firm(&[
-        ("uscc", "91420102MA4K2L3R0G"),
-        ("region", "420102"),
-        ("企业规模", "小型"),
-        ("employees", "25"),
-        ("insured_months", "24"),
-        ("layoff_rate", "3%"),
-        ("ui_premium_paid", "10万"),
-        ("serious_dishonesty", "否"),
-    ]);
-    let firm = match firm {
-        Ok(f) => f,
-        Err(problems) => {
-            for p in problems {
-                eprintln!("bad value: {p}");
+    // Records as the payment system holds them: field names (or Chinese
+    // titles) to cell texts, read exactly like a data file's cells. The row
+    // names a record in rejects; rows rise from record to record.
+    let rows: [(u64, &[(&str, &str)]); 4] = [
+        (
+            1,
+            &[
+                ("uscc", "91420102MA4K2L3R0G"),
+                ("region", "420102"),
+                ("企业规模", "小型"),
+                ("employees", "25"),
+                ("insured_months", "24"),
+                ("layoff_rate", "3%"),
+                ("ui_premium_paid", "10万"),
+                ("serious_dishonesty", "否"),
+            ],
+        ),
+        // no premium figure: the unemployment-insurance refund is a review
+        (
+            2,
+            &[
+                ("uscc", "91420112MAW4G4L943"),
+                ("region", "420112"),
+                ("企业规模", "中型"),
+                ("insured_months", "30"),
+            ],
+        ),
+        // the same firm again, from another export: both its records are
+        // rejected, neither is paid
+        (3, &[("uscc", "91420115MABBHXGCXD"), ("employees", "426")]),
+        (4, &[("uscc", "91420115MABBHXGCXD"), ("employees", "430")]),
+    ];
+    let mut firms = Vec::new();
+    for (row, values) in rows {
+        match engine.firm_on_row(row, values) {
+            Ok(f) => firms.push(f),
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("record {row}: {p}");
+                }
             }
+        }
+    }
+
+    let result = match engine.run(&firms, as_of, false) {
+        Ok(r) => r,
+        Err(RunError::RowsOutOfOrder { row, after }) => {
+            eprintln!("records out of order: row {row} after {after}");
             std::process::exit(2);
         }
-    };
-
-    let decisions = match engine.evaluate(&firm, as_of) {
-        Ok(d) => d,
         Err(e) => {
             eprintln!("the run failed: {e}");
             std::process::exit(2);
         }
     };
-    for d in decisions {
+
+    for r in &result.rejects {
+        println!(
+            "rejected  row {} `{}` = {}: {}",
+            r.row, r.column, r.value, r.reason
+        );
+    }
+    for d in engine.decisions(&result) {
         match d.outcome {
             Outcome::Eligible => println!(
-                "{:<24} eligible  amount {}  funded {}",
+                "pay       {} {:<24} {}",
+                d.key,
                 d.policy,
-                d.amount
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "-".into()),
                 d.funded
                     .map(|a| a.to_string())
                     .unwrap_or_else(|| "-".into())
             ),
-            Outcome::Review => println!("{:<24} review    {}", d.policy, d.reasons.join("; ")),
-            Outcome::Ineligible => println!("{:<24} no        {}", d.policy, d.reasons.join("; ")),
+            Outcome::Review | Outcome::Ineligible => {
+                for reason in &d.reasons {
+                    let what = match reason {
+                        Reason::Missing(fields) => {
+                            format!("ask the departments for {}", fields.join(", "))
+                        }
+                        Reason::Undecided(label) => format!("could not decide: {label}"),
+                        Reason::Failed(label) => format!("not met: {label}"),
+                        Reason::Limit => "cut by the policy's limit".to_string(),
+                        Reason::Exclusive(group) => format!("another policy of `{group}` pays"),
+                        other => other.to_string(),
+                    };
+                    println!(
+                        "{:<9} {} {:<24} {what}",
+                        d.outcome.as_str(),
+                        d.key,
+                        d.policy
+                    );
+                }
+            }
         }
+    }
+    for s in result
+        .summary
+        .iter()
+        .filter(|s| s.in_force && s.eligible > 0)
+    {
+        println!(
+            "total     {:<24} {} eligible, funded {}",
+            s.id,
+            s.eligible,
+            s.funded
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into())
+        );
     }
 }

@@ -351,7 +351,10 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
                 p.outcome.as_str().to_string(),
                 p.amount,
                 p.funded,
-                p.reasons.clone(),
+                p.reasons
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
             ),
             None => ("not_in_force".to_string(), None, None, Vec::new()),
         };

@@ -22,7 +22,7 @@ use crate::batch::records::RunResult;
 use crate::batch::{RunError, RunOptions};
 use crate::date::Date;
 use crate::diag::Diagnostic;
-use crate::eval::Outcome;
+use crate::eval::{Outcome, Reason};
 use crate::firm::Input;
 use crate::load::PolicySet;
 use crate::program::Program;
@@ -45,8 +45,10 @@ pub struct Decision {
     pub amount: Option<Decimal>,
     /// What the budget allows (equal to `amount` when no budget binds).
     pub funded: Option<Decimal>,
-    /// Clause labels and notes: why ineligible, or what blocked a decision.
-    pub reasons: Vec<String>,
+    /// Why ineligible, or what blocked a decision, by kind: a failed
+    /// clause, a missing field, a limit cut, an exclusive group…
+    /// (`to_string()` gives decisions.csv's wording).
+    pub reasons: Vec<Reason>,
 }
 
 impl Engine {

@@ -169,7 +169,7 @@ pub fn explain(
             pe.outcome = Some(pair.outcome.as_str().to_string());
             pe.amount = pair.amount.map(|a| a.to_string());
             pe.funded = pair.funded.map(|a| a.to_string());
-            pe.reasons = pair.reasons.clone();
+            pe.reasons = pair.reasons.iter().map(ToString::to_string).collect();
             let settled = settlement(policy, run, pi, verdict.outcome, pair);
             if !settled.is_empty() {
                 pe.steps.push(Step {
@@ -200,18 +200,21 @@ fn settlement(
 ) -> Vec<String> {
     let mut out = Vec::new();
     if before == Outcome::Eligible && pair.outcome == Outcome::Ineligible {
-        let why = pair.reasons.join("; ");
-        if why == crate::settle::LIMIT_REASON {
-            if let Some(l) = &policy.limit {
-                out.push(format!(
-                    "eligible, but not among the first {} firms by the `limit` order",
-                    l.n
-                ));
+        for why in &pair.reasons {
+            match why {
+                crate::eval::Reason::Limit => {
+                    if let Some(l) = &policy.limit {
+                        out.push(format!(
+                            "eligible, but not among the first {} firms by the `limit` order",
+                            l.n
+                        ));
+                    }
+                }
+                crate::eval::Reason::Exclusive(group) => out.push(format!(
+                    "eligible, but another policy of the exclusive group `{group}` pays as much or more (a tie goes to the policy listed first)"
+                )),
+                _ => {}
             }
-        } else {
-            out.push(format!(
-                "eligible, but another policy of the exclusive group `{why}` pays as much or more (a tie goes to the policy listed first)"
-            ));
         }
     }
     if pair.outcome == Outcome::Eligible {

@@ -15,7 +15,7 @@ use common::assert_rows_accounted;
 use mianshen::batch::records::RunResult;
 use mianshen::batch::RunOptions;
 use mianshen::data::{DataSet, ReadOptions};
-use mianshen::eval::Outcome;
+use mianshen::eval::{Outcome, Reason};
 use mianshen::load::PolicySet;
 use mianshen::program::Program;
 use mianshen::Date;
@@ -189,12 +189,12 @@ fn percent_cell_at_the_digit_limit_is_quoted_in_reasons() {
         let pair = &result.firms[0].pairs[0];
         assert_eq!(pair.outcome, Outcome::Ineligible);
         assert!(
-            pair.reasons.iter().any(|r| r == label),
+            pair.reasons.contains(&Reason::Failed(label.to_string())),
             "{:?}",
             pair.reasons
         );
         assert!(
-            pair.reasons.iter().any(|r| r.contains(quoted)),
+            pair.reasons.iter().any(|r| r.to_string().contains(quoted)),
             "{:?}",
             pair.reasons
         );
@@ -296,9 +296,7 @@ fn progressive_rate_beyond_the_range_is_explained() {
     let pair = &result.firms[0].pairs[0];
     assert_eq!(pair.outcome, Outcome::Review);
     assert!(
-        pair.reasons
-            .iter()
-            .any(|r| r.contains("arithmetic overflow")),
+        pair.reasons.contains(&Reason::Overflow),
         "{:?}",
         pair.reasons
     );

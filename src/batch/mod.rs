@@ -202,7 +202,8 @@ impl Evaluator<'_> {
                     Outcome::Ineligible if !self.opts.all => continue,
                     Outcome::Ineligible => {}
                 }
-                let reasons = pair.reasons.join(store::REASON_SEPARATOR);
+                let mut reasons = String::new();
+                eval::Reason::store(&pair.reasons, &mut reasons);
                 store::encode(
                     &mut chunk.bytes,
                     pair.policy,

@@ -13,7 +13,7 @@ use super::{Batch, FirmEntry, RunOptions, Skip};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
 use crate::settle::streamed::{self as settle, ByKey, Paid, Room};
-use crate::settle::{BudgetNote, Firm, Pair, LIMIT_REASON};
+use crate::settle::{BudgetNote, Firm, Pair};
 
 /// Per-policy totals, as summary.csv lists them.
 #[derive(Clone, Debug, PartialEq)]
@@ -306,7 +306,7 @@ impl<'p> Settled<'p> {
                     line.outcome = Outcome::Ineligible;
                     line.amount = None;
                     line.funded = None;
-                    line.reasons = LIMIT_REASON;
+                    line.reasons = eval::LIMIT_STORED;
                 } else {
                     line.funded = paid.funded;
                 }
@@ -401,6 +401,7 @@ impl<'p> Settled<'p> {
         paid: &[Vec<Got<'_, Paid>>],
     ) -> std::io::Result<(Vec<u8>, u64)> {
         let mut out = Vec::with_capacity(firms.len() * 96);
+        let mut text = String::new();
         let mut buf = Vec::new();
         let mut n = 0u64;
         let mut paid = Cursor::new(paid, firms.first().map(|f| &**f));
@@ -421,14 +422,9 @@ impl<'p> Settled<'p> {
                 out.push(b',');
                 cents(&mut out, line.funded);
                 out.push(b',');
-                if line.reasons.contains(store::REASON_SEPARATOR) {
-                    csv_field(
-                        &mut out,
-                        &line.reasons.replace(store::REASON_SEPARATOR, "; "),
-                    );
-                } else {
-                    csv_field(&mut out, line.reasons);
-                }
+                text.clear();
+                eval::Reason::render_stored(line.reasons, &mut text);
+                csv_field(&mut out, &text);
                 out.push(b'\n');
                 n += 1;
             })?;
@@ -464,14 +460,7 @@ impl<'p> Settled<'p> {
         for f in firms {
             let mut pairs = Vec::new();
             self.each(f, &mut paid, &mut buf, |s, line| {
-                let reasons = if line.reasons.is_empty() {
-                    Vec::new()
-                } else {
-                    line.reasons
-                        .split(store::REASON_SEPARATOR)
-                        .map(str::to_string)
-                        .collect()
-                };
+                let reasons = eval::Reason::restore(line.reasons);
                 pairs.push(Pair {
                     policy: s.policy,
                     outcome: line.outcome,

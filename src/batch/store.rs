@@ -19,13 +19,9 @@ pub struct Stored<'a> {
     pub amount: Option<Decimal>,
     /// Settled across firms: its funded amount (or cut) comes from settlement.
     pub settled: bool,
-    /// Reasons joined by [`REASON_SEPARATOR`] (empty for none).
+    /// Reasons in their stored form ([`crate::eval::Reason`]; empty for none).
     pub reasons: &'a str,
 }
-
-/// Between stored reasons: a character no label holds, so the library gets
-/// each reason back whole (the CSV joins them with `; `).
-pub const REASON_SEPARATOR: &str = "\u{1f}";
 
 const HAS_AMOUNT: u8 = 1 << 2;
 const SETTLED: u8 = 1 << 3;

@@ -1,7 +1,11 @@
 //! Stage 4: one firm against one policy (LANGUAGE.md section 6).
 
 pub mod expr;
+mod reason;
 pub mod value;
+
+pub use reason::Reason;
+pub(crate) use reason::LIMIT_STORED;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -30,9 +34,6 @@ impl Outcome {
         }
     }
 }
-
-/// The reason given when the amount rounds to 0 or less.
-pub const NO_PAYABLE_AMOUNT: &str = "no payable amount";
 
 /// The compact result of one firm under one policy, before settlement.
 /// Clause sets are bit masks over the policy's clauses (at most 128).
@@ -147,7 +148,7 @@ pub fn cents(mut d: Decimal) -> Decimal {
 
 /// The reasons of a verdict, as decisions.csv lists them: clause labels, then
 /// notes (`values: …`, `missing: …`, `division by zero`).
-pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) -> Vec<String> {
+pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) -> Vec<Reason> {
     let mut out = Vec::new();
     let bit = |i: usize| 1u128 << (i as u32).min(127);
     match v.outcome {
@@ -156,7 +157,7 @@ pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) ->
             let mut fields: Vec<u16> = Vec::new();
             for (i, c) in policy.clauses.iter().enumerate() {
                 if v.failed & bit(i) != 0 {
-                    out.push(c.label.clone());
+                    out.push(Reason::Failed(c.label.clone()));
                     for f in &c.fields {
                         if !fields.contains(f) {
                             fields.push(*f);
@@ -165,7 +166,7 @@ pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) ->
                 }
             }
             if v.no_payable {
-                out.push(NO_PAYABLE_AMOUNT.to_string());
+                out.push(Reason::NoPayableAmount);
                 if let Some(a) = &policy.amount {
                     fields.extend(
                         a.fields
@@ -176,32 +177,32 @@ pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) ->
                 }
             }
             if !fields.is_empty() {
-                out.push(format!("values: {}", values_note(schema, &fields, cells)));
+                out.push(Reason::Values(values_note(schema, &fields, cells)));
             }
         }
         Outcome::Review => {
             let mut static_fields: Vec<u16> = Vec::new();
             for (i, c) in policy.clauses.iter().enumerate() {
                 if v.missing & bit(i) != 0 {
-                    out.push(c.label.clone());
+                    out.push(Reason::Undecided(c.label.clone()));
                     static_fields.extend(&c.fields);
                 }
             }
             if v.amount_missing {
                 if let Some(a) = &policy.amount {
-                    out.push(a.label.clone());
+                    out.push(Reason::Undecided(a.label.clone()));
                     static_fields.extend(&a.fields);
                 }
             }
             let names = missing_fields(schema, v.why, &static_fields, cells);
             if !names.is_empty() {
-                out.push(format!("missing: {}", names.join(", ")));
+                out.push(Reason::Missing(names));
             }
             if v.why.notes & Why::DIV_ZERO != 0 {
-                out.push("division by zero".into());
+                out.push(Reason::DivisionByZero);
             }
             if v.why.notes & Why::OVERFLOW != 0 {
-                out.push("arithmetic overflow".into());
+                out.push(Reason::Overflow);
             }
         }
     }

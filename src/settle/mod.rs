@@ -10,7 +10,7 @@ pub mod streamed;
 use rust_decimal::Decimal;
 
 use self::alloc::OrderValue;
-use crate::eval::Outcome;
+use crate::eval::{Outcome, Reason};
 use crate::program::{Policy, Program};
 
 /// One (firm, policy) decision as settlement and the report see it.
@@ -23,7 +23,7 @@ pub struct Pair {
     pub amount: Option<Decimal>,
     /// Eligible only, set by settlement.
     pub funded: Option<Decimal>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// `limit … by EXPR` for this firm (eligible pairs of limited policies).
     pub limit_by: Option<OrderValue>,
     /// `allocate by EXPR` for this firm.
@@ -47,9 +47,6 @@ pub struct BudgetNote {
     /// The allocation could not be computed exactly (then funded is left empty).
     pub error: Option<String>,
 }
-
-/// The reason given to firms cut by `limit`.
-pub const LIMIT_REASON: &str = "limit";
 
 /// Whether a policy's eligible firms are settled across firms (a `limit` or
 /// a `budget`); other policies pay every eligible firm its amount.
@@ -84,19 +81,22 @@ pub fn exclusive(program: &Program, pairs: &mut [Pair], reasons: bool) {
                 continue;
             }
             if let Some(pair) = eligible(pairs, p).and_then(|i| pairs.get_mut(i)) {
-                make_ineligible(pair, reasons.then_some(group.label.as_str()));
+                make_ineligible(
+                    pair,
+                    reasons.then(|| Reason::Exclusive(group.label.clone())),
+                );
             }
         }
     }
 }
 
 /// Turns a decision ineligible for a settlement reason.
-pub fn make_ineligible(pair: &mut Pair, reason: Option<&str>) {
+pub fn make_ineligible(pair: &mut Pair, reason: Option<Reason>) {
     pair.outcome = Outcome::Ineligible;
     pair.amount = None;
     pair.funded = None;
     pair.limit_by = None;
     pair.alloc_by = None;
     pair.reasons.clear();
-    pair.reasons.extend(reason.map(str::to_string));
+    pair.reasons.extend(reason);
 }

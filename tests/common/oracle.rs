@@ -14,7 +14,7 @@ use mianshen::batch::{evaluate_firm, RunOptions};
 use mianshen::eval::{self, expr::Scratch, Outcome};
 use mianshen::program::{Allocation, Policy, Program};
 use mianshen::settle::alloc::{self, OrderValue};
-use mianshen::settle::{across_firms, BudgetNote, Firm, Pair, LIMIT_REASON};
+use mianshen::settle::{across_firms, BudgetNote, Firm, Pair};
 use mianshen::value::Record;
 use rust_decimal::Decimal;
 
@@ -188,7 +188,7 @@ pub fn run(
                         outcome: Outcome::Ineligible,
                         amount: None,
                         funded: None,
-                        reasons: vec![LIMIT_REASON.to_string()],
+                        reasons: vec![eval::Reason::Limit],
                         ..pair.clone()
                     };
                 }

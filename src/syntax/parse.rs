@@ -19,6 +19,33 @@ struct PolicyGrammar;
 /// Deepest expression nesting the later stages will see.
 const MAX_DEPTH: usize = 200;
 
+/// Held while pest's process-wide error-detail switch is not as the host
+/// program left it.
+static DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Whether pest's error detail is on now: pest has no getter, but a parse
+/// that fails says whether it recorded its attempts.
+fn detail_is_on() -> bool {
+    PolicyGrammar::parse(Rule::file, "\u{1}")
+        .err()
+        .is_some_and(|e| e.parse_attempts().is_some())
+}
+
+/// Parses `text` again recording the literal tokens pest tried (`}`, `:`,
+/// `=` …), which the message names. Recording slows parsing down, so only a
+/// failed file pays for it. pest's switch is process-wide: it is turned on
+/// for this parse only, under a lock (so no other parse of ours turns it off
+/// meanwhile), and then put back as it was, so a host program that uses pest
+/// finds it as it left it.
+fn parse_in_detail(text: &str) -> Result<(), pest::error::Error<Rule>> {
+    let _held = DETAIL.lock().unwrap_or_else(|e| e.into_inner());
+    let was_on = detail_is_on();
+    pest::set_error_detail(true);
+    let result = PolicyGrammar::parse(Rule::file, text).map(|_| ());
+    pest::set_error_detail(was_on);
+    result
+}
+
 /// Parses one policy file. Returns what could be read and every problem found;
 /// a syntax error stops the file at that point (the rest of the set goes on).
 pub fn parse_file(src: &SourceText, file: FileId) -> (SourceFile, Vec<Diagnostic>) {
@@ -30,15 +57,7 @@ pub fn parse_file(src: &SourceText, file: FileId) -> (SourceFile, Vec<Diagnostic
     let pairs = match PolicyGrammar::parse(Rule::file, &src.text) {
         Ok(p) => p,
         Err(first) => {
-            // Parse again recording the literal tokens pest tried (`}`, `:`,
-            // `=` …), which the message names. Recording slows parsing down,
-            // so only a failed file pays for it. The switch is process-wide
-            // and stays on: turning it off could race with another thread's
-            // second parse and change its message.
-            pest::set_error_detail(true);
-            let e = PolicyGrammar::parse(Rule::file, &src.text)
-                .err()
-                .unwrap_or(first);
+            let e = parse_in_detail(&src.text).err().unwrap_or(first);
             diags.push(syntax_error(src, &e, &lex));
             return (SourceFile::default(), diags);
         }
@@ -1502,4 +1521,32 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
         }
     };
     Some((order, s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_detail(on: bool) {
+        let _held = DETAIL.lock().unwrap_or_else(|e| e.into_inner());
+        pest::set_error_detail(on);
+    }
+
+    fn detail_now() -> bool {
+        let _held = DETAIL.lock().unwrap_or_else(|e| e.into_inner());
+        detail_is_on()
+    }
+
+    /// A failed file is parsed again in detail; pest's process-wide switch
+    /// is left as the host program had it, on or off.
+    #[test]
+    fn a_syntax_error_leaves_pests_switch_as_it_was() {
+        let src = SourceText::new("bad.policy", "policy x { require = }");
+        for on in [false, true, false] {
+            set_detail(on);
+            let (_, diags) = parse_file(&src, 0);
+            assert!(!diags.is_empty(), "a syntax error");
+            assert_eq!(detail_now(), on, "the switch is back to {on}");
+        }
+    }
 }

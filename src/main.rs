@@ -199,6 +199,7 @@ fn main() -> ExitCode {
             memory_mib: memory as usize,
             json_errors: json(error_format),
             timings,
+            quiet: false,
         }),
         Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
         Command::Explain {

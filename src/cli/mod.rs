@@ -1,0 +1,57 @@
+//! The commands behind the `mianshen` binary, as functions returning an exit
+//! status, one file per command. Rendering of diagnostics happens here and
+//! nowhere in the library.
+
+mod check;
+mod explain;
+mod generate;
+mod run;
+mod test;
+mod verify;
+
+pub use check::check;
+pub use explain::explain;
+pub use generate::generate;
+pub use run::{run, RunArgs};
+pub use test::test;
+pub use verify::verify;
+
+use std::path::Path;
+
+use crate::date::Date;
+use crate::diag::{render_human, render_json, Diagnostic};
+use crate::load::PolicySet;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_POLICY: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+pub(super) fn print_diags(diags: &[Diagnostic], json: bool) {
+    if json {
+        println!("{}", render_json(diags));
+    } else {
+        eprint!("{}", render_human(diags));
+    }
+}
+
+/// Loads a set, printing its diagnostics; `Err` carries the exit status.
+pub(super) fn load(dir: &Path, json: bool) -> Result<PolicySet, u8> {
+    PolicySet::load(dir).map_err(|diags| {
+        print_diags(&diags, json);
+        // a directory that is not there is a command-line problem
+        if diags.iter().all(|d| d.code.starts_with("load::")) {
+            EXIT_USAGE
+        } else {
+            EXIT_POLICY
+        }
+    })
+}
+
+pub fn parse_as_of(s: &str) -> Result<Date, u8> {
+    Date::parse_iso(s).ok_or_else(|| {
+        eprintln!(
+            "error: `--as-of {s}` is not a date: write YYYY-MM-DD, e.g. `--as-of 2024-12-31`"
+        );
+        EXIT_USAGE
+    })
+}

@@ -1,0 +1,282 @@
+//! `mianshen run DIR --data FILE --as-of DATE`: the batch run into a results folder.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+pub struct RunArgs {
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub as_of: String,
+    pub out: PathBuf,
+    pub all: bool,
+    pub encoding: crate::data::Encoding,
+    pub threads: Option<usize>,
+    /// Memory held before spilling to disk, in MiB.
+    pub memory_mib: usize,
+    pub json_errors: bool,
+    /// Print how long each phase took (stderr).
+    pub timings: bool,
+    /// Print nothing on the terminal but errors (no summary, warnings or
+    /// progress): a replay by `verify`.
+    pub quiet: bool,
+}
+
+/// `mianshen run DIR --data FILE --as-of DATE`
+pub fn run(args: &RunArgs) -> u8 {
+    let as_of = match parse_as_of(&args.as_of) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    if let Some(n) = args.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let set = match load(&args.dir, args.json_errors) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let opts = crate::data::ReadOptions {
+        encoding: args.encoding,
+    };
+    let started = std::time::Instant::now();
+    let mut data =
+        match crate::data::stream::Stream::open_path(&args.data, &set.program.schema, &opts) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+    let pending = match crate::report::Pending::create(&args.out) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "error: cannot write the results to `{}`: {e}",
+                args.out.display()
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let mut clock = Timings {
+        on: args.timings,
+        last: started,
+    };
+    clock.lap("load policies, read header");
+    match run_into(&set, &mut data, as_of, args, &pending, &mut clock) {
+        Ok(done) => {
+            if let Err(e) = pending.commit() {
+                eprintln!(
+                    "error: cannot write the results to `{}`: {e}",
+                    args.out.display()
+                );
+                return EXIT_USAGE;
+            }
+            if !args.quiet {
+                for w in &done.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            clock.lap("rename results into place");
+            if !args.quiet {
+                print_run_summary(&done, &args.out);
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// A progress bar (bytes read) on a terminal for long runs; hidden otherwise
+/// (a pipe, a file, CI, `--timings`, a source of unknown size).
+fn progress(size: Option<u64>, timings: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    const LONG_RUN: u64 = 32 << 20;
+    let Some(size) = size.filter(|s| *s >= LONG_RUN) else {
+        return indicatif::ProgressBar::hidden();
+    };
+    if timings || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:40} {binary_bytes}/{binary_total_bytes} read  eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Phase durations for `--timings`.
+struct Timings {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timings {
+    fn lap(&mut self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            let memory = peak_memory()
+                .map(|kib| format!("  (peak memory so far {} MiB)", kib / 1024))
+                .unwrap_or_default();
+            eprintln!(
+                "timing: {:>8.3} s  {what}{memory}",
+                (now - self.last).as_secs_f64()
+            );
+            self.last = now;
+        }
+    }
+}
+
+/// The most resident memory the process has had, in KiB (Linux only).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What a run reports on the terminal.
+struct RunDone {
+    summary: Vec<crate::batch::output::PolicySummary>,
+    info: crate::data::stream::StreamInfo,
+    rejected_rows: u64,
+    warnings: Vec<String>,
+}
+
+/// Streams the data through the engine and writes every result file into the
+/// pending directory.
+fn run_into(
+    set: &PolicySet,
+    data: &mut crate::data::stream::Stream,
+    as_of: Date,
+    args: &RunArgs,
+    pending: &crate::report::Pending,
+    clock: &mut Timings,
+) -> Result<RunDone, crate::batch::RunError> {
+    let program = &set.program;
+    let mut rejects = crate::report::RejectsWriter::new(pending.file("rejects.csv")?)?;
+    let run_opts = crate::batch::RunOptions {
+        as_of,
+        all: args.all,
+    };
+    let spill = Some(crate::batch::Spill {
+        dir: pending.path().to_path_buf(),
+        memory: crate::batch::Memory::within(args.memory_mib.saturating_mul(1 << 20)),
+    });
+    let bar = progress(data.size(), clock.on || args.quiet);
+    let batch = crate::batch::stream(
+        program,
+        data,
+        run_opts,
+        spill,
+        |r| rejects.write(r),
+        |read| bar.set_position(read),
+    )?;
+    bar.finish_and_clear();
+    let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
+    rejects.finish()?;
+    clock.lap("parse and evaluate rows, find duplicate keys, write rejects");
+    let settled = batch.finish()?;
+    clock.lap("settle across firms");
+    let decisions = settled.write_decisions(pending.file("decisions.csv")?)?;
+    clock.lap("write decisions");
+    let summary = settled.summary().to_vec();
+    crate::report::write_summary(&summary, pending.file("summary.csv")?)?;
+    let info = data.info();
+    let mut warnings = Vec::new();
+    for c in &info.unknown_columns {
+        warnings.push(format!(
+            "column `{c}` matches no field of the schema and was ignored"
+        ));
+    }
+    for s in &summary {
+        if s.note.overrun {
+            warnings.push(format!(
+                "policy `{}`: eligible amounts {} exceed the budget {}; no `allocate`, so every firm keeps its full amount",
+                s.id,
+                s.amount.unwrap_or_default(),
+                s.budget.unwrap_or_default()
+            ));
+        }
+        if let Some(e) = &s.note.error {
+            warnings.push(format!("policy `{}`: {e}", s.id));
+        }
+    }
+    let dir_text = args.dir.to_string_lossy().to_string();
+    let data_text = args.data.to_string_lossy().to_string();
+    let record = crate::report::RunRecord {
+        set,
+        policy_dir: &dir_text,
+        data_path: &data_text,
+        data: &info,
+        as_of,
+        all: args.all,
+        encoding: encoding_name(args.encoding),
+        firms: settled.firm_count() as u64,
+        rejected_rows,
+        rejects: reject_lines,
+        decisions,
+        summary: &summary,
+        warnings: &warnings,
+    };
+    crate::report::write_manifest(&record, pending.file("manifest.json")?)?;
+    Ok(RunDone {
+        summary,
+        info,
+        rejected_rows,
+        warnings,
+    })
+}
+
+fn print_run_summary(done: &RunDone, out: &Path) {
+    let rows = done.info.rows;
+    println!(
+        "{rows} rows: {} firms evaluated, {} rows rejected (see rejects.csv)",
+        rows.saturating_sub(done.rejected_rows),
+        done.rejected_rows
+    );
+    println!(
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}",
+        "policy", "evaluated", "eligible", "inelig.", "review", "amount", "funded"
+    );
+    for s in &done.summary {
+        if !s.in_force {
+            println!("{:<28} not in force on this date", s.id);
+            continue;
+        }
+        let flag = if s.note.overrun {
+            "  budget exceeded, not allocated"
+        } else if s.note.exceeded {
+            "  budget allocated"
+        } else {
+            ""
+        };
+        let show = |d: Option<rust_decimal::Decimal>| {
+            d.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+        };
+        println!(
+            "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}{flag}",
+            s.id,
+            s.evaluated,
+            s.eligible,
+            s.ineligible,
+            s.review,
+            show(s.amount),
+            show(s.funded),
+        );
+    }
+    println!("results in {}/", out.display());
+}
+
+fn encoding_name(e: crate::data::Encoding) -> &'static str {
+    match e {
+        crate::data::Encoding::Auto => "auto",
+        crate::data::Encoding::Utf8 => "utf8",
+        crate::data::Encoding::Gb18030 => "gb18030",
+    }
+}

@@ -2,14 +2,14 @@
 //! values it read, the branch or tier the amount took, the cap, the rounding,
 //! and what settlement did.
 
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::batch::records::RunResult;
-use crate::eval::expr::{Env, Scratch};
+use crate::eval::expr::Scratch;
+use crate::eval::trace::{Step as Path, Trace};
 use crate::eval::value::{show, V};
 use crate::eval::{self, Outcome};
-use crate::program::{Allocation, ClauseKind, Const, Func, Ir, Policy, Program};
+use crate::program::{Allocation, ClauseKind, Const, Ir, Policy, Program};
 use crate::schema::FieldType;
 use crate::syntax::ast::ArithOp;
 use crate::value::Record;
@@ -90,7 +90,10 @@ pub fn explain(
         }
         let ctx = Ctx { program, policy };
         scratch.policy(policy);
-        let env = scratch.env(program, Some(policy), &record.cells, as_of);
+        let trace = Trace::default();
+        let env = scratch
+            .env(program, Some(policy), &record.cells, as_of)
+            .traced(&trace);
         for l in &policy.lets {
             let v = env.eval(&l.expr);
             pe.steps.push(Step {
@@ -118,9 +121,10 @@ pub fn explain(
             });
         }
         if let Some(a) = &policy.amount {
+            // the steps of the lets and clauses are not the amount's
+            trace.take();
             let v = env.eval(&a.expr);
-            let mut detail = Vec::new();
-            ctx.trace(&a.expr, &env, &mut detail);
+            let detail = ctx.tell(&trace.take());
             pe.steps.push(Step {
                 kind: "amount",
                 label: a.label.clone(),
@@ -401,142 +405,78 @@ impl<'p> Ctx<'p> {
         }
     }
 
-    /// The path the amount took through branches, tiers and brackets.
-    fn trace(&self, ir: &'p Ir, env: &Env<'_, 'p>, out: &mut Vec<String>) {
-        match ir {
-            Ir::If(c, a, b) => {
-                let cv = env.eval(c);
-                out.push(format!("if {} → {}", self.show(c), show(&cv, false)));
-                match cv {
-                    V::Bool(true) => self.trace(a, env, out),
-                    V::Bool(false) => self.trace(b, env, out),
-                    _ => {}
+    /// The path evaluation recorded, told step by step.
+    fn tell(&self, steps: &[Path<'_>]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|step| match step {
+                Path::If { cond, value } => {
+                    format!("if {} → {}", self.show(cond), show(value, false))
                 }
-            }
-            Ir::When(arms, other) => {
-                for (c, v) in arms {
-                    let cv = env.eval(c);
-                    out.push(format!("when {} → {}", self.show(c), show(&cv, false)));
-                    match cv {
-                        V::Bool(true) => {
-                            out.push(format!(
-                                "  takes {} = {}",
-                                self.show(v),
-                                show(&env.eval(v), false)
-                            ));
-                            return self.trace(v, env, out);
-                        }
-                        V::Bool(false) => {}
-                        _ => return,
-                    }
+                Path::When { cond, value } => {
+                    format!("when {} → {}", self.show(cond), show(value, false))
                 }
-                out.push(format!(
-                    "else: takes {} = {}",
-                    self.show(other),
-                    show(&env.eval(other), false)
-                ));
-                self.trace(other, env, out);
-            }
-            Ir::Tiers {
-                base,
-                rows,
-                otherwise,
-            } => {
-                let x = env.eval(base);
-                out.push(format!(
-                    "tiers on {} = {}",
-                    self.show(base),
-                    show(&x, false)
-                ));
-                for (op, bound, result) in rows {
-                    let bv = env.eval(bound);
-                    let hit = crate::eval::expr::compare(*op, x, bv);
-                    out.push(format!(
-                        "  {} {} : {} → {}",
-                        op.symbol(),
-                        show(&bv, false),
-                        self.show(result),
-                        show(&hit, false)
-                    ));
-                    if hit != V::Bool(false) {
-                        if hit == V::Bool(true) {
-                            out.push(format!("  row taken: {}", show(&env.eval(result), false)));
-                        }
-                        return;
-                    }
+                Path::WhenTakes { expr, value } => {
+                    format!("  takes {} = {}", self.show(expr), show(value, false))
                 }
-                match otherwise {
-                    Some(o) => out.push(format!("  else row taken: {}", show(&env.eval(o), false))),
-                    None => out.push("  no row matches: 0".into()),
+                Path::WhenElse { expr, value } => {
+                    format!("else: takes {} = {}", self.show(expr), show(value, false))
                 }
-            }
-            Ir::Progressive { base, rows } => {
-                let x = env.eval(base);
-                out.push(format!(
-                    "progressive on {} = {}",
-                    self.show(base),
-                    show(&x, false)
-                ));
-                let V::Num(x) = x else { return };
-                let mut floor = Decimal::ZERO;
-                for (bound, rate) in rows {
-                    let top = bound.as_ref().map(|b| env.eval(b));
-                    let rv = env.eval(rate);
-                    let (V::Num(r), top) = (rv, top) else { return };
-                    let top = match top {
-                        Some(V::Num(t)) => Some(t),
-                        Some(_) => return,
-                        None => None,
-                    };
-                    let upper = top.map_or(x, |t| x.min(t));
-                    // as in evaluation: `floor` is never negative, so no overflow
-                    let slice = if upper > floor {
-                        upper - floor
-                    } else {
-                        Decimal::ZERO
-                    };
+                Path::TiersOn { base, value } => {
+                    format!("tiers on {} = {}", self.show(base), show(value, false))
+                }
+                Path::TierRow {
+                    op,
+                    bound,
+                    result,
+                    hit,
+                } => format!(
+                    "  {} {} : {} → {}",
+                    op.symbol(),
+                    show(bound, false),
+                    self.show(result),
+                    show(hit, false)
+                ),
+                Path::TierTaken { value } => format!("  row taken: {}", show(value, false)),
+                Path::TierElse { value } => format!("  else row taken: {}", show(value, false)),
+                Path::TierNone => "  no row matches: 0".to_string(),
+                Path::ProgressiveOn { base, value } => {
+                    format!(
+                        "progressive on {} = {}",
+                        self.show(base),
+                        show(value, false)
+                    )
+                }
+                Path::Bracket {
+                    floor,
+                    top,
+                    slice,
+                    rate,
+                    part,
+                } => {
                     let range = match top {
                         Some(t) => format!("{} to {}", floor.normalize(), t.normalize()),
                         None => format!("above {}", floor.normalize()),
                     };
-                    // a rate or product beyond the decimal range is shown, not
-                    // computed unchecked (evaluation made the amount missing)
-                    let part = slice.checked_mul(r).map_or_else(
+                    let part = part.map_or_else(
                         || "arithmetic overflow".to_string(),
                         |p| p.normalize().to_string(),
                     );
-                    out.push(format!(
+                    format!(
                         "  {range}: {} × {} = {part}",
                         slice.normalize(),
-                        show(&V::Num(r), true),
-                    ));
-                    match top {
-                        Some(t) => floor = floor.max(t),
-                        None => break,
-                    }
+                        show(&V::Num(*rate), true),
+                    )
                 }
-            }
-            Ir::Call(f @ (Func::Min | Func::Max), args) => {
-                let vals: Vec<String> = args
-                    .iter()
-                    .map(|a| format!("{} = {}", self.show(a), show(&env.eval(a), false)))
-                    .collect();
-                out.push(format!("{}: {}", f.name(), vals.join(", ")));
-                for a in args {
-                    self.trace(a, env, out);
+                Path::MinMax { func, args } => {
+                    let vals: Vec<String> = args
+                        .iter()
+                        .map(|(a, v)| format!("{} = {}", self.show(a), show(v, false)))
+                        .collect();
+                    format!("{}: {}", func.name(), vals.join(", "))
                 }
-            }
-            Ir::Arith(_, a, b) => {
-                self.trace(a, env, out);
-                self.trace(b, env, out);
-            }
-            Ir::Let(i) => {
-                if let Some(l) = self.policy.lets.get(*i as usize) {
-                    self.trace(&l.expr, env, out);
-                }
-            }
-            _ => {}
-        }
+            })
+            .collect()
     }
 }
 

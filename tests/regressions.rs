@@ -323,3 +323,39 @@ fn nineteen_digit_number_in_a_test_case_is_read_exactly() {
     let case = &results[0].1[0];
     assert!(case.passed(), "{}", mianshen::cases::render(&results).0);
 }
+
+/// `explain` tells the path evaluation took (recorded by evaluation, not
+/// worked out again): a `let` read by the amount is told where it is read,
+/// with its `when` arm and the tier row taken.
+#[test]
+fn explain_tells_the_path_evaluation_took() {
+    let schema = "key: uscc\nfields:\n  uscc: { type: text }\n  revenue: { type: money }\n  \
+                  size: { type: enum, values: [大型, 小型] }\n";
+    let policy = "policy p {\n  title \"t\"\n  let rate = when size == \"小型\" then 50% else 40%\n  \
+                  amount \"分档\" {\n    tiers revenue {\n      >= 2000万 : 30万\n      >= 500万 : 15万\n    \
+                  } * rate\n  }\n}\n";
+    let set = from_texts(schema, &[("p.policy", policy)]).expect("the set checks");
+    let data = read_data(
+        "x.csv",
+        b"uscc,revenue,size\nA1,800\xe4\xb8\x87,\xe5\xb0\x8f\xe5\x9e\x8b\n",
+        &set.program,
+    );
+    assert!(data.rejects.is_empty(), "{:?}", data.rejects);
+    let result = run_all(&set.program, &data);
+    assert_eq!(
+        result.firms[0].pairs[0].amount,
+        Some(rust_decimal::Decimal::from(75_000))
+    );
+    let e = mianshen::explain::explain(&set.program, &data.records[0], &result, as_of(), None);
+    let text = mianshen::explain::render(&e);
+    for line in [
+        "tiers on revenue = 8000000",
+        ">= 20000000 : 300000 → false",
+        ">= 5000000 : 150000 → true",
+        "row taken: 150000",
+        "when size == \"小型\" → true",
+        "takes 0.5 = 0.5",
+    ] {
+        assert!(text.contains(line), "`{line}` in:\n{text}");
+    }
+}

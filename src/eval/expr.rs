@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use rust_decimal::prelude::*;
 use rust_decimal::RoundingStrategy;
 
+use super::trace::{Step, Trace};
 use super::value::{Why, V};
 use crate::date::Date;
 use crate::program::{Const, Define, Func, Ir, Let, Policy, Program};
@@ -53,6 +54,7 @@ impl<'a> Scratch<'a> {
             define_exprs: &program.defines,
             lets: &self.lets,
             let_exprs: policy.map_or(&[], |p| &p.lets),
+            trace: None,
         }
     }
 }
@@ -66,6 +68,8 @@ pub struct Env<'e, 'a> {
     pub define_exprs: &'a [Define],
     pub lets: &'e [Slot<'a>],
     pub let_exprs: &'a [Let],
+    /// Where the path of evaluation is recorded, when it is (explain).
+    pub trace: Option<&'e Trace<'a>>,
 }
 
 pub fn constant(c: &Const) -> V<'_> {
@@ -212,7 +216,21 @@ fn not(v: V<'_>) -> V<'_> {
     }
 }
 
-impl<'a> Env<'_, 'a> {
+impl<'e, 'a> Env<'e, 'a> {
+    /// The same environment, recording its path into `trace`.
+    pub fn traced(self, trace: &'e Trace<'a>) -> Env<'e, 'a> {
+        Env {
+            trace: Some(trace),
+            ..self
+        }
+    }
+
+    /// Records a step when tracing; returns where it went.
+    fn step(&self, step: impl FnOnce() -> Step<'a>) -> Option<usize> {
+        let t = self.trace.filter(|t| t.recording())?;
+        Some(t.push(step()))
+    }
+
     /// A cached value, computed from its expression on first use.
     fn slot(&self, slot: Option<&Slot<'a>>, expr: impl FnOnce() -> Option<&'a Ir>) -> V<'a> {
         let Some(slot) = slot else {
@@ -233,13 +251,35 @@ impl<'a> Env<'_, 'a> {
             Ir::Field(i) => cell(self.cells, *i),
             Ir::Let(i) => {
                 let i = *i as usize;
-                self.slot(self.lets.get(i), || self.let_exprs.get(i).map(|l| &l.expr))
+                let slot =
+                    || self.slot(self.lets.get(i), || self.let_exprs.get(i).map(|l| &l.expr));
+                match self.trace {
+                    None => slot(),
+                    Some(t) => {
+                        let computed = self.lets.get(i).is_some_and(|s| s.get().is_some());
+                        let v = if computed {
+                            slot()
+                        } else {
+                            t.computing_let(i, slot)
+                        };
+                        if t.recording() {
+                            t.tell_let(i);
+                        }
+                        v
+                    }
+                }
             }
             Ir::Define(i) => {
                 let i = *i as usize;
-                self.slot(self.defines.get(i), || {
-                    self.define_exprs.get(i).map(|d| &d.expr)
-                })
+                let slot = || {
+                    self.slot(self.defines.get(i), || {
+                        self.define_exprs.get(i).map(|d| &d.expr)
+                    })
+                };
+                match self.trace {
+                    None => slot(),
+                    Some(t) => t.hushed(slot),
+                }
             }
             Ir::AsOf => V::Date(self.as_of),
             Ir::Neg(x) => match self.eval(x) {
@@ -339,20 +379,44 @@ impl<'a> Env<'_, 'a> {
                 let missing = matches!(self.eval(expr), V::Miss(_));
                 V::Bool(missing != *present)
             }
-            Ir::If(c, a, b) => match self.eval(c) {
-                V::Bool(true) => self.eval(a),
-                V::Bool(false) => self.eval(b),
-                other => other,
-            },
+            Ir::If(c, a, b) => {
+                let cv = self.eval(c);
+                self.step(|| Step::If { cond: c, value: cv });
+                match cv {
+                    V::Bool(true) => self.eval(a),
+                    V::Bool(false) => self.eval(b),
+                    other => other,
+                }
+            }
             Ir::When(arms, otherwise) => {
                 for (c, v) in arms {
-                    match self.eval(c) {
-                        V::Bool(true) => return self.eval(v),
+                    let cv = self.eval(c);
+                    self.step(|| Step::When { cond: c, value: cv });
+                    match cv {
+                        V::Bool(true) => {
+                            let at = self.step(|| Step::WhenTakes {
+                                expr: v,
+                                value: V::Miss(Why::default()),
+                            });
+                            let value = self.eval(v);
+                            if let (Some(t), Some(at)) = (self.trace, at) {
+                                t.set_value(at, value);
+                            }
+                            return value;
+                        }
                         V::Bool(false) => {}
                         other => return other,
                     }
                 }
-                self.eval(otherwise)
+                let at = self.step(|| Step::WhenElse {
+                    expr: otherwise,
+                    value: V::Miss(Why::default()),
+                });
+                let value = self.eval(otherwise);
+                if let (Some(t), Some(at)) = (self.trace, at) {
+                    t.set_value(at, value);
+                }
+                value
             }
             Ir::Tiers {
                 base,
@@ -360,19 +424,39 @@ impl<'a> Env<'_, 'a> {
                 otherwise,
             } => {
                 let x = self.eval(base);
+                self.step(|| Step::TiersOn { base, value: x });
                 if let V::Miss(_) = x {
                     return x;
                 }
                 for (op, bound, result) in rows {
-                    match compare(*op, x, self.eval(bound)) {
-                        V::Bool(true) => return self.eval(result),
+                    let bv = self.eval(bound);
+                    let hit = compare(*op, x, bv);
+                    self.step(|| Step::TierRow {
+                        op: *op,
+                        bound: bv,
+                        result,
+                        hit,
+                    });
+                    match hit {
+                        V::Bool(true) => {
+                            let value = self.eval(result);
+                            self.step(|| Step::TierTaken { value });
+                            return value;
+                        }
                         V::Bool(false) => {}
                         other => return other,
                     }
                 }
                 match otherwise {
-                    Some(o) => self.eval(o),
-                    None => V::Num(Decimal::ZERO),
+                    Some(o) => {
+                        let value = self.eval(o);
+                        self.step(|| Step::TierElse { value });
+                        value
+                    }
+                    None => {
+                        self.step(|| Step::TierNone);
+                        V::Num(Decimal::ZERO)
+                    }
                 }
             }
             Ir::Progressive { base, rows } => self.progressive(base, rows),
@@ -381,7 +465,9 @@ impl<'a> Env<'_, 'a> {
     }
 
     fn progressive(&self, base: &'a Ir, rows: &'a [(Option<Ir>, Ir)]) -> V<'a> {
-        let x = match self.eval(base) {
+        let xv = self.eval(base);
+        self.step(|| Step::ProgressiveOn { base, value: xv });
+        let x = match xv {
             V::Num(n) => n,
             other => return other,
         };
@@ -407,7 +493,15 @@ impl<'a> Env<'_, 'a> {
             } else {
                 Decimal::ZERO
             };
-            let Some(part) = slice.checked_mul(rate) else {
+            let part = slice.checked_mul(rate);
+            self.step(|| Step::Bracket {
+                floor,
+                top,
+                slice,
+                rate,
+                part,
+            });
+            let Some(part) = part else {
                 return overflow();
             };
             let Some(sum) = total.checked_add(part) else {
@@ -443,8 +537,18 @@ impl<'a> Env<'_, 'a> {
             Func::Min | Func::Max => {
                 let mut best: Option<V<'a>> = None;
                 let mut why: Option<Why> = None;
+                let at = self.step(|| Step::MinMax {
+                    func: f,
+                    args: Vec::new(),
+                });
                 for a in args {
+                    if let (Some(t), Some(at)) = (self.trace, at) {
+                        t.push_arg(at, a, V::Miss(Why::default()));
+                    }
                     let v = self.eval(a);
+                    if let (Some(t), Some(at)) = (self.trace, at) {
+                        t.set_value(at, v);
+                    }
                     if let V::Miss(w) = v {
                         why = Some(why.unwrap_or_default().merge(w));
                         continue;

@@ -4,13 +4,14 @@
 
 use serde::Serialize;
 
-use crate::batch::records::RunResult;
+use crate::batch::output::PolicySummary;
 use crate::eval::expr::Scratch;
 use crate::eval::trace::{Step as Path, Trace};
 use crate::eval::value::{show, V};
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, ClauseKind, Const, Ir, Policy, Program};
 use crate::schema::FieldType;
+use crate::settle::Firm;
 use crate::syntax::ast::ArithOp;
 use crate::value::Record;
 
@@ -50,17 +51,18 @@ pub struct Explanation {
     pub policies: Vec<PolicyExplanation>,
 }
 
-/// Explains `record`'s decisions; `run` is the whole batch run (with
-/// ineligible decisions kept) so settlement can be told.
+/// Explains `record`'s decisions. `firm` is its decisions in the batch run
+/// (with ineligible ones kept) and `summary` the run's totals, so that
+/// settlement across firms can be told.
 pub fn explain(
     program: &Program,
     record: &Record,
-    run: &RunResult,
+    firm: Option<&Firm>,
+    summary: &[PolicySummary],
     as_of: crate::date::Date,
     only: Option<usize>,
 ) -> Explanation {
     let key = record.key(program.schema.key);
-    let firm = run.firms.iter().find(|f| f.key == key);
     let mut scratch = Scratch::default();
     scratch.firm(program);
     let mut policies = Vec::new();
@@ -174,7 +176,7 @@ pub fn explain(
             pe.amount = pair.amount.map(|a| a.to_string());
             pe.funded = pair.funded.map(|a| a.to_string());
             pe.reasons = pair.reasons.iter().map(ToString::to_string).collect();
-            let settled = settlement(policy, run, pi, verdict.outcome, pair);
+            let settled = settlement(policy, summary, pi, verdict.outcome, pair);
             if !settled.is_empty() {
                 pe.steps.push(Step {
                     kind: "settle",
@@ -197,7 +199,7 @@ pub fn explain(
 
 fn settlement(
     policy: &Policy,
-    run: &RunResult,
+    summary: &[PolicySummary],
     pi: usize,
     before: Outcome,
     pair: &crate::settle::Pair,
@@ -222,7 +224,7 @@ fn settlement(
         }
     }
     if pair.outcome == Outcome::Eligible {
-        if let (Some(s), Some(budget)) = (run.summary.get(pi), policy.budget) {
+        if let (Some(s), Some(budget)) = (summary.get(pi), policy.budget) {
             let total = s.amount.unwrap_or_default();
             if s.note.exceeded {
                 let how = match &policy.allocate {

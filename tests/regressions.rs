@@ -271,7 +271,14 @@ fn progressive_base_at_the_negative_limit_pays_nothing() {
     let pair = &result.firms[0].pairs[0];
     assert_eq!(pair.outcome, Outcome::Ineligible, "{:?}", pair.reasons);
     assert_eq!(pair.amount, None);
-    let e = mianshen::explain::explain(&set.program, &data.records[0], &result, as_of(), None);
+    let e = mianshen::explain::explain(
+        &set.program,
+        &data.records[0],
+        result.firms.first(),
+        &result.summary,
+        as_of(),
+        None,
+    );
     let text = mianshen::explain::render(&e);
     assert!(
         text.contains("0 to 70000000000000000000000000000: 0 × 1% = 0"),
@@ -300,7 +307,14 @@ fn progressive_rate_beyond_the_range_is_explained() {
         "{:?}",
         pair.reasons
     );
-    let e = mianshen::explain::explain(&set.program, &data.records[0], &result, as_of(), None);
+    let e = mianshen::explain::explain(
+        &set.program,
+        &data.records[0],
+        result.firms.first(),
+        &result.summary,
+        as_of(),
+        None,
+    );
     let text = mianshen::explain::render(&e);
     let row =
         "above 1: 9999999999999999999999998 × 999999999999999999999999900% = arithmetic overflow";
@@ -346,7 +360,14 @@ fn explain_tells_the_path_evaluation_took() {
         result.firms[0].pairs[0].amount,
         Some(rust_decimal::Decimal::from(75_000))
     );
-    let e = mianshen::explain::explain(&set.program, &data.records[0], &result, as_of(), None);
+    let e = mianshen::explain::explain(
+        &set.program,
+        &data.records[0],
+        result.firms.first(),
+        &result.summary,
+        as_of(),
+        None,
+    );
     let text = mianshen::explain::render(&e);
     for line in [
         "tiers on revenue = 8000000",

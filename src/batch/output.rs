@@ -432,6 +432,23 @@ impl<'p> Settled<'p> {
         Ok((out, n))
     }
 
+    /// The decisions of the firm whose key is `key`, if it is in the run
+    /// (read window by window: nothing else is decoded or held).
+    pub fn firm(&self, key: &str) -> std::io::Result<Option<Firm>> {
+        let mut windows = self.windows();
+        while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
+            if let Some(f) = window.firms.iter().find(|f| &*f.key == key) {
+                return Ok(self
+                    .decode_firms(std::slice::from_ref(f), &window.paid)?
+                    .pop());
+            }
+            if window.firms.last().is_some_and(|f| &*f.key > key) {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// Every firm's decisions, in key order (for the library and tests).
     pub fn firms(&self) -> std::io::Result<Vec<Firm>> {
         let mut out = Vec::with_capacity(self.firm_count());

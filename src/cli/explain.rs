@@ -45,57 +45,104 @@ pub fn explain(
             }
         },
     };
-    let data = match crate::data::read(
-        data,
-        &program.schema,
-        &crate::data::ReadOptions { encoding },
-    ) {
-        Ok(d) => d,
+    let opts = crate::data::ReadOptions { encoding };
+    // the firm's own rows, read by streaming the file
+    let rows = match crate::data::find_key(data, &program.schema, &opts, firm) {
+        Ok(rows) => rows,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    let Some(record) = data
-        .records
-        .iter()
-        .find(|r| r.key(program.schema.key) == firm)
-    else {
-        let rows: Vec<&crate::data::Reject> =
-            data.rejects.iter().filter(|r| r.value == firm).collect();
-        if rows.is_empty() {
+    let record = match rows.as_slice() {
+        [] => {
             eprintln!("error: no firm with key `{firm}` in the data");
-        } else {
+            return EXIT_USAGE;
+        }
+        [(_, Ok(record))] => record.clone(),
+        _ => {
             eprintln!("firm `{firm}` was not evaluated: its row was rejected");
-            for r in data
-                .rejects
-                .iter()
-                .filter(|r| rows.iter().any(|x| x.row == r.row))
-            {
+            for r in rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten() {
                 eprintln!(
                     "  row {}, column `{}`, value `{}`: {}",
                     r.row, r.column, r.value, r.reason
                 );
             }
-        }
-        return EXIT_USAGE;
-    };
-    let run = match crate::batch::records::run(
-        program,
-        &data.records,
-        &crate::batch::RunOptions { as_of, all: true },
-    ) {
-        Ok(run) => run,
-        Err(e) => {
-            eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    let e = crate::explain::explain(program, record, &run, as_of, only);
+    let run_opts = crate::batch::RunOptions { as_of, all: true };
+    // only `limit` and budgets need the other firms: then the whole file is
+    // run as `mianshen run` runs it (streamed, spilling), and only this
+    // firm's decisions are read back
+    let across = program.policies.iter().enumerate().any(|(i, p)| {
+        only.is_none_or(|o| o == i) && p.in_force(as_of) && crate::settle::across_firms(p)
+    });
+    let (decisions, summary) = if across {
+        match run_whole_file(program, data, &opts, run_opts, firm) {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        match crate::batch::records::run(program, std::slice::from_ref(&record), &run_opts) {
+            Ok(mut run) => (run.firms.pop(), run.summary),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    };
+    let e = crate::explain::explain(program, &record, decisions.as_ref(), &summary, as_of, only);
     if json {
         println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
     } else {
         print!("{}", crate::explain::render(&e));
     }
     EXIT_OK
+}
+
+/// Runs every firm of `data` (spilling into a scratch folder, removed after)
+/// and reads back the decisions of `firm` and the totals.
+fn run_whole_file(
+    program: &crate::program::Program,
+    data: &Path,
+    opts: &crate::data::ReadOptions,
+    run_opts: crate::batch::RunOptions,
+    firm: &str,
+) -> Result<
+    (
+        Option<crate::settle::Firm>,
+        Vec<crate::batch::output::PolicySummary>,
+    ),
+    crate::batch::RunError,
+> {
+    let mut stream = crate::data::stream::Stream::open_path(data, &program.schema, opts)?;
+    let scratch = Scratch::new()?;
+    let spill = Some(crate::batch::Spill {
+        dir: scratch.0.clone(),
+        memory: crate::batch::Memory::within(crate::batch::DEFAULT_MEMORY),
+    });
+    let batch = crate::batch::stream(program, &mut stream, run_opts, spill, |_| Ok(()), |_| {})?;
+    let settled = batch.finish()?;
+    Ok((settled.firm(firm)?, settled.summary().to_vec()))
+}
+
+/// A scratch folder of this process, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new() -> std::io::Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!("mianshen-explain-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

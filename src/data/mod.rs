@@ -124,6 +124,55 @@ pub fn read(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<DataSet,
     collect(stream::Stream::open_path(path, schema, opts)?)
 }
 
+/// The rows of one firm, found by streaming the file (nothing else is
+/// kept): each row whose key is `key`, in line order, as its record or its
+/// rejects. When the key is on several rows, every one is rejected, as in a
+/// run, and each row's rejects end with the duplicate-key reason.
+pub fn find_key(
+    path: &Path,
+    schema: &Schema,
+    opts: &ReadOptions,
+    key: &str,
+) -> Result<Vec<(u64, Result<Record, Vec<Reject>>)>, DataError> {
+    let mut s = stream::Stream::open_path(path, schema, opts)?;
+    let parser = s.parser();
+    let mut found = Vec::new();
+    let mut batch = stream::RawBatch::default();
+    while s.next_batch(4096, &mut batch)? {
+        for raw in batch.rows() {
+            let mut seen = stream::Seen::default();
+            match parser.parse(raw, &mut seen) {
+                Ok(r) if r.key(schema.key) == key => found.push((raw.line, Ok(r))),
+                Ok(_) => {}
+                Err(rejects) => {
+                    if seen.keys.iter().any(|(k, _)| &**k == key) {
+                        found.push((raw.line, Err(rejects)));
+                    }
+                }
+            }
+        }
+    }
+    if found.len() > 1 {
+        let lines: Vec<u64> = found.iter().map(|(line, _)| *line).collect();
+        let repeated = stream::Repeated::of(&lines);
+        let column = schema.key_field().name.clone();
+        for (line, row) in &mut found {
+            let mut rejects = match std::mem::replace(row, Err(Vec::new())) {
+                Ok(_) => Vec::new(),
+                Err(r) => r,
+            };
+            rejects.push(Reject {
+                row: *line,
+                column: column.clone(),
+                value: key.to_string(),
+                reason: stream::also_on(&repeated, *line),
+            });
+            *row = Err(rejects);
+        }
+    }
+    Ok(found)
+}
+
 /// [`read`] on bytes already in memory; `path` names the file in messages and
 /// chooses the format by its ending.
 pub fn read_bytes(

@@ -124,6 +124,9 @@ pub fn read(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<DataSet,
     collect(stream::Stream::open_path(path, schema, opts)?)
 }
 
+/// One row of a firm: its line, and its record or its rejects.
+pub type KeyRow = (u64, Result<Record, Vec<Reject>>);
+
 /// The rows of one firm, found by streaming the file (nothing else is
 /// kept): each row whose key is `key`, in line order, as its record or its
 /// rejects. When the key is on several rows, every one is rejected, as in a
@@ -133,7 +136,7 @@ pub fn find_key(
     schema: &Schema,
     opts: &ReadOptions,
     key: &str,
-) -> Result<Vec<(u64, Result<Record, Vec<Reject>>)>, DataError> {
+) -> Result<Vec<KeyRow>, DataError> {
     let mut s = stream::Stream::open_path(path, schema, opts)?;
     let parser = s.parser();
     let mut found = Vec::new();

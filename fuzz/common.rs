@@ -6,10 +6,15 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+
+/// The plain in-memory reader and run the integration tests use.
+#[path = "../tests/common/oracle.rs"]
+pub mod oracle;
+
 use std::path::Path;
 use std::sync::OnceLock;
 
-use mianshen::data::DataSet;
+pub use oracle::DataSet;
 use mianshen::load::PolicySet;
 use mianshen::program::Program;
 use mianshen::batch::records::RunResult;

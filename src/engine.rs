@@ -136,6 +136,43 @@ impl Engine {
         crate::batch::records::run(&self.set.program, firms, &RunOptions { as_of, all })
     }
 
+    /// A batch run over a data file (CSV, or JSON Lines when it ends in
+    /// `.jsonl`), read exactly as `mianshen run` reads it: rows that cannot
+    /// be read, and every row of a key on several rows, are in
+    /// [`RunResult::rejects`] (in row order), the others evaluated and
+    /// settled. A file that cannot be read at all is an error.
+    pub fn run_file(
+        &self,
+        path: impl AsRef<Path>,
+        as_of: Date,
+        all: bool,
+    ) -> Result<RunResult, RunError> {
+        let program = &self.set.program;
+        let mut data = crate::data::stream::Stream::open_path(
+            path.as_ref(),
+            &program.schema,
+            &crate::data::ReadOptions::default(),
+        )?;
+        let mut rejects = Vec::new();
+        let batch = crate::batch::stream(
+            program,
+            &mut data,
+            RunOptions { as_of, all },
+            None,
+            |r| {
+                rejects.push(r.clone());
+                Ok(())
+            },
+            |_| {},
+        )?;
+        let settled = batch.finish()?;
+        Ok(RunResult {
+            firms: settled.firms()?,
+            summary: settled.summary().to_vec(),
+            rejects,
+        })
+    }
+
     /// Flattens a run's result into decisions, sorted by key then policy.
     pub fn decisions(&self, result: &RunResult) -> Vec<Decision> {
         let mut out = Vec::new();

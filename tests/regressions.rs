@@ -12,9 +12,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::assert_rows_accounted;
+use common::oracle::DataSet;
 use mianshen::batch::records::RunResult;
 use mianshen::batch::RunOptions;
-use mianshen::data::{DataSet, ReadOptions};
+use mianshen::data::ReadOptions;
 use mianshen::eval::{Outcome, Reason};
 use mianshen::load::PolicySet;
 use mianshen::program::Program;
@@ -81,7 +82,7 @@ fn run_all(program: &Program, set: &DataSet) -> RunResult {
 }
 
 fn read_data(name: &str, bytes: &[u8], program: &Program) -> DataSet {
-    let set = mianshen::data::read_bytes(
+    let set = common::oracle::read_bytes(
         Path::new(name),
         bytes.to_vec(),
         &program.schema,
@@ -132,7 +133,7 @@ fn every_input_passes_its_fuzz_target() {
     for (target, name) in [("data_csv", "x.csv"), ("data_jsonl", "x.jsonl")] {
         for path in inputs(target) {
             let bytes = std::fs::read(&path).expect("read");
-            if let Ok(set) = mianshen::data::read_bytes(
+            if let Ok(set) = common::oracle::read_bytes(
                 Path::new(name),
                 bytes,
                 &program.schema,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use mianshen::batch::output::PolicySummary;
 use mianshen::batch::{self, Memory, RunOptions, Spill};
 use mianshen::data::stream::Stream;
-use mianshen::data::{self, ReadOptions, Reject};
+use mianshen::data::{ReadOptions, Reject};
 use mianshen::generate::{generate, GenOptions};
 use mianshen::settle::Firm;
 use mianshen::{Date, Engine};
@@ -90,7 +90,7 @@ fn streamed_with(
 
 fn in_memory(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
     let program = engine.program();
-    let set = data::read_bytes(
+    let set = common::oracle::read_bytes(
         Path::new(name),
         bytes.to_vec(),
         &program.schema,

@@ -12,7 +12,7 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     let program = common::example_program();
-    match mianshen::data::read_bytes(
+    match common::oracle::read_bytes(
         Path::new("x.csv"),
         data.to_vec(),
         &program.schema,

@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     match PolicySet::from_texts(common::SCHEMA, &[("f.policy", &text)]) {
         Ok(set) => {
             let program = &set.program;
-            let firms = mianshen::data::read_bytes(
+            let firms = common::oracle::read_bytes(
                 Path::new("firms.csv"),
                 FIRMS.as_bytes().to_vec(),
                 &program.schema,
@@ -36,8 +36,16 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(firms) = firms {
                 let result = common::run_and_check(program, &firms);
                 for record in &firms.records {
-                    let e =
-                        mianshen::explain::explain(program, record, &result, common::as_of(), None);
+                    let key = record.key(program.schema.key);
+                    let firm = result.firms.iter().find(|f| f.key == key);
+                    let e = mianshen::explain::explain(
+                        program,
+                        record,
+                        firm,
+                        &result.summary,
+                        common::as_of(),
+                        None,
+                    );
                     let _ = mianshen::explain::render(&e);
                 }
             }

@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
                 csv.push_str(&row.join(","));
                 csv.push('\n');
             }
-            if let Ok(firms) = mianshen::data::read_bytes(
+            if let Ok(firms) = common::oracle::read_bytes(
                 Path::new("x.csv"),
                 csv.into_bytes(),
                 &program.schema,

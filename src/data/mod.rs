@@ -52,21 +52,6 @@ pub struct Reject {
     pub reason: String,
 }
 
-/// The readable rows of a data file and the rejects of the others.
-#[derive(Clone, Debug, Default)]
-pub struct DataSet {
-    /// In file order.
-    pub records: Vec<Record>,
-    /// By row, then column position.
-    pub rejects: Vec<Reject>,
-    /// Columns that name no field, in the order first seen; their cells are ignored.
-    pub unknown_columns: Vec<String>,
-    /// Data rows read: CSV records after the header, JSON Lines non-blank lines.
-    pub rows: u64,
-    /// SHA-256 of the file's bytes, lowercase hex.
-    pub sha256: String,
-}
-
 /// A data file that cannot be read at all (as opposed to rows that are rejected).
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -112,16 +97,6 @@ pub enum DataError {
 /// "`uscc` (column 1)".
 fn ordinal(at: usize, name: &str) -> String {
     format!("`{name}` (column {at})")
-}
-
-/// Reads a whole data file into memory: CSV, or JSON Lines when it ends in
-/// `.jsonl`. (Batch runs stream instead; see [`stream::Stream`].)
-///
-/// Rows that cannot be read become rejects and the rest go on; only a file
-/// that cannot be read at all (unreadable, no header, no key column, two
-/// columns for one field) is an error.
-pub fn read(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<DataSet, DataError> {
-    collect(stream::Stream::open_path(path, schema, opts)?)
 }
 
 /// One row of a firm: its line, and its record or its rejects.
@@ -174,75 +149,6 @@ pub fn find_key(
         }
     }
     Ok(found)
-}
-
-/// [`read`] on bytes already in memory; `path` names the file in messages and
-/// chooses the format by its ending.
-pub fn read_bytes(
-    path: &Path,
-    bytes: Vec<u8>,
-    schema: &Schema,
-    opts: &ReadOptions,
-) -> Result<DataSet, DataError> {
-    let bytes = std::sync::Arc::new(bytes);
-    let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
-        Ok(Box::new(std::io::Cursor::new(ArcBytes(
-            std::sync::Arc::clone(&bytes),
-        ))))
-    };
-    collect(stream::Stream::open(
-        std::sync::Arc::new(open),
-        path,
-        schema,
-        opts,
-    )?)
-}
-
-struct ArcBytes(std::sync::Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for ArcBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-fn collect(mut s: stream::Stream) -> Result<DataSet, DataError> {
-    let parser = s.parser();
-    let mut set = DataSet::default();
-    let mut seen = stream::Seen::default();
-    let mut batch = stream::RawBatch::default();
-    while s.next_batch(4096, &mut batch)? {
-        for raw in batch.rows() {
-            match parser.parse(raw, &mut seen) {
-                Ok(r) => set.records.push(r),
-                Err(rejects) => set.rejects.extend(rejects),
-            }
-        }
-    }
-    s.add_seen(&seen);
-    // every row of a key found twice is rejected, whatever it held
-    let key = parser.schema().key;
-    let keys: Vec<(String, u64)> = set.records.iter().map(|r| (r.key(key), r.row)).collect();
-    let all = keys
-        .iter()
-        .map(|(k, row)| (k.as_str(), *row))
-        .chain(seen.keys.iter().map(|(k, row)| (&**k, *row)));
-    let duplicates = stream::duplicates(all);
-    if !duplicates.is_empty() {
-        let again = s.reparse(duplicates)?;
-        let rows: std::collections::HashSet<u64> = again.iter().map(|(row, _)| *row).collect();
-        set.records.retain(|r| !rows.contains(&r.row));
-        set.rejects.retain(|r| !rows.contains(&r.row));
-        set.rejects
-            .extend(again.into_iter().flat_map(|(_, rejects)| rejects));
-        // stable: a row's rejects keep their order
-        set.rejects.sort_by_key(|r| r.row);
-    }
-    let info = s.info();
-    set.rows = info.rows;
-    set.sha256 = info.sha256;
-    set.unknown_columns = info.unknown_columns;
-    Ok(set)
 }
 
 fn hex(bytes: &[u8]) -> String {

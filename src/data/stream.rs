@@ -363,35 +363,10 @@ impl Stream {
         }
     }
 
-    /// Reads the file again for the rows of `duplicates` (every key found on
-    /// several rows, with those rows) and gives each its rejects, in file
-    /// order. Only a row that parses anyway (which a duplicated key never
-    /// does) is left out.
-    pub fn reparse(
-        &self,
-        duplicates: HashMap<Box<str>, Vec<u64>>,
-    ) -> Result<Vec<(u64, Vec<Reject>)>, DataError> {
-        let mut rows: Vec<DupRow> = Vec::new();
-        for (key, lines) in &duplicates {
-            let repeated = Repeated::of(lines);
-            rows.extend(lines.iter().map(|&line| DupRow {
-                line,
-                key: key.clone(),
-                repeated: repeated.clone(),
-            }));
-        }
-        rows.sort_unstable_by_key(|r| r.line);
-        let mut out = Vec::with_capacity(rows.len());
-        self.reparse_each(rows.into_iter().map(Ok), |line, rejects| {
-            out.push((line, rejects));
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
-    /// [`Stream::reparse`] for rows given one at a time in line order (as
-    /// many as there are, in bounded memory): each row's rejects go to
-    /// `emit`, in file order.
+    /// Reads the file again for the rows of keys found on several rows,
+    /// given one at a time in line order (as many as there are, in bounded
+    /// memory), and gives each its rejects (its duplicate key among them)
+    /// to `emit`, in file order.
     pub fn reparse_each(
         &self,
         rows: impl Iterator<Item = std::io::Result<DupRow>>,
@@ -517,20 +492,6 @@ pub struct DupRow {
     pub line: u64,
     pub key: Box<str>,
     pub repeated: Repeated,
-}
-
-/// Every key found on more than one row, with those rows in order, from
-/// each row's key and line.
-pub fn duplicates<'a>(
-    keys: impl IntoIterator<Item = (&'a str, u64)>,
-) -> HashMap<Box<str>, Vec<u64>> {
-    let mut k = Keys::default();
-    for (key, row) in keys {
-        if !key.is_empty() {
-            k.add(key, row);
-        }
-    }
-    k.duplicates()
 }
 
 fn trim_line(buf: &[u8]) -> &[u8] {
@@ -665,37 +626,6 @@ fn check_columns(path: &Path, columns: &[Column], schema: &Schema) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// Every key and the rows it is on.
-#[derive(Default)]
-struct Keys {
-    first: HashMap<Box<str>, u64>,
-    repeats: Vec<(Box<str>, u64)>,
-}
-
-impl Keys {
-    fn add(&mut self, key: &str, row: u64) {
-        // One hash for a new key (the common case); a repeat puts the first back.
-        if let Some(first) = self.first.insert(key.into(), row) {
-            self.first.insert(key.into(), first);
-            self.repeats.push((key.into(), row));
-        }
-    }
-
-    fn duplicates(self) -> HashMap<Box<str>, Vec<u64>> {
-        let mut out: HashMap<Box<str>, Vec<u64>> = HashMap::new();
-        for (key, row) in self.repeats {
-            let first = self.first.get(&key).copied();
-            out.entry(key)
-                .or_insert_with(|| first.into_iter().collect())
-                .push(row);
-        }
-        for rows in out.values_mut() {
-            rows.sort_unstable();
-        }
-        out
-    }
 }
 
 /// The key as a record would hold it ([`Record::key`]); for a cell that fails
@@ -1066,16 +996,5 @@ mod tests {
             also_on(&Repeated::of(&many), 1),
             "the key is also on rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more"
         );
-    }
-
-    #[test]
-    fn keys_seen_twice_are_duplicates() {
-        let mut k = Keys::default();
-        for (key, row) in [("A", 2), ("B", 3), ("A", 4), ("A", 9)] {
-            k.add(key, row);
-        }
-        let d = k.duplicates();
-        assert_eq!(d.len(), 1);
-        assert_eq!(d.get("A"), Some(&vec![2, 4, 9]));
     }
 }

@@ -4,7 +4,7 @@ pub mod oracle;
 
 use std::collections::BTreeSet;
 
-use mianshen::data::DataSet;
+use oracle::DataSet;
 
 /// Every data row is exactly one record or among the rejects.
 #[allow(dead_code)] // not every test file that shares `common` uses it

@@ -1,6 +1,6 @@
 //! A run the plain way, as a yardstick for the batch engine: every record
-//! in memory (read by `data::read`, whose duplicate-key check is a hash map
-//! of its own), each firm evaluated, then each policy settled over a list of
+//! in memory (read by [`read`], whose duplicate-key check is a hash map of
+//! its own), each firm evaluated, then each policy settled over a list of
 //! its candidates with the straightforward [`settle_policy`]. Nothing here
 //! streams, sorts to disk or takes firms back out, which is what the batch
 //! engine does and what this holds it to.
@@ -9,14 +9,116 @@
 //! tests of the streamed settlement; it names the crate `mianshen` in both.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
 use mianshen::batch::output::PolicySummary;
 use mianshen::batch::{evaluate_firm, RunOptions};
+use mianshen::data::stream::{self, DupRow, Repeated};
+use mianshen::data::{DataError, ReadOptions, Reject};
 use mianshen::eval::{self, expr::Scratch, Outcome};
 use mianshen::program::{Allocation, Policy, Program};
+use mianshen::schema::Schema;
 use mianshen::settle::alloc::{self, OrderValue};
 use mianshen::settle::{across_firms, BudgetNote, Firm, Pair};
 use mianshen::value::Record;
 use rust_decimal::Decimal;
+
+/// The readable rows of a data file and the rejects of the others.
+#[derive(Clone, Debug, Default)]
+pub struct DataSet {
+    /// In file order.
+    pub records: Vec<Record>,
+    /// By row, then column position.
+    pub rejects: Vec<Reject>,
+    /// Columns that name no field, in the order first seen.
+    pub unknown_columns: Vec<String>,
+    /// Data rows read.
+    pub rows: u64,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// Reads a whole data file into memory: every row parsed, then every key on
+/// more than one row found with a hash map (the batch engine sorts), and
+/// those rows read again for their rejects.
+pub fn read(path: &Path, schema: &Schema, opts: &ReadOptions) -> Result<DataSet, DataError> {
+    collect(stream::Stream::open_path(path, schema, opts)?)
+}
+
+/// [`read`] on bytes in memory; `path` names the file and chooses its format.
+pub fn read_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    schema: &Schema,
+    opts: &ReadOptions,
+) -> Result<DataSet, DataError> {
+    let bytes: Arc<[u8]> = bytes.into();
+    let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(Box::new(std::io::Cursor::new(Arc::clone(&bytes))))
+    };
+    collect(stream::Stream::open(Arc::new(open), path, schema, opts)?)
+}
+
+fn collect(mut s: stream::Stream) -> Result<DataSet, DataError> {
+    let parser = s.parser();
+    let mut set = DataSet::default();
+    let mut seen = stream::Seen::default();
+    let mut batch = stream::RawBatch::default();
+    while s.next_batch(4096, &mut batch)? {
+        for raw in batch.rows() {
+            match parser.parse(raw, &mut seen) {
+                Ok(r) => set.records.push(r),
+                Err(rejects) => set.rejects.extend(rejects),
+            }
+        }
+    }
+    s.add_seen(&seen);
+    // every row of a key found twice is rejected, whatever it held
+    let key = parser.schema().key;
+    let mut rows_of: HashMap<Box<str>, Vec<u64>> = HashMap::new();
+    let keys = set
+        .records
+        .iter()
+        .map(|r| (r.key(key).into_boxed_str(), r.row))
+        .chain(seen.keys.iter().cloned());
+    for (k, row) in keys {
+        if !k.is_empty() {
+            rows_of.entry(k).or_default().push(row);
+        }
+    }
+    let mut again: Vec<DupRow> = Vec::new();
+    for (k, mut rows) in rows_of.into_iter().filter(|(_, rows)| rows.len() > 1) {
+        rows.sort_unstable();
+        let repeated = Repeated::of(&rows);
+        again.extend(rows.iter().map(|&line| DupRow {
+            line,
+            key: k.clone(),
+            repeated: repeated.clone(),
+        }));
+    }
+    if !again.is_empty() {
+        again.sort_unstable_by_key(|r| r.line);
+        let mut replaced = Vec::new();
+        s.reparse_each(again.into_iter().map(Ok), |line, rejects| {
+            replaced.push((line, rejects));
+            Ok(())
+        })?;
+        let rows: std::collections::HashSet<u64> = replaced.iter().map(|(row, _)| *row).collect();
+        set.records.retain(|r| !rows.contains(&r.row));
+        set.rejects.retain(|r| !rows.contains(&r.row));
+        set.rejects
+            .extend(replaced.into_iter().flat_map(|(_, rejects)| rejects));
+        // stable: a row's rejects keep their order
+        set.rejects.sort_by_key(|r| r.row);
+    }
+    let info = s.info();
+    set.rows = info.rows;
+    set.sha256 = info.sha256;
+    set.unknown_columns = info.unknown_columns;
+    Ok(set)
+}
 
 /// An eligible firm of a policy settled across firms.
 #[derive(Clone, Copy, Debug, PartialEq)]

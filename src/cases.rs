@@ -292,13 +292,6 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
                 .extend(es.into_iter().map(|e| format!("firm {}: {e}", i + 1))),
         }
     }
-    let mut keys: Vec<String> = records.iter().map(|r| r.key(program.schema.key)).collect();
-    keys.sort();
-    if keys.windows(2).any(|w| w.first() == w.get(1)) {
-        result
-            .errors
-            .push("two firms of the case have the same key".into());
-    }
     if !result.errors.is_empty() {
         return result;
     }
@@ -316,6 +309,13 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
             return result;
         }
     };
+    // as in a data file, a key on two firms rejects both
+    if !run.rejects.is_empty() {
+        result
+            .errors
+            .push("two firms of the case have the same key".into());
+        return result;
+    }
     let single_key = records.first().map(|r| r.key(program.schema.key));
     for (key, policy, expect) in &case.expect {
         let key = key
@@ -469,4 +469,27 @@ fn width(s: &str) -> usize {
 
 fn pad(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two firms of a case with one key are an error of the case, found by
+    /// the run's own duplicate check.
+    #[test]
+    fn two_firms_with_one_key_are_an_error() {
+        let program = crate::engine::Engine::from_texts(
+            "key: uscc\nfields:\n  uscc: { type: text }\n  n: { type: integer }\n",
+            &[("p.policy", "policy p {\n  title \"t\"\n  require \"n\" n > 1\n}\n")],
+        )
+        .expect("the set checks")
+        .program()
+        .clone();
+        let text = "as_of: 2024-12-31\ncases:\n  - name: twice\n    firms:\n      - { uscc: A, n: 2 }\n      - { uscc: A, n: 3 }\n    expect:\n      A: { p: { outcome: eligible } }\n";
+        let file = parse("t.yaml", text).expect("the file parses");
+        let case = file.cases.first().expect("a case");
+        let result = run_case(&program, case);
+        assert_eq!(result.errors, ["two firms of the case have the same key"]);
+    }
 }

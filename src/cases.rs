@@ -481,7 +481,10 @@ mod tests {
     fn two_firms_with_one_key_are_an_error() {
         let program = crate::engine::Engine::from_texts(
             "key: uscc\nfields:\n  uscc: { type: text }\n  n: { type: integer }\n",
-            &[("p.policy", "policy p {\n  title \"t\"\n  require \"n\" n > 1\n}\n")],
+            &[(
+                "p.policy",
+                "policy p {\n  title \"t\"\n  require \"n\" n > 1\n}\n",
+            )],
         )
         .expect("the set checks")
         .program()

@@ -69,6 +69,49 @@ impl Date {
         months / 12
     }
 
+    /// Days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+    pub fn days_since_epoch(self) -> i64 {
+        let (y, m, day) = (
+            i64::from(self.year),
+            i64::from(self.month),
+            i64::from(self.day),
+        );
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The date `days` days after 1970-01-01, if it is within the years
+    /// 1 to 9999.
+    pub fn from_days_since_epoch(days: i64) -> Option<Date> {
+        let z = days.checked_add(719_468)?;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe.checked_add(era.checked_mul(400)?)? + i64::from(month <= 2);
+        Date::new(i32::try_from(year).ok()?, month as u32, day as u32)
+    }
+
+    /// The date `n` days later (earlier for a negative `n`), if there is one.
+    pub fn add_days(self, n: i64) -> Option<Date> {
+        Date::from_days_since_epoch(self.days_since_epoch().checked_add(n)?)
+    }
+
+    /// The same day `n` years later (28 February for 29 February in a
+    /// common year), if there is one.
+    pub fn add_years(self, n: i32) -> Option<Date> {
+        let y = self.year.checked_add(n)?;
+        Date::new(y, self.month(), self.day()).or_else(|| Date::new(y, self.month(), 28))
+    }
+
     /// Parses exactly `YYYY-MM-DD` (the policy language's only form).
     pub fn parse_iso(s: &str) -> Option<Date> {
         let b = s.as_bytes();
@@ -123,6 +166,28 @@ mod tests {
         assert!(Date::new(2024, 13, 1).is_none());
         assert!(Date::new(2024, 4, 31).is_none());
         assert!(Date::parse_iso("2024-1-01").is_none());
+    }
+
+    #[test]
+    fn counts_days_both_ways() {
+        assert_eq!(Date::EPOCH.days_since_epoch(), 0);
+        assert_eq!(d("1970-01-02").days_since_epoch(), 1);
+        for s in [
+            "0001-01-01",
+            "1969-12-31",
+            "2000-02-29",
+            "2024-12-31",
+            "9999-12-31",
+        ] {
+            assert_eq!(
+                Date::from_days_since_epoch(d(s).days_since_epoch()),
+                Some(d(s))
+            );
+        }
+        assert_eq!(d("2024-02-28").add_days(1), Some(d("2024-02-29")));
+        assert_eq!(d("9999-12-31").add_days(1), None);
+        assert_eq!(d("2024-02-29").add_years(1), Some(d("2025-02-28")));
+        assert_eq!(d("2024-02-29").add_years(-4), Some(d("2020-02-29")));
     }
 
     #[test]

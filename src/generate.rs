@@ -990,21 +990,6 @@ fn firm_name(rng: &mut Rng, region: Region, trade: Trade) -> String {
 
 // ---- credit codes ----------------------------------------------------------
 
-const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
-
-/// The 18th character of a unified social credit code (GB 32100-2015).
-fn uscc_check(first17: &[u8]) -> u8 {
-    let sum: u32 = first17
-        .iter()
-        .zip(USCC_WEIGHTS)
-        .map(|(c, w)| w * USCC_ALPHABET.iter().position(|a| a == c).unwrap_or(0) as u32)
-        .sum();
-    USCC_ALPHABET[((31 - sum % 31) % 31) as usize]
-}
-
 /// The check character of a 9-character organization code (GB 11714-1997).
 fn org_check(body: &[u8]) -> u8 {
     const W: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
@@ -1036,7 +1021,7 @@ fn uscc_for(rng: &mut Rng, region: &str) -> String {
     if rng.chance(0.8) {
         body.extend(b"MA");
         for _ in 0..6 {
-            body.push(*rng.pick(USCC_ALPHABET));
+            body.push(*rng.pick(crate::schema::USCC_ALPHABET));
         }
     } else {
         for _ in 0..8 {
@@ -1046,9 +1031,9 @@ fn uscc_for(rng: &mut Rng, region: &str) -> String {
     let check = org_check(&body);
     code.extend(&body);
     code.push(check);
-    let check = uscc_check(&code);
-    code.push(check);
-    String::from_utf8(code).unwrap_or_default()
+    let mut code = String::from_utf8(code).unwrap_or_default();
+    code.extend(crate::schema::uscc_check_char(&code));
+    code
 }
 
 /// A key for a schema whose key is not a credit code: the row number.
@@ -1274,8 +1259,9 @@ fn spoil(schema: &Schema, cells: &mut [String], keys: &[String], key_is_uscc: bo
         Fault::KeyCheck => {
             let mut code = cells[k].clone().into_bytes();
             if let Some(last) = code.last_mut() {
-                let at = USCC_ALPHABET.iter().position(|c| c == last).unwrap_or(0);
-                *last = USCC_ALPHABET[(at + 1 + rng.below(30) as usize) % 31];
+                let alphabet = crate::schema::USCC_ALPHABET;
+                let at = alphabet.iter().position(|c| c == last).unwrap_or(0);
+                *last = alphabet[(at + 1 + rng.below(30) as usize) % 31];
             }
             cells[k] = String::from_utf8(code).unwrap_or_default();
         }
@@ -1304,53 +1290,23 @@ fn spoil(schema: &Schema, cells: &mut [String], keys: &[String], key_is_uscc: bo
 
 fn reference_day() -> Date {
     let (y, m, d) = REFERENCE_DAY;
-    Date::new(y, m, d).unwrap_or_else(|| from_days(0))
+    Date::new(y, m, d).unwrap_or(Date::EPOCH)
 }
 
-/// Days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
 fn to_days(d: Date) -> i64 {
-    let (y, m, day) = (
-        i64::from(d.year()),
-        i64::from(d.month()),
-        i64::from(d.day()),
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    d.days_since_epoch()
 }
 
 fn from_days(z: i64) -> Date {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Date::new(year as i32, month as u32, day as u32).unwrap_or_else(fallback_day)
-}
-
-fn fallback_day() -> Date {
-    // Unreachable for the dates generated here; kept total rather than panicking.
-    Date::new(2000, 1, 1).unwrap_or_else(reference_day)
+    Date::from_days_since_epoch(z).unwrap_or_else(reference_day)
 }
 
 fn add_days(d: Date, n: i64) -> Date {
-    from_days(to_days(d) + n)
+    d.add_days(n).unwrap_or(d)
 }
 
-/// The same day `n` years later (28 February for 29 February in a common year).
 fn add_years(d: Date, n: i32) -> Date {
-    let y = d.year() + n;
-    Date::new(y, d.month(), d.day())
-        .or_else(|| Date::new(y, d.month(), 28))
-        .unwrap_or(d)
+    d.add_years(n).unwrap_or(d)
 }
 
 /// A day in `from..=to`, uniformly.
@@ -1540,7 +1496,10 @@ mod tests {
         }
         // The organization-code check of LANGUAGE.md's example key `91420102MA4K2L3R0G`.
         assert_eq!(org_check(b"MA4K2L3R"), b'0');
-        assert_eq!(uscc_check(b"91420102MA4K2L3R0"), b'G');
+        assert_eq!(
+            crate::schema::uscc_check_char("91420102MA4K2L3R0"),
+            Some('G')
+        );
     }
 
     #[test]

@@ -373,11 +373,34 @@ fn find_key(src: &SourceText, name: &str) -> (usize, usize) {
 }
 
 /// Validates an 18-character unified social credit code (GB 32100-2015).
+/// The characters of a unified social credit code (GB 32100-2015), in the
+/// order of their values.
+pub const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// The weights of the first 17 characters in the check character.
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+/// The value of a credit-code character, if it is one.
+fn uscc_value(c: char) -> Option<u32> {
+    let c = u8::try_from(c).ok()?;
+    USCC_ALPHABET.iter().position(|&a| a == c).map(|v| v as u32)
+}
+
+/// The check character (the 18th) of the first 17 characters of a credit
+/// code, if they are all credit-code characters.
+pub fn uscc_check_char(first17: &str) -> Option<char> {
+    let mut sum = 0u32;
+    for (c, w) in first17.chars().zip(USCC_WEIGHTS) {
+        sum += w * uscc_value(c)?;
+    }
+    let check = (31 - sum % 31) % 31;
+    USCC_ALPHABET.get(check as usize).map(|&b| b as char)
+}
+
 pub fn uscc_valid(code: &str) -> Result<(), String> {
-    const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [
-        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-    ];
+    const ALPHABET: &[u8; 31] = USCC_ALPHABET;
+    const WEIGHTS: [u32; 17] = USCC_WEIGHTS;
     // value of each ASCII character in the alphabet, or 255
     #[allow(clippy::indexing_slicing)] // evaluated at compile time: an error would not compile
     const VALUE: [u8; 128] = {

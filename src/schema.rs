@@ -372,7 +372,6 @@ fn find_key(src: &SourceText, name: &str) -> (usize, usize) {
     (0, 0)
 }
 
-/// Validates an 18-character unified social credit code (GB 32100-2015).
 /// The characters of a unified social credit code (GB 32100-2015), in the
 /// order of their values.
 pub const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -381,10 +380,22 @@ const USCC_WEIGHTS: [u32; 17] = [
     1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
 ];
 
+/// The value of each ASCII character in [`USCC_ALPHABET`], or 255.
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: an error would not compile
+const USCC_VALUE: [u8; 128] = {
+    let mut t = [255u8; 128];
+    let mut i = 0;
+    while i < USCC_ALPHABET.len() {
+        t[USCC_ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// The value of a credit-code character, if it is one.
 fn uscc_value(c: char) -> Option<u32> {
-    let c = u8::try_from(c).ok()?;
-    USCC_ALPHABET.iter().position(|&a| a == c).map(|v| v as u32)
+    let v = *USCC_VALUE.get(c as usize)?;
+    (v != 255).then_some(u32::from(v))
 }
 
 /// The check character (the 18th) of the first 17 characters of a credit
@@ -398,45 +409,28 @@ pub fn uscc_check_char(first17: &str) -> Option<char> {
     USCC_ALPHABET.get(check as usize).map(|&b| b as char)
 }
 
+/// Validates an 18-character unified social credit code (GB 32100-2015):
+/// characters of the alphabet, the last the check character of the others.
 pub fn uscc_valid(code: &str) -> Result<(), String> {
-    const ALPHABET: &[u8; 31] = USCC_ALPHABET;
-    const WEIGHTS: [u32; 17] = USCC_WEIGHTS;
-    // value of each ASCII character in the alphabet, or 255
-    #[allow(clippy::indexing_slicing)] // evaluated at compile time: an error would not compile
-    const VALUE: [u8; 128] = {
-        let mut t = [255u8; 128];
-        let mut i = 0;
-        while i < ALPHABET.len() {
-            t[ALPHABET[i] as usize] = i as u8;
-            i += 1;
-        }
-        t
-    };
     let count = code.chars().count();
     if count != 18 {
         return Err(format!(
             "a credit code has 18 characters, this one has {count}"
         ));
     }
-    let mut sum = 0u32;
-    let mut last = 0u32;
-    for (i, c) in code.chars().enumerate() {
-        let v = VALUE.get(c as usize).copied().unwrap_or(255);
-        if v == 255 {
-            return Err(format!(
-                "`{c}` (position {}) cannot appear in a credit code",
-                i + 1
-            ));
-        }
-        match WEIGHTS.get(i) {
-            Some(w) => sum += w * u32::from(v),
-            None => last = u32::from(v),
-        }
+    if let Some((i, c)) = code
+        .chars()
+        .enumerate()
+        .find(|(_, c)| uscc_value(*c).is_none())
+    {
+        return Err(format!(
+            "`{c}` (position {}) cannot appear in a credit code",
+            i + 1
+        ));
     }
-    let check = (31 - sum % 31) % 31;
-    if check != last {
-        let expected = ALPHABET.get(check as usize).map_or('?', |&b| b as char);
-        let given = code.chars().last().unwrap_or('?');
+    let (first17, given) = code.split_at(code.len() - 1);
+    let expected = uscc_check_char(first17).unwrap_or('?');
+    if !given.starts_with(expected) {
         return Err(format!(
             "the check character is `{given}`, it should be `{expected}`"
         ));

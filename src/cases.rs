@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::batch::{records, RunOptions};
+use crate::data::named::{self, Input};
 use crate::date::Date;
-use crate::firm::{self, Input};
 use crate::program::Program;
 
 /// A test file: its reference date and cases.
@@ -227,7 +227,7 @@ fn money(v: &Yaml) -> Result<Option<Decimal>, String> {
         return Ok(None);
     }
     match crate::data::parse_cell(&crate::schema::FieldType::Money, &text) {
-        Ok(crate::value::Cell::Num(d)) => Ok(Some(d)),
+        Ok(crate::record::Cell::Num(d)) => Ok(Some(d)),
         Ok(_) => Ok(None),
         Err(e) => Err(e),
     }
@@ -285,7 +285,7 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     }
     let mut records = Vec::new();
     for (i, values) in case.firms.iter().enumerate() {
-        match firm::record(&program.schema, i as u64 + 1, values) {
+        match named::record(&program.schema, i as u64 + 1, values) {
             Ok(r) => records.push(r),
             Err(es) => result
                 .errors

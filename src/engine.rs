@@ -20,13 +20,13 @@ use rust_decimal::Decimal;
 
 use crate::batch::records::RunResult;
 use crate::batch::{RunError, RunOptions};
+use crate::data::named::Input;
 use crate::date::Date;
 use crate::diag::Diagnostic;
 use crate::eval::{Outcome, Reason};
-use crate::firm::Input;
 use crate::load::PolicySet;
 use crate::program::Program;
-use crate::value::Record;
+use crate::record::Record;
 
 /// A loaded, checked policy set, ready to evaluate firms. Cheap to share
 /// between threads (`&Engine` is `Sync`).
@@ -92,7 +92,7 @@ impl Engine {
                 (k.to_string(), input)
             })
             .collect();
-        crate::firm::record(&self.set.program.schema, row, &values)
+        crate::data::named::record(&self.set.program.schema, row, &values)
     }
 
     /// Evaluates one firm against every policy in force on `as_of`, every

@@ -10,10 +10,10 @@ use crate::eval::trace::{Step as Path, Trace};
 use crate::eval::value::{show, V};
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, ClauseKind, Const, Ir, Policy, Program};
+use crate::record::Record;
 use crate::schema::FieldType;
 use crate::settle::Firm;
 use crate::syntax::ast::ArithOp;
-use crate::value::Record;
 
 /// One explained step.
 #[derive(Debug, Serialize)]

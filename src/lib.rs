@@ -47,16 +47,15 @@ pub mod diag;
 pub mod engine;
 pub mod eval;
 pub mod explain;
-pub mod firm;
 pub mod generate;
 pub mod load;
 pub mod program;
+pub mod record;
 pub mod report;
 pub mod schema;
 pub mod settle;
 pub mod suggest;
 pub mod syntax;
-pub mod value;
 
 pub use date::Date;
 pub use engine::{Decision, Engine};

@@ -10,8 +10,8 @@ use common::assert_rows_accounted;
 use common::oracle::{read, DataSet};
 use mianshen::data::{DataError, Encoding, ReadOptions};
 use mianshen::date::Date;
+use mianshen::record::Cell;
 use mianshen::schema::{Check, Field, FieldType, Schema};
-use mianshen::value::Cell;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 

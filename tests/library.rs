@@ -16,7 +16,7 @@ fn as_of() -> Date {
 }
 
 /// A firm that 稳岗返还 pays, under `key`.
-fn firm(engine: &Engine, row: u64, key: &str) -> mianshen::value::Record {
+fn firm(engine: &Engine, row: u64, key: &str) -> mianshen::record::Record {
     engine
         .firm_on_row(
             row,

@@ -202,13 +202,13 @@ fn percent_cell_at_the_digit_limit_is_quoted_in_reasons() {
     }
 }
 
-fn cell(set: &DataSet, program: &Program, field: &str) -> mianshen::value::Cell {
+fn cell(set: &DataSet, program: &Program, field: &str) -> mianshen::record::Cell {
     let i = program.schema.lookup(field).expect("a field of the schema");
     set.records[0].cells[i].clone()
 }
 
-fn dec(s: &str) -> mianshen::value::Cell {
-    mianshen::value::Cell::Num(s.parse().expect("a decimal"))
+fn dec(s: &str) -> mianshen::record::Cell {
+    mianshen::record::Cell::Num(s.parse().expect("a decimal"))
 }
 
 /// A plain number of 19 digits overflowed the reader's 18-digit fast path

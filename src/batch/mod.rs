@@ -34,10 +34,10 @@ use crate::eval::expr::Scratch;
 use crate::eval::value::V;
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, Program};
+use crate::record::Record;
 use crate::settle::alloc::OrderValue;
 use crate::settle::streamed::{ByKey, Cand, CandOrder};
 use crate::settle::{self as settlement, Pair};
-use crate::value::Record;
 
 /// What a run is asked to do.
 #[derive(Clone, Debug)]

@@ -11,9 +11,9 @@ use super::{Batch, RunError, RunOptions};
 use crate::data::stream::also_on;
 use crate::data::Reject;
 use crate::program::Program;
+use crate::record::Record;
 use crate::settle::streamed::ByKey;
 use crate::settle::Firm;
-use crate::value::Record;
 
 /// The result of a run: firms sorted by key, each with its decisions in
 /// policy id order (only eligible and review ones unless `all`), the totals,

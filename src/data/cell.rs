@@ -14,8 +14,8 @@ use nom::IResult;
 use rust_decimal::Decimal;
 
 use crate::date::Date;
+use crate::record::Cell;
 use crate::schema::FieldType;
-use crate::value::Cell;
 
 /// nom results without error values: a failed form is reported by the caller,
 /// who knows which field type was expected.

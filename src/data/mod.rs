@@ -10,13 +10,14 @@ mod cell;
 mod json;
 mod source;
 
+pub mod named;
 pub mod stream;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::record::Record;
 use crate::schema::Schema;
-use crate::value::Record;
 
 pub use cell::{list as list_cell, parse_cell, parse_json};
 

@@ -23,8 +23,8 @@ use super::cell::{parse_cell, parse_json, shown, trim};
 use super::json::{not_an_object, value_text, Entries};
 use super::source::{choose, decode, Lines, Tracked, SNIFF};
 use super::{DataError, Encoding, ReadOptions, Reject};
+use crate::record::{Cell, Record};
 use crate::schema::{uscc_valid, Check, Field, Schema};
-use crate::value::{Cell, Record};
 
 /// Rejects of one row sort by column position: whole-row problems first, an
 /// absent JSON key last.

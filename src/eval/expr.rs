@@ -11,8 +11,8 @@ use super::trace::{Step, Trace};
 use super::value::{Why, V};
 use crate::date::Date;
 use crate::program::{Const, Define, Func, Ir, Let, Policy, Program};
+use crate::record::Cell;
 use crate::syntax::ast::{ArithOp, CmpOp};
-use crate::value::Cell;
 
 /// A `define` or `let` value, computed the first time it is read.
 pub type Slot<'a> = std::cell::Cell<Option<V<'a>>>;

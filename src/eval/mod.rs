@@ -14,8 +14,8 @@ use self::expr::Scratch;
 use self::value::{show, Why, V};
 use crate::date::Date;
 use crate::program::{ClauseKind, Policy, Program};
+use crate::record::Cell;
 use crate::schema::{FieldType, Schema};
-use crate::value::Cell;
 
 /// The outcome of a firm under a policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

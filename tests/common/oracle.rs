@@ -19,10 +19,10 @@ use mianshen::data::stream::{self, DupRow, Repeated};
 use mianshen::data::{DataError, ReadOptions, Reject};
 use mianshen::eval::{self, expr::Scratch, Outcome};
 use mianshen::program::{Allocation, Policy, Program};
+use mianshen::record::Record;
 use mianshen::schema::Schema;
 use mianshen::settle::alloc::{self, OrderValue};
 use mianshen::settle::{across_firms, BudgetNote, Firm, Pair};
-use mianshen::value::Record;
 use rust_decimal::Decimal;
 
 /// The readable rows of a data file and the rejects of the others.

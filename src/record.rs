@@ -1,4 +1,5 @@
-//! Typed values of an enterprise record, parsed once from the data file.
+//! Typed values of an enterprise record (its cells), parsed once from the
+//! data file. (Evaluation's own values are [`crate::eval::value`].)
 
 use std::borrow::Cow;
 

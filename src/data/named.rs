@@ -2,8 +2,8 @@
 //! systems that embed the engine and hold a firm's data in memory.
 
 use crate::data::parse_cell;
+use crate::record::{Cell, Record};
 use crate::schema::{uscc_valid, Check, FieldType, Schema};
-use crate::value::{Cell, Record};
 
 /// A value as a caller gives it: a cell's text (read by the rules of
 /// LANGUAGE.md section 10), a list of texts, or nothing (missing).

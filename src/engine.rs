@@ -24,7 +24,7 @@ use crate::data::named::Input;
 use crate::date::Date;
 use crate::diag::Diagnostic;
 use crate::eval::{Outcome, Reason};
-use crate::load::PolicySet;
+use crate::load::{LoadError, PolicySet};
 use crate::program::Program;
 use crate::record::Record;
 
@@ -53,7 +53,7 @@ pub struct Decision {
 
 impl Engine {
     /// Loads and checks the policy set in `dir` (schema.yaml and *.policy).
-    pub fn load(dir: impl AsRef<Path>) -> Result<Engine, Vec<Diagnostic>> {
+    pub fn load(dir: impl AsRef<Path>) -> Result<Engine, LoadError> {
         PolicySet::load(dir.as_ref()).map(|set| Engine { set })
     }
 

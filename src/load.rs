@@ -25,6 +25,38 @@ pub struct SetFile {
     pub sha256: String,
 }
 
+/// Why a policy set did not load, with every problem found.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// Its files could not be read: the folder is not there or not a
+    /// folder, a file or folder cannot be read, or it holds no policy file
+    /// (a problem of the command line or the disk, exit status 2).
+    #[error("the policy set cannot be read ({} problems)", .0.len())]
+    Unreadable(Vec<Diagnostic>),
+    /// It was read but does not check: the schema, the syntax, names or
+    /// types (a problem of the policies, exit status 1).
+    #[error("the policy set does not check ({} problems)", .0.len())]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl LoadError {
+    /// Every problem, in the order they are reported.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            LoadError::Unreadable(d) | LoadError::Invalid(d) => d,
+        }
+    }
+}
+
+/// A load error reads as its diagnostics (for `render_human(&e)`).
+impl std::ops::Deref for LoadError {
+    type Target = [Diagnostic];
+
+    fn deref(&self) -> &[Diagnostic] {
+        self.diagnostics()
+    }
+}
+
 /// Deepest directory nesting searched for policy files.
 const MAX_DIR_DEPTH: usize = 32;
 /// Largest policy file accepted.
@@ -35,22 +67,22 @@ impl PolicySet {
     ///
     /// Parsing and checking run on a thread with a large stack, so that deeply
     /// nested (but accepted) expressions never exhaust the caller's stack.
-    pub fn load(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
+    pub fn load(dir: &Path) -> Result<PolicySet, LoadError> {
         let dir = dir.to_path_buf();
         let worker = std::thread::Builder::new()
             .stack_size(256 << 20)
             .spawn(move || load_here(&dir));
         match worker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
-                Err(vec![Diagnostic::new(
+                Err(LoadError::Invalid(vec![Diagnostic::new(
                     "internal",
                     "the policy checker stopped unexpectedly",
-                )])
+                )]))
             }),
-            Err(e) => Err(vec![Diagnostic::new(
+            Err(e) => Err(LoadError::Unreadable(vec![Diagnostic::new(
                 "internal",
                 format!("cannot start the checker: {e}"),
-            )]),
+            )])),
         }
     }
 
@@ -66,29 +98,37 @@ impl PolicySet {
     }
 }
 
-fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
+fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
     let display = |p: &Path| p.to_string_lossy().replace('\\', "/");
     if !dir.is_dir() {
-        return Err(vec![Diagnostic::new(
+        return Err(LoadError::Unreadable(vec![Diagnostic::new(
             "load::not-a-directory",
             format!("`{}` is not a directory", display(dir)),
         )
         .help(
             "give the directory that holds schema.yaml and the *.policy files",
-        )]);
+        )]));
     }
     let mut diags = Vec::new();
+    // a file read but not readable as text is a problem of the policies
+    let mut invalid = false;
     let schema_path = dir.join("schema.yaml");
     let schema = match read_text(&schema_path) {
         Ok(t) => SourceText::new(display(&schema_path), t),
         Err(e) => {
             let (code, e) = match e {
                 ReadProblem::Unreadable(e) => ("load::schema", e),
-                ReadProblem::Content(e) => ("schema::file", e),
-                ReadProblem::NotUtf8 { .. } => (
-                    "schema::file",
-                    "the file is not UTF-8; save it as UTF-8".into(),
-                ),
+                ReadProblem::Content(e) => {
+                    invalid = true;
+                    ("schema::file", e)
+                }
+                ReadProblem::NotUtf8 { .. } => {
+                    invalid = true;
+                    (
+                        "schema::file",
+                        "the file is not UTF-8; save it as UTF-8".into(),
+                    )
+                }
             };
             diags.push(
                 Diagnostic::new(
@@ -115,11 +155,15 @@ fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
                 "load::file",
                 format!("cannot read `{}`: {e}", display(&full)),
             )),
-            Err(ReadProblem::Content(e)) => diags.push(Diagnostic::new(
-                "syntax::file",
-                format!("cannot read `{}`: {e}", display(&full)),
-            )),
+            Err(ReadProblem::Content(e)) => {
+                invalid = true;
+                diags.push(Diagnostic::new(
+                    "syntax::file",
+                    format!("cannot read `{}`: {e}", display(&full)),
+                ))
+            }
             Err(ReadProblem::NotUtf8 { lossy, at }) => {
+                invalid = true;
                 let src = SourceText::new(display(&full), lossy);
                 diags.push(
                     Diagnostic::new("syntax::encoding", "the file is not UTF-8")
@@ -137,9 +181,13 @@ fn load_here(dir: &Path) -> Result<PolicySet, Vec<Diagnostic>> {
         ));
     }
     if !diags.is_empty() {
-        return Err(diags);
+        return Err(if invalid {
+            LoadError::Invalid(diags)
+        } else {
+            LoadError::Unreadable(diags)
+        });
     }
-    build(schema, files)
+    build(schema, files).map_err(LoadError::Invalid)
 }
 
 fn build(

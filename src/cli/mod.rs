@@ -20,7 +20,7 @@ use std::path::Path;
 
 use crate::date::Date;
 use crate::diag::{render_human, render_json, Diagnostic};
-use crate::load::PolicySet;
+use crate::load::{LoadError, PolicySet};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_POLICY: u8 = 1;
@@ -36,13 +36,12 @@ pub(super) fn print_diags(diags: &[Diagnostic], json: bool) {
 
 /// Loads a set, printing its diagnostics; `Err` carries the exit status.
 pub(super) fn load(dir: &Path, json: bool) -> Result<PolicySet, u8> {
-    PolicySet::load(dir).map_err(|diags| {
-        print_diags(&diags, json);
-        // a directory that is not there is a command-line problem
-        if diags.iter().all(|d| d.code.starts_with("load::")) {
-            EXIT_USAGE
-        } else {
-            EXIT_POLICY
+    PolicySet::load(dir).map_err(|e| {
+        print_diags(&e, json);
+        match e {
+            // a directory that is not there is a command-line problem
+            LoadError::Unreadable(_) => EXIT_USAGE,
+            LoadError::Invalid(_) => EXIT_POLICY,
         }
     })
 }

@@ -7,6 +7,15 @@
 use std::fmt;
 
 /// A valid proleptic Gregorian date, `2024-01-05`.
+///
+/// ```
+/// use mianshen::Date;
+///
+/// let d = Date::parse_iso("2024-02-29").expect("a leap day");
+/// assert_eq!(d.add_years(1), Date::new(2025, 2, 28));
+/// assert_eq!(d.months_until(Date::new(2024, 12, 31).expect("a date")), 10);
+/// assert!(Date::parse_iso("2023-02-29").is_none());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
     year: i32,

@@ -1,7 +1,7 @@
 //! The engine as a library, for payment systems: load a policy set once, then
 //! evaluate one firm or a whole batch for a reference date.
 //!
-//! ```no_run
+//! ```
 //! use mianshen::{Date, Engine};
 //!
 //! let engine = Engine::load("policies").expect("the policy set checks clean");
@@ -53,11 +53,29 @@ pub struct Decision {
 
 impl Engine {
     /// Loads and checks the policy set in `dir` (schema.yaml and *.policy).
+    /// A folder that cannot be read is [`LoadError::Unreadable`]; a set with
+    /// errors is [`LoadError::Invalid`], with every error found.
+    ///
+    /// ```
+    /// use mianshen::{Engine, LoadError};
+    ///
+    /// assert!(Engine::load("policies").is_ok());
+    /// assert!(matches!(Engine::load("no/such/folder"), Err(LoadError::Unreadable(_))));
+    /// ```
     pub fn load(dir: impl AsRef<Path>) -> Result<Engine, LoadError> {
         PolicySet::load(dir.as_ref()).map(|set| Engine { set })
     }
 
-    /// Builds an engine from texts: the schema and `(file name, policy text)` pairs.
+    /// Builds an engine from texts: the schema and `(file name, policy text)`
+    /// pairs; `Err` holds every error found.
+    ///
+    /// ```
+    /// let engine = mianshen::Engine::from_texts(
+    ///     "key: uscc\nfields:\n  uscc: { type: text }\n  n: { type: integer }\n",
+    ///     &[("p.policy", "policy p {\n  title \"t\"\n  require \"n\" n > 1\n}\n")],
+    /// );
+    /// assert!(engine.is_ok());
+    /// ```
     pub fn from_texts(schema: &str, files: &[(&str, &str)]) -> Result<Engine, Vec<Diagnostic>> {
         PolicySet::from_texts(schema, files).map(|set| Engine { set })
     }
@@ -73,13 +91,30 @@ impl Engine {
     }
 
     /// Builds a firm record from `(field name/title/alias, cell text)` pairs,
-    /// read by the same rules as data files. An empty text is missing.
+    /// read by the same rules as data files. An empty text is missing;
+    /// `Err` holds every problem (an unknown name with a "did you mean", a
+    /// value that does not read, a missing key).
+    ///
+    /// ```
+    /// let engine = mianshen::Engine::load("policies")?;
+    /// assert!(engine.firm(&[("uscc", "91420102MA4K2L3R0G"), ("企业规模", "小型")]).is_ok());
+    /// let problems = engine.firm(&[("uscc", "91420102MA4K2L3R0G"), ("employes", "3")]).unwrap_err();
+    /// assert!(problems[0].contains("did you mean `employees`"), "{problems:?}");
+    /// # Ok::<(), mianshen::LoadError>(())
+    /// ```
     pub fn firm(&self, values: &[(&str, &str)]) -> Result<Record, Vec<String>> {
         self.firm_on_row(1, values)
     }
 
     /// [`Engine::firm`] for one record of a batch: `row` names it in rejects
     /// (rows rise from record to record in [`Engine::run`]).
+    ///
+    /// ```
+    /// let engine = mianshen::Engine::load("policies")?;
+    /// let firm = engine.firm_on_row(7, &[("uscc", "91420102MA4K2L3R0G")]).expect("valid");
+    /// assert_eq!(firm.row, 7);
+    /// # Ok::<(), mianshen::LoadError>(())
+    /// ```
     pub fn firm_on_row(&self, row: u64, values: &[(&str, &str)]) -> Result<Record, Vec<String>> {
         let values: Vec<(String, Input)> = values
             .iter()
@@ -98,6 +133,26 @@ impl Engine {
     /// Evaluates one firm against every policy in force on `as_of`, every
     /// outcome included. Exclusive groups apply; budgets and limits see only
     /// this firm (use [`Engine::run`] for a batch).
+    ///
+    /// ```
+    /// use mianshen::{Date, Engine, Outcome};
+    ///
+    /// let engine = Engine::load("policies")?;
+    /// let firm = engine.firm(&[
+    ///     ("uscc", "91420102MA4K2L3R0G"), ("region", "420102"), ("企业规模", "小型"),
+    ///     ("employees", "25"), ("insured_months", "24"), ("layoff_rate", "3%"),
+    ///     ("ui_premium_paid", "10万"), ("serious_dishonesty", "否"),
+    /// ]).expect("valid values");
+    /// let as_of = Date::parse_iso("2024-12-31").expect("a date");
+    /// let wengang = engine
+    ///     .evaluate(&firm, as_of)?
+    ///     .into_iter()
+    ///     .find(|d| d.policy == "wengang_2024")
+    ///     .expect("in force");
+    /// assert_eq!(wengang.outcome, Outcome::Eligible);
+    /// assert_eq!(wengang.amount.map(|a| a.to_string()).as_deref(), Some("60000.00"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn evaluate(&self, firm: &Record, as_of: Date) -> Result<Vec<Decision>, RunError> {
         let result = self.run(std::slice::from_ref(firm), as_of, true)?;
         Ok(self.decisions(&result))
@@ -107,6 +162,18 @@ impl Engine {
     /// batch would give them before anything across firms (exclusive groups,
     /// limits and budgets need the other firms: use [`Engine::run`]). `None`
     /// when the policy is unknown or not in force on `as_of`.
+    ///
+    /// ```
+    /// use mianshen::{Date, Engine, Outcome, Reason};
+    ///
+    /// let engine = Engine::load("policies")?;
+    /// let firm = engine.firm(&[("uscc", "91420102MA4K2L3R0G")]).expect("valid");
+    /// let as_of = Date::parse_iso("2024-12-31").expect("a date");
+    /// let d = engine.evaluate_policy(&firm, "wengang_2024", as_of).expect("in force");
+    /// assert_eq!(d.outcome, Outcome::Review);
+    /// assert!(d.reasons.iter().any(|r| matches!(r, Reason::Missing(_))));
+    /// # Ok::<(), mianshen::LoadError>(())
+    /// ```
     pub fn evaluate_policy(&self, firm: &Record, policy: &str, as_of: Date) -> Option<Decision> {
         let program = &self.set.program;
         let p = program.policies.get(program.policy_index(policy)?)?;
@@ -132,6 +199,18 @@ impl Engine {
     /// evaluated nor paid. Records' rows must rise (they name records in
     /// rejects). `all` keeps ineligible decisions too. A failure is an
     /// error, never an empty result.
+    ///
+    /// ```
+    /// use mianshen::{Date, Engine};
+    ///
+    /// let engine = Engine::load("policies")?;
+    /// let a = engine.firm_on_row(1, &[("uscc", "91420102MA4K2L3R0G")]).expect("valid");
+    /// let b = engine.firm_on_row(2, &[("uscc", "91420102MA4K2L3R0G")]).expect("valid");
+    /// let result = engine.run(&[a, b], Date::parse_iso("2024-12-31").expect("a date"), false)?;
+    /// assert_eq!(result.rejects.len(), 2, "both records of the key are rejected");
+    /// assert!(result.firms.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run(&self, firms: &[Record], as_of: Date, all: bool) -> Result<RunResult, RunError> {
         crate::batch::records::run(&self.set.program, firms, &RunOptions { as_of, all })
     }
@@ -141,6 +220,17 @@ impl Engine {
     /// be read, and every row of a key on several rows, are in
     /// [`RunResult::rejects`] (in row order), the others evaluated and
     /// settled. A file that cannot be read at all is an error.
+    ///
+    /// ```
+    /// use mianshen::{Date, Engine, RunError};
+    ///
+    /// let engine = Engine::load("policies")?;
+    /// let as_of = Date::parse_iso("2024-12-31").expect("a date");
+    /// let result = engine.run_file("policies/data/firms.csv", as_of, false)?;
+    /// assert!(!result.rejects.is_empty() && !result.firms.is_empty());
+    /// assert!(matches!(engine.run_file("no/such.csv", as_of, false), Err(RunError::Data(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run_file(
         &self,
         path: impl AsRef<Path>,
@@ -173,7 +263,8 @@ impl Engine {
         })
     }
 
-    /// Flattens a run's result into decisions, sorted by key then policy.
+    /// Flattens a run's result into decisions, sorted by key then policy
+    /// (see [`Engine::run_file`] for an example).
     pub fn decisions(&self, result: &RunResult) -> Vec<Decision> {
         let mut out = Vec::new();
         for f in &result.firms {

@@ -1,9 +1,39 @@
 //! mianshen: the engine that pays enterprise subsidies without an application
 //! (免申即享).
 //!
-//! The pipeline, one module per stage: [`syntax`] (parse) → [`check`]
-//! (names and types, compiled to a program) → [`data`] (typed rows, rejects)
-//! → [`eval`] (per firm and policy) → [`settle`] (across firms) → [`report`].
+//! A payment system loads a checked policy set once ([`Engine::load`]) and
+//! runs batches of firms through it ([`Engine::run`], [`Engine::run_file`]).
+//! A run applies exactly the data rules of `mianshen run`: unreadable rows
+//! and every row of a repeated key come back as [`Reject`]s, never paid; each
+//! decision carries its [`Reason`]s by kind; every failure is a typed error
+//! ([`LoadError`], [`RunError`]), never an empty result.
+//!
+//! ```
+//! use mianshen::{Date, Engine, Outcome, Reason};
+//!
+//! let engine = Engine::load("policies")?;
+//! let as_of = Date::parse_iso("2024-12-31").expect("a date");
+//! let result = engine.run_file("policies/data/firms.csv", as_of, false)?;
+//! println!("{} rows rejected", result.rejects.len());
+//! for d in engine.decisions(&result) {
+//!     if d.outcome == Outcome::Review {
+//!         for r in &d.reasons {
+//!             if let Reason::Missing(fields) = r {
+//!                 println!("{} {}: ask for {}", d.key, d.policy, fields.join(", "));
+//!             }
+//!         }
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Inside, one module per stage of the pipeline: `syntax` (parse) → `check`
+//! (names and types, compiled to a `program`) → `data` (typed rows,
+//! rejects) → `eval` (per firm and policy) → `settle` (across firms) →
+//! `report` (the result files), with `batch` running the stages over a file
+//! in bounded memory. Those modules are public for this repository's binary,
+//! tests, benchmark and fuzz targets, and hidden from the documentation:
+//! they are not an API and change without notice.
 
 // Diagnostics travel on the error path only, and rarely: boxing them buys nothing.
 #![allow(clippy::result_large_err)]
@@ -37,26 +67,53 @@ extern crate self as mianshen;
 #[path = "../tests/common/oracle.rs"]
 mod oracle;
 
+#[doc(hidden)]
 pub mod batch;
+#[doc(hidden)]
 pub mod cases;
+#[doc(hidden)]
 pub mod check;
+#[doc(hidden)]
 pub mod cli;
+#[doc(hidden)]
 pub mod data;
+#[doc(hidden)]
 pub mod date;
+#[doc(hidden)]
 pub mod diag;
+#[doc(hidden)]
 pub mod engine;
+#[doc(hidden)]
 pub mod eval;
+#[doc(hidden)]
 pub mod explain;
+#[doc(hidden)]
 pub mod generate;
+#[doc(hidden)]
 pub mod load;
+#[doc(hidden)]
 pub mod program;
+#[doc(hidden)]
 pub mod record;
+#[doc(hidden)]
 pub mod report;
+#[doc(hidden)]
 pub mod schema;
+#[doc(hidden)]
 pub mod settle;
+#[doc(hidden)]
 pub mod suggest;
+#[doc(hidden)]
 pub mod syntax;
 
+pub use batch::output::PolicySummary;
+pub use batch::records::RunResult;
+pub use batch::RunError;
+pub use data::{DataError, Reject};
 pub use date::Date;
+pub use diag::{render_human, Diagnostic};
 pub use engine::{Decision, Engine};
-pub use eval::Outcome;
+pub use eval::{Outcome, Reason};
+pub use load::LoadError;
+pub use record::Record;
+pub use settle::{BudgetNote, Firm, Pair};

@@ -2,7 +2,7 @@
 //! their decisions kept compactly ([`store`]), their keys indexed and their
 //! candidates for settlement gathered in sorts that spill to disk past a
 //! limit ([`sort`], [`Memory`]), settled across firms one sorted pass at a
-//! time ([`settle`]), and written in key order ([`output`]).
+//! time ([`crate::settle::streamed`]), and written in key order ([`output`]).
 //!
 //! Every result is identical whatever the number of threads and the memory
 //! limits: chunks are absorbed in input order, every sort order is total,
@@ -436,7 +436,19 @@ fn order_value(v: V<'_>) -> Option<OrderValue> {
     }
 }
 
-/// Why a run stopped.
+/// Why a run stopped: the data file cannot be read at all, the disk failed
+/// (spilling, reading back), or records were given out of row order.
+///
+/// ```
+/// use mianshen::{Date, Engine, RunError};
+///
+/// let engine = Engine::load("policies")?;
+/// let a = engine.firm_on_row(5, &[("uscc", "91420102MA4K2L3R0G")]).unwrap();
+/// let b = engine.firm_on_row(3, &[("uscc", "91420112MAW4G4L943")]).unwrap();
+/// let err = engine.run(&[a, b], Date::parse_iso("2024-12-31").unwrap(), false).unwrap_err();
+/// assert!(matches!(err, RunError::RowsOutOfOrder { row: 3, after: 5 }));
+/// # Ok::<(), mianshen::LoadError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{0}")]

@@ -17,7 +17,17 @@ use crate::settle::Firm;
 
 /// The result of a run: firms sorted by key, each with its decisions in
 /// policy id order (only eligible and review ones unless `all`), the totals,
-/// and the records rejected (their key is on another record too), by row.
+/// and the rows rejected, by row.
+///
+/// ```
+/// use mianshen::{Date, Engine};
+///
+/// let engine = Engine::load("policies")?;
+/// let result = engine.run_file("policies/data/firms.csv", Date::parse_iso("2024-12-31").unwrap(), false)?;
+/// let wengang = result.summary.iter().find(|s| s.id == "wengang_2024").expect("a policy");
+/// assert_eq!(wengang.evaluated as usize, result.firms.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RunResult {
     pub firms: Vec<Firm>,

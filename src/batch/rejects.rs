@@ -1,6 +1,6 @@
 //! Rejects held back until the whole file is read: a row is only known to
 //! share its key with a later row at the end, and then its rejects (read
-//! again, [`crate::data::stream::Stream::reparse`]) take their place in row
+//! again, [`crate::data::stream::Stream::reparse_each`]) take their place in row
 //! order. Kept compactly in a [`Store`], so they spill to disk like
 //! decisions.
 

@@ -567,7 +567,7 @@ pub(crate) use super::store::put_text;
 /// A firm's key: up to 24 bytes held inline, longer ones on the heap.
 pub type Key = compact_str::CompactString;
 
-/// Takes a key written by [`put_text`].
+/// Takes a key written by `put_text`.
 pub fn take_key(bytes: &mut &[u8]) -> Option<Key> {
     let len = u32::from_le_bytes(take_array(bytes)?);
     let text = super::store::take(bytes, len as usize)?;

@@ -34,7 +34,7 @@ pub enum Encoding {
     Gb18030,
 }
 
-/// Options of [`read`].
+/// Options for reading a data file.
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
     pub encoding: Encoding,

@@ -7,7 +7,7 @@
 //! A key found on several rows rejects every one of those rows (LANGUAGE.md
 //! section 8), which can only be known at the end of the file. Rows are
 //! therefore judged as they come, their keys noted, and once the file is read
-//! [`Stream::reparse`] reads the rows of duplicated keys again to give their
+//! [`Stream::reparse_each`] reads the rows of duplicated keys again to give their
 //! rejects; the caller drops whatever it had from them. A file without
 //! duplicates is read once.
 

@@ -81,6 +81,19 @@ fn run_all(program: &Program, set: &DataSet) -> RunResult {
     result
 }
 
+/// `explain` of the first record, rendered for people.
+fn explained(program: &Program, data: &DataSet, result: &RunResult) -> String {
+    let e = mianshen::explain::explain(
+        program,
+        &data.records[0],
+        result.firms.first(),
+        &result.summary,
+        as_of(),
+        None,
+    );
+    mianshen::explain::render(&e)
+}
+
 fn read_data(name: &str, bytes: &[u8], program: &Program) -> DataSet {
     let set = common::oracle::read_bytes(
         Path::new(name),
@@ -272,15 +285,7 @@ fn progressive_base_at_the_negative_limit_pays_nothing() {
     let pair = &result.firms[0].pairs[0];
     assert_eq!(pair.outcome, Outcome::Ineligible, "{:?}", pair.reasons);
     assert_eq!(pair.amount, None);
-    let e = mianshen::explain::explain(
-        &set.program,
-        &data.records[0],
-        result.firms.first(),
-        &result.summary,
-        as_of(),
-        None,
-    );
-    let text = mianshen::explain::render(&e);
+    let text = explained(&set.program, &data, &result);
     assert!(
         text.contains("0 to 70000000000000000000000000000: 0 × 1% = 0"),
         "{text}"
@@ -308,15 +313,7 @@ fn progressive_rate_beyond_the_range_is_explained() {
         "{:?}",
         pair.reasons
     );
-    let e = mianshen::explain::explain(
-        &set.program,
-        &data.records[0],
-        result.firms.first(),
-        &result.summary,
-        as_of(),
-        None,
-    );
-    let text = mianshen::explain::render(&e);
+    let text = explained(&set.program, &data, &result);
     let row =
         "above 1: 9999999999999999999999998 × 999999999999999999999999900% = arithmetic overflow";
     assert!(text.contains(row), "{text}");
@@ -361,15 +358,7 @@ fn explain_tells_the_path_evaluation_took() {
         result.firms[0].pairs[0].amount,
         Some(rust_decimal::Decimal::from(75_000))
     );
-    let e = mianshen::explain::explain(
-        &set.program,
-        &data.records[0],
-        result.firms.first(),
-        &result.summary,
-        as_of(),
-        None,
-    );
-    let text = mianshen::explain::render(&e);
+    let text = explained(&set.program, &data, &result);
     for line in [
         "tiers on revenue = 8000000",
         ">= 20000000 : 300000 → false",

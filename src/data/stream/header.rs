@@ -1,0 +1,132 @@
+//! The header of a data file: its columns, the field each fills, the
+//! unknown ones.
+
+use super::*;
+
+/// A header column.
+#[derive(Clone, Debug)]
+pub(super) struct Column {
+    /// As written (byte-order mark removed): rejects name it so.
+    pub(super) header: String,
+    /// The field it fills; `None` for an unknown column, whose cells are ignored.
+    pub(super) field: Option<usize>,
+}
+
+#[derive(Default)]
+pub(super) struct Unknown {
+    pub(super) names: Vec<String>,
+    pub(super) seen: HashSet<String>,
+}
+
+impl Unknown {
+    pub(super) fn add(&mut self, name: &str) {
+        if !self.seen.contains(name) {
+            self.seen.insert(name.to_string());
+            self.names.push(name.to_string());
+        }
+    }
+}
+
+/// Reads the header: skips blank lines before it, maps each column to a field.
+pub(super) fn header(
+    path: &Path,
+    reader: &mut csv::Reader<Tracked<Box<dyn Read + Send>>>,
+    lines: &mut Lines,
+    schema: &Schema,
+    encoding: Encoding,
+    unknown: &mut Unknown,
+) -> Result<Vec<Column>, DataError> {
+    let mut record = ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => {
+                return Err(DataError::NoHeader {
+                    path: path.to_path_buf(),
+                })
+            }
+            Ok(true) if is_blank(&record) => continue,
+            Ok(true) => {
+                let at = record.position().map_or(0, |p| p.byte());
+                lines.line_at(reader.get_ref(), at);
+                break;
+            }
+            Err(e) => {
+                let line = e.position().map_or(1, |p| p.line());
+                return Err(DataError::BadHeader {
+                    path: path.to_path_buf(),
+                    line,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    let mut columns = Vec::with_capacity(record.len());
+    for (i, raw) in record.iter().enumerate() {
+        let name = decode(encoding, raw).map_err(|_| match encoding {
+            Encoding::Gb18030 => DataError::HeaderNotGb18030 {
+                path: path.to_path_buf(),
+            },
+            _ => DataError::HeaderNotUtf8 {
+                path: path.to_path_buf(),
+            },
+        })?;
+        let header = if i == 0 {
+            name.trim_start_matches('\u{feff}')
+        } else {
+            &name
+        };
+        let field = schema.lookup(trim(header));
+        if field.is_none() {
+            unknown.add(trim(header));
+        }
+        columns.push(Column {
+            header: header.to_string(),
+            field,
+        });
+    }
+    check_columns(path, &columns, schema)?;
+    Ok(columns)
+}
+
+/// The key has a column, and no field has two.
+pub(super) fn check_columns(
+    path: &Path,
+    columns: &[Column],
+    schema: &Schema,
+) -> Result<(), DataError> {
+    if !columns.iter().any(|c| c.field == Some(schema.key)) {
+        let key = schema.key_field();
+        let names: Vec<String> = key.names().map(|n| format!("`{n}`")).collect();
+        return Err(DataError::NoKeyColumn {
+            path: path.to_path_buf(),
+            key: key.name.clone(),
+            names: names.join(" or "),
+        });
+    }
+    let mut first: Vec<Option<usize>> = vec![None; schema.fields.len()];
+    for (i, c) in columns.iter().enumerate() {
+        let Some(f) = c.field else { continue };
+        match first.get(f).copied().flatten() {
+            Some(j) => {
+                return Err(DataError::AmbiguousColumns {
+                    path: path.to_path_buf(),
+                    field: schema
+                        .fields
+                        .get(f)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default(),
+                    first: columns.get(j).map(|x| x.header.clone()).unwrap_or_default(),
+                    first_at: j + 1,
+                    second: c.header.clone(),
+                    second_at: i + 1,
+                })
+            }
+            None => {
+                if let Some(slot) = first.get_mut(f) {
+                    *slot = Some(i);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! A data file read as a stream of rows, in bounded memory.
+//!
+//! [`Stream::open`] reads the header; rows then come in batches of raw cells,
+//! read once and hashed on the way for the manifest. A [`RowParser`], shared
+//! by worker threads, turns each into a [`Record`] or its rejects.
+//!
+//! A key found on several rows rejects every one of those rows (LANGUAGE.md
+//! section 8), which can only be known at the end of the file. Rows are
+//! therefore judged as they come, their keys noted, and once the file is read
+//! [`Stream::reparse_each`] reads the rows of duplicated keys again to give their
+//! rejects; the caller drops whatever it had from them. A file without
+//! duplicates is read once.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use csv::ByteRecord;
+
+mod header;
+mod repeated;
+mod row;
+
+use header::{header, Column, Unknown};
+pub(crate) use repeated::also_on;
+pub use repeated::{DupRow, Repeated};
+pub use row::RowParser;
+
+use super::cell::{parse_cell, parse_json, shown, trim};
+use super::json::{not_an_object, value_text, Entries};
+use super::source::{choose, decode, Lines, Tracked, SNIFF};
+use super::{DataError, Encoding, ReadOptions, Reject};
+use crate::record::{Cell, Record};
+use crate::schema::{uscc_valid, Check, Field, Schema};
+
+/// Opens the data from its start: once to read it, and once more when some
+/// key is on several rows.
+pub type Open = dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + Send + Sync;
+
+/// One row as read: its line and raw cells (a JSON line is one cell).
+#[derive(Clone, Debug, Default)]
+pub struct RawRow {
+    pub line: u64,
+    record: ByteRecord,
+    /// A double quote opened in this row is never closed: the row ran to the
+    /// end of the file.
+    unterminated: bool,
+}
+
+/// A batch of rows as read; its buffers are reused from batch to batch.
+#[derive(Default)]
+pub struct RawBatch {
+    rows: Vec<RawRow>,
+    len: usize,
+}
+
+impl RawBatch {
+    /// The rows of the last [`Stream::next_batch`].
+    pub fn rows(&self) -> &[RawRow] {
+        self.rows.get(..self.len).unwrap_or_default()
+    }
+
+    /// The next row to fill.
+    fn slot(&mut self) -> &mut RawRow {
+        if self.rows.len() <= self.len {
+            self.rows.resize_with(self.len + 1, RawRow::default);
+        }
+        let i = self.len;
+        #[allow(clippy::indexing_slicing)] // resized just above to hold index `len`
+        &mut self.rows[i]
+    }
+}
+
+/// What parsing noticed besides records and rejects, gathered per chunk of
+/// rows and joined in file order.
+#[derive(Default)]
+pub struct Seen {
+    /// The key of every rejected row that has one, with its line: it takes
+    /// part in the duplicate check like the keys of records.
+    pub keys: Vec<(Box<str>, u64)>,
+    /// Keys of JSON lines that name no field.
+    unknown: Unknown,
+}
+
+impl Seen {
+    /// Adds what a later chunk saw.
+    pub fn join(&mut self, later: Seen) {
+        self.keys.extend(later.keys);
+        for name in later.unknown.names {
+            self.unknown.add(&name);
+        }
+    }
+}
+
+enum Reader {
+    Csv {
+        reader: csv::Reader<Tracked<Box<dyn Read + Send>>>,
+        lines: Lines,
+    },
+    Jsonl {
+        reader: BufReader<Tracked<Box<dyn Read + Send>>>,
+        line: u64,
+        buf: Vec<u8>,
+    },
+}
+
+/// A data file being read.
+pub struct Stream {
+    open: Arc<Open>,
+    reader: Reader,
+    parser: Arc<RowParser>,
+    rows: u64,
+    /// The file's size in bytes, when known (for progress).
+    size: Option<u64>,
+    unknown: Unknown,
+    path: PathBuf,
+}
+
+/// What the whole file told once read: for the manifest and the summary.
+#[derive(Clone, Debug, Default)]
+pub struct StreamInfo {
+    pub rows: u64,
+    pub sha256: String,
+    pub unknown_columns: Vec<String>,
+}
+
+fn is_json_lines(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
+}
+
+/// Opens a source, reads enough of it to choose the encoding, and wraps it.
+fn start(
+    open: &Open,
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(Tracked<Box<dyn Read + Send>>, Encoding), DataError> {
+    let unreadable = |source| DataError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut inner = open().map_err(unreadable)?;
+    let mut head = Vec::new();
+    (&mut inner)
+        .take(SNIFF as u64)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    let encoding = choose(opts.encoding, &head);
+    let chained: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(inner));
+    Ok((Tracked::new(chained, encoding == Encoding::Utf8), encoding))
+}
+
+fn csv_reader(t: Tracked<Box<dyn Read + Send>>) -> csv::Reader<Tracked<Box<dyn Read + Send>>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(t)
+}
+
+impl Reader {
+    /// Opens the data and reads the header: the reader positioned at the
+    /// first row, the columns (none for JSON Lines) and the encoding.
+    fn open(
+        open: &Open,
+        path: &Path,
+        schema: &Schema,
+        opts: &ReadOptions,
+        unknown: &mut Unknown,
+    ) -> Result<(Reader, Vec<Column>, Encoding), DataError> {
+        let (source, encoding) = start(open, path, opts)?;
+        if is_json_lines(path) {
+            let reader = Reader::Jsonl {
+                reader: BufReader::with_capacity(1 << 16, source),
+                line: 0,
+                buf: Vec::new(),
+            };
+            return Ok((reader, Vec::new(), encoding));
+        }
+        let mut reader = csv_reader(source);
+        let mut lines = Lines::default();
+        let columns = header(path, &mut reader, &mut lines, schema, encoding, unknown)?;
+        Ok((Reader::Csv { reader, lines }, columns, encoding))
+    }
+
+    fn source(&self) -> &Tracked<Box<dyn Read + Send>> {
+        match self {
+            Reader::Csv { reader, .. } => reader.get_ref(),
+            Reader::Jsonl { reader, .. } => reader.get_ref(),
+        }
+    }
+
+    /// Reads up to `max` more rows into `out`, reusing its buffers.
+    fn next_batch(&mut self, path: &Path, max: usize, out: &mut RawBatch) -> Result<(), DataError> {
+        out.len = 0;
+        let unreadable = |e: String| DataError::Unreadable {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        };
+        match self {
+            Reader::Csv { reader, lines } => {
+                while out.len < max {
+                    let slot = out.slot();
+                    match reader.read_byte_record(&mut slot.record) {
+                        Ok(false) => break,
+                        Ok(true) if is_blank(&slot.record) => continue,
+                        Ok(true) => {
+                            let at = slot.record.position().map_or(0, |p| p.byte());
+                            slot.line = lines.line_at(reader.get_ref(), at);
+                            // a record that ends at the end of the file inside
+                            // quotes swallowed the rest of it
+                            slot.unterminated = reader.get_ref().ended_in_open_quote();
+                            out.len += 1;
+                        }
+                        Err(e) => return Err(unreadable(e.to_string())),
+                    }
+                }
+            }
+            Reader::Jsonl { reader, line, buf } => {
+                while out.len < max {
+                    buf.clear();
+                    let n = reader
+                        .read_until(b'\n', buf)
+                        .map_err(|e| unreadable(e.to_string()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    *line += 1;
+                    let text = trim_line(buf);
+                    if is_blank_bytes(text) {
+                        continue;
+                    }
+                    let slot = out.slot();
+                    slot.record.clear();
+                    slot.record.push_field(text);
+                    slot.line = *line;
+                    slot.unterminated = false;
+                    out.len += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Stream {
+    /// Opens a data file: CSV, or JSON Lines when its name ends in `.jsonl`.
+    pub fn open_path(
+        path: &Path,
+        schema: &Schema,
+        opts: &ReadOptions,
+    ) -> Result<Stream, DataError> {
+        let owned = path.to_path_buf();
+        let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(std::fs::File::open(&owned)?))
+        };
+        let mut stream = Stream::open(Arc::new(open), path, schema, opts)?;
+        stream.size = std::fs::metadata(path).ok().map(|m| m.len());
+        Ok(stream)
+    }
+
+    /// Opens data from any source (opened again only to read the rows of
+    /// duplicated keys); `path` names it in messages and chooses the format
+    /// by its ending.
+    pub fn open(
+        open: Arc<Open>,
+        path: &Path,
+        schema: &Schema,
+        opts: &ReadOptions,
+    ) -> Result<Stream, DataError> {
+        let mut unknown = Unknown::default();
+        let (reader, columns, encoding) = Reader::open(&*open, path, schema, opts, &mut unknown)?;
+        let parser = RowParser {
+            schema: schema.clone(),
+            json: is_json_lines(path),
+            encoding,
+            columns,
+            duplicates: HashMap::new(),
+            keep: None,
+        };
+        Ok(Stream {
+            open,
+            reader,
+            parser: Arc::new(parser),
+            rows: 0,
+            size: None,
+            unknown,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Stores only the values of these fields (by schema index); must be
+    /// called before [`Stream::parser`] is shared.
+    pub fn keep_fields(&mut self, keep: Vec<bool>) {
+        if let Some(p) = Arc::get_mut(&mut self.parser) {
+            p.keep = Some(keep);
+        }
+    }
+
+    /// The parser for this file's rows, to share with worker threads.
+    pub fn parser(&self) -> Arc<RowParser> {
+        Arc::clone(&self.parser)
+    }
+
+    /// Columns that name no field (ignored), in the order first seen.
+    pub fn unknown_columns(&self) -> &[String] {
+        &self.unknown.names
+    }
+
+    /// Notes what parsing the rows saw (unknown keys of JSON lines).
+    pub fn add_seen(&mut self, seen: &Seen) {
+        for name in &seen.unknown.names {
+            self.unknown.add(name);
+        }
+    }
+
+    /// Reads up to `max` more rows into `out`, reusing its buffers; `Ok(false)`
+    /// at the end of the file.
+    pub fn next_batch(&mut self, max: usize, out: &mut RawBatch) -> Result<bool, DataError> {
+        self.reader.next_batch(&self.path, max, out)?;
+        self.rows += out.len as u64;
+        Ok(out.len > 0)
+    }
+
+    /// The file's size in bytes, when known.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// Bytes read so far.
+    pub fn position(&self) -> u64 {
+        self.reader.source().position()
+    }
+
+    /// Rows read so far, the hash of the bytes read and the unknown columns.
+    pub fn info(&self) -> StreamInfo {
+        StreamInfo {
+            rows: self.rows,
+            sha256: self.reader.source().sha256(),
+            unknown_columns: self.unknown.names.clone(),
+        }
+    }
+}
+
+fn trim_line(buf: &[u8]) -> &[u8] {
+    let b = buf.strip_suffix(b"\n").unwrap_or(buf);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+fn is_blank_bytes(b: &[u8]) -> bool {
+    b.iter().all(|c| c.is_ascii_whitespace())
+        || std::str::from_utf8(b).is_ok_and(|s| trim(s).is_empty())
+}
+
+/// A line with nothing but whitespace is not a row.
+fn is_blank(record: &ByteRecord) -> bool {
+    match record.len() {
+        0 => true,
+        1 => record.get(0).is_some_and(is_blank_bytes),
+        _ => false,
+    }
+}

@@ -1,0 +1,354 @@
+//! One row read into a record, or into every reason it cannot be one.
+
+use super::*;
+
+/// Rejects of one row sort by column position: whole-row problems first, an
+/// absent JSON key last.
+pub(super) const WHOLE_ROW: usize = 0;
+pub(super) const ABSENT: usize = usize::MAX;
+
+/// What a parser needs, shared read-only between threads.
+#[derive(Clone)]
+pub struct RowParser {
+    pub(super) schema: Schema,
+    pub(super) json: bool,
+    pub(super) encoding: Encoding,
+    pub(super) columns: Vec<Column>,
+    /// Every key found on more than one row, with its rows (known only
+    /// when the rows are read again, [`Stream::reparse_each`]).
+    pub(super) duplicates: HashMap<Box<str>, Repeated>,
+    /// Fields whose values are kept; text and list cells of other fields are
+    /// checked but not stored (evaluation never reads them).
+    pub(super) keep: Option<Vec<bool>>,
+}
+
+/// The key as a record would hold it ([`Record::key`]); for a cell that fails
+/// to parse, its trimmed text. `None` when empty.
+pub(super) fn key_of(field: &Field, text: &str) -> Option<String> {
+    if field.ty == crate::schema::FieldType::Text {
+        // a text key is kept as written; blank is empty
+        return (!trim(text).is_empty()).then(|| text.to_string());
+    }
+    match parse_cell(&field.ty, text) {
+        Ok(cell) => cell.as_key().map(Cow::into_owned),
+        Err(_) => Some(trim(text).to_string()).filter(|k| !k.is_empty()),
+    }
+}
+
+/// The rejects of one row as they are found, with their column positions.
+pub(super) struct RowRejects {
+    pub(super) line: u64,
+    pub(super) found: Vec<(usize, Reject)>,
+}
+
+impl RowRejects {
+    fn add(&mut self, position: usize, column: &str, value: &str, reason: impl Into<String>) {
+        let reject = Reject {
+            row: self.line,
+            column: column.to_string(),
+            value: shown(value).into_owned(),
+            reason: reason.into(),
+        };
+        self.found.push((position, reject));
+    }
+
+    /// The row's record, or its rejects if it has any.
+    fn into_result(self, cells: Vec<Cell>) -> Result<Record, Vec<Reject>> {
+        if self.found.is_empty() {
+            Ok(Record {
+                row: self.line,
+                cells,
+            })
+        } else {
+            Err(self.finish())
+        }
+    }
+
+    fn finish(mut self) -> Vec<Reject> {
+        // stable: the rejects of one cell stay in the order found
+        self.found.sort_by_key(|(p, _)| *p);
+        self.found.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+impl RowParser {
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Reads one row: its record, or every reason it cannot be one. The key
+    /// of a rejected row goes to `seen` (it still takes part in the duplicate
+    /// check), with the unknown keys of a JSON line.
+    pub fn parse(&self, raw: &RawRow, seen: &mut Seen) -> Result<Record, Vec<Reject>> {
+        let parsed = if self.json {
+            self.parse_json(raw, seen)
+        } else {
+            self.parse_csv(raw)
+        };
+        if parsed.is_err() {
+            if let Some(key) = self.row_key(raw) {
+                seen.keys.push((key.into_boxed_str(), raw.line));
+            }
+        }
+        parsed
+    }
+
+    /// The key of a row however bad the rest of it is: as a record would
+    /// hold it, or the trimmed text of a key cell that does not parse; `None`
+    /// when there is none (empty, not decodable, no JSON object).
+    fn row_key(&self, raw: &RawRow) -> Option<String> {
+        let schema = &self.schema;
+        if !self.json {
+            let i = self
+                .columns
+                .iter()
+                .position(|c| c.field == Some(schema.key))?;
+            let text = decode(self.encoding, raw.record.get(i)?).ok()?;
+            return key_of(schema.key_field(), &text);
+        }
+        let text = decode(self.encoding, raw.record.get(0)?).ok()?;
+        let Entries(entries) = serde_json::from_str::<Entries>(&text).ok()?;
+        let (_, value) = entries
+            .iter()
+            .find(|(name, _)| schema.lookup(trim(name)) == Some(schema.key))?;
+        match parse_json(&schema.key_field().ty, value) {
+            Ok(cell) => cell.as_key().map(Cow::into_owned),
+            Err(_) => Some(trim(&value_text(value)).to_string()).filter(|k| !k.is_empty()),
+        }
+    }
+
+    /// A text or list field that evaluation never reads: any value is valid,
+    /// so it need not be stored.
+    fn skipped(&self, f: usize, field: &Field) -> bool {
+        matches!(
+            field.ty,
+            crate::schema::FieldType::Text | crate::schema::FieldType::List
+        ) && self
+            .keep
+            .as_ref()
+            .is_some_and(|k| !k.get(f).copied().unwrap_or(true))
+    }
+
+    fn duplicate(&self, rejects: &mut RowRejects, position: usize, column: &str, key: &str) {
+        if self.duplicates.is_empty() {
+            return;
+        }
+        if let Some(rows) = self.duplicates.get(key) {
+            rejects.add(position, column, key, also_on(rows, rejects.line));
+        }
+    }
+
+    /// Takes one cell: rejects it if it failed to parse or fails its check,
+    /// checks the key. A rejected cell reads as missing.
+    #[allow(clippy::too_many_arguments)]
+    fn cell(
+        &self,
+        rejects: &mut RowRejects,
+        position: usize,
+        column: &str,
+        field: &Field,
+        is_key: bool,
+        parsed: Result<Cell, String>,
+        text: &str,
+    ) -> Cell {
+        let cell = match parsed {
+            Ok(cell) => cell,
+            Err(reason) => {
+                rejects.add(position, column, text, reason);
+                if is_key && !trim(text).is_empty() {
+                    self.duplicate(rejects, position, column, trim(text));
+                }
+                return Cell::Missing;
+            }
+        };
+        if field.check == Some(Check::Uscc) {
+            if let Cell::Text(t) = &cell {
+                if let Err(reason) = uscc_valid(t) {
+                    rejects.add(position, column, text, reason);
+                }
+            }
+        }
+        if is_key {
+            match cell.as_key() {
+                Some(k) => self.duplicate(rejects, position, column, &k),
+                None => rejects.add(position, column, text, "the key is empty"),
+            }
+        }
+        cell
+    }
+
+    fn parse_csv(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
+        let schema = &self.schema;
+        let mut rejects = RowRejects {
+            line: raw.line,
+            found: Vec::new(),
+        };
+        let record = &raw.record;
+        // lines a record runs over: its cells' line breaks, less a final one
+        // (the end of the file swallowed by an open quote)
+        let spans = || {
+            let breaks = record
+                .iter()
+                .map(|f| memchr::memchr_iter(b'\n', f).count() as u64)
+                .sum::<u64>();
+            let last = record
+                .iter()
+                .next_back()
+                .is_some_and(|f| f.ends_with(b"\n"));
+            breaks.saturating_sub(u64::from(last))
+        };
+        if raw.unterminated {
+            let reason = format!(
+                "a double quote opened in this row is never closed, so lines {}-{} were read as this one row; close the quote (a quote inside a cell is written \"\")",
+                raw.line,
+                raw.line + spans()
+            );
+            rejects.add(WHOLE_ROW, "", "", reason);
+            return Err(rejects.finish());
+        }
+        if record.len() != self.columns.len() {
+            let mut reason = format!(
+                "expected {} cells, found {}",
+                self.columns.len(),
+                record.len()
+            );
+            let lines = spans();
+            if lines > 0 {
+                reason += &format!(
+                    "; a quoted cell runs over lines {}-{}: is a closing quote missing?",
+                    raw.line,
+                    raw.line + lines
+                );
+            }
+            rejects.add(WHOLE_ROW, "", "", reason);
+            // its key still takes part in the duplicate check
+            let key_column = self
+                .columns
+                .iter()
+                .position(|c| c.field == Some(schema.key));
+            if let Some((i, raw_key, column)) =
+                key_column.and_then(|i| Some((i, record.get(i)?, self.columns.get(i)?)))
+            {
+                if let Ok(text) = decode(self.encoding, raw_key) {
+                    if let Some(k) = key_of(schema.key_field(), &text) {
+                        self.duplicate(&mut rejects, i + 1, &column.header, &k);
+                    }
+                }
+            }
+            return Err(rejects.finish());
+        }
+        let mut cells = vec![Cell::Missing; schema.fields.len()];
+        // A record that is valid UTF-8 as a whole is so in every cell (cells
+        // split at ASCII delimiters): validate once, then slice.
+        let whole = match self.encoding {
+            Encoding::Utf8 => std::str::from_utf8(record.as_slice()).ok(),
+            _ => None,
+        };
+        for (i, (raw_cell, column)) in record.iter().zip(&self.columns).enumerate() {
+            let Some((f, field)) = column.field.and_then(|f| Some((f, schema.fields.get(f)?)))
+            else {
+                continue;
+            };
+            let position = i + 1;
+            let valid = whole.and_then(|w| w.get(record.range(i)?));
+            let decoded = match valid {
+                Some(t) => Ok(Cow::Borrowed(t)),
+                None => decode(self.encoding, raw_cell),
+            };
+            let text = match decoded {
+                Ok(t) => t,
+                Err(reason) => {
+                    rejects.add(
+                        position,
+                        &column.header,
+                        &String::from_utf8_lossy(raw_cell),
+                        reason,
+                    );
+                    continue;
+                }
+            };
+            let is_key = f == schema.key;
+            if !is_key && field.check.is_none() && self.skipped(f, field) {
+                continue;
+            }
+            let parsed = parse_cell(&field.ty, &text);
+            let cell = self.cell(
+                &mut rejects,
+                position,
+                &column.header,
+                field,
+                is_key,
+                parsed,
+                &text,
+            );
+            if let Some(slot) = cells.get_mut(f) {
+                *slot = cell;
+            }
+        }
+        rejects.into_result(cells)
+    }
+
+    fn parse_json(&self, raw: &RawRow, seen: &mut Seen) -> Result<Record, Vec<Reject>> {
+        let schema = &self.schema;
+        let mut rejects = RowRejects {
+            line: raw.line,
+            found: Vec::new(),
+        };
+        let bytes = raw.record.get(0).unwrap_or_default();
+        let line = match decode(self.encoding, bytes) {
+            Ok(l) => l,
+            Err(reason) => {
+                rejects.add(WHOLE_ROW, "", &String::from_utf8_lossy(bytes), reason);
+                return Err(rejects.finish());
+            }
+        };
+        let entries = match serde_json::from_str::<Entries>(&line) {
+            Ok(Entries(e)) => e,
+            Err(e) => {
+                rejects.add(WHOLE_ROW, "", &line, not_an_object(&e));
+                return Err(rejects.finish());
+            }
+        };
+        let mut cells = vec![Cell::Missing; schema.fields.len()];
+        let mut filled_by: Vec<Option<&str>> = vec![None; schema.fields.len()];
+        for (i, (name, value)) in entries.iter().enumerate() {
+            let position = i + 1;
+            let Some(f) = schema.lookup(trim(name)) else {
+                seen.unknown.add(trim(name));
+                continue;
+            };
+            let Some(field) = schema.fields.get(f) else {
+                continue;
+            };
+            let text = value_text(value);
+            if let Some(Some(other)) = filled_by.get(f) {
+                let reason = format!(
+                    "`{other}` and `{name}` both name the field `{}`",
+                    field.name
+                );
+                rejects.add(position, name, &text, reason);
+                continue;
+            }
+            if let Some(slot) = filled_by.get_mut(f) {
+                *slot = Some(name);
+            }
+            let parsed = parse_json(&field.ty, value);
+            let cell = self.cell(
+                &mut rejects,
+                position,
+                name,
+                field,
+                f == schema.key,
+                parsed,
+                &text,
+            );
+            if let Some(slot) = cells.get_mut(f) {
+                *slot = cell;
+            }
+        }
+        if filled_by.get(schema.key).is_some_and(Option::is_none) {
+            rejects.add(ABSENT, &schema.key_field().name, "", "the key is empty");
+        }
+        rejects.into_result(cells)
+    }
+}

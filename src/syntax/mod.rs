@@ -3,5 +3,7 @@
 pub mod ast;
 mod parse;
 mod scan;
+mod wording;
 
-pub use parse::{parse_file, KEYWORDS};
+pub use parse::parse_file;
+pub use wording::KEYWORDS;

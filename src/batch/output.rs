@@ -352,7 +352,7 @@ impl<'p> Settled<'p> {
     pub fn write_decisions(&self, out: impl Write + Send) -> std::io::Result<u64> {
         type Parts = Vec<std::io::Result<(Vec<u8>, u64)>>;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
-        out.write_all(b"key,policy,outcome,amount,funded,reasons\n")?;
+        out.write_all(crate::report::decisions::HEADER.as_bytes())?;
         let mut count = 0u64;
         let write = |out: &mut std::io::BufWriter<_>, parts: Parts| -> std::io::Result<u64> {
             let mut n = 0;
@@ -412,20 +412,17 @@ impl<'p> Settled<'p> {
                     .policies
                     .get(s.policy as usize)
                     .map_or("", |p| p.id.as_str());
-                csv_field(&mut out, &f.key);
-                out.push(b',');
-                csv_field(&mut out, id);
-                out.push(b',');
-                out.extend_from_slice(line.outcome.as_str().as_bytes());
-                out.push(b',');
-                cents(&mut out, line.amount);
-                out.push(b',');
-                cents(&mut out, line.funded);
-                out.push(b',');
                 text.clear();
                 eval::Reason::render_stored(line.reasons, &mut text);
-                csv_field(&mut out, &text);
-                out.push(b'\n');
+                crate::report::decisions::line(
+                    &mut out,
+                    &f.key,
+                    id,
+                    line.outcome,
+                    line.amount,
+                    line.funded,
+                    &text,
+                );
                 n += 1;
             })?;
         }
@@ -494,104 +491,5 @@ impl<'p> Settled<'p> {
             });
         }
         Ok(out)
-    }
-}
-
-/// A CSV field, quoted as the csv crate quotes (only when it holds a comma,
-/// a quote or a line break; quotes doubled), so files read the same whoever
-/// wrote them.
-fn csv_field(out: &mut Vec<u8>, s: &str) {
-    if !s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.extend_from_slice(s.as_bytes());
-        return;
-    }
-    out.push(b'"');
-    for b in s.bytes() {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-}
-
-/// Money with exactly two decimals (`60000.00`, `-0.50`), or nothing.
-fn cents(out: &mut Vec<u8>, d: Option<Decimal>) {
-    let Some(d) = d else { return };
-    let m = eval::cents(d).mantissa();
-    if m < 0 {
-        out.push(b'-');
-    }
-    // digits from the right, at least three (`0.05`), the point before the
-    // last two; in u64 arithmetic when the amount fits (u128 division is slow)
-    let mut digits = [0u8; 40];
-    let mut n = 0;
-    let mut put = |digit: u8| {
-        if let Some(d) = digits.get_mut(n) {
-            *d = b'0' + digit;
-        }
-        n += 1;
-    };
-    let abs = m.unsigned_abs();
-    match u64::try_from(abs) {
-        Ok(mut small) => {
-            let mut written = 0;
-            while small > 0 || written < 3 {
-                put((small % 10) as u8);
-                small /= 10;
-                written += 1;
-            }
-        }
-        Err(_) => {
-            let mut big = abs;
-            while big > 0 {
-                put((big % 10) as u8);
-                big /= 10;
-            }
-        }
-    }
-    for (i, d) in digits.iter().take(n).enumerate().rev() {
-        out.push(*d);
-        if i == 2 {
-            out.push(b'.');
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_cents_and_fields_like_the_csv_crate() {
-        let mut out = Vec::new();
-        for d in [
-            "60000",
-            "0.5",
-            "-0.5",
-            "12.345",
-            "0",
-            "0.05",
-            "-0.05",
-            "1",
-            "-7",
-            "123456789012345678901234.5678",
-            "-79228162514264337593543950.335",
-        ] {
-            out.clear();
-            cents(&mut out, Some(d.parse().unwrap()));
-            let expected = eval::cents(d.parse().unwrap()).to_string();
-            assert_eq!(String::from_utf8_lossy(&out), expected);
-        }
-        for f in ["plain", "a,b", "say \"hi\"", "two\nlines", "中文; 标签", ""] {
-            let mut mine = Vec::new();
-            csv_field(&mut mine, f);
-            mine.push(b',');
-            csv_field(&mut mine, "x");
-            mine.push(b'\n');
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record([f, "x"]).unwrap();
-            assert_eq!(mine, w.into_inner().unwrap(), "{f:?}");
-        }
     }
 }

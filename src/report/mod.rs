@@ -2,6 +2,8 @@
 //! temporary directory and renamed into place, so an interrupted run never
 //! leaves a partial result that looks complete.
 
+pub mod decisions;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

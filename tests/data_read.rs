@@ -649,3 +649,15 @@ fn garbled_cells_never_panic() {
         }
     }
 }
+
+/// An absent key of a `list` field is the empty list, as null and an empty
+/// CSV cell are: the same firm reads the same from either format.
+#[test]
+fn an_absent_list_key_is_the_empty_list() {
+    let jsonl = format!("{{\"uscc\": \"{A}\", \"employees\": 3}}\n");
+    let set = read_ok("firms.jsonl", jsonl.as_bytes());
+    assert_eq!(set.records[0].cells[TAGS], Cell::List(Box::new([])));
+    let csv = format!("uscc,employees,tags\n{A},3,\n");
+    let from_csv = read_ok("firms.csv", csv.as_bytes());
+    assert_eq!(set.records[0].cells, from_csv.records[0].cells);
+}

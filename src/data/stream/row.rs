@@ -349,6 +349,13 @@ impl RowParser {
         if filled_by.get(schema.key).is_some_and(Option::is_none) {
             rejects.add(ABSENT, &schema.key_field().name, "", "the key is empty");
         }
+        // an absent key of a `list` field is the empty list, as null and an
+        // empty CSV cell are
+        for ((field, by), cell) in schema.fields.iter().zip(&filled_by).zip(&mut cells) {
+            if by.is_none() && field.ty == crate::schema::FieldType::List {
+                *cell = Cell::List(Box::new([]));
+            }
+        }
         rejects.into_result(cells)
     }
 }

@@ -7,7 +7,27 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::syntax::ast::Span;
+/// Which source file a span belongs to (an index into the policy set's files).
+pub type FileId = u32;
+
+/// A byte range in one source file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Span {
+    pub file: FileId,
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    /// From the start of the earlier span to the end of the later.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
 
 /// The text of one file a diagnostic may point into.
 #[derive(Debug, Clone)]
@@ -35,7 +55,7 @@ impl SourceText {
     }
 }
 
-/// All source files of a policy set, indexed by [`crate::syntax::ast::FileId`].
+/// All source files of a policy set, indexed by [`FileId`].
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     pub files: Vec<SourceText>,

@@ -9,11 +9,11 @@ use crate::eval::expr::Scratch;
 use crate::eval::trace::{Step as Path, Trace};
 use crate::eval::value::{show, V};
 use crate::eval::{self, Outcome};
+use crate::ops::ArithOp;
 use crate::program::{Allocation, ClauseKind, Const, Ir, Policy, Program};
 use crate::record::Record;
 use crate::schema::FieldType;
 use crate::settle::Firm;
-use crate::syntax::ast::ArithOp;
 
 /// One explained step.
 #[derive(Debug, Serialize)]
@@ -231,7 +231,7 @@ fn settlement(
                     Some(Allocation::ProRata) => "shared pro rata (amount × budget ÷ total, cut to the cent, leftover cents to the largest remainders)".to_string(),
                     Some(Allocation::By(_, dir)) => format!(
                         "paid in `allocate by` order ({}) while the budget lasts",
-                        if *dir == crate::syntax::ast::Direction::Asc { "asc" } else { "desc" }
+                        if *dir == crate::ops::Direction::Asc { "asc" } else { "desc" }
                     ),
                     None => "no `allocate`: every firm keeps its full amount (overrun reported)".to_string(),
                 };

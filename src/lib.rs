@@ -92,6 +92,8 @@ pub mod generate;
 #[doc(hidden)]
 pub mod load;
 #[doc(hidden)]
+pub mod ops;
+#[doc(hidden)]
 pub mod program;
 #[doc(hidden)]
 pub mod record;

@@ -6,8 +6,9 @@
 use rust_decimal::Decimal;
 
 use crate::date::Date;
+use crate::diag::Span;
+use crate::ops::{ArithOp, CmpOp, Direction};
 use crate::schema::Schema;
-use crate::syntax::ast::{ArithOp, CmpOp, Direction, Span};
 
 /// A constant of the program.
 #[derive(Clone, Debug, PartialEq)]

@@ -10,9 +10,9 @@ use rust_decimal::RoundingStrategy;
 use super::trace::{Step, Trace};
 use super::value::{Why, V};
 use crate::date::Date;
+use crate::ops::{ArithOp, CmpOp};
 use crate::program::{Const, Define, Func, Ir, Let, Policy, Program};
 use crate::record::Cell;
-use crate::syntax::ast::{ArithOp, CmpOp};
 
 /// A `define` or `let` value, computed the first time it is read.
 pub type Slot<'a> = std::cell::Cell<Option<V<'a>>>;

@@ -8,8 +8,8 @@ use std::cell::RefCell;
 use rust_decimal::Decimal;
 
 use super::value::V;
+use crate::ops::CmpOp;
 use crate::program::{Func, Ir};
-use crate::syntax::ast::CmpOp;
 
 /// One step of an evaluation's path.
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 
 use crate::date::Date;
-use crate::syntax::ast::Direction;
+use crate::ops::Direction;
 
 /// Sort value for `limit N by EXPR` / `allocate by EXPR`: a number or a date.
 /// A column never mixes the two (the checker sees to it); if it did, every

@@ -14,10 +14,10 @@ use crate::batch::sort::{
 };
 use crate::batch::Tally;
 use crate::date::Date;
+use crate::ops::Direction;
 use crate::program::{Allocation, Policy};
 use crate::settle::alloc::{self, AllocError, OrderValue};
 use crate::settle::BudgetNote;
-use crate::syntax::ast::Direction;
 
 /// An eligible firm of a policy settled across firms.
 #[derive(Clone, Debug, PartialEq)]

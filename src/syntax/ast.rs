@@ -1,28 +1,9 @@
 //! The syntax tree of policy files. Every node carries its [`Span`].
 
 use crate::date::Date;
+pub use crate::diag::{FileId, Span};
+pub use crate::ops::{ArithOp, CmpOp, Direction};
 use rust_decimal::Decimal;
-
-/// Which source file a span belongs to (an index into the policy set's files).
-pub type FileId = u32;
-
-/// A byte range in one source file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Span {
-    pub file: FileId,
-    pub start: u32,
-    pub end: u32,
-}
-
-impl Span {
-    pub fn to(self, other: Span) -> Span {
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
-    }
-}
 
 /// A name with where it was written.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,13 +53,6 @@ pub struct Policy {
     pub id: Ident,
     pub items: Vec<Item>,
     pub span: Span,
-}
-
-/// Sort direction of `limit … by EXPR desc` and `allocate by EXPR asc`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    Asc,
-    Desc,
 }
 
 #[derive(Clone, Debug)]
@@ -137,37 +111,6 @@ pub enum NumKind {
     Money,
     /// `5.5%`
     Percent,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArithOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        }
-    }
 }
 
 #[derive(Clone, Debug)]

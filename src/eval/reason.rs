@@ -116,10 +116,10 @@ impl Reason {
 
     /// The stored form rendered as decisions.csv writes it (`; ` between).
     pub(crate) fn render_stored(stored: &str, out: &mut String) {
+        if stored.is_empty() {
+            return;
+        }
         for (i, part) in stored.split(SEPARATOR).enumerate() {
-            if stored.is_empty() {
-                break;
-            }
             if i > 0 {
                 out.push_str("; ");
             }

@@ -46,9 +46,11 @@ enum Command {
     /// Evaluate every policy in force against every firm of a data file.
     Run {
         dir: PathBuf,
-        /// The firm data: CSV (UTF-8 or GB18030) or JSON Lines (.jsonl)
-        #[arg(long)]
-        data: PathBuf,
+        /// The firm data, `[SOURCE=]FILE`: CSV (UTF-8 or GB18030), JSON Lines
+        /// (.jsonl) or Excel (.xlsx); repeat for several departments' files,
+        /// joined per firm on the key
+        #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
+        data: Vec<String>,
         /// The reference date, YYYY-MM-DD
         #[arg(long)]
         as_of: String,
@@ -107,9 +109,10 @@ enum Command {
         /// The policy set, if it has moved since the run
         #[arg(long)]
         policies: Option<PathBuf>,
-        /// The data file, if it has moved since the run
-        #[arg(long)]
-        data: Option<PathBuf>,
+        /// The data files, if they have moved since the run: all of them, in
+        /// the run's order
+        #[arg(long, value_name = "[SOURCE=]FILE")]
+        data: Vec<String>,
     },
     /// Write a synthetic firm file for a policy set's schema (seeded).
     Generate {
@@ -137,6 +140,12 @@ fn encoding(e: EncodingArg) -> mianshen::data::Encoding {
         EncodingArg::Utf8 => mianshen::data::Encoding::Utf8,
         EncodingArg::Gb18030 => mianshen::data::Encoding::Gb18030,
     }
+}
+
+fn inputs(args: &[String]) -> Vec<mianshen::data::Input> {
+    args.iter()
+        .map(|a| mianshen::data::Input::parse(a))
+        .collect()
 }
 
 fn json(f: Format) -> bool {
@@ -190,7 +199,7 @@ fn main() -> ExitCode {
             timings,
         } => cli::run(&cli::RunArgs {
             dir,
-            data,
+            data: inputs(&data),
             as_of,
             out,
             all,
@@ -223,7 +232,7 @@ fn main() -> ExitCode {
             out,
             policies,
             data,
-        } => cli::verify(&out, policies.as_deref(), data.as_deref()),
+        } => cli::verify(&out, policies.as_deref(), &inputs(&data)),
         Command::Generate {
             dir,
             rows,

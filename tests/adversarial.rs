@@ -340,14 +340,17 @@ impl Results {
         .collect();
         let rejects = records(
             &out.join("rejects.csv"),
-            &["row", "column", "value", "reason"],
+            &["row", "column", "value", "reason", "file"],
         )
         .into_iter()
-        .map(|r| Reject {
-            row: r[0].parse().expect("a row number"),
-            column: r[1].clone(),
-            value: r[2].clone(),
-            reason: r[3].clone(),
+        .map(|r| {
+            assert!(!r[4].is_empty(), "every reject names its file: {r:?}");
+            Reject {
+                row: r[0].parse().expect("a row number"),
+                column: r[1].clone(),
+                value: r[2].clone(),
+                reason: r[3].clone(),
+            }
         })
         .collect();
         let summary = records(
@@ -417,7 +420,7 @@ impl Results {
     }
 
     fn unknown_columns(&self) -> Vec<String> {
-        self.manifest["unknown_columns"]
+        self.manifest["data"][0]["unknown_columns"]
             .as_array()
             .expect("unknown_columns")
             .iter()
@@ -625,7 +628,7 @@ fn byte_order_mark() {
         assert_wengang(&res, 3, "30000.00");
         // the data hash covers the file's bytes, mark included
         let sha = mianshen::load::sha256_hex(&bytes);
-        assert_eq!(res.manifest["data"]["sha256"], Value::String(sha));
+        assert_eq!(res.manifest["data"][0]["sha256"], Value::String(sha));
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end runs of the `mianshen` binary over `tests/cases/run/*/`: each
-//! case holds `policies/`, `data.csv` (or `data.jsonl`) and `args`; the result
-//! files, the printed summary and the exit status are snapshotted.
+//! case holds `policies/`, `data.csv` (or `data.jsonl`) and `args`, or data
+//! files that `args` names with `--data`; the result files, the printed
+//! summary and the exit status are snapshotted.
 
 use std::path::Path;
 use std::process::Command;
@@ -19,9 +20,12 @@ fn run_case(args_file: &Path) -> String {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&out);
-    let output = Command::new(env!("CARGO_BIN_EXE_mianshen"))
-        .current_dir(dir)
-        .args(["run", "policies", "--data", data])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mianshen"));
+    command.current_dir(dir).args(["run", "policies"]);
+    if !args.contains("--data") {
+        command.args(["--data", data]);
+    }
+    let output = command
         .args(args.split_whitespace())
         .arg("--out")
         .arg(&out)
@@ -34,7 +38,12 @@ fn run_case(args_file: &Path) -> String {
     );
     snap.push_str("--- stderr\n");
     snap.push_str(&String::from_utf8_lossy(&output.stderr));
-    for f in ["decisions.csv", "summary.csv", "rejects.csv"] {
+    for f in [
+        "decisions.csv",
+        "summary.csv",
+        "rejects.csv",
+        "conflicts.csv",
+    ] {
         snap.push_str(&format!("--- {f}\n"));
         snap.push_str(&std::fs::read_to_string(out.join(f)).unwrap_or_else(|_| "(none)\n".into()));
     }

@@ -1,4 +1,6 @@
-//! `mianshen run DIR --data FILE --as-of DATE`: the batch run into a results folder.
+//! `mianshen run DIR --data [SOURCE=]FILE [--data …] --as-of DATE`: the
+//! batch run into a results folder, over one data file or several
+//! departments' files joined per firm.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +8,8 @@ use super::*;
 
 pub struct RunArgs {
     pub dir: PathBuf,
-    pub data: PathBuf,
+    /// One file, or several joined per firm.
+    pub data: Vec<crate::data::Input>,
     pub as_of: String,
     pub out: PathBuf,
     pub all: bool,
@@ -41,14 +44,24 @@ pub fn run(args: &RunArgs) -> u8 {
         encoding: args.encoding,
     };
     let started = std::time::Instant::now();
-    let mut data =
-        match crate::data::stream::Stream::open_path(&args.data, &set.program.schema, &opts) {
-            Ok(d) => d,
+    if let Some(twice) = given_twice(&args.data) {
+        eprintln!("error: `{twice}` is given twice after --data; give each file once");
+        return EXIT_USAGE;
+    }
+    let mut data = Vec::new();
+    for input in &args.data {
+        match crate::data::stream::Stream::open_path(&input.path, &set.program.schema, &opts) {
+            Ok(d) => data.push(d),
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_USAGE;
             }
-        };
+        }
+    }
+    if data.is_empty() {
+        eprintln!("error: give the firm data with --data FILE");
+        return EXIT_USAGE;
+    }
     let pending = match crate::report::Pending::create(&args.out) {
         Ok(p) => p,
         Err(e) => {
@@ -64,7 +77,7 @@ pub fn run(args: &RunArgs) -> u8 {
         last: started,
     };
     clock.lap("load policies, read header");
-    match run_into(&set, &mut data, as_of, args, &pending, &mut clock) {
+    match run_into(&set, &mut data[..], as_of, args, &pending, &mut clock) {
         Ok(done) => {
             if let Err(e) = pending.commit() {
                 eprintln!(
@@ -89,6 +102,18 @@ pub fn run(args: &RunArgs) -> u8 {
             EXIT_USAGE
         }
     }
+}
+
+/// A file named twice after `--data` (the same file by another path too).
+fn given_twice(inputs: &[crate::data::Input]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    for input in inputs {
+        let real = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
+        if !seen.insert(real) {
+            return Some(input.name());
+        }
+    }
+    None
 }
 
 /// A progress bar (bytes read) on a terminal for long runs; hidden otherwise
@@ -143,8 +168,11 @@ fn peak_memory() -> Option<u64> {
 /// What a run reports on the terminal.
 struct RunDone {
     summary: Vec<crate::batch::output::PolicySummary>,
-    info: crate::data::stream::StreamInfo,
+    rows: u64,
+    files: usize,
+    firms: u64,
     rejected_rows: u64,
+    conflicts: u64,
     warnings: Vec<String>,
 }
 
@@ -152,14 +180,17 @@ struct RunDone {
 /// pending directory.
 fn run_into(
     set: &PolicySet,
-    data: &mut crate::data::stream::Stream,
+    data: &mut [crate::data::stream::Stream],
     as_of: Date,
     args: &RunArgs,
     pending: &crate::report::Pending,
     clock: &mut Timings,
 ) -> Result<RunDone, crate::batch::RunError> {
     let program = &set.program;
+    let names: Vec<String> = args.data.iter().map(crate::data::Input::name).collect();
+    let sources: Vec<Option<String>> = args.data.iter().map(|i| i.source.clone()).collect();
     let mut rejects = crate::report::RejectsWriter::new(pending.file("rejects.csv")?)?;
+    let mut conflicts = crate::report::ConflictsWriter::new(pending.file("conflicts.csv")?)?;
     let run_opts = crate::batch::RunOptions {
         as_of,
         all: args.all,
@@ -168,18 +199,38 @@ fn run_into(
         dir: pending.path().to_path_buf(),
         memory: crate::batch::Memory::within(args.memory_mib.saturating_mul(1 << 20)),
     });
-    let bar = progress(data.size(), clock.on || args.quiet);
-    let batch = crate::batch::stream(
-        program,
-        data,
-        run_opts,
-        spill,
-        |r| rejects.write(r),
-        |read| bar.set_position(read),
-    )?;
+    let size = data.iter().map(|d| d.size()).sum::<Option<u64>>();
+    let bar = progress(size, clock.on || args.quiet);
+    let name = |f: usize| names.get(f).map_or("", String::as_str);
+    let batch = match &mut *data {
+        [one] => crate::batch::stream(
+            program,
+            one,
+            run_opts,
+            spill,
+            |r| rejects.write(0, name(0), r),
+            |read| bar.set_position(read),
+        )?,
+        streams => crate::batch::joined::stream_joined(
+            program,
+            crate::batch::joined::DataFiles {
+                streams,
+                names: &names,
+                sources: &sources,
+            },
+            run_opts,
+            spill,
+            |f, r| rejects.write(f as usize, name(f as usize), r),
+            |c| conflicts.write(c, name(c.file as usize)),
+            |read| bar.set_position(read),
+        )?,
+    };
     bar.finish_and_clear();
     let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
+    let per_file = rejects.per_file.clone();
     rejects.finish()?;
+    let conflict_lines = conflicts.lines;
+    conflicts.finish()?;
     clock.lap("parse and evaluate rows, find duplicate keys, write rejects");
     let settled = batch.finish()?;
     clock.lap("settle across firms");
@@ -187,12 +238,31 @@ fn run_into(
     clock.lap("write decisions");
     let summary = settled.summary().to_vec();
     crate::report::write_summary(&summary, pending.file("summary.csv")?)?;
-    let info = data.info();
+    let files: Vec<(crate::data::Input, crate::data::stream::StreamInfo, u64)> = args
+        .data
+        .iter()
+        .zip(data.iter())
+        .enumerate()
+        .map(|(f, (input, d))| {
+            (
+                input.clone(),
+                d.info(),
+                per_file.get(f).copied().unwrap_or(0),
+            )
+        })
+        .collect();
     let mut warnings = Vec::new();
-    for c in &info.unknown_columns {
-        warnings.push(format!(
-            "column `{c}` matches no field of the schema and was ignored"
-        ));
+    for (input, info, _) in &files {
+        for c in &info.unknown_columns {
+            warnings.push(if files.len() > 1 {
+                format!(
+                    "`{}`: column `{c}` matches no field of the schema and was ignored",
+                    input.name()
+                )
+            } else {
+                format!("column `{c}` matches no field of the schema and was ignored")
+            });
+        }
     }
     for s in &summary {
         if s.note.overrun {
@@ -208,16 +278,16 @@ fn run_into(
         }
     }
     let dir_text = args.dir.to_string_lossy().to_string();
-    let data_text = args.data.to_string_lossy().to_string();
+    let firms = settled.firm_count() as u64;
     let record = crate::report::RunRecord {
         set,
         policy_dir: &dir_text,
-        data_path: &data_text,
-        data: &info,
+        data: &files,
+        conflicts: conflict_lines,
         as_of,
         all: args.all,
         encoding: encoding_name(args.encoding),
-        firms: settled.firm_count() as u64,
+        firms,
         rejected_rows,
         rejects: reject_lines,
         decisions,
@@ -227,19 +297,28 @@ fn run_into(
     crate::report::write_manifest(&record, pending.file("manifest.json")?)?;
     Ok(RunDone {
         summary,
-        info,
+        rows: files.iter().map(|(_, i, _)| i.rows).sum(),
+        files: files.len(),
+        firms,
         rejected_rows,
+        conflicts: conflict_lines,
         warnings,
     })
 }
 
 fn print_run_summary(done: &RunDone, out: &Path) {
-    let rows = done.info.rows;
-    println!(
-        "{rows} rows: {} firms evaluated, {} rows rejected (see rejects.csv)",
-        rows.saturating_sub(done.rejected_rows),
-        done.rejected_rows
-    );
+    let rows = done.rows;
+    if done.files > 1 {
+        println!(
+            "{rows} rows in {} files: {} firms evaluated, {} rows rejected (see rejects.csv), {} conflicting values (see conflicts.csv)",
+            done.files, done.firms, done.rejected_rows, done.conflicts
+        );
+    } else {
+        println!(
+            "{rows} rows: {} firms evaluated, {} rows rejected (see rejects.csv)",
+            done.firms, done.rejected_rows
+        );
+    }
     println!(
         "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}",
         "policy", "evaluated", "eligible", "inelig.", "review", "amount", "funded"

@@ -8,7 +8,7 @@ use super::*;
 /// results are byte-identical, or says exactly which input or file differs.
 // serde_json's `value["key"]` gives `Null` for what is absent; it never panics
 #[allow(clippy::indexing_slicing)]
-pub fn verify(out: &Path, policies: Option<&Path>, data: Option<&Path>) -> u8 {
+pub fn verify(out: &Path, policies: Option<&Path>, data: &[crate::data::Input]) -> u8 {
     let manifest_path = out.join("manifest.json");
     let manifest: serde_json::Value = match std::fs::read_to_string(&manifest_path)
         .map_err(|e| e.to_string())
@@ -24,9 +24,45 @@ pub fn verify(out: &Path, policies: Option<&Path>, data: Option<&Path>) -> u8 {
     let dir = policies
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(text(&manifest["policy_set"]["dir"])));
-    let data_path = data
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(text(&manifest["data"]["path"])));
+    // the data files as recorded: a list, or one file (older manifests)
+    let recorded_data: Vec<(crate::data::Input, String)> = match &manifest["data"] {
+        serde_json::Value::Array(files) => files
+            .iter()
+            .map(|f| {
+                let input = crate::data::Input {
+                    source: f["source"].as_str().map(str::to_string),
+                    path: PathBuf::from(text(&f["path"])),
+                };
+                (input, text(&f["sha256"]))
+            })
+            .collect(),
+        one => vec![(
+            crate::data::Input {
+                source: None,
+                path: PathBuf::from(text(&one["path"])),
+            },
+            text(&one["sha256"]),
+        )],
+    };
+    if !data.is_empty() && data.len() != recorded_data.len() {
+        eprintln!(
+            "error: the run read {} data files; give all of them with --data, in the same order, or none",
+            recorded_data.len()
+        );
+        return EXIT_USAGE;
+    }
+    let inputs: Vec<crate::data::Input> = recorded_data
+        .iter()
+        .enumerate()
+        .map(|(i, (recorded, _))| match data.get(i) {
+            // a moved file keeps the source it was read with
+            Some(moved) => crate::data::Input {
+                source: moved.source.clone().or_else(|| recorded.source.clone()),
+                path: moved.path.clone(),
+            },
+            None => recorded.clone(),
+        })
+        .collect();
     let as_of = text(&manifest["as_of"]);
     let version = text(&manifest["engine"]["version"]);
     let mut changed = Vec::new();
@@ -72,19 +108,22 @@ pub fn verify(out: &Path, policies: Option<&Path>, data: Option<&Path>) -> u8 {
             }
         }
     }
-    match std::fs::read(&data_path) {
-        Ok(bytes) => {
-            if crate::load::sha256_hex(&bytes) != text(&manifest["data"]["sha256"]) {
-                changed.push(format!(
-                    "the data file `{}` has changed",
-                    data_path.display()
-                ));
+    for (input, (_, sha)) in inputs.iter().zip(&recorded_data) {
+        let data_path = &input.path;
+        match std::fs::read(data_path) {
+            Ok(bytes) => {
+                if &crate::load::sha256_hex(&bytes) != sha {
+                    changed.push(format!(
+                        "the data file `{}` has changed",
+                        data_path.display()
+                    ));
+                }
             }
+            Err(e) => changed.push(format!(
+                "the data file `{}` cannot be read: {e}",
+                data_path.display()
+            )),
         }
-        Err(e) => changed.push(format!(
-            "the data file `{}` cannot be read: {e}",
-            data_path.display()
-        )),
     }
     if !changed.is_empty() {
         println!(
@@ -112,7 +151,7 @@ pub fn verify(out: &Path, policies: Option<&Path>, data: Option<&Path>) -> u8 {
     };
     let args = RunArgs {
         dir: PathBuf::from(text(&manifest["policy_set"]["dir"])),
-        data: PathBuf::from(text(&manifest["data"]["path"])),
+        data: inputs,
         as_of,
         out: replay.clone(),
         all: manifest["all"].as_bool().unwrap_or(false),
@@ -125,7 +164,6 @@ pub fn verify(out: &Path, policies: Option<&Path>, data: Option<&Path>) -> u8 {
     };
     let args = RunArgs {
         dir: policies.map(Path::to_path_buf).unwrap_or(args.dir),
-        data: data.map(Path::to_path_buf).unwrap_or(args.data),
         ..args
     };
     let code = run(&args);

@@ -8,6 +8,8 @@
 
 mod cell;
 mod json;
+
+pub mod join;
 mod source;
 
 pub mod named;
@@ -38,6 +40,45 @@ pub enum Encoding {
 #[derive(Clone, Debug, Default)]
 pub struct ReadOptions {
     pub encoding: Encoding,
+}
+
+/// One data file of a run, as `--data [SOURCE=]FILE` gives it: the
+/// department it comes from (the schema's `source:`) and its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub source: Option<String>,
+    pub path: PathBuf,
+}
+
+impl Input {
+    /// Reads `[SOURCE=]FILE`. Text before the first `=` is the source when
+    /// it holds no path separator; a file whose own name holds `=` and
+    /// exists is taken whole.
+    pub fn parse(arg: &str) -> Input {
+        let whole = Input {
+            source: None,
+            path: PathBuf::from(arg),
+        };
+        let Some((source, path)) = arg.split_once('=') else {
+            return whole;
+        };
+        let separated = source.contains('/') || source.contains('\\');
+        if source.trim().is_empty()
+            || separated
+            || (whole.path.exists() && !Path::new(path).exists())
+        {
+            return whole;
+        }
+        Input {
+            source: Some(source.trim().to_string()),
+            path: PathBuf::from(path),
+        }
+    }
+
+    /// The file as rejects and conflicts name it: the path as given.
+    pub fn name(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
 }
 
 /// A row, or a cell of it, set aside with the reason (`rejects.csv`).

@@ -16,10 +16,11 @@ use crate::data::Reject;
 use crate::load::PolicySet;
 
 /// The files a result directory holds.
-pub const RESULT_FILES: [&str; 4] = [
+pub const RESULT_FILES: [&str; 5] = [
     "decisions.csv",
     "summary.csv",
     "rejects.csv",
+    "conflicts.csv",
     "manifest.json",
 ];
 
@@ -130,35 +131,86 @@ fn foreign_files(dir: &Path) -> std::io::Result<Vec<String>> {
         .collect())
 }
 
-/// rejects.csv, written as rows are read (they come in row order).
+/// rejects.csv, written in file, then row order.
 pub struct RejectsWriter<W: Write> {
     w: csv::Writer<W>,
     pub lines: u64,
+    /// Rows rejected, in all files.
     pub rows: u64,
-    last_row: Option<u64>,
+    /// Rows rejected per file (by its place on the command line).
+    pub per_file: Vec<u64>,
+    last_row: Option<(usize, u64)>,
 }
 
 impl<W: Write> RejectsWriter<W> {
     pub fn new(out: W) -> std::io::Result<Self> {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record(["row", "column", "value", "reason"])
+        w.write_record(["row", "column", "value", "reason", "file"])
             .map_err(csv_err)?;
         Ok(RejectsWriter {
             w,
             lines: 0,
             rows: 0,
+            per_file: Vec::new(),
             last_row: None,
         })
     }
 
-    pub fn write(&mut self, r: &Reject) -> std::io::Result<()> {
-        if self.last_row != Some(r.row) {
+    /// Writes a reject of the file at place `file`, named `name`.
+    pub fn write(&mut self, file: usize, name: &str, r: &Reject) -> std::io::Result<()> {
+        if self.last_row != Some((file, r.row)) {
             self.rows += 1;
-            self.last_row = Some(r.row);
+            if self.per_file.len() <= file {
+                self.per_file.resize(file + 1, 0);
+            }
+            if let Some(n) = self.per_file.get_mut(file) {
+                *n += 1;
+            }
+            self.last_row = Some((file, r.row));
         }
         self.lines += 1;
         self.w
-            .write_record([r.row.to_string().as_str(), &r.column, &r.value, &r.reason])
+            .write_record([
+                r.row.to_string().as_str(),
+                &r.column,
+                &r.value,
+                &r.reason,
+                name,
+            ])
+            .map_err(csv_err)
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// conflicts.csv: the values of a field that differed between files.
+pub struct ConflictsWriter<W: Write> {
+    w: csv::Writer<W>,
+    pub lines: u64,
+}
+
+impl<W: Write> ConflictsWriter<W> {
+    pub fn new(out: W) -> std::io::Result<Self> {
+        let mut w = csv::Writer::from_writer(out);
+        w.write_record(["key", "field", "file", "row", "value", "used"])
+            .map_err(csv_err)?;
+        Ok(ConflictsWriter { w, lines: 0 })
+    }
+
+    /// Writes a conflict; `name` names its file.
+    pub fn write(&mut self, c: &crate::data::join::Conflict, name: &str) -> std::io::Result<()> {
+        self.lines += 1;
+        self.w
+            .write_record([
+                c.key.as_str(),
+                &c.field,
+                name,
+                &c.row.to_string(),
+                &c.value,
+                if c.used { "true" } else { "false" },
+            ])
             .map_err(csv_err)
     }
 
@@ -205,8 +257,9 @@ pub fn write_summary(summary: &[PolicySummary], out: impl Write) -> std::io::Res
 pub struct RunRecord<'a> {
     pub set: &'a PolicySet,
     pub policy_dir: &'a str,
-    pub data_path: &'a str,
-    pub data: &'a StreamInfo,
+    /// Each data file, what reading it told, and its rows rejected.
+    pub data: &'a [(crate::data::Input, StreamInfo, u64)],
+    pub conflicts: u64,
     pub as_of: crate::date::Date,
     pub all: bool,
     /// `--encoding` as given (`auto`, `utf8`, `gb18030`).
@@ -246,18 +299,33 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
             })
         })
         .collect();
+    let data: Vec<serde_json::Value> = r
+        .data
+        .iter()
+        .map(|(input, info, rejected)| {
+            serde_json::json!({
+                "path": input.name(),
+                "source": input.source,
+                "sha256": info.sha256,
+                "rows": info.rows,
+                "rejected_rows": rejected,
+                "unknown_columns": info.unknown_columns,
+            })
+        })
+        .collect();
     serde_json::json!({
         "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
         "as_of": r.as_of.to_string(),
         "all": r.all,
         "encoding": r.encoding,
         "policy_set": { "dir": r.policy_dir, "files": files },
-        "data": { "path": r.data_path, "sha256": r.data.sha256 },
+        "data": data,
         "counts": {
-            "rows": r.data.rows,
+            "rows": r.data.iter().map(|(_, i, _)| i.rows).sum::<u64>(),
             "firms": r.firms,
             "rejected_rows": r.rejected_rows,
             "rejects": r.rejects,
+            "conflicts": r.conflicts,
             "policies": r.summary.len(),
             "policies_in_force": r.summary.iter().filter(|s| s.in_force).count(),
             "decisions": r.decisions,
@@ -266,7 +334,6 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
             "ineligible": ineligible,
         },
         "policies": policies,
-        "unknown_columns": r.data.unknown_columns,
         "warnings": r.warnings,
     })
 }

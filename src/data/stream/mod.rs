@@ -49,6 +49,47 @@ pub struct RawRow {
     unterminated: bool,
 }
 
+impl RawRow {
+    /// Appends the row's bytes (to hold it in a sort that may spill).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.line.to_le_bytes());
+        out.push(u8::from(self.unterminated));
+        out.extend_from_slice(&(self.record.len() as u32).to_le_bytes());
+        for f in &self.record {
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(f);
+        }
+    }
+
+    /// Takes a row written by [`RawRow::encode`] off the front of `bytes`.
+    pub fn decode(bytes: &mut &[u8]) -> Option<RawRow> {
+        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, rest) = bytes.split_at_checked(n)?;
+            *bytes = rest;
+            Some(head)
+        }
+        let u32_of = |b: &[u8]| Some(u32::from_le_bytes(b.try_into().ok()?));
+        let line = u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
+        let unterminated = take(bytes, 1)?.first() == Some(&1);
+        let n = u32_of(take(bytes, 4)?)?;
+        let mut record = ByteRecord::new();
+        for _ in 0..n {
+            let len = u32_of(take(bytes, 4)?)? as usize;
+            record.push_field(take(bytes, len)?);
+        }
+        Some(RawRow {
+            line,
+            record,
+            unterminated,
+        })
+    }
+
+    /// Bytes the row holds on the heap.
+    pub fn heap(&self) -> usize {
+        self.record.as_slice().len() + 8 * self.record.len() + 64
+    }
+}
+
 /// A batch of rows as read; its buffers are reused from batch to batch.
 #[derive(Default)]
 pub struct RawBatch {

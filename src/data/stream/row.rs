@@ -36,12 +36,15 @@ pub(super) fn key_of(field: &Field, text: &str) -> Option<String> {
 }
 
 /// The rejects of one row as they are found, with their column positions.
-pub(super) struct RowRejects {
+pub(super) struct RowRejects<'r> {
     pub(super) line: u64,
     pub(super) found: Vec<(usize, Reject)>,
+    /// The rows of this row's key, when it is on several rows of its file
+    /// and the caller knows them already (a joined run).
+    pub(super) repeated: Option<&'r Repeated>,
 }
 
-impl RowRejects {
+impl RowRejects<'_> {
     fn add(&mut self, position: usize, column: &str, value: &str, reason: impl Into<String>) {
         let reject = Reject {
             row: self.line,
@@ -80,10 +83,21 @@ impl RowParser {
     /// of a rejected row goes to `seen` (it still takes part in the duplicate
     /// check), with the unknown keys of a JSON line.
     pub fn parse(&self, raw: &RawRow, seen: &mut Seen) -> Result<Record, Vec<Reject>> {
+        self.parse_repeated(raw, seen, None)
+    }
+
+    /// [`RowParser::parse`] of a row whose key is on the rows `repeated` of
+    /// its file (every one of them rejected), when that is known already.
+    pub fn parse_repeated(
+        &self,
+        raw: &RawRow,
+        seen: &mut Seen,
+        repeated: Option<&Repeated>,
+    ) -> Result<Record, Vec<Reject>> {
         let parsed = if self.json {
-            self.parse_json(raw, seen)
+            self.parse_json(raw, seen, repeated)
         } else {
-            self.parse_csv(raw)
+            self.parse_csv(raw, repeated)
         };
         if parsed.is_err() {
             if let Some(key) = self.row_key(raw) {
@@ -96,7 +110,7 @@ impl RowParser {
     /// The key of a row however bad the rest of it is: as a record would
     /// hold it, or the trimmed text of a key cell that does not parse; `None`
     /// when there is none (empty, not decodable, no JSON object).
-    fn row_key(&self, raw: &RawRow) -> Option<String> {
+    pub(crate) fn row_key(&self, raw: &RawRow) -> Option<String> {
         let schema = &self.schema;
         if !self.json {
             let i = self
@@ -117,6 +131,55 @@ impl RowParser {
         }
     }
 
+    /// The cell of field `f` in a row, as written (empty when the row has
+    /// none): what `conflicts.csv` shows.
+    pub fn cell_text(&self, raw: &RawRow, f: usize) -> String {
+        let text = if self.json {
+            let Some(Ok(line)) = raw.record.get(0).map(|b| decode(self.encoding, b)) else {
+                return String::new();
+            };
+            serde_json::from_str::<Entries>(&line)
+                .ok()
+                .and_then(|Entries(e)| {
+                    e.iter()
+                        .find(|(name, _)| self.schema.lookup(trim(name)) == Some(f))
+                        .map(|(_, v)| value_text(v).into_owned())
+                })
+        } else {
+            self.columns
+                .iter()
+                .position(|c| c.field == Some(f))
+                .and_then(|i| raw.record.get(i))
+                .and_then(|b| decode(self.encoding, b).ok())
+                .map(Cow::into_owned)
+        };
+        shown(&text.unwrap_or_default()).into_owned()
+    }
+
+    /// The key's column as the file's header (or the row's JSON key)
+    /// writes it.
+    pub fn key_column(&self, raw: &RawRow) -> String {
+        let key = self.schema.key;
+        if self.json {
+            let line = raw
+                .record
+                .get(0)
+                .and_then(|b| decode(self.encoding, b).ok());
+            let name = line.and_then(|l| {
+                let Entries(e) = serde_json::from_str::<Entries>(&l).ok()?;
+                e.into_iter()
+                    .map(|(name, _)| name)
+                    .find(|name| self.schema.lookup(trim(name)) == Some(key))
+            });
+            return name.unwrap_or_else(|| self.schema.key_field().name.clone());
+        }
+        self.columns
+            .iter()
+            .find(|c| c.field == Some(key))
+            .map(|c| c.header.clone())
+            .unwrap_or_else(|| self.schema.key_field().name.clone())
+    }
+
     /// A text or list field that evaluation never reads: any value is valid,
     /// so it need not be stored.
     fn skipped(&self, f: usize, field: &Field) -> bool {
@@ -130,6 +193,10 @@ impl RowParser {
     }
 
     fn duplicate(&self, rejects: &mut RowRejects, position: usize, column: &str, key: &str) {
+        if let Some(rows) = rejects.repeated {
+            rejects.add(position, column, key, also_on(rows, rejects.line));
+            return;
+        }
         if self.duplicates.is_empty() {
             return;
         }
@@ -177,11 +244,12 @@ impl RowParser {
         cell
     }
 
-    fn parse_csv(&self, raw: &RawRow) -> Result<Record, Vec<Reject>> {
+    fn parse_csv(&self, raw: &RawRow, repeated: Option<&Repeated>) -> Result<Record, Vec<Reject>> {
         let schema = &self.schema;
         let mut rejects = RowRejects {
             line: raw.line,
             found: Vec::new(),
+            repeated,
         };
         let record = &raw.record;
         // lines a record runs over: its cells' line breaks, less a final one
@@ -288,11 +356,17 @@ impl RowParser {
         rejects.into_result(cells)
     }
 
-    fn parse_json(&self, raw: &RawRow, seen: &mut Seen) -> Result<Record, Vec<Reject>> {
+    fn parse_json(
+        &self,
+        raw: &RawRow,
+        seen: &mut Seen,
+        repeated: Option<&Repeated>,
+    ) -> Result<Record, Vec<Reject>> {
         let schema = &self.schema;
         let mut rejects = RowRejects {
             line: raw.line,
             found: Vec::new(),
+            repeated,
         };
         let bytes = raw.record.get(0).unwrap_or_default();
         let line = match decode(self.encoding, bytes) {

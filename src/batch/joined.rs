@@ -1,0 +1,334 @@
+//! A run over several departments' files (LANGUAGE.md section 11), in
+//! bounded memory: each file's rows are read with their key and sorted by
+//! key (spilling to disk past a limit); the sorted rows are then taken a
+//! firm at a time, parsed, joined ([`crate::data::join`]) and evaluated in
+//! parallel chunks, in key order. Rejects are sorted back into file and row
+//! order at the end.
+
+use std::cmp::Ordering;
+
+use rayon::prelude::*;
+
+use super::sort::{key_heap, put_text, take_array, take_key, Got, Item, Key, Order, Sorter};
+use super::store::take;
+use super::*;
+use crate::data::join::{self, Conflict, Files, Part};
+use crate::data::stream::{RawBatch, RawRow, Repeated, Seen, Stream};
+use crate::data::Reject;
+
+/// A row of one of the files, with its key.
+#[derive(Clone)]
+struct JoinRow {
+    key: Key,
+    file: u16,
+    raw: RawRow,
+}
+
+impl Item for JoinRow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_text(out, &self.key);
+        out.extend_from_slice(&self.file.to_le_bytes());
+        self.raw.encode(out);
+    }
+
+    fn decode(bytes: &mut &[u8]) -> Option<Self> {
+        Some(JoinRow {
+            key: take_key(bytes)?,
+            file: u16::from_le_bytes(take_array(bytes)?),
+            raw: RawRow::decode(bytes)?,
+        })
+    }
+
+    fn heap(&self) -> usize {
+        key_heap(&self.key) + self.raw.heap()
+    }
+}
+
+/// By key, then the file's place on the command line, then line.
+struct ByKeyFile;
+
+impl Order<JoinRow> for ByKeyFile {
+    fn cmp(&self, a: &JoinRow, b: &JoinRow) -> Ordering {
+        a.key
+            .cmp(&b.key)
+            .then(a.file.cmp(&b.file))
+            .then(a.raw.line.cmp(&b.raw.line))
+    }
+
+    fn prefix(&self, r: &JoinRow) -> Option<u128> {
+        Some(prefix(&r.key))
+    }
+}
+
+/// A reject and the file it is in, numbered in the order found.
+struct Filed {
+    file: u16,
+    seq: u64,
+    reject: Reject,
+}
+
+impl Item for Filed {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.file.to_le_bytes());
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.extend_from_slice(&self.reject.row.to_le_bytes());
+        put_text(out, &self.reject.column);
+        put_text(out, &self.reject.value);
+        put_text(out, &self.reject.reason);
+    }
+
+    fn decode(bytes: &mut &[u8]) -> Option<Self> {
+        fn text(bytes: &mut &[u8]) -> Option<String> {
+            let len = u32::from_le_bytes(take_array(bytes)?);
+            Some(String::from_utf8_lossy(take(bytes, len as usize)?).into_owned())
+        }
+        let file = u16::from_le_bytes(take_array(bytes)?);
+        let seq = u64::from_le_bytes(take_array(bytes)?);
+        let row = u64::from_le_bytes(take_array(bytes)?);
+        Some(Filed {
+            file,
+            seq,
+            reject: Reject {
+                row,
+                column: text(bytes)?,
+                value: text(bytes)?,
+                reason: text(bytes)?,
+            },
+        })
+    }
+
+    fn heap(&self) -> usize {
+        let r = &self.reject;
+        r.column.capacity() + r.value.capacity() + r.reason.capacity()
+    }
+}
+
+/// File, row, then the order found (a row's rejects stay in their order).
+struct ByFileRow;
+
+impl Order<Filed> for ByFileRow {
+    fn cmp(&self, a: &Filed, b: &Filed) -> Ordering {
+        (a.file, a.reject.row, a.seq).cmp(&(b.file, b.reject.row, b.seq))
+    }
+}
+
+/// The data files of a joined run.
+pub struct DataFiles<'a> {
+    pub streams: &'a mut [Stream],
+    /// As given after `--data`, without `SOURCE=`.
+    pub names: &'a [String],
+    /// The `SOURCE=` of each.
+    pub sources: &'a [Option<String>],
+}
+
+/// One firm's rows, in file and line order.
+type Group = (Key, Vec<(u16, RawRow)>);
+
+/// What a chunk of firms gave.
+struct Done {
+    rejects: Vec<(u16, Reject)>,
+    conflicts: Vec<Conflict>,
+    unknown: Vec<(u16, Seen)>,
+    chunk: Chunk,
+}
+
+/// Runs over several files joined per firm. Rejects go to `on_reject` (with
+/// their file's place) in file and row order at the end; conflicts go to
+/// `on_conflict` in key order as firms are joined; `on_progress` hears the
+/// bytes read so far.
+pub fn stream_joined<'p>(
+    program: &'p Program,
+    files: DataFiles<'_>,
+    opts: RunOptions,
+    spill: Option<Spill>,
+    mut on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
+    mut on_conflict: impl FnMut(&Conflict) -> std::io::Result<()>,
+    mut on_progress: impl FnMut(u64),
+) -> Result<Batch<'p>, RunError> {
+    let memory = spill.as_ref().map(|s| s.memory).unwrap_or_default();
+    let dir = spill.as_ref().map(|s| s.dir.clone());
+    let mut rows = Sorter::new("joined-rows", ByKeyFile, memory.decisions, dir.clone());
+    let mut rejects = Sorter::new("joined-rejects", ByFileRow, memory.rejects, dir.clone());
+    let mut seq = 0u64;
+    let mut filed = |rejects: &mut Sorter<Filed, ByFileRow>, file: u16, reject: Reject| {
+        seq += 1;
+        rejects.push(Filed { file, seq, reject })
+    };
+    let parsers: Vec<_> = files.streams.iter().map(Stream::parser).collect();
+    let mut read_before = 0;
+    let mut batch_rows = RawBatch::default();
+    for (f, stream) in files.streams.iter_mut().enumerate() {
+        let file = u16::try_from(f).unwrap_or(u16::MAX);
+        let Some(parser) = parsers.get(f) else {
+            continue;
+        };
+        while stream.next_batch(ROWS_PER_BATCH, &mut batch_rows)? {
+            let keys: Vec<Option<String>> = batch_rows
+                .rows()
+                .par_iter()
+                .map(|r| parser.row_key(r))
+                .collect();
+            for (raw, key) in batch_rows.rows().iter().zip(keys) {
+                if let Some(key) = key {
+                    rows.push(JoinRow {
+                        key: Key::from(key),
+                        file,
+                        raw: raw.clone(),
+                    })?;
+                    continue;
+                }
+                // no key: the row is rejected whatever else it holds
+                let mut seen = Seen::default();
+                match parser.parse(raw, &mut seen) {
+                    Err(rs) => {
+                        for r in rs {
+                            filed(&mut rejects, file, r)?;
+                        }
+                    }
+                    Ok(record) => rows.push(JoinRow {
+                        key: Key::from(record.key(program.schema.key)),
+                        file,
+                        raw: raw.clone(),
+                    })?,
+                }
+                stream.add_seen(&seen);
+            }
+            on_progress(read_before + stream.position());
+        }
+        read_before += stream.position();
+    }
+    let mut sorted = rows.finish();
+    if sorted.held() > memory.index {
+        sorted = sorted.spill("joined-rows", dir.clone())?;
+    }
+    let mut batch = Batch::new(program, opts, spill);
+    let evaluator = batch.evaluator();
+    let names = Files {
+        names: files.names,
+        sources: files.sources,
+    };
+    let work = |groups: &[Group]| -> Vec<Done> {
+        groups
+            .par_chunks(records::CHUNK)
+            .map(|groups| {
+                let mut done = Done {
+                    rejects: Vec::new(),
+                    conflicts: Vec::new(),
+                    unknown: Vec::new(),
+                    chunk: evaluator.evaluate(&[]),
+                };
+                let mut records = Vec::with_capacity(groups.len());
+                for (key, rows) in groups {
+                    let joined = join_firm(program, &parsers, &names, key, rows, &mut done);
+                    done.rejects.extend(joined.rejects);
+                    done.conflicts.extend(joined.conflicts);
+                    records.extend(joined.record);
+                }
+                done.chunk = evaluator.evaluate(&records);
+                done
+            })
+            .collect()
+    };
+    let mut absorb = |batch: &mut Batch<'_>,
+                      rejects: &mut Sorter<Filed, ByFileRow>,
+                      done: Vec<Done>|
+     -> Result<(), RunError> {
+        for d in done {
+            for (file, r) in d.rejects {
+                filed(rejects, file, r)?;
+            }
+            for c in &d.conflicts {
+                on_conflict(c)?;
+            }
+            for (file, seen) in &d.unknown {
+                if let Some(s) = files.streams.get_mut(*file as usize) {
+                    s.add_seen(seen);
+                }
+            }
+            batch.absorb(d.chunk)?;
+        }
+        Ok(())
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    let mut held = 0;
+    for item in sorted.iter() {
+        let row = match item? {
+            Got::Held(r) => r.clone(),
+            Got::Read(r) => r,
+        };
+        match groups.last_mut() {
+            Some((key, rows)) if *key == row.key => rows.push((row.file, row.raw)),
+            _ => {
+                if held >= ROWS_PER_BATCH {
+                    let done = work(&groups);
+                    absorb(&mut batch, &mut rejects, done)?;
+                    groups.clear();
+                    held = 0;
+                }
+                groups.push((row.key, vec![(row.file, row.raw)]));
+            }
+        }
+        held += 1;
+    }
+    let done = work(&groups);
+    absorb(&mut batch, &mut rejects, done)?;
+    drop(sorted);
+    // every firm is on one key: nothing to take out, but the index is sorted
+    let none = Sorter::new("rejected-keys", ByKey, 0, None).finish();
+    batch.duplicates(&none)?;
+    for r in rejects.finish().iter() {
+        let r = r?;
+        on_reject(r.file, &r.reject)?;
+    }
+    Ok(batch)
+}
+
+/// Parses one firm's rows (a key on several rows of one file rejects all of
+/// them) and joins them.
+fn join_firm(
+    program: &Program,
+    parsers: &[std::sync::Arc<crate::data::stream::RowParser>],
+    files: &Files<'_>,
+    key: &Key,
+    rows: &[(u16, RawRow)],
+    done: &mut Done,
+) -> join::Joined {
+    let mut parts = Vec::with_capacity(rows.len());
+    let mut i = 0;
+    while let Some(&(file, _)) = rows.get(i) {
+        let same = rows
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|(f, _)| *f == file)
+            .count();
+        let of_file = rows.get(i..i + same).unwrap_or_default();
+        let lines: Vec<u64> = of_file.iter().map(|(_, r)| r.line).collect();
+        let repeated = (same > 1).then(|| Repeated::of(&lines));
+        let Some(parser) = parsers.get(file as usize) else {
+            i += same;
+            continue;
+        };
+        let mut seen = Seen::default();
+        for (_, raw) in of_file {
+            parts.push(Part {
+                file,
+                line: raw.line,
+                parsed: parser.parse_repeated(raw, &mut seen, repeated.as_ref()),
+            });
+        }
+        done.unknown.push((file, seen));
+        i += same;
+    }
+    let text = |part: usize, field: usize| {
+        rows.get(part)
+            .and_then(|(file, raw)| Some(parsers.get(*file as usize)?.cell_text(raw, field)))
+            .unwrap_or_default()
+    };
+    let key_column = |part: usize| {
+        rows.get(part)
+            .and_then(|(file, raw)| Some(parsers.get(*file as usize)?.key_column(raw)))
+            .unwrap_or_default()
+    };
+    join::join(&program.schema, files, key, parts, text, key_column)
+}

@@ -26,8 +26,20 @@ pub struct Case {
     pub firms: Vec<Vec<(String, Input)>>,
     /// `(firm key or None for the single firm, policy id, expectation)`.
     pub expect: Vec<(Option<String>, String, Expect)>,
+    /// The prior payments `paid` and `last_paid` read (`ledger:`).
+    pub ledger: Vec<CasePayment>,
     /// What is wrong with the case as written (it then fails alone).
     pub problem: Option<String>,
+}
+
+/// One payment of a case's `ledger:`, as written.
+#[derive(Debug, Default, Clone)]
+pub struct CasePayment {
+    /// None: the case's single firm.
+    pub key: Option<String>,
+    pub policy: String,
+    pub amount: String,
+    pub paid_on: String,
 }
 
 /// What a case expects of one decision; it names only what it checks.
@@ -95,11 +107,12 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
             .unwrap_or_else(|| format!("case {}", i + 1));
         // a broken case fails alone; the others of the file still run
         match case(c, top_as_of) {
-            Ok((as_of, firms, expect)) => out.push(Case {
+            Ok((as_of, firms, expect, ledger)) => out.push(Case {
                 name: case_name,
                 as_of,
                 firms,
                 expect,
+                ledger,
                 problem: None,
             }),
             Err(e) => out.push(Case {
@@ -107,6 +120,7 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
                 as_of: top_as_of.unwrap_or(Date::EPOCH),
                 firms: Vec::new(),
                 expect: Vec::new(),
+                ledger: Vec::new(),
                 problem: Some(e),
             }),
         }
@@ -121,6 +135,7 @@ type CaseBody = (
     Date,
     Vec<Vec<(String, Input)>>,
     Vec<(Option<String>, String, Expect)>,
+    Vec<CasePayment>,
 );
 
 /// One case's date, firms and expectations.
@@ -153,7 +168,48 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
             expect.push((None, scalar(k), expectation(v)?));
         }
     }
-    Ok((as_of, firms, expect))
+    let ledger = match c.get("ledger") {
+        None | Some(Yaml::Null) => Vec::new(),
+        Some(Yaml::Sequence(rows)) => rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| payment(r, multi).map_err(|e| format!("ledger, payment {}: {e}", i + 1)))
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err("`ledger:` is a list of payments like `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }`".into())
+        }
+    };
+    Ok((as_of, firms, expect, ledger))
+}
+
+/// One payment of `ledger:`: `key` (may be left out when the case has one
+/// firm), `policy`, `amount`, `paid_on`.
+fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
+    let Some(m) = r.as_mapping() else {
+        return Err("a payment is a mapping like `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }`".into());
+    };
+    let mut p = CasePayment::default();
+    for (k, v) in m {
+        let text = match v {
+            Yaml::Number(n) => number_text(n)?,
+            other => scalar(other),
+        };
+        match scalar(k).as_str() {
+            "key" => p.key = Some(text),
+            "policy" => p.policy = text,
+            "amount" => p.amount = text,
+            "paid_on" => p.paid_on = text,
+            other => {
+                return Err(format!(
+                    "unknown item `{other}` (key, policy, amount, paid_on)"
+                ))
+            }
+        }
+    }
+    if multi && p.key.is_none() {
+        return Err("a case with several firms names the firm of each payment: `key:`".into());
+    }
+    Ok(p)
 }
 
 fn scalar(v: &Yaml) -> String {
@@ -292,6 +348,27 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
                 .extend(es.into_iter().map(|e| format!("firm {}: {e}", i + 1))),
         }
     }
+    let single_key = records.first().map(|r| r.key(program.schema.key));
+    let mut ledger = crate::data::ledger::Ledger::empty(program.ledger_ids.len());
+    for (i, p) in case.ledger.iter().enumerate() {
+        let key = p
+            .key
+            .clone()
+            .or_else(|| single_key.clone())
+            .unwrap_or_default();
+        if let Err(e) = ledger.add(
+            &program.ledger_ids,
+            &key,
+            &p.policy,
+            &p.amount,
+            &p.paid_on,
+            0,
+        ) {
+            result
+                .errors
+                .push(format!("ledger, payment {}: {e}", i + 1));
+        }
+    }
     if !result.errors.is_empty() {
         return result;
     }
@@ -301,6 +378,7 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
         &RunOptions {
             as_of: case.as_of,
             all: true,
+            ledger: Some(std::sync::Arc::new(ledger)),
         },
     ) {
         Ok(run) => run,
@@ -316,7 +394,6 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
             .push("two firms of the case have the same key".into());
         return result;
     }
-    let single_key = records.first().map(|r| r.key(program.schema.key));
     for (key, policy, expect) in &case.expect {
         let key = key
             .clone()

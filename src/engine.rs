@@ -33,6 +33,8 @@ use crate::record::Record;
 #[derive(Debug, Clone)]
 pub struct Engine {
     set: PolicySet,
+    /// The prior payments `paid` and `last_paid` read.
+    ledger: Option<std::sync::Arc<crate::data::ledger::Ledger>>,
 }
 
 /// One firm's decision under one policy.
@@ -63,7 +65,7 @@ impl Engine {
     /// assert!(matches!(Engine::load("no/such/folder"), Err(LoadError::Unreadable(_))));
     /// ```
     pub fn load(dir: impl AsRef<Path>) -> Result<Engine, LoadError> {
-        PolicySet::load(dir.as_ref()).map(|set| Engine { set })
+        PolicySet::load(dir.as_ref()).map(|set| Engine { set, ledger: None })
     }
 
     /// Builds an engine from texts: the schema and `(file name, policy text)`
@@ -77,10 +79,41 @@ impl Engine {
     /// assert!(engine.is_ok());
     /// ```
     pub fn from_texts(schema: &str, files: &[(&str, &str)]) -> Result<Engine, Vec<Diagnostic>> {
-        PolicySet::from_texts(schema, files).map(|set| Engine { set })
+        PolicySet::from_texts(schema, files).map(|set| Engine { set, ledger: None })
     }
 
     /// The checked program (policies, schema).
+    /// The engine with a ledger of prior payments, read from a file
+    /// (LANGUAGE.md section 12): a set whose policies use `paid` or
+    /// `last_paid` needs one, or its runs fail with
+    /// [`RunError::LedgerRequired`].
+    pub fn with_ledger_file(
+        self,
+        path: impl AsRef<Path>,
+    ) -> Result<Engine, crate::data::ledger::LedgerError> {
+        let ledger =
+            crate::data::ledger::Ledger::read(path.as_ref(), &self.set.program.ledger_ids)?;
+        Ok(self.with_ledger(ledger))
+    }
+
+    /// The engine with a ledger built in memory (see
+    /// [`crate::data::ledger::Ledger::add`], which takes the ids of
+    /// [`Program::ledger_ids`]).
+    pub fn with_ledger(mut self, ledger: crate::data::ledger::Ledger) -> Engine {
+        self.ledger = Some(std::sync::Arc::new(ledger));
+        self
+    }
+
+    fn options(&self, as_of: Date, all: bool) -> Result<RunOptions, RunError> {
+        let opts = RunOptions {
+            as_of,
+            all,
+            ledger: self.ledger.clone(),
+        };
+        opts.check_ledger(&self.set.program)?;
+        Ok(opts)
+    }
+
     pub fn program(&self) -> &Program {
         &self.set.program
     }
@@ -182,6 +215,9 @@ impl Engine {
         }
         let mut scratch = crate::eval::expr::Scratch::default();
         scratch.firm(program);
+        if let Some(ledger) = &self.ledger {
+            scratch.payments(ledger.payments(&firm.key_text(program.schema.key)));
+        }
         let v = crate::eval::verdict(program, p, &firm.cells, as_of, &mut scratch, true);
         Some(Decision {
             key: firm.key(program.schema.key),
@@ -212,7 +248,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn run(&self, firms: &[Record], as_of: Date, all: bool) -> Result<RunResult, RunError> {
-        crate::batch::records::run(&self.set.program, firms, &RunOptions { as_of, all })
+        crate::batch::records::run(&self.set.program, firms, &self.options(as_of, all)?)
     }
 
     /// A batch run over a data file (CSV, or JSON Lines when it ends in
@@ -247,7 +283,7 @@ impl Engine {
         let batch = crate::batch::stream(
             program,
             &mut data,
-            RunOptions { as_of, all },
+            self.options(as_of, all)?,
             None,
             |r| {
                 rejects.push(r.clone());

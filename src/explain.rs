@@ -61,10 +61,12 @@ pub fn explain(
     summary: &[PolicySummary],
     as_of: crate::date::Date,
     only: Option<usize>,
+    payments: &[crate::data::ledger::Payment],
 ) -> Explanation {
     let key = record.key(program.schema.key);
     let mut scratch = Scratch::default();
     scratch.firm(program);
+    scratch.payments(payments);
     let mut policies = Vec::new();
     for (pi, policy) in program.policies.iter().enumerate() {
         if only.is_some_and(|o| o != pi) {
@@ -159,6 +161,7 @@ pub fn explain(
         }
         let mut own = Scratch::default();
         own.firm(program);
+        own.payments(payments);
         let verdict = eval::verdict(program, policy, &record.cells, as_of, &mut own, true);
         if let Some(amount) = verdict.amount {
             pe.steps.push(Step {
@@ -388,7 +391,27 @@ impl<'p> Ctx<'p> {
                 let a: Vec<String> = args.iter().map(|x| self.show(x)).collect();
                 format!("{}({})", f.name(), a.join(", "))
             }
+            Ir::Paid { last, ids } => {
+                format!(
+                    "{}({})",
+                    if *last { "last_paid" } else { "paid" },
+                    self.ledger_ids(ids)
+                )
+            }
         }
+    }
+
+    /// The ids of a `paid`/`last_paid` call, as written.
+    fn ledger_ids(&self, ids: &[u16]) -> String {
+        ids.iter()
+            .map(|&i| {
+                self.program
+                    .ledger_ids
+                    .get(i as usize)
+                    .map_or("?", String::as_str)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn show_operand(&self, ir: &Ir) -> String {
@@ -476,6 +499,37 @@ impl<'p> Ctx<'p> {
                         .map(|(a, v)| format!("{} = {}", self.show(a), show(v, false)))
                         .collect();
                     format!("{}: {}", func.name(), vals.join(", "))
+                }
+                Path::Paid {
+                    last,
+                    ids,
+                    payments,
+                    value,
+                } => {
+                    let call = format!(
+                        "{}({})",
+                        if *last { "last_paid" } else { "paid" },
+                        self.ledger_ids(ids)
+                    );
+                    let mut told = if payments.is_empty() {
+                        format!("{call} = {}: no payment in the ledger on or before as_of (台账无兑付记录)", show(value, false))
+                    } else {
+                        format!("{call} = {} (台账已兑付):", show(value, false))
+                    };
+                    for p in payments {
+                        told.push_str(&format!(
+                            "\n    {} {} {}{}",
+                            p.paid_on,
+                            self.ledger_ids(&[p.id]),
+                            p.amount,
+                            if p.line > 0 {
+                                format!("  (ledger line {})", p.line)
+                            } else {
+                                String::new()
+                            }
+                        ));
+                    }
+                    told
                 }
             })
             .collect()

@@ -76,6 +76,10 @@ enum Command {
         /// Print how long each phase took (on standard error)
         #[arg(long)]
         timings: bool,
+        /// The payments already made (`key,policy,amount,paid_on`), which
+        /// `paid` and `last_paid` read
+        #[arg(long, value_name = "FILE")]
+        ledger: Option<PathBuf>,
     },
     /// Run the test cases in DIR/tests/*.yaml. Exit 1 if any case fails.
     Test {
@@ -101,6 +105,10 @@ enum Command {
         format: Format,
         #[arg(long, value_enum, default_value = "auto")]
         encoding: EncodingArg,
+        /// The payments already made (`key,policy,amount,paid_on`), which
+        /// `paid` and `last_paid` read
+        #[arg(long, value_name = "FILE")]
+        ledger: Option<PathBuf>,
     },
     /// Replay a run from its manifest and confirm the results are byte-identical.
     Verify {
@@ -113,6 +121,9 @@ enum Command {
         /// the run's order
         #[arg(long, value_name = "[SOURCE=]FILE")]
         data: Vec<String>,
+        /// The ledger, if it has moved since the run
+        #[arg(long, value_name = "FILE")]
+        ledger: Option<PathBuf>,
     },
     /// Write a synthetic firm file for a policy set's schema (seeded).
     Generate {
@@ -197,6 +208,7 @@ fn main() -> ExitCode {
             memory,
             error_format,
             timings,
+            ledger,
         } => cli::run(&cli::RunArgs {
             dir,
             data: inputs(&data),
@@ -209,6 +221,7 @@ fn main() -> ExitCode {
             json_errors: json(error_format),
             timings,
             quiet: false,
+            ledger,
         }),
         Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
         Command::Explain {
@@ -219,20 +232,23 @@ fn main() -> ExitCode {
             policy,
             format,
             encoding: enc,
-        } => cli::explain(
-            &dir,
-            &data,
-            &firm,
-            &as_of,
-            policy.as_deref(),
-            json(format),
-            encoding(enc),
-        ),
+            ledger,
+        } => cli::explain(&cli::ExplainArgs {
+            dir: &dir,
+            data: &data,
+            firm: &firm,
+            as_of: &as_of,
+            policy: policy.as_deref(),
+            json: json(format),
+            encoding: encoding(enc),
+            ledger: ledger.as_deref(),
+        }),
         Command::Verify {
             out,
             policies,
             data,
-        } => cli::verify(&out, policies.as_deref(), &inputs(&data)),
+            ledger,
+        } => cli::verify(&out, policies.as_deref(), &inputs(&data), ledger.as_deref()),
         Command::Generate {
             dir,
             rows,

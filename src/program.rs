@@ -129,6 +129,12 @@ pub enum Ir {
         rows: Vec<(Option<Ir>, Ir)>,
     },
     Call(Func, Vec<Ir>),
+    /// `paid(ID, …)` (`last: false`) or `last_paid(ID, …)` (`last: true`):
+    /// the ids as indices into [`Program::ledger_ids`].
+    Paid {
+        last: bool,
+        ids: Vec<u16>,
+    },
 }
 
 /// Whether a condition must hold or must not hold.
@@ -227,6 +233,44 @@ pub struct Exclusive {
     pub policies: Vec<usize>,
 }
 
+/// `combined "LABEL" { … } cap EXPR`, with policies as indices.
+#[derive(Clone, Debug)]
+pub struct Combined {
+    pub label: String,
+    /// In the order listed.
+    pub policies: Vec<usize>,
+    pub cap: Ir,
+    /// The cap as written (for explanations).
+    pub cap_source: String,
+    /// The schema fields the cap reads.
+    pub fields: Vec<u16>,
+    pub span: Span,
+}
+
+/// Where a policy set reads prior payments: a `paid` or `last_paid` call.
+#[derive(Clone, Debug)]
+pub struct LedgerUse {
+    /// What the call is part of: `policy ID`, `define NAME` or
+    /// `combined "LABEL"`.
+    pub within: String,
+    /// The call as written.
+    pub call: String,
+    /// Where: the policy file (relative to the set) and line.
+    pub file: String,
+    pub line: usize,
+    pub span: Span,
+}
+
+impl LedgerUse {
+    /// Why a run needs `--ledger`: names the policy, the file and the line.
+    pub fn needs_ledger(&self) -> String {
+        format!(
+            "{} reads prior payments ({}, {}:{}), so the run needs the ledger of payments made: give --ledger FILE (需要兑付台账 --ledger; a ledger with only its header `key,policy,amount,paid_on` is an empty ledger)",
+            self.within, self.call, self.file, self.line
+        )
+    }
+}
+
 /// A checked policy set, ready to evaluate.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -236,6 +280,12 @@ pub struct Program {
     /// Sorted by id.
     pub policies: Vec<Policy>,
     pub exclusives: Vec<Exclusive>,
+    /// In the order written, file by file in path order.
+    pub combined: Vec<Combined>,
+    /// The policy ids `paid` and `last_paid` name, in order of first use.
+    pub ledger_ids: Vec<String>,
+    /// Every `paid` and `last_paid` call: a run needs a ledger when there is one.
+    pub ledger_uses: Vec<LedgerUse>,
 }
 
 impl Program {
@@ -258,7 +308,8 @@ impl Ir {
             | Ir::EqFieldText { .. }
             | Ir::Let(_)
             | Ir::Define(_)
-            | Ir::AsOf => {}
+            | Ir::AsOf
+            | Ir::Paid { .. } => {}
             Ir::Neg(x) | Ir::Not(x) | Ir::IsMissing { expr: x, .. } => all(&[x]),
             Ir::Arith(_, a, b)
             | Ir::And(a, b)
@@ -328,6 +379,7 @@ impl Program {
                 out.push(by);
             }
         }
+        out.extend(self.combined.iter().map(|c| &c.cap));
         out
     }
 

@@ -84,6 +84,14 @@ fn sexpr(ir: &Ir, program: &Program, policy: Option<&Policy>) -> String {
         Ir::Let(i) => policy.map_or("?".into(), |p| p.lets[*i as usize].name.clone()),
         Ir::Define(i) => program.defines[*i as usize].name.clone(),
         Ir::AsOf => "as_of".into(),
+        Ir::Paid { last, ids } => format!(
+            "({} {})",
+            if *last { "last_paid" } else { "paid" },
+            ids.iter()
+                .map(|i| program.ledger_ids[*i as usize].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         Ir::Neg(x) => format!("(- {})", e(x)),
         Ir::Not(x) => format!("(not {})", e(x)),
         Ir::Arith(op, a, b) => {
@@ -257,18 +265,34 @@ fn describe(program: &Program) -> String {
             None => out.push_str("  amount: none (qualification only)\n"),
         }
     }
-    for x in &program.exclusives {
-        let ids: Vec<&str> = x
-            .policies
+    let ids = |policies: &[usize]| {
+        policies
             .iter()
             .map(|&i| program.policies[i].id.as_str())
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for x in &program.exclusives {
         let _ = writeln!(
             out,
             "exclusive {}: {} keep highest",
             x.label,
-            ids.join(", ")
+            ids(&x.policies)
         );
+    }
+    for x in &program.combined {
+        let cap = sexpr(&x.cap, program, None);
+        let _ = writeln!(out, "combined {}: {} cap {cap}", x.label, ids(&x.policies));
+    }
+    if !program.ledger_uses.is_empty() {
+        let _ = writeln!(out, "ledger ids: {}", program.ledger_ids.join(", "));
+        for u in &program.ledger_uses {
+            let _ = writeln!(
+                out,
+                "  {} reads {} ({}:{})",
+                u.within, u.call, u.file, u.line
+            );
+        }
     }
     out
 }

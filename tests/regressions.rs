@@ -73,6 +73,7 @@ fn run_all(program: &Program, set: &DataSet) -> RunResult {
         &RunOptions {
             as_of: as_of(),
             all: true,
+            ledger: None,
         },
     )
     .expect("the run goes through");
@@ -90,6 +91,7 @@ fn explained(program: &Program, data: &DataSet, result: &RunResult) -> String {
         &result.summary,
         as_of(),
         None,
+        &[],
     );
     mianshen::explain::render(&e)
 }

@@ -47,6 +47,9 @@ pub struct RunOptions {
     pub as_of: Date,
     /// Keep `ineligible` decisions too (`--all`).
     pub all: bool,
+    /// The prior payments `paid` and `last_paid` read (`--ledger`); a set
+    /// that reads them without one reads no payment.
+    pub ledger: Option<std::sync::Arc<crate::data::ledger::Ledger>>,
 }
 
 /// Counts and sums of one policy.
@@ -383,13 +386,16 @@ pub fn evaluate_firm<'a>(
     program: &'a Program,
     in_force: &[bool],
     record: &'a Record,
-    opts: &RunOptions,
+    opts: &'a RunOptions,
     scratch: &mut Scratch<'a>,
     pairs: &mut Vec<Pair>,
 ) {
     pairs.clear();
     let cells = &record.cells;
     scratch.firm(program);
+    if let Some(ledger) = &opts.ledger {
+        scratch.payments(ledger.payments(&record.key_text(program.schema.key)));
+    }
     for (p, policy) in program.policies.iter().enumerate() {
         if !in_force.get(p).copied().unwrap_or(false) {
             continue;
@@ -427,6 +433,41 @@ pub fn evaluate_firm<'a>(
     if !program.exclusives.is_empty() {
         settlement::exclusive(program, pairs, opts.all);
     }
+    if !program.combined.is_empty() {
+        let env = scratch.env(program, None, cells, opts.as_of);
+        settlement::combined(program, pairs, |g| combined_cap(program, g, &env), opts.all);
+    }
+}
+
+impl RunOptions {
+    /// A run needs a ledger when its set reads prior payments.
+    pub fn check_ledger(&self, program: &Program) -> Result<(), RunError> {
+        match (&self.ledger, program.ledger_uses.first()) {
+            (None, Some(used)) => Err(RunError::LedgerRequired(used.needs_ledger())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Group `g`'s cap for the firm of `env`, or the reasons it is missing.
+pub fn combined_cap<'a>(
+    program: &'a Program,
+    g: usize,
+    env: &crate::eval::expr::Env<'_, 'a>,
+) -> settlement::CapValue {
+    let Some(group) = program.combined.get(g) else {
+        return Err(Vec::new());
+    };
+    match env.eval(&group.cap) {
+        V::Num(n) => Ok(settlement::cap_amount(n)),
+        V::Miss(why) => Err(eval::missing_reasons(
+            &program.schema,
+            why,
+            &group.fields,
+            env.cells,
+        )),
+        _ => Err(Vec::new()),
+    }
 }
 
 fn order_value(v: V<'_>) -> Option<OrderValue> {
@@ -456,6 +497,10 @@ pub enum RunError {
     Data(#[from] crate::data::DataError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The policy set reads prior payments (`paid`, `last_paid`) and the run
+    /// was given no ledger.
+    #[error("{0}")]
+    LedgerRequired(String),
     /// Records given to a run in memory must have rising row numbers.
     #[error("record rows must rise: row {row} comes after row {after}")]
     RowsOutOfOrder { row: u64, after: u64 },

@@ -593,11 +593,17 @@ impl Checker<'_> {
         scope: &Scope,
         reads: &mut BTreeSet<u16>,
     ) -> (Ir, Ty) {
+        if name == "paid" || name == "last_paid" {
+            return self.ledger_call(name == "last_paid", name, args, span);
+        }
         let Some(func) = Func::ALL.iter().copied().find(|f| f.name() == name) else {
-            let help = crate::suggest::closest(name, Func::ALL.iter().map(|f| f.name()))
+            let names = ["paid", "last_paid"]
+                .into_iter()
+                .chain(Func::ALL.iter().map(|f| f.name()));
+            let help = crate::suggest::closest(name, names)
                 .map(|s| format!("did you mean `{s}`?"))
                 .unwrap_or_else(|| {
-                    "functions: min, max, abs, round, floor, coalesce, starts_with, years_between, months_between, year"
+                    "functions: min, max, abs, round, floor, coalesce, starts_with, years_between, months_between, year, paid, last_paid"
                         .into()
                 });
             self.err(
@@ -711,6 +717,65 @@ impl Checker<'_> {
             }
         };
         (Ir::Call(func, typed.into_iter().map(|t| t.0).collect()), ty)
+    }
+}
+
+impl Checker<'_> {
+    /// `paid(ID, …)` and `last_paid(ID, …)` (LANGUAGE.md sections 5 and 12):
+    /// the arguments are policy ids written as names, not expressions, and
+    /// may name policies outside the set (earlier years' awards).
+    fn ledger_call(&mut self, last: bool, name: &str, args: &[Expr], span: Span) -> (Ir, Ty) {
+        let form = format!("{name}(xiaojuren_2022, xiaojuren_2023)");
+        if args.is_empty() {
+            self.err(
+                "check::arity",
+                span,
+                format!("`{name}` names at least one policy id, here it has none"),
+                Some(format!(
+                    "list the ids the payments were made under: `{form}`"
+                )),
+            );
+            return (Ir::Const(Const::Bool(false)), Ty::Error);
+        }
+        let mut ids = Vec::new();
+        let mut ok = true;
+        for a in args {
+            let ExprKind::Name(id) = &a.kind else {
+                self.err(
+                    "check::ledger-id",
+                    a.span,
+                    format!("`{name}` takes policy ids, not expressions"),
+                    Some(format!(
+                        "write the ids of the policies the payments were made under as names: `{form}`"
+                    )),
+                );
+                ok = false;
+                continue;
+            };
+            let slot = match self.ledger_ids.iter().position(|known| known == id) {
+                Some(i) => i,
+                None => {
+                    self.ledger_ids.push(id.clone());
+                    self.ledger_ids.len() - 1
+                }
+            };
+            let slot = slot as u16;
+            if !ids.contains(&slot) {
+                ids.push(slot);
+            }
+        }
+        if !ok {
+            return (Ir::Const(Const::Bool(false)), Ty::Error);
+        }
+        self.ledger_uses.push(crate::program::LedgerUse {
+            within: self.within.clone(),
+            call: self.source_text(span),
+            file: self.file_name(span),
+            line: self.line_of(span),
+            span,
+        });
+        let ty = if last { Ty::Date } else { Ty::Money };
+        (Ir::Paid { last, ids }, ty)
     }
 }
 

@@ -37,6 +37,9 @@ pub fn check(
         suppress_unknown,
         defines: Vec::new(),
         defines_out: Vec::new(),
+        ledger_ids: Vec::new(),
+        ledger_uses: Vec::new(),
+        within: String::new(),
     };
     // defines first: every policy may use every define
     for file in files {
@@ -86,6 +89,14 @@ pub fn check(
             }
         }
     }
+    let mut combined = Vec::new();
+    for file in files {
+        for item in &file.items {
+            if let TopItem::Combined(x) = item {
+                combined.push(c.combined(x, &policies));
+            }
+        }
+    }
     if !c.diags.is_empty() {
         let mut diags = c.diags;
         diags.sort_by_key(|d| d.sort_key());
@@ -96,6 +107,9 @@ pub fn check(
         defines: c.defines_out,
         policies,
         exclusives,
+        combined,
+        ledger_ids: c.ledger_ids,
+        ledger_uses: c.ledger_uses,
     })
 }
 
@@ -124,6 +138,11 @@ pub(crate) struct Checker<'a> {
     suppress_unknown: bool,
     defines: Vec<DefineEntry>,
     defines_out: Vec<program::Define>,
+    /// The ids `paid` and `last_paid` name (see [`Program::ledger_ids`]).
+    ledger_ids: Vec<String>,
+    ledger_uses: Vec<program::LedgerUse>,
+    /// What is being checked, for [`program::LedgerUse::within`].
+    within: String,
 }
 
 impl Checker<'_> {
@@ -225,7 +244,9 @@ impl Checker<'_> {
                 self.defines[i].state = DefineState::Busy;
                 let expr = self.defines[i].expr.clone();
                 let mut fields = BTreeSet::new();
+                let outer = std::mem::replace(&mut self.within, format!("define {name}"));
                 let t = self.expr(&expr, &Scope::default(), &mut fields);
+                self.within = outer;
                 if matches!(self.defines[i].state, DefineState::Failed) {
                     return Some((Ir::Const(Const::Bool(false)), Ty::Error, BTreeSet::new()));
                 }
@@ -245,6 +266,7 @@ impl Checker<'_> {
     }
 
     fn policy(&mut self, p: &ast::Policy, file: String) -> Option<program::Policy> {
+        self.within = format!("policy {}", p.id.name);
         let mut seen: HashMap<&'static str, Span> = HashMap::new();
         let all_lets: Vec<(usize, String, Span)> = p
             .items
@@ -594,13 +616,74 @@ impl Checker<'_> {
         x: &ast::Exclusive,
         policies: &[program::Policy],
     ) -> program::Exclusive {
+        program::Exclusive {
+            label: x.label.value.clone(),
+            policies: self.group_ids(
+                &x.policies,
+                policies,
+                "check::exclusive",
+                "an exclusive group",
+            ),
+        }
+    }
+
+    /// `combined "LABEL" { … } cap EXPR` (LANGUAGE.md section 7 step 2): the
+    /// cap is read for each firm (fields, defines, `as_of`, prior payments;
+    /// no `let`), and every listed policy pays an amount.
+    fn combined(&mut self, x: &ast::Combined, policies: &[program::Policy]) -> program::Combined {
+        let ids = self.group_ids(&x.policies, policies, "check::combined", "a combined group");
+        for &i in &ids {
+            let Some(p) = policies.get(i) else { continue };
+            let Some(id) = x.policies.iter().find(|id| id.name == p.id) else {
+                continue;
+            };
+            if p.amount.is_none() {
+                self.err(
+                    "check::combined-amount",
+                    id.span,
+                    format!(
+                        "policy `{}` has no `amount`, so a combined cap has nothing to share",
+                        id.name
+                    ),
+                    Some("a combined group lists policies that pay an amount".into()),
+                );
+            }
+        }
+        self.within = format!("combined \"{}\"", x.label.value);
+        let mut reads = BTreeSet::new();
+        let cap = self.money_expr(
+            &x.cap,
+            &Scope::default(),
+            &mut reads,
+            "the cap of a combined group",
+        );
+        self.within.clear();
+        program::Combined {
+            label: x.label.value.clone(),
+            policies: ids,
+            cap,
+            cap_source: self.source_text(x.cap.span),
+            fields: reads.into_iter().collect(),
+            span: x.span,
+        }
+    }
+
+    /// The policies a group lists, as indices in the order listed; unknown
+    /// ids (with the closest known one) and ids listed twice are errors.
+    fn group_ids(
+        &mut self,
+        listed: &[ast::Ident],
+        policies: &[program::Policy],
+        code: &'static str,
+        what: &str,
+    ) -> Vec<usize> {
         let mut out = Vec::new();
-        for id in &x.policies {
+        for id in listed {
             match policies.binary_search_by(|p| p.id.as_str().cmp(&id.name)) {
                 Ok(i) => {
                     if out.contains(&i) {
                         self.err(
-                            "check::exclusive",
+                            code,
                             id.span,
                             format!("`{}` is listed twice in this group", id.name),
                             None,
@@ -618,17 +701,12 @@ impl Checker<'_> {
                         "check::unknown-policy",
                         id.span,
                         format!("no policy has the id `{}`", id.name),
-                        help.or(Some(
-                            "an exclusive group lists policy ids of this set".into(),
-                        )),
+                        help.or(Some(format!("{what} lists policy ids of this set"))),
                     );
                 }
             }
         }
-        program::Exclusive {
-            label: x.label.value.clone(),
-            policies: out,
-        }
+        out
     }
 }
 

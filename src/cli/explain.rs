@@ -4,16 +4,32 @@ use std::path::Path;
 
 use super::*;
 
+/// What `mianshen explain` is asked.
+pub struct ExplainArgs<'a> {
+    pub dir: &'a Path,
+    pub data: &'a Path,
+    pub firm: &'a str,
+    pub as_of: &'a str,
+    /// Only this policy.
+    pub policy: Option<&'a str>,
+    pub json: bool,
+    pub encoding: crate::data::Encoding,
+    /// The payments already made (`--ledger`).
+    pub ledger: Option<&'a Path>,
+}
+
 /// `mianshen explain …`
-pub fn explain(
-    dir: &Path,
-    data: &Path,
-    firm: &str,
-    as_of: &str,
-    policy: Option<&str>,
-    json: bool,
-    encoding: crate::data::Encoding,
-) -> u8 {
+pub fn explain(args: &ExplainArgs<'_>) -> u8 {
+    let ExplainArgs {
+        dir,
+        data,
+        firm,
+        as_of,
+        policy,
+        json,
+        encoding,
+        ledger,
+    } = *args;
     let as_of = match parse_as_of(as_of) {
         Ok(d) => d,
         Err(c) => return c,
@@ -71,7 +87,23 @@ pub fn explain(
             return EXIT_USAGE;
         }
     };
-    let run_opts = crate::batch::RunOptions { as_of, all: true };
+    let ledger = match ledger.map(|l| crate::data::ledger::Ledger::read(l, &program.ledger_ids)) {
+        None => None,
+        Some(Ok(l)) => Some(std::sync::Arc::new(l)),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let run_opts = crate::batch::RunOptions {
+        as_of,
+        all: true,
+        ledger: ledger.clone(),
+    };
+    if let Err(e) = run_opts.check_ledger(program) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
     // only `limit` and budgets need the other firms: then the whole file is
     // run as `mianshen run` runs it (streamed, spilling), and only this
     // firm's decisions are read back
@@ -95,7 +127,18 @@ pub fn explain(
             }
         }
     };
-    let e = crate::explain::explain(program, &record, decisions.as_ref(), &summary, as_of, only);
+    let payments = ledger.as_ref().map_or(&[][..], |l| {
+        l.payments(&record.key_text(program.schema.key))
+    });
+    let e = crate::explain::explain(
+        program,
+        &record,
+        decisions.as_ref(),
+        &summary,
+        as_of,
+        only,
+        payments,
+    );
     if json {
         println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
     } else {

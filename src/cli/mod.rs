@@ -10,7 +10,7 @@ mod test;
 mod verify;
 
 pub use check::check;
-pub use explain::explain;
+pub use explain::{explain, ExplainArgs};
 pub use generate::generate;
 pub use run::{run, RunArgs};
 pub use test::test;

@@ -23,6 +23,8 @@ pub struct RunArgs {
     /// Print nothing on the terminal but errors (no summary, warnings or
     /// progress): a replay by `verify`.
     pub quiet: bool,
+    /// The payments already made (`--ledger`).
+    pub ledger: Option<PathBuf>,
 }
 
 /// `mianshen run DIR --data FILE --as-of DATE`
@@ -47,6 +49,22 @@ pub fn run(args: &RunArgs) -> u8 {
     if let Some(twice) = given_twice(&args.data) {
         eprintln!("error: `{twice}` is given twice after --data; give each file once");
         return EXIT_USAGE;
+    }
+    let ledger = match &args.ledger {
+        None => None,
+        Some(path) => match crate::data::ledger::Ledger::read(path, &set.program.ledger_ids) {
+            Ok(l) => Some(std::sync::Arc::new(l)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    if ledger.is_none() {
+        if let Some(used) = set.program.ledger_uses.first() {
+            eprintln!("error: {}", used.needs_ledger());
+            return EXIT_USAGE;
+        }
     }
     let mut data = Vec::new();
     for input in &args.data {
@@ -77,7 +95,15 @@ pub fn run(args: &RunArgs) -> u8 {
         last: started,
     };
     clock.lap("load policies, read header");
-    match run_into(&set, &mut data[..], as_of, args, &pending, &mut clock) {
+    match run_into(
+        &set,
+        &mut data[..],
+        as_of,
+        args,
+        ledger,
+        &pending,
+        &mut clock,
+    ) {
         Ok(done) => {
             if let Err(e) = pending.commit() {
                 eprintln!(
@@ -183,6 +209,7 @@ fn run_into(
     data: &mut [crate::data::stream::Stream],
     as_of: Date,
     args: &RunArgs,
+    ledger: Option<std::sync::Arc<crate::data::ledger::Ledger>>,
     pending: &crate::report::Pending,
     clock: &mut Timings,
 ) -> Result<RunDone, crate::batch::RunError> {
@@ -194,6 +221,7 @@ fn run_into(
     let run_opts = crate::batch::RunOptions {
         as_of,
         all: args.all,
+        ledger: ledger.clone(),
     };
     let spill = Some(crate::batch::Spill {
         dir: pending.path().to_path_buf(),
@@ -277,6 +305,15 @@ fn run_into(
             warnings.push(format!("policy `{}`: {e}", s.id));
         }
     }
+    if let Some(l) = &ledger {
+        for (i, id) in program.ledger_ids.iter().enumerate() {
+            if program.policy_index(id).is_none() && !l.ids_found.get(i).copied().unwrap_or(false) {
+                warnings.push(format!(
+                    "`paid`/`last_paid` name `{id}`, which is neither a policy of the set nor found in the ledger: a typo? (台账中无此政策编号)"
+                ));
+            }
+        }
+    }
     let dir_text = args.dir.to_string_lossy().to_string();
     let firms = settled.firm_count() as u64;
     let record = crate::report::RunRecord {
@@ -293,6 +330,8 @@ fn run_into(
         decisions,
         summary: &summary,
         warnings: &warnings,
+        ledger: ledger.as_deref(),
+        ledger_arg: args.ledger.as_deref(),
     };
     crate::report::write_manifest(&record, pending.file("manifest.json")?)?;
     Ok(RunDone {

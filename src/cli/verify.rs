@@ -8,7 +8,12 @@ use super::*;
 /// results are byte-identical, or says exactly which input or file differs.
 // serde_json's `value["key"]` gives `Null` for what is absent; it never panics
 #[allow(clippy::indexing_slicing)]
-pub fn verify(out: &Path, policies: Option<&Path>, data: &[crate::data::Input]) -> u8 {
+pub fn verify(
+    out: &Path,
+    policies: Option<&Path>,
+    data: &[crate::data::Input],
+    ledger: Option<&Path>,
+) -> u8 {
     let manifest_path = out.join("manifest.json");
     let manifest: serde_json::Value = match std::fs::read_to_string(&manifest_path)
         .map_err(|e| e.to_string())
@@ -125,6 +130,30 @@ pub fn verify(out: &Path, policies: Option<&Path>, data: &[crate::data::Input]) 
             )),
         }
     }
+    // the ledger of prior payments, where the run read one
+    let recorded_ledger = manifest["ledger"]["path"].as_str().map(PathBuf::from);
+    let ledger_path = ledger.map(Path::to_path_buf).or(recorded_ledger);
+    if let Some(path) = &ledger_path {
+        let sha = text(&manifest["ledger"]["sha256"]);
+        match std::fs::read(path) {
+            Ok(_) if manifest["ledger"].is_null() => changed.push(format!(
+                "the run read no ledger, and `{}` was given",
+                path.display()
+            )),
+            Ok(bytes) => {
+                if crate::load::sha256_hex(&bytes) != sha {
+                    changed.push(format!(
+                        "the ledger `{}` has changed since the run (台账已变更)",
+                        path.display()
+                    ));
+                }
+            }
+            Err(e) => changed.push(format!(
+                "the ledger `{}` cannot be read: {e}",
+                path.display()
+            )),
+        }
+    }
     if !changed.is_empty() {
         println!(
             "not verified: the inputs differ from the run recorded in {}",
@@ -161,6 +190,7 @@ pub fn verify(out: &Path, policies: Option<&Path>, data: &[crate::data::Input]) 
         json_errors: false,
         timings: false,
         quiet: true,
+        ledger: ledger_path,
     };
     let args = RunArgs {
         dir: policies.map(Path::to_path_buf).unwrap_or(args.dir),

@@ -10,6 +10,7 @@ mod cell;
 mod json;
 
 pub mod join;
+pub mod ledger;
 mod source;
 
 pub mod named;

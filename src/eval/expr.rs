@@ -9,6 +9,7 @@ use rust_decimal::RoundingStrategy;
 
 use super::trace::{Step, Trace};
 use super::value::{Why, V};
+use crate::data::ledger::Payment;
 use crate::date::Date;
 use crate::ops::{ArithOp, CmpOp};
 use crate::program::{Const, Define, Func, Ir, Let, Policy, Program};
@@ -23,14 +24,22 @@ pub type Slot<'a> = std::cell::Cell<Option<V<'a>>>;
 pub struct Scratch<'a> {
     defines: Vec<Slot<'a>>,
     lets: Vec<Slot<'a>>,
+    payments: &'a [Payment],
 }
 
 impl<'a> Scratch<'a> {
     /// Forgets the defines of the previous firm.
     pub fn firm(&mut self, program: &Program) {
+        self.payments = &[];
         self.defines.clear();
         self.defines
             .resize_with(program.defines.len(), Slot::default);
+    }
+
+    /// The firm's prior payments (after [`Scratch::firm`]), which `paid`
+    /// and `last_paid` read.
+    pub fn payments(&mut self, payments: &'a [Payment]) {
+        self.payments = payments;
     }
 
     /// Forgets the lets of the previous policy.
@@ -54,6 +63,7 @@ impl<'a> Scratch<'a> {
             define_exprs: &program.defines,
             lets: &self.lets,
             let_exprs: policy.map_or(&[], |p| &p.lets),
+            payments: self.payments,
             trace: None,
         }
     }
@@ -68,6 +78,9 @@ pub struct Env<'e, 'a> {
     pub define_exprs: &'a [Define],
     pub lets: &'e [Slot<'a>],
     pub let_exprs: &'a [Let],
+    /// The firm's prior payments, any date (`paid` counts those on or
+    /// before `as_of`).
+    pub payments: &'a [Payment],
     /// Where the path of evaluation is recorded, when it is (explain).
     pub trace: Option<&'e Trace<'a>>,
 }
@@ -461,7 +474,46 @@ impl<'e, 'a> Env<'e, 'a> {
             }
             Ir::Progressive { base, rows } => self.progressive(base, rows),
             Ir::Call(f, args) => self.call(*f, args),
+            Ir::Paid { last, ids } => {
+                let value = self.paid(*last, ids);
+                self.step(|| Step::Paid {
+                    last: *last,
+                    ids,
+                    payments: self.counted(ids).copied().collect(),
+                    value,
+                });
+                value
+            }
         }
+    }
+
+    /// The payments `paid`/`last_paid` count: under one of `ids`, paid on
+    /// or before `as_of`.
+    pub fn counted(&self, ids: &'a [u16]) -> impl Iterator<Item = &'a Payment> + use<'a, '_> {
+        let as_of = self.as_of;
+        self.payments
+            .iter()
+            .filter(move |p| ids.contains(&p.id) && p.paid_on <= as_of)
+    }
+
+    /// `paid(…)`: the sum, 0 when none (never missing); `last_paid(…)`: the
+    /// latest date, missing when none.
+    fn paid(&self, last: bool, ids: &'a [u16]) -> V<'a> {
+        if last {
+            return self
+                .counted(ids)
+                .map(|p| p.paid_on)
+                .max()
+                .map_or(V::Miss(Why::note(Why::NO_PAYMENT)), V::Date);
+        }
+        let mut sum = Decimal::ZERO;
+        for p in self.counted(ids) {
+            match sum.checked_add(p.amount) {
+                Some(s) => sum = s,
+                None => return overflow(),
+            }
+        }
+        V::Num(sum)
     }
 
     fn progressive(&self, base: &'a Ir, rows: &'a [(Option<Ir>, Ir)]) -> V<'a> {

@@ -195,17 +195,29 @@ pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) ->
                     static_fields.extend(&a.fields);
                 }
             }
-            let names = missing_fields(schema, v.why, &static_fields, cells);
-            if !names.is_empty() {
-                out.push(Reason::Missing(names));
-            }
-            if v.why.notes & Why::DIV_ZERO != 0 {
-                out.push(Reason::DivisionByZero);
-            }
-            if v.why.notes & Why::OVERFLOW != 0 {
-                out.push(Reason::Overflow);
-            }
+            out.extend(missing_reasons(schema, v.why, &static_fields, cells));
         }
+    }
+    out
+}
+
+/// Why a value is missing, as a review lists it: the fields whose missing
+/// values caused it (`fields` are those the expression reads), then notes
+/// (division by zero, overflow, no prior payment).
+pub fn missing_reasons(schema: &Schema, why: Why, fields: &[u16], cells: &[Cell]) -> Vec<Reason> {
+    let mut out = Vec::new();
+    let names = missing_fields(schema, why, fields, cells);
+    if !names.is_empty() {
+        out.push(Reason::Missing(names));
+    }
+    if why.notes & Why::DIV_ZERO != 0 {
+        out.push(Reason::DivisionByZero);
+    }
+    if why.notes & Why::OVERFLOW != 0 {
+        out.push(Reason::Overflow);
+    }
+    if why.notes & Why::NO_PAYMENT != 0 {
+        out.push(Reason::NoPriorPayment);
     }
     out
 }

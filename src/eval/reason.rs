@@ -31,24 +31,30 @@ pub enum Reason {
     DivisionByZero,
     /// A review: the arithmetic overflowed.
     Overflow,
+    /// A review: `last_paid` found no prior payment.
+    NoPriorPayment,
     /// Turned ineligible by an exclusive group (its label): another policy
     /// of the group paid more.
     Exclusive(String),
     /// Cut by the policy's `limit`.
     Limit,
+    /// Cut, or turned ineligible, by a `combined` group's cap (its label).
+    Combined(String),
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::Failed(label) | Reason::Undecided(label) | Reason::Exclusive(label) => {
-                f.write_str(label)
-            }
+            Reason::Failed(label)
+            | Reason::Undecided(label)
+            | Reason::Exclusive(label)
+            | Reason::Combined(label) => f.write_str(label),
             Reason::Missing(fields) => write!(f, "missing: {}", fields.join(", ")),
             Reason::Values(values) => write!(f, "values: {values}"),
             Reason::NoPayableAmount => f.write_str("no payable amount"),
             Reason::DivisionByZero => f.write_str("division by zero"),
             Reason::Overflow => f.write_str("arithmetic overflow"),
+            Reason::NoPriorPayment => f.write_str("no prior payment"),
             Reason::Limit => f.write_str("limit"),
         }
     }
@@ -68,8 +74,10 @@ impl Reason {
             Reason::NoPayableAmount => ('n', ""),
             Reason::DivisionByZero => ('z', ""),
             Reason::Overflow => ('o', ""),
+            Reason::NoPriorPayment => ('p', ""),
             Reason::Exclusive(t) => ('x', t),
             Reason::Limit => ('l', ""),
+            Reason::Combined(t) => ('c', t),
         }
     }
 
@@ -108,8 +116,10 @@ impl Reason {
             'n' => Reason::NoPayableAmount,
             'z' => Reason::DivisionByZero,
             'o' => Reason::Overflow,
+            'p' => Reason::NoPriorPayment,
             'x' => Reason::Exclusive(text),
             'l' => Reason::Limit,
+            'c' => Reason::Combined(text),
             _ => Reason::Failed(text),
         }
     }

@@ -48,6 +48,14 @@ pub enum Step<'a> {
         rate: Decimal,
         part: Option<Decimal>,
     },
+    /// `paid(…)`/`last_paid(…)`: the payments counted (under those ids, on
+    /// or before `as_of`) and the value.
+    Paid {
+        last: bool,
+        ids: &'a [u16],
+        payments: Vec<crate::data::ledger::Payment>,
+        value: V<'a>,
+    },
     /// `min`/`max` and each argument's value.
     MinMax {
         func: Func,

@@ -18,6 +18,8 @@ impl Why {
     pub const OTHER_FIELDS_BIT: u32 = 63;
     pub const DIV_ZERO: u8 = 1;
     pub const OVERFLOW: u8 = 2;
+    /// `last_paid` of a firm with no payment under those ids.
+    pub const NO_PAYMENT: u8 = 4;
 
     pub fn field(index: u16) -> Why {
         let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);

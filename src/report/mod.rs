@@ -270,6 +270,9 @@ pub struct RunRecord<'a> {
     pub decisions: u64,
     pub summary: &'a [PolicySummary],
     pub warnings: &'a [String],
+    /// The ledger read (`--ledger`), and its path as given.
+    pub ledger: Option<&'a crate::data::ledger::Ledger>,
+    pub ledger_arg: Option<&'a std::path::Path>,
 }
 
 /// manifest.json: engine version, as_of, input hashes and the counts.
@@ -313,6 +316,16 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
             })
         })
         .collect();
+    let ledger = r.ledger.map(|l| {
+        serde_json::json!({
+            "path": r.ledger_arg.map(|p| p.to_string_lossy().to_string()),
+            "sha256": l.sha256,
+            "rows": l.rows,
+            "payments_read": l.kept,
+            "firms": l.firms(),
+            "firms_not_in_data": l.firms_not_looked_up(),
+        })
+    });
     serde_json::json!({
         "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
         "as_of": r.as_of.to_string(),
@@ -320,6 +333,7 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         "encoding": r.encoding,
         "policy_set": { "dir": r.policy_dir, "files": files },
         "data": data,
+        "ledger": ledger,
         "counts": {
             "rows": r.data.iter().map(|(_, i, _)| i.rows).sum::<u64>(),
             "firms": r.firms,

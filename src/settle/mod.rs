@@ -90,13 +90,98 @@ pub fn exclusive(program: &Program, pairs: &mut [Pair], reasons: bool) {
     }
 }
 
+/// What a `combined` group's cap is for one firm: the amount (rounded to the
+/// cent, at least 0), or why it is missing (the reasons a review lists).
+pub type CapValue = Result<Decimal, Vec<Reason>>;
+
+/// `combined "LABEL" { … } cap EXPR` for one firm's decisions, group after
+/// group as written, each to the amounts the previous ones left
+/// (LANGUAGE.md section 7 step 2). `cap` gives group `g`'s cap for the firm;
+/// it is asked only when the firm has an eligible decision in the group.
+/// Returns, per group, whether it cut this firm and by how much.
+pub fn combined(
+    program: &Program,
+    pairs: &mut [Pair],
+    mut cap: impl FnMut(usize) -> CapValue,
+    reasons: bool,
+) -> Vec<Option<Decimal>> {
+    let mut cuts = Vec::new();
+    for (g, group) in program.combined.iter().enumerate() {
+        // the firm's eligible decisions in the group, in the order listed
+        let members: Vec<usize> = group
+            .policies
+            .iter()
+            .filter_map(|&p| {
+                pairs
+                    .iter()
+                    .position(|pair| pair.policy as usize == p && pair.outcome == Outcome::Eligible)
+            })
+            .collect();
+        if members.is_empty() {
+            cuts.push(None);
+            continue;
+        }
+        let mut left = match cap(g) {
+            Ok(c) => c,
+            Err(why) => {
+                for &i in &members {
+                    if let Some(pair) = pairs.get_mut(i) {
+                        let undecided = Reason::Undecided(group.label.clone());
+                        decide(
+                            pair,
+                            Outcome::Review,
+                            std::iter::once(undecided).chain(why.iter().cloned()),
+                        );
+                    }
+                }
+                cuts.push(None);
+                continue;
+            }
+        };
+        let mut cut = Decimal::ZERO;
+        for &i in &members {
+            let Some(pair) = pairs.get_mut(i) else {
+                continue;
+            };
+            let amount = pair.amount.unwrap_or(Decimal::ZERO);
+            if amount <= left {
+                left -= amount;
+                continue;
+            }
+            cut += amount - left;
+            if left > Decimal::ZERO {
+                pair.amount = Some(left);
+                pair.reasons.push(Reason::Combined(group.label.clone()));
+                left = Decimal::ZERO;
+            } else {
+                make_ineligible(pair, reasons.then(|| Reason::Combined(group.label.clone())));
+            }
+        }
+        cuts.push((cut > Decimal::ZERO).then_some(cut));
+    }
+    cuts
+}
+
+/// A combined group's cap as the firm's amounts see it: rounded to the cent
+/// half away from zero; below 0 it is 0.
+pub fn cap_amount(value: Decimal) -> Decimal {
+    value
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .max(Decimal::ZERO)
+}
+
 /// Turns a decision ineligible for a settlement reason.
 pub fn make_ineligible(pair: &mut Pair, reason: Option<Reason>) {
-    pair.outcome = Outcome::Ineligible;
+    decide(pair, Outcome::Ineligible, reason);
+}
+
+/// Gives a decision a new outcome without an amount, and its reasons.
+fn decide(pair: &mut Pair, outcome: Outcome, reasons: impl IntoIterator<Item = Reason>) {
+    pair.outcome = outcome;
     pair.amount = None;
     pair.funded = None;
     pair.limit_by = None;
     pair.alloc_by = None;
     pair.reasons.clear();
-    pair.reasons.extend(reason);
+    pair.reasons.extend(reasons);
 }

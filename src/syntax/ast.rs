@@ -32,6 +32,8 @@ pub enum TopItem {
     Define(Define),
     /// `exclusive "LABEL" { A, B } keep highest`.
     Exclusive(Exclusive),
+    /// `combined "LABEL" { A, B } cap EXPR`.
+    Combined(Combined),
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +47,16 @@ pub struct Define {
 pub struct Exclusive {
     pub label: Text,
     pub policies: Vec<Ident>,
+    pub span: Span,
+}
+
+/// `combined "LABEL" { A, B } cap EXPR`: what one firm receives from the
+/// listed policies together is capped.
+#[derive(Clone, Debug)]
+pub struct Combined {
+    pub label: Text,
+    pub policies: Vec<Ident>,
+    pub cap: Expr,
     pub span: Span,
 }
 

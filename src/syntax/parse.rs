@@ -78,6 +78,28 @@ pub fn parse_file(src: &SourceText, file: FileId) -> (SourceFile, Vec<Diagnostic
                     }));
                 }
             }
+            Rule::combined => {
+                let span = b.span(&pair);
+                let mut label = None;
+                let mut policies = Vec::new();
+                let mut cap = None;
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::text => label = Some(b.text(p)),
+                        Rule::ident => policies.push(b.ident(p)),
+                        Rule::expr => cap = Some(b.expr(p)),
+                        _ => {}
+                    }
+                }
+                if let (Some(label), Some(cap)) = (label, cap) {
+                    out.items.push(TopItem::Combined(Combined {
+                        label,
+                        policies,
+                        cap,
+                        span,
+                    }));
+                }
+            }
             _ => {}
         }
     }

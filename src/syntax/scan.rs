@@ -129,7 +129,7 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
                     }
                     "require" | "exclude" | "let" | "amount" | "cap" | "define" | "policy"
                     | "limit" | "allocate" | "title" | "issuer" | "basis" | "valid" | "budget"
-                    | "exclusive" => ifs = 0,
+                    | "exclusive" | "combined" => ifs = 0,
                     _ => {}
                 }
                 prefixes = 0;

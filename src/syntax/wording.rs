@@ -125,6 +125,7 @@ pub(super) fn block_name(text: &str, brace: usize) -> String {
         ("tiers", "the `tiers` table"),
         ("progressive", "the `progressive` table"),
         ("exclusive", "the `exclusive` group"),
+        ("combined", "the `combined` group"),
         ("amount", "the `amount { … }`"),
     ] {
         if words.contains(&word) {
@@ -379,7 +380,9 @@ pub(super) fn hint(
             )),
         };
     }
-    if expected.has("`}`") && (at.end_of_file || at.is(&["policy", "define", "exclusive"])) {
+    if expected.has("`}`")
+        && (at.end_of_file || at.is(&["policy", "define", "exclusive", "combined"]))
+    {
         let opened = unclosed_brace(&src.text, lex, at.pos);
         let what = opened.map_or("the policy".to_string(), |b| block_name(&src.text, b));
         let line = opened.map(|b| src.line_col(b).0);
@@ -490,6 +493,7 @@ pub const KEYWORDS: &[&str] = &[
     "cap",
     "define",
     "exclusive",
+    "combined",
     "keep",
     "highest",
     "and",
@@ -658,6 +662,7 @@ pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
         Rule::policy | Rule::kw_policy => (6, "`policy`"),
         Rule::define | Rule::kw_define => (6, "`define`"),
         Rule::exclusive | Rule::kw_exclusive => (6, "`exclusive`"),
+        Rule::combined | Rule::kw_combined => (6, "`combined`"),
         Rule::EOI => (7, "the end of the file"),
         other => {
             let name = format!("{other:?}");

@@ -1,0 +1,343 @@
+//! The ledger of prior payments (LANGUAGE.md section 12): one row per
+//! payment made, `key,policy,amount,paid_on` (other columns ignored), read
+//! whole or not at all. A row that cannot be read stops the run: a payment
+//! is never guessed away.
+//!
+//! Only the payments under ids the policy set names in `paid` and
+//! `last_paid` are kept, grouped by firm, so `paid` is a look-up; which
+//! payments count (`paid_on` on or before `as_of`) is decided when they are
+//! read, so one ledger serves runs of any date.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::cell::{parse_cell, shown, trim};
+use super::source::{choose, decode, SNIFF};
+use super::Encoding;
+use crate::date::Date;
+use crate::record::Cell;
+use crate::schema::FieldType;
+
+/// One payment of the ledger under an id the policy set reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Payment {
+    /// Index into `Program::ledger_ids`.
+    pub id: u16,
+    /// Yuan, at most two decimals; negative for money clawed back (追回).
+    pub amount: Decimal,
+    pub paid_on: Date,
+    /// The ledger's line (0 for payments given otherwise, as in test cases).
+    pub line: u64,
+}
+
+/// A ledger row that cannot be read, or a ledger that is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot read the ledger `{}`: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the ledger `{}` is empty: it needs at least the header `key,policy,amount,paid_on`", path.display())]
+    Empty { path: PathBuf },
+    #[error("`{}`:1: {message}", path.display())]
+    Header { path: PathBuf, message: String },
+    #[error("`{}`:{line}: {message}; 台账行无法读取, a payment is never guessed away: correct the ledger and run again", path.display())]
+    Row {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("the ledger `{}` has more than 65,535 policy ids the set reads", path.display())]
+    TooManyIds { path: PathBuf },
+}
+
+/// The payments a run may read, by firm key.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    by_key: HashMap<Box<str>, Firm>,
+    /// Payment rows read (all ids).
+    pub rows: u64,
+    /// Rows kept: under ids the set reads.
+    pub kept: u64,
+    /// For each of `Program::ledger_ids`: whether the ledger has a payment
+    /// under it (any date).
+    pub ids_found: Vec<bool>,
+    /// Where it was read from, and the SHA-256 of its bytes (none for a
+    /// ledger built in memory).
+    pub path: Option<PathBuf>,
+    pub sha256: Option<String>,
+}
+
+/// One firm's payments, and whether a run has looked them up.
+#[derive(Debug, Default)]
+struct Firm {
+    payments: Vec<Payment>,
+    looked_up: AtomicBool,
+}
+
+/// The columns a ledger's header must hold.
+pub const COLUMNS: [&str; 4] = ["key", "policy", "amount", "paid_on"];
+
+impl Ledger {
+    /// A ledger with no payments, for a set that reads `ids` ids.
+    pub fn empty(ids: usize) -> Ledger {
+        Ledger {
+            ids_found: vec![false; ids],
+            ..Ledger::default()
+        }
+    }
+
+    /// The firm's payments under the ids the set reads (any date).
+    pub fn payments(&self, key: &str) -> &[Payment] {
+        match self.by_key.get(key) {
+            Some(firm) => {
+                firm.looked_up.store(true, Ordering::Relaxed);
+                &firm.payments
+            }
+            None => &[],
+        }
+    }
+
+    /// Number of firms with payments under the ids the set reads.
+    pub fn firms(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Of those, how many no run has looked up: keys no data file has (or
+    /// whose rows were rejected).
+    pub fn firms_not_looked_up(&self) -> usize {
+        self.by_key
+            .values()
+            .filter(|f| !f.looked_up.load(Ordering::Relaxed))
+            .count()
+    }
+
+    /// Adds one payment given as text (a test case's `ledger:`, a library
+    /// caller): the same rules as a ledger row.
+    pub fn add(
+        &mut self,
+        ids: &[String],
+        key: &str,
+        policy: &str,
+        amount: &str,
+        paid_on: &str,
+        line: u64,
+    ) -> Result<(), String> {
+        let row = read_row(key, policy, amount, paid_on)?;
+        self.push(ids, row, line);
+        Ok(())
+    }
+
+    fn push(&mut self, ids: &[String], (key, policy, amount, paid_on): Row<'_>, line: u64) {
+        self.rows += 1;
+        let Some(id) = ids.iter().position(|i| i == policy) else {
+            return;
+        };
+        if let Some(found) = self.ids_found.get_mut(id) {
+            *found = true;
+        }
+        self.kept += 1;
+        self.by_key
+            .entry(key.into())
+            .or_default()
+            .payments
+            .push(Payment {
+                id: id as u16,
+                amount,
+                paid_on,
+                line,
+            });
+    }
+
+    /// Reads a ledger file, keeping the payments under `ids` (the set's
+    /// `Program::ledger_ids`). Encodings as data files: UTF-8 with or without
+    /// a byte-order mark, or GB18030.
+    pub fn read(path: &Path, ids: &[String]) -> Result<Ledger, LedgerError> {
+        if ids.len() > u16::MAX as usize {
+            return Err(LedgerError::TooManyIds { path: path.into() });
+        }
+        let unreadable = |source| LedgerError::Unreadable {
+            path: path.into(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(unreadable)?;
+        let mut head = Vec::new();
+        file.take(SNIFF as u64)
+            .read_to_end(&mut head)
+            .map_err(unreadable)?;
+        let encoding = choose(Encoding::Auto, &head);
+        let rest = std::fs::File::open(path).map_err(unreadable)?;
+        let hashed = Hashed {
+            inner: BufReader::new(rest),
+            hasher: Sha256::new(),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(hashed);
+        let mut ledger = Ledger::empty(ids.len());
+        ledger.path = Some(path.into());
+        let mut record = csv::ByteRecord::new();
+        let mut columns: Option<[usize; 4]> = None;
+        let mut width = 0;
+        loop {
+            let more = reader.read_byte_record(&mut record).map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line());
+                match e.into_kind() {
+                    csv::ErrorKind::Io(source) => unreadable(source),
+                    other => LedgerError::Row {
+                        path: path.into(),
+                        line,
+                        message: format!("not a CSV row: {other:?}"),
+                    },
+                }
+            })?;
+            if !more {
+                break;
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            let cells: Vec<String> = record
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| {
+                    let raw = if i == 0 && columns.is_none() {
+                        raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
+                    } else {
+                        raw
+                    };
+                    decode(encoding, raw).map(|c| c.into_owned())
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| LedgerError::Row {
+                    path: path.into(),
+                    line,
+                    message: e.to_string(),
+                })?;
+            let Some(at) = columns else {
+                columns = Some(header(&cells).map_err(|message| LedgerError::Header {
+                    path: path.into(),
+                    message,
+                })?);
+                width = cells.len();
+                continue;
+            };
+            if cells.iter().all(|c| trim(c).is_empty()) && cells.len() <= 1 {
+                continue; // a blank line
+            }
+            let bad = |message: String| LedgerError::Row {
+                path: path.into(),
+                line,
+                message,
+            };
+            if cells.len() != width {
+                return Err(bad(format!(
+                    "{} cells where the header has {width}",
+                    cells.len()
+                )));
+            }
+            let cell = |i: usize| cells.get(i).map_or("", String::as_str);
+            let row = read_row(cell(at[0]), cell(at[1]), cell(at[2]), cell(at[3])).map_err(bad)?;
+            ledger.push(ids, row, line);
+        }
+        if columns.is_none() {
+            return Err(LedgerError::Empty { path: path.into() });
+        }
+        // the csv reader may stop before the last bytes (a final blank line)
+        let mut hashed = reader.into_inner();
+        std::io::copy(&mut hashed, &mut std::io::sink()).map_err(unreadable)?;
+        ledger.sha256 = Some(format!("{:x}", hashed.hasher.finalize()));
+        Ok(ledger)
+    }
+}
+
+/// Key, policy id, amount and date of one payment.
+type Row<'a> = (&'a str, &'a str, Decimal, Date);
+
+fn read_row<'a>(
+    key: &'a str,
+    policy: &'a str,
+    amount: &str,
+    paid_on: &str,
+) -> Result<Row<'a>, String> {
+    let key = trim(key);
+    if key.is_empty() {
+        return Err("the key is empty".into());
+    }
+    let policy = trim(policy);
+    if policy.is_empty() {
+        return Err("the policy id is empty".into());
+    }
+    let amount = match parse_cell(&FieldType::Money, amount) {
+        Ok(Cell::Num(n)) => n.normalize(),
+        Ok(_) => return Err("the amount is empty".into()),
+        Err(e) => return Err(format!("amount: {e}")),
+    };
+    if amount.scale() > 2 {
+        return Err(format!(
+            "amount: `{}` has more than two decimals; money is paid in cents",
+            shown(amount.to_string().as_str())
+        ));
+    }
+    let paid_on = match parse_cell(&FieldType::Date, paid_on) {
+        Ok(Cell::Date(d)) => d,
+        Ok(_) => return Err("paid_on: the date is empty".into()),
+        Err(e) => return Err(format!("paid_on: {e}")),
+    };
+    Ok((key, policy, amount, paid_on))
+}
+
+/// Where the four columns are; other columns are ignored.
+fn header(cells: &[String]) -> Result<[usize; 4], String> {
+    let mut at = [usize::MAX; 4];
+    for (i, name) in cells.iter().enumerate() {
+        let name = trim(name);
+        if let Some(c) = COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
+            if let Some(slot) = at.get_mut(c) {
+                if *slot != usize::MAX {
+                    return Err(format!("the column `{name}` is given twice"));
+                }
+                *slot = i;
+            }
+        }
+    }
+    let absent: Vec<&str> = COLUMNS
+        .iter()
+        .zip(at)
+        .filter(|(_, i)| *i == usize::MAX)
+        .map(|(c, _)| *c)
+        .collect();
+    if absent.is_empty() {
+        return Ok(at);
+    }
+    let looks_like_data = absent.len() >= 3;
+    Err(format!(
+        "the ledger's header has no column {}; a ledger's header holds `key,policy,amount,paid_on` (found: {}){}",
+        absent.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+        cells.iter().take(8).map(|c| shown(trim(c)).into_owned()).collect::<Vec<_>>().join(","),
+        if looks_like_data {
+            ". Is this a data file given as --ledger by mistake? (这看起来是企业数据文件而不是兑付台账)"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// Hashes the bytes read through it.
+struct Hashed<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}

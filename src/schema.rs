@@ -75,6 +75,9 @@ pub struct Schema {
     pub fields: Vec<Field>,
     /// Index of the key field in `fields`.
     pub key: usize,
+    /// The field that holds the firm's name (top-level `name: FIELD`), for
+    /// the lists a department publishes.
+    pub name: Option<usize>,
     by_name: HashMap<String, usize>,
 }
 
@@ -126,6 +129,7 @@ impl Schema {
         Ok(Schema {
             fields,
             key,
+            name: None,
             by_name,
         })
     }
@@ -159,12 +163,12 @@ impl Schema {
         };
         for (k, _) in map {
             let k = k.as_str().unwrap_or("");
-            if k != "key" && k != "fields" {
+            if k != "key" && k != "fields" && k != "name" {
                 let (s, e) = at_key(k);
                 diags.push(
                     Diagnostic::new("schema::unknown-key", format!("unknown schema entry `{k}`"))
                         .at(src, s, e)
-                        .help("a schema has `key` and `fields`"),
+                        .help("a schema has `key`, `fields` and optionally `name`"),
                 );
             }
         }
@@ -236,10 +240,41 @@ impl Schema {
                 .at(src, s, e),
             );
         }
+        // `name: FIELD`: the field that holds the firm's name
+        let name = match map.get("name") {
+            None => None,
+            Some(v) => {
+                let wanted = yaml_text(v);
+                let found = fields.iter().position(|f| f.name == wanted);
+                if found.is_none() && diags.is_empty() {
+                    let (s, e) = at_key("name");
+                    let help = crate::suggest::closest(
+                        &wanted,
+                        fields.iter().map(|f| f.name.as_str()),
+                    )
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| {
+                        "`name:` names the field that holds the firm's name, e.g. `name: name`"
+                            .into()
+                    });
+                    diags.push(
+                        Diagnostic::new(
+                            "schema::no-name-field",
+                            format!("`name: {wanted}` is not one of the fields"),
+                        )
+                        .at(src, s, e)
+                        .help(help),
+                    );
+                }
+                found
+            }
+        };
         if !diags.is_empty() {
             return Err(diags);
         }
-        Schema::new(fields, &key).map_err(|d| vec![d.at(src, 0, 0)])
+        let mut schema = Schema::new(fields, &key).map_err(|d| vec![d.at(src, 0, 0)])?;
+        schema.name = name;
+        Ok(schema)
     }
 }
 
@@ -450,5 +485,31 @@ mod tests {
         assert!(uscc_valid("91350100M000100Y44").is_err());
         assert!(uscc_valid("9135010").is_err());
         assert!(uscc_valid("91350100M000100YI3").is_err());
+    }
+
+    fn load_text(text: &str) -> Result<Schema, Vec<Diagnostic>> {
+        Schema::load(&SourceText {
+            name: "schema.yaml".into(),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn name_names_the_field_of_the_firms_name() {
+        let fields =
+            "fields:\n  uscc: { type: text }\n  firm_name: { type: text, title: 企业名称 }\n";
+        let s = load_text(&format!("key: uscc\nname: firm_name\n{fields}")).expect("checks");
+        assert_eq!(s.name, Some(1));
+        let s = load_text(&format!("key: uscc\n{fields}")).expect("checks");
+        assert_eq!(s.name, None);
+        let e =
+            load_text(&format!("key: uscc\nname: firm_nam\n{fields}")).expect_err("no such field");
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].message
+                .contains("`name: firm_nam` is not one of the fields"),
+            "{:?}",
+            e[0]
+        );
     }
 }

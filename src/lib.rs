@@ -93,6 +93,7 @@ pub mod generate;
 pub mod load;
 #[doc(hidden)]
 pub mod ops;
+pub mod payments;
 #[doc(hidden)]
 pub mod program;
 #[doc(hidden)]

@@ -34,6 +34,31 @@ enum EncodingArg {
 }
 
 #[derive(Subcommand)]
+enum LedgerCommand {
+    /// Record the payments of a run (its eligible decisions with a funded
+    /// amount) in the ledger, once: the run is verified first, the same run
+    /// is never added twice, and the ledger is replaced whole or not at all.
+    Add {
+        /// The results folder of the run (`mianshen run … --out DIR`)
+        out: PathBuf,
+        /// The ledger file (created when absent)
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        /// The date the money is paid, YYYY-MM-DD (after the run's as_of)
+        #[arg(long)]
+        paid_on: String,
+        /// Allow paying a firm again under a policy it was already paid under
+        #[arg(long)]
+        allow_repeat: bool,
+    },
+    /// Read a whole ledger: every row must read; prints totals by policy and year.
+    Check {
+        /// The ledger file
+        ledger: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Check a policy set: parse, resolve names, check types. Exit 1 on errors.
     Check {
@@ -125,6 +150,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
     },
+    /// The ledger of payments made: record a run's payments, check a ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Write a synthetic firm file for a policy set's schema (seeded).
     Generate {
         dir: PathBuf,
@@ -249,6 +277,13 @@ fn main() -> ExitCode {
             data,
             ledger,
         } => cli::verify(&out, policies.as_deref(), &inputs(&data), ledger.as_deref()),
+        Command::Ledger(LedgerCommand::Add {
+            out,
+            ledger,
+            paid_on,
+            allow_repeat,
+        }) => cli::ledger_add(&out, &ledger, &paid_on, allow_repeat),
+        Command::Ledger(LedgerCommand::Check { ledger }) => cli::ledger_check(&ledger),
         Command::Generate {
             dir,
             rows,

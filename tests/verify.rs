@@ -1,6 +1,8 @@
 //! `mianshen verify`: a result directory is replayed from its manifest and
 //! confirmed byte for byte, or the changed input / differing file is named.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,23 +18,11 @@ fn mianshen(dir: &Path, args: &[&str]) -> Output {
 fn workspace(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mianshen-verify-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    copy(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
         &dir.join("policies"),
     );
     dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 fn run(dir: &Path) {

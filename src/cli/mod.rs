@@ -5,6 +5,7 @@
 mod check;
 mod explain;
 mod generate;
+mod ledger;
 mod run;
 mod test;
 mod verify;
@@ -12,6 +13,7 @@ mod verify;
 pub use check::check;
 pub use explain::{explain, ExplainArgs};
 pub use generate::generate;
+pub use ledger::{ledger_add, ledger_check};
 pub use run::{run, RunArgs};
 pub use test::test;
 pub use verify::verify;

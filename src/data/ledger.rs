@@ -162,98 +162,160 @@ impl Ledger {
         if ids.len() > u16::MAX as usize {
             return Err(LedgerError::TooManyIds { path: path.into() });
         }
-        let unreadable = |source| LedgerError::Unreadable {
-            path: path.into(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(unreadable)?;
-        let mut head = Vec::new();
-        file.take(SNIFF as u64)
-            .read_to_end(&mut head)
-            .map_err(unreadable)?;
-        let encoding = choose(Encoding::Auto, &head);
-        let rest = std::fs::File::open(path).map_err(unreadable)?;
-        let hashed = Hashed {
-            inner: BufReader::new(rest),
-            hasher: Sha256::new(),
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(hashed);
         let mut ledger = Ledger::empty(ids.len());
+        let file = read_rows(path, |row| {
+            ledger.push(
+                ids,
+                (row.key, row.policy, row.amount, row.paid_on),
+                row.line,
+            );
+            Ok(())
+        })?;
         ledger.path = Some(path.into());
-        let mut record = csv::ByteRecord::new();
-        let mut columns: Option<[usize; 4]> = None;
-        let mut width = 0;
-        loop {
-            let more = reader.read_byte_record(&mut record).map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                match e.into_kind() {
-                    csv::ErrorKind::Io(source) => unreadable(source),
-                    other => LedgerError::Row {
-                        path: path.into(),
-                        line,
-                        message: format!("not a CSV row: {other:?}"),
-                    },
-                }
-            })?;
-            if !more {
-                break;
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            let cells: Vec<String> = record
-                .iter()
-                .enumerate()
-                .map(|(i, raw)| {
-                    let raw = if i == 0 && columns.is_none() {
-                        raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
-                    } else {
-                        raw
-                    };
-                    decode(encoding, raw).map(|c| c.into_owned())
-                })
-                .collect::<Result<_, _>>()
-                .map_err(|e| LedgerError::Row {
-                    path: path.into(),
-                    line,
-                    message: e.to_string(),
-                })?;
-            let Some(at) = columns else {
-                columns = Some(header(&cells).map_err(|message| LedgerError::Header {
-                    path: path.into(),
-                    message,
-                })?);
-                width = cells.len();
-                continue;
-            };
-            if cells.iter().all(|c| trim(c).is_empty()) && cells.len() <= 1 {
-                continue; // a blank line
-            }
-            let bad = |message: String| LedgerError::Row {
-                path: path.into(),
-                line,
-                message,
-            };
-            if cells.len() != width {
-                return Err(bad(format!(
-                    "{} cells where the header has {width}",
-                    cells.len()
-                )));
-            }
-            let cell = |i: usize| cells.get(i).map_or("", String::as_str);
-            let row = read_row(cell(at[0]), cell(at[1]), cell(at[2]), cell(at[3])).map_err(bad)?;
-            ledger.push(ids, row, line);
-        }
-        if columns.is_none() {
-            return Err(LedgerError::Empty { path: path.into() });
-        }
-        // the csv reader may stop before the last bytes (a final blank line)
-        let mut hashed = reader.into_inner();
-        std::io::copy(&mut hashed, &mut std::io::sink()).map_err(unreadable)?;
-        ledger.sha256 = Some(format!("{:x}", hashed.hasher.finalize()));
+        ledger.sha256 = Some(file.sha256);
         Ok(ledger)
     }
+}
+
+/// One payment row of a ledger file as read: the four columns, and every
+/// cell of the row (other columns included) as text.
+#[derive(Debug)]
+pub struct LedgerRow<'a> {
+    pub key: &'a str,
+    pub policy: &'a str,
+    pub amount: Decimal,
+    pub paid_on: Date,
+    pub line: u64,
+    pub cells: &'a [String],
+    /// The header's cells.
+    pub header: &'a [String],
+}
+
+/// What reading a ledger file told besides its rows.
+#[derive(Clone, Debug)]
+pub struct LedgerFile {
+    pub sha256: String,
+    /// The header's cells, as written.
+    pub header: Vec<String>,
+    /// Where the four columns are in a row.
+    pub columns: [usize; 4],
+    /// The file starts with a UTF-8 byte-order mark.
+    pub bom: bool,
+    pub encoding: Encoding,
+    /// Payment rows read.
+    pub rows: u64,
+}
+
+/// Reads a ledger file row by row, stopping at the first row that cannot be
+/// read (or that `each` refuses, with its reason).
+pub fn read_rows(
+    path: &Path,
+    mut each: impl FnMut(LedgerRow<'_>) -> Result<(), String>,
+) -> Result<LedgerFile, LedgerError> {
+    let unreadable = |source| LedgerError::Unreadable {
+        path: path.into(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut head = Vec::new();
+    file.take(SNIFF as u64)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    let encoding = choose(Encoding::Auto, &head);
+    let bom = head.starts_with(b"\xEF\xBB\xBF");
+    let rest = std::fs::File::open(path).map_err(unreadable)?;
+    let hashed = Hashed {
+        inner: BufReader::new(rest),
+        hasher: Sha256::new(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(hashed);
+    let mut record = csv::ByteRecord::new();
+    let mut found: Option<(Vec<String>, [usize; 4])> = None;
+    let mut rows = 0;
+    loop {
+        let more = reader.read_byte_record(&mut record).map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            match e.into_kind() {
+                csv::ErrorKind::Io(source) => unreadable(source),
+                other => LedgerError::Row {
+                    path: path.into(),
+                    line,
+                    message: format!("not a CSV row: {other:?}"),
+                },
+            }
+        })?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let bad = |message: String| LedgerError::Row {
+            path: path.into(),
+            line,
+            message,
+        };
+        let cells: Vec<String> = record
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let raw = if i == 0 && found.is_none() {
+                    raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
+                } else {
+                    raw
+                };
+                decode(encoding, raw).map(|c| c.into_owned())
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        let Some((header, at)) = &found else {
+            let at = header(&cells).map_err(|message| LedgerError::Header {
+                path: path.into(),
+                message,
+            })?;
+            found = Some((cells, at));
+            continue;
+        };
+        if cells.len() <= 1 && cells.iter().all(|c| trim(c).is_empty()) {
+            continue; // a blank line
+        }
+        if cells.len() != header.len() {
+            return Err(bad(format!(
+                "{} cells where the header has {}",
+                cells.len(),
+                header.len()
+            )));
+        }
+        let cell = |i: usize| cells.get(i).map_or("", String::as_str);
+        let (key, policy, amount, paid_on) =
+            read_row(cell(at[0]), cell(at[1]), cell(at[2]), cell(at[3])).map_err(bad)?;
+        rows += 1;
+        each(LedgerRow {
+            key,
+            policy,
+            amount,
+            paid_on,
+            line,
+            cells: &cells,
+            header,
+        })
+        .map_err(bad)?;
+    }
+    let Some((header, columns)) = found else {
+        return Err(LedgerError::Empty { path: path.into() });
+    };
+    // the csv reader may stop before the last bytes (a final blank line)
+    let mut hashed = reader.into_inner();
+    std::io::copy(&mut hashed, &mut std::io::sink()).map_err(unreadable)?;
+    Ok(LedgerFile {
+        sha256: format!("{:x}", hashed.hasher.finalize()),
+        header,
+        columns,
+        bom,
+        encoding,
+        rows,
+    })
 }
 
 /// Key, policy id, amount and date of one payment.

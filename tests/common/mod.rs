@@ -22,3 +22,17 @@ pub fn assert_rows_accounted(set: &DataSet) {
         "every row accounted for"
     );
 }
+
+/// Copies a folder with everything in it (a policy set, a run case).
+#[allow(dead_code)] // not every test file that shares `common` uses it
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}

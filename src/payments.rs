@@ -1,0 +1,400 @@
+//! Recording a run's payments in the ledger, exactly once (`mianshen ledger
+//! add`), and checking a ledger (`mianshen ledger check`).
+//!
+//! A run's payments are its eligible decisions with a funded amount above 0.
+//! They are appended under the run's identity (the SHA-256 of its
+//! `manifest.json`, in the ledger's `run` column), so the same run is never
+//! added twice. The ledger is never left half-written: the new ledger is
+//! written beside the old one, flushed to disk and renamed over it, so a crash
+//! at any point leaves the old or the new ledger whole; a lock file beside it
+//! keeps two additions from running at once.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+
+use crate::data::ledger::{read_rows, LedgerError, COLUMNS};
+use crate::data::Encoding;
+use crate::date::Date;
+
+/// The column that names the run a payment was recorded from.
+pub const RUN_COLUMN: &str = "run";
+
+/// The payments of one results folder.
+#[derive(Clone, Debug)]
+pub struct RunPayments {
+    /// The SHA-256 of the run's manifest.json.
+    pub run: String,
+    pub as_of: Date,
+    /// `(key, policy, funded)` in decisions.csv order, funded as written
+    /// there (two decimals).
+    pub payments: Vec<(String, String, String)>,
+    pub total: Decimal,
+}
+
+/// Why a run's payments were not added.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("cannot read the results in `{}`: {message}", dir.display())]
+    Results { dir: PathBuf, message: String },
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    #[error("this run was already added to the ledger (本次结果已记入台账): lines {first} to {last}, paid on {paid_on}; a payment is recorded once")]
+    AlreadyAdded {
+        first: u64,
+        last: u64,
+        paid_on: String,
+    },
+    #[error("{count} of the run's payments are already in the ledger under the same policy, first `{key}` under `{policy}` on line {line} (已兑付): adding them would pay twice. If the policy really pays the same firm again, add with --allow-repeat")]
+    PaidBefore {
+        count: usize,
+        key: String,
+        policy: String,
+        line: u64,
+    },
+    #[error("--paid-on {paid_on} is not after the run's as_of {as_of}: a replay of the run would then count its own payments; give the date the money is paid")]
+    PaidOnTooEarly { paid_on: Date, as_of: Date },
+    #[error("another `ledger add` holds the lock `{}` (台账正在写入); if none is running, the lock is stale: remove it and add again", path.display())]
+    Locked { path: PathBuf },
+    #[error("cannot write the ledger `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What [`append`] added.
+#[derive(Clone, Debug)]
+pub struct Added {
+    pub rows: usize,
+    pub total: Decimal,
+    /// The ledger's lines of the new rows.
+    pub first_line: u64,
+}
+
+/// Reads a results folder's payments and identity.
+pub fn run_payments(dir: &Path) -> Result<RunPayments, AddError> {
+    let fail = |message: String| AddError::Results {
+        dir: dir.into(),
+        message,
+    };
+    let manifest_bytes = std::fs::read(dir.join("manifest.json"))
+        .map_err(|e| fail(format!("manifest.json: {e}")))?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| fail(format!("manifest.json: {e}")))?;
+    let as_of = manifest
+        .get("as_of")
+        .and_then(|v| v.as_str())
+        .and_then(Date::parse_iso)
+        .ok_or_else(|| fail("manifest.json has no as_of".into()))?;
+    let mut reader = csv::Reader::from_path(dir.join("decisions.csv"))
+        .map_err(|e| fail(format!("decisions.csv: {e}")))?;
+    let mut payments = Vec::new();
+    let mut total = Decimal::ZERO;
+    for (i, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| fail(format!("decisions.csv: {e}")))?;
+        let cell = |c: usize| row.get(c).unwrap_or_default();
+        if cell(2) != "eligible" {
+            continue;
+        }
+        let funded: Decimal = match cell(4) {
+            "" => continue,
+            text => text
+                .parse()
+                .map_err(|_| fail(format!("decisions.csv line {}: funded `{text}`", i + 2)))?,
+        };
+        if funded <= Decimal::ZERO {
+            continue;
+        }
+        total += funded;
+        payments.push((
+            cell(0).to_string(),
+            cell(1).to_string(),
+            cell(4).to_string(),
+        ));
+    }
+    Ok(RunPayments {
+        run: crate::load::sha256_hex(&manifest_bytes),
+        as_of,
+        payments,
+        total,
+    })
+}
+
+/// Where the ledger already holds the run's payments: its first and last
+/// lines and their `paid_on` (None when the run was never added or the
+/// ledger does not exist yet).
+pub fn already_added(path: &Path, run: &str) -> Result<Option<(u64, u64, String)>, LedgerError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let mut found: Option<(u64, u64, String)> = None;
+    read_rows(path, |row| {
+        let cell = |name: &str| {
+            row.header
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+                .and_then(|c| row.cells.get(c))
+                .map_or("", |s| s.trim())
+        };
+        if cell(RUN_COLUMN) == run {
+            let e = found.get_or_insert((row.line, row.line, cell("paid_on").to_string()));
+            e.1 = row.line;
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// Appends a run's payments to the ledger at `path` (created when absent),
+/// paid on `paid_on`: exactly once, atomically, under a lock.
+/// `allow_repeat` lets a firm be paid again under a policy it was already
+/// paid under.
+pub fn append(
+    path: &Path,
+    run: &RunPayments,
+    paid_on: Date,
+    allow_repeat: bool,
+) -> Result<Added, AddError> {
+    if paid_on <= run.as_of {
+        return Err(AddError::PaidOnTooEarly {
+            paid_on,
+            as_of: run.as_of,
+        });
+    }
+    let _lock = Lock::take(path)?;
+    let mut header: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .chain([RUN_COLUMN.to_string()])
+        .collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut bom = true;
+    let mut last_line = 1;
+    if path.exists() {
+        let new: std::collections::HashSet<(&str, &str)> = run
+            .payments
+            .iter()
+            .map(|(k, p, _)| (k.as_str(), p.as_str()))
+            .collect();
+        let mut same_run: Option<(u64, u64, String)> = None;
+        let mut repeated: Vec<(String, String, u64)> = Vec::new();
+        let mut lines = Vec::new();
+        let file = read_rows(path, |row| {
+            rows.push(row.cells.to_vec());
+            lines.push(row.line);
+            last_line = row.line;
+            Ok(())
+        })?;
+        header = file.header.clone();
+        bom = file.bom || file.encoding == Encoding::Gb18030;
+        let run_col = header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(RUN_COLUMN));
+        if run_col.is_none() {
+            header.push(RUN_COLUMN.to_string());
+            for r in &mut rows {
+                r.push(String::new());
+            }
+        }
+        let run_col = run_col.unwrap_or(header.len().saturating_sub(1));
+        let [k, p, _, d] = file.columns;
+        for (r, line) in rows.iter().zip(&lines) {
+            let cell = |c: usize| r.get(c).map_or("", |s| s.trim());
+            if cell(run_col) == run.run {
+                let e = same_run.get_or_insert((*line, *line, cell(d).to_string()));
+                e.1 = *line;
+            }
+            if new.contains(&(cell(k), cell(p))) {
+                repeated.push((cell(k).to_string(), cell(p).to_string(), *line));
+            }
+        }
+        if let Some((first, last, paid_on)) = same_run {
+            return Err(AddError::AlreadyAdded {
+                first,
+                last,
+                paid_on,
+            });
+        }
+        if let (false, Some((key, policy, line))) = (allow_repeat, repeated.first()) {
+            return Err(AddError::PaidBefore {
+                count: repeated.len(),
+                key: key.clone(),
+                policy: policy.clone(),
+                line: *line,
+            });
+        }
+    }
+    let at = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let slots = [
+        at("key"),
+        at("policy"),
+        at("amount"),
+        at("paid_on"),
+        at(RUN_COLUMN),
+    ];
+    let paid_text = paid_on.to_string();
+    for (key, policy, funded) in &run.payments {
+        let mut r = vec![String::new(); header.len()];
+        for (slot, value) in slots.iter().zip([
+            key.as_str(),
+            policy.as_str(),
+            funded.as_str(),
+            paid_text.as_str(),
+            run.run.as_str(),
+        ]) {
+            if let Some(cell) = slot.and_then(|i| r.get_mut(i)) {
+                *cell = value.to_string();
+            }
+        }
+        rows.push(r);
+    }
+    write_atomically(path, &header, &rows, bom)?;
+    Ok(Added {
+        rows: run.payments.len(),
+        total: run.total,
+        first_line: last_line + 1,
+    })
+}
+
+/// Writes the ledger beside `path`, flushes it to disk and renames it over
+/// `path`: readers see the old ledger or the new one, never a part.
+fn write_atomically(
+    path: &Path,
+    header: &[String],
+    rows: &[Vec<String>],
+    bom: bool,
+) -> Result<(), AddError> {
+    let failed = |source| AddError::Write {
+        path: path.into(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.new-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        if bom {
+            file.write_all(b"\xEF\xBB\xBF")?;
+        }
+        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(&mut file));
+        w.write_record(header)?;
+        for r in rows {
+            w.write_record(r)?;
+        }
+        w.flush()?;
+        drop(w);
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // the rename itself is durable once the folder is
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(failed)
+}
+
+/// `LEDGER.lock`, held while a ledger is rewritten.
+struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    fn take(ledger: &Path) -> Result<Lock, AddError> {
+        let mut name = ledger.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                let _ = writeln!(f, "{}", std::process::id());
+                Ok(Lock { path })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(AddError::Locked { path })
+            }
+            Err(source) => Err(AddError::Write { path, source }),
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A ledger's totals, for `mianshen ledger check`.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub rows: u64,
+    pub firms: usize,
+    /// `(policy, year)` → (payments, total).
+    pub by_policy_year: BTreeMap<(String, i32), (u64, Decimal)>,
+    /// Runs recorded (`run` column) → payments.
+    pub runs: BTreeMap<String, u64>,
+    /// `(key, policy)` whose payments sum below 0 (more clawed back than paid).
+    pub negative: Vec<(String, String, Decimal)>,
+    pub sha256: String,
+}
+
+/// Reads a whole ledger and totals it; the first unreadable row is an error.
+pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
+    let mut t = Totals::default();
+    let mut per_firm: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    let mut runs: BTreeMap<String, u64> = BTreeMap::new();
+    let file = read_rows(path, |row| {
+        let e = t
+            .by_policy_year
+            .entry((row.policy.to_string(), row.paid_on.year()))
+            .or_default();
+        e.0 += 1;
+        e.1 += row.amount;
+        *per_firm
+            .entry((row.key.to_string(), row.policy.to_string()))
+            .or_default() += row.amount;
+        let run = row
+            .header
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(RUN_COLUMN))
+            .and_then(|c| row.cells.get(c))
+            .map_or("", |s| s.trim());
+        if !run.is_empty() {
+            *runs.entry(run.to_string()).or_default() += 1;
+        }
+        Ok(())
+    })?;
+    t.rows = file.rows;
+    t.sha256 = file.sha256;
+    t.runs = runs;
+    t.firms = per_firm
+        .keys()
+        .map(|(k, _)| k.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    t.negative = per_firm
+        .into_iter()
+        .filter(|(_, v)| *v < Decimal::ZERO)
+        .map(|((k, p), v)| (k, p, v))
+        .collect();
+    Ok(t)
+}

@@ -21,6 +21,7 @@ seed schema $(small "$root/policies" "$root/tests/cases" -name 'schema.yaml')
 seed cases $(small "$root/policies/tests" -name '*.yaml')
 seed data_csv $(small "$root/policies/data" "$root/tests/cases/run" -name '*.csv') $(small "$here/seeds/csv" -name '*')
 seed data_jsonl $(small "$root/policies/data" -name '*.jsonl') $(small "$here/seeds/jsonl" -name '*')
-for t in policy schema cases data_csv data_jsonl; do
+seed ledger $(small "$root/tests/cases/run" -name 'ledger*.csv') $(small "$here/seeds/ledger" -name '*')
+for t in policy schema cases data_csv data_jsonl ledger; do
     printf '%-10s %s seeds\n' "$t" "$(ls "$corpus/$t" | wc -l)"
 done

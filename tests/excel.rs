@@ -477,6 +477,7 @@ fn a_workbook_that_cannot_be_read_is_named() {
     empty.add_worksheet();
     empty.save(dir.path("empty.xlsx")).unwrap();
     std::fs::write(dir.path("far.xlsx"), cell_past_the_last_row()).unwrap();
+    std::fs::write(dir.path("sheet.ods"), b"PK\x03\x04").unwrap();
     let mut header_only = Workbook::new();
     header_only
         .add_worksheet()
@@ -488,6 +489,7 @@ fn a_workbook_that_cannot_be_read_is_named() {
         ("cut.xlsx", "cannot be read as an Excel workbook"),
         ("far.xlsx", "its contents are malformed"),
         ("empty.xlsx", "its first worksheet `Sheet1` is empty"),
+        ("sheet.ods", "spreadsheets ending in `.ods` are not read"),
         ("nokey.xlsx", "has no column for the key field `uscc`"),
         ("absent.xlsx", "cannot read `absent.xlsx`"),
     ] {

@@ -111,6 +111,11 @@ pub enum DataError {
         path.display()
     )]
     NotAWorkbook { path: PathBuf, message: String },
+    #[error(
+        "`{}`: spreadsheets ending in `.{ending}` are not read; save it as an Excel workbook (.xlsx) or as CSV",
+        path.display()
+    )]
+    SheetNotRead { path: PathBuf, ending: String },
     #[error("`{}` has no worksheet", path.display())]
     NoWorksheet { path: PathBuf },
     #[error("`{}` has no header: its first worksheet `{sheet}` is empty", path.display())]

@@ -21,6 +21,19 @@ use super::*;
 /// which a text field would take as a value.
 const ENDINGS: [&str; 3] = ["xlsx", "xlsm", "xls"];
 
+/// Endings of spreadsheets that are not read: a clear error, rather than
+/// reading their bytes as CSV.
+const NOT_READ: [&str; 3] = ["ods", "xlsb", "numbers"];
+
+/// A spreadsheet that is not read, by its ending: the ending as written.
+pub(super) fn not_read(path: &Path) -> Option<String> {
+    let e = path.extension()?.to_str()?;
+    NOT_READ
+        .iter()
+        .any(|x| x.eq_ignore_ascii_case(e))
+        .then(|| e.to_string())
+}
+
 /// A file read as a workbook, by its ending.
 pub(super) fn is_workbook(path: &Path) -> bool {
     ending(path).is_some()

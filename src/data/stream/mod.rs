@@ -241,6 +241,12 @@ impl Reader {
         opts: &ReadOptions,
         unknown: &mut Unknown,
     ) -> Result<(Reader, Vec<Column>, Encoding), DataError> {
+        if let Some(ending) = excel::not_read(path) {
+            return Err(DataError::SheetNotRead {
+                path: path.to_path_buf(),
+                ending,
+            });
+        }
         if Format::of(path) == Format::Excel {
             let (sheet, names) = excel::Sheet::open(open, path)?;
             let columns = columns(path, names, schema, unknown)?;

@@ -251,11 +251,12 @@ impl Engine {
         crate::batch::records::run(&self.set.program, firms, &self.options(as_of, all)?)
     }
 
-    /// A batch run over a data file (CSV, or JSON Lines when it ends in
-    /// `.jsonl`), read exactly as `mianshen run` reads it: rows that cannot
-    /// be read, and every row of a key on several rows, are in
-    /// [`RunResult::rejects`] (in row order), the others evaluated and
-    /// settled. A file that cannot be read at all is an error.
+    /// A batch run over a data file (CSV, JSON Lines when it ends in
+    /// `.jsonl`, the first worksheet of an Excel workbook when it ends in
+    /// `.xlsx`, `.xlsm` or `.xls`), read exactly as `mianshen run` reads
+    /// it: rows that cannot be read, and every row of a key on several rows,
+    /// are in [`RunResult::rejects`] (in row order), the others evaluated
+    /// and settled. A file that cannot be read at all is an error.
     ///
     /// ```
     /// use mianshen::{Date, Engine, RunError};

@@ -72,7 +72,7 @@ enum Command {
     Run {
         dir: PathBuf,
         /// The firm data, `[SOURCE=]FILE`: CSV (UTF-8 or GB18030), JSON Lines
-        /// (.jsonl) or Excel (.xlsx); repeat for several departments' files,
+        /// (.jsonl) or Excel (.xlsx, .xls); repeat for several departments' files,
         /// joined per firm on the key
         #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
         data: Vec<String>,
@@ -191,6 +191,18 @@ fn json(f: Format) -> bool {
     matches!(f, Format::Json)
 }
 
+/// A panic inside the workbook reader is caught and reported as a file
+/// that cannot be read; the default message of the panic would only
+/// confuse, so it is not printed. Every other panic prints as usual.
+fn quiet_caught_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !mianshen::data::reading_workbook() {
+            default(info);
+        }
+    }));
+}
+
 /// A large run reads many sorted runs from disk at once (up to 64 per sort):
 /// take the most open files the system allows, as other tools that merge
 /// on disk do.
@@ -222,6 +234,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     raise_open_file_limit();
+    quiet_caught_panics();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { dir, error_format } => cli::check(&dir, json(error_format)),

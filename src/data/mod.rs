@@ -4,7 +4,8 @@
 //! manifest, decoded cell by cell (UTF-8, or GB18030 as Chinese office
 //! software exports it), and each row becomes either one [`Record`] or one or
 //! more [`Reject`]s, never both and never neither. The format follows the
-//! file's ending: `.jsonl` is JSON Lines, anything else CSV.
+//! file's ending: `.jsonl` is JSON Lines, `.xlsx` (also `.xlsm`, `.xls`) the
+//! first worksheet of an Excel workbook, anything else CSV.
 
 mod cell;
 mod json;
@@ -23,6 +24,7 @@ use crate::record::Record;
 use crate::schema::Schema;
 
 pub use cell::{list as list_cell, parse_cell, parse_json};
+pub use stream::reading_workbook;
 
 /// How the bytes of a data file are decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -105,6 +107,20 @@ pub enum DataError {
     },
     #[error("`{}` has no header: the file is empty", path.display())]
     NoHeader { path: PathBuf },
+    #[error(
+        "`{}` cannot be read as an Excel workbook: {message}; save it again from Excel, or give a CSV file a `.csv` ending",
+        path.display()
+    )]
+    NotAWorkbook { path: PathBuf, message: String },
+    #[error(
+        "`{}`: spreadsheets ending in `.{ending}` are not read; save it as an Excel workbook (.xlsx) or as CSV",
+        path.display()
+    )]
+    SheetNotRead { path: PathBuf, ending: String },
+    #[error("`{}` has no worksheet", path.display())]
+    NoWorksheet { path: PathBuf },
+    #[error("`{}` has no header: its first worksheet `{sheet}` is empty", path.display())]
+    EmptySheet { path: PathBuf, sheet: String },
     #[error("`{}`:{line}: cannot read the header: {message}", path.display())]
     BadHeader {
         path: PathBuf,

@@ -60,7 +60,7 @@ pub(super) fn header(
             }
         }
     }
-    let mut columns = Vec::with_capacity(record.len());
+    let mut names = Vec::with_capacity(record.len());
     for (i, raw) in record.iter().enumerate() {
         let name = decode(encoding, raw).map_err(|_| match encoding {
             Encoding::Gb18030 => DataError::HeaderNotGb18030 {
@@ -75,14 +75,26 @@ pub(super) fn header(
         } else {
             &name
         };
-        let field = schema.lookup(trim(header));
+        names.push(header.to_string());
+    }
+    columns(path, names, schema, unknown)
+}
+
+/// Maps the names of a header, as written, to fields: the columns of a CSV
+/// file or of a worksheet's first row.
+pub(super) fn columns(
+    path: &Path,
+    names: Vec<String>,
+    schema: &Schema,
+    unknown: &mut Unknown,
+) -> Result<Vec<Column>, DataError> {
+    let mut columns = Vec::with_capacity(names.len());
+    for header in names {
+        let field = schema.lookup(trim(&header));
         if field.is_none() {
-            unknown.add(trim(header));
+            unknown.add(trim(&header));
         }
-        columns.push(Column {
-            header: header.to_string(),
-            field,
-        });
+        columns.push(Column { header, field });
     }
     check_columns(path, &columns, schema)?;
     Ok(columns)

@@ -10,6 +10,10 @@
 //! [`Stream::reparse_each`] reads the rows of duplicated keys again to give their
 //! rejects; the caller drops whatever it had from them. A file without
 //! duplicates is read once.
+//!
+//! The format follows the file's ending: `.jsonl` is JSON Lines, a
+//! workbook's ending (`.xlsx`, `.xlsm`, `.xls`) its first worksheet
+//! ([`excel`]), anything else CSV.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -19,11 +23,13 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
+mod excel;
 mod header;
 mod repeated;
 mod row;
 
-use header::{header, Column, Unknown};
+pub use excel::reading_workbook;
+use header::{columns, header, Column, Unknown};
 pub(crate) use repeated::also_on;
 pub use repeated::{DupRow, Repeated};
 pub use row::RowParser;
@@ -39,7 +45,8 @@ use crate::schema::{uscc_valid, Check, Field, Schema};
 /// key is on several rows.
 pub type Open = dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + Send + Sync;
 
-/// One row as read: its line and raw cells (a JSON line is one cell).
+/// One row as read: its line and raw cells (a JSON line is one cell; a
+/// worksheet's cell starts with a byte telling how it was stored).
 #[derive(Clone, Debug, Default)]
 pub struct RawRow {
     pub line: u64,
@@ -135,6 +142,27 @@ impl Seen {
     }
 }
 
+/// The formats of data files, chosen by the file's ending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Format {
+    Csv,
+    JsonLines,
+    /// The first worksheet of a workbook.
+    Excel,
+}
+
+impl Format {
+    fn of(path: &Path) -> Format {
+        if is_json_lines(path) {
+            Format::JsonLines
+        } else if excel::is_workbook(path) {
+            Format::Excel
+        } else {
+            Format::Csv
+        }
+    }
+}
+
 enum Reader {
     Csv {
         reader: csv::Reader<Tracked<Box<dyn Read + Send>>>,
@@ -145,6 +173,7 @@ enum Reader {
         line: u64,
         buf: Vec<u8>,
     },
+    Excel(excel::Sheet),
 }
 
 /// A data file being read.
@@ -203,7 +232,8 @@ fn csv_reader(t: Tracked<Box<dyn Read + Send>>) -> csv::Reader<Tracked<Box<dyn R
 
 impl Reader {
     /// Opens the data and reads the header: the reader positioned at the
-    /// first row, the columns (none for JSON Lines) and the encoding.
+    /// first row, the columns (none for JSON Lines) and the encoding (of
+    /// no account in a workbook, which holds text).
     fn open(
         open: &Open,
         path: &Path,
@@ -211,6 +241,17 @@ impl Reader {
         opts: &ReadOptions,
         unknown: &mut Unknown,
     ) -> Result<(Reader, Vec<Column>, Encoding), DataError> {
+        if let Some(ending) = excel::not_read(path) {
+            return Err(DataError::SheetNotRead {
+                path: path.to_path_buf(),
+                ending,
+            });
+        }
+        if Format::of(path) == Format::Excel {
+            let (sheet, names) = excel::Sheet::open(open, path)?;
+            let columns = columns(path, names, schema, unknown)?;
+            return Ok((Reader::Excel(sheet), columns, Encoding::Utf8));
+        }
         let (source, encoding) = start(open, path, opts)?;
         if is_json_lines(path) {
             let reader = Reader::Jsonl {
@@ -226,10 +267,21 @@ impl Reader {
         Ok((Reader::Csv { reader, lines }, columns, encoding))
     }
 
-    fn source(&self) -> &Tracked<Box<dyn Read + Send>> {
+    /// Bytes read so far.
+    fn position(&self) -> u64 {
         match self {
-            Reader::Csv { reader, .. } => reader.get_ref(),
-            Reader::Jsonl { reader, .. } => reader.get_ref(),
+            Reader::Csv { reader, .. } => reader.get_ref().position(),
+            Reader::Jsonl { reader, .. } => reader.get_ref().position(),
+            Reader::Excel(sheet) => sheet.position(),
+        }
+    }
+
+    /// SHA-256 of the bytes read so far, lowercase hex.
+    fn sha256(&self) -> String {
+        match self {
+            Reader::Csv { reader, .. } => reader.get_ref().sha256(),
+            Reader::Jsonl { reader, .. } => reader.get_ref().sha256(),
+            Reader::Excel(sheet) => sheet.sha256().to_string(),
         }
     }
 
@@ -281,13 +333,16 @@ impl Reader {
                     out.len += 1;
                 }
             }
+            Reader::Excel(sheet) => sheet.next_batch(max, out),
         }
         Ok(())
     }
 }
 
 impl Stream {
-    /// Opens a data file: CSV, or JSON Lines when its name ends in `.jsonl`.
+    /// Opens a data file: JSON Lines when its name ends in `.jsonl`, the
+    /// first worksheet of a workbook when it ends in `.xlsx` (or `.xlsm`,
+    /// `.xls`), else CSV.
     pub fn open_path(
         path: &Path,
         schema: &Schema,
@@ -315,7 +370,7 @@ impl Stream {
         let (reader, columns, encoding) = Reader::open(&*open, path, schema, opts, &mut unknown)?;
         let parser = RowParser {
             schema: schema.clone(),
-            json: is_json_lines(path),
+            format: Format::of(path),
             encoding,
             columns,
             duplicates: HashMap::new(),
@@ -372,14 +427,14 @@ impl Stream {
 
     /// Bytes read so far.
     pub fn position(&self) -> u64 {
-        self.reader.source().position()
+        self.reader.position()
     }
 
     /// Rows read so far, the hash of the bytes read and the unknown columns.
     pub fn info(&self) -> StreamInfo {
         StreamInfo {
             rows: self.rows,
-            sha256: self.reader.source().sha256(),
+            sha256: self.reader.sha256(),
             unknown_columns: self.unknown.names.clone(),
         }
     }

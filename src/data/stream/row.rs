@@ -7,11 +7,40 @@ use super::*;
 pub(super) const WHOLE_ROW: usize = 0;
 pub(super) const ABSENT: usize = usize::MAX;
 
+/// A cell of a CSV file or a worksheet as text, and whether the workbook
+/// stored it as a number.
+pub(super) struct Written<'a> {
+    pub(super) text: Cow<'a, str>,
+    pub(super) number: bool,
+}
+
+impl<'a> Written<'a> {
+    fn text(text: &'a str) -> Written<'a> {
+        Written {
+            text: Cow::Borrowed(text),
+            number: false,
+        }
+    }
+}
+
+/// A cell that has no text to read: what a reject shows of it, and why.
+pub(super) struct NoText<'a> {
+    shown: Cow<'a, str>,
+    reason: &'static str,
+}
+
+/// Why an error cell of a workbook is rejected.
+const ERROR_CELL: &str =
+    "Excel error cell: it holds an error, not a value; correct it in the workbook";
+
+/// Added to the reason of a credit code the workbook stored as a number.
+const CODE_AS_NUMBER: &str = "the workbook stores this code as a number, which keeps no letters and only 15 significant digits, so the code cannot be recovered from it: format the column as text in Excel and enter the codes again";
+
 /// What a parser needs, shared read-only between threads.
 #[derive(Clone)]
 pub struct RowParser {
     pub(super) schema: Schema,
-    pub(super) json: bool,
+    pub(super) format: Format,
     pub(super) encoding: Encoding,
     pub(super) columns: Vec<Column>,
     /// Every key found on more than one row, with its rows (known only
@@ -94,10 +123,9 @@ impl RowParser {
         seen: &mut Seen,
         repeated: Option<&Repeated>,
     ) -> Result<Record, Vec<Reject>> {
-        let parsed = if self.json {
-            self.parse_json(raw, seen, repeated)
-        } else {
-            self.parse_csv(raw, repeated)
+        let parsed = match self.format {
+            Format::JsonLines => self.parse_json(raw, seen, repeated),
+            Format::Csv | Format::Excel => self.parse_cells(raw, repeated),
         };
         if parsed.is_err() {
             if let Some(key) = self.row_key(raw) {
@@ -112,13 +140,13 @@ impl RowParser {
     /// when there is none (empty, not decodable, no JSON object).
     pub(crate) fn row_key(&self, raw: &RawRow) -> Option<String> {
         let schema = &self.schema;
-        if !self.json {
+        if self.format != Format::JsonLines {
             let i = self
                 .columns
                 .iter()
                 .position(|c| c.field == Some(schema.key))?;
-            let text = decode(self.encoding, raw.record.get(i)?).ok()?;
-            return key_of(schema.key_field(), &text);
+            let cell = self.written(raw.record.get(i)?).ok()?;
+            return key_of(schema.key_field(), &cell.text);
         }
         let text = decode(self.encoding, raw.record.get(0)?).ok()?;
         let Entries(entries) = serde_json::from_str::<Entries>(&text).ok()?;
@@ -134,7 +162,7 @@ impl RowParser {
     /// The cell of field `f` in a row, as written (empty when the row has
     /// none): what `conflicts.csv` shows.
     pub fn cell_text(&self, raw: &RawRow, f: usize) -> String {
-        let text = if self.json {
+        let text = if self.format == Format::JsonLines {
             let Some(Ok(line)) = raw.record.get(0).map(|b| decode(self.encoding, b)) else {
                 return String::new();
             };
@@ -150,8 +178,8 @@ impl RowParser {
                 .iter()
                 .position(|c| c.field == Some(f))
                 .and_then(|i| raw.record.get(i))
-                .and_then(|b| decode(self.encoding, b).ok())
-                .map(Cow::into_owned)
+                .and_then(|b| self.written(b).ok())
+                .map(|w| w.text.into_owned())
         };
         shown(&text.unwrap_or_default()).into_owned()
     }
@@ -160,7 +188,7 @@ impl RowParser {
     /// writes it.
     pub fn key_column(&self, raw: &RawRow) -> String {
         let key = self.schema.key;
-        if self.json {
+        if self.format == Format::JsonLines {
             let line = raw
                 .record
                 .get(0)
@@ -178,6 +206,35 @@ impl RowParser {
             .find(|c| c.field == Some(key))
             .map(|c| c.header.clone())
             .unwrap_or_else(|| self.schema.key_field().name.clone())
+    }
+
+    /// One cell of a CSV file (decoded) or of a worksheet (its text, and how
+    /// the sheet stored it); an error cell of a worksheet has none.
+    pub(super) fn written<'a>(&self, raw: &'a [u8]) -> Result<Written<'a>, NoText<'a>> {
+        if self.format == Format::Excel {
+            let (stored, bytes) = excel::split(raw);
+            // written from text when the sheet was read
+            let text = String::from_utf8_lossy(bytes);
+            return match stored {
+                excel::Stored::Error => Err(NoText {
+                    shown: text,
+                    reason: ERROR_CELL,
+                }),
+                stored => Ok(Written {
+                    text,
+                    number: stored == excel::Stored::Number,
+                }),
+            };
+        }
+        decode(self.encoding, raw)
+            .map(|text| Written {
+                text,
+                number: false,
+            })
+            .map_err(|reason| NoText {
+                shown: String::from_utf8_lossy(raw),
+                reason,
+            })
     }
 
     /// A text or list field that evaluation never reads: any value is valid,
@@ -216,8 +273,9 @@ impl RowParser {
         field: &Field,
         is_key: bool,
         parsed: Result<Cell, String>,
-        text: &str,
+        written: &Written,
     ) -> Cell {
+        let text = &*written.text;
         let cell = match parsed {
             Ok(cell) => cell,
             Err(reason) => {
@@ -231,6 +289,11 @@ impl RowParser {
         if field.check == Some(Check::Uscc) {
             if let Cell::Text(t) = &cell {
                 if let Err(reason) = uscc_valid(t) {
+                    let reason = if written.number {
+                        format!("{reason}; {CODE_AS_NUMBER}")
+                    } else {
+                        reason
+                    };
                     rejects.add(position, column, text, reason);
                 }
             }
@@ -244,7 +307,12 @@ impl RowParser {
         cell
     }
 
-    fn parse_csv(&self, raw: &RawRow, repeated: Option<&Repeated>) -> Result<Record, Vec<Reject>> {
+    /// A row of cells: of a CSV file, or of a worksheet.
+    fn parse_cells(
+        &self,
+        raw: &RawRow,
+        repeated: Option<&Repeated>,
+    ) -> Result<Record, Vec<Reject>> {
         let schema = &self.schema;
         let mut rejects = RowRejects {
             line: raw.line,
@@ -297,8 +365,8 @@ impl RowParser {
             if let Some((i, raw_key, column)) =
                 key_column.and_then(|i| Some((i, record.get(i)?, self.columns.get(i)?)))
             {
-                if let Ok(text) = decode(self.encoding, raw_key) {
-                    if let Some(k) = key_of(schema.key_field(), &text) {
+                if let Ok(cell) = self.written(raw_key) {
+                    if let Some(k) = key_of(schema.key_field(), &cell.text) {
                         self.duplicate(&mut rejects, i + 1, &column.header, &k);
                     }
                 }
@@ -308,8 +376,8 @@ impl RowParser {
         let mut cells = vec![Cell::Missing; schema.fields.len()];
         // A record that is valid UTF-8 as a whole is so in every cell (cells
         // split at ASCII delimiters): validate once, then slice.
-        let whole = match self.encoding {
-            Encoding::Utf8 => std::str::from_utf8(record.as_slice()).ok(),
+        let whole = match (self.format, self.encoding) {
+            (Format::Csv, Encoding::Utf8) => std::str::from_utf8(record.as_slice()).ok(),
             _ => None,
         };
         for (i, (raw_cell, column)) in record.iter().zip(&self.columns).enumerate() {
@@ -320,18 +388,13 @@ impl RowParser {
             let position = i + 1;
             let valid = whole.and_then(|w| w.get(record.range(i)?));
             let decoded = match valid {
-                Some(t) => Ok(Cow::Borrowed(t)),
-                None => decode(self.encoding, raw_cell),
+                Some(t) => Ok(Written::text(t)),
+                None => self.written(raw_cell),
             };
-            let text = match decoded {
-                Ok(t) => t,
-                Err(reason) => {
-                    rejects.add(
-                        position,
-                        &column.header,
-                        &String::from_utf8_lossy(raw_cell),
-                        reason,
-                    );
+            let written = match decoded {
+                Ok(w) => w,
+                Err(no) => {
+                    rejects.add(position, &column.header, &no.shown, no.reason);
                     continue;
                 }
             };
@@ -339,7 +402,7 @@ impl RowParser {
             if !is_key && field.check.is_none() && self.skipped(f, field) {
                 continue;
             }
-            let parsed = parse_cell(&field.ty, &text);
+            let parsed = parse_cell(&field.ty, &written.text);
             let cell = self.cell(
                 &mut rejects,
                 position,
@@ -347,7 +410,7 @@ impl RowParser {
                 field,
                 is_key,
                 parsed,
-                &text,
+                &written,
             );
             if let Some(slot) = cells.get_mut(f) {
                 *slot = cell;
@@ -414,7 +477,7 @@ impl RowParser {
                 field,
                 f == schema.key,
                 parsed,
-                &text,
+                &Written::text(&text),
             );
             if let Some(slot) = cells.get_mut(f) {
                 *slot = cell;

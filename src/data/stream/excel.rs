@@ -1,0 +1,400 @@
+//! Excel workbooks (LANGUAGE.md section 8): the first worksheet, its first
+//! row the header, every cell written out as the text a CSV cell would hold
+//! and read from there by the same rules (section 10).
+//!
+//! A workbook is a zip of XML parts, not a stream of rows: the file is read
+//! whole, and calamine reads the sheet's cells that hold something into
+//! memory; its rows are then handed out in batches like a CSV file's. Each
+//! cell becomes one field of a [`RawRow`] whose first byte tells how the
+//! sheet stored it ([`Stored`]), so that the row parser can reject an error
+//! cell and say when a code was kept as a number.
+
+use std::panic::AssertUnwindSafe;
+
+use calamine::{Data, ExcelDateTime, Reader as Workbook, SheetType, Xls, Xlsx};
+use sha2::{Digest, Sha256};
+
+use super::*;
+
+/// The endings read as workbooks: Excel's, and its 97-2003 format. Not
+/// OpenDocument (`.ods`): calamine reads an error cell there as its text,
+/// which a text field would take as a value.
+const ENDINGS: [&str; 3] = ["xlsx", "xlsm", "xls"];
+
+/// Endings of spreadsheets that are not read: a clear error, rather than
+/// reading their bytes as CSV.
+const NOT_READ: [&str; 3] = ["ods", "xlsb", "numbers"];
+
+/// A spreadsheet that is not read, by its ending: the ending as written.
+pub(super) fn not_read(path: &Path) -> Option<String> {
+    let e = path.extension()?.to_str()?;
+    NOT_READ
+        .iter()
+        .any(|x| x.eq_ignore_ascii_case(e))
+        .then(|| e.to_string())
+}
+
+/// A file read as a workbook, by its ending.
+pub(super) fn is_workbook(path: &Path) -> bool {
+    ending(path).is_some()
+}
+
+fn ending(path: &Path) -> Option<&'static str> {
+    let e = path.extension()?.to_str()?;
+    ENDINGS.into_iter().find(|x| x.eq_ignore_ascii_case(e))
+}
+
+/// How the sheet stored a cell: the first byte of its field in a [`RawRow`]
+/// (an empty field is an empty cell).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stored {
+    /// Text, a date or a boolean, read as written.
+    Text,
+    /// A number, written in plain decimal notation.
+    Number,
+    /// An error value such as `#N/A`: the row is rejected.
+    Error,
+}
+
+impl Stored {
+    fn tag(self) -> u8 {
+        match self {
+            Stored::Text => b't',
+            Stored::Number => b'n',
+            Stored::Error => b'e',
+        }
+    }
+}
+
+/// A field of a sheet's [`RawRow`]: how the cell was stored, and its text.
+pub(super) fn split(field: &[u8]) -> (Stored, &[u8]) {
+    match field.split_first() {
+        Some((b'n', text)) => (Stored::Number, text),
+        Some((b'e', text)) => (Stored::Error, text),
+        Some((_, text)) => (Stored::Text, text),
+        None => (Stored::Text, field),
+    }
+}
+
+/// A cell as the text a CSV cell would hold, and how it was stored.
+fn written(cell: &Data) -> (Stored, Cow<'_, str>) {
+    match cell {
+        Data::Empty => (Stored::Text, Cow::Borrowed("")),
+        Data::String(s) => (Stored::Text, Cow::Borrowed(s)),
+        Data::Float(f) => (Stored::Number, Cow::Owned(plain(*f))),
+        Data::Int(i) => (Stored::Number, Cow::Owned(i.to_string())),
+        Data::Bool(b) => (
+            Stored::Text,
+            Cow::Borrowed(if *b { "true" } else { "false" }),
+        ),
+        Data::DateTime(d) if d.is_datetime() => (Stored::Text, Cow::Owned(date(d))),
+        // a duration (`[h]:mm`): its number of days
+        Data::DateTime(d) => (Stored::Number, Cow::Owned(plain(d.as_f64()))),
+        Data::DateTimeIso(s) => (Stored::Text, Cow::Borrowed(iso_date(s))),
+        Data::DurationIso(s) => (Stored::Text, Cow::Borrowed(s)),
+        Data::Error(e) => (Stored::Error, Cow::Owned(e.to_string())),
+    }
+}
+
+/// A number in plain decimal notation, the shortest that reads back as the
+/// same binary number: Rust's `Display` for `f64`, which never writes an
+/// exponent (0.1 is `0.1`, 1e20 is `100000000000000000000`, 3.0 is `3`).
+pub(super) fn plain(f: f64) -> String {
+    if f == 0.0 {
+        // not `-0`
+        return "0".to_string();
+    }
+    format!("{f}")
+}
+
+/// A date cell as `YYYY-MM-DD`; a time of day is dropped. A cell that holds
+/// only a time (its serial number below 1) is written `hh:mm:ss`: it is no
+/// date, and a `date` field rejects it.
+fn date(d: &ExcelDateTime) -> String {
+    let (year, month, day, hour, minute, second, _) = d.to_ymd_hms_milli();
+    if (0.0..1.0).contains(&d.as_f64()) {
+        return format!("{hour:02}:{minute:02}:{second:02}");
+    }
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// An ISO 8601 date and time (as OpenDocument stores dates): its date.
+fn iso_date(s: &str) -> &str {
+    let digits = |r: std::ops::Range<usize>| {
+        s.get(r)
+            .is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let dashes = s.get(4..5) == Some("-") && s.get(7..8) == Some("-");
+    match s.get(..10) {
+        Some(d) if dashes && digits(0..4) && digits(5..7) && digits(8..10) => d,
+        _ => s,
+    }
+}
+
+/// A cell with nothing in it, or nothing but blanks: a row of them is no
+/// row (as a blank line of a CSV file is not).
+fn is_blank(cell: &Data) -> bool {
+    match cell {
+        Data::Empty => true,
+        Data::String(s) => trim(s).is_empty(),
+        _ => false,
+    }
+}
+
+thread_local! {
+    static READING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is reading a workbook with calamine, whose panics are
+/// caught and reported as a file that cannot be read: a panic hook may keep
+/// quiet about them.
+pub fn reading_workbook() -> bool {
+    READING.get()
+}
+
+fn not_a_workbook(path: &Path, message: String) -> DataError {
+    DataError::NotAWorkbook {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// A cell that holds something, where the sheet has it (0-based).
+struct Placed {
+    row: u32,
+    col: u32,
+    value: Data,
+}
+
+type Bytes = std::io::Cursor<Vec<u8>>;
+
+/// The name and the cells of a workbook's first worksheet, in row order.
+fn first_sheet(path: &Path, bytes: Vec<u8>) -> Result<(String, Vec<Placed>), DataError> {
+    let bad = |e: &dyn std::fmt::Display| not_a_workbook(path, e.to_string());
+    let bad_sheet = |name: &str, e: &dyn std::fmt::Display| {
+        not_a_workbook(path, format!("its worksheet `{name}`: {e}"))
+    };
+    let cursor = std::io::Cursor::new(bytes);
+    let (name, mut cells) = if ending(path) == Some("xls") {
+        let mut book: Xls<Bytes> = calamine::open_workbook_from_rs(cursor).map_err(|e| bad(&e))?;
+        let name = first_worksheet(&book, path)?;
+        let range = book
+            .worksheet_range(&name)
+            .map_err(|e| bad_sheet(&name, &e))?;
+        let (top, left) = range.start().unwrap_or_default();
+        let cells = range
+            .used_cells()
+            .filter(|(_, _, v)| !is_blank(v))
+            .map(|(r, c, v)| Placed {
+                row: top.saturating_add(u32::try_from(r).unwrap_or(u32::MAX)),
+                col: left.saturating_add(u32::try_from(c).unwrap_or(u32::MAX)),
+                value: v.clone(),
+            })
+            .collect();
+        (name, cells)
+    } else {
+        let mut book: Xlsx<Bytes> = calamine::open_workbook_from_rs(cursor).map_err(|e| bad(&e))?;
+        let name = first_worksheet(&book, path)?;
+        let cells = xlsx_cells(&mut book, &name).map_err(|e| bad_sheet(&name, &e))?;
+        (name, cells)
+    };
+    // in order as written, as a rule; stable, so a cell written twice keeps
+    // its last value
+    cells.sort_by_key(|c| (c.row, c.col));
+    Ok((name, cells))
+}
+
+fn first_worksheet<R: Workbook<Bytes>>(book: &R, path: &Path) -> Result<String, DataError> {
+    book.sheets_metadata()
+        .iter()
+        .find(|s| s.typ == SheetType::WorkSheet)
+        .map(|s| s.name.clone())
+        .ok_or_else(|| DataError::NoWorksheet {
+            path: path.to_path_buf(),
+        })
+}
+
+/// The cells of an `.xlsx` worksheet that hold something, as they come: only
+/// they are kept, however far apart (a dense range would hold every cell
+/// between the first and the last).
+fn xlsx_cells(book: &mut Xlsx<Bytes>, name: &str) -> Result<Vec<Placed>, calamine::XlsxError> {
+    let mut reader = book.worksheet_cells_reader(name)?;
+    let mut cells = Vec::new();
+    while let Some(cell) = reader.next_cell()? {
+        let (row, col) = cell.get_position();
+        let value = Data::from(cell.get_value().clone());
+        if !is_blank(&value) {
+            cells.push(Placed { row, col, value });
+        }
+    }
+    Ok(cells)
+}
+
+/// The first worksheet of a workbook, read whole, its rows handed out in
+/// order. Columns are those of the header, from its first cell to its last:
+/// a cell under no header is ignored.
+pub(super) struct Sheet {
+    /// The cells after the header's row, in row order.
+    cells: std::iter::Peekable<std::vec::IntoIter<Placed>>,
+    /// The header's first column.
+    left: u32,
+    /// The row being read, a cell per column.
+    row: Vec<Data>,
+    /// The workbook's bytes: their SHA-256 and how many.
+    sha256: String,
+    size: u64,
+    /// The cell being written into a field (its tag, then its text).
+    field: Vec<u8>,
+}
+
+impl Sheet {
+    /// Reads a workbook (its bytes hashed for the manifest) and its first
+    /// worksheet; gives the header's cells as written.
+    pub(super) fn open(open: &Open, path: &Path) -> Result<(Sheet, Vec<String>), DataError> {
+        let unreadable = |source| DataError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        open()
+            .and_then(|mut r| r.read_to_end(&mut bytes))
+            .map_err(unreadable)?;
+        let sha256 = super::super::hex(&Sha256::digest(&bytes));
+        let size = bytes.len() as u64;
+        // calamine may panic on a malformed file (a cell reference past the
+        // largest number, for one): that is a file that cannot be read, not
+        // a crash of the run
+        READING.set(true);
+        let read = std::panic::catch_unwind(AssertUnwindSafe(|| first_sheet(path, bytes)));
+        READING.set(false);
+        let (name, cells) = read
+            .unwrap_or_else(|_| Err(not_a_workbook(path, "its contents are malformed".into())))?;
+        let mut cells = cells.into_iter().peekable();
+        // the header is the first row with something in it
+        let Some(top) = cells.peek().map(|c| c.row) else {
+            return Err(DataError::EmptySheet {
+                path: path.to_path_buf(),
+                sheet: name,
+            });
+        };
+        let mut header = Vec::new();
+        while let Some(cell) = cells.next_if(|c| c.row == top) {
+            header.push(cell);
+        }
+        let left = header.first().map_or(0, |c| c.col);
+        let right = header.last().map_or(0, |c| c.col);
+        let mut names = vec![String::new(); (right - left) as usize + 1];
+        for cell in &header {
+            if let Some(name) = names.get_mut((cell.col - left) as usize) {
+                *name = written(&cell.value).1.into_owned();
+            }
+        }
+        let sheet = Sheet {
+            cells,
+            left,
+            row: vec![Data::Empty; names.len()],
+            sha256,
+            size,
+            field: Vec::new(),
+        };
+        Ok((sheet, names))
+    }
+
+    /// Reads up to `max` more rows into `out`, numbered by the sheet's rows.
+    pub(super) fn next_batch(&mut self, max: usize, out: &mut RawBatch) {
+        while out.len < max {
+            let Some(at) = self.cells.peek().map(|c| c.row) else {
+                break;
+            };
+            self.row.fill(Data::Empty);
+            let mut any = false;
+            while let Some(cell) = self.cells.next_if(|c| c.row == at) {
+                let slot = cell
+                    .col
+                    .checked_sub(self.left)
+                    .and_then(|i| self.row.get_mut(i as usize));
+                if let Some(slot) = slot {
+                    *slot = cell.value;
+                    any = true;
+                }
+            }
+            if !any {
+                // only cells under no header
+                continue;
+            }
+            let slot = out.slot();
+            slot.record.clear();
+            for cell in &self.row {
+                self.field.clear();
+                let (stored, text) = written(cell);
+                if !text.is_empty() {
+                    self.field.push(stored.tag());
+                    self.field.extend_from_slice(text.as_bytes());
+                }
+                slot.record.push_field(&self.field);
+            }
+            slot.line = u64::from(at) + 1;
+            slot.unterminated = false;
+            out.len += 1;
+        }
+    }
+
+    /// The workbook's size: it is read whole when opened.
+    pub(super) fn position(&self) -> u64 {
+        self.size
+    }
+
+    /// SHA-256 of the workbook's bytes, lowercase hex.
+    pub(super) fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_plain_and_shortest() {
+        assert_eq!(plain(0.1), "0.1");
+        assert_eq!(plain(1e20), "100000000000000000000");
+        assert_eq!(plain(1234567.89), "1234567.89");
+        assert_eq!(plain(-0.5), "-0.5");
+        assert_eq!(plain(3.0), "3");
+        assert_eq!(plain(1e-7), "0.0000001");
+        assert_eq!(plain(-0.0), "0");
+        assert_eq!(plain(420102.0), "420102");
+        assert_eq!(plain(0.1 + 0.2), "0.30000000000000004");
+        // an 18-digit code kept as a number has lost its last digits
+        assert_eq!(plain(914201020000000123.0), "914201020000000100");
+    }
+
+    #[test]
+    fn dates_are_written_as_dates() {
+        use calamine::ExcelDateTimeType::{DateTime, TimeDelta};
+        let cell = |v, is_1904| Data::DateTime(ExcelDateTime::new(v, DateTime, is_1904));
+        assert_eq!(written(&cell(45296.0, false)).1, "2024-01-05");
+        assert_eq!(written(&cell(45296.75, false)).1, "2024-01-05");
+        assert_eq!(written(&cell(43834.0, true)).1, "2024-01-05");
+        assert_eq!(written(&cell(0.5, false)).1, "12:00:00");
+        let span = Data::DateTime(ExcelDateTime::new(1.5, TimeDelta, false));
+        assert_eq!(written(&span), (Stored::Number, Cow::Borrowed("1.5")));
+        let iso = Data::DateTimeIso("2024-01-05T10:30:00".into());
+        assert_eq!(written(&iso).1, "2024-01-05");
+        assert_eq!(iso_date("10:30:00"), "10:30:00");
+        assert_eq!(iso_date("2024-1-5"), "2024-1-5");
+    }
+
+    #[test]
+    fn cells_keep_how_they_were_stored() {
+        let na = Data::Error(calamine::CellErrorType::NA);
+        assert_eq!(written(&na), (Stored::Error, Cow::Borrowed("#N/A")));
+        assert_eq!(written(&Data::Bool(true)).1, "true");
+        assert_eq!(written(&Data::Int(-7)), (Stored::Number, "-7".into()));
+        for stored in [Stored::Text, Stored::Number, Stored::Error] {
+            let field = [&[stored.tag()][..], b"12.5"].concat();
+            assert_eq!(split(&field), (stored, &b"12.5"[..]));
+        }
+        assert_eq!(split(b""), (Stored::Text, &b""[..]));
+    }
+}

@@ -76,6 +76,7 @@ pub fn run_and_check(program: &Program, set: &DataSet) -> RunResult {
     let opts = RunOptions {
         as_of: as_of(),
         all: true,
+        ledger: None,
     };
     let result =
         mianshen::batch::records::run(program, &set.records, &opts).expect("the run goes through");

@@ -82,6 +82,13 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// The type of the key field.
+    pub fn key_type(&self) -> &FieldType {
+        self.fields
+            .get(self.key)
+            .map_or(&FieldType::Text, |f| &f.ty)
+    }
+
     /// The field a name, title or alias refers to.
     pub fn lookup(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()

@@ -87,7 +87,10 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let ledger = match ledger.map(|l| crate::data::ledger::Ledger::read(l, &program.ledger_ids)) {
+    let ledger = match ledger.map(|l| {
+        crate::data::ledger::Ledger::read(l, &program.ledger_ids)
+            .map(|l| l.keyed_by(program.schema.key_type()))
+    }) {
         None => None,
         Some(Ok(l)) => Some(std::sync::Arc::new(l)),
         Some(Err(e)) => {

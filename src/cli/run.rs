@@ -53,7 +53,9 @@ pub fn run(args: &RunArgs) -> u8 {
     let ledger = match &args.ledger {
         None => None,
         Some(path) => match crate::data::ledger::Ledger::read(path, &set.program.ledger_ids) {
-            Ok(l) => Some(std::sync::Arc::new(l)),
+            Ok(l) => Some(std::sync::Arc::new(
+                l.keyed_by(set.program.schema.key_type()),
+            )),
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_USAGE;

@@ -93,15 +93,36 @@ impl Ledger {
         }
     }
 
-    /// The firm's payments under the ids the set reads (any date).
+    /// The firm's payments under the ids the set reads (any date). Keys are
+    /// compared without surrounding blanks, as a data cell is read.
     pub fn payments(&self, key: &str) -> &[Payment] {
-        match self.by_key.get(key) {
+        match self.by_key.get(trim(key)) {
             Some(firm) => {
                 firm.looked_up.store(true, Ordering::Relaxed);
                 &firm.payments
             }
             None => &[],
         }
+    }
+
+    /// The ledger with its keys read as the data reads the key field (an
+    /// `integer` key `0100` is the firm `100`); a key that does not read so
+    /// stays as written.
+    pub fn keyed_by(mut self, ty: &FieldType) -> Ledger {
+        if *ty == FieldType::Text {
+            return self;
+        }
+        let old = std::mem::take(&mut self.by_key);
+        for (key, firm) in old {
+            let typed = parse_cell(ty, &key)
+                .ok()
+                .and_then(|c| c.as_key().map(|k| k.into_owned()))
+                .map_or(key, |k| k.into_boxed_str());
+            let entry: &mut Firm = self.by_key.entry(typed).or_default();
+            entry.payments.extend(firm.payments);
+            entry.payments.sort_by_key(|p| p.line);
+        }
+        self
     }
 
     /// Number of firms with payments under the ids the set reads.
@@ -227,6 +248,9 @@ pub fn read_rows(
     let hashed = Hashed {
         inner: BufReader::new(rest),
         hasher: Sha256::new(),
+        pos: 0,
+        breaks: std::collections::VecDeque::new(),
+        passed: 0,
     };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -250,7 +274,15 @@ pub fn read_rows(
         if !more {
             break;
         }
-        let line = record.position().map_or(0, |p| p.line());
+        // the csv reader's position of a record may sit before the end of
+        // the previous line (`\r\n`) or before blank lines; the line is
+        // counted back from where the record ends instead
+        let end = reader.position().byte().saturating_sub(1);
+        let inside: u64 = record
+            .iter()
+            .map(|f| memchr::memchr_iter(b'\n', f).count() as u64)
+            .sum();
+        let line = reader.get_mut().line_at(end).saturating_sub(inside);
         let bad = |message: String| LedgerError::Row {
             path: path.into(),
             line,
@@ -394,12 +426,35 @@ fn header(cells: &[String]) -> Result<[usize; 4], String> {
 struct Hashed<R> {
     inner: R,
     hasher: Sha256,
+    /// Bytes read so far, and the offsets of the `\n`s read but not yet
+    /// passed by [`Hashed::line_at`].
+    pos: u64,
+    breaks: std::collections::VecDeque<u64>,
+    /// `\n`s before the offsets already asked for.
+    passed: u64,
+}
+
+impl<R> Hashed<R> {
+    /// The 1-based line of the file at byte `offset` (offsets asked for
+    /// must not go back): whatever the line endings, blank lines counted.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.breaks.front().is_some_and(|b| *b < offset) {
+            self.breaks.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
 }
 
 impl<R: Read> Read for Hashed<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(buf.get(..n).unwrap_or_default());
+        let read = buf.get(..n).unwrap_or_default();
+        self.hasher.update(read);
+        for i in memchr::memchr_iter(b'\n', read) {
+            self.breaks.push_back(self.pos + i as u64);
+        }
+        self.pos += n as u64;
         Ok(n)
     }
 }

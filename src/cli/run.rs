@@ -193,6 +193,59 @@ fn peak_memory() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// A field that policies in force read and that no data file has a column
+/// for: every firm's value is missing, so their decisions are at best
+/// `review`. Names the department to ask (`source:`) and the policies.
+fn fields_no_file_has(
+    program: &crate::program::Program,
+    data: &[crate::data::stream::Stream],
+    as_of: Date,
+) -> Vec<String> {
+    let parsers: Vec<_> = data.iter().map(|d| d.parser()).collect();
+    let mut out = Vec::new();
+    for (i, field) in program.schema.fields.iter().enumerate() {
+        let absent = parsers.iter().all(|p| p.has_column(i) == Some(false));
+        if !absent || i == program.schema.key {
+            continue;
+        }
+        let mut readers: Vec<String> = program
+            .policies
+            .iter()
+            .filter(|p| p.in_force(as_of) && policy_reads(p, i as u16))
+            .map(|p| p.id.clone())
+            .collect();
+        readers.extend(
+            program
+                .combined
+                .iter()
+                .filter(|c| c.fields.contains(&(i as u16)))
+                .map(|c| format!("combined \"{}\"", c.label)),
+        );
+        if readers.is_empty() {
+            continue;
+        }
+        let ask = field
+            .source
+            .as_ref()
+            .map(|s| format!("; ask {s} for it (向{s}索取)"))
+            .unwrap_or_default();
+        out.push(format!(
+            "no data file has a column for `{}` ({}), read by {}: every firm's value is missing, so their decisions are at best review (数据缺少此字段{ask})",
+            field.name,
+            field.title.as_deref().unwrap_or(""),
+            readers.join(", ")
+        ));
+    }
+    out
+}
+
+/// Whether a policy's conditions or amount read field `f` (through lets
+/// and defines too).
+fn policy_reads(p: &crate::program::Policy, f: u16) -> bool {
+    p.clauses.iter().any(|c| c.fields.contains(&f))
+        || p.amount.as_ref().is_some_and(|a| a.fields.contains(&f))
+}
+
 /// What a run reports on the terminal.
 struct RunDone {
     summary: Vec<crate::batch::output::PolicySummary>,
@@ -284,16 +337,21 @@ fn run_into(
     let mut warnings = Vec::new();
     for (input, info, _) in &files {
         for c in &info.unknown_columns {
-            warnings.push(if files.len() > 1 {
-                format!(
-                    "`{}`: column `{c}` matches no field of the schema and was ignored",
-                    input.name()
-                )
+            let names = program.schema.fields.iter().flat_map(|f| f.names());
+            let close = crate::suggest::closest(c, names)
+                .map(|n| format!("; did you mean `{n}`? (是否应为`{n}`)"))
+                .unwrap_or_default();
+            let file = if files.len() > 1 {
+                format!("`{}`: ", input.name())
             } else {
-                format!("column `{c}` matches no field of the schema and was ignored")
-            });
+                String::new()
+            };
+            warnings.push(format!(
+                "{file}column `{c}` matches no field of the schema and was ignored{close}"
+            ));
         }
     }
+    warnings.extend(fields_no_file_has(program, data, as_of));
     for s in &summary {
         if s.note.overrun {
             warnings.push(format!(

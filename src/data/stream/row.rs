@@ -53,6 +53,18 @@ pub struct RowParser {
 
 /// The key as a record would hold it ([`Record::key`]); for a cell that fails
 /// to parse, its trimmed text. `None` when empty.
+impl RowParser {
+    /// Whether the file has a column for field `i`: known from the header of
+    /// a CSV file or a sheet; `None` for JSON Lines, whose lines name their
+    /// own keys.
+    pub fn has_column(&self, i: usize) -> Option<bool> {
+        match self.format {
+            super::Format::JsonLines => None,
+            _ => Some(self.columns.iter().any(|c| c.field == Some(i))),
+        }
+    }
+}
+
 pub(super) fn key_of(field: &Field, text: &str) -> Option<String> {
     if field.ty == crate::schema::FieldType::Text {
         // a text key is kept as written; blank is empty

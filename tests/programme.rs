@@ -1,0 +1,101 @@
+//! The payment programme example (`examples/programme`, the officers' guide
+//! section 4.5): its cases pass, and the two-year walk-through works as
+//! written: run 2024, record its payments, run 2025 with the same ledger.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn mianshen(dir: &Path, args: &[&str]) -> (i32, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run mianshen");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code().unwrap_or(-1), text)
+}
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programme")
+}
+
+#[test]
+fn the_cases_pass_and_a_changed_amount_fails() {
+    let (code, text) = mianshen(&example(), &["test", "policies"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("7 passed, 0 failed"), "{text}");
+    let dir = std::env::temp_dir().join(format!("mianshen-programme-cases-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::copy_dir(&example(), &dir);
+    let cases = dir.join("policies/tests/awards.yaml");
+    let changed = std::fs::read_to_string(&cases)
+        .unwrap()
+        .replace("amount: 300000.00", "amount: 300000.01");
+    std::fs::write(&cases, changed).unwrap();
+    let (code, text) = mianshen(&dir, &["test", "policies"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("6 passed, 1 failed"), "{text}");
+}
+
+#[test]
+fn two_years_of_payments() {
+    let dir = std::env::temp_dir().join(format!("mianshen-programme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::copy_dir(&example(), &dir.join("programme"));
+    let run = |as_of: &str, out: &str| {
+        let args = [
+            "run",
+            "programme/policies",
+            "--data",
+            "programme/data.csv",
+            "--ledger",
+            "programme/ledger.csv",
+            "--as-of",
+            as_of,
+            "--out",
+            out,
+        ];
+        let (code, text) = mianshen(&dir, &args);
+        assert_eq!(code, 0, "{text}");
+        assert!(!text.contains("warning"), "{text}");
+        std::fs::read_to_string(dir.join(out).join("decisions.csv")).unwrap()
+    };
+    let y2024 = run("2024-12-31", "out2024");
+    assert_eq!(
+        y2024,
+        "key,policy,outcome,amount,funded,reasons\n\
+         A001,shenggui_2024,eligible,200000.00,200000.00,\n\
+         B002,guanjun,eligible,1500000.00,1500000.00,\n\
+         B002,shenggui_2024,eligible,100000.00,100000.00,同一企业年度奖励累计不超过160万元\n\
+         C003,guanjun,eligible,500000.00,500000.00,\n"
+    );
+    let add = [
+        "ledger",
+        "add",
+        "out2024",
+        "--ledger",
+        "programme/ledger.csv",
+        "--paid-on",
+        "2025-01-20",
+    ];
+    let (code, text) = mianshen(&dir, &add);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("recorded: 4 payments, total 2300000.00 yuan"),
+        "{text}"
+    );
+    // the second instalments are paid, the once-only award is not paid again
+    let y2025 = run("2025-12-31", "out2025");
+    assert_eq!(
+        y2025,
+        "key,policy,outcome,amount,funded,reasons\n\
+         A001,shenggui_2025_second,eligible,300000.00,300000.00,\n\
+         B002,shenggui_2025_second,eligible,150000.00,150000.00,\n"
+    );
+}

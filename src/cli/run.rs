@@ -239,6 +239,36 @@ fn fields_no_file_has(
     out
 }
 
+/// A `SOURCE=` that no field's `source:` names: conflicts are then never
+/// resolved in that file's favour (a likely typo).
+fn unknown_sources(
+    program: &crate::program::Program,
+    inputs: &[crate::data::Input],
+) -> Vec<String> {
+    let known: std::collections::BTreeSet<&str> = program
+        .schema
+        .fields
+        .iter()
+        .filter_map(|f| f.source.as_deref())
+        .collect();
+    inputs
+        .iter()
+        .filter_map(|i| {
+            let s = i.source.as_deref()?;
+            (!known.contains(s)).then(|| {
+                let close = crate::suggest::closest(s, known.iter().copied())
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                format!(
+                    "`{s}={}`: no field of the schema has `source: {s}`, so no conflict is settled by this file (部门名称与 schema 的 source 不符){close}; the departments are {}",
+                    i.path.display(),
+                    known.iter().copied().collect::<Vec<_>>().join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
 /// Whether a policy's conditions or amount read field `f` (through lets
 /// and defines too).
 fn policy_reads(p: &crate::program::Policy, f: u16) -> bool {
@@ -352,6 +382,7 @@ fn run_into(
         }
     }
     warnings.extend(fields_no_file_has(program, data, as_of));
+    warnings.extend(unknown_sources(program, &args.data));
     for s in &summary {
         if s.note.overrun {
             warnings.push(format!(

@@ -191,6 +191,10 @@ pub fn explain(
                 });
             }
         }
+        for group in program.combined.iter().filter(|g| g.policies.contains(&pi)) {
+            pe.steps
+                .push(combined_step(program, group, record, firm, as_of, payments));
+        }
         policies.push(pe);
     }
     Explanation {
@@ -533,6 +537,70 @@ impl<'p> Ctx<'p> {
                 }
             })
             .collect()
+    }
+}
+
+/// A `combined` group's arithmetic for the firm: the cap, and what each
+/// listed policy asked and was left, in the order listed.
+fn combined_step(
+    program: &Program,
+    group: &crate::program::Combined,
+    record: &Record,
+    firm: Option<&Firm>,
+    as_of: crate::date::Date,
+    payments: &[crate::data::ledger::Payment],
+) -> Step {
+    let mut scratch = Scratch::default();
+    scratch.firm(program);
+    scratch.payments(payments);
+    let cap = scratch
+        .env(program, None, &record.cells, as_of)
+        .eval(&group.cap);
+    let result = match cap {
+        V::Num(n) => format!(
+            "{} (rounded to the cent, 0 when negative: {})",
+            n.normalize(),
+            crate::settle::cap_amount(n)
+        ),
+        other => format!(
+            "{}: the group's eligible decisions are review",
+            show(&other, false)
+        ),
+    };
+    let mut detail = Vec::new();
+    for &p in &group.policies {
+        let Some(policy) = program.policies.get(p) else {
+            continue;
+        };
+        if !policy.in_force(as_of) {
+            detail.push(format!("{}: not in force", policy.id));
+            continue;
+        }
+        let mut own = Scratch::default();
+        own.firm(program);
+        own.payments(payments);
+        let v = eval::verdict(program, policy, &record.cells, as_of, &mut own, true);
+        let asked = match (v.outcome, v.amount) {
+            (crate::eval::Outcome::Eligible, Some(a)) => a.to_string(),
+            (o, _) => format!("{} (takes no part)", o.as_str()),
+        };
+        let pair = firm.and_then(|f| f.pairs.iter().find(|x| x.policy as usize == p));
+        let left = match pair {
+            Some(x) => match x.amount {
+                Some(a) => format!("{} {a}", x.outcome.as_str()),
+                None => x.outcome.as_str().to_string(),
+            },
+            None => "-".into(),
+        };
+        detail.push(format!("{}: asked {asked} → {left}", policy.id));
+    }
+    Step {
+        kind: "combined",
+        label: group.label.clone(),
+        expr: group.cap_source.clone(),
+        result,
+        values: Vec::new(),
+        detail,
     }
 }
 

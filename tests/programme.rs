@@ -99,3 +99,39 @@ fn two_years_of_payments() {
          B002,shenggui_2025_second,eligible,150000.00,150000.00,\n"
     );
 }
+
+#[test]
+fn explain_shows_the_combined_cap_arithmetic() {
+    let args = [
+        "explain",
+        "policies",
+        "--data",
+        "data.csv",
+        "--ledger",
+        "ledger.csv",
+        "--as-of",
+        "2024-12-31",
+        "--firm",
+        "B002",
+        "--policy",
+        "shenggui_2024",
+    ];
+    let (code, text) = mianshen(&example(), &args);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("combined 同一企业年度奖励累计不超过160万元  160万"),
+        "{text}"
+    );
+    assert!(
+        text.contains("guanjun: asked 1500000.00 → eligible 1500000.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shenggui_2024: asked 200000.00 → eligible 100000.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reasons: 同一企业年度奖励累计不超过160万元"),
+        "{text}"
+    );
+}

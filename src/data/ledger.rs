@@ -259,6 +259,7 @@ pub fn read_rows(
     let mut record = csv::ByteRecord::new();
     let mut found: Option<(Vec<String>, [usize; 4])> = None;
     let mut rows = 0;
+    let mut previous_line = 0;
     loop {
         let more = reader.read_byte_record(&mut record).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
@@ -282,7 +283,14 @@ pub fn read_rows(
             .iter()
             .map(|f| memchr::memchr_iter(b'\n', f).count() as u64)
             .sum();
-        let line = reader.get_mut().line_at(end).saturating_sub(inside);
+        // (a line break that ends an unclosed quote at the end of the file
+        // is both inside and last: rows still rise from line 1)
+        let line = reader
+            .get_mut()
+            .line_at(end)
+            .saturating_sub(inside)
+            .max(previous_line + 1);
+        previous_line = line;
         let bad = |message: String| LedgerError::Row {
             path: path.into(),
             line,

@@ -633,7 +633,6 @@ fn bom_gbk_and_crlf_ledgers_read_as_plain_utf8() {
 }
 
 #[test]
-#[ignore = "engine bug: the ledger's encoding is guessed from its first 4 MiB only and `--encoding` does not reach it: a GBK ledger whose first Chinese is past 4 MiB stops with `L`:127329: not valid UTF-8; try --encoding gb18030, and --encoding gb18030 gives the same error"]
 fn a_gbk_ledger_whose_chinese_starts_late_reads() {
     let case = Case::new("gbk-late");
     // an ASCII data file, so that --encoding gb18030 reads it the same

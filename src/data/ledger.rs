@@ -242,7 +242,15 @@ pub fn read_rows(
     file.take(SNIFF as u64)
         .read_to_end(&mut head)
         .map_err(unreadable)?;
-    let encoding = choose(Encoding::Auto, &head);
+    let mut encoding = choose(Encoding::Auto, &head);
+    // a ledger is read whole or not at all: the whole file decides, not its
+    // first bytes (a GBK ledger may start with ASCII rows for megabytes)
+    if encoding == Encoding::Utf8 && !head.starts_with(b"\xEF\xBB\xBF") && head.len() >= SNIFF {
+        let whole = std::fs::File::open(path).map_err(unreadable)?;
+        if !is_utf8(whole).map_err(unreadable)? {
+            encoding = Encoding::Gb18030;
+        }
+    }
     let bom = head.starts_with(b"\xEF\xBB\xBF");
     let rest = std::fs::File::open(path).map_err(unreadable)?;
     let hashed = Hashed {
@@ -428,6 +436,30 @@ fn header(cells: &[String]) -> Result<[usize; 4], String> {
             ""
         }
     ))
+}
+
+/// Whether everything `r` gives is UTF-8, read in pieces.
+fn is_utf8(r: impl Read) -> std::io::Result<bool> {
+    let mut r = BufReader::with_capacity(1 << 16, r);
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let buf = std::io::BufRead::fill_buf(&mut r)?;
+        if buf.is_empty() {
+            return Ok(carry.is_empty());
+        }
+        let n = buf.len();
+        carry.extend_from_slice(buf);
+        std::io::BufRead::consume(&mut r, n);
+        match std::str::from_utf8(&carry) {
+            Ok(_) => carry.clear(),
+            // a character cut at the end of the piece: keep its bytes
+            Err(e) if e.error_len().is_none() => {
+                let keep = carry.split_off(e.valid_up_to());
+                carry = keep;
+            }
+            Err(_) => return Ok(false),
+        }
+    }
 }
 
 /// Hashes the bytes read through it.

@@ -381,6 +381,29 @@ fn run_into(
             ));
         }
     }
+    for (input, info, _) in &files {
+        for (&f, &(n, first)) in &info.percent_over_one {
+            let Some(field) = program.schema.fields.get(f) else {
+                continue;
+            };
+            let readers: Vec<&str> = program
+                .policies
+                .iter()
+                .filter(|p| p.in_force(as_of) && policy_reads(p, f as u16))
+                .map(|p| p.id.as_str())
+                .collect();
+            let read_by = if readers.is_empty() {
+                String::new()
+            } else {
+                format!(", read by {}", readers.join(", "))
+            };
+            warnings.push(format!(
+                "`{}`: {n} values of the percent field `{}` are written without `%` and read above 1 (`3.5` is 350%), the first on row {first}{read_by}; write `3.5%` or `0.035` (百分比未写%且大于1,请核对)",
+                input.name(),
+                field.name
+            ));
+        }
+    }
     warnings.extend(fields_no_file_has(program, data, as_of));
     warnings.extend(unknown_sources(program, &args.data));
     for s in &summary {

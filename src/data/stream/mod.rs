@@ -130,6 +130,9 @@ pub struct Seen {
     pub keys: Vec<(Box<str>, u64)>,
     /// Keys of JSON lines that name no field.
     unknown: Unknown,
+    /// Per `percent` field: rows whose value was written without `%` and
+    /// reads above 1 (`3.5` is 350%), and the first such line.
+    pub percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
 }
 
 impl Seen {
@@ -138,6 +141,11 @@ impl Seen {
         self.keys.extend(later.keys);
         for name in later.unknown.names {
             self.unknown.add(&name);
+        }
+        for (f, (n, first)) in later.percent_over_one {
+            let e = self.percent_over_one.entry(f).or_insert((0, first));
+            e.0 += n;
+            e.1 = e.1.min(first);
         }
     }
 }
@@ -185,6 +193,7 @@ pub struct Stream {
     /// The file's size in bytes, when known (for progress).
     size: Option<u64>,
     unknown: Unknown,
+    percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
     path: PathBuf,
 }
 
@@ -194,6 +203,8 @@ pub struct StreamInfo {
     pub rows: u64,
     pub sha256: String,
     pub unknown_columns: Vec<String>,
+    /// See [`Seen::percent_over_one`].
+    pub percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
 }
 
 fn is_json_lines(path: &Path) -> bool {
@@ -383,6 +394,7 @@ impl Stream {
             rows: 0,
             size: None,
             unknown,
+            percent_over_one: Default::default(),
             path: path.to_path_buf(),
         })
     }
@@ -410,6 +422,11 @@ impl Stream {
         for name in &seen.unknown.names {
             self.unknown.add(name);
         }
+        for (f, (n, first)) in &seen.percent_over_one {
+            let e = self.percent_over_one.entry(*f).or_insert((0, *first));
+            e.0 += n;
+            e.1 = e.1.min(*first);
+        }
     }
 
     /// Reads up to `max` more rows into `out`, reusing its buffers; `Ok(false)`
@@ -436,6 +453,7 @@ impl Stream {
             rows: self.rows,
             sha256: self.reader.sha256(),
             unknown_columns: self.unknown.names.clone(),
+            percent_over_one: self.percent_over_one.clone(),
         }
     }
 }

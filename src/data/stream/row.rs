@@ -139,12 +139,34 @@ impl RowParser {
             Format::JsonLines => self.parse_json(raw, seen, repeated),
             Format::Csv | Format::Excel => self.parse_cells(raw, repeated),
         };
-        if parsed.is_err() {
-            if let Some(key) = self.row_key(raw) {
-                seen.keys.push((key.into_boxed_str(), raw.line));
+        match &parsed {
+            Err(_) => {
+                if let Some(key) = self.row_key(raw) {
+                    seen.keys.push((key.into_boxed_str(), raw.line));
+                }
             }
+            Ok(record) => self.note_percents(record, raw, seen),
         }
         parsed
+    }
+
+    /// Notes `percent` values above 1 written without `%` (`3.5` reads as
+    /// 350%: likely meant 3.5%). They are read by the contract all the same.
+    fn note_percents(&self, record: &Record, raw: &RawRow, seen: &mut Seen) {
+        for (f, field) in self.schema.fields.iter().enumerate() {
+            if field.ty != crate::schema::FieldType::Percent {
+                continue;
+            }
+            let Some(Cell::Num(n)) = record.cells.get(f) else {
+                continue;
+            };
+            if *n <= rust_decimal::Decimal::ONE || self.cell_text(raw, f).contains(['%', '％']) {
+                continue;
+            }
+            let e = seen.percent_over_one.entry(f).or_insert((0, raw.line));
+            e.0 += 1;
+            e.1 = e.1.min(raw.line);
+        }
     }
 
     /// The key of a row however bad the rest of it is: as a record would

@@ -110,7 +110,14 @@ pub fn explain(
             });
         }
         for c in &policy.clauses {
+            trace.take();
             let v = env.eval(&c.expr);
+            // the payments a condition read (`paid`, `last_paid`)
+            let paid: Vec<_> = trace
+                .take()
+                .into_iter()
+                .filter(|s| matches!(s, Path::Paid { .. }))
+                .collect();
             pe.steps.push(Step {
                 kind: if c.kind == ClauseKind::Require {
                     "require"
@@ -121,7 +128,7 @@ pub fn explain(
                 expr: c.source.clone(),
                 result: show(&v, false),
                 values: field_values(program, &c.fields, record),
-                detail: Vec::new(),
+                detail: ctx.tell(&paid),
             });
         }
         if let Some(a) = &policy.amount {

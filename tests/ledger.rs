@@ -934,7 +934,6 @@ fn explain_shows_the_payments_it_read() {
 }
 
 #[test]
-#[ignore = "engine bug: explain lists the payments an amount read, but not those a require/exclude read: B's chuangxin_2022 (2022-06-01, 200000) and gaoxin_first_2023 (2023-08-15, 300000) decide two exclusions and are not shown (the conditions show only `→ true`)"]
 fn explain_shows_the_payments_a_condition_read() {
     let case = Case::with_example_files("explain-cond");
     let ran = case.mianshen(&[

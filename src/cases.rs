@@ -349,7 +349,8 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
         }
     }
     let single_key = records.first().map(|r| r.key(program.schema.key));
-    let mut ledger = crate::data::ledger::Ledger::empty(program.ledger_ids.len());
+    let mut ledger =
+        crate::data::ledger::Ledger::empty(program.ledger_ids.len(), program.schema.key_type());
     for (i, p) in case.ledger.iter().enumerate() {
         let key = p
             .key

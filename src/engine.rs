@@ -91,9 +91,11 @@ impl Engine {
         self,
         path: impl AsRef<Path>,
     ) -> Result<Engine, crate::data::ledger::LedgerError> {
-        let ledger =
-            crate::data::ledger::Ledger::read(path.as_ref(), &self.set.program.ledger_ids)?
-                .keyed_by(self.set.program.schema.key_type());
+        let ledger = crate::data::ledger::Ledger::read(
+            path.as_ref(),
+            &self.set.program.ledger_ids,
+            self.set.program.schema.key_type(),
+        )?;
         Ok(self.with_ledger(ledger))
     }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
 
-use crate::data::ledger::{read_rows, LedgerError, COLUMNS};
+use crate::data::ledger::{read_rows, LedgerError, LedgerRow, COLUMNS};
 use crate::data::Encoding;
 use crate::date::Date;
 
@@ -132,20 +132,33 @@ pub fn already_added(path: &Path, run: &str) -> Result<Option<(u64, u64, String)
     }
     let mut found: Option<(u64, u64, String)> = None;
     read_rows(path, |row| {
-        let cell = |name: &str| {
-            row.header
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(name))
-                .and_then(|c| row.cells.get(c))
-                .map_or("", |s| s.trim())
-        };
-        if cell(RUN_COLUMN) == run {
-            let e = found.get_or_insert((row.line, row.line, cell("paid_on").to_string()));
-            e.1 = row.line;
-        }
+        note_run(&mut found, &row, run);
         Ok(())
     })?;
     Ok(found)
+}
+
+/// Where `header` names the column `name` (letter case and blanks aside).
+fn column(header: &[String], name: &str) -> Option<usize> {
+    header
+        .iter()
+        .position(|h| h.trim().eq_ignore_ascii_case(name))
+}
+
+/// The run a ledger row was recorded from (empty when none).
+fn run_of<'a>(row: &LedgerRow<'a>) -> &'a str {
+    column(row.header, RUN_COLUMN)
+        .and_then(|c| row.cells.get(c))
+        .map_or("", |s| s.trim())
+}
+
+/// Widens `found` (first line, last line, `paid_on`) by `row` when it was
+/// recorded from `run`.
+fn note_run(found: &mut Option<(u64, u64, String)>, row: &LedgerRow<'_>, run: &str) {
+    if run_of(row) == run {
+        let e = found.get_or_insert((row.line, row.line, row.paid_on.to_string()));
+        e.1 = row.line;
+    }
 }
 
 /// Appends a run's payments to the ledger at `path` (created when absent),
@@ -181,34 +194,21 @@ pub fn append(
             .collect();
         let mut same_run: Option<(u64, u64, String)> = None;
         let mut repeated: Vec<(String, String, u64)> = Vec::new();
-        let mut lines = Vec::new();
         let file = read_rows(path, |row| {
+            note_run(&mut same_run, &row, &run.run);
+            if new.contains(&(row.key, row.policy)) {
+                repeated.push((row.key.to_string(), row.policy.to_string(), row.line));
+            }
             rows.push(row.cells.to_vec());
-            lines.push(row.line);
             last_line = row.line;
             Ok(())
         })?;
-        header = file.header.clone();
+        header = file.header;
         bom = file.bom || file.encoding == Encoding::Gb18030;
-        let run_col = header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(RUN_COLUMN));
-        if run_col.is_none() {
+        if column(&header, RUN_COLUMN).is_none() {
             header.push(RUN_COLUMN.to_string());
             for r in &mut rows {
                 r.push(String::new());
-            }
-        }
-        let run_col = run_col.unwrap_or(header.len().saturating_sub(1));
-        let [k, p, _, d] = file.columns;
-        for (r, line) in rows.iter().zip(&lines) {
-            let cell = |c: usize| r.get(c).map_or("", |s| s.trim());
-            if cell(run_col) == run.run {
-                let e = same_run.get_or_insert((*line, *line, cell(d).to_string()));
-                e.1 = *line;
-            }
-            if new.contains(&(cell(k), cell(p))) {
-                repeated.push((cell(k).to_string(), cell(p).to_string(), *line));
             }
         }
         if let Some((first, last, paid_on)) = same_run {
@@ -227,11 +227,7 @@ pub fn append(
             });
         }
     }
-    let at = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
+    let at = |name: &str| column(&header, name);
     let slots = [
         at("key"),
         at("policy"),
@@ -372,12 +368,7 @@ pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
         *per_firm
             .entry((row.key.to_string(), row.policy.to_string()))
             .or_default() += row.amount;
-        let run = row
-            .header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(RUN_COLUMN))
-            .and_then(|c| row.cells.get(c))
-            .map_or("", |s| s.trim());
+        let run = run_of(&row);
         if !run.is_empty() {
             *runs.entry(run.to_string()).or_default() += 1;
         }

@@ -4,21 +4,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Runs mianshen in `dir` expecting exit `code`; what it printed.
 fn mianshen(dir: &Path, args: &[&str], code: i32) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_mianshen"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run mianshen");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(o.status.code(), Some(code), "{args:?}: {text}");
+    let (status, text) = common::mianshen(dir, args);
+    assert_eq!(status, code, "{args:?}: {text}");
     text
 }
 

@@ -5,21 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-
-fn mianshen(dir: &Path, args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_mianshen"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run mianshen");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
-}
 
 fn example() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programme")
@@ -27,7 +12,7 @@ fn example() -> std::path::PathBuf {
 
 #[test]
 fn the_cases_pass_and_a_changed_amount_fails() {
-    let (code, text) = mianshen(&example(), &["test", "policies"]);
+    let (code, text) = common::mianshen(&example(), &["test", "policies"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("7 passed, 0 failed"), "{text}");
     let dir = std::env::temp_dir().join(format!("mianshen-programme-cases-{}", std::process::id()));
@@ -38,7 +23,7 @@ fn the_cases_pass_and_a_changed_amount_fails() {
         .unwrap()
         .replace("amount: 300000.00", "amount: 300000.01");
     std::fs::write(&cases, changed).unwrap();
-    let (code, text) = mianshen(&dir, &["test", "policies"]);
+    let (code, text) = common::mianshen(&dir, &["test", "policies"]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("6 passed, 1 failed"), "{text}");
 }
@@ -61,7 +46,7 @@ fn two_years_of_payments() {
             "--out",
             out,
         ];
-        let (code, text) = mianshen(&dir, &args);
+        let (code, text) = common::mianshen(&dir, &args);
         assert_eq!(code, 0, "{text}");
         assert!(!text.contains("warning"), "{text}");
         std::fs::read_to_string(dir.join(out).join("decisions.csv")).unwrap()
@@ -84,7 +69,7 @@ fn two_years_of_payments() {
         "--paid-on",
         "2025-01-20",
     ];
-    let (code, text) = mianshen(&dir, &add);
+    let (code, text) = common::mianshen(&dir, &add);
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("recorded: 4 payments, total 2300000.00 yuan"),
@@ -116,7 +101,7 @@ fn explain_shows_the_combined_cap_arithmetic() {
         "--policy",
         "shenggui_2024",
     ];
-    let (code, text) = mianshen(&example(), &args);
+    let (code, text) = common::mianshen(&example(), &args);
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains("combined 同一企业年度奖励累计不超过160万元  160万"),

@@ -28,6 +28,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use mianshen::data::ledger::{read_rows, Ledger, LedgerError, Payment};
+use mianshen::schema::FieldType;
 
 /// The ids the set "reads".
 const IDS: [&str; 4] = ["xiaojuren_2022", "shenggui_2023", "a", "政策"];
@@ -53,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(path, data).expect("write the fuzz input to a temp file");
     let ids: Vec<String> = IDS.iter().map(|s| s.to_string()).collect();
 
-    let read = Ledger::read(path, &ids);
+    let read = Ledger::read(path, &ids, &FieldType::Text);
     let mut rows = Vec::new();
     let mut previous_line = 0;
     let pass = read_rows(path, |r| {
@@ -151,7 +152,7 @@ fuzz_target!(|data: &[u8]| {
 
     // the same rows as text, as a test case gives them
     let [k, p, a, d] = file.columns;
-    let mut added = Ledger::empty(IDS.len());
+    let mut added = Ledger::empty(IDS.len(), &FieldType::Text);
     for r in &rows {
         let cell = |i: usize| r.cells.get(i).map_or("", String::as_str);
         if let Err(e) = added.add(&ids, cell(k), cell(p), cell(a), cell(d), r.payment.line) {

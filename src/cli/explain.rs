@@ -88,8 +88,7 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
         }
     };
     let ledger = match ledger.map(|l| {
-        crate::data::ledger::Ledger::read(l, &program.ledger_ids)
-            .map(|l| l.keyed_by(program.schema.key_type()))
+        crate::data::ledger::Ledger::read(l, &program.ledger_ids, program.schema.key_type())
     }) {
         None => None,
         Some(Ok(l)) => Some(std::sync::Arc::new(l)),

@@ -52,10 +52,12 @@ pub fn run(args: &RunArgs) -> u8 {
     }
     let ledger = match &args.ledger {
         None => None,
-        Some(path) => match crate::data::ledger::Ledger::read(path, &set.program.ledger_ids) {
-            Ok(l) => Some(std::sync::Arc::new(
-                l.keyed_by(set.program.schema.key_type()),
-            )),
+        Some(path) => match crate::data::ledger::Ledger::read(
+            path,
+            &set.program.ledger_ids,
+            set.program.schema.key_type(),
+        ) {
+            Ok(l) => Some(std::sync::Arc::new(l)),
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_USAGE;

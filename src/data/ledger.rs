@@ -58,7 +58,7 @@ pub enum LedgerError {
 }
 
 /// The payments a run may read, by firm key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ledger {
     by_key: HashMap<Box<str>, Firm>,
     /// Payment rows read (all ids).
@@ -72,6 +72,8 @@ pub struct Ledger {
     /// ledger built in memory).
     pub path: Option<PathBuf>,
     pub sha256: Option<String>,
+    /// The type of the data's key field: ledger keys are read by it.
+    key_type: FieldType,
 }
 
 /// One firm's payments, and whether a run has looked them up.
@@ -85,11 +87,17 @@ struct Firm {
 pub const COLUMNS: [&str; 4] = ["key", "policy", "amount", "paid_on"];
 
 impl Ledger {
-    /// A ledger with no payments, for a set that reads `ids` ids.
-    pub fn empty(ids: usize) -> Ledger {
+    /// A ledger with no payments, for a set that reads `ids` ids and whose
+    /// key field has type `key_type`.
+    pub fn empty(ids: usize, key_type: &FieldType) -> Ledger {
         Ledger {
+            by_key: HashMap::new(),
+            rows: 0,
+            kept: 0,
             ids_found: vec![false; ids],
-            ..Ledger::default()
+            path: None,
+            sha256: None,
+            key_type: key_type.clone(),
         }
     }
 
@@ -103,26 +111,6 @@ impl Ledger {
             }
             None => &[],
         }
-    }
-
-    /// The ledger with its keys read as the data reads the key field (an
-    /// `integer` key `0100` is the firm `100`); a key that does not read so
-    /// stays as written.
-    pub fn keyed_by(mut self, ty: &FieldType) -> Ledger {
-        if *ty == FieldType::Text {
-            return self;
-        }
-        let old = std::mem::take(&mut self.by_key);
-        for (key, firm) in old {
-            let typed = parse_cell(ty, &key)
-                .ok()
-                .and_then(|c| c.as_key().map(|k| k.into_owned()))
-                .map_or(key, |k| k.into_boxed_str());
-            let entry: &mut Firm = self.by_key.entry(typed).or_default();
-            entry.payments.extend(firm.payments);
-            entry.payments.sort_by_key(|p| p.line);
-        }
-        self
     }
 
     /// Number of firms with payments under the ids the set reads.
@@ -164,26 +152,31 @@ impl Ledger {
             *found = true;
         }
         self.kept += 1;
-        self.by_key
-            .entry(key.into())
-            .or_default()
-            .payments
-            .push(Payment {
-                id: id as u16,
-                amount,
-                paid_on,
-                line,
-            });
+        // keys are read as the data reads the key field (an `integer` key
+        // `0100` is the firm `100`); one that does not read so stays as written
+        let key: Box<str> = match &self.key_type {
+            FieldType::Text => key.into(),
+            ty => parse_cell(ty, key)
+                .ok()
+                .and_then(|c| c.as_key().map(|k| k.into()))
+                .unwrap_or_else(|| key.into()),
+        };
+        self.by_key.entry(key).or_default().payments.push(Payment {
+            id: id as u16,
+            amount,
+            paid_on,
+            line,
+        });
     }
 
     /// Reads a ledger file, keeping the payments under `ids` (the set's
     /// `Program::ledger_ids`). Encodings as data files: UTF-8 with or without
     /// a byte-order mark, or GB18030.
-    pub fn read(path: &Path, ids: &[String]) -> Result<Ledger, LedgerError> {
+    pub fn read(path: &Path, ids: &[String], key_type: &FieldType) -> Result<Ledger, LedgerError> {
         if ids.len() > u16::MAX as usize {
             return Err(LedgerError::TooManyIds { path: path.into() });
         }
-        let mut ledger = Ledger::empty(ids.len());
+        let mut ledger = Ledger::empty(ids.len(), key_type);
         let file = read_rows(path, |row| {
             ledger.push(
                 ids,

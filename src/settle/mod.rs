@@ -60,11 +60,6 @@ pub fn across_firms(policy: &Policy) -> bool {
 /// drops them, so it asks for none).
 pub fn exclusive(program: &Program, pairs: &mut [Pair], reasons: bool) {
     // runs for every firm: allocates nothing unless a decision changes
-    fn eligible(pairs: &[Pair], policy: usize) -> Option<usize> {
-        pairs
-            .iter()
-            .position(|pair| pair.policy as usize == policy && pair.outcome == Outcome::Eligible)
-    }
     for group in &program.exclusives {
         let amounts = group.policies.iter().map(|&p| {
             eligible(pairs, p)
@@ -98,33 +93,25 @@ pub type CapValue = Result<Decimal, Vec<Reason>>;
 /// group as written, each to the amounts the previous ones left
 /// (LANGUAGE.md section 7 step 2). `cap` gives group `g`'s cap for the firm;
 /// it is asked only when the firm has an eligible decision in the group.
-/// Returns, per group, whether it cut this firm and by how much.
+/// Runs for every firm: allocates nothing unless a decision changes.
 pub fn combined(
     program: &Program,
     pairs: &mut [Pair],
     mut cap: impl FnMut(usize) -> CapValue,
     reasons: bool,
-) -> Vec<Option<Decimal>> {
-    let mut cuts = Vec::new();
+) {
     for (g, group) in program.combined.iter().enumerate() {
         // the firm's eligible decisions in the group, in the order listed
-        let members: Vec<usize> = group
-            .policies
-            .iter()
-            .filter_map(|&p| {
-                pairs
-                    .iter()
-                    .position(|pair| pair.policy as usize == p && pair.outcome == Outcome::Eligible)
-            })
-            .collect();
-        if members.is_empty() {
-            cuts.push(None);
+        // (a group lists a policy once, so changing one moves no other)
+        let members = || group.policies.iter().filter_map(|&p| eligible(pairs, p));
+        if members().next().is_none() {
             continue;
         }
         let mut left = match cap(g) {
             Ok(c) => c,
             Err(why) => {
-                for &i in &members {
+                let members: Vec<usize> = members().collect();
+                for i in members {
                     if let Some(pair) = pairs.get_mut(i) {
                         let undecided = Reason::Undecided(group.label.clone());
                         decide(
@@ -134,13 +121,11 @@ pub fn combined(
                         );
                     }
                 }
-                cuts.push(None);
                 continue;
             }
         };
-        let mut cut = Decimal::ZERO;
-        for &i in &members {
-            let Some(pair) = pairs.get_mut(i) else {
+        for &p in &group.policies {
+            let Some(pair) = eligible(pairs, p).and_then(|i| pairs.get_mut(i)) else {
                 continue;
             };
             let amount = pair.amount.unwrap_or(Decimal::ZERO);
@@ -148,7 +133,6 @@ pub fn combined(
                 left -= amount;
                 continue;
             }
-            cut += amount - left;
             if left > Decimal::ZERO {
                 pair.amount = Some(left);
                 pair.reasons.push(Reason::Combined(group.label.clone()));
@@ -157,9 +141,14 @@ pub fn combined(
                 make_ineligible(pair, reasons.then(|| Reason::Combined(group.label.clone())));
             }
         }
-        cuts.push((cut > Decimal::ZERO).then_some(cut));
     }
-    cuts
+}
+
+/// Where the firm's eligible decision under policy `policy` is, if any.
+fn eligible(pairs: &[Pair], policy: usize) -> Option<usize> {
+    pairs
+        .iter()
+        .position(|pair| pair.policy as usize == policy && pair.outcome == Outcome::Eligible)
 }
 
 /// A combined group's cap as the firm's amounts see it: rounded to the cent

@@ -36,3 +36,20 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Runs the `mianshen` binary in `dir`: its exit status and everything it
+/// printed (standard output, then standard error).
+#[allow(dead_code)] // not every test file that shares `common` uses it
+pub fn mianshen(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run mianshen");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code().unwrap_or(-1), text)
+}

@@ -203,7 +203,16 @@ impl Evaluator<'_> {
                         }
                     }
                     Outcome::Review => tally.review += 1,
-                    Outcome::Ineligible if !self.opts.all => continue,
+                    // held for the figures of `combined` groups, not listed
+                    Outcome::Ineligible
+                        if !self.opts.all
+                            && !pair
+                                .reasons
+                                .iter()
+                                .any(|r| matches!(r, eval::Reason::Combined { .. })) =>
+                    {
+                        continue
+                    }
                     Outcome::Ineligible => {}
                 }
                 let mut reasons = String::new();
@@ -435,7 +444,7 @@ pub fn evaluate_firm<'a>(
     }
     if !program.combined.is_empty() {
         let env = scratch.env(program, None, cells, opts.as_of);
-        settlement::combined(program, pairs, |g| combined_cap(program, g, &env), opts.all);
+        settlement::combined(program, pairs, |g| combined_cap(program, g, &env));
     }
 }
 

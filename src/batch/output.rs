@@ -13,7 +13,7 @@ use super::{Batch, FirmEntry, RunOptions, Skip};
 use crate::eval::{self, Outcome};
 use crate::program::Program;
 use crate::settle::streamed::{self as settle, ByKey, Paid, Room};
-use crate::settle::{BudgetNote, Firm, Pair};
+use crate::settle::{BudgetNote, CapFigures, Firm, Pair};
 
 /// Per-policy totals, as summary.csv lists them.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +44,21 @@ pub struct Settled<'p> {
     /// Per policy settled across firms, each candidate's result in key order.
     paid: Vec<Option<Sorted<Paid, ByKey>>>,
     summary: Vec<PolicySummary>,
+}
+
+/// What writing decisions.csv gave: how many decisions, and what each
+/// `combined` group's cap took.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Written {
+    pub decisions: u64,
+    pub caps: Vec<CapFigures>,
+}
+
+/// One parallel task's part of decisions.csv.
+struct Rendered {
+    bytes: Vec<u8>,
+    lines: u64,
+    caps: Vec<CapFigures>,
 }
 
 /// Firms rendered per parallel task, and tasks per written window.
@@ -318,13 +333,14 @@ impl<'p> Settled<'p> {
         Some(line)
     }
 
-    /// Each decision of a firm, in its final form, with the policy's id.
+    /// Each decision of a firm as stored, and in its final form when it is
+    /// written.
     fn each<'s>(
         &'s self,
         firm: &FirmEntry,
         paid: &mut Cursor<'_, '_>,
         buf: &'s mut Vec<u8>,
-        mut f: impl FnMut(&Stored<'_>, Line<'_>),
+        mut f: impl FnMut(&Stored<'_>, Option<Line<'_>>),
     ) -> std::io::Result<()> {
         for s in store::decode(self.store.read(firm.start, firm.len, buf)?) {
             let settled = if s.settled {
@@ -340,26 +356,26 @@ impl<'p> Settled<'p> {
             } else {
                 None
             };
-            if let Some(line) = self.line(&s, settled) {
-                f(&s, line);
-            }
+            f(&s, self.line(&s, settled));
         }
         Ok(())
     }
 
     /// Writes decisions.csv: `key,policy,outcome,amount,funded,reasons`,
     /// sorted by key then policy id. Returns the number of decisions.
-    pub fn write_decisions(&self, out: impl Write + Send) -> std::io::Result<u64> {
-        type Parts = Vec<std::io::Result<(Vec<u8>, u64)>>;
+    pub fn write_decisions(&self, out: impl Write + Send) -> std::io::Result<Written> {
+        type Parts = Vec<std::io::Result<Rendered>>;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
         out.write_all(crate::report::decisions::HEADER.as_bytes())?;
         let mut count = 0u64;
-        let write = |out: &mut std::io::BufWriter<_>, parts: Parts| -> std::io::Result<u64> {
+        let mut caps = vec![CapFigures::default(); self.program.combined.len()];
+        let mut write = |out: &mut std::io::BufWriter<_>, parts: Parts| -> std::io::Result<u64> {
             let mut n = 0;
             for part in parts {
-                let (bytes, lines) = part?;
-                out.write_all(&bytes)?;
-                n += lines;
+                let part = part?;
+                out.write_all(&part.bytes)?;
+                n += part.lines;
+                CapFigures::merge(&mut caps, &part.caps);
             }
             Ok(n)
         };
@@ -384,7 +400,7 @@ impl<'p> Settled<'p> {
             // decisions, `--all`, long reasons: fewer firms)
             let bytes: usize = next
                 .iter()
-                .map(|p| p.as_ref().map_or(0, |(b, _)| b.len()))
+                .map(|p| p.as_ref().map_or(0, |p| p.bytes.len()))
                 .sum();
             size = (WINDOW_BYTES.saturating_mul(window.firms.len()) / bytes.max(1))
                 .clamp(RENDER_CHUNK, RENDER_CHUNK * WINDOW);
@@ -392,21 +408,36 @@ impl<'p> Settled<'p> {
         }
         count += write(&mut out, rendered)?;
         out.flush()?;
-        Ok(count)
+        Ok(Written {
+            decisions: count,
+            caps,
+        })
     }
 
     fn render(
         &self,
         firms: &[Got<'_, FirmEntry>],
         paid: &[Vec<Got<'_, Paid>>],
-    ) -> std::io::Result<(Vec<u8>, u64)> {
+    ) -> std::io::Result<Rendered> {
         let mut out = Vec::with_capacity(firms.len() * 96);
         let mut text = String::new();
         let mut buf = Vec::new();
         let mut n = 0u64;
+        let mut caps = vec![CapFigures::default(); self.program.combined.len()];
+        let (mut shaped, mut seen) = (Vec::new(), Vec::new());
         let mut paid = Cursor::new(paid, firms.first().map(|f| &**f));
         for f in firms {
+            shaped.clear();
             self.each(f, &mut paid, &mut buf, |s, line| {
+                if !caps.is_empty() {
+                    let eligible = s.outcome == Outcome::Eligible;
+                    shaped.extend(
+                        eval::Reason::stored_combined(s.reasons).map(|(g, cut)| (g, cut, eligible)),
+                    );
+                }
+                let Some(line) = line else {
+                    return;
+                };
                 let id = self
                     .program
                     .policies
@@ -425,8 +456,15 @@ impl<'p> Settled<'p> {
                 );
                 n += 1;
             })?;
+            if !shaped.is_empty() {
+                CapFigures::count_firm(&mut caps, &mut seen, shaped.drain(..));
+            }
         }
-        Ok((out, n))
+        Ok(Rendered {
+            bytes: out,
+            lines: n,
+            caps,
+        })
     }
 
     /// The decisions of the firm whose key is `key`, if it is in the run
@@ -474,6 +512,9 @@ impl<'p> Settled<'p> {
         for f in firms {
             let mut pairs = Vec::new();
             self.each(f, &mut paid, &mut buf, |s, line| {
+                let Some(line) = line else {
+                    return;
+                };
                 let reasons = eval::Reason::restore(line.reasons);
                 pairs.push(Pair {
                     policy: s.policy,

@@ -287,6 +287,8 @@ struct RunDone {
     rejected_rows: u64,
     conflicts: u64,
     warnings: Vec<String>,
+    /// Each `combined` group's label and what its cap took.
+    caps: Vec<(String, crate::settle::CapFigures)>,
 }
 
 /// Streams the data through the engine and writes every result file into the
@@ -349,7 +351,7 @@ fn run_into(
     clock.lap("parse and evaluate rows, find duplicate keys, write rejects");
     let settled = batch.finish()?;
     clock.lap("settle across firms");
-    let decisions = settled.write_decisions(pending.file("decisions.csv")?)?;
+    let written = settled.write_decisions(pending.file("decisions.csv")?)?;
     clock.lap("write decisions");
     let summary = settled.summary().to_vec();
     crate::report::write_summary(&summary, pending.file("summary.csv")?)?;
@@ -443,7 +445,8 @@ fn run_into(
         firms,
         rejected_rows,
         rejects: reject_lines,
-        decisions,
+        decisions: written.decisions,
+        caps: &written.caps,
         summary: &summary,
         warnings: &warnings,
         ledger: ledger.as_deref(),
@@ -458,6 +461,12 @@ fn run_into(
         rejected_rows,
         conflicts: conflict_lines,
         warnings,
+        caps: program
+            .combined
+            .iter()
+            .map(|c| c.label.clone())
+            .zip(written.caps)
+            .collect(),
     })
 }
 
@@ -502,6 +511,12 @@ fn print_run_summary(done: &RunDone, out: &Path) {
             s.review,
             show(s.amount),
             show(s.funded),
+        );
+    }
+    for (label, c) in &done.caps {
+        println!(
+            "combined \"{label}\": {} firms cut, {} decisions cut, {} turned ineligible, {} taken, {} firms to review (cap missing) (合计封顶: {} 户被核减, 共 {} 元; {} 户上限缺失待核实)",
+            c.firms, c.cut, c.zeroed, c.amount, c.review, c.firms, c.amount, c.review
         );
     }
     println!("results in {}/", out.display());

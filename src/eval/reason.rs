@@ -38,8 +38,17 @@ pub enum Reason {
     Exclusive(String),
     /// Cut by the policy's `limit`.
     Limit,
-    /// Cut, or turned ineligible, by a `combined` group's cap (its label).
-    Combined(String),
+    /// Cut, or turned ineligible, by a `combined` group's cap: the group's
+    /// label, its place among the set's groups, and how much the cap took
+    /// from this decision's amount.
+    Combined {
+        label: String,
+        group: usize,
+        cut: rust_decimal::Decimal,
+    },
+    /// A review: a `combined` group's cap could not be computed (the
+    /// group's label and place; the missing fields follow).
+    CapUndecided { label: String, group: usize },
 }
 
 impl fmt::Display for Reason {
@@ -48,7 +57,8 @@ impl fmt::Display for Reason {
             Reason::Failed(label)
             | Reason::Undecided(label)
             | Reason::Exclusive(label)
-            | Reason::Combined(label) => f.write_str(label),
+            | Reason::Combined { label, .. }
+            | Reason::CapUndecided { label, .. } => f.write_str(label),
             Reason::Missing(fields) => write!(f, "missing: {}", fields.join(", ")),
             Reason::Values(values) => write!(f, "values: {values}"),
             Reason::NoPayableAmount => f.write_str("no payable amount"),
@@ -77,7 +87,8 @@ impl Reason {
             Reason::NoPriorPayment => ('p', ""),
             Reason::Exclusive(t) => ('x', t),
             Reason::Limit => ('l', ""),
-            Reason::Combined(t) => ('c', t),
+            Reason::Combined { label, .. } => ('c', label),
+            Reason::CapUndecided { label, .. } => ('k', label),
         }
     }
 
@@ -92,6 +103,16 @@ impl Reason {
             out.push(kind);
             match r {
                 Reason::Missing(fields) => out.push_str(&fields.join(", ")),
+                // `c{group} {cut} {label}`: the label may hold spaces, the
+                // numbers do not
+                Reason::Combined { group, cut, .. } => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{group} {cut} {text}");
+                }
+                Reason::CapUndecided { group, .. } => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{group} {text}");
+                }
                 _ => out.push_str(text),
             }
         }
@@ -119,7 +140,21 @@ impl Reason {
             'p' => Reason::NoPriorPayment,
             'x' => Reason::Exclusive(text),
             'l' => Reason::Limit,
-            'c' => Reason::Combined(text),
+            'c' => match Reason::combined_parts(&text) {
+                Some((group, cut, label)) => Reason::Combined {
+                    label: label.to_string(),
+                    group,
+                    cut,
+                },
+                None => Reason::Failed(text),
+            },
+            'k' => match Reason::group_parts(&text) {
+                Some((group, label)) => Reason::CapUndecided {
+                    label: label.to_string(),
+                    group,
+                },
+                None => Reason::Undecided(text),
+            },
             _ => Reason::Failed(text),
         }
     }
@@ -149,9 +184,41 @@ impl Reason {
                 'z' => out.push_str("division by zero"),
                 'o' => out.push_str("arithmetic overflow"),
                 'l' => out.push_str("limit"),
+                'c' => out.push_str(Reason::combined_parts(text).map_or(text, |(_, _, l)| l)),
+                'k' => out.push_str(Reason::group_parts(text).map_or(text, |(_, l)| l)),
                 _ => out.push_str(text),
             }
         }
+    }
+}
+
+impl Reason {
+    /// The group, cut and label of a stored `combined` reason's text.
+    fn combined_parts(text: &str) -> Option<(usize, rust_decimal::Decimal, &str)> {
+        let (group, rest) = Reason::group_parts(text)?;
+        let (cut, label) = rest.split_once(' ')?;
+        Some((group, cut.parse().ok()?, label))
+    }
+
+    /// The group and the rest of a stored `combined` reason's text.
+    fn group_parts(text: &str) -> Option<(usize, &str)> {
+        let (group, rest) = text.split_once(' ')?;
+        Some((group.parse().ok()?, rest))
+    }
+
+    /// What `combined` groups did to a stored decision: `(group, Some(cut))`
+    /// for a cut, `(group, None)` for a cap that could not be computed.
+    pub(crate) fn stored_combined(
+        stored: &str,
+    ) -> impl Iterator<Item = (usize, Option<rust_decimal::Decimal>)> + '_ {
+        stored.split(SEPARATOR).filter_map(|part| {
+            if let Some(text) = part.strip_prefix('c') {
+                Reason::combined_parts(text).map(|(g, cut, _)| (g, Some(cut)))
+            } else {
+                let text = part.strip_prefix('k')?;
+                Reason::group_parts(text).map(|(g, _)| (g, None))
+            }
+        })
     }
 }
 
@@ -174,6 +241,15 @@ mod tests {
             Reason::Overflow,
             Reason::Exclusive("就高不重复".into()),
             Reason::Limit,
+            Reason::Combined {
+                label: "年度奖励 累计不超过500万元".into(),
+                group: 1,
+                cut: rust_decimal::Decimal::new(12345, 2),
+            },
+            Reason::CapUndecided {
+                label: "年度奖励 上限".into(),
+                group: 0,
+            },
         ];
         let mut stored = String::new();
         Reason::store(&reasons, &mut stored);

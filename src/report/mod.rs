@@ -268,6 +268,8 @@ pub struct RunRecord<'a> {
     pub rejected_rows: u64,
     pub rejects: u64,
     pub decisions: u64,
+    /// What each `combined` group's cap took, in the set's order.
+    pub caps: &'a [crate::settle::CapFigures],
     pub summary: &'a [PolicySummary],
     pub warnings: &'a [String],
     /// The ledger read (`--ledger`), and its path as given.
@@ -326,7 +328,24 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
             "firms_not_in_data": l.firms_not_looked_up(),
         })
     });
-    serde_json::json!({
+    let combined: Vec<serde_json::Value> = r
+        .set
+        .program
+        .combined
+        .iter()
+        .zip(r.caps)
+        .map(|(g, c)| {
+            serde_json::json!({
+                "label": g.label,
+                "firms_cut": c.firms,
+                "decisions_cut": c.cut,
+                "decisions_turned_ineligible": c.zeroed,
+                "amount_taken": money(Some(c.amount)),
+                "firms_review_cap_missing": c.review,
+            })
+        })
+        .collect();
+    let mut manifest = serde_json::json!({
         "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
         "as_of": r.as_of.to_string(),
         "all": r.all,
@@ -349,7 +368,13 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         },
         "policies": policies,
         "warnings": r.warnings,
-    })
+    });
+    if !combined.is_empty() {
+        if let Some(m) = manifest.as_object_mut() {
+            m.insert("combined".into(), serde_json::Value::Array(combined));
+        }
+    }
+    manifest
 }
 
 /// Writes manifest.json.

@@ -94,12 +94,7 @@ pub type CapValue = Result<Decimal, Vec<Reason>>;
 /// (LANGUAGE.md section 7 step 2). `cap` gives group `g`'s cap for the firm;
 /// it is asked only when the firm has an eligible decision in the group.
 /// Runs for every firm: allocates nothing unless a decision changes.
-pub fn combined(
-    program: &Program,
-    pairs: &mut [Pair],
-    mut cap: impl FnMut(usize) -> CapValue,
-    reasons: bool,
-) {
+pub fn combined(program: &Program, pairs: &mut [Pair], mut cap: impl FnMut(usize) -> CapValue) {
     for (g, group) in program.combined.iter().enumerate() {
         // the firm's eligible decisions in the group, in the order listed
         // (a group lists a policy once, so changing one moves no other)
@@ -113,7 +108,10 @@ pub fn combined(
                 let members: Vec<usize> = members().collect();
                 for i in members {
                     if let Some(pair) = pairs.get_mut(i) {
-                        let undecided = Reason::Undecided(group.label.clone());
+                        let undecided = Reason::CapUndecided {
+                            label: group.label.clone(),
+                            group: g,
+                        };
                         decide(
                             pair,
                             Outcome::Review,
@@ -133,13 +131,80 @@ pub fn combined(
                 left -= amount;
                 continue;
             }
+            // the reason is kept even when ineligible decisions are not
+            // listed: the run's figures per group count what the cap took
+            let reason = Reason::Combined {
+                label: group.label.clone(),
+                group: g,
+                cut: amount - left,
+            };
             if left > Decimal::ZERO {
                 pair.amount = Some(left);
-                pair.reasons.push(Reason::Combined(group.label.clone()));
+                pair.reasons.push(reason);
                 left = Decimal::ZERO;
             } else {
-                make_ineligible(pair, reasons.then(|| Reason::Combined(group.label.clone())));
+                make_ineligible(pair, Some(reason));
             }
+        }
+    }
+}
+
+/// What one `combined` group's cap took across a run: the firms it cut,
+/// the decisions it cut down or turned ineligible, and the money it took.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CapFigures {
+    pub firms: u64,
+    /// Decisions cut to what was left (still eligible).
+    pub cut: u64,
+    /// Decisions turned ineligible (nothing left, or cut to 0).
+    pub zeroed: u64,
+    /// The amounts taken, in yuan.
+    pub amount: Decimal,
+    /// Firms whose decisions in the group went to review: their cap could
+    /// not be computed.
+    pub review: u64,
+}
+
+impl CapFigures {
+    /// Counts one firm's decisions: `(group, cut, eligible)` for each
+    /// decision a group's cap shaped, the cut `None` when the cap could not
+    /// be computed (a group's firm is counted once).
+    pub fn count_firm(
+        figures: &mut [CapFigures],
+        seen: &mut Vec<bool>,
+        shaped: impl Iterator<Item = (usize, Option<Decimal>, bool)>,
+    ) {
+        seen.clear();
+        seen.resize(figures.len(), false);
+        for (g, cut, eligible) in shaped {
+            let (Some(f), Some(seen)) = (figures.get_mut(g), seen.get_mut(g)) else {
+                continue;
+            };
+            let first = !std::mem::replace(seen, true);
+            let Some(cut) = cut else {
+                f.review += u64::from(first);
+                continue;
+            };
+            if first {
+                f.firms += 1;
+            }
+            if eligible {
+                f.cut += 1;
+            } else {
+                f.zeroed += 1;
+            }
+            f.amount = f.amount.saturating_add(cut);
+        }
+    }
+
+    /// Adds another part of the run's figures.
+    pub fn merge(figures: &mut [CapFigures], other: &[CapFigures]) {
+        for (f, o) in figures.iter_mut().zip(other) {
+            f.firms += o.firms;
+            f.cut += o.cut;
+            f.zeroed += o.zeroed;
+            f.review += o.review;
+            f.amount = f.amount.saturating_add(o.amount);
         }
     }
 }

@@ -70,9 +70,6 @@ impl fmt::Display for Reason {
     }
 }
 
-/// Between stored reasons: a character no label holds.
-const SEPARATOR: char = '\u{1f}';
-
 impl Reason {
     /// The kind as one letter, then what the reason carries.
     fn kind(&self) -> (char, &str) {
@@ -92,85 +89,90 @@ impl Reason {
         }
     }
 
-    /// Appends the stored form of `reasons` (kind letter and text of each,
-    /// apart by a separator) to `out`.
+    /// Appends the stored form of `reasons` to `out`: each reason's kind
+    /// letter, the length in bytes of what it carries, `:`, and that text.
+    /// Labels and values may hold any character (a data value can hold a
+    /// line break or a control character), so nothing separates them.
     pub(crate) fn store(reasons: &[Reason], out: &mut String) {
-        for (i, r) in reasons.iter().enumerate() {
-            if i > 0 {
-                out.push(SEPARATOR);
-            }
-            let (kind, text) = r.kind();
-            out.push(kind);
+        use std::fmt::Write;
+        let mut text = String::new();
+        for r in reasons {
+            let (kind, label) = r.kind();
+            text.clear();
             match r {
-                Reason::Missing(fields) => out.push_str(&fields.join(", ")),
-                // `c{group} {cut} {label}`: the label may hold spaces, the
+                Reason::Missing(fields) => text.push_str(&fields.join(", ")),
+                // `{group} {cut} {label}`: the label may hold spaces, the
                 // numbers do not
                 Reason::Combined { group, cut, .. } => {
-                    use std::fmt::Write;
-                    let _ = write!(out, "{group} {cut} {text}");
+                    let _ = write!(text, "{group} {cut} {label}");
                 }
                 Reason::CapUndecided { group, .. } => {
-                    use std::fmt::Write;
-                    let _ = write!(out, "{group} {text}");
+                    let _ = write!(text, "{group} {label}");
                 }
-                _ => out.push_str(text),
+                _ => text.push_str(label),
             }
+            let _ = write!(out, "{kind}{}:{text}", text.len());
         }
+    }
+
+    /// The `(kind, text)` of each reason of a stored form.
+    fn parts(mut stored: &str) -> impl Iterator<Item = (char, &str)> {
+        std::iter::from_fn(move || {
+            let mut chars = stored.chars();
+            let kind = chars.next()?;
+            let rest = chars.as_str();
+            let (len, rest) = rest.split_once(':')?;
+            let len: usize = len.parse().ok()?;
+            let (text, after) = (rest.get(..len)?, rest.get(len..)?);
+            stored = after;
+            Some((kind, text))
+        })
     }
 
     /// The reasons of a stored form ([`Reason::store`]).
     pub(crate) fn restore(stored: &str) -> Vec<Reason> {
-        if stored.is_empty() {
-            return Vec::new();
-        }
-        stored.split(SEPARATOR).map(Reason::restore_one).collect()
+        Reason::parts(stored)
+            .map(|(kind, text)| Reason::restore_one(kind, text))
+            .collect()
     }
 
-    fn restore_one(part: &str) -> Reason {
-        let mut chars = part.chars();
-        let kind = chars.next().unwrap_or('f');
-        let text = chars.as_str().to_string();
+    fn restore_one(kind: char, text: &str) -> Reason {
+        let label = text.to_string();
         match kind {
-            'u' => Reason::Undecided(text),
+            'u' => Reason::Undecided(label),
             'm' => Reason::Missing(text.split(", ").map(str::to_string).collect()),
-            'v' => Reason::Values(text),
+            'v' => Reason::Values(label),
             'n' => Reason::NoPayableAmount,
             'z' => Reason::DivisionByZero,
             'o' => Reason::Overflow,
             'p' => Reason::NoPriorPayment,
-            'x' => Reason::Exclusive(text),
+            'x' => Reason::Exclusive(label),
             'l' => Reason::Limit,
-            'c' => match Reason::combined_parts(&text) {
-                Some((group, cut, label)) => Reason::Combined {
-                    label: label.to_string(),
+            'c' => match Reason::combined_parts(text) {
+                Some((group, cut, l)) => Reason::Combined {
+                    label: l.to_string(),
                     group,
                     cut,
                 },
-                None => Reason::Failed(text),
+                None => Reason::Failed(label),
             },
-            'k' => match Reason::group_parts(&text) {
-                Some((group, label)) => Reason::CapUndecided {
-                    label: label.to_string(),
+            'k' => match Reason::group_parts(text) {
+                Some((group, l)) => Reason::CapUndecided {
+                    label: l.to_string(),
                     group,
                 },
-                None => Reason::Undecided(text),
+                None => Reason::Undecided(label),
             },
-            _ => Reason::Failed(text),
+            _ => Reason::Failed(label),
         }
     }
 
     /// The stored form rendered as decisions.csv writes it (`; ` between).
     pub(crate) fn render_stored(stored: &str, out: &mut String) {
-        if stored.is_empty() {
-            return;
-        }
-        for (i, part) in stored.split(SEPARATOR).enumerate() {
+        for (i, (kind, text)) in Reason::parts(stored).enumerate() {
             if i > 0 {
                 out.push_str("; ");
             }
-            let mut chars = part.chars();
-            let kind = chars.next().unwrap_or('f');
-            let text = chars.as_str();
             match kind {
                 'm' => {
                     out.push_str("missing: ");
@@ -211,19 +213,16 @@ impl Reason {
     pub(crate) fn stored_combined(
         stored: &str,
     ) -> impl Iterator<Item = (usize, Option<rust_decimal::Decimal>)> + '_ {
-        stored.split(SEPARATOR).filter_map(|part| {
-            if let Some(text) = part.strip_prefix('c') {
-                Reason::combined_parts(text).map(|(g, cut, _)| (g, Some(cut)))
-            } else {
-                let text = part.strip_prefix('k')?;
-                Reason::group_parts(text).map(|(g, _)| (g, None))
-            }
+        Reason::parts(stored).filter_map(|(kind, text)| match kind {
+            'c' => Reason::combined_parts(text).map(|(g, cut, _)| (g, Some(cut))),
+            'k' => Reason::group_parts(text).map(|(g, _)| (g, None)),
+            _ => None,
         })
     }
 }
 
 /// The stored form of [`Reason::Limit`].
-pub(crate) const LIMIT_STORED: &str = "l";
+pub(crate) const LIMIT_STORED: &str = "l0:";
 
 #[cfg(test)]
 mod tests {
@@ -259,6 +258,17 @@ mod tests {
         let shown: Vec<String> = reasons.iter().map(Reason::to_string).collect();
         assert_eq!(rendered, shown.join("; "));
         assert!(Reason::restore("").is_empty());
+        // a value or label may hold any character, the old separator too
+        let odd = vec![
+            Reason::Values("name=a\u{1f}b; c\nd".into()),
+            Reason::Failed("标签\u{1f}".into()),
+        ];
+        let mut stored = String::new();
+        Reason::store(&odd, &mut stored);
+        assert_eq!(Reason::restore(&stored), odd);
+        let mut rendered = String::new();
+        Reason::render_stored(&stored, &mut rendered);
+        assert_eq!(rendered, "values: name=a\u{1f}b; c\nd; 标签\u{1f}");
         assert_eq!(Reason::restore(LIMIT_STORED), [Reason::Limit]);
     }
 }

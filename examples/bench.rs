@@ -5,7 +5,14 @@
 //! ```text
 //! cargo build --release && cargo run --release --example bench
 //! cargo run --release --example bench -- --rows 200000 --policies 20 --check-threads
+//! cargo run --release --example bench -- --ledger-rows 5000000
 //! ```
+//!
+//! `--ledger-rows N` adds three policies reading prior payments under 30
+//! ids (就高补差, once-only, a three-year rule) to the set, writes a ledger
+//! of N payments over 5 years to the generated firms, and runs the set
+//! twice: with a ledger of only its header, then with the N payments. The
+//! difference is what reading and looking up the ledger costs.
 //!
 //! Files go to `target/bench/` (the firms file is reused between runs).
 
@@ -19,6 +26,7 @@ struct Args {
     policies: usize,
     check_threads: bool,
     all: bool,
+    ledger_rows: Option<u64>,
 }
 
 fn args() -> Args {
@@ -27,6 +35,7 @@ fn args() -> Args {
         policies: 50,
         check_threads: false,
         all: false,
+        ledger_rows: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -37,9 +46,10 @@ fn args() -> Args {
             }
             "--check-threads" => a.check_threads = true,
             "--all" => a.all = true,
+            "--ledger-rows" => a.ledger_rows = it.next().and_then(|v| v.parse().ok()),
             other => {
                 eprintln!(
-                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all"
+                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N"
                 );
                 std::process::exit(2);
             }
@@ -58,7 +68,10 @@ fn main() {
     }
     let work = root.join("target/bench");
     let set = work.join(format!("policies-{}", args.policies));
-    let in_force = build_policy_set(&root.join("policies"), &set, args.policies);
+    let mut in_force = build_policy_set(&root.join("policies"), &set, args.policies);
+    if args.ledger_rows.is_some() {
+        in_force += add_ledger_policies(&set);
+    }
     let firms = work.join(format!("firms-{}.csv", args.rows));
     if !firms.exists() {
         let started = Instant::now();
@@ -71,7 +84,18 @@ fn main() {
     }
     machine();
     let out = work.join("out");
-    let run = run(&bin, &set, &firms, &out, None, args.all);
+    if let Some(n) = args.ledger_rows {
+        bench_ledger(
+            &bin,
+            &set,
+            &firms,
+            &work,
+            n,
+            args.rows as f64 * in_force as f64,
+        );
+        return;
+    }
+    let run = run(&bin, &set, &firms, &out, None, args.all, None);
     let pairs = args.rows as f64 * in_force as f64;
     println!("command: {}", run.command);
     println!(
@@ -102,7 +126,7 @@ fn main() {
 
 fn run_one(bin: &Path, set: &Path, firms: &Path, work: &Path, all: bool) -> PathBuf {
     let out = work.join("out-1-thread");
-    let r = run(bin, set, firms, &out, Some(1), all);
+    let r = run(bin, set, firms, &out, Some(1), all, None);
     println!(
         "one thread: wall time {:.2} s, peak memory {:.0} MiB",
         r.wall,
@@ -125,6 +149,7 @@ fn run(
     out: &Path,
     threads: Option<usize>,
     all: bool,
+    ledger: Option<&Path>,
 ) -> Measured {
     let mut cmd = Command::new(bin);
     cmd.arg("run")
@@ -134,6 +159,9 @@ fn run(
         .args(["--as-of", "2024-12-31", "--timings"])
         .arg("--out")
         .arg(out);
+    if let Some(l) = ledger {
+        cmd.arg("--ledger").arg(l);
+    }
     if let Some(n) = threads {
         cmd.args(["--threads", &n.to_string()]);
     }
@@ -370,4 +398,146 @@ fn scale_wan(text: &str, percent: i64) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The ids prior payments are recorded under in the ledger benchmark.
+const LEDGER_IDS: usize = 30;
+
+fn prior_ids(range: std::ops::Range<usize>) -> String {
+    range
+        .map(|i| format!("prior_{i:02}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Adds three policies reading the ledger under [`LEDGER_IDS`] ids; returns
+/// how many policies that adds in force.
+fn add_ledger_policies(set: &Path) -> usize {
+    let (a, b, c) = (
+        prior_ids(0..10),
+        prior_ids(10..20),
+        prior_ids(20..LEDGER_IDS),
+    );
+    let text = format!(
+        r#"// 台账基准: 就高补差, 只奖励一次, 三年内不重复
+policy ledger_topup {{
+    title "就高补差(基准)"
+    valid 2024-01-01 to 2024-12-31
+    amount "补齐差额" max(100万 - paid({a}), 0)
+}}
+
+policy ledger_once {{
+    title "只奖励一次(基准)"
+    valid 2024-01-01 to 2024-12-31
+    exclude "已享受过" paid({b}) > 0
+    amount 10万
+}}
+
+policy ledger_three_years {{
+    title "三年内不重复(基准)"
+    valid 2024-01-01 to 2024-12-31
+    exclude "三年内已享受" last_paid({c}) is present
+        and years_between(last_paid({c}), as_of) < 3
+    amount 5万
+}}
+"#
+    );
+    std::fs::write(set.join("ledger_bench.policy"), text).expect("write the ledger policies");
+    3
+}
+
+/// Writes a ledger of `n` payments: firms of `firms` taken in a fixed
+/// pseudo-random order, ids and dates (2020 to 2024) spread over all.
+fn write_ledger(firms: &Path, ledger: &Path, n: u64) {
+    use std::io::{BufRead, Write};
+    let keys: Vec<String> = std::io::BufReader::new(std::fs::File::open(firms).expect("firms"))
+        .lines()
+        .skip(1)
+        .map_while(Result::ok)
+        .filter_map(|l| l.split(',').next().map(str::to_string))
+        .collect();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(ledger).expect("create the ledger"));
+    writeln!(w, "key,policy,amount,paid_on").expect("write");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..n {
+        // xorshift: the same ledger every time
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = &keys[(x % keys.len() as u64) as usize];
+        let id = (x >> 20) as usize % LEDGER_IDS;
+        let year = 2020 + (x >> 40) % 5;
+        let month = 1 + (x >> 44) % 12;
+        let day = 1 + (x >> 50) % 28;
+        let amount = 1000 + (x >> 8) % 500_000;
+        writeln!(
+            w,
+            "{key},prior_{id:02},{}.{:02},{year}-{month:02}-{day:02}",
+            amount / 100,
+            amount % 100
+        )
+        .expect("write");
+        let _ = i;
+    }
+    w.flush().expect("write the ledger");
+}
+
+/// The set with a ledger of only its header, then with `n` payments.
+fn bench_ledger(bin: &Path, set: &Path, firms: &Path, work: &Path, n: u64, pairs: f64) {
+    let empty = work.join("ledger-empty.csv");
+    std::fs::write(&empty, "key,policy,amount,paid_on\n").expect("write the empty ledger");
+    let full = work.join(format!("ledger-{n}.csv"));
+    if !full.exists() {
+        let started = Instant::now();
+        write_ledger(firms, &full, n);
+        eprintln!(
+            "wrote {n} payments in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let size = std::fs::metadata(&full).map(|m| m.len()).unwrap_or(0);
+    // alternated, so both see the same machine
+    let mut best = [f64::MAX; 2];
+    let mut peak = [0i64; 2];
+    for round in 0..3 {
+        for (i, ledger) in [&empty, &full].into_iter().enumerate() {
+            let r = run(
+                bin,
+                set,
+                firms,
+                &work.join("out-ledger"),
+                None,
+                false,
+                Some(ledger),
+            );
+            if round == 0 {
+                println!("command: {}", r.command);
+            }
+            best[i] = best[i].min(r.wall);
+            peak[i] = peak[i].max(r.peak_kib);
+            if round == 2 && i == 1 {
+                for t in &r.timings {
+                    println!("  {t}");
+                }
+            }
+        }
+    }
+    println!(
+        "pairs {pairs:.0}; ledger {n} payments under {LEDGER_IDS} ids, {:.0} MiB",
+        size as f64 / 1048576.0
+    );
+    println!(
+        "header-only ledger: best of 3 {:.2} s, peak {:.0} MiB",
+        best[0],
+        peak[0] as f64 / 1024.0
+    );
+    println!(
+        "{n}-payment ledger: best of 3 {:.2} s, peak {:.0} MiB",
+        best[1],
+        peak[1] as f64 / 1024.0
+    );
+    println!(
+        "the ledger adds {:.0}% to the run's time",
+        (best[1] / best[0] - 1.0) * 100.0
+    );
 }

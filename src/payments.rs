@@ -183,7 +183,8 @@ pub fn append(
         .map(|c| c.to_string())
         .chain([RUN_COLUMN.to_string()])
         .collect();
-    let mut rows: Vec<Vec<String>> = Vec::new();
+    // the ledger as first read: its hash, and whether it lacks a run column
+    let mut before: Option<(String, bool)> = None;
     let mut bom = true;
     let mut last_line = 1;
     if path.exists() {
@@ -199,18 +200,16 @@ pub fn append(
             if new.contains(&(row.key, row.policy)) {
                 repeated.push((row.key.to_string(), row.policy.to_string(), row.line));
             }
-            rows.push(row.cells.to_vec());
             last_line = row.line;
             Ok(())
         })?;
         header = file.header;
         bom = file.bom || file.encoding == Encoding::Gb18030;
-        if column(&header, RUN_COLUMN).is_none() {
+        let no_run = column(&header, RUN_COLUMN).is_none();
+        if no_run {
             header.push(RUN_COLUMN.to_string());
-            for r in &mut rows {
-                r.push(String::new());
-            }
         }
+        before = Some((file.sha256, no_run));
         if let Some((first, last, paid_on)) = same_run {
             return Err(AddError::AlreadyAdded {
                 first,
@@ -236,22 +235,53 @@ pub fn append(
         at(RUN_COLUMN),
     ];
     let paid_text = paid_on.to_string();
-    for (key, policy, funded) in &run.payments {
-        let mut r = vec![String::new(); header.len()];
-        for (slot, value) in slots.iter().zip([
-            key.as_str(),
-            policy.as_str(),
-            funded.as_str(),
-            paid_text.as_str(),
-            run.run.as_str(),
-        ]) {
-            if let Some(cell) = slot.and_then(|i| r.get_mut(i)) {
-                *cell = value.to_string();
+    write_atomically(path, bom, |w| {
+        w.write_record(&header)?;
+        // the rows already there, read again (one row held at a time)
+        if let Some((sha256, no_run)) = &before {
+            let mut failed: Option<std::io::Error> = None;
+            let file = read_rows(path, |row| {
+                let written = if *no_run {
+                    w.write_record(row.cells.iter().map(|c| c.as_bytes()).chain([&b""[..]]))
+                } else {
+                    w.write_record(row.cells.iter().map(|c| c.as_bytes()))
+                };
+                written.map_err(|e| {
+                    let message = e.to_string();
+                    failed = Some(e.into());
+                    message
+                })
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            match file {
+                Ok(file) if &file.sha256 == sha256 => {}
+                Ok(_) => {
+                    return Err(std::io::Error::other(
+                        "the ledger changed while it was being added to (台账在写入过程中被修改); nothing was written",
+                    ))
+                }
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
             }
         }
-        rows.push(r);
-    }
-    write_atomically(path, &header, &rows, bom)?;
+        let mut r = vec![String::new(); header.len()];
+        for (key, policy, funded) in &run.payments {
+            for (slot, value) in slots.iter().zip([
+                key.as_str(),
+                policy.as_str(),
+                funded.as_str(),
+                paid_text.as_str(),
+                run.run.as_str(),
+            ]) {
+                if let Some(cell) = slot.and_then(|i| r.get_mut(i)) {
+                    value.clone_into(cell);
+                }
+            }
+            w.write_record(&r)?;
+        }
+        Ok(())
+    })?;
     Ok(Added {
         rows: run.payments.len(),
         total: run.total,
@@ -259,13 +289,13 @@ pub fn append(
     })
 }
 
-/// Writes the ledger beside `path`, flushes it to disk and renames it over
-/// `path`: readers see the old ledger or the new one, never a part.
+/// Writes the ledger beside `path` (`fill` gives its rows), flushes it to
+/// disk and renames it over `path`: readers see the old ledger or the new
+/// one, never a part.
 fn write_atomically(
     path: &Path,
-    header: &[String],
-    rows: &[Vec<String>],
     bom: bool,
+    fill: impl FnOnce(&mut csv::Writer<std::io::BufWriter<&mut std::fs::File>>) -> std::io::Result<()>,
 ) -> Result<(), AddError> {
     let failed = |source| AddError::Write {
         path: path.into(),
@@ -286,10 +316,7 @@ fn write_atomically(
             file.write_all(b"\xEF\xBB\xBF")?;
         }
         let mut w = csv::Writer::from_writer(std::io::BufWriter::new(&mut file));
-        w.write_record(header)?;
-        for r in rows {
-            w.write_record(r)?;
-        }
+        fill(&mut w)?;
         w.flush()?;
         drop(w);
         file.sync_all()?;

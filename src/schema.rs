@@ -252,12 +252,16 @@ impl Schema {
             None => None,
             Some(v) => {
                 let wanted = yaml_text(v);
-                let found = fields.iter().position(|f| f.name == wanted);
+                // by its name, title or an alias, as a policy may name it
+                let found = fields
+                    .iter()
+                    .position(|f| f.name == wanted)
+                    .or_else(|| fields.iter().position(|f| f.names().any(|n| n == wanted)));
                 if found.is_none() && diags.is_empty() {
                     let (s, e) = at_key("name");
                     let help = crate::suggest::closest(
                         &wanted,
-                        fields.iter().map(|f| f.name.as_str()),
+                        fields.iter().flat_map(|f| f.names()),
                     )
                     .map(|c| format!("did you mean `{c}`?"))
                     .unwrap_or_else(|| {

@@ -377,9 +377,7 @@ fn an_unreadable_row_stops_the_run_and_is_named() {
     let cases = [
         // a grouping that is not by three
         (r#"D,xiaojuren_2022,"12,34",2022-01-01"#, "12,34"),
-        // money is paid in cents
-        ("D,xiaojuren_2022,100.123,2022-01-01", "100.123"),
-        ("D,xiaojuren_2022,1.2345678万,2022-01-01", "decimals"),
+        ("D,xiaojuren_2022,1.2.3,2022-01-01", "1.2.3"),
         ("D,xiaojuren_2022,abc,2022-01-01", "abc"),
         ("D,xiaojuren_2022,,2022-01-01", "amount"),
         ("D,xiaojuren_2022,+100,2022-01-01", "+100"),
@@ -401,7 +399,7 @@ fn an_unreadable_row_stops_the_run_and_is_named() {
         // an unquoted grouped amount splits into one cell too many
         ("D,xiaojuren_2022,1,250,000.00,2022-01-01", "cells"),
         // a row under an id the set never reads is read all the same
-        ("Z,other_2020,1.005,2020-01-01", "1.005"),
+        ("Z,other_2020,1.0.5,2020-01-01", "1.0.5"),
         ("Z,other_2020,1,2020-02-30", "2020-02-30"),
     ];
     for (i, (bad, named)) in cases.iter().enumerate() {
@@ -514,6 +512,52 @@ fn amounts_in_every_form_and_clawbacks_count() {
     assert_eq!(m["ledger"]["payments_read"], 9);
     assert_eq!(m["ledger"]["firms"], 5);
     assert_eq!(m["ledger"]["firms_not_in_data"], 0);
+}
+
+#[test]
+fn an_amount_with_more_than_two_decimals_counts_exactly() {
+    let case = Case::new("three-decimals");
+    let ran = case.run_with(
+        "key,policy,amount,paid_on\n\
+         A,xiaojuren_2022,1.005,2022-09-30\n\
+         B,xiaojuren_2022,0.125万,2022-09-30\n",
+    );
+    ran.expect(0);
+    // 150万 - 1.005 = 1499998.995, rounded half away from zero
+    assert_eq!(case.guanjun("A"), "eligible,1499999.00");
+    // 0.125万 is 1250
+    assert_eq!(case.guanjun("B"), "eligible,1498750.00");
+}
+
+#[test]
+fn a_text_key_matches_the_firm_written_the_same_way_only() {
+    let case = Case::new("blank-keys");
+    // `C` and ` C` are two firms of the data file: C's payment is C's only
+    case.write("data.csv", DATA.replace("\nD,", "\n C,"));
+    case.write("L", format!("{HEADER}C,xiaojuren_2022,100万,2022-01-01\n"));
+    case.run(Some("L"), AS_OF, &["--all"]).expect(0);
+    assert_eq!(case.guanjun("C"), "eligible,500000.00");
+    assert_eq!(case.guanjun(" C"), "eligible,1500000.00");
+}
+
+#[test]
+fn a_review_for_no_prior_payment_says_so_in_decisions_csv() {
+    let case = Case::new("no-prior-payment");
+    case.write(
+        "policies/last.policy",
+        "policy recent_2024 {\n    title \"近期获奖\"\n    require \"近两年获小巨人奖励\" last_paid(xiaojuren_2022) >= 2023-01-01\n    amount 1万\n}\n",
+    );
+    case.write("data.csv", DATA);
+    case.write("L", format!("{HEADER}A,xiaojuren_2022,100万,2023-06-01\n"));
+    case.run(Some("L"), AS_OF, &["--all"]).expect(0);
+    assert_eq!(
+        case.decision("A", "recent_2024"),
+        "eligible,10000.00,10000.00,"
+    );
+    assert_eq!(
+        case.decision("B", "recent_2024"),
+        "review,,,近两年获小巨人奖励; no prior payment"
+    );
 }
 
 #[test]

@@ -514,9 +514,10 @@ fn print_run_summary(done: &RunDone, out: &Path) {
         );
     }
     for (label, c) in &done.caps {
+        let taken = format!("{:.2}", c.amount);
         println!(
             "combined \"{label}\": {} firms cut, {} decisions cut, {} turned ineligible, {} taken, {} firms to review (cap missing) (合计封顶: {} 户被核减, 共 {} 元; {} 户上限缺失待核实)",
-            c.firms, c.cut, c.zeroed, c.amount, c.review, c.firms, c.amount, c.review
+            c.firms, c.cut, c.zeroed, taken, c.review, c.firms, taken, c.review
         );
     }
     println!("results in {}/", out.display());

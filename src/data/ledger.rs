@@ -60,7 +60,7 @@ pub enum LedgerError {
 /// The payments a run may read, by firm key.
 #[derive(Debug)]
 pub struct Ledger {
-    by_key: HashMap<Box<str>, Firm>,
+    by_key: HashMap<Box<str>, Firm, foldhash::fast::FixedState>,
     /// Payment rows read (all ids).
     pub rows: u64,
     /// Rows kept: under ids the set reads.
@@ -91,7 +91,7 @@ impl Ledger {
     /// key field has type `key_type`.
     pub fn empty(ids: usize, key_type: &FieldType) -> Ledger {
         Ledger {
-            by_key: HashMap::new(),
+            by_key: HashMap::default(),
             rows: 0,
             kept: 0,
             ids_found: vec![false; ids],
@@ -102,9 +102,9 @@ impl Ledger {
     }
 
     /// The firm's payments under the ids the set reads (any date). Keys are
-    /// compared without surrounding blanks, as a data cell is read.
+    /// compared as the data's key cells read (a text key exactly).
     pub fn payments(&self, key: &str) -> &[Payment] {
-        match self.by_key.get(trim(key)) {
+        match self.by_key.get(key) {
             Some(firm) => {
                 firm.looked_up.store(true, Ordering::Relaxed);
                 &firm.payments
@@ -154,19 +154,30 @@ impl Ledger {
         self.kept += 1;
         // keys are read as the data reads the key field (an `integer` key
         // `0100` is the firm `100`); one that does not read so stays as written
-        let key: Box<str> = match &self.key_type {
-            FieldType::Text => key.into(),
+        let typed: Option<String> = match &self.key_type {
+            FieldType::Text => None,
             ty => parse_cell(ty, key)
                 .ok()
-                .and_then(|c| c.as_key().map(|k| k.into()))
-                .unwrap_or_else(|| key.into()),
+                .and_then(|c| c.as_key().map(std::borrow::Cow::into_owned)),
         };
-        self.by_key.entry(key).or_default().payments.push(Payment {
+        let key = typed.as_deref().unwrap_or(key);
+        let payment = Payment {
             id: id as u16,
             amount,
             paid_on,
             line,
-        });
+        };
+        // most rows are of a firm seen before: no key is allocated for them
+        match self.by_key.get_mut(key) {
+            Some(firm) => firm.payments.push(payment),
+            None => {
+                let firm = Firm {
+                    payments: vec![payment],
+                    looked_up: AtomicBool::new(false),
+                };
+                self.by_key.insert(key.into(), firm);
+            }
+        }
     }
 
     /// Reads a ledger file, keeping the payments under `ids` (the set's
@@ -200,7 +211,7 @@ pub struct LedgerRow<'a> {
     pub amount: Decimal,
     pub paid_on: Date,
     pub line: u64,
-    pub cells: &'a [String],
+    pub cells: &'a [std::borrow::Cow<'a, str>],
     /// The header's cells.
     pub header: &'a [String],
 }
@@ -297,7 +308,7 @@ pub fn read_rows(
             line,
             message,
         };
-        let cells: Vec<String> = record
+        let cells: Vec<std::borrow::Cow<'_, str>> = record
             .iter()
             .enumerate()
             .map(|(i, raw)| {
@@ -306,11 +317,12 @@ pub fn read_rows(
                 } else {
                     raw
                 };
-                decode(encoding, raw).map(|c| c.into_owned())
+                decode(encoding, raw)
             })
             .collect::<Result<_, _>>()
             .map_err(|e| bad(e.to_string()))?;
         let Some((header, at)) = &found else {
+            let cells: Vec<String> = cells.into_iter().map(|c| c.into_owned()).collect();
             let at = header(&cells).map_err(|message| LedgerError::Header {
                 path: path.into(),
                 message,
@@ -328,7 +340,7 @@ pub fn read_rows(
                 header.len()
             )));
         }
-        let cell = |i: usize| cells.get(i).map_or("", String::as_str);
+        let cell = |i: usize| cells.get(i).map_or("", |c| &**c);
         let (key, policy, amount, paid_on) =
             read_row(cell(at[0]), cell(at[1]), cell(at[2]), cell(at[3])).map_err(bad)?;
         rows += 1;
@@ -368,8 +380,9 @@ fn read_row<'a>(
     amount: &str,
     paid_on: &str,
 ) -> Result<Row<'a>, String> {
-    let key = trim(key);
-    if key.is_empty() {
+    // the key as a data file's key cell is read (blanks kept in a text
+    // key: ` A2` is not the firm `A2` in a data file, nor here)
+    if trim(key).is_empty() {
         return Err("the key is empty".into());
     }
     let policy = trim(policy);
@@ -381,12 +394,6 @@ fn read_row<'a>(
         Ok(_) => return Err("the amount is empty".into()),
         Err(e) => return Err(format!("amount: {e}")),
     };
-    if amount.scale() > 2 {
-        return Err(format!(
-            "amount: `{}` has more than two decimals; money is paid in cents",
-            shown(amount.to_string().as_str())
-        ));
-    }
     let paid_on = match parse_cell(&FieldType::Date, paid_on) {
         Ok(Cell::Date(d)) => d,
         Ok(_) => return Err("paid_on: the date is empty".into()),

@@ -185,6 +185,7 @@ impl Reason {
                 'n' => out.push_str("no payable amount"),
                 'z' => out.push_str("division by zero"),
                 'o' => out.push_str("arithmetic overflow"),
+                'p' => out.push_str("no prior payment"),
                 'l' => out.push_str("limit"),
                 'c' => out.push_str(Reason::combined_parts(text).map_or(text, |(_, _, l)| l)),
                 'k' => out.push_str(Reason::group_parts(text).map_or(text, |(_, l)| l)),
@@ -238,6 +239,7 @@ mod tests {
             Reason::NoPayableAmount,
             Reason::DivisionByZero,
             Reason::Overflow,
+            Reason::NoPriorPayment,
             Reason::Exclusive("就高不重复".into()),
             Reason::Limit,
             Reason::Combined {

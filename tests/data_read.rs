@@ -490,7 +490,8 @@ fn json_lines() {
             8,
             "size",
             "true",
-            "`true` is a true/false value, not an enum value"
+            // read as the cell `true`, as an Excel boolean cell is
+            "`true` is not one of 大型, 中型, 小型, 微型"
         )
     );
     assert_eq!(r[7].0, 9);

@@ -76,10 +76,8 @@ pub fn parse_json(ty: &FieldType, v: &serde_json::Value) -> Result<Cell, String>
         Value::String(s) => parse_cell(ty, s),
         // With `arbitrary_precision` this is the number exactly as written.
         Value::Number(n) => parse_cell(ty, &n.to_string()),
-        Value::Bool(b) => match ty {
-            FieldType::Bool => Ok(Cell::Bool(*b)),
-            _ => Err(format!("`{b}` is a true/false value, not {}", a_type(ty))),
-        },
+        // as an Excel boolean cell: the cell `true`/`false`
+        Value::Bool(b) => parse_cell(ty, if *b { "true" } else { "false" }),
         Value::Array(items) => {
             if *ty != FieldType::List {
                 return Err(format!("a list is not {}", a_type(ty)));
@@ -652,7 +650,12 @@ mod tests {
             Ok(Cell::Bool(true))
         );
         assert_eq!(parse_json(&FieldType::Bool, &v("0")), Ok(Cell::Bool(false)));
-        assert!(parse_json(&FieldType::Text, &v("true")).is_err());
+        // read as the cell `true`, as an Excel boolean cell is
+        assert_eq!(
+            parse_json(&FieldType::Text, &v("true")),
+            Ok(Cell::Text("true".into()))
+        );
+        assert!(parse_json(&FieldType::Money, &v("true")).is_err());
         assert_eq!(
             parse_json(&FieldType::Text, &v("420102")),
             Ok(Cell::Text("420102".into()))

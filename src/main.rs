@@ -167,9 +167,18 @@ enum Command {
         /// Fraction of deliberately bad rows (0 to 1)
         #[arg(long, default_value_t = 0.0)]
         bad_rows: f64,
-        /// Output file (default: standard output)
+        /// Output file (default: standard output); with --split-by-source, the folder
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Write one file per department (`source:` in schema.yaml), each with
+        /// the key column, into the folder given by -o
+        #[arg(long)]
+        split_by_source: bool,
+        /// With --split-by-source: `[SOURCE=]FORMAT`, FORMAT one of csv, gbk,
+        /// jsonl, xlsx; without SOURCE, for every department not named
+        /// (default: a mix of all four)
+        #[arg(long, value_name = "[SOURCE=]FORMAT")]
+        format: Vec<String>,
     },
 }
 
@@ -304,7 +313,17 @@ fn main() -> ExitCode {
             messy,
             bad_rows,
             output,
-        } => cli::generate(&dir, rows, seed, messy, bad_rows, output.as_deref()),
+            split_by_source,
+            format,
+        } => cli::generate(&cli::GenerateArgs {
+            dir: &dir,
+            rows,
+            seed,
+            messy,
+            bad_rows,
+            output: output.as_deref(),
+            split: split_by_source.then_some(&format[..]),
+        }),
     };
     ExitCode::from(code)
 }

@@ -126,6 +126,8 @@ type Group = (Key, Vec<(u16, RawRow)>);
 
 /// What a chunk of firms gave.
 struct Done {
+    /// Rows evaluated, per file: the rows of the firms joined.
+    evaluated: Vec<u64>,
     rejects: Vec<(u16, Reject)>,
     conflicts: Vec<Conflict>,
     unknown: Vec<(u16, Seen)>,
@@ -135,7 +137,9 @@ struct Done {
 /// Runs over several files joined per firm. Rejects go to `on_reject` (with
 /// their file's place) in file and row order at the end; conflicts go to
 /// `on_conflict` in key order as firms are joined; `on_progress` hears the
-/// bytes read so far.
+/// bytes read so far. Beside the batch: the rows of each file that were
+/// evaluated (its firms' rows), which with its rejected rows make up its
+/// rows.
 pub fn stream_joined<'p>(
     program: &'p Program,
     files: DataFiles<'_>,
@@ -144,7 +148,7 @@ pub fn stream_joined<'p>(
     mut on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
     mut on_conflict: impl FnMut(&Conflict) -> std::io::Result<()>,
     mut on_progress: impl FnMut(u64),
-) -> Result<Batch<'p>, RunError> {
+) -> Result<(Batch<'p>, Vec<u64>), RunError> {
     let memory = spill.as_ref().map(|s| s.memory).unwrap_or_default();
     let dir = spill.as_ref().map(|s| s.dir.clone());
     let mut rows = Sorter::new("joined-rows", ByKeyFile, memory.decisions, dir.clone());
@@ -212,6 +216,7 @@ pub fn stream_joined<'p>(
             .par_chunks(records::CHUNK)
             .map(|groups| {
                 let mut done = Done {
+                    evaluated: vec![0; files.names.len()],
                     rejects: Vec::new(),
                     conflicts: Vec::new(),
                     unknown: Vec::new(),
@@ -220,6 +225,13 @@ pub fn stream_joined<'p>(
                 let mut records = Vec::with_capacity(groups.len());
                 for (key, rows) in groups {
                     let joined = join_firm(program, &parsers, &names, key, rows, &mut done);
+                    if joined.record.is_some() {
+                        for (file, _) in rows {
+                            if let Some(n) = done.evaluated.get_mut(*file as usize) {
+                                *n += 1;
+                            }
+                        }
+                    }
                     done.rejects.extend(joined.rejects);
                     done.conflicts.extend(joined.conflicts);
                     records.extend(joined.record);
@@ -229,11 +241,15 @@ pub fn stream_joined<'p>(
             })
             .collect()
     };
+    let mut evaluated = vec![0u64; files.names.len()];
     let mut absorb = |batch: &mut Batch<'_>,
                       rejects: &mut Sorter<Filed, ByFileRow>,
                       done: Vec<Done>|
      -> Result<(), RunError> {
         for d in done {
+            for (total, n) in evaluated.iter_mut().zip(&d.evaluated) {
+                *total += n;
+            }
             for (file, r) in d.rejects {
                 filed(rejects, file, r)?;
             }
@@ -280,7 +296,7 @@ pub fn stream_joined<'p>(
         let r = r?;
         on_reject(r.file, &r.reject)?;
     }
-    Ok(batch)
+    Ok((batch, evaluated))
 }
 
 /// Parses one firm's rows (a key on several rows of one file rejects all of

@@ -317,28 +317,34 @@ fn run_into(
     let size = data.iter().map(|d| d.size()).sum::<Option<u64>>();
     let bar = progress(size, clock.on || args.quiet);
     let name = |f: usize| names.get(f).map_or("", String::as_str);
-    let batch = match &mut *data {
-        [one] => crate::batch::stream(
-            program,
-            one,
-            run_opts,
-            spill,
-            |r| rejects.write(0, name(0), r),
-            |read| bar.set_position(read),
-        )?,
-        streams => crate::batch::joined::stream_joined(
-            program,
-            crate::batch::joined::DataFiles {
-                streams,
-                names: &names,
-                sources: &sources,
-            },
-            run_opts,
-            spill,
-            |f, r| rejects.write(f as usize, name(f as usize), r),
-            |c| conflicts.write(c, name(c.file as usize)),
-            |read| bar.set_position(read),
-        )?,
+    let (batch, evaluated) = match &mut *data {
+        [one] => {
+            let batch = crate::batch::stream(
+                program,
+                one,
+                run_opts,
+                spill,
+                |r| rejects.write(0, name(0), r),
+                |read| bar.set_position(read),
+            )?;
+            (batch, None)
+        }
+        streams => {
+            let (batch, evaluated) = crate::batch::joined::stream_joined(
+                program,
+                crate::batch::joined::DataFiles {
+                    streams,
+                    names: &names,
+                    sources: &sources,
+                },
+                run_opts,
+                spill,
+                |f, r| rejects.write(f as usize, name(f as usize), r),
+                |c| conflicts.write(c, name(c.file as usize)),
+                |read| bar.set_position(read),
+            )?;
+            (batch, Some(evaluated))
+        }
     };
     bar.finish_and_clear();
     let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
@@ -353,21 +359,22 @@ fn run_into(
     clock.lap("write decisions");
     let summary = settled.summary().to_vec();
     crate::report::write_summary(&summary, pending.file("summary.csv")?)?;
-    let files: Vec<(crate::data::Input, crate::data::stream::StreamInfo, u64)> = args
+    // one file: each firm evaluated is one of its rows
+    let evaluated = evaluated.unwrap_or_else(|| vec![settled.firm_count() as u64]);
+    let files: Vec<crate::report::DataFile> = args
         .data
         .iter()
         .zip(data.iter())
         .enumerate()
-        .map(|(f, (input, d))| {
-            (
-                input.clone(),
-                d.info(),
-                per_file.get(f).copied().unwrap_or(0),
-            )
+        .map(|(f, (input, d))| crate::report::DataFile {
+            input: input.clone(),
+            info: d.info(),
+            rejected_rows: per_file.get(f).copied().unwrap_or(0),
+            evaluated_rows: evaluated.get(f).copied().unwrap_or(0),
         })
         .collect();
     let mut warnings = Vec::new();
-    for (input, info, _) in &files {
+    for crate::report::DataFile { input, info, .. } in &files {
         for c in &info.unknown_columns {
             let names = program.schema.fields.iter().flat_map(|f| f.names());
             let close = crate::suggest::closest(c, names)
@@ -383,7 +390,7 @@ fn run_into(
             ));
         }
     }
-    for (input, info, _) in &files {
+    for crate::report::DataFile { input, info, .. } in &files {
         for (&f, &(n, first)) in &info.percent_over_one {
             let Some(field) = program.schema.fields.get(f) else {
                 continue;
@@ -452,7 +459,7 @@ fn run_into(
     crate::report::write_manifest(&record, pending.file("manifest.json")?)?;
     Ok(RunDone {
         summary,
-        rows: files.iter().map(|(_, i, _)| i.rows).sum(),
+        rows: files.iter().map(|f| f.info.rows).sum(),
         files: files.len(),
         firms,
         rejected_rows,

@@ -177,7 +177,7 @@ enum Command {
         /// With --split-by-source: `[SOURCE=]FORMAT`, FORMAT one of csv, gbk,
         /// jsonl, xlsx; without SOURCE, for every department not named
         /// (default: a mix of all four)
-        #[arg(long, value_name = "[SOURCE=]FORMAT")]
+        #[arg(long, value_name = "[SOURCE=]FORMAT", requires = "split_by_source")]
         format: Vec<String>,
     },
 }

@@ -116,8 +116,10 @@ enum Command {
     /// Explain one firm's decisions step by step.
     Explain {
         dir: PathBuf,
-        #[arg(long)]
-        data: PathBuf,
+        /// The firm data, `[SOURCE=]FILE`; repeat for several departments'
+        /// files, joined per firm as `run` joins them
+        #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
+        data: Vec<String>,
         /// The firm's key (e.g. its credit code)
         #[arg(long)]
         firm: String,
@@ -285,7 +287,7 @@ fn main() -> ExitCode {
             ledger,
         } => cli::explain(&cli::ExplainArgs {
             dir: &dir,
-            data: &data,
+            data: &inputs(&data),
             firm: &firm,
             as_of: &as_of,
             policy: policy.as_deref(),

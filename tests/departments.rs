@@ -34,35 +34,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The options `policies/data/firms.csv` was generated with.
-const EXAMPLE: [&str; 7] = [
-    "--rows",
-    "1000",
-    "--seed",
-    "20241231",
-    "--messy",
-    "--bad-rows",
-    "0.01",
-];
-
-/// `generate policies EXAMPLE… --split-by-source -o DIR`: the `--data`
-/// arguments it prints for the run.
+/// The example firms as department files in `tmp/dir`.
 fn split(tmp: &Path, dir: &str, extra: &[&str]) -> Vec<String> {
-    let policies = root().join("policies");
-    let mut args = vec!["generate", policies.to_str().unwrap()];
-    args.extend(EXAMPLE);
-    args.extend(["--split-by-source", "-o", dir]);
-    args.extend(extra);
-    let (code, text) = mianshen(tmp, &args);
-    assert_eq!(code, 0, "{text}");
-    let line = text
-        .lines()
-        .find(|l| l.contains("--data"))
-        .unwrap_or_else(|| panic!("no --data line: {text}"));
-    line.split("--data ")
-        .skip(1)
-        .map(|a| a.trim().to_string())
-        .collect()
+    common::example_departments(tmp, dir, extra)
 }
 
 /// `run policies --data … --as-of 2024-12-31 --all --out OUT`.
@@ -124,7 +98,7 @@ fn department_files_decide_as_the_pooled_file() {
     // the single file of these options is the bundled one
     let policies = root().join("policies");
     let mut args = vec!["generate", policies.to_str().unwrap()];
-    args.extend(EXAMPLE);
+    args.extend(common::EXAMPLE_FIRMS);
     args.extend(["-o", "pooled.csv"]);
     let (code, text) = mianshen(&tmp.0, &args);
     assert_eq!(code, 0, "{text}");

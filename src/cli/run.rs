@@ -46,7 +46,7 @@ pub fn run(args: &RunArgs) -> u8 {
         encoding: args.encoding,
     };
     let started = std::time::Instant::now();
-    if let Some(twice) = given_twice(&args.data) {
+    if let Some(twice) = crate::data::given_twice(&args.data) {
         eprintln!("error: `{twice}` is given twice after --data; give each file once");
         return EXIT_USAGE;
     }
@@ -132,18 +132,6 @@ pub fn run(args: &RunArgs) -> u8 {
             EXIT_USAGE
         }
     }
-}
-
-/// A file named twice after `--data` (the same file by another path too).
-fn given_twice(inputs: &[crate::data::Input]) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    for input in inputs {
-        let real = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
-        if !seen.insert(real) {
-            return Some(input.name());
-        }
-    }
-    None
 }
 
 /// A progress bar (bytes read) on a terminal for long runs; hidden otherwise

@@ -84,6 +84,19 @@ impl Input {
     }
 }
 
+/// A file named twice after `--data` (the same file by another path too),
+/// as it was named the second time.
+pub fn given_twice(inputs: &[Input]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    for input in inputs {
+        let real = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
+        if !seen.insert(real) {
+            return Some(input.name());
+        }
+    }
+    None
+}
+
 /// A row, or a cell of it, set aside with the reason (`rejects.csv`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reject {

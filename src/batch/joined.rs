@@ -121,6 +121,16 @@ pub struct DataFiles<'a> {
     pub sources: &'a [Option<String>],
 }
 
+impl<'a> DataFiles<'a> {
+    pub fn new(streams: &'a mut [Stream], labels: &'a crate::data::Labels) -> DataFiles<'a> {
+        DataFiles {
+            streams,
+            names: &labels.names,
+            sources: &labels.sources,
+        }
+    }
+}
+
 /// One firm's rows, in file and line order.
 type Group = (Key, Vec<(u16, RawRow)>);
 
@@ -132,6 +142,35 @@ struct Done {
     conflicts: Vec<Conflict>,
     unknown: Vec<(u16, Seen)>,
     chunk: Chunk,
+}
+
+/// A run over the data files of a run: one file streamed as LANGUAGE.md
+/// section 8 reads it, several joined per firm ([`stream_joined`], section
+/// 11). Beside the batch: the rows of each file that were evaluated.
+pub fn stream_files<'p>(
+    program: &'p Program,
+    files: DataFiles<'_>,
+    opts: RunOptions,
+    spill: Option<Spill>,
+    mut on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
+    on_conflict: impl FnMut(&Conflict) -> std::io::Result<()>,
+    on_progress: impl FnMut(u64),
+) -> Result<(Batch<'p>, Vec<u64>), RunError> {
+    if let [one] = files.streams {
+        let batch = super::stream(program, one, opts, spill, |r| on_reject(0, r), on_progress)?;
+        // one file: each firm evaluated is one of its rows
+        let firms = batch.firms() as u64;
+        return Ok((batch, vec![firms]));
+    }
+    stream_joined(
+        program,
+        files,
+        opts,
+        spill,
+        on_reject,
+        on_conflict,
+        on_progress,
+    )
 }
 
 /// Runs over several files joined per firm. Rejects go to `on_reject` (with

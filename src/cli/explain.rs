@@ -168,29 +168,17 @@ fn run_whole(
         dir: scratch.0.clone(),
         memory: crate::batch::Memory::within(crate::batch::DEFAULT_MEMORY),
     });
-    let batch = match &mut streams[..] {
-        [one] => crate::batch::stream(program, one, run_opts, spill, |_| Ok(()), |_| {})?,
-        streams => {
-            let names: Vec<String> = data.iter().map(Input::name).collect();
-            let sources: Vec<Option<String>> = data.iter().map(|i| i.source.clone()).collect();
-            let files = crate::batch::joined::DataFiles {
-                streams,
-                names: &names,
-                sources: &sources,
-            };
-            let none = |_: u16, _: &crate::data::Reject| Ok(());
-            crate::batch::joined::stream_joined(
-                program,
-                files,
-                run_opts,
-                spill,
-                none,
-                |_| Ok(()),
-                |_| {},
-            )?
-            .0
-        }
-    };
+    let labels = crate::data::Labels::of(data);
+    let files = crate::batch::joined::DataFiles::new(&mut streams, &labels);
+    let (batch, _) = crate::batch::joined::stream_files(
+        program,
+        files,
+        run_opts,
+        spill,
+        |_, _| Ok(()),
+        |_| Ok(()),
+        |_| {},
+    )?;
     let settled = batch.finish()?;
     Ok((settled.firm(firm)?, settled.summary().to_vec()))
 }

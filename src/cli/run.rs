@@ -289,8 +289,7 @@ fn run_into(
     clock: &mut Timings,
 ) -> Result<RunDone, crate::batch::RunError> {
     let program = &set.program;
-    let names: Vec<String> = args.data.iter().map(crate::data::Input::name).collect();
-    let sources: Vec<Option<String>> = args.data.iter().map(|i| i.source.clone()).collect();
+    let labels = crate::data::Labels::of(&args.data);
     let mut rejects = crate::report::RejectsWriter::new(pending.file("rejects.csv")?)?;
     let mut conflicts = crate::report::ConflictsWriter::new(pending.file("conflicts.csv")?)?;
     let run_opts = crate::batch::RunOptions {
@@ -304,36 +303,16 @@ fn run_into(
     });
     let size = data.iter().map(|d| d.size()).sum::<Option<u64>>();
     let bar = progress(size, clock.on || args.quiet);
-    let name = |f: usize| names.get(f).map_or("", String::as_str);
-    let (batch, evaluated) = match &mut *data {
-        [one] => {
-            let batch = crate::batch::stream(
-                program,
-                one,
-                run_opts,
-                spill,
-                |r| rejects.write(0, name(0), r),
-                |read| bar.set_position(read),
-            )?;
-            (batch, None)
-        }
-        streams => {
-            let (batch, evaluated) = crate::batch::joined::stream_joined(
-                program,
-                crate::batch::joined::DataFiles {
-                    streams,
-                    names: &names,
-                    sources: &sources,
-                },
-                run_opts,
-                spill,
-                |f, r| rejects.write(f as usize, name(f as usize), r),
-                |c| conflicts.write(c, name(c.file as usize)),
-                |read| bar.set_position(read),
-            )?;
-            (batch, Some(evaluated))
-        }
-    };
+    let name = |f: usize| labels.names.get(f).map_or("", String::as_str);
+    let (batch, evaluated) = crate::batch::joined::stream_files(
+        program,
+        crate::batch::joined::DataFiles::new(data, &labels),
+        run_opts,
+        spill,
+        |f, r| rejects.write(f as usize, name(f as usize), r),
+        |c| conflicts.write(c, name(c.file as usize)),
+        |read| bar.set_position(read),
+    )?;
     bar.finish_and_clear();
     let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
     let per_file = rejects.per_file.clone();
@@ -347,8 +326,6 @@ fn run_into(
     clock.lap("write decisions");
     let summary = settled.summary().to_vec();
     crate::report::write_summary(&summary, pending.file("summary.csv")?)?;
-    // one file: each firm evaluated is one of its rows
-    let evaluated = evaluated.unwrap_or_else(|| vec![settled.firm_count() as u64]);
     let files: Vec<crate::report::DataFile> = args
         .data
         .iter()

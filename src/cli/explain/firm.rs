@@ -63,13 +63,8 @@ pub(super) fn in_files(
         EXIT_USAGE
     };
     let mut streams = open(program, data, opts).map_err(|e| fail(&e))?;
-    let names: Vec<String> = data.iter().map(Input::name).collect();
-    let sources: Vec<Option<String>> = data.iter().map(|i| i.source.clone()).collect();
-    let files = crate::batch::joined::DataFiles {
-        streams: &mut streams,
-        names: &names,
-        sources: &sources,
-    };
+    let labels = crate::data::Labels::of(data);
+    let files = crate::batch::joined::DataFiles::new(&mut streams, &labels);
     let found = crate::batch::joined::find_firm(program, files, firm).map_err(|e| fail(&e))?;
     let Some(crate::batch::joined::Found { joined, rows }) = found else {
         eprintln!(
@@ -81,7 +76,7 @@ pub(super) fn in_files(
     let Some(record) = joined.record else {
         eprintln!("企业 `{firm}` 未参与评估: 其数据行被拒 (firm `{firm}` was not evaluated: its rows were rejected)");
         for (file, r) in &joined.rejects {
-            let name = names.get(*file as usize).map_or("", String::as_str);
+            let name = labels.names.get(*file as usize).map_or("", String::as_str);
             eprintln!(
                 "  `{name}` row {}, column `{}`, value `{}`: {}",
                 r.row, r.column, r.value, r.reason
@@ -90,8 +85,8 @@ pub(super) fn in_files(
         return Err(EXIT_USAGE);
     };
     let files = crate::data::join::Files {
-        names: &names,
-        sources: &sources,
+        names: &labels.names,
+        sources: &labels.sources,
     };
     let told = crate::explain::sources::sources(&program.schema, &files, &rows, &joined.conflicts);
     Ok((record, Some(told)))

@@ -14,9 +14,13 @@
 //! }
 //! ```
 
+mod files;
+
 use std::path::Path;
 
 use rust_decimal::Decimal;
+
+pub use files::{FileCounts, FileReject, FilesResult, Source};
 
 use crate::batch::records::RunResult;
 use crate::batch::{RunError, RunOptions};
@@ -306,8 +310,12 @@ impl Engine {
     /// Flattens a run's result into decisions, sorted by key then policy
     /// (see [`Engine::run_file`] for an example).
     pub fn decisions(&self, result: &RunResult) -> Vec<Decision> {
+        self.firm_decisions(&result.firms)
+    }
+
+    fn firm_decisions(&self, firms: &[crate::settle::Firm]) -> Vec<Decision> {
         let mut out = Vec::new();
-        for f in &result.firms {
+        for f in firms {
             for p in &f.pairs {
                 out.push(Decision {
                     key: f.key.clone(),

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+pub mod sources;
+
 use crate::batch::output::PolicySummary;
 use crate::eval::expr::Scratch;
 use crate::eval::trace::{Step as Path, Trace};
@@ -48,6 +50,10 @@ pub struct PolicyExplanation {
 pub struct Explanation {
     pub key: String,
     pub as_of: String,
+    /// The rows joined and the values that differed, when the firm's data
+    /// comes from several files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<sources::Sources>,
     pub policies: Vec<PolicyExplanation>,
 }
 
@@ -207,6 +213,7 @@ pub fn explain(
     Explanation {
         key,
         as_of: as_of.to_string(),
+        sources: None,
         policies,
     }
 }
@@ -614,6 +621,9 @@ fn combined_step(
 /// Renders an explanation for people.
 pub fn render(e: &Explanation) -> String {
     let mut s = format!("firm {} on {}\n", e.key, e.as_of);
+    if let Some(sources) = &e.sources {
+        s.push_str(&sources::render(sources));
+    }
     for p in &e.policies {
         s.push_str(&format!("\npolicy {}  {}\n", p.policy, p.title));
         if let Some(b) = &p.basis {

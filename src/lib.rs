@@ -115,7 +115,7 @@ pub use batch::RunError;
 pub use data::{DataError, Reject};
 pub use date::Date;
 pub use diag::{render_human, Diagnostic};
-pub use engine::{Decision, Engine};
+pub use engine::{Decision, Engine, FileCounts, FileReject, FilesResult, Source};
 pub use eval::{Outcome, Reason};
 pub use load::LoadError;
 pub use record::Record;

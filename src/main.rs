@@ -116,8 +116,10 @@ enum Command {
     /// Explain one firm's decisions step by step.
     Explain {
         dir: PathBuf,
-        #[arg(long)]
-        data: PathBuf,
+        /// The firm data, `[SOURCE=]FILE`; repeat for several departments'
+        /// files, joined per firm as `run` joins them
+        #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
+        data: Vec<String>,
         /// The firm's key (e.g. its credit code)
         #[arg(long)]
         firm: String,
@@ -167,9 +169,18 @@ enum Command {
         /// Fraction of deliberately bad rows (0 to 1)
         #[arg(long, default_value_t = 0.0)]
         bad_rows: f64,
-        /// Output file (default: standard output)
+        /// Output file (default: standard output); with --split-by-source, the folder
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Write one file per department (`source:` in schema.yaml), each with
+        /// the key column, into the folder given by -o
+        #[arg(long)]
+        split_by_source: bool,
+        /// With --split-by-source: `[SOURCE=]FORMAT`, FORMAT one of csv, gbk,
+        /// jsonl, xlsx; without SOURCE, for every department not named
+        /// (default: a mix of all four)
+        #[arg(long, value_name = "[SOURCE=]FORMAT", requires = "split_by_source")]
+        format: Vec<String>,
     },
 }
 
@@ -276,7 +287,7 @@ fn main() -> ExitCode {
             ledger,
         } => cli::explain(&cli::ExplainArgs {
             dir: &dir,
-            data: &data,
+            data: &inputs(&data),
             firm: &firm,
             as_of: &as_of,
             policy: policy.as_deref(),
@@ -304,7 +315,17 @@ fn main() -> ExitCode {
             messy,
             bad_rows,
             output,
-        } => cli::generate(&dir, rows, seed, messy, bad_rows, output.as_deref()),
+            split_by_source,
+            format,
+        } => cli::generate(&cli::GenerateArgs {
+            dir: &dir,
+            rows,
+            seed,
+            messy,
+            bad_rows,
+            output: output.as_deref(),
+            split: split_by_source.then_some(&format[..]),
+        }),
     };
     ExitCode::from(code)
 }

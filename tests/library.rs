@@ -2,6 +2,8 @@
 //! command line's data rules and a failure is an error, never an empty
 //! result.
 
+mod common;
+
 use std::path::Path;
 
 use mianshen::batch::RunError;
@@ -135,4 +137,100 @@ fn a_file_run_by_the_library_matches_the_command_line() {
         "one decision per line"
     );
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// The `join` run case's four departments' files, labelled as its `args`.
+fn join_case() -> Vec<mianshen::Source> {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/run/join");
+    vec![
+        mianshen::Source::of("市场监管", case.join("market.csv")),
+        mianshen::Source::of("税务", case.join("tax.csv")),
+        mianshen::Source::of("人社", case.join("insurance.jsonl")),
+        mianshen::Source::file(case.join("tech.csv")),
+    ]
+}
+
+#[test]
+fn several_files_are_joined_as_the_command_line_joins_them() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/run/join");
+    let engine = Engine::load(case.join("policies")).expect("the case's set");
+    let result = engine
+        .run_files(&join_case(), as_of(), true)
+        .expect("the run goes through");
+    let keys: Vec<&str> = result.firms.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys, ["A01", "A02", "A03", "A07", "A08"]);
+    // as the case's snapshot: 15 rejects, 10 conflicting values
+    assert_eq!(result.rejects.len(), 15);
+    let files: Vec<usize> = result.rejects.iter().map(|r| r.file).collect();
+    assert!(files.windows(2).all(|w| w[0] <= w[1]), "in file order");
+    assert_eq!(result.conflicts.len(), 10);
+    let revenue = result
+        .conflicts
+        .iter()
+        .find(|c| c.key == "A03" && c.field == "revenue" && c.used)
+        .expect("税务 settles A03's revenue");
+    assert_eq!((revenue.file, revenue.value.as_str()), (1, "300万元"));
+    let rows: Vec<(u64, u64, u64)> = result
+        .files
+        .iter()
+        .map(|f| (f.rows, f.evaluated, f.rejected))
+        .collect();
+    assert_eq!(rows, [(9, 3, 6), (8, 4, 4), (8, 5, 3), (6, 4, 2)]);
+    assert!(rows.iter().all(|(r, e, j)| r == &(e + j)));
+    let a02 = engine
+        .file_decisions(&result)
+        .into_iter()
+        .find(|d| d.key == "A02" && d.policy == "wengang")
+        .expect("a decision");
+    assert_eq!(a02.outcome, Outcome::Eligible);
+}
+
+#[test]
+fn several_files_fail_with_typed_errors() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/run/join");
+    let engine = Engine::load(case.join("policies")).expect("the case's set");
+    let mut sources = join_case();
+    sources.push(mianshen::Source::of("科技", case.join("no-such.csv")));
+    assert!(matches!(
+        engine.run_files(&sources, as_of(), false),
+        Err(RunError::Data(mianshen::DataError::Unreadable { .. }))
+    ));
+    sources.pop();
+    sources.push(mianshen::Source::of("科技", case.join("market.csv")));
+    let twice = engine.run_files(&sources, as_of(), false);
+    assert!(
+        matches!(&twice, Err(RunError::GivenTwice(f)) if f.ends_with("market.csv")),
+        "{twice:?}"
+    );
+    assert!(matches!(
+        engine.run_files(&[], as_of(), false),
+        Err(RunError::NoData)
+    ));
+}
+
+#[test]
+fn department_files_decide_as_the_pooled_file() {
+    let dir = std::env::temp_dir().join(format!("mianshen-library-split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = common::example_departments(&dir, "departments", &[]);
+    let sources: Vec<mianshen::Source> = data
+        .iter()
+        .map(|d| {
+            let input = mianshen::data::Input::parse(d);
+            mianshen::Source {
+                path: dir.join(&input.path),
+                ..input
+            }
+        })
+        .collect();
+    let engine = engine();
+    let joined = engine.run_files(&sources, as_of(), true).expect("joined");
+    let pooled = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/data/firms.csv");
+    let single = engine.run_file(pooled, as_of(), true).expect("pooled");
+    assert_eq!(engine.file_decisions(&joined), engine.decisions(&single));
+    assert!(joined.conflicts.is_empty());
+    for f in &joined.files {
+        assert_eq!(f.rows, f.evaluated + f.rejected, "{f:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

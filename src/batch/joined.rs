@@ -13,7 +13,7 @@ use super::sort::{key_heap, put_text, take_array, take_key, Got, Item, Key, Orde
 use super::store::take;
 use super::*;
 use crate::data::join::{self, Conflict, Files, Part};
-use crate::data::stream::{RawBatch, RawRow, Repeated, Seen, Stream};
+use crate::data::stream::{RawBatch, RawRow, Repeated, RowParser, Seen, Stream};
 use crate::data::Reject;
 
 /// A row of one of the files, with its key.
@@ -121,21 +121,64 @@ pub struct DataFiles<'a> {
     pub sources: &'a [Option<String>],
 }
 
+impl<'a> DataFiles<'a> {
+    pub fn new(streams: &'a mut [Stream], labels: &'a crate::data::Labels) -> DataFiles<'a> {
+        DataFiles {
+            streams,
+            names: &labels.names,
+            sources: &labels.sources,
+        }
+    }
+}
+
 /// One firm's rows, in file and line order.
 type Group = (Key, Vec<(u16, RawRow)>);
 
 /// What a chunk of firms gave.
 struct Done {
+    /// Rows evaluated, per file: the rows of the firms joined.
+    evaluated: Vec<u64>,
     rejects: Vec<(u16, Reject)>,
     conflicts: Vec<Conflict>,
     unknown: Vec<(u16, Seen)>,
     chunk: Chunk,
 }
 
+/// A run over the data files of a run: one file streamed as LANGUAGE.md
+/// section 8 reads it, several joined per firm ([`stream_joined`], section
+/// 11). Beside the batch: the rows of each file that were evaluated.
+pub fn stream_files<'p>(
+    program: &'p Program,
+    files: DataFiles<'_>,
+    opts: RunOptions,
+    spill: Option<Spill>,
+    mut on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
+    on_conflict: impl FnMut(&Conflict) -> std::io::Result<()>,
+    on_progress: impl FnMut(u64),
+) -> Result<(Batch<'p>, Vec<u64>), RunError> {
+    if let [one] = files.streams {
+        let batch = super::stream(program, one, opts, spill, |r| on_reject(0, r), on_progress)?;
+        // one file: each firm evaluated is one of its rows
+        let firms = batch.firms() as u64;
+        return Ok((batch, vec![firms]));
+    }
+    stream_joined(
+        program,
+        files,
+        opts,
+        spill,
+        on_reject,
+        on_conflict,
+        on_progress,
+    )
+}
+
 /// Runs over several files joined per firm. Rejects go to `on_reject` (with
 /// their file's place) in file and row order at the end; conflicts go to
 /// `on_conflict` in key order as firms are joined; `on_progress` hears the
-/// bytes read so far.
+/// bytes read so far. Beside the batch: the rows of each file that were
+/// evaluated (its firms' rows), which with its rejected rows make up its
+/// rows.
 pub fn stream_joined<'p>(
     program: &'p Program,
     files: DataFiles<'_>,
@@ -144,7 +187,7 @@ pub fn stream_joined<'p>(
     mut on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
     mut on_conflict: impl FnMut(&Conflict) -> std::io::Result<()>,
     mut on_progress: impl FnMut(u64),
-) -> Result<Batch<'p>, RunError> {
+) -> Result<(Batch<'p>, Vec<u64>), RunError> {
     let memory = spill.as_ref().map(|s| s.memory).unwrap_or_default();
     let dir = spill.as_ref().map(|s| s.dir.clone());
     let mut rows = Sorter::new("joined-rows", ByKeyFile, memory.decisions, dir.clone());
@@ -169,27 +212,18 @@ pub fn stream_joined<'p>(
                 .map(|r| parser.row_key(r))
                 .collect();
             for (raw, key) in batch_rows.rows().iter().zip(keys) {
-                if let Some(key) = key {
-                    rows.push(JoinRow {
-                        key: Key::from(key),
+                let mut seen = Seen::default();
+                match keyed(program, parser, raw, key, &mut seen) {
+                    Ok(key) => rows.push(JoinRow {
+                        key,
                         file,
                         raw: raw.clone(),
-                    })?;
-                    continue;
-                }
-                // no key: the row is rejected whatever else it holds
-                let mut seen = Seen::default();
-                match parser.parse(raw, &mut seen) {
+                    })?,
                     Err(rs) => {
                         for r in rs {
                             filed(&mut rejects, file, r)?;
                         }
                     }
-                    Ok(record) => rows.push(JoinRow {
-                        key: Key::from(record.key(program.schema.key)),
-                        file,
-                        raw: raw.clone(),
-                    })?,
                 }
                 stream.add_seen(&seen);
             }
@@ -212,6 +246,7 @@ pub fn stream_joined<'p>(
             .par_chunks(records::CHUNK)
             .map(|groups| {
                 let mut done = Done {
+                    evaluated: vec![0; files.names.len()],
                     rejects: Vec::new(),
                     conflicts: Vec::new(),
                     unknown: Vec::new(),
@@ -219,7 +254,14 @@ pub fn stream_joined<'p>(
                 };
                 let mut records = Vec::with_capacity(groups.len());
                 for (key, rows) in groups {
-                    let joined = join_firm(program, &parsers, &names, key, rows, &mut done);
+                    let joined = join_firm(program, &parsers, &names, key, rows, &mut done.unknown);
+                    if joined.record.is_some() {
+                        for (file, _) in rows {
+                            if let Some(n) = done.evaluated.get_mut(*file as usize) {
+                                *n += 1;
+                            }
+                        }
+                    }
                     done.rejects.extend(joined.rejects);
                     done.conflicts.extend(joined.conflicts);
                     records.extend(joined.record);
@@ -229,11 +271,15 @@ pub fn stream_joined<'p>(
             })
             .collect()
     };
+    let mut evaluated = vec![0u64; files.names.len()];
     let mut absorb = |batch: &mut Batch<'_>,
                       rejects: &mut Sorter<Filed, ByFileRow>,
                       done: Vec<Done>|
      -> Result<(), RunError> {
         for d in done {
+            for (total, n) in evaluated.iter_mut().zip(&d.evaluated) {
+                *total += n;
+            }
             for (file, r) in d.rejects {
                 filed(rejects, file, r)?;
             }
@@ -280,18 +326,88 @@ pub fn stream_joined<'p>(
         let r = r?;
         on_reject(r.file, &r.reject)?;
     }
-    Ok(batch)
+    Ok((batch, evaluated))
+}
+
+/// The key of a row (`key`, its key cell as [`RowParser::row_key`] reads
+/// it), or when its key cell gives none the key of the row read whole; a
+/// row with no key at all is rejected whatever else it holds.
+fn keyed(
+    program: &Program,
+    parser: &RowParser,
+    raw: &RawRow,
+    key: Option<String>,
+    seen: &mut Seen,
+) -> Result<Key, Vec<Reject>> {
+    match key {
+        Some(key) => Ok(Key::from(key)),
+        None => parser
+            .parse(raw, seen)
+            .map(|record| Key::from(record.key(program.schema.key))),
+    }
+}
+
+/// One firm of a joined run, as [`find_firm`] finds it.
+pub struct Found {
+    pub joined: join::Joined,
+    /// The file and line of each of the firm's rows.
+    pub rows: Vec<(u16, u64)>,
+}
+
+/// One firm of a joined run, found by reading every file (nothing else is
+/// kept), as [`stream_joined`] joins it: `None` when no file has the key.
+pub fn find_firm(
+    program: &Program,
+    files: DataFiles<'_>,
+    key: &str,
+) -> Result<Option<Found>, RunError> {
+    let parsers: Vec<_> = files.streams.iter().map(Stream::parser).collect();
+    let mut rows: Vec<(u16, RawRow)> = Vec::new();
+    let mut batch_rows = RawBatch::default();
+    for (f, (stream, parser)) in files.streams.iter_mut().zip(&parsers).enumerate() {
+        let file = u16::try_from(f).unwrap_or(u16::MAX);
+        while stream.next_batch(ROWS_PER_BATCH, &mut batch_rows)? {
+            for raw in batch_rows.rows() {
+                let mut seen = Seen::default();
+                let found = keyed(program, parser, raw, parser.row_key(raw), &mut seen);
+                if found.is_ok_and(|k| &*k == key) {
+                    rows.push((file, raw.clone()));
+                }
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let names = Files {
+        names: files.names,
+        sources: files.sources,
+    };
+    let lines = rows.iter().map(|(f, r)| (*f, r.line)).collect();
+    let joined = join_firm(
+        program,
+        &parsers,
+        &names,
+        &Key::from(key),
+        &rows,
+        &mut Vec::new(),
+    );
+    Ok(Some(Found {
+        joined,
+        rows: lines,
+    }))
 }
 
 /// Parses one firm's rows (a key on several rows of one file rejects all of
-/// them) and joins them.
+/// them) and joins them; what each file's rows showed of unknown columns
+/// and odd percents goes to `unknown`.
 fn join_firm(
     program: &Program,
-    parsers: &[std::sync::Arc<crate::data::stream::RowParser>],
+    parsers: &[std::sync::Arc<RowParser>],
     files: &Files<'_>,
     key: &Key,
     rows: &[(u16, RawRow)],
-    done: &mut Done,
+    unknown: &mut Vec<(u16, Seen)>,
 ) -> join::Joined {
     let mut parts = Vec::with_capacity(rows.len());
     let mut i = 0;
@@ -317,7 +433,7 @@ fn join_firm(
                 parsed: parser.parse_repeated(raw, &mut seen, repeated.as_ref()),
             });
         }
-        done.unknown.push((file, seen));
+        unknown.push((file, seen));
         i += same;
     }
     let text = |part: usize, field: usize| {

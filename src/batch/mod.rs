@@ -510,6 +510,12 @@ pub enum RunError {
     /// was given no ledger.
     #[error("{0}")]
     LedgerRequired(String),
+    /// A run over data files was given none.
+    #[error("没有数据文件 (no data file given): give at least one")]
+    NoData,
+    /// The same data file given twice to one run, as named the second time.
+    #[error("`{0}` 重复给出 (is given twice): give each file once")]
+    GivenTwice(String),
     /// Records given to a run in memory must have rising row numbers.
     #[error("record rows must rise: row {row} comes after row {after}")]
     RowsOutOfOrder { row: u64, after: u64 },

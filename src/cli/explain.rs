@@ -1,13 +1,18 @@
-//! `mianshen explain`: one firm's decisions step by step.
+//! `mianshen explain`: one firm's decisions step by step, from one data
+//! file or several departments' files joined as `run` joins them.
+
+mod firm;
 
 use std::path::Path;
 
 use super::*;
+use crate::data::Input;
 
 /// What `mianshen explain` is asked.
 pub struct ExplainArgs<'a> {
     pub dir: &'a Path,
-    pub data: &'a Path,
+    /// One file, or several joined per firm.
+    pub data: &'a [Input],
     pub firm: &'a str,
     pub as_of: &'a str,
     /// Only this policy.
@@ -62,30 +67,21 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
         },
     };
     let opts = crate::data::ReadOptions { encoding };
-    // the firm's own rows, read by streaming the file
-    let rows = match crate::data::find_key(data, &program.schema, &opts, firm) {
-        Ok(rows) => rows,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let record = match rows.as_slice() {
+    if let Some(twice) = crate::data::given_twice(data) {
+        eprintln!("error: `{twice}` is given twice after --data; give each file once");
+        return EXIT_USAGE;
+    }
+    let found = match data {
         [] => {
-            eprintln!("error: no firm with key `{firm}` in the data");
+            eprintln!("error: give the firm data with --data FILE");
             return EXIT_USAGE;
         }
-        [(_, Ok(record))] => record.clone(),
-        _ => {
-            eprintln!("firm `{firm}` was not evaluated: its row was rejected");
-            for r in rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten() {
-                eprintln!(
-                    "  row {}, column `{}`, value `{}`: {}",
-                    r.row, r.column, r.value, r.reason
-                );
-            }
-            return EXIT_USAGE;
-        }
+        [one] => firm::in_file(program, &one.path, &opts, firm),
+        several => firm::in_files(program, several, &opts, firm),
+    };
+    let (record, sources) = match found {
+        Ok(f) => f,
+        Err(code) => return code,
     };
     let ledger = match ledger.map(|l| {
         crate::data::ledger::Ledger::read(l, &program.ledger_ids, program.schema.key_type())
@@ -113,7 +109,7 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
         only.is_none_or(|o| o == i) && p.in_force(as_of) && crate::settle::across_firms(p)
     });
     let (decisions, summary) = if across {
-        match run_whole_file(program, data, &opts, run_opts, firm) {
+        match run_whole(program, data, &opts, run_opts, firm) {
             Ok(found) => found,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -132,7 +128,7 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
     let payments = ledger.as_ref().map_or(&[][..], |l| {
         l.payments(&record.key_text(program.schema.key))
     });
-    let e = crate::explain::explain(
+    let mut e = crate::explain::explain(
         program,
         &record,
         decisions.as_ref(),
@@ -141,6 +137,7 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
         only,
         payments,
     );
+    e.sources = sources;
     if json {
         println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
     } else {
@@ -149,11 +146,12 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
     EXIT_OK
 }
 
-/// Runs every firm of `data` (spilling into a scratch folder, removed after)
-/// and reads back the decisions of `firm` and the totals.
-fn run_whole_file(
+/// Runs every firm of `data`, joined as `run` joins several files
+/// (spilling into a scratch folder, removed after), and reads back the
+/// decisions of `firm` and the totals.
+fn run_whole(
     program: &crate::program::Program,
-    data: &Path,
+    data: &[Input],
     opts: &crate::data::ReadOptions,
     run_opts: crate::batch::RunOptions,
     firm: &str,
@@ -164,13 +162,23 @@ fn run_whole_file(
     ),
     crate::batch::RunError,
 > {
-    let mut stream = crate::data::stream::Stream::open_path(data, &program.schema, opts)?;
+    let mut streams = firm::open(program, data, opts)?;
     let scratch = Scratch::new()?;
     let spill = Some(crate::batch::Spill {
         dir: scratch.0.clone(),
         memory: crate::batch::Memory::within(crate::batch::DEFAULT_MEMORY),
     });
-    let batch = crate::batch::stream(program, &mut stream, run_opts, spill, |_| Ok(()), |_| {})?;
+    let labels = crate::data::Labels::of(data);
+    let files = crate::batch::joined::DataFiles::new(&mut streams, &labels);
+    let (batch, _) = crate::batch::joined::stream_files(
+        program,
+        files,
+        run_opts,
+        spill,
+        |_, _| Ok(()),
+        |_| Ok(()),
+        |_| {},
+    )?;
     let settled = batch.finish()?;
     Ok((settled.firm(firm)?, settled.summary().to_vec()))
 }

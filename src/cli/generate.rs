@@ -1,19 +1,28 @@
-//! `mianshen generate DIR`: synthetic firms for a schema.
+//! `mianshen generate DIR`: synthetic firms for a schema, as one file or as
+//! the departments' files.
 
 use std::path::Path;
 
 use super::*;
+use crate::generate::split::{generate_split, Formats};
+use crate::generate::Format;
+
+/// What `mianshen generate` is asked.
+pub struct GenerateArgs<'a> {
+    pub dir: &'a Path,
+    pub rows: u64,
+    pub seed: u64,
+    pub messy: bool,
+    pub bad_rows: f64,
+    /// A file (default: standard output); with `split`, a folder.
+    pub output: Option<&'a Path>,
+    /// `--split-by-source`, with its `--format [SOURCE=]FORMAT`s.
+    pub split: Option<&'a [String]>,
+}
 
 /// `mianshen generate DIR`: synthetic firms for the set's schema.
-pub fn generate(
-    dir: &Path,
-    rows: u64,
-    seed: u64,
-    messy: bool,
-    bad_rows: f64,
-    output: Option<&Path>,
-) -> u8 {
-    let schema_path = dir.join("schema.yaml");
+pub fn generate(args: &GenerateArgs<'_>) -> u8 {
+    let schema_path = args.dir.join("schema.yaml");
     let text = match std::fs::read_to_string(&schema_path) {
         Ok(t) => t,
         Err(e) => {
@@ -31,17 +40,23 @@ pub fn generate(
             return EXIT_POLICY;
         }
     };
-    if !(0.0..=1.0).contains(&bad_rows) {
-        eprintln!("error: `--bad-rows {bad_rows}` must be a fraction from 0 to 1");
+    if !(0.0..=1.0).contains(&args.bad_rows) {
+        eprintln!(
+            "error: `--bad-rows {}` must be a fraction from 0 to 1",
+            args.bad_rows
+        );
         return EXIT_USAGE;
     }
     let opts = crate::generate::GenOptions {
-        rows,
-        seed,
-        messy,
-        bad_rows,
+        rows: args.rows,
+        seed: args.seed,
+        messy: args.messy,
+        bad_rows: args.bad_rows,
     };
-    let written = match output {
+    if let Some(formats) = args.split {
+        return split(&schema, &opts, formats, args.output);
+    }
+    let written = match args.output {
         Some(path) => std::fs::File::create(path).and_then(|f| {
             let mut w = std::io::BufWriter::new(f);
             crate::generate::generate(&schema, &opts, &mut w)?;
@@ -61,4 +76,85 @@ pub fn generate(
             EXIT_USAGE
         }
     }
+}
+
+/// `--split-by-source -o DIR`: the department files, then the `--data`
+/// arguments that run them.
+fn split(
+    schema: &crate::schema::Schema,
+    opts: &crate::generate::GenOptions,
+    formats: &[String],
+    output: Option<&Path>,
+) -> u8 {
+    let Some(dir) = output else {
+        eprintln!("error: 按部门拆分需要输出目录 (--split-by-source writes several files: give the folder with -o DIR)");
+        return EXIT_USAGE;
+    };
+    let formats = match parse_formats(schema, formats) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match generate_split(schema, opts, &formats, dir) {
+        Ok(departments) => {
+            println!(
+                "已写入 {} 个部门文件 (wrote {} department files) into {}:",
+                departments.len(),
+                departments.len(),
+                dir.display()
+            );
+            for d in &departments {
+                println!("  {}: {} 行 (rows)", d.file, d.rows);
+            }
+            let args: Vec<String> = departments
+                .iter()
+                .map(|d| format!("--data {}", d.data_arg(dir)))
+                .collect();
+            println!("运行 (run them with): {}", args.join(" "));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!(
+                "error: 无法写入部门文件 (cannot write the department files) into `{}`: {e}",
+                dir.display()
+            );
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `--format [SOURCE=]FORMAT`s: a SOURCE must be one of the schema's.
+fn parse_formats(schema: &crate::schema::Schema, args: &[String]) -> Result<Formats, String> {
+    let sources: Vec<&str> = schema
+        .fields
+        .iter()
+        .filter_map(|f| f.source.as_deref())
+        .collect();
+    let mut formats = Formats::default();
+    for arg in args {
+        let (source, name) = match arg.rsplit_once('=') {
+            Some((s, f)) => (Some(s.trim()), f),
+            None => (None, arg.as_str()),
+        };
+        let Some(format) = Format::parse(name) else {
+            return Err(format!(
+                "`--format {arg}`: 未知格式 `{name}` (unknown format): write csv, gbk, jsonl or xlsx"
+            ));
+        };
+        match source {
+            None => formats.all = Some(format),
+            Some(s) if sources.contains(&s) => formats.by_source.push((s.to_string(), format)),
+            Some(s) => {
+                let close = crate::suggest::closest(s, sources.iter().copied())
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "`--format {arg}`: 没有字段的 source 为 `{s}` (no field of the schema has `source: {s}`){close}"
+                ));
+            }
+        }
+    }
+    Ok(formats)
 }

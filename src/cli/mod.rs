@@ -12,7 +12,7 @@ mod verify;
 
 pub use check::check;
 pub use explain::{explain, ExplainArgs};
-pub use generate::generate;
+pub use generate::{generate, GenerateArgs};
 pub use ledger::{ledger_add, ledger_check};
 pub use run::{run, RunArgs};
 pub use test::test;

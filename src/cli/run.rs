@@ -46,7 +46,7 @@ pub fn run(args: &RunArgs) -> u8 {
         encoding: args.encoding,
     };
     let started = std::time::Instant::now();
-    if let Some(twice) = given_twice(&args.data) {
+    if let Some(twice) = crate::data::given_twice(&args.data) {
         eprintln!("error: `{twice}` is given twice after --data; give each file once");
         return EXIT_USAGE;
     }
@@ -132,18 +132,6 @@ pub fn run(args: &RunArgs) -> u8 {
             EXIT_USAGE
         }
     }
-}
-
-/// A file named twice after `--data` (the same file by another path too).
-fn given_twice(inputs: &[crate::data::Input]) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    for input in inputs {
-        let real = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
-        if !seen.insert(real) {
-            return Some(input.name());
-        }
-    }
-    None
 }
 
 /// A progress bar (bytes read) on a terminal for long runs; hidden otherwise
@@ -303,8 +291,7 @@ fn run_into(
     clock: &mut Timings,
 ) -> Result<RunDone, crate::batch::RunError> {
     let program = &set.program;
-    let names: Vec<String> = args.data.iter().map(crate::data::Input::name).collect();
-    let sources: Vec<Option<String>> = args.data.iter().map(|i| i.source.clone()).collect();
+    let labels = crate::data::Labels::of(&args.data);
     let mut rejects = crate::report::RejectsWriter::new(pending.file("rejects.csv")?)?;
     let mut conflicts = crate::report::ConflictsWriter::new(pending.file("conflicts.csv")?)?;
     let run_opts = crate::batch::RunOptions {
@@ -318,30 +305,16 @@ fn run_into(
     });
     let size = data.iter().map(|d| d.size()).sum::<Option<u64>>();
     let bar = progress(size, clock.on || args.quiet);
-    let name = |f: usize| names.get(f).map_or("", String::as_str);
-    let batch = match &mut *data {
-        [one] => crate::batch::stream(
-            program,
-            one,
-            run_opts,
-            spill,
-            |r| rejects.write(0, name(0), r),
-            |read| bar.set_position(read),
-        )?,
-        streams => crate::batch::joined::stream_joined(
-            program,
-            crate::batch::joined::DataFiles {
-                streams,
-                names: &names,
-                sources: &sources,
-            },
-            run_opts,
-            spill,
-            |f, r| rejects.write(f as usize, name(f as usize), r),
-            |c| conflicts.write(c, name(c.file as usize)),
-            |read| bar.set_position(read),
-        )?,
-    };
+    let name = |f: usize| labels.names.get(f).map_or("", String::as_str);
+    let (batch, evaluated) = crate::batch::joined::stream_files(
+        program,
+        crate::batch::joined::DataFiles::new(data, &labels),
+        run_opts,
+        spill,
+        |f, r| rejects.write(f as usize, name(f as usize), r),
+        |c| conflicts.write(c, name(c.file as usize)),
+        |read| bar.set_position(read),
+    )?;
     bar.finish_and_clear();
     let (reject_lines, rejected_rows) = (rejects.lines, rejects.rows);
     let per_file = rejects.per_file.clone();
@@ -355,21 +328,20 @@ fn run_into(
     clock.lap("write decisions");
     let summary = settled.summary().to_vec();
     crate::report::write_summary(&summary, pending.file("summary.csv")?)?;
-    let files: Vec<(crate::data::Input, crate::data::stream::StreamInfo, u64)> = args
+    let files: Vec<crate::report::DataFile> = args
         .data
         .iter()
         .zip(data.iter())
         .enumerate()
-        .map(|(f, (input, d))| {
-            (
-                input.clone(),
-                d.info(),
-                per_file.get(f).copied().unwrap_or(0),
-            )
+        .map(|(f, (input, d))| crate::report::DataFile {
+            input: input.clone(),
+            info: d.info(),
+            rejected_rows: per_file.get(f).copied().unwrap_or(0),
+            evaluated_rows: evaluated.get(f).copied().unwrap_or(0),
         })
         .collect();
     let mut warnings = Vec::new();
-    for (input, info, _) in &files {
+    for crate::report::DataFile { input, info, .. } in &files {
         for c in &info.unknown_columns {
             let names = program.schema.fields.iter().flat_map(|f| f.names());
             let close = crate::suggest::closest(c, names)
@@ -385,7 +357,7 @@ fn run_into(
             ));
         }
     }
-    for (input, info, _) in &files {
+    for crate::report::DataFile { input, info, .. } in &files {
         for (&f, &(n, first)) in &info.percent_over_one {
             let Some(field) = program.schema.fields.get(f) else {
                 continue;
@@ -455,7 +427,7 @@ fn run_into(
     crate::report::write_manifest(&record, pending.file("manifest.json")?)?;
     Ok(RunDone {
         summary,
-        rows: files.iter().map(|(_, i, _)| i.rows).sum(),
+        rows: files.iter().map(|f| f.info.rows).sum(),
         files: files.len(),
         firms,
         rejected_rows,

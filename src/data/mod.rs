@@ -84,6 +84,35 @@ impl Input {
     }
 }
 
+/// What rejects and conflicts call the files of a run (as given, without
+/// `SOURCE=`), and the department each comes from.
+pub struct Labels {
+    pub names: Vec<String>,
+    pub sources: Vec<Option<String>>,
+}
+
+impl Labels {
+    pub fn of(inputs: &[Input]) -> Labels {
+        Labels {
+            names: inputs.iter().map(Input::name).collect(),
+            sources: inputs.iter().map(|i| i.source.clone()).collect(),
+        }
+    }
+}
+
+/// A file named twice after `--data` (the same file by another path too),
+/// as it was named the second time.
+pub fn given_twice(inputs: &[Input]) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    for input in inputs {
+        let real = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
+        if !seen.insert(real) {
+            return Some(input.name());
+        }
+    }
+    None
+}
+
 /// A row, or a cell of it, set aside with the reason (`rejects.csv`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reject {

@@ -36,6 +36,8 @@ mod days;
 mod firm;
 mod places;
 mod rng;
+mod sheets;
+pub mod split;
 mod spoil;
 mod values;
 
@@ -47,6 +49,8 @@ use places::*;
 use rng::*;
 use spoil::*;
 use values::*;
+
+pub use sheets::{Format, EXCEL_ROWS};
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -80,31 +84,74 @@ pub const REFERENCE_DAY: (i32, u32, u32) = (2024, 12, 31);
 pub fn generate(schema: &Schema, opts: &GenOptions, out: &mut impl Write) -> io::Result<()> {
     let mut w = csv::WriterBuilder::new().from_writer(&mut *out);
     w.write_record(schema.fields.iter().map(|f| f.name.as_str()))?;
-    let concepts: Vec<Option<Concept>> = schema.fields.iter().map(concept_of).collect();
-    let key_is_uscc = {
-        let k = schema.key_field();
-        k.ty == FieldType::Text
-            && (k.check == Some(Check::Uscc) || concepts[schema.key] == Some(Concept::Key))
-    };
-    let bad_rows = if opts.bad_rows.is_finite() {
-        opts.bad_rows.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let mut keys_seen: HashSet<String> = HashSet::new();
-    let mut keys: Vec<String> = Vec::new();
-    for row in 0..opts.rows {
+    for cells in Rows::new(schema, opts) {
+        w.write_record(&cells)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The firms of [`generate`], one row of cell texts at a time in the
+/// schema's field order: every format written from the same rows holds the
+/// same firms.
+pub struct Rows<'s> {
+    schema: &'s Schema,
+    opts: GenOptions,
+    concepts: Vec<Option<Concept>>,
+    key_is_uscc: bool,
+    bad_rows: f64,
+    row: u64,
+    keys_seen: HashSet<String>,
+    /// Keys written intact: a later bad row may repeat one.
+    keys: Vec<String>,
+}
+
+impl<'s> Rows<'s> {
+    pub fn new(schema: &'s Schema, opts: &GenOptions) -> Rows<'s> {
+        let concepts: Vec<Option<Concept>> = schema.fields.iter().map(concept_of).collect();
+        let key_is_uscc = {
+            let k = schema.key_field();
+            k.ty == FieldType::Text
+                && (k.check == Some(Check::Uscc) || concepts[schema.key] == Some(Concept::Key))
+        };
+        let bad_rows = if opts.bad_rows.is_finite() {
+            opts.bad_rows.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        Rows {
+            schema,
+            opts: opts.clone(),
+            concepts,
+            key_is_uscc,
+            bad_rows,
+            row: 0,
+            keys_seen: HashSet::new(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Vec<String>;
+
+    fn next(&mut self) -> Option<Vec<String>> {
+        if self.row >= self.opts.rows {
+            return None;
+        }
+        let (schema, opts, row) = (self.schema, &self.opts, self.row);
+        self.row += 1;
         let mut firm_rng = Rng::stream(opts.seed, row, 1);
         let mut fmt_rng = Rng::stream(opts.seed, row, 2);
         let mut bad_rng = Rng::stream(opts.seed, row, 3);
         let firm = Firm::new(&mut firm_rng);
         let key = loop {
-            let candidate = if key_is_uscc {
+            let candidate = if self.key_is_uscc {
                 uscc_for(&mut firm_rng, firm.region.code)
             } else {
                 generic_key(schema.key_field(), row)
             };
-            if keys_seen.insert(candidate.clone()) {
+            if self.keys_seen.insert(candidate.clone()) {
                 break candidate;
             }
         };
@@ -114,7 +161,7 @@ pub fn generate(schema: &Schema, opts: &GenOptions, out: &mut impl Write) -> io:
                 cells.push(key.clone());
                 continue;
             }
-            let value = match concepts[i] {
+            let value = match self.concepts[i] {
                 Some(c) => firm.value(c),
                 None => Some(generic(field, &mut firm_rng)),
             };
@@ -129,17 +176,21 @@ pub fn generate(schema: &Schema, opts: &GenOptions, out: &mut impl Write) -> io:
             };
             cells.push(text);
         }
-        if bad_rng.unit() < bad_rows {
-            spoil(schema, &mut cells, &keys, key_is_uscc, &mut bad_rng);
+        if bad_rng.unit() < self.bad_rows {
+            spoil(
+                schema,
+                &mut cells,
+                &self.keys,
+                self.key_is_uscc,
+                &mut bad_rng,
+            );
         }
         // Only keys written intact can be duplicated by a later bad row.
         if cells[schema.key] == key {
-            keys.push(key);
+            self.keys.push(key);
         }
-        w.write_record(&cells)?;
+        Some(cells)
     }
-    w.flush()?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -369,6 +420,56 @@ mod tests {
             assert_eq!(from_days(to_days(d)), d);
         }
         assert_eq!(to_days(Date::parse_iso("1970-01-02").expect("date")), 1);
+    }
+
+    #[test]
+    fn every_field_is_in_one_department_file_with_the_key() {
+        let schema = example_schema();
+        let departments = split::departments(&schema, &split::Formats::default());
+        assert_eq!(departments.len(), 12);
+        assert_eq!(departments[0].source.as_deref(), Some("市场监管"));
+        assert_eq!(departments[11].source, None);
+        assert_eq!(departments[11].file, "其他.csv");
+        let formats: Vec<Format> = departments.iter().take(5).map(|d| d.format).collect();
+        assert_eq!(
+            formats,
+            [
+                Format::Csv,
+                Format::Gbk,
+                Format::JsonLines,
+                Format::Xlsx,
+                Format::Csv
+            ]
+        );
+        let mut seen = vec![0; schema.fields.len()];
+        for d in &departments {
+            assert_eq!(d.fields[0], schema.key);
+            for &f in &d.fields {
+                seen[f] += 1;
+            }
+        }
+        assert_eq!(seen[schema.key], 12);
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(i, n)| i == schema.key || *n == 1));
+    }
+
+    #[test]
+    fn a_format_named_for_a_source_wins() {
+        let schema = example_schema();
+        let formats = split::Formats {
+            all: Some(Format::Csv),
+            by_source: vec![("药监".into(), Format::Xlsx)],
+        };
+        for d in split::departments(&schema, &formats) {
+            let want = if d.source.as_deref() == Some("药监") {
+                Format::Xlsx
+            } else {
+                Format::Csv
+            };
+            assert_eq!(d.format, want, "{:?}", d.source);
+        }
     }
 
     /// Writes the bundled example data: `cargo test --lib write_example_firms -- --ignored`.

@@ -253,12 +253,22 @@ pub fn write_summary(summary: &[PolicySummary], out: impl Write) -> std::io::Res
     w.flush()
 }
 
+/// A data file of a run, as the manifest records it: its rows are its
+/// rows evaluated and its rows rejected.
+pub struct DataFile {
+    pub input: crate::data::Input,
+    /// What reading it told (hash, rows, unknown columns).
+    pub info: StreamInfo,
+    pub rejected_rows: u64,
+    /// Rows of the firms evaluated.
+    pub evaluated_rows: u64,
+}
+
 /// What the manifest records about a run.
 pub struct RunRecord<'a> {
     pub set: &'a PolicySet,
     pub policy_dir: &'a str,
-    /// Each data file, what reading it told, and its rows rejected.
-    pub data: &'a [(crate::data::Input, StreamInfo, u64)],
+    pub data: &'a [DataFile],
     pub conflicts: u64,
     pub as_of: crate::date::Date,
     pub all: bool,
@@ -307,14 +317,15 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
     let data: Vec<serde_json::Value> = r
         .data
         .iter()
-        .map(|(input, info, rejected)| {
+        .map(|f| {
             serde_json::json!({
-                "path": input.name(),
-                "source": input.source,
-                "sha256": info.sha256,
-                "rows": info.rows,
-                "rejected_rows": rejected,
-                "unknown_columns": info.unknown_columns,
+                "path": f.input.name(),
+                "source": f.input.source,
+                "sha256": f.info.sha256,
+                "rows": f.info.rows,
+                "evaluated_rows": f.evaluated_rows,
+                "rejected_rows": f.rejected_rows,
+                "unknown_columns": f.info.unknown_columns,
             })
         })
         .collect();
@@ -354,7 +365,7 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         "data": data,
         "ledger": ledger,
         "counts": {
-            "rows": r.data.iter().map(|(_, i, _)| i.rows).sum::<u64>(),
+            "rows": r.data.iter().map(|f| f.info.rows).sum::<u64>(),
             "firms": r.firms,
             "rejected_rows": r.rejected_rows,
             "rejects": r.rejects,

@@ -53,3 +53,37 @@ pub fn mianshen(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     );
     (o.status.code().unwrap_or(-1), text)
 }
+
+/// The options `policies/data/firms.csv` was generated with.
+#[allow(dead_code)] // not every test file that shares `common` uses it
+pub const EXAMPLE_FIRMS: [&str; 7] = [
+    "--rows",
+    "1000",
+    "--seed",
+    "20241231",
+    "--messy",
+    "--bad-rows",
+    "0.01",
+];
+
+/// `mianshen generate policies EXAMPLE_FIRMS… --split-by-source -o OUT
+/// EXTRA…` run in `dir`: the example firms as the departments' files, and
+/// the `--data` arguments it prints for the run.
+#[allow(dead_code)] // not every test file that shares `common` uses it
+pub fn example_departments(dir: &std::path::Path, out: &str, extra: &[&str]) -> Vec<String> {
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut args = vec!["generate", policies.to_str().unwrap()];
+    args.extend(EXAMPLE_FIRMS);
+    args.extend(["--split-by-source", "-o", out]);
+    args.extend(extra);
+    let (code, text) = mianshen(dir, &args);
+    assert_eq!(code, 0, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("--data"))
+        .unwrap_or_else(|| panic!("no --data line: {text}"));
+    line.split("--data ")
+        .skip(1)
+        .map(|a| a.trim().to_string())
+        .collect()
+}

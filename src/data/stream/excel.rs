@@ -54,6 +54,9 @@ pub(super) enum Stored {
     Number,
     /// An error value such as `#N/A`: the row is rejected.
     Error,
+    /// A formula saved without its computed value (by a program that does
+    /// not calculate): the row is rejected.
+    Uncomputed,
 }
 
 impl Stored {
@@ -62,6 +65,7 @@ impl Stored {
             Stored::Text => b't',
             Stored::Number => b'n',
             Stored::Error => b'e',
+            Stored::Uncomputed => b'f',
         }
     }
 }
@@ -71,13 +75,30 @@ pub(super) fn split(field: &[u8]) -> (Stored, &[u8]) {
     match field.split_first() {
         Some((b'n', text)) => (Stored::Number, text),
         Some((b'e', text)) => (Stored::Error, text),
+        Some((b'f', text)) => (Stored::Uncomputed, text),
         Some((_, text)) => (Stored::Text, text),
         None => (Stored::Text, field),
     }
 }
 
+/// A cell of a sheet: its value, or a formula saved without one.
+#[derive(Clone, Debug, PartialEq)]
+enum SheetCell {
+    Value(Data),
+    /// The formula's text (empty for a cell of a shared formula).
+    Uncomputed(String),
+}
+
 /// A cell as the text a CSV cell would hold, and how it was stored.
-fn written(cell: &Data) -> (Stored, Cow<'_, str>) {
+fn written(cell: &SheetCell) -> (Stored, Cow<'_, str>) {
+    match cell {
+        SheetCell::Value(v) => written_value(v),
+        SheetCell::Uncomputed(f) => (Stored::Uncomputed, Cow::Owned(format!("={f}"))),
+    }
+}
+
+/// A value as the text a CSV cell would hold, and how it was stored.
+fn written_value(cell: &Data) -> (Stored, Cow<'_, str>) {
     match cell {
         Data::Empty => (Stored::Text, Cow::Borrowed("")),
         Data::String(s) => (Stored::Text, Cow::Borrowed(s)),
@@ -163,7 +184,7 @@ fn not_a_workbook(path: &Path, message: String) -> DataError {
 struct Placed {
     row: u32,
     col: u32,
-    value: Data,
+    value: SheetCell,
 }
 
 type Bytes = std::io::Cursor<Vec<u8>>;
@@ -188,7 +209,7 @@ fn first_sheet(path: &Path, bytes: Vec<u8>) -> Result<(String, Vec<Placed>), Dat
             .map(|(r, c, v)| Placed {
                 row: top.saturating_add(u32::try_from(r).unwrap_or(u32::MAX)),
                 col: left.saturating_add(u32::try_from(c).unwrap_or(u32::MAX)),
-                value: v.clone(),
+                value: SheetCell::Value(v.clone()),
             })
             .collect();
         (name, cells)
@@ -216,14 +237,25 @@ fn first_worksheet<R: Workbook<Bytes>>(book: &R, path: &Path) -> Result<String, 
 
 /// The cells of an `.xlsx` worksheet that hold something, as they come: only
 /// they are kept, however far apart (a dense range would hold every cell
-/// between the first and the last).
+/// between the first and the last). A formula with no value saved (not
+/// even an empty text) is kept, to be rejected.
 fn xlsx_cells(book: &mut Xlsx<Bytes>, name: &str) -> Result<Vec<Placed>, calamine::XlsxError> {
+    use calamine::{DataRef, XlsxFormulaMetadata as Formula};
     let mut reader = book.worksheet_cells_reader(name)?;
     let mut cells = Vec::new();
-    while let Some(cell) = reader.next_cell()? {
-        let (row, col) = cell.get_position();
-        let value = Data::from(cell.get_value().clone());
-        if !is_blank(&value) {
+    while let Some(cell) = reader.next_cell_with_formula_metadata()? {
+        let (row, col) = cell.pos;
+        let value = match (&cell.value, cell.formula) {
+            (
+                DataRef::Empty,
+                Some(Formula::Normal { formula } | Formula::Shared { formula, .. }),
+            ) => SheetCell::Uncomputed(formula),
+            (DataRef::Empty, Some(Formula::SharedDerived { .. })) => {
+                SheetCell::Uncomputed(String::new())
+            }
+            (v, _) => SheetCell::Value(Data::from(v.clone())),
+        };
+        if !matches!(&value, SheetCell::Value(v) if is_blank(v)) {
             cells.push(Placed { row, col, value });
         }
     }
@@ -239,7 +271,7 @@ pub(super) struct Sheet {
     /// The header's first column.
     left: u32,
     /// The row being read, a cell per column.
-    row: Vec<Data>,
+    row: Vec<SheetCell>,
     /// The workbook's bytes: their SHA-256 and how many.
     sha256: String,
     size: u64,
@@ -292,7 +324,7 @@ impl Sheet {
         let sheet = Sheet {
             cells,
             left,
-            row: vec![Data::Empty; names.len()],
+            row: vec![SheetCell::Value(Data::Empty); names.len()],
             sha256,
             size,
             field: Vec::new(),
@@ -306,7 +338,7 @@ impl Sheet {
             let Some(at) = self.cells.peek().map(|c| c.row) else {
                 break;
             };
-            self.row.fill(Data::Empty);
+            self.row.fill(SheetCell::Value(Data::Empty));
             let mut any = false;
             while let Some(cell) = self.cells.next_if(|c| c.row == at) {
                 let slot = cell
@@ -373,14 +405,14 @@ mod tests {
     fn dates_are_written_as_dates() {
         use calamine::ExcelDateTimeType::{DateTime, TimeDelta};
         let cell = |v, is_1904| Data::DateTime(ExcelDateTime::new(v, DateTime, is_1904));
-        assert_eq!(written(&cell(45296.0, false)).1, "2024-01-05");
-        assert_eq!(written(&cell(45296.75, false)).1, "2024-01-05");
-        assert_eq!(written(&cell(43834.0, true)).1, "2024-01-05");
-        assert_eq!(written(&cell(0.5, false)).1, "12:00:00");
+        assert_eq!(written_value(&cell(45296.0, false)).1, "2024-01-05");
+        assert_eq!(written_value(&cell(45296.75, false)).1, "2024-01-05");
+        assert_eq!(written_value(&cell(43834.0, true)).1, "2024-01-05");
+        assert_eq!(written_value(&cell(0.5, false)).1, "12:00:00");
         let span = Data::DateTime(ExcelDateTime::new(1.5, TimeDelta, false));
-        assert_eq!(written(&span), (Stored::Number, Cow::Borrowed("1.5")));
+        assert_eq!(written_value(&span), (Stored::Number, Cow::Borrowed("1.5")));
         let iso = Data::DateTimeIso("2024-01-05T10:30:00".into());
-        assert_eq!(written(&iso).1, "2024-01-05");
+        assert_eq!(written_value(&iso).1, "2024-01-05");
         assert_eq!(iso_date("10:30:00"), "10:30:00");
         assert_eq!(iso_date("2024-1-5"), "2024-1-5");
     }
@@ -388,10 +420,20 @@ mod tests {
     #[test]
     fn cells_keep_how_they_were_stored() {
         let na = Data::Error(calamine::CellErrorType::NA);
-        assert_eq!(written(&na), (Stored::Error, Cow::Borrowed("#N/A")));
-        assert_eq!(written(&Data::Bool(true)).1, "true");
-        assert_eq!(written(&Data::Int(-7)), (Stored::Number, "-7".into()));
-        for stored in [Stored::Text, Stored::Number, Stored::Error] {
+        assert_eq!(written_value(&na), (Stored::Error, Cow::Borrowed("#N/A")));
+        assert_eq!(written_value(&Data::Bool(true)).1, "true");
+        assert_eq!(written_value(&Data::Int(-7)), (Stored::Number, "-7".into()));
+        let formula = SheetCell::Uncomputed("SUM(A1:A3)".into());
+        assert_eq!(
+            written(&formula),
+            (Stored::Uncomputed, "=SUM(A1:A3)".into())
+        );
+        for stored in [
+            Stored::Text,
+            Stored::Number,
+            Stored::Error,
+            Stored::Uncomputed,
+        ] {
             let field = [&[stored.tag()][..], b"12.5"].concat();
             assert_eq!(split(&field), (stored, &b"12.5"[..]));
         }

@@ -33,6 +33,9 @@ pub(super) struct NoText<'a> {
 const ERROR_CELL: &str =
     "Excel error cell: it holds an error, not a value; correct it in the workbook";
 
+/// Why a formula cell saved without its value is rejected.
+const UNCOMPUTED_CELL: &str = "公式没有计算结果 (a formula saved without its computed value, by a program that does not calculate): open the workbook in Excel and save it again";
+
 /// Added to the reason of a credit code the workbook stored as a number.
 const CODE_AS_NUMBER: &str = "the workbook stores this code as a number, which keeps no letters and only 15 significant digits, so the code cannot be recovered from it: format the column as text in Excel and enter the codes again";
 
@@ -253,6 +256,10 @@ impl RowParser {
                 excel::Stored::Error => Err(NoText {
                     shown: text,
                     reason: ERROR_CELL,
+                }),
+                excel::Stored::Uncomputed => Err(NoText {
+                    shown: text,
+                    reason: UNCOMPUTED_CELL,
                 }),
                 stored => Ok(Written {
                     text,

@@ -39,7 +39,7 @@ fn yuan(d: Decimal) -> String {
 /// A horizontal bar chart: one bar per item, its value written beside it.
 fn bars(title: &str, items: &[(String, f64, String)], colour: &str) -> String {
     let max = items.iter().map(|i| i.1).fold(0.0, f64::max);
-    let (label_w, bar_w, row_h) = (190.0, 360.0, 24.0);
+    let (label_w, bar_w, row_h) = (300.0, 250.0, 24.0);
     let height = row_h * items.len().max(1) as f64 + 8.0;
     let mut svg = format!(
         r#"<figure><figcaption>{}</figcaption><svg class="chart" role="img" aria-label="{}" width="680" height="{height}" viewBox="0 0 680 {height}">"#,
@@ -64,7 +64,7 @@ fn bars(title: &str, items: &[(String, f64, String)], colour: &str) -> String {
             r#"<text x="{x}" y="{ty}" text-anchor="end">{l}</text><rect x="{bx}" y="{y}" width="{w:.1}" height="{h}" fill="{colour}"/><text x="{vx:.1}" y="{ty}">{v}</text>"#,
             x = label_w - 6.0,
             ty = y + 15.0,
-            l = esc(label),
+            l = esc(&short(label)),
             bx = label_w,
             h = row_h - 6.0,
             vx = label_w + w + 4.0,
@@ -75,8 +75,22 @@ fn bars(title: &str, items: &[(String, f64, String)], colour: &str) -> String {
     svg
 }
 
+/// A label that fits its column: at most 18 characters.
+fn short(label: &str) -> String {
+    if label.chars().count() <= 18 {
+        label.to_string()
+    } else {
+        label.chars().take(17).chain(['…']).collect()
+    }
+}
+
 /// Money bars from (label, figures), the largest `n` and the rest together.
 fn money_bars(title: &str, rows: &[(String, Figures)], n: usize, colour: &str) -> String {
+    // only where money goes
+    let rows: Vec<&(String, Figures)> = rows
+        .iter()
+        .filter(|(_, f)| f.funded > Decimal::ZERO)
+        .collect();
     let mut items: Vec<(String, f64, String)> = rows
         .iter()
         .take(n)

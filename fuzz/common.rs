@@ -77,6 +77,7 @@ pub fn run_and_check(program: &Program, set: &DataSet) -> RunResult {
         as_of: as_of(),
         all: true,
         ledger: None,
+        profile: None,
     };
     let result =
         mianshen::batch::records::run(program, &set.records, &opts).expect("the run goes through");

@@ -380,6 +380,7 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
             as_of: case.as_of,
             all: true,
             ledger: Some(std::sync::Arc::new(ledger)),
+            profile: None,
         },
     ) {
         Ok(run) => run,

@@ -116,6 +116,7 @@ impl Engine {
             as_of,
             all,
             ledger: self.ledger.clone(),
+            profile: None,
         };
         opts.check_ledger(&self.set.program)?;
         Ok(opts)

@@ -97,6 +97,8 @@ pub mod payments;
 #[doc(hidden)]
 pub mod program;
 #[doc(hidden)]
+pub mod publish;
+#[doc(hidden)]
 pub mod record;
 #[doc(hidden)]
 pub mod report;

@@ -33,6 +33,55 @@ enum EncodingArg {
     Gb18030,
 }
 
+/// How a run is published (`publish`, `run --publish`).
+#[derive(clap::Args)]
+struct PublishOpts {
+    /// Where to write (default: OUTDIR/publish)
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+    /// Hide these characters of the credit code in the notice lists,
+    /// 1-based FROM-TO: `--mask-key 7-14` shows 914201********3R0G
+    #[arg(long, value_name = "FROM-TO")]
+    mask_key: Option<String>,
+    /// The notice period in days (公示期)
+    #[arg(long, default_value_t = 7)]
+    notice_days: u32,
+    /// The day the lists are published, YYYY-MM-DD (公示日期; required:
+    /// the same run published twice gives the same files, so the date is
+    /// given, never read from the clock)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<String>,
+    /// Order each list by credit code instead of by amount (largest first)
+    #[arg(long)]
+    by_key: bool,
+    /// The encoding of the CSV files for people
+    #[arg(long = "csv-encoding", value_enum, default_value = "utf8-bom")]
+    csv_encoding: PeopleCsvEncoding,
+    /// The most rows per worksheet before a list continues on the next (Excel's limit)
+    #[arg(long, hide = true, default_value_t = 1_048_576)]
+    sheet_rows: u32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PeopleCsvEncoding {
+    Utf8Bom,
+    Gb18030,
+}
+
+fn publish_args(p: PublishOpts, policies: Option<PathBuf>, data: &[String]) -> cli::PublishArgs {
+    cli::PublishArgs {
+        policies,
+        data: inputs(data),
+        to: p.to,
+        mask_key: p.mask_key,
+        notice_days: p.notice_days,
+        date: p.date,
+        order_by_key: p.by_key,
+        gb18030: matches!(p.csv_encoding, PeopleCsvEncoding::Gb18030),
+        sheet_rows: p.sheet_rows,
+    }
+}
+
 #[derive(Subcommand)]
 enum LedgerCommand {
     /// Record the payments of a run (its eligible decisions with a funded
@@ -105,6 +154,11 @@ enum Command {
         /// `paid` and `last_paid` read
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
+        /// Publish the results when the run is done (as `mianshen publish OUTDIR`)
+        #[arg(long)]
+        publish: bool,
+        #[command(flatten)]
+        publishing: PublishOpts,
     },
     /// Run the test cases in DIR/tests/*.yaml. Exit 1 if any case fails.
     Test {
@@ -151,6 +205,22 @@ enum Command {
         /// The ledger, if it has moved since the run
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
+    },
+    /// Publish a finished run (公示): notice lists, coverage figures (底数),
+    /// review work lists per department, firm totals (Excel and CSV), and a
+    /// self-contained HTML report, all reconciled with summary.csv.
+    Publish {
+        /// The results folder of the run (`mianshen run … --out DIR`)
+        out: PathBuf,
+        /// The policy set, if it has moved since the run
+        #[arg(long)]
+        policies: Option<PathBuf>,
+        /// The data files, if they have moved since the run: all of them, in
+        /// the run's order
+        #[arg(long, value_name = "[SOURCE=]FILE")]
+        data: Vec<String>,
+        #[command(flatten)]
+        publishing: PublishOpts,
     },
     /// The ledger of payments made: record a run's payments, check a ledger.
     #[command(subcommand)]
@@ -261,20 +331,38 @@ fn main() -> ExitCode {
             error_format,
             timings,
             ledger,
-        } => cli::run(&cli::RunArgs {
-            dir,
-            data: inputs(&data),
-            as_of,
+            publish,
+            publishing,
+        } => {
+            if publish && publishing.date.is_none() {
+                return ExitCode::from(cli::publish_needs_date());
+            }
+            let code = cli::run(&cli::RunArgs {
+                dir,
+                data: inputs(&data),
+                as_of,
+                out: out.clone(),
+                all,
+                encoding: encoding(enc),
+                threads,
+                memory_mib: memory as usize,
+                json_errors: json(error_format),
+                timings,
+                quiet: false,
+                ledger,
+            });
+            if code == cli::EXIT_OK && publish {
+                cli::publish(&out, &publish_args(publishing, None, &[]))
+            } else {
+                code
+            }
+        }
+        Command::Publish {
             out,
-            all,
-            encoding: encoding(enc),
-            threads,
-            memory_mib: memory as usize,
-            json_errors: json(error_format),
-            timings,
-            quiet: false,
-            ledger,
-        }),
+            policies,
+            data,
+            publishing,
+        } => cli::publish(&out, &publish_args(publishing, policies, &data)),
         Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
         Command::Explain {
             dir,

@@ -78,7 +78,19 @@ pub struct Schema {
     /// The field that holds the firm's name (top-level `name: FIELD`), for
     /// the lists a department publishes.
     pub name: Option<usize>,
+    /// The fields `publish` breaks its figures down by, as the schema names
+    /// them (`region:`, `industry:`, `size:`); see [`Schema::region`].
+    pub roles: Roles,
     by_name: HashMap<String, usize>,
+}
+
+/// The fields of a schema that say where a firm is, what it does and how
+/// large it is, where the schema names them.
+#[derive(Clone, Debug, Default)]
+pub struct Roles {
+    pub region: Option<usize>,
+    pub industry: Option<usize>,
+    pub size: Option<usize>,
 }
 
 impl Schema {
@@ -87,6 +99,36 @@ impl Schema {
         self.fields
             .get(self.key)
             .map_or(&FieldType::Text, |f| &f.ty)
+    }
+
+    /// The region field (GB/T 2260 codes): `region: FIELD`, else a field
+    /// named `region` or titled 行政区划代码.
+    pub fn region(&self) -> Option<usize> {
+        self.roles
+            .region
+            .or_else(|| self.by_role("region", "行政区划代码"))
+    }
+
+    /// The industry field (GB/T 4754 codes): `industry: FIELD`, else a
+    /// field named `industry` or titled 国民经济行业代码.
+    pub fn industry(&self) -> Option<usize> {
+        self.roles
+            .industry
+            .or_else(|| self.by_role("industry", "国民经济行业代码"))
+    }
+
+    /// The size field (大型/中型/小型/微型): `size: FIELD`, else a field
+    /// named `size` or titled 企业规模.
+    pub fn size(&self) -> Option<usize> {
+        self.roles.size.or_else(|| self.by_role("size", "企业规模"))
+    }
+
+    fn by_role(&self, name: &str, title: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name).or_else(|| {
+            self.fields
+                .iter()
+                .position(|f| f.title.as_deref() == Some(title))
+        })
     }
 
     /// The field a name, title or alias refers to.
@@ -137,6 +179,7 @@ impl Schema {
             fields,
             key,
             name: None,
+            roles: Roles::default(),
             by_name,
         })
     }
@@ -170,12 +213,12 @@ impl Schema {
         };
         for (k, _) in map {
             let k = k.as_str().unwrap_or("");
-            if k != "key" && k != "fields" && k != "name" {
+            if !["key", "fields", "name", "region", "industry", "size"].contains(&k) {
                 let (s, e) = at_key(k);
                 diags.push(
                     Diagnostic::new("schema::unknown-key", format!("unknown schema entry `{k}`"))
                         .at(src, s, e)
-                        .help("a schema has `key`, `fields` and optionally `name`"),
+                        .help("a schema has `key`, `fields` and optionally `name`, `region`, `industry` and `size`"),
                 );
             }
         }
@@ -247,44 +290,43 @@ impl Schema {
                 .at(src, s, e),
             );
         }
-        // `name: FIELD`: the field that holds the firm's name
-        let name = match map.get("name") {
-            None => None,
-            Some(v) => {
-                let wanted = yaml_text(v);
-                // by its name, title or an alias, as a policy may name it
-                let found = fields
-                    .iter()
-                    .position(|f| f.name == wanted)
-                    .or_else(|| fields.iter().position(|f| f.names().any(|n| n == wanted)));
-                if found.is_none() && diags.is_empty() {
-                    let (s, e) = at_key("name");
-                    let help = crate::suggest::closest(
-                        &wanted,
-                        fields.iter().flat_map(|f| f.names()),
-                    )
+        // `name: FIELD` (the field that holds the firm's name) and the
+        // fields `publish` breaks its figures down by
+        let mut role = |entry: &str, example: &str| -> Option<usize> {
+            let wanted = yaml_text(map.get(entry)?);
+            // by its name, title or an alias, as a policy may name it
+            let found = fields
+                .iter()
+                .position(|f| f.name == wanted)
+                .or_else(|| fields.iter().position(|f| f.names().any(|n| n == wanted)));
+            if found.is_none() && diags.is_empty() {
+                let (s, e) = at_key(entry);
+                let help = crate::suggest::closest(&wanted, fields.iter().flat_map(|f| f.names()))
                     .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| {
-                        "`name:` names the field that holds the firm's name, e.g. `name: name`"
-                            .into()
-                    });
-                    diags.push(
-                        Diagnostic::new(
-                            "schema::no-name-field",
-                            format!("`name: {wanted}` is not one of the fields"),
-                        )
-                        .at(src, s, e)
-                        .help(help),
-                    );
-                }
-                found
+                    .unwrap_or_else(|| format!("`{entry}:` names a field, e.g. `{example}`"));
+                diags.push(
+                    Diagnostic::new(
+                        "schema::no-name-field",
+                        format!("`{entry}: {wanted}` is not one of the fields"),
+                    )
+                    .at(src, s, e)
+                    .help(help),
+                );
             }
+            found
+        };
+        let name = role("name", "name: name");
+        let roles = Roles {
+            region: role("region", "region: region"),
+            industry: role("industry", "industry: industry"),
+            size: role("size", "size: size"),
         };
         if !diags.is_empty() {
             return Err(diags);
         }
         let mut schema = Schema::new(fields, &key).map_err(|d| vec![d.at(src, 0, 0)])?;
         schema.name = name;
+        schema.roles = roles;
         Ok(schema)
     }
 }

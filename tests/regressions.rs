@@ -74,6 +74,7 @@ fn run_all(program: &Program, set: &DataSet) -> RunResult {
             as_of: as_of(),
             all: true,
             ledger: None,
+            profile: None,
         },
     )
     .expect("the run goes through");

@@ -29,6 +29,7 @@ fn options(all: bool) -> RunOptions {
         as_of: Date::parse_iso("2024-12-31").expect("a date"),
         all,
         ledger: None,
+        profile: None,
     }
 }
 

@@ -50,6 +50,11 @@ pub struct RunOptions {
     /// The prior payments `paid` and `last_paid` read (`--ledger`); a set
     /// that reads them without one reads no payment.
     pub ledger: Option<std::sync::Arc<crate::data::ledger::Ledger>>,
+    /// Publishing ([`crate::publish`]): evaluate nothing, and keep for each
+    /// firm the run would evaluate the texts of these fields (by schema
+    /// index), read by [`output::Settled::profiles`]. The firms, their
+    /// rejects and their joins are the run's own.
+    pub profile: Option<std::sync::Arc<[usize]>>,
 }
 
 /// Counts and sums of one policy.
@@ -162,6 +167,19 @@ impl Evaluator<'_> {
             candidates: Vec::new(),
             tally: vec![Tally::default(); program.policies.len()],
         };
+        if let Some(fields) = &self.opts.profile {
+            for record in records {
+                let start = chunk.bytes.len();
+                for &f in fields.iter() {
+                    let text = record.cells.get(f).and_then(|c| c.as_key());
+                    store::put_text(&mut chunk.bytes, text.as_deref().unwrap_or_default());
+                }
+                let key = Key::from(&*record.key_text(program.schema.key));
+                let len = u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX);
+                chunk.firms.push((key, record.row, len));
+            }
+            return chunk;
+        }
         let mut scratch = Scratch::default();
         let mut pairs = Vec::new();
         for record in records {
@@ -267,10 +285,11 @@ impl<'p> Batch<'p> {
             .collect();
         Batch {
             program,
+            // a profile evaluates nothing
             in_force: program
                 .policies
                 .iter()
-                .map(|p| p.in_force(opts.as_of))
+                .map(|p| opts.profile.is_none() && p.in_force(opts.as_of))
                 .collect(),
             candidates: program
                 .policies
@@ -572,9 +591,17 @@ pub fn stream<'p>(
     let mut log = rejects::RejectLog::new(spill_dir.clone(), log_memory);
     // the keys of rejected rows, for the duplicate check
     let mut rejected = Sorter::new("rejected-keys", ByKey, log_memory, spill_dir.clone());
+    let mut keep = program.used_fields();
+    // a profile's fields are kept too (only text and list fields are ever
+    // skipped, and any value of those reads: the rejects are the same)
+    for &f in opts.profile.iter().flat_map(|p| p.iter()) {
+        if let Some(k) = keep.get_mut(f) {
+            *k = true;
+        }
+    }
+    data.keep_fields(keep);
     let mut batch = Batch::new(program, opts, spill);
     let mut seen = Seen::default();
-    data.keep_fields(program.used_fields());
     let parser = data.parser();
     let mut current = RawBatch::default();
     let mut next = RawBatch::default();

@@ -484,6 +484,27 @@ impl<'p> Settled<'p> {
         Ok(None)
     }
 
+    /// Publishing: each firm of a profile run ([`super::RunOptions::profile`])
+    /// in key order, with the texts kept of it (read window by window).
+    pub fn profiles(
+        &self,
+        mut f: impl FnMut(&str, Vec<String>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut windows = self.windows();
+        let mut buf = Vec::new();
+        while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
+            for firm in &window.firms {
+                let mut bytes = self.store.read(firm.start, firm.len, &mut buf)?;
+                let mut texts = Vec::new();
+                while let Some(t) = store::take_text(&mut bytes) {
+                    texts.push(t);
+                }
+                f(&firm.key, texts)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every firm's decisions, in key order (for the library and tests).
     pub fn firms(&self) -> std::io::Result<Vec<Firm>> {
         let mut out = Vec::with_capacity(self.firm_count());

@@ -67,6 +67,12 @@ pub(crate) fn put_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes().get(..len as usize).unwrap_or_default());
 }
 
+/// A text written by [`put_text`], taken off the front.
+pub(crate) fn take_text(bytes: &mut &[u8]) -> Option<String> {
+    let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?);
+    Some(String::from_utf8_lossy(take(bytes, len as usize)?).into_owned())
+}
+
 /// The next `n` bytes, taken off the front.
 pub(super) fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     let (head, rest) = bytes.split_at_checked(n)?;

@@ -97,6 +97,7 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
         as_of,
         all: true,
         ledger: ledger.clone(),
+        profile: None,
     };
     if let Err(e) = run_opts.check_ledger(program) {
         eprintln!("error: {e}");

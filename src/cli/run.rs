@@ -298,6 +298,7 @@ fn run_into(
         as_of,
         all: args.all,
         ledger: ledger.clone(),
+        profile: None,
     };
     let spill = Some(crate::batch::Spill {
         dir: pending.path().to_path_buf(),

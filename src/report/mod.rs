@@ -3,6 +3,9 @@
 //! leaves a partial result that looks complete.
 
 pub mod decisions;
+mod recorded;
+
+pub use recorded::{Changes, Recorded, RecordedError};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -127,7 +130,8 @@ fn foreign_files(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(std::fs::read_dir(dir)?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| !RESULT_FILES.contains(&n.as_str()))
+        // what `mianshen publish` wrote beside the results goes with them
+        .filter(|n| !RESULT_FILES.contains(&n.as_str()) && n != "publish")
         .collect())
 }
 

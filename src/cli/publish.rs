@@ -1,0 +1,91 @@
+//! `mianshen publish OUTDIR`: the lists, figures and report of a finished run.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::publish::{ListOrder, Mask, Options, PeopleEncoding};
+
+/// The command line of `publish` (and of `run … --publish`).
+pub struct PublishArgs {
+    pub policies: Option<PathBuf>,
+    pub data: Vec<crate::data::Input>,
+    pub to: Option<PathBuf>,
+    /// `FROM-TO`: the characters of the key to hide (1-based).
+    pub mask_key: Option<String>,
+    pub notice_days: u32,
+    /// The day of publication, YYYY-MM-DD (required).
+    pub date: Option<String>,
+    pub order_by_key: bool,
+    pub gb18030: bool,
+    pub sheet_rows: u32,
+}
+
+/// `mianshen publish OUTDIR`
+pub fn publish(out: &Path, args: &PublishArgs) -> u8 {
+    let mask = match &args.mask_key {
+        None => None,
+        Some(m) => match Mask::parse(m) {
+            Some(m) => Some(m),
+            None => {
+                eprintln!("error: `--mask-key {m}` is not a range of characters: write FROM-TO, e.g. `--mask-key 7-14` (遮盖第7至14位)");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let date = match &args.date {
+        Some(d) => match parse_date(d) {
+            Ok(d) => d,
+            Err(c) => return c,
+        },
+        None => return publish_needs_date(),
+    };
+    let opts = Options {
+        policies: args.policies.clone(),
+        data: args.data.clone(),
+        to: args.to.clone(),
+        mask,
+        notice_days: args.notice_days.max(1),
+        date,
+        order: if args.order_by_key {
+            ListOrder::Key
+        } else {
+            ListOrder::Amount
+        },
+        encoding: if args.gb18030 {
+            PeopleEncoding::Gb18030
+        } else {
+            PeopleEncoding::Utf8Bom
+        },
+        sheet_rows: args.sheet_rows,
+    };
+    match crate::publish::publish(out, &opts) {
+        Ok(p) => {
+            for n in &p.notes {
+                eprintln!("note: {n}");
+            }
+            println!("已发布 published: {} firms evaluated", p.firms);
+            for (id, title, n) in &p.listed {
+                println!("  {title} ({id}): 公示 {n} 家");
+            }
+            println!("files in {}/", p.dir.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn parse_date(s: &str) -> Result<Date, u8> {
+    Date::parse_iso(s).ok_or_else(|| {
+        eprintln!("error: `--date {s}` is not a date: write YYYY-MM-DD (日期格式应为 YYYY-MM-DD)");
+        EXIT_USAGE
+    })
+}
+
+/// A publication without `--date`: refused, the date is an input.
+pub fn publish_needs_date() -> u8 {
+    eprintln!("error: give the day of publication with --date YYYY-MM-DD (请用 --date 给出公示日期; the date is an input, never read from the clock, so publishing the same run twice gives the same files)");
+    EXIT_USAGE
+}

@@ -1,0 +1,260 @@
+//! Every firm the run evaluated, in key order, with its decisions: the
+//! data are read again by the run's own code (a profile run,
+//! [`crate::batch::RunOptions::profile`]: same rejects, same joins, nothing
+//! evaluated) and matched with decisions.csv, which is sorted the same way.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use super::codes::{self, Region};
+use super::folder::Run;
+use super::PublishError;
+use crate::eval::Outcome;
+
+/// A firm as publishing shows it.
+#[derive(Clone, Debug)]
+pub struct Firm {
+    pub key: String,
+    /// Empty when the schema names no `name:` field (or the cell is empty).
+    pub name: String,
+    pub region: Region,
+    /// The GB/T 4754 section letter, or "未识别".
+    pub section: &'static str,
+    /// The size class, or "未识别".
+    pub size: String,
+}
+
+/// One line of decisions.csv.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// Index into the program's policies.
+    pub policy: usize,
+    pub outcome: Outcome,
+    pub amount: Option<Decimal>,
+    pub funded: Option<Decimal>,
+    pub reasons: String,
+}
+
+/// What the pass found, to check against the manifest.
+#[derive(Debug, Default)]
+pub struct Pass {
+    pub firms: u64,
+    pub decisions: u64,
+    pub rejected_rows: u64,
+}
+
+/// Calls `f` with each evaluated firm and its decisions, in key order.
+pub fn each(
+    run: &Run,
+    scratch: &Path,
+    mut f: impl FnMut(&Firm, &[Decision]) -> std::io::Result<()>,
+) -> Result<Pass, PublishError> {
+    let program = &run.set.program;
+    let schema = &program.schema;
+    let roles = [
+        schema.name,
+        schema.region(),
+        schema.industry(),
+        schema.size(),
+    ];
+    let fields: Vec<usize> = roles.iter().flatten().copied().collect();
+    let opts = crate::data::ReadOptions {
+        encoding: run.recorded.encoding,
+    };
+    let inputs = run.recorded.inputs();
+    let mut streams = Vec::new();
+    for input in &inputs {
+        streams.push(crate::data::stream::Stream::open_path(
+            &input.path,
+            schema,
+            &opts,
+        )?);
+    }
+    let run_opts = crate::batch::RunOptions {
+        as_of: run.as_of,
+        all: false,
+        ledger: None,
+        profile: Some(fields.into()),
+    };
+    let spill = Some(crate::batch::Spill {
+        dir: scratch.to_path_buf(),
+        memory: crate::batch::Memory::within(crate::batch::DEFAULT_MEMORY),
+    });
+    let mut pass = Pass::default();
+    let mut last_row = None;
+    let mut rejected = |file: u16, r: &crate::data::Reject| {
+        if last_row != Some((file, r.row)) {
+            pass.rejected_rows += 1;
+            last_row = Some((file, r.row));
+        }
+        Ok(())
+    };
+    let names: Vec<String> = inputs.iter().map(crate::data::Input::name).collect();
+    let sources: Vec<Option<String>> = inputs.iter().map(|i| i.source.clone()).collect();
+    let (batch, _) = crate::batch::joined::stream_files(
+        program,
+        crate::batch::joined::DataFiles {
+            streams: &mut streams,
+            names: &names,
+            sources: &sources,
+        },
+        run_opts,
+        spill,
+        &mut rejected,
+        |_| Ok(()),
+        |_| {},
+    )?;
+    let rejected_rows = pass.rejected_rows;
+    let settled = batch.finish()?;
+    let mut decisions = Decisions::open(
+        &run.recorded.manifest_path.with_file_name("decisions.csv"),
+        run,
+    )?;
+    let mut mismatch = None;
+    let mut held = Vec::new();
+    let mut firms = 0u64;
+    let walked = settled.profiles(|key, texts| {
+        firms += 1;
+        let mut at = 0;
+        let mut take = |role: Option<usize>| match role {
+            Some(_) => {
+                at += 1;
+                texts.get(at - 1).cloned().unwrap_or_default()
+            }
+            None => String::new(),
+        };
+        let name = take(roles[0]);
+        let region = Region::of(&take(roles[1]));
+        let section = codes::section(&take(roles[2]));
+        let size = match take(roles[3]) {
+            s if s.trim().is_empty() => codes::UNKNOWN.to_string(),
+            s => s,
+        };
+        let firm = Firm {
+            key: key.to_string(),
+            name,
+            region,
+            section,
+            size,
+        };
+        held.clear();
+        match decisions.of(key, &mut held) {
+            Ok(()) => f(&firm, &held),
+            Err(e) => {
+                mismatch = Some(e);
+                Err(std::io::Error::other(
+                    "decisions.csv does not match the data",
+                ))
+            }
+        }
+    });
+    if let Some(m) = mismatch {
+        return Err(PublishError::Mismatch(vec![m]));
+    }
+    walked?;
+    if let Some(rest) = decisions.next_key() {
+        return Err(PublishError::Mismatch(vec![format!(
+            "decisions.csv, line {}: firm `{rest}` is not among the firms the data gives",
+            decisions.line
+        )]));
+    }
+    Ok(Pass {
+        firms,
+        decisions: decisions.read,
+        rejected_rows,
+    })
+}
+
+/// decisions.csv, read in step with the firms.
+struct Decisions<'r> {
+    reader: csv::StringRecordsIntoIter<std::fs::File>,
+    next: Option<csv::StringRecord>,
+    run: &'r Run,
+    line: u64,
+    read: u64,
+}
+
+impl<'r> Decisions<'r> {
+    fn open(path: &Path, run: &'r Run) -> Result<Decisions<'r>, PublishError> {
+        let reader = csv::Reader::from_path(path)
+            .map_err(|e| PublishError::Mismatch(vec![format!("decisions.csv: {e}")]))?;
+        let mut d = Decisions {
+            reader: reader.into_records(),
+            next: None,
+            run,
+            line: 1,
+            read: 0,
+        };
+        d.advance().map_err(|m| PublishError::Mismatch(vec![m]))?;
+        Ok(d)
+    }
+
+    fn advance(&mut self) -> Result<(), String> {
+        self.next = match self.reader.next() {
+            None => None,
+            Some(Ok(r)) => {
+                self.line += 1;
+                Some(r)
+            }
+            Some(Err(e)) => return Err(format!("decisions.csv: {e}")),
+        };
+        Ok(())
+    }
+
+    fn next_key(&self) -> Option<String> {
+        self.next
+            .as_ref()
+            .map(|r| r.get(0).unwrap_or_default().to_string())
+    }
+
+    /// The decisions of firm `key` (the next firm in key order).
+    fn of(&mut self, key: &str, out: &mut Vec<Decision>) -> Result<(), String> {
+        while let Some(rec) = &self.next {
+            let k = rec.get(0).unwrap_or_default();
+            if k > key {
+                break;
+            }
+            if k < key {
+                return Err(format!(
+                    "decisions.csv, line {}: firm `{k}` is not among the firms the data gives",
+                    self.line
+                ));
+            }
+            out.push(self.decision(rec)?);
+            self.read += 1;
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    fn decision(&self, rec: &csv::StringRecord) -> Result<Decision, String> {
+        let at = |what: &str| format!("decisions.csv, line {}: {what}", self.line);
+        let cell = |n: usize| rec.get(n).unwrap_or_default();
+        let program = &self.run.set.program;
+        let policy = program
+            .policy_index(cell(1))
+            .filter(|&p| self.run.summary.get(p).is_some_and(|s| s.in_force))
+            .ok_or_else(|| at(&format!("`{}` is not a policy in force", cell(1))))?;
+        let outcome = match cell(2) {
+            "eligible" => Outcome::Eligible,
+            "review" => Outcome::Review,
+            "ineligible" => Outcome::Ineligible,
+            o => return Err(at(&format!("`{o}` is not an outcome"))),
+        };
+        let money = |n: usize| match cell(n) {
+            "" => Ok(None),
+            t => Decimal::from_str(t)
+                .map(Some)
+                .map_err(|_| at(&format!("`{t}` is not an amount"))),
+        };
+        Ok(Decision {
+            policy,
+            outcome,
+            amount: money(3)?,
+            funded: money(4)?,
+            reasons: cell(5).to_string(),
+        })
+    }
+}

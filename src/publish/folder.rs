@@ -1,0 +1,127 @@
+//! A finished run's results folder, confirmed by its manifest: every result
+//! file present, made by this engine, its inputs unchanged (the hashing is
+//! `verify`'s, [`crate::report::Recorded`]), and summary.csv read.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use super::PublishError;
+use crate::data::Input;
+use crate::date::Date;
+use crate::load::PolicySet;
+use crate::report::Recorded;
+
+/// One line of summary.csv, as the run wrote it.
+pub type SummaryRow = crate::batch::output::PolicySummary;
+
+/// The run to publish.
+pub struct Run {
+    pub recorded: Recorded,
+    pub set: PolicySet,
+    pub as_of: Date,
+    /// summary.csv, in the program's policy order.
+    pub summary: Vec<SummaryRow>,
+}
+
+impl Run {
+    /// Opens `out` and refuses it, saying what differs, unless it is a
+    /// complete run of this engine over inputs that are still as they were.
+    #[allow(clippy::indexing_slicing)]
+    pub fn open(out: &Path, policies: Option<&Path>, data: &[Input]) -> Result<Run, PublishError> {
+        let missing: Vec<String> = crate::report::RESULT_FILES
+            .iter()
+            .filter(|f| !out.join(f).is_file())
+            .map(|f| f.to_string())
+            .collect();
+        if missing.len() == crate::report::RESULT_FILES.len() {
+            return Err(PublishError::NotAResultsFolder(out.to_path_buf()));
+        }
+        if !missing.is_empty() {
+            return Err(PublishError::Incomplete {
+                out: out.to_path_buf(),
+                missing,
+            });
+        }
+        let recorded = Recorded::read(out, policies, data, None)?;
+        let changes = recorded.changes();
+        if !changes.changed.is_empty() {
+            return Err(PublishError::Changed(changes.changed));
+        }
+        let Some(set) = changes.set else {
+            return Err(PublishError::Changed(vec![format!(
+                "the policy set in `{}` cannot be loaded",
+                recorded.dir.display()
+            )]));
+        };
+        let as_of = Date::parse_iso(&recorded.as_of).ok_or_else(|| {
+            PublishError::Mismatch(vec![format!(
+                "manifest.json: `as_of` is `{}`, not a date",
+                recorded.as_of
+            )])
+        })?;
+        let summary = read_summary(&out.join("summary.csv"))?;
+        let ids: Vec<&str> = set.program.policies.iter().map(|p| p.id.as_str()).collect();
+        let listed: Vec<&str> = summary.iter().map(|s| s.id.as_str()).collect();
+        if ids != listed {
+            return Err(PublishError::Mismatch(vec![format!(
+                "summary.csv lists the policies {}; the policy set has {}",
+                listed.join(", "),
+                ids.join(", ")
+            )]));
+        }
+        let firms = recorded.manifest["counts"]["firms"].as_u64();
+        if let Some(s) = summary
+            .iter()
+            .find(|s| s.in_force && Some(s.evaluated) != firms)
+        {
+            return Err(PublishError::Mismatch(vec![format!(
+                "summary.csv: policy `{}` evaluated {} firms; manifest.json counts {}",
+                s.id,
+                s.evaluated,
+                firms.map_or("none".into(), |f| f.to_string())
+            )]));
+        }
+        Ok(Run {
+            recorded,
+            set,
+            as_of,
+            summary,
+        })
+    }
+}
+
+fn read_summary(path: &Path) -> Result<Vec<SummaryRow>, PublishError> {
+    let bad = |line: u64, what: &str| {
+        PublishError::Mismatch(vec![format!("summary.csv, line {line}: {what}")])
+    };
+    let mut r = csv::Reader::from_path(path).map_err(|e| bad(1, &e.to_string()))?;
+    let mut rows = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| bad(line, &e.to_string()))?;
+        let cell = |n: usize| rec.get(n).unwrap_or_default();
+        let count = |n: usize| cell(n).parse::<u64>().map_err(|_| bad(line, "not a count"));
+        let money = |n: usize| match cell(n) {
+            "" => Ok(None),
+            t => Decimal::from_str(t)
+                .map(Some)
+                .map_err(|_| bad(line, "not an amount")),
+        };
+        rows.push(SummaryRow {
+            id: cell(0).to_string(),
+            title: cell(1).to_string(),
+            in_force: cell(2) == "true",
+            evaluated: count(3)?,
+            eligible: count(4)?,
+            ineligible: count(5)?,
+            review: count(6)?,
+            amount: money(7)?,
+            funded: money(8)?,
+            budget: money(9)?,
+            note: Default::default(),
+        });
+    }
+    Ok(rows)
+}

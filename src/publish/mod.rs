@@ -1,0 +1,253 @@
+//! Stage: publishing a finished run (公示). From a results folder confirmed
+//! by its manifest, and the run's data read again by the run's own code:
+//!
+//! - 公示名单.xlsx / .csv ([`notice`]): per policy, the firms to be paid;
+//! - 底数.csv and a sheet of the workbook ([`coverage`]): per policy ×
+//!   region × industry section × size, the counts and the money, with
+//!   totals equal to summary.csv;
+//! - 待核实清单.xlsx / .csv ([`review`]): the review decisions, one work
+//!   list per department;
+//! - 企业汇总.csv ([`totals`]): each firm across policies;
+//! - report.html ([`html`]): one self-contained page.
+//!
+//! Every figure is checked against summary.csv and decisions.csv before
+//! anything is written; a folder that does not reconcile is refused.
+
+pub mod codes;
+mod coverage;
+mod firms;
+mod folder;
+mod html;
+pub mod notice;
+mod reasons;
+mod review;
+pub mod table;
+mod totals;
+
+use std::path::{Path, PathBuf};
+
+pub use self::notice::{ListOrder, Mask};
+pub use self::table::PeopleEncoding;
+
+use self::table::{Book, PeopleCsv};
+
+/// What to publish and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The policy set, if it moved since the run.
+    pub policies: Option<PathBuf>,
+    /// The data files, if they moved since the run (all, in order).
+    pub data: Vec<crate::data::Input>,
+    /// Where to write (default `OUTDIR/publish`).
+    pub to: Option<PathBuf>,
+    pub mask: Option<Mask>,
+    pub notice_days: u32,
+    /// The day the notice is published.
+    pub date: crate::date::Date,
+    pub order: ListOrder,
+    pub encoding: PeopleEncoding,
+    /// The most rows a sheet may have (Excel's 1,048,576).
+    pub sheet_rows: u32,
+}
+
+/// Why a results folder is not published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("`{}` is not a results folder: it holds none of the result files (不是运行结果目录)", .0.display())]
+    NotAResultsFolder(PathBuf),
+    #[error("the results folder `{}` is incomplete (结果目录不完整): {} missing", out.display(), missing.join(", "))]
+    Incomplete { out: PathBuf, missing: Vec<String> },
+    #[error("{0}")]
+    Recorded(#[from] crate::report::RecordedError),
+    #[error("the inputs differ from the run recorded in manifest.json (输入与运行清单不符):\n  {}", .0.join("\n  "))]
+    Changed(Vec<String>),
+    #[error("the result files do not agree with the run (结果文件与运行不符):\n  {}", .0.join("\n  "))]
+    Mismatch(Vec<String>),
+    #[error("{0}")]
+    Run(#[from] crate::batch::RunError),
+    #[error("{0}")]
+    Data(#[from] crate::data::DataError),
+    #[error("cannot write the published files: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What was published.
+#[derive(Debug)]
+pub struct Published {
+    pub dir: PathBuf,
+    pub firms: u64,
+    /// Firms listed per policy in force (id, title, count, funded).
+    pub listed: Vec<(String, String, u64)>,
+    /// What people should know (a schema without `name:`).
+    pub notes: Vec<String>,
+}
+
+/// The files a publish folder holds.
+pub const FILES: [&str; 8] = [
+    "公示名单.xlsx",
+    "公示名单.csv",
+    "底数.csv",
+    "待核实清单.xlsx",
+    "待核实清单.csv",
+    "企业汇总.csv",
+    "report.html",
+    "README.txt",
+];
+
+/// Memory for each sort of publishing before it spills.
+const SORT_MEMORY: usize = 128 << 20;
+
+/// Publishes the run in `out`.
+pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
+    let run = folder::Run::open(out, opts.policies.as_deref(), &opts.data)?;
+    let program = &run.set.program;
+    let schema = &program.schema;
+    let dest = opts.to.clone().unwrap_or_else(|| out.join("publish"));
+    let tmp = sibling(&dest, "partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let result = publish_into(&run, opts, &tmp);
+    let pass = match result {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    // only the published files stay (spilled sorts are gone with them)
+    for entry in std::fs::read_dir(&tmp)?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !FILES.contains(&name.as_str()) {
+            let _ = std::fs::remove_file(entry.path());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest)?;
+    }
+    std::fs::rename(&tmp, &dest)?;
+    let mut notes = Vec::new();
+    if schema.name.is_none() {
+        notes.push(
+            "the schema has no `name:` field, so the lists show the key alone (schema 未指定 name: 企业名称字段，名单只列统一社会信用代码)".to_string(),
+        );
+    }
+    Ok(Published {
+        dir: dest,
+        firms: pass.0,
+        listed: pass.1,
+        notes,
+    })
+}
+
+type Pass = (u64, Vec<(String, String, u64)>);
+
+fn publish_into(run: &folder::Run, opts: &Options, tmp: &Path) -> Result<Pass, PublishError> {
+    let program = &run.set.program;
+    let schema = &program.schema;
+    let n = program.policies.len();
+    let mut coverage = coverage::Coverage::new(&run.summary);
+    let mut notice = notice::Notice::new(n, opts.order, SORT_MEMORY, tmp);
+    let mut review = review::Review::new(schema, SORT_MEMORY, tmp);
+    let mut reasons = reasons::Reasons::new(n);
+    let mut firm_totals = PeopleCsv::create(&tmp.join("企业汇总.csv"), opts.encoding)?;
+    firm_totals.header(&totals::HEADER)?;
+    let ids: Vec<&str> = program.policies.iter().map(|p| p.id.as_str()).collect();
+    let pass = firms::each(run, tmp, |firm, decisions| {
+        coverage.add(firm, decisions);
+        reasons.add(decisions);
+        notice.add(firm, decisions)?;
+        review.add(schema, firm, decisions)?;
+        totals::write(&mut firm_totals, firm, decisions, &ids)
+    })?;
+    firm_totals.finish()?;
+    // everything must reconcile before anything is published
+    let mut differ = coverage.differences(&run.summary);
+    let count = |k: &str| {
+        run.recorded
+            .manifest
+            .get("counts")
+            .and_then(|c| c.get(k))
+            .and_then(serde_json::Value::as_u64)
+    };
+    for (what, ours, theirs) in [
+        ("firms", pass.firms, count("firms")),
+        ("decisions", pass.decisions, count("decisions")),
+        ("rejected rows", pass.rejected_rows, count("rejected_rows")),
+    ] {
+        if Some(ours) != theirs {
+            differ.push(format!(
+                "manifest.json counts {} {what}; the data and decisions.csv give {ours}",
+                theirs.map_or("no".into(), |t| t.to_string())
+            ));
+        }
+    }
+    if !differ.is_empty() {
+        return Err(PublishError::Mismatch(differ));
+    }
+    let heading = notice::Heading {
+        date: opts.date,
+        notice_days: opts.notice_days,
+        mask: opts.mask,
+    };
+    let listed = run
+        .summary
+        .iter()
+        .zip(&notice.counts)
+        .filter(|(s, _)| s.in_force)
+        .map(|(s, c)| (s.id.clone(), s.title.clone(), *c))
+        .collect();
+    let mut book = Book::new(opts.sheet_rows);
+    let mut list = PeopleCsv::create(&tmp.join("公示名单.csv"), opts.encoding)?;
+    notice.write(run, &heading, &mut list, &mut book)?;
+    list.finish()?;
+    let mut base = PeopleCsv::create(&tmp.join("底数.csv"), opts.encoding)?;
+    coverage.write(run, &mut base, &mut book)?;
+    base.finish()?;
+    book.save(&tmp.join("公示名单.xlsx"))?;
+    let mut book = Book::new(opts.sheet_rows);
+    let mut work = PeopleCsv::create(&tmp.join("待核实清单.csv"), opts.encoding)?;
+    review.write(run, &mut work, &mut book)?;
+    work.finish()?;
+    book.save(&tmp.join("待核实清单.xlsx"))?;
+    let page = html::report(run, &coverage, &reasons, &opts.date.to_string());
+    std::fs::write(tmp.join("report.html"), page)?;
+    std::fs::write(tmp.join("README.txt"), readme(run, opts))?;
+    Ok((pass.firms, listed))
+}
+
+/// What the folder holds, for whoever opens it.
+fn readme(run: &folder::Run, opts: &Options) -> String {
+    let mask = opts
+        .mask
+        .map(|m| format!("统一社会信用代码第{}至{}位以*遮盖。\n", m.from, m.to))
+        .unwrap_or_default();
+    let name = if run.set.program.schema.name.is_none() {
+        "schema 未指定 name: 企业名称字段，名单只列统一社会信用代码。\n"
+    } else {
+        ""
+    };
+    format!(
+        "mianshen publish：数据基准日 {}，发布日期 {}，公示期 {} 天。\n{mask}{name}\
+公示名单.xlsx / .csv  各政策拟兑付企业名单（兑付金额大于0），另含“底数”工作表\n\
+底数.csv              各政策按区划、行业门类、企业规模的评估与兑付底数，合计与 summary.csv 一致\n\
+待核实清单.xlsx / .csv 待核实企业，按缺少数据项的来源部门分表\n\
+企业汇总.csv          每家企业各政策合计\n\
+report.html           兑付报告（单一文件，离线可看）\n\
+CSV 文件为 UTF-8（带 BOM）或 GB18030，可直接用 Excel / WPS 打开。\n",
+        run.as_of, opts.date, opts.notice_days
+    )
+}
+
+/// A hidden sibling of `dest` to write into first.
+fn sibling(dest: &Path, what: &str) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "publish".into());
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    parent.join(format!(".{name}.{what}-{}", std::process::id()))
+}

@@ -1,0 +1,223 @@
+//! 公示名单: per policy, the eligible firms with money to be paid, largest
+//! amount first (or by key), held in a sort that spills to disk.
+
+use std::cmp::Ordering;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+
+use super::firms::{Decision, Firm};
+use super::folder::Run;
+use super::table::{code, col, Book, Column, PeopleCsv, Value};
+use crate::batch::sort::{take_array, Item, Order, Sorter};
+use crate::batch::store::{put_text, take_text};
+use crate::eval::Outcome;
+
+/// The order of a policy's list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// Largest amount first, then by key.
+    #[default]
+    Amount,
+    /// By key.
+    Key,
+}
+
+/// Which characters of a key the list hides (1-based, inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mask {
+    pub from: usize,
+    pub to: usize,
+}
+
+impl Mask {
+    /// `7-14`: the 7th to the 14th character.
+    pub fn parse(s: &str) -> Option<Mask> {
+        let (a, b) = s.split_once('-')?;
+        let (from, to) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (from >= 1 && from <= to).then_some(Mask { from, to })
+    }
+
+    pub fn apply(&self, key: &str) -> String {
+        key.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if (self.from..=self.to).contains(&(i + 1)) {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+}
+
+/// One firm on one policy's list.
+struct Entry {
+    policy: u16,
+    funded: Decimal,
+    key: String,
+    name: String,
+}
+
+impl Item for Entry {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.policy.to_le_bytes());
+        out.extend_from_slice(&self.funded.serialize());
+        put_text(out, &self.key);
+        put_text(out, &self.name);
+    }
+
+    fn decode(bytes: &mut &[u8]) -> Option<Self> {
+        Some(Entry {
+            policy: u16::from_le_bytes(take_array(bytes)?),
+            funded: Decimal::deserialize(take_array(bytes)?),
+            key: take_text(bytes)?,
+            name: take_text(bytes)?,
+        })
+    }
+
+    fn heap(&self) -> usize {
+        self.key.capacity() + self.name.capacity()
+    }
+}
+
+impl Order<Entry> for ListOrder {
+    fn cmp(&self, a: &Entry, b: &Entry) -> Ordering {
+        let by = match self {
+            ListOrder::Amount => b.funded.cmp(&a.funded),
+            ListOrder::Key => Ordering::Equal,
+        };
+        a.policy.cmp(&b.policy).then(by).then(a.key.cmp(&b.key))
+    }
+}
+
+/// The lists being gathered.
+pub struct Notice {
+    sorter: Sorter<Entry, ListOrder>,
+    /// Firms listed per policy.
+    pub counts: Vec<u64>,
+}
+
+impl Notice {
+    pub fn new(policies: usize, order: ListOrder, limit: usize, dir: &Path) -> Notice {
+        Notice {
+            sorter: Sorter::new("notice", order, limit, Some(dir.to_path_buf())),
+            counts: vec![0; policies],
+        }
+    }
+
+    pub fn add(&mut self, firm: &Firm, decisions: &[Decision]) -> std::io::Result<()> {
+        for d in decisions {
+            let funded = d.funded.unwrap_or_default();
+            if d.outcome != Outcome::Eligible || funded <= Decimal::ZERO {
+                continue;
+            }
+            if let Some(c) = self.counts.get_mut(d.policy) {
+                *c += 1;
+            }
+            self.sorter.push(Entry {
+                policy: u16::try_from(d.policy).unwrap_or(u16::MAX),
+                funded,
+                key: firm.key.clone(),
+                name: firm.name.clone(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes 公示名单.csv (all policies) and one sheet per policy.
+    pub fn write(
+        self,
+        run: &Run,
+        heading: &Heading,
+        csv: &mut PeopleCsv,
+        book: &mut Book,
+    ) -> std::io::Result<()> {
+        let columns: [Column<'_>; 7] = [
+            col("序号"),
+            col("企业名称"),
+            code("统一社会信用代码"),
+            col("政策名称"),
+            col("发文机关"),
+            col("政策依据"),
+            col("兑付金额(元)"),
+        ];
+        let mut header = vec!["政策编号"];
+        header.extend(columns.iter().map(|c| c.title));
+        csv.header(&header)?;
+        let policies = &run.set.program.policies;
+        let mut current: Option<u16> = None;
+        let mut n = 0u64;
+        for e in self.sorter.finish().iter() {
+            let e = e?;
+            let Some(policy) = policies.get(e.policy as usize) else {
+                continue;
+            };
+            if current != Some(e.policy) {
+                current = Some(e.policy);
+                n = 0;
+                let rows = self.counts.get(e.policy as usize).copied().unwrap_or(0);
+                book.sheet(&policy.title, &heading.title(&policy.title), &columns, rows)?;
+            }
+            n += 1;
+            let key = heading.key(&e.key);
+            let seq = n.to_string();
+            let cells = [
+                Value::Text(&seq),
+                Value::Text(&e.name),
+                Value::Text(&key),
+                Value::Text(&policy.title),
+                Value::Text(policy.issuer.as_deref().unwrap_or("")),
+                Value::Text(policy.basis.as_deref().unwrap_or("")),
+                Value::Money(e.funded),
+            ];
+            book.row(&cells)?;
+            let mut line = vec![Value::Text(&policy.id)];
+            line.extend(cells);
+            csv.row(&line)?;
+        }
+        Ok(())
+    }
+}
+
+/// What heads each list: the notice period and the date, the key's mask.
+pub struct Heading {
+    pub date: crate::date::Date,
+    pub notice_days: u32,
+    pub mask: Option<Mask>,
+}
+
+impl Heading {
+    pub fn title(&self, policy: &str) -> String {
+        let end = self
+            .date
+            .add_days(i64::from(self.notice_days.saturating_sub(1)))
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        format!(
+            "{policy} 拟兑付企业名单公示（公示期{}天：{} 至 {end}；公示日期 {}）",
+            self.notice_days, self.date, self.date
+        )
+    }
+
+    pub fn key(&self, key: &str) -> String {
+        match &self.mask {
+            Some(m) => m.apply(key),
+            None => key.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        let m = Mask::parse("7-14").expect("a mask");
+        assert_eq!(m.apply("91420102MA4K2L3R0G"), "914201********3R0G");
+        assert_eq!(Mask::parse("0-3"), None);
+        assert_eq!(Mask::parse("5-2"), None);
+    }
+}

@@ -1,0 +1,366 @@
+//! Files for people: CSV that Excel and WPS open on Chinese Windows
+//! (UTF-8 with a byte-order mark, or GB18030), and Excel workbooks written a
+//! row at a time (rust_xlsxwriter's constant-memory mode), a sheet split
+//! where it would pass Excel's 1,048,576 rows.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+/// Excel's rows per sheet.
+pub const EXCEL_ROWS: u32 = 1_048_576;
+
+/// One cell of a published row.
+pub enum Value<'a> {
+    /// Text; a code stays text in the workbook (never `9.14E+17`).
+    Text(&'a str),
+    /// Yuan, shown with two decimals.
+    Money(Decimal),
+    Count(u64),
+}
+
+impl Value<'_> {
+    /// The cell as a CSV field.
+    fn csv(&self) -> String {
+        match self {
+            Value::Text(t) => t.to_string(),
+            Value::Money(d) => crate::eval::cents(*d).to_string(),
+            Value::Count(n) => n.to_string(),
+        }
+    }
+
+    fn width(&self) -> usize {
+        match self {
+            Value::Text(t) => display_width(t),
+            Value::Money(d) => crate::eval::cents(*d).to_string().len() + 4,
+            Value::Count(n) => n.to_string().len() + 1,
+        }
+    }
+}
+
+/// Columns a text takes in a spreadsheet: two for each CJK character.
+fn display_width(t: &str) -> usize {
+    t.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+}
+
+/// How people's CSV files are encoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PeopleEncoding {
+    /// UTF-8 with a byte-order mark (what Excel needs to see UTF-8).
+    #[default]
+    Utf8Bom,
+    /// GB18030, as older Chinese office software expects.
+    Gb18030,
+}
+
+/// A CSV file for people. A cell that Excel would read as a number although
+/// it is a code (an all-digit credit code) is written after a tab, which
+/// keeps it text and shows nothing.
+pub struct PeopleCsv {
+    w: csv::Writer<Transcode>,
+}
+
+impl PeopleCsv {
+    pub fn create(path: &Path, encoding: PeopleEncoding) -> std::io::Result<PeopleCsv> {
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        if encoding == PeopleEncoding::Utf8Bom {
+            out.write_all("\u{feff}".as_bytes())?;
+        }
+        let encoder =
+            (encoding == PeopleEncoding::Gb18030).then(|| encoding_rs::GB18030.new_encoder());
+        Ok(PeopleCsv {
+            w: csv::Writer::from_writer(Transcode {
+                out,
+                encoder,
+                pending: Vec::new(),
+            }),
+        })
+    }
+
+    pub fn header(&mut self, names: &[&str]) -> std::io::Result<()> {
+        self.w.write_record(names).map_err(std::io::Error::other)
+    }
+
+    pub fn row(&mut self, cells: &[Value<'_>]) -> std::io::Result<()> {
+        let fields = cells.iter().map(|c| match c {
+            Value::Text(t) if looks_numeric(t) => format!("\t{t}"),
+            other => other.csv(),
+        });
+        self.w.write_record(fields).map_err(std::io::Error::other)
+    }
+
+    pub fn finish(self) -> std::io::Result<()> {
+        let mut t = self.w.into_inner().map_err(|e| e.into_error())?;
+        t.flush()?;
+        Ok(())
+    }
+}
+
+/// A long code Excel would turn into a number (and round): 12 or more digits.
+fn looks_numeric(t: &str) -> bool {
+    t.len() >= 12 && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// UTF-8 in, the chosen encoding out (a character split between two writes
+/// waits for its end).
+struct Transcode {
+    out: BufWriter<File>,
+    encoder: Option<encoding_rs::Encoder>,
+    pending: Vec<u8>,
+}
+
+impl Write for Transcode {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let Some(encoder) = &mut self.encoder else {
+            return self.out.write(buf);
+        };
+        self.pending.extend_from_slice(buf);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(s) => s.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        let text =
+            std::str::from_utf8(self.pending.get(..valid).unwrap_or_default()).unwrap_or_default();
+        let mut bytes = Vec::with_capacity(text.len() + 16);
+        let mut rest = text;
+        loop {
+            let mut chunk = [0u8; 4096];
+            let (result, read, written, _) = encoder.encode_from_utf8(rest, &mut chunk, false);
+            bytes.extend_from_slice(chunk.get(..written).unwrap_or_default());
+            rest = rest.get(read..).unwrap_or_default();
+            if result == encoding_rs::CoderResult::InputEmpty {
+                break;
+            }
+        }
+        self.out.write_all(&bytes)?;
+        self.pending.drain(..valid);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A column of a sheet.
+#[derive(Clone, Copy)]
+pub struct Column<'a> {
+    pub title: &'a str,
+    /// A code: formatted as text, so that edits keep it text too.
+    pub code: bool,
+}
+
+pub const fn col(title: &str) -> Column<'_> {
+    Column { title, code: false }
+}
+
+pub const fn code(title: &str) -> Column<'_> {
+    Column { title, code: true }
+}
+
+/// An Excel workbook written sheet after sheet, row after row.
+pub struct Book {
+    wb: Workbook,
+    /// Data rows a sheet holds (below its title and header).
+    per_sheet: u32,
+    names: Vec<String>,
+    current: Option<Open>,
+    text: Format,
+    money: Format,
+    bold: Format,
+}
+
+/// The sheet being written.
+struct Open {
+    index: usize,
+    name: String,
+    title: String,
+    columns: Vec<(String, bool)>,
+    widths: Vec<usize>,
+    row: u32,
+    part: u32,
+    parts: u32,
+}
+
+fn xlsx(e: XlsxError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+impl Book {
+    /// `sheet_rows` is the most rows a sheet may have (Excel's limit, or
+    /// fewer to try splitting).
+    pub fn new(sheet_rows: u32) -> Book {
+        Book {
+            wb: Workbook::new(),
+            per_sheet: sheet_rows.clamp(3, EXCEL_ROWS) - 2,
+            names: Vec::new(),
+            current: None,
+            text: Format::new().set_num_format("@"),
+            money: Format::new().set_num_format("#,##0.00"),
+            bold: Format::new().set_bold(),
+        }
+    }
+
+    /// Starts a sheet named `name` whose first row is `title`; `rows` is how
+    /// many data rows will follow (to say in the title when it is split).
+    pub fn sheet(
+        &mut self,
+        name: &str,
+        title: &str,
+        columns: &[Column<'_>],
+        rows: u64,
+    ) -> std::io::Result<()> {
+        self.close()?;
+        let parts =
+            u32::try_from(rows.div_ceil(u64::from(self.per_sheet)).max(1)).unwrap_or(u32::MAX);
+        self.current = Some(Open {
+            index: 0,
+            name: name.to_string(),
+            title: title.to_string(),
+            columns: columns
+                .iter()
+                .map(|c| (c.title.to_string(), c.code))
+                .collect(),
+            widths: columns.iter().map(|c| display_width(c.title)).collect(),
+            row: 0,
+            part: 0,
+            parts,
+        });
+        self.part()
+    }
+
+    /// Opens the next part of the current sheet: title, header, frozen.
+    fn part(&mut self) -> std::io::Result<()> {
+        let Some(open) = &mut self.current else {
+            return Ok(());
+        };
+        open.part += 1;
+        let (name, title) = if open.parts > 1 {
+            (
+                format!("{}（{}）", cut(&open.name, 25), open.part),
+                format!(
+                    "{}（超过Excel每表行数上限，分{}个工作表，此为第{}个）",
+                    open.title, open.parts, open.part
+                ),
+            )
+        } else {
+            (cut(&open.name, 31), open.title.clone())
+        };
+        let name = unique(&mut self.names, sheet_name(&name));
+        let ws = self.wb.add_worksheet_with_constant_memory().map_err(xlsx)?;
+        ws.set_name(&name).map_err(xlsx)?;
+        ws.write_string_with_format(0, 0, &title, &self.bold)
+            .map_err(xlsx)?;
+        for (c, (t, _)) in open.columns.iter().enumerate() {
+            ws.write_string_with_format(1, c as u16, t, &self.bold)
+                .map_err(xlsx)?;
+        }
+        ws.set_freeze_panes(2, 0).map_err(xlsx)?;
+        open.index = self.wb.worksheets().len().saturating_sub(1);
+        open.row = 2;
+        Ok(())
+    }
+
+    pub fn row(&mut self, cells: &[Value<'_>]) -> std::io::Result<()> {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|o| o.row >= self.per_sheet + 2)
+        {
+            self.widen()?;
+            self.part()?;
+        }
+        let Some(open) = &mut self.current else {
+            return Ok(());
+        };
+        let ws = self.wb.worksheet_from_index(open.index).map_err(xlsx)?;
+        for (c, cell) in cells.iter().enumerate() {
+            let col = c as u16;
+            if let Some(w) = open.widths.get_mut(c) {
+                *w = (*w).max(cell.width());
+            }
+            match cell {
+                Value::Text(t) if open.columns.get(c).is_some_and(|(_, code)| *code) => {
+                    ws.write_string_with_format(open.row, col, *t, &self.text)
+                }
+                Value::Text(t) => ws.write_string(open.row, col, *t),
+                Value::Money(d) => ws.write_number_with_format(
+                    open.row,
+                    col,
+                    crate::eval::cents(*d).to_f64().unwrap_or(0.0),
+                    &self.money,
+                ),
+                Value::Count(n) => ws.write_number(open.row, col, *n as f64),
+            }
+            .map_err(xlsx)?;
+        }
+        open.row += 1;
+        Ok(())
+    }
+
+    /// Sizes the current sheet's columns to what they hold.
+    fn widen(&mut self) -> std::io::Result<()> {
+        let Some(open) = &self.current else {
+            return Ok(());
+        };
+        let ws = self.wb.worksheet_from_index(open.index).map_err(xlsx)?;
+        for (c, w) in open.widths.iter().enumerate() {
+            ws.set_column_width(c as u16, (*w as f64 + 2.0).min(80.0))
+                .map_err(xlsx)?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> std::io::Result<()> {
+        self.widen()?;
+        self.current = None;
+        Ok(())
+    }
+
+    pub fn save(mut self, path: &Path) -> std::io::Result<()> {
+        self.close()?;
+        if self.wb.worksheets().is_empty() {
+            self.wb.add_worksheet();
+        }
+        self.wb.save(path).map_err(xlsx)
+    }
+}
+
+/// At most `n` characters.
+fn cut(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// A sheet name Excel accepts: no `[]:*?/\`, not empty, at most 31 characters.
+fn sheet_name(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .collect();
+    let cleaned = cleaned.trim_matches('\'').to_string();
+    if cleaned.is_empty() {
+        "Sheet".into()
+    } else {
+        cut(&cleaned, 31)
+    }
+}
+
+/// The name, or the name with a number, not yet used (Excel compares
+/// sheet names without case).
+fn unique(used: &mut Vec<String>, name: String) -> String {
+    let taken =
+        |n: &str, used: &Vec<String>| used.iter().any(|u| u.to_lowercase() == n.to_lowercase());
+    let mut candidate = name.clone();
+    let mut i = 2;
+    while taken(&candidate, used) {
+        let suffix = format!("_{i}");
+        candidate = format!("{}{suffix}", cut(&name, 31 - suffix.chars().count()));
+        i += 1;
+    }
+    used.push(candidate.clone());
+    candidate
+}

@@ -1,0 +1,220 @@
+//! A finished run as its `manifest.json` records it: where its inputs are,
+//! and which of them no longer match the hashes recorded. `verify` replays
+//! from it; `publish` refuses a folder whose inputs changed.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::{Encoding, Input};
+use crate::load::PolicySet;
+
+/// Why a results folder cannot be read as a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordedError {
+    #[error("cannot read `{}`: {message} (无法读取运行清单)", path.display())]
+    Manifest { path: PathBuf, message: String },
+    #[error("the run read {recorded} data files; give all of them with --data, in the same order, or none (数据文件个数不符)")]
+    DataCount { recorded: usize },
+}
+
+/// The run recorded in a results folder, with any inputs given anew.
+pub struct Recorded {
+    pub manifest_path: PathBuf,
+    pub manifest: serde_json::Value,
+    /// The policy set: as recorded, or as given.
+    pub dir: PathBuf,
+    /// The data files, each with the hash recorded.
+    pub data: Vec<(Input, String)>,
+    pub ledger: Option<PathBuf>,
+    pub as_of: String,
+    pub all: bool,
+    pub encoding: Encoding,
+}
+
+/// What differs between the recorded inputs and the files found now.
+pub struct Changes {
+    /// Each difference, said for people (empty: the inputs are the run's).
+    pub changed: Vec<String>,
+    /// The ledger, when only its hash differs (it may only have gained
+    /// payments since the run: a replay decides).
+    pub ledger_changed: Option<PathBuf>,
+    /// The policy set as it loads now, when it checks clean.
+    pub set: Option<PolicySet>,
+}
+
+fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+impl Recorded {
+    /// Reads `out/manifest.json`; `policies`, `data` and `ledger` replace
+    /// what it records (files that moved since the run).
+    // serde_json's `value["key"]` gives `Null` for what is absent; it never panics
+    #[allow(clippy::indexing_slicing)]
+    pub fn read(
+        out: &Path,
+        policies: Option<&Path>,
+        data: &[Input],
+        ledger: Option<&Path>,
+    ) -> Result<Recorded, RecordedError> {
+        let manifest_path = out.join("manifest.json");
+        let manifest: serde_json::Value = std::fs::read_to_string(&manifest_path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+            .map_err(|message| RecordedError::Manifest {
+                path: manifest_path.clone(),
+                message,
+            })?;
+        let dir = policies
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(text(&manifest["policy_set"]["dir"])));
+        // the data files as recorded: a list, or one file (older manifests)
+        let recorded: Vec<(Input, String)> = match &manifest["data"] {
+            serde_json::Value::Array(files) => files
+                .iter()
+                .map(|f| {
+                    let input = Input {
+                        source: f["source"].as_str().map(str::to_string),
+                        path: PathBuf::from(text(&f["path"])),
+                    };
+                    (input, text(&f["sha256"]))
+                })
+                .collect(),
+            one => vec![(
+                Input {
+                    source: None,
+                    path: PathBuf::from(text(&one["path"])),
+                },
+                text(&one["sha256"]),
+            )],
+        };
+        if !data.is_empty() && data.len() != recorded.len() {
+            return Err(RecordedError::DataCount {
+                recorded: recorded.len(),
+            });
+        }
+        let data = recorded
+            .into_iter()
+            .enumerate()
+            .map(|(i, (recorded, sha))| match data.get(i) {
+                // a moved file keeps the source it was read with
+                Some(moved) => (
+                    Input {
+                        source: moved.source.clone().or(recorded.source),
+                        path: moved.path.clone(),
+                    },
+                    sha,
+                ),
+                None => (recorded, sha),
+            })
+            .collect();
+        let recorded_ledger = manifest["ledger"]["path"].as_str().map(PathBuf::from);
+        let encoding = match text(&manifest["encoding"]).as_str() {
+            "utf8" => Encoding::Utf8,
+            "gb18030" => Encoding::Gb18030,
+            _ => Encoding::Auto,
+        };
+        Ok(Recorded {
+            ledger: ledger.map(Path::to_path_buf).or(recorded_ledger),
+            as_of: text(&manifest["as_of"]),
+            all: manifest["all"].as_bool().unwrap_or(false),
+            encoding,
+            dir,
+            data,
+            manifest,
+            manifest_path,
+        })
+    }
+
+    /// The data files to read, in the run's order.
+    pub fn inputs(&self) -> Vec<Input> {
+        self.data.iter().map(|(i, _)| i.clone()).collect()
+    }
+
+    /// Re-hashes every input: the engine version, each policy file, each
+    /// data file and the ledger against what the manifest recorded.
+    #[allow(clippy::indexing_slicing)]
+    pub fn changes(&self) -> Changes {
+        let manifest = &self.manifest;
+        let mut changed = Vec::new();
+        let version = text(&manifest["engine"]["version"]);
+        if version != env!("CARGO_PKG_VERSION") {
+            changed.push(format!(
+                "the results were made by mianshen {version}; this is mianshen {} (引擎版本不同)",
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        let recorded: Vec<(String, String)> = manifest["policy_set"]["files"]
+            .as_array()
+            .map(|files| {
+                files
+                    .iter()
+                    .map(|f| (text(&f["path"]), text(&f["sha256"])))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let set = match PolicySet::load(&self.dir) {
+            Ok(set) => Some(set),
+            Err(_) => {
+                changed.push(format!(
+                    "the policy set in `{}` no longer checks clean",
+                    self.dir.display()
+                ));
+                None
+            }
+        };
+        if let Some(set) = &set {
+            for (path, sha) in &recorded {
+                match set.files.iter().find(|f| &f.path == path) {
+                    None => changed.push(format!("policy file `{path}` is gone")),
+                    Some(f) if &f.sha256 != sha => {
+                        changed.push(format!("policy file `{path}` has changed"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for f in &set.files {
+                if !recorded.iter().any(|(p, _)| p == &f.path) {
+                    changed.push(format!("policy file `{}` is new", f.path));
+                }
+            }
+        }
+        for (input, sha) in &self.data {
+            let path = &input.path;
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    if &crate::load::sha256_hex(&bytes) != sha {
+                        changed.push(format!("the data file `{}` has changed", path.display()));
+                    }
+                }
+                Err(e) => changed.push(format!(
+                    "the data file `{}` cannot be read: {e}",
+                    path.display()
+                )),
+            }
+        }
+        let mut ledger_changed = None;
+        if let Some(path) = &self.ledger {
+            let sha = text(&manifest["ledger"]["sha256"]);
+            match std::fs::read(path) {
+                Ok(_) if manifest["ledger"].is_null() => changed.push(format!(
+                    "the run read no ledger, and `{}` was given",
+                    path.display()
+                )),
+                Ok(bytes) => {
+                    if crate::load::sha256_hex(&bytes) != sha {
+                        ledger_changed = Some(path.clone());
+                    }
+                }
+                Err(e) => changed.push(format!(
+                    "the ledger `{}` cannot be read: {e}",
+                    path.display()
+                )),
+            }
+        }
+        Changes {
+            changed,
+            ledger_changed,
+            set,
+        }
+    }
+}

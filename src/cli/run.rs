@@ -64,6 +64,15 @@ pub fn run(args: &RunArgs) -> u8 {
             }
         },
     };
+    if let Some(l) = &ledger {
+        let mib = l.heap_bytes() >> 20;
+        if mib >= args.memory_mib {
+            eprintln!(
+                "warning: the ledger's payments under the set's ids take about {mib} MiB, more than --memory {} MiB; the run keeps them all and spills everything else (台账占用内存超过 --memory)",
+                args.memory_mib
+            );
+        }
+    }
     if ledger.is_none() {
         if let Some(used) = set.program.ledger_uses.first() {
             eprintln!("error: {}", used.needs_ledger());
@@ -302,7 +311,12 @@ fn run_into(
     };
     let spill = Some(crate::batch::Spill {
         dir: pending.path().to_path_buf(),
-        memory: crate::batch::Memory::within(args.memory_mib.saturating_mul(1 << 20)),
+        // the ledger is held whole: what it takes is not the batch's to use
+        memory: crate::batch::Memory::within(
+            args.memory_mib
+                .saturating_mul(1 << 20)
+                .saturating_sub(ledger.as_ref().map_or(0, |l| l.heap_bytes())),
+        ),
     });
     let size = data.iter().map(|d| d.size()).sum::<Option<u64>>();
     let bar = progress(size, clock.on || args.quiet);

@@ -58,9 +58,22 @@ pub enum LedgerError {
 }
 
 /// The payments a run may read, by firm key.
+///
+/// Held flat: every kept payment in one vector grouped by firm (in the
+/// ledger's order within a firm), each firm a span of it, found by key.
 #[derive(Debug)]
 pub struct Ledger {
-    by_key: HashMap<Box<str>, Firm, foldhash::fast::FixedState>,
+    /// Firm key → the firm's place in `spans`.
+    by_key: HashMap<Box<str>, u32, foldhash::fast::FixedState>,
+    /// Each firm's payments: where they start in `payments`, and how many.
+    spans: Vec<(u32, u32)>,
+    /// Whether a run has looked the firm up.
+    looked_up: Vec<AtomicBool>,
+    payments: Vec<Payment>,
+    /// While rows are added: the firm of each payment not yet grouped
+    /// (`payments[grouped..]`).
+    pending: Vec<u32>,
+    grouped: usize,
     /// Payment rows read (all ids).
     pub rows: u64,
     /// Rows kept: under ids the set reads.
@@ -76,11 +89,12 @@ pub struct Ledger {
     key_type: FieldType,
 }
 
-/// One firm's payments, and whether a run has looked them up.
-#[derive(Debug, Default)]
-struct Firm {
-    payments: Vec<Payment>,
-    looked_up: AtomicBool,
+/// The most payments a ledger may hold under the ids a set reads (they are
+/// counted in 32 bits).
+const MAX_PAYMENTS: u64 = u32::MAX as u64;
+
+fn too_many() -> String {
+    format!("the ledger holds more than {MAX_PAYMENTS} payments under the ids the set reads (台账超过上限)")
 }
 
 /// The columns a ledger's header must hold.
@@ -92,6 +106,11 @@ impl Ledger {
     pub fn empty(ids: usize, key_type: &FieldType) -> Ledger {
         Ledger {
             by_key: HashMap::default(),
+            spans: Vec::new(),
+            looked_up: Vec::new(),
+            payments: Vec::new(),
+            pending: Vec::new(),
+            grouped: 0,
             rows: 0,
             kept: 0,
             ids_found: vec![false; ids],
@@ -101,16 +120,36 @@ impl Ledger {
         }
     }
 
-    /// The firm's payments under the ids the set reads (any date). Keys are
-    /// compared as the data's key cells read (a text key exactly).
+    /// The firm's payments under the ids the set reads (any date), in the
+    /// ledger's order. Keys are compared as the data's key cells read (a
+    /// text key exactly).
     pub fn payments(&self, key: &str) -> &[Payment] {
-        match self.by_key.get(key) {
-            Some(firm) => {
-                firm.looked_up.store(true, Ordering::Relaxed);
-                &firm.payments
-            }
-            None => &[],
+        let Some(&firm) = self.by_key.get(key) else {
+            return &[];
+        };
+        if let Some(seen) = self.looked_up.get(firm as usize) {
+            seen.store(true, Ordering::Relaxed);
         }
+        self.spans
+            .get(firm as usize)
+            .and_then(|&(start, len)| {
+                self.payments
+                    .get(start as usize..start as usize + len as usize)
+            })
+            .unwrap_or(&[])
+    }
+
+    /// About how many bytes the ledger holds in memory: its payments, its
+    /// firms' spans and flags, and the key table with the keys' text.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.payments.capacity() * size_of::<Payment>()
+            + self.spans.capacity() * size_of::<(u32, u32)>()
+            + self.looked_up.capacity()
+            + self.pending.capacity() * size_of::<u32>()
+            + self.by_key.capacity() * (size_of::<(Box<str>, u32)>() + 1)
+            // each key's text, in an allocation of at least 16 bytes
+            + self.by_key.keys().map(|k| k.len().max(16)).sum::<usize>()
     }
 
     /// Number of firms with payments under the ids the set reads.
@@ -121,14 +160,15 @@ impl Ledger {
     /// Of those, how many no run has looked up: keys no data file has (or
     /// whose rows were rejected).
     pub fn firms_not_looked_up(&self) -> usize {
-        self.by_key
-            .values()
-            .filter(|f| !f.looked_up.load(Ordering::Relaxed))
+        self.looked_up
+            .iter()
+            .filter(|f| !f.load(Ordering::Relaxed))
             .count()
     }
 
     /// Adds one payment given as text (a test case's `ledger:`, a library
-    /// caller): the same rules as a ledger row.
+    /// caller): the same rules as a ledger row. Each call regroups the
+    /// payments (time in their number): for a large ledger, read a file.
     pub fn add(
         &mut self,
         ids: &[String],
@@ -139,7 +179,11 @@ impl Ledger {
         line: u64,
     ) -> Result<(), String> {
         let row = read_row(key, policy, amount, paid_on)?;
+        if self.kept >= MAX_PAYMENTS {
+            return Err(too_many());
+        }
         self.push(ids, row, line);
+        self.group();
         Ok(())
     }
 
@@ -161,23 +205,79 @@ impl Ledger {
                 .and_then(|c| c.as_key().map(std::borrow::Cow::into_owned)),
         };
         let key = typed.as_deref().unwrap_or(key);
-        let payment = Payment {
+        // most rows are of a firm seen before: no key is allocated for them
+        let firm = match self.by_key.get(key) {
+            Some(&firm) => firm,
+            None => {
+                let firm = self.spans.len() as u32;
+                self.by_key.insert(key.into(), firm);
+                self.spans.push((0, 0));
+                self.looked_up.push(AtomicBool::new(false));
+                firm
+            }
+        };
+        if let Some(span) = self.spans.get_mut(firm as usize) {
+            span.1 += 1;
+        }
+        self.pending.push(firm);
+        self.payments.push(Payment {
             id: id as u16,
             amount,
             paid_on,
             line,
-        };
-        // most rows are of a firm seen before: no key is allocated for them
-        match self.by_key.get_mut(key) {
-            Some(firm) => firm.payments.push(payment),
-            None => {
-                let firm = Firm {
-                    payments: vec![payment],
-                    looked_up: AtomicBool::new(false),
-                };
-                self.by_key.insert(key.into(), firm);
+        });
+    }
+
+    /// Groups the payments added since the last time by firm, each firm's
+    /// in the order added: a counting sort, in place (each payment moved
+    /// along the cycle of places it belongs to).
+    fn group(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        // payments already grouped and new ones (a test case's `ledger:`
+        // comes a payment at a time): the grouped ones' firms, in place
+        if self.grouped > 0 {
+            let mut new = vec![0u32; self.spans.len()];
+            for &f in &self.pending {
+                if let Some(n) = new.get_mut(f as usize) {
+                    *n += 1;
+                }
+            }
+            let mut firm_of = Vec::with_capacity(self.payments.len());
+            for (f, (&(_, len), n)) in self.spans.iter().zip(&new).enumerate() {
+                firm_of.extend(std::iter::repeat_n(f as u32, (len - n) as usize));
+            }
+            firm_of.append(&mut self.pending);
+            self.pending = firm_of;
+        }
+        // where each firm's payments start
+        let mut next = Vec::with_capacity(self.spans.len());
+        let mut at = 0u32;
+        for span in &mut self.spans {
+            span.0 = at;
+            next.push(at);
+            at += span.1;
+        }
+        // each payment's place: its firm's next free slot (stable)
+        let mut dest = std::mem::take(&mut self.pending);
+        for d in &mut dest {
+            if let Some(n) = next.get_mut(*d as usize) {
+                *d = *n;
+                *n += 1;
             }
         }
+        for i in 0..dest.len() {
+            while let Some(&to) = dest.get(i) {
+                let to = to as usize;
+                if to == i || to >= dest.len() {
+                    break;
+                }
+                self.payments.swap(i, to);
+                dest.swap(i, to);
+            }
+        }
+        self.grouped = self.payments.len();
     }
 
     /// Reads a ledger file, keeping the payments under `ids` (the set's
@@ -189,6 +289,9 @@ impl Ledger {
         }
         let mut ledger = Ledger::empty(ids.len(), key_type);
         let file = read_rows(path, |row| {
+            if ledger.kept >= MAX_PAYMENTS {
+                return Err(too_many());
+            }
             ledger.push(
                 ids,
                 (row.key, row.policy, row.amount, row.paid_on),
@@ -196,6 +299,10 @@ impl Ledger {
             );
             Ok(())
         })?;
+        ledger.group();
+        ledger.payments.shrink_to_fit();
+        ledger.spans.shrink_to_fit();
+        ledger.looked_up.shrink_to_fit();
         ledger.path = Some(path.into());
         ledger.sha256 = Some(file.sha256);
         Ok(ledger)
@@ -496,5 +603,63 @@ impl<R: Read> Read for Hashed<R> {
         }
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Payments added a few at a time, and all at once, are grouped by
+    /// firm in the order added, as a plain map of lists groups them.
+    #[test]
+    fn payments_are_grouped_by_firm_in_the_order_added() {
+        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let mut x: u64 = 12345;
+        let mut rows = Vec::new();
+        for line in 2..400u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = format!("K{}", (x >> 33) % 37);
+            let id = ["a", "b", "c", "other"][((x >> 20) % 4) as usize];
+            let amount = format!("{}.{:02}", (x >> 40) % 1000, (x >> 10) % 100);
+            rows.push((key, id, amount, line));
+        }
+        let mut expected: std::collections::BTreeMap<String, Vec<(u16, String, u64)>> =
+            Default::default();
+        for (key, id, amount, line) in &rows {
+            if let Some(i) = ids.iter().position(|i| i == id) {
+                let a: Decimal = amount.parse().unwrap();
+                expected.entry(key.clone()).or_default().push((
+                    i as u16,
+                    a.normalize().to_string(),
+                    *line,
+                ));
+            }
+        }
+        let text = FieldType::Text;
+        // one at a time (grouped after each), and all then grouped once
+        let mut one = Ledger::empty(ids.len(), &text);
+        let mut all = Ledger::empty(ids.len(), &text);
+        for (key, id, amount, line) in &rows {
+            one.add(&ids, key, id, amount, "2024-01-01", *line).unwrap();
+            let row = read_row(key, id, amount, "2024-01-01").unwrap();
+            all.push(&ids, row, *line);
+        }
+        all.group();
+        for ledger in [&one, &all] {
+            assert_eq!(ledger.firms(), expected.len());
+            for (key, want) in &expected {
+                let got: Vec<(u16, String, u64)> = ledger
+                    .payments(key)
+                    .iter()
+                    .map(|p| (p.id, p.amount.normalize().to_string(), p.line))
+                    .collect();
+                assert_eq!(&got, want, "payments of {key}");
+            }
+            assert!(ledger.payments("nobody").is_empty());
+            assert_eq!(ledger.firms_not_looked_up(), 0);
+        }
     }
 }

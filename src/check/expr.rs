@@ -464,6 +464,17 @@ impl Checker<'_> {
 
     fn compare_types(&mut self, op: CmpOp, ta: Ty, tb: Ty, a: &Expr, b: &Expr, span: Span) {
         if let Err((why, help)) = comparable(ta, tb) {
+            // `2020/01/01` or `20200101`: a date written as a data file writes it
+            let written = [a, b].into_iter().find_map(|e| {
+                let t = self.source_text(e.span);
+                crate::syntax::data_file_date(&t).map(|d| (t, d))
+            });
+            let help = match written {
+                Some((t, d)) if ta == Ty::Date || tb == Ty::Date => Some(format!(
+                    "日期请写成 `{d}`,不是 `{t}` (write dates as `{d}`)"
+                )),
+                _ => help,
+            };
             self.err("check::type", span, why, help);
             return;
         }

@@ -90,6 +90,8 @@ pub mod explain;
 #[doc(hidden)]
 pub mod generate;
 #[doc(hidden)]
+pub mod lint;
+#[doc(hidden)]
 pub mod load;
 #[doc(hidden)]
 pub mod ops;

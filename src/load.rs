@@ -15,6 +15,10 @@ pub struct PolicySet {
     pub program: Program,
     /// Every file the set was built from (schema first), for the manifest.
     pub files: Vec<SetFile>,
+    /// The policy files' texts and syntax trees, in path order (for
+    /// `mianshen lint`, which reads what was written, comments aside).
+    pub sources: Sources,
+    pub syntax: Vec<crate::syntax::ast::SourceFile>,
 }
 
 /// One input file of the set with its SHA-256.
@@ -239,6 +243,8 @@ fn build(
             Ok(PolicySet {
                 program,
                 files: set_files,
+                sources,
+                syntax: asts,
             })
         }
         _ => {

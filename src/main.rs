@@ -27,6 +27,11 @@ enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum Deny {
+    Warnings,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum EncodingArg {
     Auto,
     Utf8,
@@ -65,6 +70,19 @@ enum Command {
         /// The policy set directory (schema.yaml and *.policy files)
         dir: PathBuf,
         /// How to print errors
+        #[arg(long, value_enum, default_value = "human")]
+        error_format: Format,
+    },
+    /// 检查政策中合法但很可能写错的地方(警告)。Warn about policies that check but likely
+    /// say something else than meant: unreachable `tiers` rows, `* 40` for `* 40%`, unused
+    /// `let`/`define`, no `valid`, `budget` without `allocate`, groups never in force together.
+    Lint {
+        /// 政策集目录 (the policy set directory: schema.yaml and *.policy files)
+        dir: PathBuf,
+        /// `--deny warnings`: 有警告时退出码为 1,供 CI 使用 (exit 1 on any warning)
+        #[arg(long, value_name = "warnings")]
+        deny: Option<Deny>,
+        /// 输出格式 (how to print warnings and errors)
         #[arg(long, value_enum, default_value = "human")]
         error_format: Format,
     },
@@ -238,6 +256,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { dir, error_format } => cli::check(&dir, json(error_format)),
+        Command::Lint {
+            dir,
+            deny,
+            error_format,
+        } => cli::lint(&dir, deny.is_some(), json(error_format)),
         Command::Run {
             dir,
             data,

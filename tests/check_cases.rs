@@ -6,6 +6,8 @@
 //! - `err/*.policy`: each must fail; the snapshot is the rendered diagnostics.
 //! - `err_sets/<name>/*.policy`: several files checked as one set, which must
 //!   fail (e.g. a policy id used in two files).
+//! - `lint/*.policy`: each must check clean and give `mianshen lint`
+//!   warnings; the snapshot is the rendered warnings.
 //!
 //! Diagnostics name files relative to `tests/cases/check/`, so snapshots do not
 //! depend on where the repository lives.
@@ -333,4 +335,28 @@ fn rejected_policy_sets() {
             Err(rendered) => insta::assert_snapshot!(rendered),
         }
     });
+}
+
+#[test]
+fn lint_warnings() {
+    insta::glob!("cases/check/lint/*.policy", |path| {
+        match check_file(path) {
+            Ok(set) => {
+                let warnings = mianshen::lint::lint(&set);
+                assert!(!warnings.is_empty(), "{} gives no warning", case_name(path));
+                insta::assert_snapshot!(render_human(&warnings));
+            }
+            Err(rendered) => panic!("{} should check clean:\n{rendered}", case_name(path)),
+        }
+    });
+}
+
+/// The example set and the accepted cases give no warning a lint does not
+/// mean to give.
+#[test]
+fn example_set_lints_clean() {
+    let set = PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
+        .expect("the example set checks");
+    let warnings = mianshen::lint::lint(&set);
+    assert!(warnings.is_empty(), "{}", render_human(&warnings));
 }

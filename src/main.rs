@@ -27,6 +27,12 @@ enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum TestFormatArg {
+    Human,
+    Junit,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Deny {
     Warnings,
 }
@@ -124,10 +130,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
     },
-    /// Run the test cases in DIR/tests/*.yaml. Exit 1 if any case fails.
+    /// 运行测试用例 (DIR/tests/*.yaml 或指定的文件)。Run the test cases of policy sets or
+    /// single test files. Exit 1 if any case fails.
     Test {
-        dir: PathBuf,
-        /// How to print policy errors
+        /// 政策集目录、其 tests/ 目录或单个测试文件 (a policy set folder, its tests/ folder
+        /// or single test files)
+        #[arg(required = true, value_name = "DIR|FILE")]
+        paths: Vec<PathBuf>,
+        /// 只运行名称含这段文字的用例 (only the cases whose name holds this text)
+        #[arg(long, value_name = "NAME")]
+        case: Option<String>,
+        /// 报告格式:human(逐条,终端上着色)或 junit(CI 使用的 XML) (how to report)
+        #[arg(long, value_enum, default_value = "human")]
+        format: TestFormatArg,
+        /// 政策错误的输出格式 (how to print policy errors)
         #[arg(long, value_enum, default_value = "human")]
         error_format: Format,
     },
@@ -287,7 +303,20 @@ fn main() -> ExitCode {
             quiet: false,
             ledger,
         }),
-        Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
+        Command::Test {
+            paths,
+            case,
+            format,
+            error_format,
+        } => cli::test(&cli::TestArgs {
+            paths: &paths,
+            case: case.as_deref(),
+            format: match format {
+                TestFormatArg::Human => cli::TestFormat::Human,
+                TestFormatArg::Junit => cli::TestFormat::Junit,
+            },
+            json_errors: json(error_format),
+        }),
         Command::Explain {
             dir,
             data,

@@ -17,7 +17,7 @@ pub use generate::generate;
 pub use ledger::{ledger_add, ledger_check};
 pub use lint::lint;
 pub use run::{run, RunArgs};
-pub use test::test;
+pub use test::{test, TestArgs, TestFormat};
 pub use verify::verify;
 
 use std::path::Path;

@@ -88,6 +88,8 @@ pub mod eval;
 #[doc(hidden)]
 pub mod explain;
 #[doc(hidden)]
+pub mod fmt;
+#[doc(hidden)]
 pub mod generate;
 #[doc(hidden)]
 pub mod lint;

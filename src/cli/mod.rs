@@ -4,6 +4,7 @@
 
 mod check;
 mod explain;
+mod fmt;
 mod generate;
 mod ledger;
 mod lint;
@@ -13,6 +14,7 @@ mod verify;
 
 pub use check::check;
 pub use explain::{explain, ExplainArgs};
+pub use fmt::fmt;
 pub use generate::generate;
 pub use ledger::{ledger_add, ledger_check};
 pub use lint::lint;

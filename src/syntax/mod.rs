@@ -8,4 +8,4 @@ mod wording;
 
 pub use parse::parse_file;
 pub use slips::data_file_date;
-pub use wording::KEYWORDS;
+pub use wording::{lex_map, Lex, KEYWORDS};

@@ -126,7 +126,7 @@ impl<'s> Builder<'s> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         let (start, mut end) = (s.start(), s.end());
-        while end > start && self.lex.get(end - 1) == Some(&Lex::Blank) {
+        while end > start && self.lex.get(end - 1).is_some_and(|l| l.blank()) {
             end -= 1;
         }
         Span {

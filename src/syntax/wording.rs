@@ -37,19 +37,28 @@ pub(super) fn parse_in_detail(text: &str) -> Result<(), pest::error::Error<Rule>
 /// a syntax error stops the file at that point (the rest of the set goes on).
 /// What each byte of a policy file is, for placing markers: pest's spans
 /// and error positions know nothing of comments.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lex {
-    /// Whitespace or a comment.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lex {
+    /// Whitespace.
     Blank,
+    /// Part of a comment, `//` or `#` to the end of the line.
+    Comment,
     /// Part of a token other than a text.
     Code,
     /// Part of a text `"…"`, quotes included.
     Text,
 }
 
+impl Lex {
+    /// Whitespace or a comment: nothing pest reads.
+    pub fn blank(self) -> bool {
+        matches!(self, Lex::Blank | Lex::Comment)
+    }
+}
+
 /// Classifies every byte of `text` (see [`Lex`]); a `#` or `{` inside a
 /// text is part of the text.
-pub(super) fn lex_map(text: &str) -> Vec<Lex> {
+pub fn lex_map(text: &str) -> Vec<Lex> {
     let mut map = vec![Lex::Blank; text.len()];
     let mut chars = text.char_indices().peekable();
     let mark = |map: &mut Vec<Lex>, i: usize, c: char, lex: Lex| {
@@ -73,8 +82,8 @@ pub(super) fn lex_map(text: &str) -> Vec<Lex> {
                     }
                 }
             }
-            '#' => skip_comment(&mut chars),
-            '/' if matches!(chars.peek(), Some(&(_, '/'))) => skip_comment(&mut chars),
+            '#' => mark_comment(&mut map, i, &mut chars),
+            '/' if matches!(chars.peek(), Some(&(_, '/'))) => mark_comment(&mut map, i, &mut chars),
             ' ' | '\t' | '\r' | '\n' | '\u{3000}' | '\u{FEFF}' => {}
             _ => mark(&mut map, i, c, Lex::Code),
         }
@@ -82,15 +91,26 @@ pub(super) fn lex_map(text: &str) -> Vec<Lex> {
     map
 }
 
-pub(super) fn skip_comment(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
-    while chars.next_if(|&(_, c)| c != '\n').is_some() {}
+/// Marks a comment from `start` to the end of its line.
+fn mark_comment(
+    map: &mut [Lex],
+    start: usize,
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+) {
+    let mut end = start + 1;
+    while let Some((j, c)) = chars.next_if(|&(_, c)| c != '\n') {
+        end = j + c.len_utf8();
+    }
+    for b in map.iter_mut().take(end).skip(start) {
+        *b = Lex::Comment;
+    }
 }
 
 /// End of the last token before `pos`: where "the end of the file" or "the
 /// line before ends too early" is best shown.
 pub(super) fn last_token_end(lex: &[Lex], pos: usize) -> usize {
     let mut end = pos.min(lex.len());
-    while end > 0 && lex.get(end - 1) == Some(&Lex::Blank) {
+    while end > 0 && lex.get(end - 1).is_some_and(|l| l.blank()) {
         end -= 1;
     }
     end

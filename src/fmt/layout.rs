@@ -232,20 +232,15 @@ fn exclusive(src: &Src<'_>, x: &Exclusive) -> String {
 
 fn combined(p: &Printer<'_, '_>, x: &Combined) -> String {
     let cap = p.top(&x.cap, 4, 8);
-    let one = group(
-        p.src,
-        "combined",
-        &x.label,
-        &x.policies,
-        &format!(" cap {cap}"),
-    );
-    if width(one.lines().next().unwrap_or("")) <= WIDTH {
+    let head = group(p.src, "combined", &x.label, &x.policies, "");
+    if head.contains('\n') {
+        return format!("{head} cap {cap}");
+    }
+    let one = format!("{head} cap {cap}");
+    if !one.contains('\n') && width(&one) <= WIDTH {
         return one;
     }
-    format!(
-        "{}\n    cap {cap}",
-        group(p.src, "combined", &x.label, &x.policies, "")
-    )
+    format!("{head}\n    cap {cap}")
 }
 
 /// Which items line up with each other.

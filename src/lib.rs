@@ -107,6 +107,8 @@ pub mod report;
 #[doc(hidden)]
 pub mod schema;
 #[doc(hidden)]
+pub mod select;
+#[doc(hidden)]
 pub mod settle;
 #[doc(hidden)]
 pub mod suggest;

@@ -170,6 +170,14 @@ enum Command {
         /// (the payments already made, which `paid` and `last_paid` read)
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
+        /// 只执行这条政策,可写多次;互斥组、合并限额组只在所选政策之间起作用,
+        /// 所选范围记入 manifest (only this policy; repeatable; recorded in the manifest)
+        #[arg(long = "policy", value_name = "ID")]
+        policies: Vec<String>,
+        /// 只执行政策集里这个子目录或文件中的政策,如 `renshe/`,可写多次
+        /// (only the policies written under this folder or file of the set, e.g. `renshe/`)
+        #[arg(long, value_name = "PATH")]
+        only: Vec<String>,
     },
     /// 运行测试用例:整个政策集、其 tests/ 目录或单个文件 (run the officers' test cases)
     #[command(after_help = EXIT_CODES)]
@@ -340,6 +348,8 @@ fn main() -> ExitCode {
             error_format,
             timings,
             ledger,
+            policies,
+            only,
         } => cli::run(&cli::RunArgs {
             dir,
             data: inputs(&data),
@@ -353,6 +363,7 @@ fn main() -> ExitCode {
             timings,
             quiet: false,
             ledger,
+            selection: mianshen::select::Selection { policies, only },
         }),
         Command::Test {
             paths,

@@ -34,7 +34,11 @@ fn check_reference(doc: &str) {
     let text = std::fs::read_to_string(root().join(doc)).unwrap();
     let schema = std::fs::read_to_string(root().join("tests/cases/check/schema.yaml")).unwrap();
     let policies = blocks(&text, "policy");
-    assert!(policies.len() >= 10, "{doc}: only {} policy blocks", policies.len());
+    assert!(
+        policies.len() >= 10,
+        "{doc}: only {} policy blocks",
+        policies.len()
+    );
     for (line, body) in &policies {
         let name = format!("{doc}:{line}");
         if let Err(d) = PolicySet::from_texts(&schema, &[(&name, body)]) {
@@ -51,7 +55,12 @@ fn check_reference(doc: &str) {
         let name = format!("{doc}:{line}");
         let file = mianshen::cases::parse(&name, &body).unwrap_or_else(|e| panic!("{e}"));
         for case in &file.cases {
-            assert!(case.problem.is_none(), "{name}: {}: {:?}", case.name, case.problem);
+            assert!(
+                case.problem.is_none(),
+                "{name}: {}: {:?}",
+                case.name,
+                case.problem
+            );
         }
     }
 }

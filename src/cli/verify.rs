@@ -191,6 +191,7 @@ pub fn verify(
         timings: false,
         quiet: true,
         ledger: ledger_path,
+        selection: crate::select::Selection::from_json(&manifest["selection"]),
     };
     let args = RunArgs {
         dir: policies.map(Path::to_path_buf).unwrap_or(args.dir),

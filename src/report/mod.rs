@@ -273,6 +273,8 @@ pub struct RunRecord<'a> {
     /// The ledger read (`--ledger`), and its path as given.
     pub ledger: Option<&'a crate::data::ledger::Ledger>,
     pub ledger_arg: Option<&'a std::path::Path>,
+    /// The policies selected (`--policy`, `--only`); none: the whole set.
+    pub selection: Option<&'a crate::select::Selection>,
 }
 
 /// manifest.json: engine version, as_of, input hashes and the counts.
@@ -326,7 +328,7 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
             "firms_not_in_data": l.firms_not_looked_up(),
         })
     });
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
         "as_of": r.as_of.to_string(),
         "all": r.all,
@@ -349,7 +351,12 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         },
         "policies": policies,
         "warnings": r.warnings,
-    })
+    });
+    // only a partial run says so: a whole run's manifest is as it always was
+    if let (Some(sel), Some(map)) = (r.selection, doc.as_object_mut()) {
+        map.insert("selection".into(), sel.to_json());
+    }
+    doc
 }
 
 /// Writes manifest.json.

@@ -103,10 +103,11 @@ enum Command {
     /// 找出能通过检查、但很可能写错的地方(警告) (warn about likely slips)
     ///
     /// 永远命中不到的 `tiers` 行、把 `40%` 写成 `40`、没有用到的 `let`/`define`、没有 `valid`、
-    /// 有 `budget` 没有 `allocate`、有效期互不重叠的互斥组或合并限额组。在条目上一行写
-    /// `// lint:allow 代码` 可关闭一条。Unreachable `tiers` rows, `* 40` for `* 40%`, unused
-    /// `let`/`define`, no `valid`, `budget` without `allocate`, groups never in force together;
-    /// `// lint:allow CODE` on the line above silences one.
+    /// 有 `budget` 没有 `allocate`、有效期互不重叠的互斥组或合并限额组、对所有企业都成立
+    /// (或都不成立)的 enum 条件。在条目上一行写 `// lint:allow 代码` 可关闭一条。
+    /// Unreachable `tiers` rows, `* 40` for `* 40%`, unused `let`/`define`, no `valid`, `budget`
+    /// without `allocate`, groups never in force together, enum conditions true for every firm
+    /// or none; `// lint:allow CODE` on the line above silences one.
     #[command(after_help = EXIT_CODES)]
     Lint {
         /// 政策集目录 (the policy set folder)

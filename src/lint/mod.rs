@@ -1,11 +1,13 @@
 //! `mianshen lint`: warnings about policies that check but very likely do
 //! not say what the officer meant (a `tiers` row no firm can reach, `* 40`
-//! where `* 40%` was meant, a `let` nobody reads …). Each lint family is one
+//! where `* 40%` was meant, a `let` nobody reads, a condition on an enum
+//! that holds for every firm or for none …). Each lint family is one
 //! file; every warning has a code `lint::…`, a span and a help.
 //!
 //! A warning the officer has weighed is silenced by a comment on its line
 //! or the line above: `// lint:allow budget-without-allocate`.
 
+mod enums;
 mod groups;
 mod header;
 mod percent;
@@ -28,6 +30,7 @@ pub fn lint(set: &PolicySet) -> Vec<Diagnostic> {
     unused::check(files, &mut w);
     header::check(files, &mut w);
     groups::check(files, &mut w);
+    enums::check(files, &set.program.schema, &mut w);
     let mut out: Vec<Diagnostic> = w
         .out
         .into_iter()
@@ -99,23 +102,26 @@ fn policies(files: &[SourceFile]) -> impl Iterator<Item = &Policy> {
     })
 }
 
-/// Calls `f` on every expression of the set: policy items, defines and
-/// the caps of combined groups.
-fn each_expr<'a>(files: &'a [SourceFile], f: &mut impl FnMut(&'a crate::syntax::ast::Expr)) {
+/// The whole expressions of the set: policy items, defines and the caps
+/// of combined groups.
+fn roots(files: &[SourceFile]) -> Vec<&crate::syntax::ast::Expr> {
+    let mut out = Vec::new();
     for file in files {
         for item in &file.items {
             match item {
-                TopItem::Policy(p) => {
-                    for i in &p.items {
-                        for e in i.exprs() {
-                            e.walk(f);
-                        }
-                    }
-                }
-                TopItem::Define(d) => d.expr.walk(f),
-                TopItem::Combined(c) => c.cap.walk(f),
+                TopItem::Policy(p) => out.extend(p.items.iter().flat_map(|i| i.exprs())),
+                TopItem::Define(d) => out.push(&d.expr),
+                TopItem::Combined(c) => out.push(&c.cap),
                 TopItem::Exclusive(_) => {}
             }
         }
+    }
+    out
+}
+
+/// Calls `f` on every expression of the set, whole and in part.
+fn each_expr<'a>(files: &'a [SourceFile], f: &mut impl FnMut(&'a crate::syntax::ast::Expr)) {
+    for e in roots(files) {
+        e.walk(f);
     }
 }

@@ -100,7 +100,9 @@ fn junit_for_ci() {
     assert_eq!(code, 1, "{text}");
     assert!(text.starts_with("<?xml"), "{text}");
     assert!(
-        text.contains("<testsuites name=\"mianshen test\" tests=\"2\" failures=\"1\">"),
+        text.contains(
+            "<testsuites name=\"mianshen test\" tests=\"2\" failures=\"1\" errors=\"0\">"
+        ),
         "{text}"
     );
     assert!(
@@ -108,6 +110,15 @@ fn junit_for_ci() {
         "{text}"
     );
     assert!(text.contains("<failure message="), "{text}");
+    // a test file that cannot be read is in the report too
+    let dir = set_with("junit-broken", &[("broken.yaml", b"cases: [".to_vec())]);
+    let (code, text) = common::mianshen(&dir, &["test", "set", "--format", "junit"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("errors=\"1\""), "{text}");
+    assert!(
+        text.contains("<error message=\"测试文件不是有效的 YAML"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -145,7 +145,7 @@ pub fn test(args: &TestArgs<'_>) -> u8 {
     }
     let (text, passed, failed) = cases::render_styled(&results, colour());
     match args.format {
-        TestFormat::Junit => print!("{}", cases::junit::render(&results)),
+        TestFormat::Junit => print!("{}", cases::junit::render(&results, &broken)),
         TestFormat::Human => print!("{text}"),
     }
     if !broken.is_empty() {

@@ -212,7 +212,12 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
         (None, Some(Yaml::Sequence(fs))) => {
             (fs.iter().map(values).collect::<Result<Vec<_>, _>>()?, true)
         }
-        _ => return Err("a case has either `firm:` (one firm) or `firms:` (a list)".into()),
+        _ => {
+            return Err(
+                "用例要写 `firm:`(一家企业)或 `firms:`(多家企业的列表),只写其一 (a case has either `firm:` or `firms:`)"
+                    .into(),
+            )
+        }
     };
     let Some(expect_map) = c.get("expect").and_then(|e| e.as_mapping()) else {
         return Err(missing_expect(c));
@@ -222,7 +227,9 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
         if multi {
             let key = scalar(k);
             let Some(per) = v.as_mapping() else {
-                return Err(format!("expect `{key}`: map policy ids to expectations"));
+                return Err(format!(
+                    "expect `{key}`:多企业用例的 expect 先写企业主键,下面再写各政策的预期 (map policy ids to expectations)"
+                ));
             };
             for (p, e) in per {
                 expect.push((Some(key.clone()), scalar(p), expectation(e)?));
@@ -236,10 +243,10 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
         Some(Yaml::Sequence(rows)) => rows
             .iter()
             .enumerate()
-            .map(|(i, r)| payment(r, multi).map_err(|e| format!("ledger, payment {}: {e}", i + 1)))
+            .map(|(i, r)| payment(r, multi).map_err(|e| format!("ledger 第 {} 笔兑付 (payment {}): {e}", i + 1, i + 1)))
             .collect::<Result<_, _>>()?,
         Some(_) => {
-            return Err("`ledger:` is a list of payments like `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }`".into())
+            return Err("`ledger:` 是兑付记录的列表,每项如 `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }` (a list of payments)".into())
         }
     };
     Ok((as_of, firms, expect, ledger))
@@ -249,7 +256,7 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
 /// firm), `policy`, `amount`, `paid_on`.
 fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
     let Some(m) = r.as_mapping() else {
-        return Err("a payment is a mapping like `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }`".into());
+        return Err("每笔兑付写成 `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }` (a payment is a mapping)".into());
     };
     let mut p = CasePayment::default();
     for (k, v) in m {
@@ -262,15 +269,15 @@ fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
             "policy" => p.policy = text,
             "amount" => p.amount = text,
             "paid_on" => p.paid_on = text,
-            other => {
-                return Err(format!(
-                    "unknown item `{other}` (key, policy, amount, paid_on)"
-                ))
-            }
+            other => return Err(format!(
+                "兑付记录里不认识的项 `{other}`:可用 key、policy、amount、paid_on (unknown item)"
+            )),
         }
     }
     if multi && p.key.is_none() {
-        return Err("a case with several firms names the firm of each payment: `key:`".into());
+        return Err(
+            "多企业用例的每笔兑付要写 `key:` 指明是哪家企业 (name the firm of each payment)".into(),
+        );
     }
     Ok(p)
 }
@@ -298,7 +305,7 @@ fn number_text(n: &serde_yaml_ng::Number) -> Result<String, String> {
             .count();
         if digits > 15 || t.contains(['e', 'E']) || t.contains("inf") || t.contains("NaN") {
             return Err(format!(
-                "`{t}` is too long to be read exactly as a YAML number: put it in quotes"
+                "`{t}` 位数太多,YAML 无法精确读取,请加引号 (too long to be read exactly as a YAML number: put it in quotes)"
             ));
         }
     }
@@ -348,7 +355,10 @@ fn outcome_name(o: &str) -> Option<&'static str> {
 
 fn values(f: &Yaml) -> Result<Vec<(String, Input)>, String> {
     let Some(m) = f.as_mapping() else {
-        return Err("a firm is a mapping of field names to values".into());
+        return Err(
+            "企业写成字段名到值的对应,如 `{ uscc: \"…\", employees: 120 }` (a firm is a mapping)"
+                .into(),
+        );
     };
     let mut out = Vec::new();
     for (k, v) in m {
@@ -362,7 +372,7 @@ fn values(f: &Yaml) -> Result<Vec<(String, Input)>, String> {
             Yaml::Sequence(items) => Input::List(items.iter().map(scalar).collect()),
             _ => {
                 return Err(format!(
-                    "`{}`: a value is a text, a number or a list",
+                    "`{}`:值应是文字、数字或列表 (a text, a number or a list)",
                     scalar(k)
                 ))
             }
@@ -414,7 +424,7 @@ fn expectation(v: &Yaml) -> Result<Expect, String> {
             },
             other => {
                 return Err(format!(
-                    "unknown expectation `{other}` (outcome, amount, funded, reasons)"
+                    "不认识的预期项 `{other}`:可用 outcome、amount、funded、reasons (unknown expectation)"
                 ))
             }
         }
@@ -465,9 +475,11 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
             &p.paid_on,
             0,
         ) {
-            result
-                .errors
-                .push(format!("ledger, payment {}: {e}", i + 1));
+            result.errors.push(format!(
+                "ledger 第 {} 笔兑付 (payment {}): {e}",
+                i + 1,
+                i + 1
+            ));
         }
     }
     if !result.errors.is_empty() {
@@ -492,7 +504,7 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     if !run.rejects.is_empty() {
         result
             .errors
-            .push("two firms of the case have the same key".into());
+            .push("用例里两家企业的主键相同 (two firms of the case have the same key)".into());
         return result;
     }
     for (key, policy, expect) in &case.expect {
@@ -503,17 +515,17 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
         let Some(pi) = program.policy_index(policy) else {
             let help =
                 crate::suggest::closest(policy, program.policies.iter().map(|p| p.id.as_str()))
-                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .map(|s| format!(";是不是 `{s}`? (did you mean `{s}`?)"))
                     .unwrap_or_default();
-            result
-                .errors
-                .push(format!("no policy `{policy}` in the set{help}"));
+            result.errors.push(format!(
+                "政策集里没有政策 `{policy}` (no such policy){help}"
+            ));
             continue;
         };
         let Some(f) = run.firms.iter().find(|f| f.key == key) else {
-            result
-                .errors
-                .push(format!("no firm with key `{key}` in the case"));
+            result.errors.push(format!(
+                "用例里没有主键为 `{key}` 的企业 (no such firm in the case)"
+            ));
             continue;
         };
         let pair = f.pairs.iter().find(|p| p.policy as usize == pi);
@@ -690,6 +702,9 @@ mod tests {
         let file = parse("t.yaml", text).expect("the file parses");
         let case = file.cases.first().expect("a case");
         let result = run_case(&program, case);
-        assert_eq!(result.errors, ["two firms of the case have the same key"]);
+        assert_eq!(
+            result.errors,
+            ["用例里两家企业的主键相同 (two firms of the case have the same key)"]
+        );
     }
 }

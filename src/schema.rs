@@ -520,7 +520,7 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert!(
             e[0].message
-                .contains("`name: firm_nam` is not one of the fields"),
+                .contains("`name: firm_nam` 不是已定义的字段 (not a field)"),
             "{:?}",
             e[0]
         );

@@ -269,9 +269,11 @@ fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
             "policy" => p.policy = text,
             "amount" => p.amount = text,
             "paid_on" => p.paid_on = text,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "兑付记录里不认识的项 `{other}`:可用 key、policy、amount、paid_on (unknown item)"
-            )),
+            ))
+            }
         }
     }
     if multi && p.key.is_none() {

@@ -80,6 +80,17 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// A stable code, e.g. `check::unknown-name`.
     pub code: &'static str,
+    /// An error stops the set; a warning (`mianshen lint`) does not.
+    pub severity: Severity,
+}
+
+/// Whether a diagnostic stops the policy set from being used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    #[default]
+    Error,
+    /// Legal but very likely not what the officer meant (`mianshen lint`).
+    Warning,
 }
 
 /// A place in a file: the source and the byte range.
@@ -98,7 +109,14 @@ impl Diagnostic {
             at: None,
             label: None,
             code,
+            severity: Severity::Error,
         }
+    }
+
+    /// Makes this a warning: legal, but likely a slip.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -166,6 +184,13 @@ impl std::error::Error for Diagnostic {}
 impl miette::Diagnostic for Diagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -245,7 +270,11 @@ pub fn render_human(diags: &[Diagnostic]) -> String {
         if let Some((file, line, col)) = d.location() {
             out.push_str(&format!("{file}:{line}:{col}: "));
         }
-        out.push_str(&format!("error: {}\n", d.message));
+        let word = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        out.push_str(&format!("{word}: {}\n", d.message));
         match d.at.as_ref().map(line_length) {
             // miette cannot draw very long lines; say where instead
             Some(len) if len > MAX_DRAWN_LINE => {
@@ -265,13 +294,34 @@ pub fn render_human(diags: &[Diagnostic]) -> String {
         }
         out.push('\n');
     }
-    let n = diags.len();
-    out.push_str(&format!("{n} error{}\n", if n == 1 { "" } else { "s" }));
+    out.push_str(&count_line(diags));
+    out.push('\n');
     out
 }
 
-/// Renders diagnostics as one JSON document for machines.
+/// `2 errors`, `3 warnings`, `1 error, 2 warnings`.
+fn count_line(diags: &[Diagnostic]) -> String {
+    let warnings = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    let errors = diags.len() - warnings;
+    let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (e, 0) => count(e, "error"),
+        (0, w) => count(w, "warning"),
+        (e, w) => format!("{}, {}", count(e, "error"), count(w, "warning")),
+    }
+}
+
+/// Renders diagnostics as one JSON document for machines: `{"errors": […]}`.
 pub fn render_json(diags: &[Diagnostic]) -> String {
+    render_json_as(diags, "errors")
+}
+
+/// Renders diagnostics as one JSON document whose list is named `key`
+/// (`warnings` for `mianshen lint`).
+pub fn render_json_as(diags: &[Diagnostic], key: &str) -> String {
     let items: Vec<serde_json::Value> = diags
         .iter()
         .map(|d| {
@@ -294,6 +344,8 @@ pub fn render_json(diags: &[Diagnostic]) -> String {
             serde_json::Value::Object(obj)
         })
         .collect();
-    let doc = serde_json::json!({ "errors": items });
+    let mut doc = serde_json::Map::new();
+    doc.insert(key.to_string(), items.into());
+    let doc = serde_json::Value::Object(doc);
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

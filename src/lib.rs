@@ -88,7 +88,11 @@ pub mod eval;
 #[doc(hidden)]
 pub mod explain;
 #[doc(hidden)]
+pub mod fmt;
+#[doc(hidden)]
 pub mod generate;
+#[doc(hidden)]
+pub mod lint;
 #[doc(hidden)]
 pub mod load;
 #[doc(hidden)]
@@ -104,6 +108,8 @@ pub mod record;
 pub mod report;
 #[doc(hidden)]
 pub mod schema;
+#[doc(hidden)]
+pub mod select;
 #[doc(hidden)]
 pub mod settle;
 #[doc(hidden)]

@@ -15,6 +15,10 @@ pub struct PolicySet {
     pub program: Program,
     /// Every file the set was built from (schema first), for the manifest.
     pub files: Vec<SetFile>,
+    /// The policy files' texts and syntax trees, in path order (for
+    /// `mianshen lint`, which reads what was written, comments aside).
+    pub sources: Sources,
+    pub syntax: Vec<crate::syntax::ast::SourceFile>,
 }
 
 /// One input file of the set with its SHA-256.
@@ -103,10 +107,10 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
     if !dir.is_dir() {
         return Err(LoadError::Unreadable(vec![Diagnostic::new(
             "load::not-a-directory",
-            format!("`{}` is not a directory", display(dir)),
+            format!("`{}` 不是目录 (not a directory)", display(dir)),
         )
         .help(
-            "give the directory that holds schema.yaml and the *.policy files",
+            "请给出放着 schema.yaml 和 *.policy 文件的政策集目录;单个测试文件用 `mianshen test 文件`",
         )]));
     }
     let mut diags = Vec::new();
@@ -126,16 +130,16 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
                     invalid = true;
                     (
                         "schema::file",
-                        "the file is not UTF-8; save it as UTF-8".into(),
+                        "文件不是 UTF-8 编码,请另存为 UTF-8 (not UTF-8)".into(),
                     )
                 }
             };
             diags.push(
                 Diagnostic::new(
                     code,
-                    format!("cannot read `{}`: {e}", display(&schema_path)),
+                    format!("无法读取 `{}`:{e} (cannot read)", display(&schema_path)),
                 )
-                .help("a policy set has a schema.yaml describing the fields of a firm record"),
+                .help("政策集要有 schema.yaml,说明企业档案有哪些字段"),
             );
             SourceText::new(display(&schema_path), "")
         }
@@ -153,23 +157,23 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
             )),
             Err(ReadProblem::Unreadable(e)) => diags.push(Diagnostic::new(
                 "load::file",
-                format!("cannot read `{}`: {e}", display(&full)),
+                format!("无法读取 `{}`:{e} (cannot read)", display(&full)),
             )),
             Err(ReadProblem::Content(e)) => {
                 invalid = true;
                 diags.push(Diagnostic::new(
                     "syntax::file",
-                    format!("cannot read `{}`: {e}", display(&full)),
+                    format!("无法读取 `{}`:{e} (cannot read)", display(&full)),
                 ))
             }
             Err(ReadProblem::NotUtf8 { lossy, at }) => {
                 invalid = true;
                 let src = SourceText::new(display(&full), lossy);
                 diags.push(
-                    Diagnostic::new("syntax::encoding", "the file is not UTF-8")
+                    Diagnostic::new("syntax::encoding", "文件不是 UTF-8 编码 (not UTF-8)")
                         .at(&src, at, at + '\u{FFFD}'.len_utf8())
-                        .label("this byte is not UTF-8")
-                        .help("save the policy file as UTF-8 (UTF-8 编码)"),
+                        .label("这里不是 UTF-8")
+                        .help("请把政策文件另存为 UTF-8 编码(记事本、WPS 的“另存为”里可选编码)"),
                 )
             }
         }
@@ -177,7 +181,7 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
     if files.is_empty() && diags.is_empty() {
         diags.push(Diagnostic::new(
             "load::empty",
-            format!("`{}` holds no *.policy file", display(dir)),
+            format!("`{}` 里没有 *.policy 文件 (no policy file)", display(dir)),
         ));
     }
     if !diags.is_empty() {
@@ -239,6 +243,8 @@ fn build(
             Ok(PolicySet {
                 program,
                 files: set_files,
+                sources,
+                syntax: asts,
             })
         }
         _ => {

@@ -9,11 +9,19 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use mianshen::cli;
 
+/// Exit statuses, shown under every command's help.
+const EXIT_CODES: &str = "退出码 (exit status):
+  0  完成 (done; a run with rejected rows is still done)
+  1  政策集有错误、测试用例失败、lint 有警告且 --deny warnings、fmt --check 发现需要格式化的文件
+     (policy errors, a failed case, denied warnings, a file fmt would change)
+  2  命令行有误或文件无法读取 (a bad command line or an unreadable file)";
+
 #[derive(Parser)]
 #[command(
     name = "mianshen",
     version,
-    about = "免申即享: match enterprise subsidy policies against firm data"
+    about = "免申即享:用政策规则匹配企业数据 (match enterprise subsidy policies against firm data)",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,14 +30,33 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
+    /// 给人看的文字 (text for people)
     Human,
+    /// 给程序读的 JSON (JSON for programs)
     Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum TestFormatArg {
+    /// 逐条列出,终端上 PASS/FAIL 着色 (case by case, coloured on a terminal)
+    Human,
+    /// JUnit XML,供 CI 系统读取 (JUnit XML for CI systems)
+    Junit,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Deny {
+    /// 有任何警告时退出码为 1 (exit 1 on any warning)
+    Warnings,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum EncodingArg {
+    /// 自动识别 UTF-8 或 GB18030/GBK (detect UTF-8 or GB18030/GBK)
     Auto,
+    /// UTF-8
     Utf8,
+    /// GB18030(含 GBK,中文办公软件导出的编码) (GB18030, GBK included)
     Gb18030,
 }
 
@@ -84,162 +111,227 @@ fn publish_args(p: PublishOpts, policies: Option<PathBuf>, data: &[String]) -> c
 
 #[derive(Subcommand)]
 enum LedgerCommand {
-    /// Record the payments of a run (its eligible decisions with a funded
-    /// amount) in the ledger, once: the run is verified first, the same run
-    /// is never added twice, and the ledger is replaced whole or not at all.
+    /// 把一次运行的兑付记入台账,只记一次 (record a run's payments in the ledger, once)
+    ///
+    /// 先核验这次运行,同一次运行不会记两次,台账整体替换或完全不变。
+    /// The run is verified first, the same run is never added twice, and the
+    /// ledger is replaced whole or not at all.
+    #[command(after_help = EXIT_CODES)]
     Add {
-        /// The results folder of the run (`mianshen run … --out DIR`)
+        /// 这次运行的结果目录(`mianshen run … --out DIR`) (the results folder of the run)
         out: PathBuf,
-        /// The ledger file (created when absent)
+        /// 台账文件,不存在时新建 (the ledger file, created when absent)
         #[arg(long, value_name = "FILE")]
         ledger: PathBuf,
-        /// The date the money is paid, YYYY-MM-DD (after the run's as_of)
-        #[arg(long)]
+        /// 兑付日期,如 2025-01-20,晚于运行的 as_of (the date paid, after the run's as_of)
+        #[arg(long, value_name = "DATE")]
         paid_on: String,
-        /// Allow paying a firm again under a policy it was already paid under
+        /// 允许同一企业按同一政策再次兑付 (allow paying a firm again under a policy)
         #[arg(long)]
         allow_repeat: bool,
     },
-    /// Read a whole ledger: every row must read; prints totals by policy and year.
+    /// 读取整本台账:每行都须可读;按政策和年度汇总 (read a whole ledger; totals by policy and year)
+    #[command(after_help = EXIT_CODES)]
     Check {
-        /// The ledger file
+        /// 台账文件 (the ledger file)
         ledger: PathBuf,
     },
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a policy set: parse, resolve names, check types. Exit 1 on errors.
+    /// 检查政策集:语法、名称、类型,列出全部错误 (check a policy set: syntax, names, types)
+    #[command(after_help = EXIT_CODES)]
     Check {
-        /// The policy set directory (schema.yaml and *.policy files)
+        /// 政策集目录:schema.yaml 和各 *.policy 文件 (the policy set folder: schema.yaml and *.policy files)
         dir: PathBuf,
-        /// How to print errors
+        /// 错误的输出格式 (how to print errors)
         #[arg(long, value_enum, default_value = "human")]
         error_format: Format,
     },
-    /// Evaluate every policy in force against every firm of a data file.
-    Run {
+    /// 找出能通过检查、但很可能写错的地方(警告) (warn about likely slips)
+    ///
+    /// 永远命中不到的 `tiers` 行、把 `40%` 写成 `40`、没有用到的 `let`/`define`、没有 `valid`、
+    /// 有 `budget` 没有 `allocate`、有效期互不重叠的互斥组或合并限额组、对所有企业都成立
+    /// (或都不成立)的 enum 条件。在条目上一行写 `// lint:allow 代码` 可关闭一条。
+    /// Unreachable `tiers` rows, `* 40` for `* 40%`, unused `let`/`define`, no `valid`, `budget`
+    /// without `allocate`, groups never in force together, enum conditions true for every firm
+    /// or none; `// lint:allow CODE` on the line above silences one.
+    #[command(after_help = EXIT_CODES)]
+    Lint {
+        /// 政策集目录 (the policy set folder)
         dir: PathBuf,
-        /// The firm data, `[SOURCE=]FILE`: CSV (UTF-8 or GB18030), JSON Lines
-        /// (.jsonl) or Excel (.xlsx, .xls); repeat for several departments' files,
-        /// joined per firm on the key
-        #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
-        data: Vec<String>,
-        /// The reference date, YYYY-MM-DD
-        #[arg(long)]
-        as_of: String,
-        /// Where to write the result files
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// List ineligible decisions too
-        #[arg(long)]
-        all: bool,
-        /// The data file's encoding
-        #[arg(long, value_enum, default_value = "auto")]
-        encoding: EncodingArg,
-        /// Worker threads (default: all cores); results are identical for any count
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Memory to hold before spilling to disk beside the results, in MiB
-        /// (the run needs about 100 MiB more); results are identical for any value
-        #[arg(long, default_value_t = 768, value_parser = clap::value_parser!(u32).range(64..))]
-        memory: u32,
-        /// How to print policy errors
+        /// `--deny warnings`:有警告时退出码为 1,供 CI 使用 (exit 1 on any warning, for CI)
+        #[arg(long, value_name = "warnings")]
+        deny: Option<Deny>,
+        /// 警告和错误的输出格式 (how to print warnings and errors)
         #[arg(long, value_enum, default_value = "human")]
         error_format: Format,
-        /// Print how long each phase took (on standard error)
+    },
+    /// 把政策文件排成统一格式,注释保留原位,含义不变 (lay out policy files canonically)
+    ///
+    /// 抬头条目对齐,每行一个条目,标签、数字和注释照原样保留。
+    /// Header items aligned, one item per line; labels, literals and comments kept.
+    #[command(after_help = EXIT_CODES)]
+    Fmt {
+        /// 政策文件或目录(目录下所有 *.policy) (policy files, or folders of them)
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// 只检查不改写:有文件需要格式化时退出码为 1 (write nothing; exit 1 if a file would change)
+        #[arg(long)]
+        check: bool,
+    },
+    /// 对数据文件中的每家企业执行所有有效政策,写出结果文件 (evaluate every policy in force for every firm)
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// 政策集目录 (the policy set folder)
+        dir: PathBuf,
+        /// 企业数据 `[来源=]文件`:CSV(UTF-8 或 GBK)、JSON Lines(.jsonl)或 Excel(.xlsx、.xls);
+        /// 多个部门的文件各写一次 --data,按统一社会信用代码合并。The firm data, `[SOURCE=]FILE`;
+        /// repeat for several departments' files, joined per firm on the key
+        #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
+        data: Vec<String>,
+        /// 基准日期,如 2024-12-31:决定哪些政策有效,也是 `as_of` 的值 (the reference date)
+        #[arg(long, value_name = "DATE")]
+        as_of: String,
+        /// 结果文件写入的目录 (where to write the result files)
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// 也列出不符合的决定 (list ineligible decisions too)
+        #[arg(long)]
+        all: bool,
+        /// 数据文件的编码 (the data file's encoding)
+        #[arg(long, value_enum, default_value = "auto")]
+        encoding: EncodingArg,
+        /// 工作线程数(默认用全部核心);结果与线程数无关 (worker threads; results are identical for any count)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// 超过多少 MiB 后暂存到磁盘(运行另需约 100 MiB);结果与此值无关
+        /// (memory held before spilling to disk, in MiB; results are identical for any value)
+        #[arg(long, default_value_t = 768, value_parser = clap::value_parser!(u32).range(64..))]
+        memory: u32,
+        /// 政策错误的输出格式 (how to print policy errors)
+        #[arg(long, value_enum, default_value = "human")]
+        error_format: Format,
+        /// 在标准错误输出每个阶段的用时 (print how long each phase took, on standard error)
         #[arg(long)]
         timings: bool,
-        /// The payments already made (`key,policy,amount,paid_on`), which
-        /// `paid` and `last_paid` read
+        /// 已兑付台账(`key,policy,amount,paid_on`),供 `paid` 和 `last_paid` 读取
+        /// (the payments already made, which `paid` and `last_paid` read)
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
-        /// Publish the results when the run is done (as `mianshen publish OUTDIR`)
+        /// 只执行这条政策,可写多次;互斥组、合并限额组只在所选政策之间起作用,
+        /// 所选范围记入 manifest (only this policy; repeatable; recorded in the manifest)
+        #[arg(long = "policy", value_name = "ID")]
+        policies: Vec<String>,
+        /// 只执行政策集里这个子目录或文件中的政策,如 `renshe/`,可写多次
+        /// (only the policies written under this folder or file of the set, e.g. `renshe/`)
+        #[arg(long, value_name = "PATH")]
+        only: Vec<String>,
+        /// 运行结束后发布结果,同 `mianshen publish OUTDIR` (publish the results when the run is done)
         #[arg(long)]
         publish: bool,
         #[command(flatten)]
         publishing: PublishOpts,
     },
-    /// Run the test cases in DIR/tests/*.yaml. Exit 1 if any case fails.
+    /// 运行测试用例:整个政策集、其 tests/ 目录或单个文件 (run the officers' test cases)
+    #[command(after_help = EXIT_CODES)]
     Test {
-        dir: PathBuf,
-        /// How to print policy errors
+        /// 政策集目录、其 tests/ 目录或单个测试文件 (a policy set folder, its tests/ folder
+        /// or single test files)
+        #[arg(required = true, value_name = "DIR|FILE")]
+        paths: Vec<PathBuf>,
+        /// 只运行名称含这段文字的用例 (only the cases whose name holds this text)
+        #[arg(long, value_name = "NAME")]
+        case: Option<String>,
+        /// 报告格式 (how to report)
+        #[arg(long, value_enum, default_value = "human")]
+        format: TestFormatArg,
+        /// 政策错误的输出格式 (how to print policy errors)
         #[arg(long, value_enum, default_value = "human")]
         error_format: Format,
     },
-    /// Explain one firm's decisions step by step.
+    /// 逐步解释一家企业的决定:每个条件读到的值、金额、封顶、取整 (explain one firm's decisions)
+    #[command(after_help = EXIT_CODES)]
     Explain {
+        /// 政策集目录 (the policy set folder)
         dir: PathBuf,
-        /// The firm data, `[SOURCE=]FILE`; repeat for several departments'
-        /// files, joined per firm as `run` joins them
+        /// 企业数据 `[来源=]文件`,可写多次,按 run 的方式合并 (the firm data, `[SOURCE=]FILE`;
+        /// repeat for several departments' files, joined per firm as `run` joins them)
         #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
         data: Vec<String>,
-        /// The firm's key (e.g. its credit code)
-        #[arg(long)]
+        /// 企业的主键,如统一社会信用代码 (the firm's key, e.g. its credit code)
+        #[arg(long, value_name = "KEY")]
         firm: String,
-        #[arg(long)]
+        /// 基准日期,如 2024-12-31 (the reference date)
+        #[arg(long, value_name = "DATE")]
         as_of: String,
-        /// Only this policy
-        #[arg(long)]
+        /// 只解释这条政策 (only this policy)
+        #[arg(long, value_name = "ID")]
         policy: Option<String>,
+        /// 输出格式 (how to print the explanation)
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// 数据文件的编码 (the data file's encoding)
         #[arg(long, value_enum, default_value = "auto")]
         encoding: EncodingArg,
-        /// The payments already made (`key,policy,amount,paid_on`), which
-        /// `paid` and `last_paid` read
+        /// 已兑付台账,供 `paid` 和 `last_paid` 读取 (the payments already made)
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
     },
-    /// Replay a run from its manifest and confirm the results are byte-identical.
+    /// 按 manifest 重放一次运行,确认结果逐字节相同 (replay a run and confirm identical results)
+    #[command(after_help = EXIT_CODES)]
     Verify {
-        /// The result directory of an earlier `mianshen run`
+        /// 之前 `mianshen run` 的结果目录 (the result folder of an earlier run)
         out: PathBuf,
-        /// The policy set, if it has moved since the run
-        #[arg(long)]
+        /// 政策集,若运行后移动过 (the policy set, if it has moved since the run)
+        #[arg(long, value_name = "DIR")]
         policies: Option<PathBuf>,
-        /// The data files, if they have moved since the run: all of them, in
-        /// the run's order
+        /// 数据文件,若运行后移动过:全部给出,顺序与运行时相同
+        /// (the data files, if they have moved: all of them, in the run's order)
         #[arg(long, value_name = "[SOURCE=]FILE")]
         data: Vec<String>,
-        /// The ledger, if it has moved since the run
+        /// 台账,若运行后移动过 (the ledger, if it has moved since the run)
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
     },
-    /// Publish a finished run (公示): notice lists, coverage figures (底数),
-    /// review work lists per department, firm totals (Excel and CSV), and a
-    /// self-contained HTML report, all reconciled with summary.csv.
+    /// 发布一次运行的结果(公示):公示名单、底数、待核实清单、企业汇总和 HTML 报告
+    /// (publish a finished run: notice lists, coverage figures, review work lists per
+    /// department, firm totals, and a self-contained HTML report, all reconciled with summary.csv)
+    #[command(after_help = EXIT_CODES)]
     Publish {
-        /// The results folder of the run (`mianshen run … --out DIR`)
+        /// 这次运行的结果目录(`mianshen run … --out DIR`) (the results folder of the run)
         out: PathBuf,
-        /// The policy set, if it has moved since the run
+        /// 政策集目录,运行后移动过时给出 (the policy set, if it has moved since the run)
         #[arg(long)]
         policies: Option<PathBuf>,
-        /// The data files, if they have moved since the run: all of them, in
-        /// the run's order
+        /// 数据文件,运行后移动过时按原顺序全部给出 (the data files, if they have moved: all, in the run's order)
         #[arg(long, value_name = "[SOURCE=]FILE")]
         data: Vec<String>,
         #[command(flatten)]
         publishing: PublishOpts,
     },
-    /// The ledger of payments made: record a run's payments, check a ledger.
+    /// 兑付台账:记入一次运行的兑付,检查台账 (the ledger of payments made)
     #[command(subcommand)]
     Ledger(LedgerCommand),
-    /// Write a synthetic firm file for a policy set's schema (seeded).
+    /// 按政策集的字段生成合成企业数据(可复现) (write a synthetic firm file, seeded)
+    #[command(after_help = EXIT_CODES)]
     Generate {
+        /// 政策集目录 (the policy set folder)
         dir: PathBuf,
-        /// Number of firms
+        /// 企业数量 (number of firms)
         #[arg(long, default_value_t = 1000)]
         rows: u64,
+        /// 随机种子,同一种子生成同一文件 (the seed: one seed, one file)
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Vary value formats as Excel exports do
+        /// 像 Excel 导出那样变换数值格式 (vary value formats as Excel exports do)
         #[arg(long)]
         messy: bool,
-        /// Fraction of deliberately bad rows (0 to 1)
+        /// 故意写坏的行所占比例(0 到 1) (fraction of deliberately bad rows, 0 to 1)
         #[arg(long, default_value_t = 0.0)]
         bad_rows: f64,
-        /// Output file (default: standard output); with --split-by-source, the folder
+        /// 输出文件(默认标准输出);加 --split-by-source 时为目录 (output file, default standard output; with --split-by-source, the folder)
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Write one file per department (`source:` in schema.yaml), each with
@@ -319,6 +411,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { dir, error_format } => cli::check(&dir, json(error_format)),
+        Command::Fmt { paths, check } => cli::fmt(&paths, check),
+        Command::Lint {
+            dir,
+            deny,
+            error_format,
+        } => cli::lint(&dir, deny.is_some(), json(error_format)),
         Command::Run {
             dir,
             data,
@@ -331,6 +429,8 @@ fn main() -> ExitCode {
             error_format,
             timings,
             ledger,
+            policies,
+            only,
             publish,
             publishing,
         } => {
@@ -350,6 +450,7 @@ fn main() -> ExitCode {
                 timings,
                 quiet: false,
                 ledger,
+                selection: mianshen::select::Selection { policies, only },
             });
             if code == cli::EXIT_OK && publish {
                 cli::publish(&out, &publish_args(publishing, None, &[]))
@@ -363,7 +464,20 @@ fn main() -> ExitCode {
             data,
             publishing,
         } => cli::publish(&out, &publish_args(publishing, policies, &data)),
-        Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
+        Command::Test {
+            paths,
+            case,
+            format,
+            error_format,
+        } => cli::test(&cli::TestArgs {
+            paths: &paths,
+            case: case.as_deref(),
+            format: match format {
+                TestFormatArg::Human => cli::TestFormat::Human,
+                TestFormatArg::Junit => cli::TestFormat::Junit,
+            },
+            json_errors: json(error_format),
+        }),
         Command::Explain {
             dir,
             data,

@@ -157,7 +157,7 @@ impl Schema {
                         return Err(Diagnostic::new(
                             "schema::duplicate-name",
                             format!(
-                                "`{n}` names both `{}` and `{}`",
+                                "`{n}` 同时是 `{}` 和 `{}` 的名称 (names two fields)",
                                 fields.get(prev).map_or("", |p| p.name.as_str()),
                                 f.name
                             ),
@@ -171,7 +171,7 @@ impl Schema {
             None => {
                 return Err(Diagnostic::new(
                     "schema::no-key",
-                    format!("the key `{key}` is not a field"),
+                    format!("主键 `{key}` 不是字段 (the key is not a field)"),
                 ))
             }
         };
@@ -197,7 +197,7 @@ impl Schema {
                 let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
                 return Err(vec![Diagnostic::new(
                     "schema::yaml",
-                    format!("the schema is not valid YAML: {msg}"),
+                    format!("schema 不是有效的 YAML:{msg} (not valid YAML)"),
                 )
                 .at(src, start.min(src.text.len()), end.min(src.text.len()))]);
             }
@@ -207,7 +207,7 @@ impl Schema {
         let Some(map) = doc.as_mapping() else {
             return Err(vec![Diagnostic::new(
                 "schema::shape",
-                "the schema must be a mapping with `key` and `fields`",
+                "schema 要写 `key` 和 `fields` 两项 (a mapping with `key` and `fields`)",
             )
             .at(src, 0, 0)]);
         };
@@ -216,9 +216,12 @@ impl Schema {
             if !["key", "fields", "name", "region", "industry", "size"].contains(&k) {
                 let (s, e) = at_key(k);
                 diags.push(
-                    Diagnostic::new("schema::unknown-key", format!("unknown schema entry `{k}`"))
-                        .at(src, s, e)
-                        .help("a schema has `key`, `fields` and optionally `name`, `region`, `industry` and `size`"),
+                    Diagnostic::new(
+                        "schema::unknown-key",
+                        format!("schema 里不认识的项 `{k}` (unknown entry)"),
+                    )
+                    .at(src, s, e)
+                    .help("schema 有 `key`、`fields`,可选 `name`、`region`、`industry`、`size` (a schema has `key`, `fields` and optionally `name`, `region`, `industry` and `size`)"),
                 );
             }
         }
@@ -228,10 +231,10 @@ impl Schema {
                 diags.push(
                     Diagnostic::new(
                         "schema::no-key",
-                        "the schema does not say which field is the `key`",
+                        "schema 没有说明哪个字段是主键 `key` (no key)",
                     )
                     .at(src, 0, 0)
-                    .help("add `key: uscc` (the field that identifies a firm)"),
+                    .help("加上 `key: uscc`(用来识别企业的字段)"),
                 );
                 String::new()
             }
@@ -239,7 +242,7 @@ impl Schema {
         let mut fields = Vec::new();
         match map.get("fields").and_then(|f| f.as_mapping()) {
             None => diags.push(
-                Diagnostic::new("schema::no-fields", "the schema has no `fields` mapping")
+                Diagnostic::new("schema::no-fields", "schema 没有 `fields` (no fields)")
                     .at(src, 0, 0),
             ),
             Some(fmap) => {
@@ -272,10 +275,13 @@ impl Schema {
                     diags.push(
                         Diagnostic::new(
                             "schema::duplicate-name",
-                            format!("`{n}` names both field `{other}` and field `{}`", f.name),
+                            format!(
+                                "`{n}` 同时是字段 `{other}` 和 `{}` 的名称 (names two fields)",
+                                f.name
+                            ),
                         )
                         .at(src, s, e)
-                        .help("titles and aliases must be unique across the schema"),
+                        .help("title 和别名在整个 schema 里不能重复"),
                     );
                 }
             }
@@ -285,7 +291,7 @@ impl Schema {
             diags.push(
                 Diagnostic::new(
                     "schema::no-key",
-                    format!("the key `{key}` is not one of the fields"),
+                    format!("主键 `{key}` 不是已定义的字段 (the key is not a field)"),
                 )
                 .at(src, s, e),
             );
@@ -303,11 +309,13 @@ impl Schema {
                 let (s, e) = at_key(entry);
                 let help = crate::suggest::closest(&wanted, fields.iter().flat_map(|f| f.names()))
                     .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| format!("`{entry}:` names a field, e.g. `{example}`"));
+                    .unwrap_or_else(|| {
+                        format!("`{entry}:` 写一个字段名,如 `{example}` (names a field)")
+                    });
                 diags.push(
                     Diagnostic::new(
                         "schema::no-name-field",
-                        format!("`{entry}: {wanted}` is not one of the fields"),
+                        format!("`{entry}: {wanted}` 不是已定义的字段 (not a field)"),
                     )
                     .at(src, s, e)
                     .help(help),
@@ -345,7 +353,7 @@ type FieldError = (String, Option<String>);
 fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
     let Some(m) = spec.as_mapping() else {
         return Err((
-            format!("field `{name}` must be a mapping like `{{ type: text }}`"),
+            format!("字段 `{name}` 要写成 `{{ type: text }}` 这样的形式 (a mapping)"),
             None,
         ));
     };
@@ -353,11 +361,8 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
         let k = yaml_text(k);
         if !["type", "title", "values", "aliases", "source", "check"].contains(&k.as_str()) {
             return Err((
-                format!("field `{name}` has an unknown entry `{k}`"),
-                Some(
-                    "a field takes `type`, `title`, `values`, `aliases`, `source` and `check`"
-                        .into(),
-                ),
+                format!("字段 `{name}` 里不认识的项 `{k}` (unknown entry)"),
+                Some("字段可以有 `type`、`title`、`values`、`aliases`、`source`、`check`".into()),
             ));
         }
     }
@@ -376,20 +381,23 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
                 Some(seq) => seq.iter().map(yaml_text).collect(),
                 None => {
                     return Err((
-                        format!("enum field `{name}` needs its `values`"),
-                        Some("e.g. `values: [大型, 中型, 小型, 微型]`".into()),
+                        format!("enum 字段 `{name}` 要写 `values` (needs its values)"),
+                        Some("如 `values: [大型, 中型, 小型, 微型]`".into()),
                     ))
                 }
             };
             if values.is_empty() || values.iter().any(|v| v.is_empty()) {
-                return Err((format!("enum field `{name}` has an empty value"), None));
+                return Err((
+                    format!("enum 字段 `{name}` 有空的可选值 (an empty value)"),
+                    None,
+                ));
             }
             FieldType::Enum(values)
         }
         "" => {
             return Err((
-                format!("field `{name}` has no `type`"),
-                Some("types: bool, integer, number, money, percent, date, text, enum, list".into()),
+                format!("字段 `{name}` 没有 `type` (no type)"),
+                Some("类型:bool、integer、number、money、percent、date、text、enum、list".into()),
             ))
         }
         other => {
@@ -397,18 +405,18 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
                 "bool", "integer", "number", "money", "percent", "date", "text", "enum", "list",
             ];
             let help = match crate::suggest::closest(other, known.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("types: {}", known.join(", ")),
+                Some(s) => format!("是不是 `{s}`? (did you mean `{s}`?)"),
+                None => format!("类型:{}", known.join("、")),
             };
             return Err((
-                format!("field `{name}` has an unknown type `{other}`"),
+                format!("字段 `{name}` 的类型 `{other}` 不存在 (unknown type)"),
                 Some(help),
             ));
         }
     };
     if m.get("values").is_some() && !matches!(ty, FieldType::Enum(_)) {
         return Err((
-            format!("field `{name}` has `values` but is not an enum"),
+            format!("字段 `{name}` 写了 `values`,但类型不是 enum (values but not an enum)"),
             None,
         ));
     }
@@ -417,14 +425,14 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
         Some(c) if c == "uscc" => Some(Check::Uscc),
         Some(c) => {
             return Err((
-                format!("field `{name}` has an unknown check `{c}`"),
-                Some("the check is `uscc`".into()),
+                format!("字段 `{name}` 的校验 `{c}` 不存在 (unknown check)"),
+                Some("可用的校验是 `uscc`".into()),
             ))
         }
     };
     if check.is_some() && ty != FieldType::Text {
         return Err((
-            format!("field `{name}`: `check: uscc` applies to text fields"),
+            format!("字段 `{name}`:`check: uscc` 只用于 text 字段 (text fields only)"),
             None,
         ));
     }
@@ -560,7 +568,7 @@ mod tests {
         assert_eq!(e.len(), 1);
         assert!(
             e[0].message
-                .contains("`name: firm_nam` is not one of the fields"),
+                .contains("`name: firm_nam` 不是已定义的字段 (not a field)"),
             "{:?}",
             e[0]
         );

@@ -1640,7 +1640,7 @@ fn one_megabyte_of_not_on_one_line() {
         ),
     );
     let r = check(&dir, &[]);
-    assert_policy_error(&r, &["unknown name `employes`"]);
+    assert_policy_error(&r, &["不认识的名称 `employes` (unknown name)"]);
     // and `not` chains past pest's limit, one per line
     let dir = policy_set(
         &tmp,

@@ -48,8 +48,11 @@ impl Checker<'_> {
             self.err(
                 "check::type",
                 e.span,
-                format!("{what} must be true or false, this is {}", ty.describe()),
-                Some("compare it, e.g. `revenue >= 500万`".into()),
+                format!(
+                    "{what}要得出真或假,这里是{} (must be true or false)",
+                    ty.describe()
+                ),
+                Some("写成比较,如 `revenue >= 500万`".into()),
             );
         }
         ir
@@ -65,14 +68,14 @@ impl Checker<'_> {
         let (ir, ty) = self.sub(e, scope, reads);
         if !ty.is_numeric() {
             let help = if ty == Ty::Date {
-                Some("dates take no arithmetic: use `months_between(a, b)`, `years_between(a, b)` or `year(d)`".into())
+                Some("日期不能做加减乘除:请用 `months_between(a, b)`、`years_between(a, b)` 或 `year(d)`".into())
             } else {
                 None
             };
             self.err(
                 "check::type",
                 e.span,
-                format!("{what} must be a number, this is {}", ty.describe()),
+                format!("{what}要是数字,这里是{} (must be a number)", ty.describe()),
                 help,
             );
             return (ir, Ty::Error);
@@ -99,8 +102,8 @@ impl Checker<'_> {
                 self.err(
                     "check::list",
                     e.span,
-                    "a list in brackets can only follow `in` or `not in`".into(),
-                    Some("e.g. `size in [\"中型\", \"小型\"]`".into()),
+                    "方括号列表只能写在 `in` 或 `not in` 之后 (a list only follows `in`)".into(),
+                    Some("如 `size in [\"中型\", \"小型\"]`".into()),
                 );
                 (Ir::Const(Const::Bool(false)), Ty::Error)
             }
@@ -109,19 +112,19 @@ impl Checker<'_> {
                 self.call(&name.name, name.span, args, e.span, scope, reads)
             }
             ExprKind::Neg(x) => {
-                let (ir, ty) = self.expect_numeric(x, scope, reads, "the operand of `-`");
+                let (ir, ty) = self.expect_numeric(x, scope, reads, "`-` 的运算对象");
                 (Ir::Neg(ir), ty)
             }
             ExprKind::Not(x) => (
-                Ir::Not(self.expect_bool(x, scope, reads, "the operand of `not`")),
+                Ir::Not(self.expect_bool(x, scope, reads, "`not` 的运算对象")),
                 Ty::Bool,
             ),
             ExprKind::And(a, b) | ExprKind::Or(a, b) => {
                 let is_and = matches!(e.kind, ExprKind::And(..));
                 let what = if is_and {
-                    "each side of `and`"
+                    "`and` 两边"
                 } else {
-                    "each side of `or`"
+                    "`or` 两边"
                 };
                 let a = self.expect_bool(a, scope, reads, what);
                 let b = self.expect_bool(b, scope, reads, what);
@@ -134,7 +137,7 @@ impl Checker<'_> {
                     crate::syntax::ast::ArithOp::Mul => "*",
                     crate::syntax::ast::ArithOp::Div => "/",
                 };
-                let what = format!("each side of `{sym}`");
+                let what = format!("`{sym}` 两边");
                 let (ia, ta) = self.expect_numeric(a, scope, reads, &what);
                 let (ib, tb) = self.expect_numeric(b, scope, reads, &what);
                 (Ir::Arith(*op, ia, ib), arith(*op, ta, tb))
@@ -155,11 +158,8 @@ impl Checker<'_> {
                     self.err(
                         "check::type",
                         item.span,
-                        "`in` tests a single value, this is a list".into(),
-                        Some(
-                            "to test whether a list holds a text, write `tags contains \"…\"`"
-                                .into(),
-                        ),
+                        "`in` 检查单个值,这里是列表 (a single value, not a list)".into(),
+                        Some("检查列表是否含某项,写 `tags contains \"…\"`".into()),
                     );
                     ti = Ty::Error;
                 }
@@ -186,14 +186,17 @@ impl Checker<'_> {
                             self.err(
                                 "check::type",
                                 list.span,
-                                format!("`in` needs a list after it, this is {}", tl.describe()),
-                                Some("write the values in brackets: `x in [\"a\", \"b\"]`".into()),
+                                format!("`in` 后面要跟列表,这里是{} (needs a list)", tl.describe()),
+                                Some("把各个值写在方括号里:`x in [\"a\", \"b\"]`".into()),
                             );
                         } else if !ti.is_textual() {
                             self.err(
                                 "check::type",
                                 item.span,
-                                format!("a list holds texts, this is {}", ti.describe()),
+                                format!(
+                                    "列表里是文字,这里是{} (a list holds texts)",
+                                    ti.describe()
+                                ),
                                 None,
                             );
                         }
@@ -215,7 +218,10 @@ impl Checker<'_> {
                     self.err(
                         "check::type",
                         b.span,
-                        format!("`contains` looks for a text, this is {}", tb.describe()),
+                        format!(
+                            "`contains` 查找的是文字,这里是{} (looks for a text)",
+                            tb.describe()
+                        ),
                         None,
                     );
                 }
@@ -227,10 +233,10 @@ impl Checker<'_> {
                             "check::type",
                             a.span,
                             format!(
-                                "`contains` applies to a list (or a text), this is {}",
+                                "`contains` 用于列表(或文字),这里是{} (applies to a list)",
                                 t.describe()
                             ),
-                            Some("to compare a single value, use `==` or `in [...]`".into()),
+                            Some("比较单个值请用 `==` 或 `in [...]`".into()),
                         );
                         (Ir::ListContains(ia, ib), Ty::Bool)
                     }
@@ -245,7 +251,7 @@ impl Checker<'_> {
                         "check::type",
                         x.span,
                         format!(
-                            "`between` compares numbers or dates, this is {}",
+                            "`between` 比较数字或日期,这里是{} (numbers or dates)",
                             tx.describe()
                         ),
                         None,
@@ -267,36 +273,33 @@ impl Checker<'_> {
                 )
             }
             ExprKind::If(c, a, b) => {
-                let ic = self.expect_bool(c, scope, reads, "the condition of `if`");
+                let ic = self.expect_bool(c, scope, reads, "`if` 的条件");
                 let (ia, ta) = self.sub(a, scope, reads);
                 let (ib, tb) = self.sub(b, scope, reads);
-                let ty = self.unify_or_report(ta, tb, b.span, "the `then` and `else` branches");
+                let ty = self.unify_or_report(ta, tb, b.span, "`then` 和 `else` 两个分支");
                 (Ir::If(ic, ia, ib), ty)
             }
             ExprKind::When { arms, otherwise } => {
                 let mut ty = Ty::Error;
                 let mut out = Vec::with_capacity(arms.len());
                 for (c, v) in arms {
-                    let ic = self.expect_bool(c, scope, reads, "the condition of `when`");
+                    let ic = self.expect_bool(c, scope, reads, "`when` 的条件");
                     let (iv, tv) = self.sub(v, scope, reads);
-                    ty = self.unify_or_report(ty, tv, v.span, "the branches of `when`");
+                    ty = self.unify_or_report(ty, tv, v.span, "`when` 的各分支");
                     out.push((*ic, *iv));
                 }
                 let other = match otherwise {
                     Some(o) => {
                         let (io, to) = self.sub(o, scope, reads);
-                        ty = self.unify_or_report(ty, to, o.span, "the branches of `when`");
+                        ty = self.unify_or_report(ty, to, o.span, "`when` 的各分支");
                         io
                     }
                     None => {
                         self.err(
                             "check::when-without-else",
                             e.span,
-                            "`when` needs an `else`".into(),
-                            Some(
-                                "add `else …` for firms that match no condition, e.g. `else 0`"
-                                    .into(),
-                            ),
+                            "`when` 缺少 `else` (`when` needs an `else`)".into(),
+                            Some("加上 `else …`,给不满足任何条件的企业一个值,如 `else 0`".into()),
                         );
                         Box::new(Ir::Const(Const::Num(Decimal::ZERO)))
                     }
@@ -313,7 +316,7 @@ impl Checker<'_> {
                     self.err(
                         "check::tiers",
                         *s,
-                        "the `else` row must be the last row".into(),
+                        "`else` 行必须是最后一行 (the `else` row comes last)".into(),
                         None,
                     );
                 }
@@ -323,7 +326,7 @@ impl Checker<'_> {
                         "check::type",
                         base.span,
                         format!(
-                            "`tiers` needs a number, a date or a text to compare, this is {}",
+                            "`tiers` 要按数字、日期或文字分档,这里是{} (needs a number, date or text)",
                             tb.describe()
                         ),
                         None,
@@ -333,8 +336,8 @@ impl Checker<'_> {
                     self.err(
                         "check::tiers",
                         e.span,
-                        "`tiers` needs at least one row".into(),
-                        Some("write rows like `>= 100万 : 5万`, first match wins".into()),
+                        "`tiers` 至少要有一行 (needs a row)".into(),
+                        Some("写成 `>= 100万 : 5万` 这样的行,从上到下取第一条成立的行".into()),
                     );
                 }
                 let mut ty = Ty::Error;
@@ -343,13 +346,13 @@ impl Checker<'_> {
                     let (ibound, tbound) = self.sub(&row.bound, scope, reads);
                     self.compare_types(row.op, tb, tbound, base, &row.bound, row.bound.span);
                     let (ir, tr) = self.sub(&row.result, scope, reads);
-                    ty = self.unify_or_report(ty, tr, row.result.span, "the results of `tiers`");
+                    ty = self.unify_or_report(ty, tr, row.result.span, "`tiers` 各行的结果");
                     out.push((row.op, *ibound, *ir));
                 }
                 let other = match otherwise {
                     Some(o) => {
                         let (io, to) = self.sub(o, scope, reads);
-                        ty = self.unify_or_report(ty, to, o.span, "the results of `tiers`");
+                        ty = self.unify_or_report(ty, to, o.span, "`tiers` 各行的结果");
                         Some(io)
                     }
                     None => {
@@ -357,8 +360,11 @@ impl Checker<'_> {
                             self.err(
                                 "check::type",
                                 e.span,
-                                format!("without an `else` row no match gives 0, but the results are {}", ty.describe()),
-                                Some("add `else : …` as the last row".into()),
+                                format!(
+                                    "没有 `else` 行时不命中得 0,但各行结果是{} (no `else` row)",
+                                    ty.describe()
+                                ),
+                                Some("在最后加一行 `else : …`".into()),
                             );
                         }
                         if ty == Ty::Error {
@@ -385,16 +391,16 @@ impl Checker<'_> {
                     self.err(
                         "check::progressive",
                         *s,
-                        "the `above` row must be the last row".into(),
+                        "`above` 行必须是最后一行 (the `above` row comes last)".into(),
                         None,
                     );
                 }
-                let (ib, tb) = self.expect_numeric(base, scope, reads, "the base of `progressive`");
+                let (ib, tb) = self.expect_numeric(base, scope, reads, "`progressive` 的基数");
                 if rows.is_empty() {
                     self.err(
                         "check::progressive",
                         e.span,
-                        "`progressive` needs at least one row".into(),
+                        "`progressive` 至少要有一行 (needs a row)".into(),
                         None,
                     );
                 }
@@ -405,7 +411,7 @@ impl Checker<'_> {
                     let bound = match &row.upto {
                         Some(b) => {
                             let (ibd, tbd) =
-                                self.expect_numeric(b, scope, reads, "a bound of `progressive`");
+                                self.expect_numeric(b, scope, reads, "`progressive` 的分段上限");
                             if let Err((why, help)) = comparable(tb, tbd) {
                                 self.err("check::type", b.span, why, help);
                             }
@@ -414,7 +420,7 @@ impl Checker<'_> {
                                     self.err(
                                         "check::progressive",
                                         b.span,
-                                        "the bounds of `progressive` must rise from row to row"
+                                        "`progressive` 的分段上限必须逐行增大 (bounds must rise)"
                                             .into(),
                                         None,
                                     );
@@ -426,7 +432,7 @@ impl Checker<'_> {
                         None => None,
                     };
                     let (ir, tr) =
-                        self.expect_numeric(&row.rate, scope, reads, "a rate of `progressive`");
+                        self.expect_numeric(&row.rate, scope, reads, "`progressive` 的比例");
                     rate_ty = unify(rate_ty, tr).unwrap_or(Ty::Number);
                     out.push((bound, *ir));
                 }
@@ -451,7 +457,7 @@ impl Checker<'_> {
                     "check::type",
                     span,
                     format!(
-                        "{what} must give the same kind of value: {} and {}",
+                        "{what}要得出同一种值,这里是{}和{} (must give the same kind of value)",
                         a.describe(),
                         b.describe()
                     ),
@@ -464,6 +470,17 @@ impl Checker<'_> {
 
     fn compare_types(&mut self, op: CmpOp, ta: Ty, tb: Ty, a: &Expr, b: &Expr, span: Span) {
         if let Err((why, help)) = comparable(ta, tb) {
+            // `2020/01/01` or `20200101`: a date written as a data file writes it
+            let written = [a, b].into_iter().find_map(|e| {
+                let t = self.source_text(e.span);
+                crate::syntax::data_file_date(&t).map(|d| (t, d))
+            });
+            let help = match written {
+                Some((t, d)) if ta == Ty::Date || tb == Ty::Date => Some(format!(
+                    "日期请写成 `{d}`,不是 `{t}` (write dates as `{d}`)"
+                )),
+                _ => help,
+            };
             self.err("check::type", span, why, help);
             return;
         }
@@ -474,11 +491,11 @@ impl Checker<'_> {
                 "check::type",
                 span,
                 format!(
-                    "`{}` orders numbers and dates, not {}",
+                    "`{}` 只比较数字和日期的大小,不能比较{} (orders numbers and dates)",
                     op.symbol(),
                     ta.describe()
                 ),
-                Some("use `==`, `!=`, `in [...]` or `starts_with(…)`".into()),
+                Some("请用 `==`、`!=`、`in [...]` 或 `starts_with(…)`".into()),
             );
             return;
         }
@@ -501,13 +518,16 @@ impl Checker<'_> {
             return;
         }
         let help = match crate::suggest::closest(value, values.iter().map(|s| s.as_str())) {
-            Some(s) => format!("did you mean `{s}`? the values are: {}", values.join(", ")),
-            None => format!("the values are: {}", values.join(", ")),
+            Some(s) => format!("是不是 `{s}`?可选的值:{}", values.join("、")),
+            None => format!("可选的值:{}", values.join("、")),
         };
         self.err(
             "check::enum-value",
             lit.span,
-            format!("`{value}` is not a value of `{}`", f.name),
+            format!(
+                "`{value}` 不是 `{}` 的可选值 (not a value of the field)",
+                f.name
+            ),
             Some(help),
         );
     }
@@ -551,10 +571,8 @@ impl Checker<'_> {
             self.err(
                 "check::let-before-definition",
                 span,
-                format!("`{name}` is used before it is defined"),
-                Some(format!(
-                    "`let {name}` comes later, on line {line}: move it above this use"
-                )),
+                format!("`{name}` 在定义之前就用到了 (used before it is defined)"),
+                Some(format!("`let {name}` 在后面第 {line} 行:把它移到这里之前")),
             );
             return (Ir::Const(Const::Bool(false)), Ty::Error);
         }
@@ -565,19 +583,18 @@ impl Checker<'_> {
             candidates.extend(self.schema.all_names().map(|s| s.to_string()));
             candidates.push("as_of".into());
             let help = crate::suggest::closest(name, candidates.iter().map(|s| s.as_str()))
-                .map(|s| format!("did you mean `{s}`?"));
+                .map(|s| format!("是不是 `{s}`? (did you mean `{s}`?)"));
             let help = help.or_else(|| {
                 crate::syntax::KEYWORDS
                     .contains(&name)
-                    .then(|| format!("`{name}` is a reserved word"))
+                    .then(|| format!("`{name}` 是保留字"))
             });
             self.err(
                 "check::unknown-name",
                 span,
-                format!("unknown name `{name}`"),
+                format!("不认识的名称 `{name}` (unknown name)"),
                 help.or(Some(
-                    "names are schema fields (by name, title or alias), `let`s and `define`s"
-                        .into(),
+                    "可用的名称:schema 里的字段(字段名、title 或别名)、`let` 和 `define`".into(),
                 )),
             );
         }
@@ -601,15 +618,15 @@ impl Checker<'_> {
                 .into_iter()
                 .chain(Func::ALL.iter().map(|f| f.name()));
             let help = crate::suggest::closest(name, names)
-                .map(|s| format!("did you mean `{s}`?"))
+                .map(|s| format!("是不是 `{s}`? (did you mean `{s}`?)"))
                 .unwrap_or_else(|| {
-                    "functions: min, max, abs, round, floor, coalesce, starts_with, years_between, months_between, year, paid, last_paid"
+                    "可用的函数:min、max、abs、round、floor、coalesce、starts_with、years_between、months_between、year、paid、last_paid"
                         .into()
                 });
             self.err(
                 "check::unknown-function",
                 name_span,
-                format!("unknown function `{name}`"),
+                format!("不认识的函数 `{name}` (unknown function)"),
                 Some(help),
             );
             for a in args {
@@ -631,14 +648,17 @@ impl Checker<'_> {
         };
         if !arity_ok {
             let want = match func {
-                Func::Min | Func::Max | Func::Coalesce => "at least one argument",
-                Func::Abs | Func::Year => "one argument",
-                _ => "two arguments",
+                Func::Min | Func::Max | Func::Coalesce => "至少一个参数",
+                Func::Abs | Func::Year => "一个参数",
+                _ => "两个参数",
             };
             self.err(
                 "check::arity",
                 span,
-                format!("`{name}` takes {want}, here it has {}", typed.len()),
+                format!(
+                    "`{name}` 要{want},这里有 {} 个 (wrong number of arguments)",
+                    typed.len()
+                ),
                 Some(signature(func).into()),
             );
             return (
@@ -655,19 +675,19 @@ impl Checker<'_> {
                         self.err(
                             "check::type",
                             *s,
-                            format!("`{name}` takes numbers or dates, this is {}", t.describe()),
+                            format!("`{name}` 的参数是数字或日期,这里是{}", t.describe()),
                             None,
                         );
                         continue;
                     }
-                    ty = self.unify_or_report(ty, *t, *s, &format!("the arguments of `{name}`"));
+                    ty = self.unify_or_report(ty, *t, *s, &format!("`{name}` 的各参数"));
                 }
                 ty
             }
             Func::Coalesce => {
                 let mut ty = Ty::Error;
                 for (_, t, s) in &typed {
-                    ty = self.unify_or_report(ty, *t, *s, "the arguments of `coalesce`");
+                    ty = self.unify_or_report(ty, *t, *s, "`coalesce` 的各参数");
                 }
                 ty
             }
@@ -675,14 +695,14 @@ impl Checker<'_> {
                 for (i, (_, t, s)) in typed.iter().enumerate() {
                     if !t.is_numeric() {
                         let what = if i == 0 {
-                            "a number"
+                            "数字"
                         } else {
-                            "a step such as 0.01 or 1万"
+                            "步长,如 0.01 或 1万"
                         };
                         self.err(
                             "check::type",
                             *s,
-                            format!("`{name}` takes {what}, this is {}", t.describe()),
+                            format!("`{name}` 的参数是{what},这里是{}", t.describe()),
                             Some(signature(func).into()),
                         );
                     }
@@ -695,7 +715,7 @@ impl Checker<'_> {
                         self.err(
                             "check::type",
                             *s,
-                            format!("`starts_with` takes texts, this is {}", t.describe()),
+                            format!("`starts_with` 的参数是文字,这里是{}", t.describe()),
                             Some(signature(func).into()),
                         );
                     }
@@ -708,7 +728,7 @@ impl Checker<'_> {
                         self.err(
                             "check::type",
                             *s,
-                            format!("`{name}` takes dates, this is {}", t.describe()),
+                            format!("`{name}` 的参数是日期,这里是{}", t.describe()),
                             Some(signature(func).into()),
                         );
                     }
@@ -730,10 +750,8 @@ impl Checker<'_> {
             self.err(
                 "check::arity",
                 span,
-                format!("`{name}` names at least one policy id, here it has none"),
-                Some(format!(
-                    "list the ids the payments were made under: `{form}`"
-                )),
+                format!("`{name}` 至少要写一个政策编号 (names at least one policy id)"),
+                Some(format!("列出兑付时所依据的政策编号:`{form}`")),
             );
             return (Ir::Const(Const::Bool(false)), Ty::Error);
         }
@@ -744,10 +762,8 @@ impl Checker<'_> {
                 self.err(
                     "check::ledger-id",
                     a.span,
-                    format!("`{name}` takes policy ids, not expressions"),
-                    Some(format!(
-                        "write the ids of the policies the payments were made under as names: `{form}`"
-                    )),
+                    format!("`{name}` 的参数是政策编号,不是表达式 (policy ids, not expressions)"),
+                    Some(format!("把兑付所依据的政策编号直接写成名称:`{form}`")),
                 );
                 ok = false;
                 continue;
@@ -781,15 +797,15 @@ impl Checker<'_> {
 
 fn signature(f: Func) -> &'static str {
     match f {
-        Func::Min => "min(a, b, …): the smallest",
-        Func::Max => "max(a, b, …): the largest",
+        Func::Min => "min(a, b, …):最小值",
+        Func::Max => "max(a, b, …):最大值",
         Func::Abs => "abs(x)",
-        Func::Round => "round(x, STEP), e.g. round(x, 0.01): half away from zero",
-        Func::Floor => "floor(x, STEP), e.g. floor(x, 1万)",
-        Func::Coalesce => "coalesce(a, b, …): the first present value",
-        Func::StartsWith => "starts_with(text, prefix), e.g. starts_with(industry, \"C39\")",
-        Func::YearsBetween => "years_between(d1, d2): whole years from d1 to d2",
-        Func::MonthsBetween => "months_between(d1, d2): whole months from d1 to d2",
+        Func::Round => "round(x, 步长),如 round(x, 0.01):四舍五入",
+        Func::Floor => "floor(x, 步长),如 floor(x, 1万):向下取整",
+        Func::Coalesce => "coalesce(a, b, …):第一个有值的参数",
+        Func::StartsWith => "starts_with(文字, 前缀),如 starts_with(industry, \"C39\")",
+        Func::YearsBetween => "years_between(d1, d2):从 d1 到 d2 的整年数",
+        Func::MonthsBetween => "months_between(d1, d2):从 d1 到 d2 的整月数",
         Func::Year => "year(d)",
     }
 }

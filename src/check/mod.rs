@@ -60,8 +60,13 @@ pub fn check(
                     c.err(
                         "check::duplicate-policy",
                         p.id.span,
-                        format!("policy `{}` is defined twice", p.id.name),
-                        Some(format!("the first is in {first_file} on line {line}; policy ids are unique across the set")),
+                        format!(
+                            "政策编号 `{}` 重复 (policy `{}` is defined twice)",
+                            p.id.name, p.id.name
+                        ),
+                        Some(format!(
+                            "第一个在 {first_file} 第 {line} 行;整个政策集里政策编号不能重复"
+                        )),
                     );
                 } else {
                     ids.insert(p.id.name.clone(), p.id.span);
@@ -187,8 +192,8 @@ impl Checker<'_> {
             self.err(
                 "check::duplicate-define",
                 d.name.span,
-                format!("`define {name}` is given twice"),
-                Some(format!("the first is in {file} on line {line}")),
+                format!("`define {name}` 重复定义 (given twice)"),
+                Some(format!("第一个在 {file} 第 {line} 行")),
             );
             return;
         }
@@ -202,8 +207,8 @@ impl Checker<'_> {
             self.err(
                 "check::define-shadows-field",
                 d.name.span,
-                format!("`define {name}` has the name of the field `{field}`"),
-                Some("choose another name for the derived value".into()),
+                format!("`define {name}` 与字段 `{field}` 同名 (has the name of a field)"),
+                Some("给这个派生值另取一个名字".into()),
             );
             return;
         }
@@ -234,8 +239,8 @@ impl Checker<'_> {
                 self.err(
                     "check::define-cycle",
                     span,
-                    format!("`{name}` is defined in terms of itself"),
-                    Some("a define may use other defines, but not in a circle".into()),
+                    format!("`{name}` 的定义绕回了它自己 (defined in terms of itself)"),
+                    Some("define 可以用其他 define,但不能循环引用".into()),
                 );
                 self.defines[i].state = DefineState::Failed;
                 Some((Ir::Const(Const::Bool(false)), Ty::Error, BTreeSet::new()))
@@ -308,10 +313,8 @@ impl Checker<'_> {
                     self.err(
                         "check::duplicate-item",
                         item.keyword,
-                        format!("`{word}` is given twice in policy `{}`", p.id.name),
-                        Some(format!(
-                            "the first `{word}` is on line {line}; a policy has at most one"
-                        )),
+                        format!("政策 `{}` 里 `{word}` 写了两次 (given twice)", p.id.name),
+                        Some(format!("第一个 `{word}` 在第 {line} 行;每条政策最多一个")),
                     );
                     continue;
                 }
@@ -325,10 +328,8 @@ impl Checker<'_> {
                         self.err(
                             "check::empty-title",
                             t.span,
-                            format!("the title of policy `{}` is empty", p.id.name),
-                            Some(
-                                "write the policy's name as the officers and firms know it".into(),
-                            ),
+                            format!("政策 `{}` 的 title 是空的 (the title is empty)", p.id.name),
+                            Some("写上企业和工作人员熟悉的政策名称".into()),
                         );
                     }
                     out.title = t.value.clone();
@@ -340,8 +341,8 @@ impl Checker<'_> {
                         self.err(
                             "check::valid-range",
                             a.span.to(b.span),
-                            format!("the period ends ({}) before it starts ({})", b.date, a.date),
-                            Some("write `valid FROM to UNTIL` with the earlier date first".into()),
+                            format!("有效期的结束日期 ({}) 早于开始日期 ({}) (the period ends before it starts)", b.date, a.date),
+                            Some("写成 `valid 开始日期 to 结束日期`,早的日期在前".into()),
                         );
                     }
                     out.valid = Some((a.date, b.date));
@@ -371,12 +372,10 @@ impl Checker<'_> {
                             "check::duplicate-let",
                             name.span,
                             format!(
-                                "`let {}` is defined twice in policy `{}`",
-                                name.name, p.id.name
+                                "政策 `{}` 里 `let {}` 定义了两次 (defined twice)",
+                                p.id.name, name.name
                             ),
-                            Some(format!(
-                                "the first is on line {line}; give this one another name"
-                            )),
+                            Some(format!("第一个在第 {line} 行;给这一个另取名字")),
                         );
                         continue;
                     }
@@ -405,11 +404,10 @@ impl Checker<'_> {
                             "check::type",
                             e.span,
                             format!(
-                                "{} `{word}` condition must be true or false, this is {}",
-                                if word == "exclude" { "an" } else { "a" },
+                                "`{word}` 的条件要得出真或假,这里是{} (must be true or false)",
                                 t.ty.describe()
                             ),
-                            Some("compare it, e.g. `insured_months >= 12`".into()),
+                            Some("写成比较,如 `insured_months >= 12`".into()),
                         );
                     }
                     let label = label
@@ -426,7 +424,7 @@ impl Checker<'_> {
                     });
                 }
                 ItemKind::Amount(label, e) => {
-                    let ir = self.money_expr(e, &scope, &mut reads, "the amount");
+                    let ir = self.money_expr(e, &scope, &mut reads, "`amount`");
                     let label = label
                         .as_ref()
                         .map(|l| l.value.clone())
@@ -438,14 +436,11 @@ impl Checker<'_> {
                         self.err(
                             "check::negative-cap",
                             e.span,
-                            format!("the cap `{v}` is negative"),
-                            Some(
-                                "a cap bounds the amount from above; write a positive amount"
-                                    .into(),
-                            ),
+                            format!("封顶 `{v}` 是负数 (the cap is negative)"),
+                            Some("cap 是金额的上限,请写正的金额".into()),
                         );
                     }
-                    let ir = self.money_expr(e, &scope, &mut reads, "the cap");
+                    let ir = self.money_expr(e, &scope, &mut reads, "`cap`");
                     cap = Some((ir, reads, self.source_text(e.span)));
                 }
             }
@@ -454,8 +449,8 @@ impl Checker<'_> {
             self.err(
                 "check::missing-title",
                 p.id.span,
-                format!("policy `{}` has no `title`", p.id.name),
-                Some("add `title \"…\"` with the policy's name".into()),
+                format!("政策 `{}` 没有 `title` (no title)", p.id.name),
+                Some("加上 `title \"政策名称\"`".into()),
             );
         }
         if out.clauses.len() > MAX_CLAUSES {
@@ -463,11 +458,11 @@ impl Checker<'_> {
                 "check::too-many-clauses",
                 p.id.span,
                 format!(
-                    "policy `{}` has {} conditions; at most {MAX_CLAUSES} are allowed",
+                    "政策 `{}` 有 {} 个条件,最多 {MAX_CLAUSES} 个 (too many conditions)",
                     p.id.name,
                     out.clauses.len()
                 ),
-                Some("combine conditions with `and`, or split the policy".into()),
+                Some("用 `and` 合并条件,或把政策拆开".into()),
             );
         }
         match (amount, cap) {
@@ -493,11 +488,11 @@ impl Checker<'_> {
                 self.err(
                     "check::cap-without-amount",
                     at,
-                    format!("policy `{}` has a `cap` but no `amount`", p.id.name),
-                    Some(
-                        "add `amount …`, or remove the cap of this qualification-only policy"
-                            .into(),
+                    format!(
+                        "政策 `{}` 有 `cap` 却没有 `amount` (a cap but no amount)",
+                        p.id.name
                     ),
+                    Some("加上 `amount …`;只认定资格、不发金额的政策请删去 cap".into()),
                 );
             }
             (None, None) => {}
@@ -508,10 +503,10 @@ impl Checker<'_> {
                 "check::allocate-without-budget",
                 at,
                 format!(
-                    "policy `{}` says how to `allocate` a budget but has no `budget`",
+                    "政策 `{}` 写了 `allocate` 却没有 `budget` (allocate without a budget)",
                     p.id.name
                 ),
-                Some("add `budget …`".into()),
+                Some("加上 `budget 金额`".into()),
             );
         }
         Some(out)
@@ -522,8 +517,8 @@ impl Checker<'_> {
             self.err(
                 "check::type",
                 lit.span,
-                "a budget is money, this is a percent".into(),
-                Some("e.g. `budget 8000万`".into()),
+                "预算是金额,这里是百分比 (a budget is money, this is a percent)".into(),
+                Some("写成如 `budget 8000万`".into()),
             );
             return None;
         }
@@ -531,8 +526,11 @@ impl Checker<'_> {
             self.err(
                 "check::negative-budget",
                 lit.span,
-                format!("the budget `{}` is negative", lit.value.normalize()),
-                Some("a budget is the money available: zero or more".into()),
+                format!(
+                    "预算 `{}` 是负数 (the budget is negative)",
+                    lit.value.normalize()
+                ),
+                Some("预算是可用的资金:零或更多".into()),
             );
             return None;
         }
@@ -541,10 +539,10 @@ impl Checker<'_> {
                 "check::budget-cents",
                 lit.span,
                 format!(
-                    "the budget `{}` has fractions of a cent",
+                    "预算 `{}` 精确到了分以下 (fractions of a cent)",
                     lit.value.normalize()
                 ),
-                Some("a budget is paid in cents: at most two decimals".into()),
+                Some("预算以分为单位:最多两位小数".into()),
             );
             return None;
         }
@@ -557,7 +555,7 @@ impl Checker<'_> {
             self.err(
                 "check::limit",
                 n.span,
-                format!("`limit` takes a whole number of firms, not `{v}`"),
+                format!("`limit` 要写企业家数(整数),不是 `{v}` (a whole number of firms)"),
                 None,
             );
             return 1;
@@ -566,8 +564,8 @@ impl Checker<'_> {
             self.err(
                 "check::limit",
                 n.span,
-                format!("`limit {v}` pays no firm"),
-                Some("the number of firms paid must be 1 or more".into()),
+                format!("`limit {v}` 一家企业也不发 (pays no firm)"),
+                Some("获得兑付的企业数至少为 1".into()),
             );
             return 1;
         }
@@ -582,7 +580,7 @@ impl Checker<'_> {
                 "check::type",
                 e.span,
                 format!(
-                    "{what} orders firms by a number or a date, this is {}",
+                    "{what} 按数字或日期给企业排序,这里是{} (orders by a number or a date)",
                     t.ty.describe()
                 ),
                 None,
@@ -598,13 +596,13 @@ impl Checker<'_> {
             Ty::Percent => self.err(
                 "check::type",
                 e.span,
-                format!("{what} is money, this is a percent"),
-                Some("multiply the percent by an amount, e.g. `ui_premium_paid * 60%`".into()),
+                format!("{what} 应是金额,这里是百分比 (money, not a percent)"),
+                Some("用金额乘以百分比,如 `ui_premium_paid * 60%`".into()),
             ),
             other => self.err(
                 "check::type",
                 e.span,
-                format!("{what} is money, this is {}", other.describe()),
+                format!("{what} 应是金额,这里是{} (must be money)", other.describe()),
                 None,
             ),
         }
@@ -618,12 +616,7 @@ impl Checker<'_> {
     ) -> program::Exclusive {
         program::Exclusive {
             label: x.label.value.clone(),
-            policies: self.group_ids(
-                &x.policies,
-                policies,
-                "check::exclusive",
-                "an exclusive group",
-            ),
+            policies: self.group_ids(&x.policies, policies, "check::exclusive", "互斥组"),
         }
     }
 
@@ -631,7 +624,7 @@ impl Checker<'_> {
     /// cap is read for each firm (fields, defines, `as_of`, prior payments;
     /// no `let`), and every listed policy pays an amount.
     fn combined(&mut self, x: &ast::Combined, policies: &[program::Policy]) -> program::Combined {
-        let ids = self.group_ids(&x.policies, policies, "check::combined", "a combined group");
+        let ids = self.group_ids(&x.policies, policies, "check::combined", "合并限额组");
         for &i in &ids {
             let Some(p) = policies.get(i) else { continue };
             let Some(id) = x.policies.iter().find(|id| id.name == p.id) else {
@@ -642,21 +635,16 @@ impl Checker<'_> {
                     "check::combined-amount",
                     id.span,
                     format!(
-                        "policy `{}` has no `amount`, so a combined cap has nothing to share",
+                        "政策 `{}` 没有 `amount`,合并限额无额可分 (no amount to cap)",
                         id.name
                     ),
-                    Some("a combined group lists policies that pay an amount".into()),
+                    Some("合并限额组只列发放金额的政策".into()),
                 );
             }
         }
         self.within = format!("combined \"{}\"", x.label.value);
         let mut reads = BTreeSet::new();
-        let cap = self.money_expr(
-            &x.cap,
-            &Scope::default(),
-            &mut reads,
-            "the cap of a combined group",
-        );
+        let cap = self.money_expr(&x.cap, &Scope::default(), &mut reads, "合并限额组的 `cap`");
         self.within.clear();
         program::Combined {
             label: x.label.value.clone(),
@@ -685,7 +673,7 @@ impl Checker<'_> {
                         self.err(
                             code,
                             id.span,
-                            format!("`{}` is listed twice in this group", id.name),
+                            format!("`{}` 在组里列了两次 (listed twice)", id.name),
                             None,
                         );
                     } else {
@@ -696,12 +684,12 @@ impl Checker<'_> {
                 Err(_) => {
                     let help =
                         crate::suggest::closest(&id.name, policies.iter().map(|p| p.id.as_str()))
-                            .map(|s| format!("did you mean `{s}`?"));
+                            .map(|s| format!("是不是 `{s}`? (did you mean `{s}`?)"));
                     self.err(
                         "check::unknown-policy",
                         id.span,
-                        format!("no policy has the id `{}`", id.name),
-                        help.or(Some(format!("{what} lists policy ids of this set"))),
+                        format!("没有编号为 `{}` 的政策 (no such policy)", id.name),
+                        help.or(Some(format!("{what}列的是本政策集的政策编号"))),
                     );
                 }
             }

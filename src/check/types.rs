@@ -47,8 +47,8 @@ impl Ty {
         matches!(self, Ty::Text | Ty::Enum(_) | Ty::Error)
     }
 
-    /// The word officers read in messages.
-    pub fn describe(self) -> &'static str {
+    /// The English word, beside the Chinese where engineers read it.
+    pub fn name_en(self) -> &'static str {
         match self {
             Ty::Bool => "a true/false value",
             Ty::Integer => "an integer",
@@ -59,6 +59,21 @@ impl Ty {
             Ty::Text | Ty::Enum(_) => "a text",
             Ty::List => "a list",
             Ty::Error => "an unknown value",
+        }
+    }
+
+    /// The word officers read in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Ty::Bool => "真假值",
+            Ty::Integer => "整数",
+            Ty::Number => "数字",
+            Ty::Money => "金额",
+            Ty::Percent => "百分比",
+            Ty::Date => "日期",
+            Ty::Text | Ty::Enum(_) => "文字",
+            Ty::List => "列表",
+            Ty::Error => "未知的值",
         }
     }
 }
@@ -100,25 +115,25 @@ pub fn comparable(a: Ty, b: Ty) -> Result<(), (String, Option<String>)> {
     match (a, b) {
         (Error, _) | (_, Error) => Ok(()),
         (Money, Percent) | (Percent, Money) => no(
-            "money cannot be compared with a percent".into(),
-            Some("to compare a share, divide first, e.g. `rnd / revenue >= 3%`"),
+            "金额不能和百分比比较 (money vs a percent)".into(),
+            Some("比较占比请先相除,如 `rnd / revenue >= 3%`"),
         ),
         (x, y) if x.is_numeric() && y.is_numeric() => Ok(()),
         (Date, Date) | (Bool, Bool) => Ok(()),
         (x, y) if x.is_textual() && y.is_textual() => Ok(()),
         (List, _) | (_, List) => no(
-            "a list is not compared with a single value".into(),
-            Some("to test whether a list holds a text, write `tags contains \"专精特新\"`"),
+            "列表不能和单个值比较 (a list vs a single value)".into(),
+            Some("检查列表是否含某项,写 `tags contains \"专精特新\"`"),
         ),
         (Date, y) | (y, Date) if y.is_numeric() => no(
-            format!("a date cannot be compared with {}", y.describe()),
-            Some("write a date as `2020-01-01`, or compare its year: `year(registered_on) >= 2020`"),
+            format!("日期不能和{}比较 (a date vs {})", y.describe(), y.name_en()),
+            Some("日期写成 `2020-01-01`,或比较年份:`year(registered_on) >= 2020`"),
         ),
         (x, y) if (x.is_textual() && y.is_numeric()) || (x.is_numeric() && y.is_textual()) => no(
-            "a text cannot be compared with a number".into(),
-            Some("codes such as regions are texts: write them in quotes, e.g. `region == \"420102\"`"),
+            "文字不能和数字比较 (a text vs a number)".into(),
+            Some("区划代码等编码是文字:请加引号,如 `region == \"420102\"`"),
         ),
-        (x, y) => no(format!("{} cannot be compared with {}", x.describe(), y.describe()), None),
+        (x, y) => no(format!("{}不能和{}比较", x.describe(), y.describe()), None),
     }
 }
 

@@ -24,6 +24,14 @@ pub fn check(dir: &Path, json: bool) -> u8 {
                     if files == 1 { "" } else { "s" },
                     dir.display()
                 );
+                let warnings = crate::lint::lint(&set).len();
+                if warnings > 0 {
+                    eprintln!(
+                        "提示:`mianshen lint {}` 发现 {warnings} 条警告 (hint: {warnings} lint warning{})",
+                        dir.display(),
+                        if warnings == 1 { "" } else { "s" }
+                    );
+                }
             }
             EXIT_OK
         }

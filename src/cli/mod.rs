@@ -4,8 +4,10 @@
 
 mod check;
 mod explain;
+mod fmt;
 mod generate;
 mod ledger;
+mod lint;
 mod publish;
 mod run;
 mod test;
@@ -13,11 +15,13 @@ mod verify;
 
 pub use check::check;
 pub use explain::{explain, ExplainArgs};
+pub use fmt::fmt;
 pub use generate::{generate, GenerateArgs};
 pub use ledger::{ledger_add, ledger_check};
+pub use lint::lint;
 pub use publish::{publish, publish_needs_date, PublishArgs};
 pub use run::{run, RunArgs};
-pub use test::test;
+pub use test::{test, TestArgs, TestFormat};
 pub use verify::verify;
 
 use std::path::Path;

@@ -25,6 +25,8 @@ pub struct RunArgs {
     pub quiet: bool,
     /// The payments already made (`--ledger`).
     pub ledger: Option<PathBuf>,
+    /// Only these policies (`--policy`, `--only`); empty: the whole set.
+    pub selection: crate::select::Selection,
 }
 
 /// `mianshen run DIR --data FILE --as-of DATE`
@@ -38,10 +40,22 @@ pub fn run(args: &RunArgs) -> u8 {
             .num_threads(n.max(1))
             .build_global();
     }
-    let set = match load(&args.dir, args.json_errors) {
+    let mut set = match load(&args.dir, args.json_errors) {
         Ok(s) => s,
         Err(c) => return c,
     };
+    if !args.selection.is_all() {
+        match set
+            .program
+            .select(&args.selection, &args.dir.to_string_lossy())
+        {
+            Ok(p) => set.program = p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
     let opts = crate::data::ReadOptions {
         encoding: args.encoding,
     };
@@ -438,6 +452,7 @@ fn run_into(
         warnings: &warnings,
         ledger: ledger.as_deref(),
         ledger_arg: args.ledger.as_deref(),
+        selection: (!args.selection.is_all()).then_some(&args.selection),
     };
     crate::report::write_manifest(&record, pending.file("manifest.json")?)?;
     Ok(RunDone {

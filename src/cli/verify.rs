@@ -57,6 +57,7 @@ pub fn verify(
         timings: false,
         quiet: true,
         ledger: recorded.ledger.clone(),
+        selection: crate::select::Selection::from_json(&recorded.manifest["selection"]),
     };
     let code = run(&args);
     if code != EXIT_OK {

@@ -289,6 +289,8 @@ pub struct RunRecord<'a> {
     /// The ledger read (`--ledger`), and its path as given.
     pub ledger: Option<&'a crate::data::ledger::Ledger>,
     pub ledger_arg: Option<&'a std::path::Path>,
+    /// The policies selected (`--policy`, `--only`); none: the whole set.
+    pub selection: Option<&'a crate::select::Selection>,
 }
 
 /// manifest.json: engine version, as_of, input hashes and the counts.
@@ -388,6 +390,10 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         if let Some(m) = manifest.as_object_mut() {
             m.insert("combined".into(), serde_json::Value::Array(combined));
         }
+    }
+    // only a partial run says so: a whole run's manifest is as it always was
+    if let (Some(sel), Some(map)) = (r.selection, manifest.as_object_mut()) {
+        map.insert("selection".into(), sel.to_json());
     }
     manifest
 }

@@ -201,3 +201,76 @@ pub enum ExprKind {
     /// diagnostic has already been reported.
     Invalid,
 }
+
+impl Expr {
+    /// The expressions directly inside this one, in the order written.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Number(..)
+            | ExprKind::Date(_)
+            | ExprKind::Text(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Name(_)
+            | ExprKind::Invalid => Vec::new(),
+            ExprKind::List(xs) | ExprKind::Call(_, xs) => xs.iter().collect(),
+            ExprKind::Neg(x) | ExprKind::Not(x) => vec![x],
+            ExprKind::IsMissing { expr, .. } => vec![expr],
+            ExprKind::Arith(_, a, b)
+            | ExprKind::And(a, b)
+            | ExprKind::Or(a, b)
+            | ExprKind::Compare(_, a, b)
+            | ExprKind::Contains(a, b)
+            | ExprKind::In {
+                item: a, list: b, ..
+            } => vec![a, b],
+            ExprKind::Between(x, lo, hi) => vec![x, lo, hi],
+            ExprKind::If(c, a, b) => vec![c, a, b],
+            ExprKind::When { arms, otherwise } => arms
+                .iter()
+                .flat_map(|(c, v)| [c, v])
+                .chain(otherwise.as_deref())
+                .collect(),
+            ExprKind::Tiers {
+                base,
+                rows,
+                otherwise,
+                ..
+            } => std::iter::once(&**base)
+                .chain(rows.iter().flat_map(|r| [&r.bound, &r.result]))
+                .chain(otherwise.as_deref())
+                .collect(),
+            ExprKind::Progressive { base, rows, .. } => std::iter::once(&**base)
+                .chain(rows.iter().flat_map(|r| r.upto.iter().chain([&r.rate])))
+                .collect(),
+        }
+    }
+
+    /// Calls `f` on this expression and every expression inside it.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Expr)) {
+        f(self);
+        for c in self.children() {
+            c.walk(f);
+        }
+    }
+}
+
+impl Item {
+    /// The expressions of this item (none for a title or a date).
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ItemKind::Title(_)
+            | ItemKind::Issuer(_)
+            | ItemKind::Basis(_)
+            | ItemKind::Valid(..)
+            | ItemKind::Budget(_)
+            | ItemKind::Allocate(Allocate::ProRata) => Vec::new(),
+            ItemKind::Allocate(Allocate::By(e, _))
+            | ItemKind::Limit(_, e, _)
+            | ItemKind::Let(_, e)
+            | ItemKind::Require(_, e)
+            | ItemKind::Exclude(_, e)
+            | ItemKind::Amount(_, e)
+            | ItemKind::Cap(e) => vec![e],
+        }
+    }
+}

@@ -3,7 +3,9 @@
 pub mod ast;
 mod parse;
 mod scan;
+mod slips;
 mod wording;
 
 pub use parse::parse_file;
-pub use wording::KEYWORDS;
+pub use slips::data_file_date;
+pub use wording::{lex_map, Lex, KEYWORDS};

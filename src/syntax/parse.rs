@@ -126,7 +126,7 @@ impl<'s> Builder<'s> {
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
         let (start, mut end) = (s.start(), s.end());
-        while end > start && self.lex.get(end - 1) == Some(&Lex::Blank) {
+        while end > start && self.lex.get(end - 1).is_some_and(|l| l.blank()) {
             end -= 1;
         }
         Span {
@@ -353,8 +353,8 @@ impl<'s> Builder<'s> {
     /// Reports the first too-deep place of an expression; the expression is
     /// then read as invalid from there down.
     fn too_deep(&mut self, span: Span) -> Expr {
-        let message = format!("expression nested more than {MAX_DEPTH} deep");
-        self.too_deep_as(span, message, "split it with `let`")
+        let message = format!("表达式嵌套超过 {MAX_DEPTH} 层 (nested more than {MAX_DEPTH} deep)");
+        self.too_deep_as(span, message, "请用 `let` 把它拆开")
     }
 
     fn too_deep_as(&mut self, span: Span, message: String, help: &str) -> Expr {
@@ -372,15 +372,11 @@ impl<'s> Builder<'s> {
         let n = operands.len();
         if self.depth + n.saturating_sub(1) > MAX_DEPTH {
             let message = if n > MAX_DEPTH {
-                format!("{n} terms in a row joined by operators; at most {MAX_DEPTH} are allowed")
+                format!("{n} 项用运算符连成一串,最多 {MAX_DEPTH} 项 ({n} terms in a row)")
             } else {
-                format!("expression nested more than {MAX_DEPTH} deep")
+                format!("表达式嵌套超过 {MAX_DEPTH} 层 (nested more than {MAX_DEPTH} deep)")
             };
-            self.too_deep_as(
-                span,
-                message,
-                "split it with `let`, e.g. `let part_1 = a + b + …`",
-            );
+            self.too_deep_as(span, message, "请用 `let` 拆开,如 `let part_1 = a + b + …`");
             return None;
         }
         let built = operands
@@ -573,8 +569,11 @@ impl<'s> Builder<'s> {
                 self.error(
                     "syntax::chained-comparison",
                     tspan,
-                    "comparisons do not chain".into(),
-                    Some("join two comparisons with `and`, e.g. `a <= x and x <= b`, or use `x between a and b`".into()),
+                    "比较不能连写 (comparisons do not chain)".into(),
+                    Some(
+                        "用 `and` 连接两个比较,如 `a <= x and x <= b`,或写 `x between a and b`"
+                            .into(),
+                    ),
                 );
                 return invalid(span);
             }
@@ -596,8 +595,8 @@ impl<'s> Builder<'s> {
                     self.error(
                         "syntax::single-equals",
                         tspan,
-                        "`=` does not compare".into(),
-                        Some("write `==` to compare two values".into()),
+                        "`=` 不是比较:比较相等请写 `==` (write `==`)".into(),
+                        Some("`=` 只用于 `let` 和 `define` 赋值;比较两个值是否相等用 `==`".into()),
                     );
                     ExprKind::Compare(CmpOp::Eq, Box::new(lhs), self.boxed(parts.next(), tspan))
                 }
@@ -729,8 +728,8 @@ impl<'s> Builder<'s> {
                     self.error(
                         "syntax::bad-date",
                         span,
-                        format!("`{body_text}` is not a date in the calendar"),
-                        Some("check the month (01-12) and the day of the month".into()),
+                        format!("`{body_text}` 不是日历上的日期 (no such day)"),
+                        Some("请检查月份(01-12)和日期".into()),
                     );
                     ExprKind::Invalid
                 }
@@ -740,10 +739,10 @@ impl<'s> Builder<'s> {
                 self.error(
                     "syntax::bad-date",
                     span,
-                    format!("dates are written with four, two and two digits, not `{whole}`"),
+                    format!("日期请写成四位年、两位月、两位日,不是 `{whole}` (write dates as 2025-01-01)"),
                     Some(match fixed {
-                        Some(f) => format!("write `{f}`"),
-                        None => "write e.g. `2024-01-01`".into(),
+                        Some(f) => format!("写成 `{f}`"),
+                        None => "写成如 `2024-01-01`".into(),
                     }),
                 );
                 ExprKind::Invalid
@@ -786,27 +785,48 @@ impl<'s> Builder<'s> {
         self.error(
             "syntax::number-too-large",
             span,
-            format!("`{text}` is too large or too precise for an exact decimal"),
-            Some("numbers carry at most 28 significant digits".into()),
+            format!("`{text}` 太大或小数位太多 (too large or too precise)"),
+            Some("数字最多 28 位有效数字".into()),
         );
         ExprKind::Invalid
     }
 
     fn bad_follow(&mut self, whole: &str, follow: &str, span: Span) {
-        let help = if follow.starts_with(',') {
-            "thousands separators belong to data files only: write `1000000` or `1_000_000`"
-                .to_string()
+        if let Some(date) = super::slips::data_file_date(whole) {
+            self.error(
+                "syntax::bad-date",
+                span,
+                format!("日期请写成 `{date}`,不是 `{whole}` (write dates as `{date}`)"),
+                Some(
+                    "政策里的日期写成 `2025-01-01`;`2025/1/1`、`2025年1月1日` 只在数据文件里可用"
+                        .into(),
+                ),
+            );
+            return;
+        }
+        let (message, help) = if follow.starts_with(',') {
+            let digits: String = whole.chars().filter(|c| *c != ',').collect();
+            (
+                format!("数字里不能有千位分隔符:请写 `{digits}` (write `{digits}`)"),
+                format!(
+                    "千位分隔符 `,` 只能出现在数据文件里;政策里写 `{digits}`,也可以用 `_` 分组"
+                ),
+            )
         } else if follow.starts_with('.') {
-            "a number has at most one decimal point".to_string()
+            (
+                format!("`{whole}` 不是数字:小数点只能有一个 (not a number)"),
+                "一个数字最多一个小数点".to_string(),
+            )
         } else {
-            "the only suffixes are `万`, `亿` and `元` (and `%`); put other units in the label, or leave a space before a name".to_string()
+            (
+                format!(
+                    "`{whole}` 不是数字:`{follow}` 紧跟在数字后面 (`{follow}` follows the digits)"
+                ),
+                "数字后只能跟 `万`、`亿`、`元`(或 `%`);其他单位请写在标签里,数字和名称之间留空格"
+                    .to_string(),
+            )
         };
-        self.error(
-            "syntax::number-suffix",
-            span,
-            format!("`{whole}` is not a number: `{follow}` follows the digits directly"),
-            Some(help),
-        );
+        self.error("syntax::number-suffix", span, message, Some(help));
     }
 }
 

@@ -35,6 +35,18 @@ fn ascii_for(c: char) -> Option<&'static str> {
     })
 }
 
+/// Mathematical signs an officer types for an operator.
+fn operator_for(c: char) -> Option<&'static str> {
+    Some(match c {
+        '≥' | '⩾' => ">=",
+        '≤' | '⩽' => "<=",
+        '≠' => "!=",
+        '×' => "*",
+        '÷' => "/",
+        _ => return None,
+    })
+}
+
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 /// Reports every full-width punctuation mark outside texts and comments, and
@@ -56,11 +68,13 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
             diags.push(
                 Diagnostic::new(
                     "syntax::too-deep",
-                    format!("{what} nested more than {MAX_NESTING} deep"),
+                    format!(
+                        "{what}嵌套超过 {MAX_NESTING} 层 (nested more than {MAX_NESTING} deep)"
+                    ),
                 )
                 .at(src, at, at + len)
-                .label("too deep")
-                .help("split the expression with `let`"),
+                .label("嵌套太深")
+                .help("请用 `let` 把表达式拆开"),
             );
         }
     };
@@ -87,7 +101,7 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
                 prefixes = 0;
                 depth += 1;
                 if depth > MAX_NESTING {
-                    too_deep(&mut diags, i, 1, "brackets");
+                    too_deep(&mut diags, i, 1, "括号");
                 }
             }
             ')' | ']' | '}' => {
@@ -97,7 +111,7 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
             '-' => {
                 prefixes += 1;
                 if prefixes > MAX_NESTING {
-                    too_deep(&mut diags, i, 1, "prefix operators");
+                    too_deep(&mut diags, i, 1, "前缀运算符");
                 }
             }
             c if c.is_whitespace() => {}
@@ -117,14 +131,14 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
                     "not" => {
                         prefixes += 1;
                         if prefixes > MAX_NESTING {
-                            too_deep(&mut diags, i, 3, "prefix operators");
+                            too_deep(&mut diags, i, 3, "前缀运算符");
                         }
                         continue;
                     }
                     _ if nests => {
                         ifs += 1;
                         if ifs > MAX_NESTING {
-                            too_deep(&mut diags, i, word.len(), "`if` and `when` expressions");
+                            too_deep(&mut diags, i, word.len(), "`if` 和 `when` 表达式");
                         }
                     }
                     "require" | "exclude" | "let" | "amount" | "cap" | "define" | "policy"
@@ -136,15 +150,27 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
             }
             _ => {
                 prefixes = 0;
-                if let Some(ascii) = ascii_for(c) {
+                if let Some(op) = operator_for(c) {
                     diags.push(
                         Diagnostic::new(
                             "syntax::full-width",
-                            format!("full-width `{c}` outside a text: use the ASCII `{ascii}`"),
+                            format!("`{c}` 请写 `{op}` (write `{op}`)"),
                         )
                         .at(src, i, i + c.len_utf8())
-                        .label(format!("write `{ascii}` here"))
-                        .help("switch the input method to half-width (半角) punctuation outside quotes"),
+                        .label(format!("写成 `{op}`"))
+                        .help("运算符用英文键盘输入:`>=`、`<=`、`!=`、`*`、`/`"),
+                    );
+                } else if let Some(ascii) = ascii_for(c) {
+                    diags.push(
+                        Diagnostic::new(
+                            "syntax::full-width",
+                            format!(
+                                "引号外不能用全角 `{c}`,请写半角 `{ascii}` (full-width `{c}`: use the ASCII `{ascii}`)"
+                            ),
+                        )
+                        .at(src, i, i + c.len_utf8())
+                        .label(format!("写成 `{ascii}`"))
+                        .help("引号外请把输入法切换到半角标点"),
                     );
                 }
             }

@@ -2,6 +2,7 @@
 //! found, where (the furthest token pest tried), and a help to follow.
 
 use super::parse::{PolicyGrammar, Rule};
+use super::slips;
 use crate::diag::{Diagnostic, SourceText};
 use pest::Parser;
 
@@ -36,19 +37,28 @@ pub(super) fn parse_in_detail(text: &str) -> Result<(), pest::error::Error<Rule>
 /// a syntax error stops the file at that point (the rest of the set goes on).
 /// What each byte of a policy file is, for placing markers: pest's spans
 /// and error positions know nothing of comments.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lex {
-    /// Whitespace or a comment.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lex {
+    /// Whitespace.
     Blank,
+    /// Part of a comment, `//` or `#` to the end of the line.
+    Comment,
     /// Part of a token other than a text.
     Code,
     /// Part of a text `"…"`, quotes included.
     Text,
 }
 
+impl Lex {
+    /// Whitespace or a comment: nothing pest reads.
+    pub fn blank(self) -> bool {
+        matches!(self, Lex::Blank | Lex::Comment)
+    }
+}
+
 /// Classifies every byte of `text` (see [`Lex`]); a `#` or `{` inside a
 /// text is part of the text.
-pub(super) fn lex_map(text: &str) -> Vec<Lex> {
+pub fn lex_map(text: &str) -> Vec<Lex> {
     let mut map = vec![Lex::Blank; text.len()];
     let mut chars = text.char_indices().peekable();
     let mark = |map: &mut Vec<Lex>, i: usize, c: char, lex: Lex| {
@@ -72,8 +82,8 @@ pub(super) fn lex_map(text: &str) -> Vec<Lex> {
                     }
                 }
             }
-            '#' => skip_comment(&mut chars),
-            '/' if matches!(chars.peek(), Some(&(_, '/'))) => skip_comment(&mut chars),
+            '#' => mark_comment(&mut map, i, &mut chars),
+            '/' if matches!(chars.peek(), Some(&(_, '/'))) => mark_comment(&mut map, i, &mut chars),
             ' ' | '\t' | '\r' | '\n' | '\u{3000}' | '\u{FEFF}' => {}
             _ => mark(&mut map, i, c, Lex::Code),
         }
@@ -81,15 +91,26 @@ pub(super) fn lex_map(text: &str) -> Vec<Lex> {
     map
 }
 
-pub(super) fn skip_comment(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
-    while chars.next_if(|&(_, c)| c != '\n').is_some() {}
+/// Marks a comment from `start` to the end of its line.
+fn mark_comment(
+    map: &mut [Lex],
+    start: usize,
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+) {
+    let mut end = start + 1;
+    while let Some((j, c)) = chars.next_if(|&(_, c)| c != '\n') {
+        end = j + c.len_utf8();
+    }
+    for b in map.iter_mut().take(end).skip(start) {
+        *b = Lex::Comment;
+    }
 }
 
 /// End of the last token before `pos`: where "the end of the file" or "the
 /// line before ends too early" is best shown.
 pub(super) fn last_token_end(lex: &[Lex], pos: usize) -> usize {
     let mut end = pos.min(lex.len());
-    while end > 0 && lex.get(end - 1) == Some(&Lex::Blank) {
+    while end > 0 && lex.get(end - 1).is_some_and(|l| l.blank()) {
         end -= 1;
     }
     end
@@ -118,21 +139,21 @@ pub(super) fn block_name(text: &str, brace: usize) -> String {
     let words: Vec<&str> = head.split_whitespace().collect();
     if let Some(i) = words.iter().rposition(|w| *w == "policy") {
         if let Some(id) = words.get(i + 1) {
-            return format!("policy `{id}`");
+            return format!("政策 `{id}`");
         }
     }
     for (word, what) in [
-        ("tiers", "the `tiers` table"),
-        ("progressive", "the `progressive` table"),
-        ("exclusive", "the `exclusive` group"),
-        ("combined", "the `combined` group"),
-        ("amount", "the `amount { … }`"),
+        ("tiers", "`tiers` 档位表"),
+        ("progressive", "`progressive` 累进表"),
+        ("exclusive", "`exclusive` 互斥组"),
+        ("combined", "`combined` 合并限额组"),
+        ("amount", "`amount { … }`"),
     ] {
         if words.contains(&word) {
             return what.to_string();
         }
     }
-    "the `{`".to_string()
+    "这个 `{`".to_string()
 }
 
 /// What pest was ready to accept where it stopped, grouped and worded for
@@ -143,7 +164,7 @@ pub(super) struct Expected {
     items: Vec<(u8, String)>,
     /// An expression is expected here, but not one that may be an `if` or a
     /// `when` (the operand of an operator, a tier row's value …).
-    operand_only: bool,
+    pub(super) operand_only: bool,
 }
 
 impl Expected {
@@ -203,13 +224,12 @@ impl Expected {
     }
 
     fn tidy(&mut self) {
-        if self.has("an operator") {
+        if self.has(OPERATOR) {
             // `=` is then the comparison written wrong, reported after parsing
             self.items.retain(|(_, d)| d != "`=`");
         }
-        if self.has("an expression") {
-            self.items
-                .retain(|(_, d)| d != "a date like `2024-01-01`" && d != "a name");
+        if self.has(EXPRESSION) {
+            self.items.retain(|(_, d)| d != DATE && d != NAME);
         }
         self.items.sort();
     }
@@ -220,20 +240,20 @@ impl Expected {
         }
     }
 
-    fn has(&self, text: &str) -> bool {
+    pub(super) fn has(&self, text: &str) -> bool {
         self.items.iter().any(|(_, t)| t == text)
     }
 
-    fn has_value(&self) -> bool {
-        self.has("an expression") || self.has("a name")
+    pub(super) fn has_value(&self) -> bool {
+        self.has(EXPRESSION) || self.has(NAME)
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         let words: Vec<&str> = self.items.iter().map(|(_, t)| t.as_str()).collect();
         match words.as_slice() {
-            [] => "something else".to_string(),
+            [] => "其他内容".to_string(),
             [one] => one.to_string(),
-            [first @ .., last] => format!("{} or {last}", first.join(", ")),
+            [first @ .., last] => format!("{} 或 {last}", first.join("、")),
         }
     }
 }
@@ -254,31 +274,32 @@ pub(super) fn syntax_error(
     let rest = text.get(pos..).unwrap_or("");
     if rest.starts_with('"') && !text_closes(rest) {
         let line_end = pos + rest.find(['\r', '\n']).unwrap_or(rest.len());
-        return Diagnostic::new("syntax::unterminated-text", "this text is not closed")
+        return Diagnostic::new("syntax::unterminated-text", "这段文字没有结束的双引号")
             .at(src, pos, line_end)
-            .label("the text starts here and runs to the end of the line")
+            .label("文字从这里开始,一直到行尾")
             .help(
-                "end the text with `\"` on the same line; a `\"` inside a text is written `\\\"`",
+                "在同一行用 `\"` 结束文字;文字里要用引号时写「」或“”(a text ends with `\"` on its line)",
             );
     }
     let (expected, pos) = Expected::new(e, pos);
     let at = Found::at(text, lex, pos);
     let found_desc = if at.end_of_file {
-        "the end of the file".to_string()
+        END_OF_FILE.to_string()
     } else if at.keyword && expected.has_value() {
-        format!("the reserved word `{}`", at.token)
+        format!("保留字 `{}`", at.token)
     } else {
         format!("`{}`", at.token)
     };
     let expected_text = expected.text();
-    let hint = hint(src, lex, &expected, &at, &found_desc);
+    let hint = slips::hint(src, lex, &expected, &at, &found_desc);
     let message = hint
         .message
-        .unwrap_or_else(|| format!("expected {expected_text}, found {found_desc}"));
-    let label = hint.label.or_else(|| {
-        (expected_text.chars().count() <= 40).then(|| format!("expected {expected_text}"))
-    });
-    let mut d = Diagnostic::new("syntax::unexpected", message).at(src, at.start, at.end);
+        .unwrap_or_else(|| format!("这里应为 {expected_text},却是 {found_desc}"));
+    let label = hint
+        .label
+        .or_else(|| (expected_text.chars().count() <= 40).then(|| format!("应为 {expected_text}")));
+    let (start, end) = hint.span.unwrap_or((at.start, at.end));
+    let mut d = Diagnostic::new("syntax::unexpected", message).at(src, start, end);
     if let Some(l) = label {
         d = d.label(l);
     }
@@ -291,16 +312,16 @@ pub(super) fn syntax_error(
 /// What stands where the parser stopped, and where to put the marker.
 pub(super) struct Found {
     /// The word or symbol there (empty at the end of the file).
-    token: String,
-    keyword: bool,
-    end_of_file: bool,
+    pub(super) token: String,
+    pub(super) keyword: bool,
+    pub(super) end_of_file: bool,
     /// The token is the first thing on its line.
-    starts_line: bool,
+    pub(super) starts_line: bool,
     /// The token before it is a text (a label, a title).
-    after_text: bool,
-    pos: usize,
-    start: usize,
-    end: usize,
+    pub(super) after_text: bool,
+    pub(super) pos: usize,
+    pub(super) start: usize,
+    pub(super) end: usize,
 }
 
 impl Found {
@@ -335,123 +356,8 @@ impl Found {
         }
     }
 
-    fn is(&self, words: &[&str]) -> bool {
+    pub(super) fn is(&self, words: &[&str]) -> bool {
         words.contains(&self.token.as_str())
-    }
-}
-
-/// A better message, label or help than "expected X, found Y" alone.
-#[derive(Default)]
-pub(super) struct Hint {
-    message: Option<String>,
-    label: Option<String>,
-    help: Option<String>,
-}
-
-pub(super) fn help(text: impl Into<String>) -> Hint {
-    Hint {
-        help: Some(text.into()),
-        ..Hint::default()
-    }
-}
-
-/// The mistakes officers make most, recognised from what was expected and
-/// what was found.
-pub(super) fn hint(
-    src: &SourceText,
-    lex: &[Lex],
-    expected: &Expected,
-    at: &Found,
-    found_desc: &str,
-) -> Hint {
-    let word = at.token.as_str();
-    if at.is(&["if", "when"]) && expected.operand_only {
-        let form = if word == "if" {
-            "(if … then … else …)"
-        } else {
-            "(when … then … else …)"
-        };
-        return Hint {
-            message: Some(format!("`{word}` needs parentheses here")),
-            label: Some(format!("write `(` before `{word}`")),
-            help: Some(format!(
-                "as the operand of an operator, a tier row or `between`, \
-                 a conditional is written in parentheses: `{form}`"
-            )),
-        };
-    }
-    if expected.has("`}`")
-        && (at.end_of_file || at.is(&["policy", "define", "exclusive", "combined"]))
-    {
-        let opened = unclosed_brace(&src.text, lex, at.pos);
-        let what = opened.map_or("the policy".to_string(), |b| block_name(&src.text, b));
-        let line = opened.map(|b| src.line_col(b).0);
-        return Hint {
-            message: Some(format!("expected `}}` to close {what}, found {found_desc}")),
-            label: Some(
-                if at.end_of_file {
-                    "`}` missing after this"
-                } else {
-                    "`}` missing before this"
-                }
-                .into(),
-            ),
-            help: Some(match line {
-                Some(line) => format!("{what} opens with `{{` on line {line}; end it with `}}`"),
-                None => "every `{` needs its `}`".to_string(),
-            }),
-        };
-    }
-    if expected.has("`policy`") && at.is(ITEM_WORDS) {
-        return help(format!(
-            "`{word}` is written inside a policy, between `policy ID {{` and its `}}`; \
-             is there a `}}` too many above?"
-        ));
-    }
-    if at.keyword && expected.has_value() {
-        return help(if at.starts_line && at.after_text && at.is(ITEM_WORDS) {
-            format!(
-                "the label before `{word}` has nothing after it: \
-                 write the condition or the amount after the label"
-            )
-        } else if at.starts_line && at.is(ITEM_WORDS) {
-            format!(
-                "`{word}` starts a new item: the line before ends too early (is a value missing?)"
-            )
-        } else if at.is(OPERATOR_WORDS) {
-            format!("a value is missing before `{word}`")
-        } else {
-            format!(
-                "`{word}` is a reserved word and cannot be a name; \
-                 a field named so is referred to by its title or an alias"
-            )
-        });
-    }
-    if expected.has("`desc`") {
-        return help("after `by EXPR` write `desc` (largest first) or `asc` (smallest first)");
-    }
-    if expected.has("`to`") {
-        return help("a period is written `valid 2024-01-01 to 2024-12-31`");
-    }
-    if expected.has("`else`") && !expected.has(TIER_ROW) {
-        return help("`if … then …` needs its `else …`: `if C then A else B`");
-    }
-    if expected.has("`=`") {
-        return help("a name is given its value with `=`: `let small_firm = employees <= 30`");
-    }
-    if expected.has("`:`") {
-        return help("a table row is written `>= VALUE : RESULT` in `tiers`, `up to VALUE : RATE` in `progressive`");
-    }
-    if expected.has("`keep highest`") {
-        return help("an exclusive group ends with `keep highest`: `exclusive \"LABEL\" { A, B } keep highest`");
-    }
-    if expected.text() == "a text in double quotes" && !at.end_of_file {
-        return help(format!("write it in double quotes: `\"{word}\"`"));
-    }
-    match word {
-        "'" => help("texts are written in double quotes: `\"小型\"`"),
-        ";" => help("items and conditions need no `;`: start the next one on a new line"),
-        _ => Hint::default(),
     }
 }
 
@@ -517,7 +423,14 @@ pub const KEYWORDS: &[&str] = &[
     "false",
 ];
 
-pub(super) const TIER_ROW: &str = "a tier row like `>= 100万 : 5万`";
+pub(super) const TIER_ROW: &str = "档位行(如 `>= 100万 : 5万`)";
+pub(super) const EXPRESSION: &str = "表达式";
+pub(super) const OPERATOR: &str = "运算符";
+pub(super) const ITEM: &str = "政策条目";
+pub(super) const NAME: &str = "名称";
+pub(super) const TEXT: &str = "双引号中的文字";
+pub(super) const DATE: &str = "日期(如 `2024-01-01`)";
+pub(super) const END_OF_FILE: &str = "文件结尾";
 
 /// The words that start an item of a policy.
 pub(super) const ITEM_WORDS: &[&str] = &[
@@ -563,10 +476,10 @@ pub(super) fn describe_token(token: &str) -> Option<(u8, String)> {
     if ["==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/"].contains(&token)
         || OPERATOR_WORDS.iter().take(6).any(|w| *w == token)
     {
-        return Some((5, "an operator".into()));
+        return Some((5, OPERATOR.into()));
     }
     if ITEM_WORDS.contains(&token) {
-        return Some((4, "a policy item".into()));
+        return Some((4, ITEM.into()));
     }
     if KEYWORDS.contains(&token) {
         return Some((1, format!("`{token}`")));
@@ -603,14 +516,14 @@ pub(super) fn is_expression(rule: Rule) -> bool {
 /// place in the list (see [`Expected`]); `None` for rules that add nothing.
 pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
     let (order, s) = match rule {
-        r if is_expression(r) => (2, "an expression"),
-        Rule::date_lit | Rule::date_body | Rule::bad_date => (2, "a date like `2024-01-01`"),
-        Rule::ident => (2, "a name"),
-        Rule::text => (2, "a text in double quotes"),
-        Rule::signed_lit => (2, "a number"),
+        r if is_expression(r) => (2, EXPRESSION),
+        Rule::date_lit | Rule::date_body | Rule::bad_date => (2, DATE),
+        Rule::ident => (2, NAME),
+        Rule::text => (2, TEXT),
+        Rule::signed_lit => (2, "数字"),
         Rule::tier_row | Rule::tier_op => (3, TIER_ROW),
         Rule::tier_else => (3, "`else : …`"),
-        Rule::prog_row | Rule::kw_up => (3, "a bracket row like `up to 100万 : 10%`"),
+        Rule::prog_row | Rule::kw_up => (3, "分段行(如 `up to 100万 : 10%`)"),
         Rule::prog_above | Rule::kw_above => (3, "`above : …`"),
         Rule::title
         | Rule::issuer
@@ -635,7 +548,7 @@ pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::kw_require
         | Rule::kw_exclude
         | Rule::kw_amount
-        | Rule::kw_cap => (4, "a policy item"),
+        | Rule::kw_cap => (4, ITEM),
         Rule::compare
         | Rule::cmp_op
         | Rule::in_list
@@ -654,16 +567,16 @@ pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::kw_in
         | Rule::kw_contains
         | Rule::kw_between
-        | Rule::kw_is => (5, "an operator"),
+        | Rule::kw_is => (5, OPERATOR),
         Rule::kw_asc => (1, "`asc`"),
         Rule::kw_desc | Rule::direction => (1, "`desc`"),
-        Rule::kw_missing | Rule::kw_present => (1, "`missing` or `present`"),
+        Rule::kw_missing | Rule::kw_present => (1, "`missing` 或 `present`"),
         Rule::kw_keep => (1, "`keep highest`"),
         Rule::policy | Rule::kw_policy => (6, "`policy`"),
         Rule::define | Rule::kw_define => (6, "`define`"),
         Rule::exclusive | Rule::kw_exclusive => (6, "`exclusive`"),
         Rule::combined | Rule::kw_combined => (6, "`combined`"),
-        Rule::EOI => (7, "the end of the file"),
+        Rule::EOI => (7, END_OF_FILE),
         other => {
             let name = format!("{other:?}");
             return Some(match name.strip_prefix("kw_") {

@@ -1,6 +1,9 @@
 //! Test cases written by policy officers (`tests/*.yaml`, LANGUAGE.md
 //! section 9), and `mianshen test`.
 
+pub mod junit;
+pub mod source;
+
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
@@ -9,6 +12,7 @@ use serde_yaml_ng::Value as Yaml;
 use crate::batch::{records, RunOptions};
 use crate::data::named::{self, Input};
 use crate::date::Date;
+use crate::diag::{Diagnostic, SourceText};
 use crate::program::Program;
 
 /// A test file: its reference date and cases.
@@ -21,6 +25,8 @@ pub struct CaseFile {
 #[derive(Debug)]
 pub struct Case {
     pub name: String,
+    /// The line of the file where the case starts (its `name:`).
+    pub line: Option<usize>,
     pub as_of: Date,
     /// Each firm's values, by column name.
     pub firms: Vec<Vec<(String, Input)>>,
@@ -55,6 +61,8 @@ pub struct Expect {
 #[derive(Debug)]
 pub struct CaseResult {
     pub name: String,
+    /// The line of its file where the case starts.
+    pub line: Option<usize>,
     /// Empty when the case passed: one line per mismatch, `what | expected | actual`.
     pub mismatches: Vec<[String; 3]>,
     /// A problem with the case itself (bad firm data, unknown policy).
@@ -81,23 +89,72 @@ pub fn find(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Reads a test file. Errors name the file and, where known, the case.
-pub fn load(path: &Path) -> Result<CaseFile, String> {
-    let display = path.to_string_lossy().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{display}: cannot read: {e}"))?;
-    parse(&display, &text)
+/// The policy set a test file belongs to: the folder above its `tests/`
+/// folder, or the nearest folder above it holding `schema.yaml`.
+pub fn set_of(file: &Path) -> Option<PathBuf> {
+    let parent = file.parent()?;
+    if parent.file_name().is_some_and(|n| n == "tests") {
+        if let Some(set) = parent.parent() {
+            if set.join("schema.yaml").is_file() {
+                return Some(set.to_path_buf());
+            }
+        }
+    }
+    parent
+        .ancestors()
+        .take(4)
+        .find(|d| d.join("schema.yaml").is_file())
+        .map(Path::to_path_buf)
 }
 
-/// Parses the text of a test file.
+/// Reads a test file (UTF-8 or GBK). A file that cannot be read or is not
+/// a test file is a diagnostic naming the file and, where known, the line.
+pub fn load(path: &Path) -> Result<CaseFile, Diagnostic> {
+    let src = source::read(path)?;
+    parse_source(&src)
+}
+
+/// Parses the text of a test file; the error is the diagnostic's message.
 pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
-    let doc: Yaml =
-        serde_yaml_ng::from_str(text).map_err(|e| format!("{name}: not valid YAML: {e}"))?;
+    parse_source(&SourceText::new(name, text)).map_err(|d| format!("{name}: {}", d.message))
+}
+
+/// The line of the first top-level `key:` of a file, for placing a problem.
+fn top_key(src: &SourceText, key: &str) -> Option<(usize, usize)> {
+    let mut at = 0;
+    for line in src.text.split_inclusive('\n') {
+        if line.starts_with(&format!("{key}:")) {
+            return Some((at, at + key.len()));
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// Parses a test file.
+pub fn parse_source(src: &SourceText) -> Result<CaseFile, Diagnostic> {
+    let name = src.name.as_str();
+    let doc: Yaml = serde_yaml_ng::from_str(&src.text).map_err(|e| source::yaml_error(src, &e))?;
+    let place = |d: Diagnostic, key: &str| match top_key(src, key) {
+        Some((a, b)) => d.at(src, a, b),
+        None => d.in_file(name),
+    };
     let top_as_of = match doc.get("as_of") {
-        Some(v) => Some(date(v).map_err(|e| format!("{name}: as_of: {e}"))?),
+        Some(v) => Some(date(v).map_err(|e| {
+            place(
+                Diagnostic::new("test::as-of", format!("as_of: {e}")),
+                "as_of",
+            )
+        })?),
         None => None,
     };
     let Some(cases) = doc.get("cases").and_then(|c| c.as_sequence()) else {
-        return Err(format!("{name}: a test file has `cases:`, a list of cases"));
+        let d = Diagnostic::new(
+            "test::cases",
+            "测试文件要有 `cases:`,下面是用例的列表 (a test file has `cases:`, a list of cases)",
+        )
+        .help("写成:\ncases:\n  - name: 用例名称\n    firm: { … }\n    expect: { … }");
+        return Err(place(d, "cases"));
     };
     let mut out = Vec::new();
     for (i, c) in cases.iter().enumerate() {
@@ -108,6 +165,7 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
         // a broken case fails alone; the others of the file still run
         match case(c, top_as_of) {
             Ok((as_of, firms, expect, ledger)) => out.push(Case {
+                line: source::case_line(src, &case_name),
                 name: case_name,
                 as_of,
                 firms,
@@ -116,6 +174,7 @@ pub fn parse(name: &str, text: &str) -> Result<CaseFile, String> {
                 problem: None,
             }),
             Err(e) => out.push(Case {
+                line: source::case_line(src, &case_name),
                 name: case_name,
                 as_of: top_as_of.unwrap_or(Date::EPOCH),
                 firms: Vec::new(),
@@ -144,22 +203,33 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
         Some(v) => date(v).map_err(|e| format!("as_of: {e}"))?,
         None => top_as_of.ok_or("no `as_of` (give it at the top of the file or in the case)")?,
     };
+    // before the firm: an `expect:` indented into `firm:` is named as such
+    if c.get("expect").and_then(|e| e.as_mapping()).is_none() {
+        return Err(missing_expect(c));
+    }
     let (firms, multi) = match (c.get("firm"), c.get("firms")) {
         (Some(f), None) => (vec![values(f)?], false),
         (None, Some(Yaml::Sequence(fs))) => {
             (fs.iter().map(values).collect::<Result<Vec<_>, _>>()?, true)
         }
-        _ => return Err("a case has either `firm:` (one firm) or `firms:` (a list)".into()),
+        _ => {
+            return Err(
+                "用例要写 `firm:`(一家企业)或 `firms:`(多家企业的列表),只写其一 (a case has either `firm:` or `firms:`)"
+                    .into(),
+            )
+        }
     };
     let Some(expect_map) = c.get("expect").and_then(|e| e.as_mapping()) else {
-        return Err("a case needs `expect:`".into());
+        return Err(missing_expect(c));
     };
     let mut expect = Vec::new();
     for (k, v) in expect_map {
         if multi {
             let key = scalar(k);
             let Some(per) = v.as_mapping() else {
-                return Err(format!("expect `{key}`: map policy ids to expectations"));
+                return Err(format!(
+                    "expect `{key}`:多企业用例的 expect 先写企业主键,下面再写各政策的预期 (map policy ids to expectations)"
+                ));
             };
             for (p, e) in per {
                 expect.push((Some(key.clone()), scalar(p), expectation(e)?));
@@ -173,10 +243,10 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
         Some(Yaml::Sequence(rows)) => rows
             .iter()
             .enumerate()
-            .map(|(i, r)| payment(r, multi).map_err(|e| format!("ledger, payment {}: {e}", i + 1)))
+            .map(|(i, r)| payment(r, multi).map_err(|e| format!("ledger 第 {} 笔兑付 (payment {}): {e}", i + 1, i + 1)))
             .collect::<Result<_, _>>()?,
         Some(_) => {
-            return Err("`ledger:` is a list of payments like `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }`".into())
+            return Err("`ledger:` 是兑付记录的列表,每项如 `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }` (a list of payments)".into())
         }
     };
     Ok((as_of, firms, expect, ledger))
@@ -186,7 +256,7 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
 /// firm), `policy`, `amount`, `paid_on`.
 fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
     let Some(m) = r.as_mapping() else {
-        return Err("a payment is a mapping like `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }`".into());
+        return Err("每笔兑付写成 `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }` (a payment is a mapping)".into());
     };
     let mut p = CasePayment::default();
     for (k, v) in m {
@@ -201,13 +271,15 @@ fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
             "paid_on" => p.paid_on = text,
             other => {
                 return Err(format!(
-                    "unknown item `{other}` (key, policy, amount, paid_on)"
-                ))
+                "兑付记录里不认识的项 `{other}`:可用 key、policy、amount、paid_on (unknown item)"
+            ))
             }
         }
     }
     if multi && p.key.is_none() {
-        return Err("a case with several firms names the firm of each payment: `key:`".into());
+        return Err(
+            "多企业用例的每笔兑付要写 `key:` 指明是哪家企业 (name the firm of each payment)".into(),
+        );
     }
     Ok(p)
 }
@@ -235,21 +307,60 @@ fn number_text(n: &serde_yaml_ng::Number) -> Result<String, String> {
             .count();
         if digits > 15 || t.contains(['e', 'E']) || t.contains("inf") || t.contains("NaN") {
             return Err(format!(
-                "`{t}` is too long to be read exactly as a YAML number: put it in quotes"
+                "`{t}` 位数太多,YAML 无法精确读取,请加引号 (too long to be read exactly as a YAML number: put it in quotes)"
             ));
         }
     }
     Ok(t)
 }
 
+/// A date in any form a data file may write it (`2024-12-31`, `2024/12/31`,
+/// `20241231`, `2024年12月31日`), read by the data files' own rule.
 fn date(v: &Yaml) -> Result<Date, String> {
     let s = scalar(v);
-    Date::parse_iso(&s).ok_or_else(|| format!("`{s}` is not a date: write YYYY-MM-DD"))
+    match crate::data::parse_cell(&crate::schema::FieldType::Date, &s) {
+        Ok(crate::record::Cell::Date(d)) => Ok(d),
+        Ok(_) => Err("没有写日期 (no date given): 写成 `2024-12-31`".into()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why a case has no usable `expect:`, guessing the indentation slip.
+fn missing_expect(c: &Yaml) -> String {
+    let nested_in = ["firm", "firms", "ledger"]
+        .into_iter()
+        .find(|k| match c.get(*k) {
+            Some(Yaml::Mapping(m)) => m.contains_key("expect"),
+            Some(Yaml::Sequence(xs)) => xs.iter().any(|x| x.get("expect").is_some()),
+            _ => false,
+        });
+    match (nested_in, c.get("expect")) {
+        (Some(k), _) => format!(
+            "`expect:` 缩进多了,写进了 `{k}:` 里面;请让 `expect:` 与 `{k}:` 左端对齐 (`expect:` is indented under `{k}:`)"
+        ),
+        (None, Some(Yaml::Null)) => "`expect:` 下面是空的:各政策的期望要比 `expect:` 多缩进两格 (nothing is indented under `expect:`)".into(),
+        (None, Some(_)) => "`expect:` 要写成政策编号到期望的对应,如 `expect: { wengang_2024: { outcome: eligible } }`".into(),
+        (None, None) => "用例缺少 `expect:`(期望的结果);它与 `firm:` 左端对齐 (a case needs `expect:`)".into(),
+    }
+}
+
+/// An outcome as the case writes it, English or Chinese, as the engine names it.
+fn outcome_name(o: &str) -> Option<&'static str> {
+    Some(match o {
+        "eligible" | "符合" => "eligible",
+        "ineligible" | "不符合" => "ineligible",
+        "review" | "待核实" => "review",
+        "not_in_force" | "未生效" | "不在有效期" => "not_in_force",
+        _ => return None,
+    })
 }
 
 fn values(f: &Yaml) -> Result<Vec<(String, Input)>, String> {
     let Some(m) = f.as_mapping() else {
-        return Err("a firm is a mapping of field names to values".into());
+        return Err(
+            "企业写成字段名到值的对应,如 `{ uscc: \"…\", employees: 120 }` (a firm is a mapping)"
+                .into(),
+        );
     };
     let mut out = Vec::new();
     for (k, v) in m {
@@ -263,7 +374,7 @@ fn values(f: &Yaml) -> Result<Vec<(String, Input)>, String> {
             Yaml::Sequence(items) => Input::List(items.iter().map(scalar).collect()),
             _ => {
                 return Err(format!(
-                    "`{}`: a value is a text, a number or a list",
+                    "`{}`:值应是文字、数字或列表 (a text, a number or a list)",
                     scalar(k)
                 ))
             }
@@ -300,12 +411,12 @@ fn expectation(v: &Yaml) -> Result<Expect, String> {
         match scalar(k).as_str() {
             "outcome" => {
                 let o = scalar(val);
-                if !["eligible", "ineligible", "review", "not_in_force"].contains(&o.as_str()) {
+                let Some(name) = outcome_name(&o) else {
                     return Err(format!(
-                        "outcome `{o}` is not one of eligible, ineligible, review, not_in_force"
+                        "outcome `{o}` 不是可用的结果:符合/eligible、不符合/ineligible、待核实/review、未生效/not_in_force"
                     ));
-                }
-                e.outcome = Some(o);
+                };
+                e.outcome = Some(name.to_string());
             }
             "amount" => e.amount = Some(money(val).map_err(|x| format!("amount: {x}"))?),
             "funded" => e.funded = Some(money(val).map_err(|x| format!("funded: {x}"))?),
@@ -315,7 +426,7 @@ fn expectation(v: &Yaml) -> Result<Expect, String> {
             },
             other => {
                 return Err(format!(
-                    "unknown expectation `{other}` (outcome, amount, funded, reasons)"
+                    "不认识的预期项 `{other}`:可用 outcome、amount、funded、reasons (unknown expectation)"
                 ))
             }
         }
@@ -332,6 +443,7 @@ fn show_money(d: Option<Decimal>) -> String {
 pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     let mut result = CaseResult {
         name: case.name.clone(),
+        line: case.line,
         mismatches: Vec::new(),
         errors: Vec::new(),
     };
@@ -365,9 +477,11 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
             &p.paid_on,
             0,
         ) {
-            result
-                .errors
-                .push(format!("ledger, payment {}: {e}", i + 1));
+            result.errors.push(format!(
+                "ledger 第 {} 笔兑付 (payment {}): {e}",
+                i + 1,
+                i + 1
+            ));
         }
     }
     if !result.errors.is_empty() {
@@ -393,7 +507,7 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     if !run.rejects.is_empty() {
         result
             .errors
-            .push("two firms of the case have the same key".into());
+            .push("用例里两家企业的主键相同 (two firms of the case have the same key)".into());
         return result;
     }
     for (key, policy, expect) in &case.expect {
@@ -404,17 +518,17 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
         let Some(pi) = program.policy_index(policy) else {
             let help =
                 crate::suggest::closest(policy, program.policies.iter().map(|p| p.id.as_str()))
-                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .map(|s| format!(";是不是 `{s}`? (did you mean `{s}`?)"))
                     .unwrap_or_default();
-            result
-                .errors
-                .push(format!("no policy `{policy}` in the set{help}"));
+            result.errors.push(format!(
+                "政策集里没有政策 `{policy}` (no such policy){help}"
+            ));
             continue;
         };
         let Some(f) = run.firms.iter().find(|f| f.key == key) else {
-            result
-                .errors
-                .push(format!("no firm with key `{key}` in the case"));
+            result.errors.push(format!(
+                "用例里没有主键为 `{key}` 的企业 (no such firm in the case)"
+            ));
             continue;
         };
         let pair = f.pairs.iter().find(|p| p.policy as usize == pi);
@@ -490,6 +604,21 @@ pub fn run_files(program: &Program, files: &[CaseFile]) -> Vec<(String, Vec<Case
 /// Renders results for people: each case, and each failure with expected
 /// against actual side by side; then `N passed, M failed`.
 pub fn render(results: &[(String, Vec<CaseResult>)]) -> (String, usize, usize) {
+    render_styled(results, false)
+}
+
+/// As [`render`], with `PASS` in green and `FAIL` in red when `colour`.
+pub fn render_styled(
+    results: &[(String, Vec<CaseResult>)],
+    colour: bool,
+) -> (String, usize, usize) {
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
     let mut out = String::new();
     let (mut passed, mut failed) = (0, 0);
     for (path, cases) in results {
@@ -497,11 +626,15 @@ pub fn render(results: &[(String, Vec<CaseResult>)]) -> (String, usize, usize) {
         for c in cases {
             if c.passed() {
                 passed += 1;
-                out.push_str(&format!("  ok    {}\n", c.name));
+                out.push_str(&format!("  {}  {}\n", paint("32", "PASS"), c.name));
                 continue;
             }
             failed += 1;
-            out.push_str(&format!("  FAIL  {}\n", c.name));
+            let place = c
+                .line
+                .map(|l| format!("  ({path}:{l})"))
+                .unwrap_or_default();
+            out.push_str(&format!("  {}  {}{place}\n", paint("1;31", "FAIL"), c.name));
             for e in &c.errors {
                 out.push_str(&format!("        error: {e}\n"));
             }
@@ -572,6 +705,9 @@ mod tests {
         let file = parse("t.yaml", text).expect("the file parses");
         let case = file.cases.first().expect("a case");
         let result = run_case(&program, case);
-        assert_eq!(result.errors, ["two firms of the case have the same key"]);
+        assert_eq!(
+            result.errors,
+            ["用例里两家企业的主键相同 (two firms of the case have the same key)"]
+        );
     }
 }

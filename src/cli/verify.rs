@@ -57,7 +57,12 @@ pub fn verify(
         timings: false,
         quiet: true,
         ledger: recorded.ledger.clone(),
-        selection: crate::select::Selection::from_json(&recorded.manifest["selection"]),
+        selection: crate::select::Selection::from_json(
+            recorded
+                .manifest
+                .get("selection")
+                .unwrap_or(&serde_json::Value::Null),
+        ),
     };
     let code = run(&args);
     if code != EXIT_OK {

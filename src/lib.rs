@@ -106,6 +106,8 @@ pub mod report;
 pub mod schema;
 #[doc(hidden)]
 pub mod settle;
+/// `mianshen sql`: a policy set compiled to PostgreSQL.
+pub mod sql;
 #[doc(hidden)]
 pub mod suggest;
 #[doc(hidden)]

@@ -225,6 +225,31 @@ enum Command {
     /// The ledger of payments made: record a run's payments, check a ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Print the policy set as PostgreSQL: run against a firm table, it
+    /// prints decisions.csv and summary.csv (docs/sql.md).
+    Sql {
+        dir: PathBuf,
+        /// The SQL dialect (only `postgres` for now)
+        #[arg(long, default_value = "postgres")]
+        dialect: String,
+        /// The firm table: one row per firm, one column per field
+        #[arg(long)]
+        table: String,
+        /// The table of prior payments (key, policy, amount, paid_on)
+        #[arg(long, value_name = "TABLE")]
+        ledger_table: Option<String>,
+        /// The reference date, YYYY-MM-DD (default: the setting mianshen.as_of)
+        #[arg(long)]
+        as_of: Option<String>,
+        /// List ineligible decisions too
+        #[arg(long)]
+        all: bool,
+        /// Print CREATE TABLE for the firm table and a CSV loader instead
+        #[arg(long)]
+        ddl: bool,
+        #[arg(long, value_enum, default_value = "human")]
+        error_format: Format,
+    },
     /// Write a synthetic firm file for a policy set's schema (seeded).
     Generate {
         dir: PathBuf,
@@ -396,6 +421,25 @@ fn main() -> ExitCode {
             allow_repeat,
         }) => cli::ledger_add(&out, &ledger, &paid_on, allow_repeat),
         Command::Ledger(LedgerCommand::Check { ledger }) => cli::ledger_check(&ledger),
+        Command::Sql {
+            dir,
+            dialect,
+            table,
+            ledger_table,
+            as_of,
+            all,
+            ddl,
+            error_format,
+        } => cli::sql(&cli::SqlArgs {
+            dir: &dir,
+            dialect: &dialect,
+            table: &table,
+            ledger_table: ledger_table.as_deref(),
+            as_of: as_of.as_deref(),
+            all,
+            ddl,
+            json_errors: json(error_format),
+        }),
         Command::Generate {
             dir,
             rows,

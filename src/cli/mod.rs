@@ -8,6 +8,7 @@ mod generate;
 mod ledger;
 mod publish;
 mod run;
+mod sql;
 mod test;
 mod verify;
 
@@ -17,6 +18,7 @@ pub use generate::{generate, GenerateArgs};
 pub use ledger::{ledger_add, ledger_check};
 pub use publish::{publish, publish_needs_date, PublishArgs};
 pub use run::{run, RunArgs};
+pub use sql::{sql, SqlArgs};
 pub use test::test;
 pub use verify::verify;
 

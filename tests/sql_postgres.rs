@@ -174,6 +174,22 @@ fn compare(pg: &Cluster, db: &str, set: &Path, rows: u64, seed: u64, as_of: &str
         "-o",
         csv.to_str().unwrap(),
     ]);
+    compare_on(pg, db, set, &csv, None, as_of, all);
+}
+
+/// Runs the engine and the SQL on the firms of `csv` (and the payments of
+/// `ledger`), and compares decisions.csv and summary.csv.
+fn compare_on(
+    pg: &Cluster,
+    db: &str,
+    set: &Path,
+    csv: &Path,
+    ledger: Option<&Path>,
+    as_of: &str,
+    all: bool,
+) {
+    let work = pg.dir.join(db);
+    std::fs::create_dir_all(&work).unwrap();
     let out = work.join("out");
     let mut run = vec![
         "run",
@@ -188,10 +204,23 @@ fn compare(pg: &Cluster, db: &str, set: &Path, rows: u64, seed: u64, as_of: &str
     if all {
         run.push("--all");
     }
+    if let Some(l) = ledger {
+        run.extend(["--ledger", l.to_str().unwrap()]);
+    }
     mianshen(&run);
     pg.sql("postgres", &format!("CREATE DATABASE {db};"));
-    let ddl = mianshen(&["sql", set.to_str().unwrap(), "--table", "firms", "--ddl"]);
-    let ddl = ddl.replace("'firms.csv'", &format!("'{}'", csv.display()));
+    let mut ddl_args = vec!["sql", set.to_str().unwrap(), "--table", "firms", "--ddl"];
+    if ledger.is_some() {
+        ddl_args.extend(["--ledger-table", "ledger"]);
+    }
+    let mut ddl = mianshen(&ddl_args);
+    ddl = ddl.replace("'firms.csv'", &format!("'{}'", csv.display()));
+    if let Some(l) = ledger {
+        ddl += &format!(
+            "\\copy ledger FROM '{}' WITH (FORMAT csv, HEADER)\n",
+            l.display()
+        );
+    }
     pg.sql(db, &ddl);
     let mut args = vec![
         "sql",
@@ -203,6 +232,9 @@ fn compare(pg: &Cluster, db: &str, set: &Path, rows: u64, seed: u64, as_of: &str
     ];
     if all {
         args.push("--all");
+    }
+    if ledger.is_some() {
+        args.extend(["--ledger-table", "ledger"]);
     }
     let script = mianshen(&args);
     let got = pg.sql(db, &script);
@@ -232,7 +264,6 @@ fn compare(pg: &Cluster, db: &str, set: &Path, rows: u64, seed: u64, as_of: &str
         want_decisions.lines().count() - 1,
         want_summary.lines().count() - 1
     );
-    eprintln!("{want_summary}");
 }
 
 /// The bundled example set, with the one amount `sql` refuses (a division
@@ -270,4 +301,99 @@ fn the_example_set_in_postgres_matches_the_engine() {
     let set = example_set(&pg.dir);
     compare(&pg, "example_all", &set, 400, 7, "2024-12-31", true);
     compare(&pg, "example", &set, 400, 11, "2024-12-31", false);
+}
+
+const SMALL_SCHEMA: &str = "key: id
+fields:
+  id: { type: text }
+  x:  { type: number }
+  y:  { type: money }
+  p:  { type: percent }
+  d:  { type: date }
+  t:  { type: list }
+  s:  { type: text }
+  b:  { type: bool }
+";
+
+const SMALL_POLICIES: &str = r#"
+define big = y >= 1000
+policy half_ties {
+    title "ties at .5, negatives, large values"
+    require "x present" x is present
+    require "round to 0.1 half away from zero" round(x, 0.1) * 10 == floor(x * 10 + 0.5, 1) or x < 0
+    amount "x as given" x
+    cap 1亿 * 1亿 * 1亿
+}
+policy money_cut {
+    title "combined and prior payments"
+    require "money" y > 0
+    exclude "paid within three years" last_paid(old_a) is present and years_between(last_paid(old_a), as_of) < 3
+    amount "y times rate" y * p
+}
+policy by_months {
+    title "months, tiers, when, division by zero"
+    require "dated" months_between(d, as_of) >= 0
+    require "tagged or text" t contains "甲" or s == "乙" or s contains "丙"
+    let m = months_between(d, as_of)
+    amount "tiers on months" {
+        when b then y / 0
+        else tiers m { >= 24 : 300.005 >= 12 : 100 else : y * 10% }
+    }
+    cap 5000 - paid(old_a, old_b)
+}
+policy stepped {
+    title "progressive with budget"
+    budget 1000
+    allocate pro_rata
+    require "big" big
+    amount "brackets" progressive y { up to 1000 : 10% up to 5000 : 5% above : 1% }
+}
+policy ranked {
+    title "limit by date"
+    limit 2 by d asc
+    require "any" y is present
+    amount "flat" 100
+}
+combined "two awards at most 2000 less what was paid" { money_cut, by_months } cap 2000 - paid(old_a)
+exclusive "one of two" { stepped, ranked } keep highest
+"#;
+
+#[test]
+fn constructs_rounding_and_prior_payments_in_postgres_match_the_engine() {
+    let pg = Cluster::start("small");
+    let set = pg.dir.join("small");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(set.join("schema.yaml"), SMALL_SCHEMA).unwrap();
+    std::fs::write(set.join("small.policy"), SMALL_POLICIES).unwrap();
+    let firms = "id,x,y,p,d,t,s,b
+a1,0.125,1500.5,12.5%,2020-02-29,甲;乙,乙,false
+a2,-0.125,2500,0.333,2023-03-01,,丙丁,true
+a3,2.345,0.01,50%,2024-12-31,甲,,false
+a4,12345678901234567.125,99999.99,1%,2022-12-31,,乙,
+a5,0.005,,5%,,甲,x,false
+a6,-0.005,800,100%,2021-01-31,乙,,false
+a7,,3000,,2022-01-01,甲,,true
+a8,2.335,12000,7.5%,2019-06-15,,丙,false
+a9,0.015,4000.333,3%,2024-02-29,甲,,false
+";
+    std::fs::write(pg.dir.join("small.csv"), firms).unwrap();
+    let ledger = "key,policy,amount,paid_on
+a1,old_a,500,2021-03-01
+a2,old_b,4990.5,2020-01-01
+a3,old_a,-20,2024-06-30
+a8,old_a,100,2025-01-01
+a9,old_b,10,2023-05-05
+";
+    std::fs::write(pg.dir.join("ledger.csv"), ledger).unwrap();
+    for (db, all) in [("small_all", true), ("small", false)] {
+        compare_on(
+            &pg,
+            db,
+            &set,
+            &pg.dir.join("small.csv"),
+            Some(&pg.dir.join("ledger.csv")),
+            "2024-12-31",
+            all,
+        );
+    }
 }

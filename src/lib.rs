@@ -112,6 +112,8 @@ pub mod schema;
 pub mod select;
 #[doc(hidden)]
 pub mod settle;
+/// `mianshen sql`: a policy set compiled to PostgreSQL.
+pub mod sql;
 #[doc(hidden)]
 pub mod suggest;
 #[doc(hidden)]

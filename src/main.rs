@@ -314,6 +314,35 @@ enum Command {
     /// 兑付台账:记入一次运行的兑付,检查台账 (the ledger of payments made)
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// 把政策集编译成 PostgreSQL:在企业表上运行,输出 decisions.csv 和 summary.csv
+    /// (print the policy set as PostgreSQL: run against a firm table, it prints
+    /// decisions.csv and summary.csv; docs/sql.md)
+    #[command(after_help = EXIT_CODES)]
+    Sql {
+        /// 政策集目录 (the policy set folder)
+        dir: PathBuf,
+        /// SQL 方言,目前只有 `postgres` (the SQL dialect, only `postgres` for now)
+        #[arg(long, default_value = "postgres")]
+        dialect: String,
+        /// 企业表:每家企业一行,每个字段一列 (the firm table: one row per firm, one column per field)
+        #[arg(long)]
+        table: String,
+        /// 已兑付台账表 (key, policy, amount, paid_on) (the table of prior payments)
+        #[arg(long, value_name = "TABLE")]
+        ledger_table: Option<String>,
+        /// 基准日期,如 2024-12-31;不给时读设置 mianshen.as_of (the reference date; default: the setting mianshen.as_of)
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// 也列出不符合的决定 (list ineligible decisions too)
+        #[arg(long)]
+        all: bool,
+        /// 输出企业表的 CREATE TABLE 和 CSV 导入语句 (print CREATE TABLE for the firm table and a CSV loader instead)
+        #[arg(long)]
+        ddl: bool,
+        /// 错误的输出格式 (how to print errors)
+        #[arg(long, value_enum, default_value = "human")]
+        error_format: Format,
+    },
     /// 按政策集的字段生成合成企业数据(可复现) (write a synthetic firm file, seeded)
     #[command(after_help = EXIT_CODES)]
     Generate {
@@ -510,6 +539,25 @@ fn main() -> ExitCode {
             allow_repeat,
         }) => cli::ledger_add(&out, &ledger, &paid_on, allow_repeat),
         Command::Ledger(LedgerCommand::Check { ledger }) => cli::ledger_check(&ledger),
+        Command::Sql {
+            dir,
+            dialect,
+            table,
+            ledger_table,
+            as_of,
+            all,
+            ddl,
+            error_format,
+        } => cli::sql(&cli::SqlArgs {
+            dir: &dir,
+            dialect: &dialect,
+            table: &table,
+            ledger_table: ledger_table.as_deref(),
+            as_of: as_of.as_deref(),
+            all,
+            ddl,
+            json_errors: json(error_format),
+        }),
         Command::Generate {
             dir,
             rows,

@@ -10,6 +10,7 @@ mod ledger;
 mod lint;
 mod publish;
 mod run;
+mod sql;
 mod test;
 mod verify;
 
@@ -21,6 +22,7 @@ pub use ledger::{ledger_add, ledger_check};
 pub use lint::lint;
 pub use publish::{publish, publish_needs_date, PublishArgs};
 pub use run::{run, RunArgs};
+pub use sql::{sql, SqlArgs};
 pub use test::{test, TestArgs, TestFormat};
 pub use verify::verify;
 

@@ -1,0 +1,84 @@
+//! The firm table the SQL reads, as `CREATE TABLE`, and a loader for a
+//! plain CSV file through a table of texts (`mianshen sql --ddl`).
+
+use super::expr::{ident, Ty};
+use super::table_name;
+use crate::schema::{FieldType, Schema};
+
+/// The column type of a field.
+fn column(ty: &FieldType) -> &'static str {
+    match ty {
+        FieldType::Integer => "bigint",
+        other => Ty::of_field(other).sql(),
+    }
+}
+
+/// `CREATE TABLE` for the firm table (and the ledger table when named),
+/// then a loader for a CSV with plain values: decimals (a percent field
+/// may write `5.5%`), ISO dates, `true/false` or `是/否`, list items
+/// separated by `;`. A value it cannot read stops the load with an error.
+pub fn postgres(schema: &Schema, table: &str, ledger: Option<&str>) -> String {
+    let t = table_name(table);
+    let mut cols = Vec::new();
+    for (i, f) in schema.fields.iter().enumerate() {
+        let mut c = format!("  {} {}", ident(&f.name), column(&f.ty));
+        if i == schema.key {
+            c += " PRIMARY KEY";
+        }
+        if let FieldType::Enum(values) = &f.ty {
+            let vs: Vec<String> = values.iter().map(|v| super::expr::text(v)).collect();
+            c += &format!(" CHECK ({} IN ({}))", ident(&f.name), vs.join(", "));
+        }
+        cols.push(c);
+    }
+    let raw_name = format!("{}_raw", table.rsplit('.').next().unwrap_or(table));
+    let raw = ident(&raw_name);
+    let raw_cols: Vec<String> = schema
+        .fields
+        .iter()
+        .map(|f| format!("  {} text", ident(&f.name)))
+        .collect();
+    let converted: Vec<String> = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let x = format!("NULLIF({}, '')", ident(&f.name));
+            match &f.ty {
+                FieldType::Percent => format!(
+                    "  CASE WHEN {x} LIKE '%\\%' THEN rtrim({x}, '%')::numeric * 0.01 ELSE {x}::numeric END"
+                ),
+                FieldType::Integer => format!("  {x}::bigint"),
+                FieldType::Number | FieldType::Money => format!("  {x}::numeric"),
+                FieldType::Date => format!("  {x}::date"),
+                FieldType::Bool => format!(
+                    "  CASE {x} WHEN '是' THEN TRUE WHEN '否' THEN FALSE ELSE {x}::boolean END"
+                ),
+                FieldType::List => format!("  regexp_split_to_array({x}, '[;、|]')"),
+                FieldType::Text | FieldType::Enum(_) => format!("  {x}"),
+            }
+        })
+        .collect();
+    let mut out = format!(
+        "-- the firm table that `mianshen sql` reads: one row per firm, one column per field\n\
+         CREATE TABLE {t} (\n{}\n);\n",
+        cols.join(",\n")
+    );
+    if let Some(l) = ledger {
+        out += &format!(
+            "-- prior payments (LANGUAGE.md section 12), as the ledger file's columns\n\
+             CREATE TABLE {} (key text NOT NULL, policy text NOT NULL, amount numeric NOT NULL, paid_on date NOT NULL);\n",
+            table_name(l)
+        );
+    }
+    out += &format!(
+        "-- loading a CSV with plain values (header: the field names): decimals, a percent as 5.5% or 0.055,\n\
+         -- dates YYYY-MM-DD, booleans true/false or 是/否, list items separated by ; 、 or |\n\
+         -- (a value it cannot read stops the load; `mianshen run` reads more forms, LANGUAGE.md section 10)\n\
+         CREATE TEMP TABLE {raw} (\n{}\n);\n\
+         \\copy {raw} FROM 'firms.csv' WITH (FORMAT csv, HEADER)\n\
+         INSERT INTO {t} SELECT\n{}\nFROM {raw};\n",
+        raw_cols.join(",\n"),
+        converted.join(",\n")
+    );
+    out
+}

@@ -1,0 +1,691 @@
+//! Expressions in SQL with three-valued logic made explicit.
+//!
+//! Each expression becomes a [`Node`]: its value (`NULL` is missing) and,
+//! beside it, why it is missing as the engine records it (a bit per schema
+//! field, [`FIELD_BITS`], and the notes: division by zero, no prior
+//! payment). A node is only meaningful as the engine's `Why` where its value
+//! is `NULL`; elsewhere both are 0, so merging two causes is a bitwise or.
+//!
+//! Every operation with more than one use of an operand is materialised as
+//! a `CROSS JOIN LATERAL (SELECT … OFFSET 0)` step, so the SQL grows with the
+//! size of the policy, never with its nesting.
+
+use rust_decimal::Decimal;
+
+use crate::eval::value::Why;
+use crate::ops::{ArithOp, CmpOp};
+use crate::program::{Const, Func, Ir, Program};
+use crate::schema::FieldType;
+
+/// The fields whose missing values a reason can name: one bit each.
+pub const FIELD_BITS: usize = Why::OTHER_FIELDS_BIT as usize;
+
+/// The SQL type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Bool,
+    Num,
+    Date,
+    Text,
+    List,
+}
+
+impl Ty {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Ty::Bool => "boolean",
+            Ty::Num => "numeric",
+            Ty::Date => "date",
+            Ty::Text => "text",
+            Ty::List => "text[]",
+        }
+    }
+
+    pub fn of_field(ty: &FieldType) -> Ty {
+        match ty {
+            FieldType::Bool => Ty::Bool,
+            FieldType::Integer | FieldType::Number | FieldType::Money | FieldType::Percent => {
+                Ty::Num
+            }
+            FieldType::Date => Ty::Date,
+            FieldType::Text | FieldType::Enum(_) => Ty::Text,
+            FieldType::List => Ty::List,
+        }
+    }
+}
+
+/// A compiled expression: SQL for its value, the fields that made it
+/// missing (`bigint`) and the notes (`integer`).
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub v: String,
+    pub w: String,
+    pub n: String,
+    pub ty: Ty,
+}
+
+impl Node {
+    fn constant(v: String, ty: Ty) -> Node {
+        Node {
+            v,
+            w: "0".into(),
+            n: "0".into(),
+            ty,
+        }
+    }
+
+    /// Never missing: no cause to carry.
+    fn present(&self) -> bool {
+        self.w == "0" && self.n == "0" && !self.v.contains("NULL")
+    }
+}
+
+/// Why an expression is not compiled: the message a diagnostic shows.
+pub type Refusal = String;
+
+/// A text as an SQL literal.
+pub fn text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A number as an SQL literal, exactly as written (its scale kept).
+pub fn number(d: &Decimal) -> String {
+    format!("{d}::numeric")
+}
+
+/// An identifier, quoted.
+pub fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The `bigint` bit of field `i` in a node's `w`.
+pub fn field_bit(i: usize) -> String {
+    if i >= FIELD_BITS {
+        "(-9223372036854775808)::bigint".into()
+    } else {
+        format!("{}::bigint", 1i64 << i)
+    }
+}
+
+/// The compiler of one scope: a policy (its lets) over the firm row `f`.
+pub struct Scope<'a> {
+    pub program: &'a Program,
+    /// The firm row's alias.
+    pub firm: String,
+    /// The run's reference date as SQL.
+    pub as_of: String,
+    /// The compiled defines (columns of the firm row).
+    pub defines: Vec<Node>,
+    /// The compiled lets of the policy.
+    pub lets: Vec<Node>,
+    /// Prior payments: `(last, ids)` and the column of the firm row.
+    pub paid: Vec<((bool, Vec<u16>), String)>,
+    /// The lateral steps so far.
+    pub steps: Vec<String>,
+    /// Step names: `{prefix}{n}`.
+    pub prefix: String,
+}
+
+fn or_bits(parts: &[&str], zero: &str) -> String {
+    let parts: Vec<&str> = parts.iter().copied().filter(|p| *p != "0").collect();
+    match parts.as_slice() {
+        [] => zero.into(),
+        [one] => one.to_string(),
+        _ => format!("({})", parts.join(" | ")),
+    }
+}
+
+impl<'a> Scope<'a> {
+    /// Names a node's value and causes as a step of the lateral chain.
+    fn step(&mut self, v: String, w: String, n: String, ty: Ty) -> Node {
+        if w == "0" && n == "0" && is_simple(&v) {
+            return Node::constant(v, ty);
+        }
+        let name = format!("{}{}", self.prefix, self.steps.len());
+        self.steps.push(format!(
+            "CROSS JOIN LATERAL (SELECT ({v})::{} AS v, ({w})::bigint AS w, ({n})::integer AS n OFFSET 0) {name}",
+            ty.sql()
+        ));
+        Node {
+            v: format!("{name}.v"),
+            w: format!("{name}.w"),
+            n: format!("{name}.n"),
+            ty,
+        }
+    }
+
+    /// A strict operation: missing when any operand is, the causes merged.
+    fn strict(&mut self, args: &[&Node], value: String, ty: Ty) -> Node {
+        let ws: Vec<&str> = args.iter().map(|a| a.w.as_str()).collect();
+        let ns: Vec<&str> = args.iter().map(|a| a.n.as_str()).collect();
+        if args.iter().all(|a| a.present()) {
+            return self.step(value, "0".into(), "0".into(), ty);
+        }
+        let nulls: Vec<String> = args
+            .iter()
+            .filter(|a| !a.present())
+            .map(|a| format!("{} IS NULL", a.v))
+            .collect();
+        let v = format!(
+            "CASE WHEN {} THEN NULL ELSE {value} END",
+            nulls.join(" OR ")
+        );
+        self.step(v, or_bits(&ws, "0"), or_bits(&ns, "0"), ty)
+    }
+
+    pub fn expr(&mut self, ir: &Ir) -> Result<Node, Refusal> {
+        Ok(match ir {
+            Ir::Const(c) => match c {
+                Const::Bool(b) => {
+                    Node::constant(if *b { "TRUE" } else { "FALSE" }.into(), Ty::Bool)
+                }
+                Const::Num(d) => Node::constant(number(d), Ty::Num),
+                Const::Date(d) => Node::constant(format!("DATE '{d}'"), Ty::Date),
+                Const::Text(t) => Node::constant(text(t), Ty::Text),
+            },
+            Ir::Field(i) => self.field(*i as usize),
+            Ir::Let(i) => self
+                .lets
+                .get(*i as usize)
+                .cloned()
+                .ok_or_else(|| "a `let` read before it is defined".to_string())?,
+            Ir::Define(i) => self
+                .defines
+                .get(*i as usize)
+                .cloned()
+                .ok_or_else(|| "a `define` read before it is defined".to_string())?,
+            Ir::AsOf => Node::constant(self.as_of.clone(), Ty::Date),
+            Ir::Neg(x) => {
+                let x = self.expr(x)?;
+                self.strict(&[&x], format!("-({})", x.v), Ty::Num)
+            }
+            Ir::Not(x) => {
+                let x = self.expr(x)?;
+                let v = format!("NOT ({})", x.v);
+                self.step(v, x.w, x.n, Ty::Bool)
+            }
+            Ir::Arith(op, a, b) => {
+                let (a, b) = (self.expr(a)?, self.expr(b)?);
+                self.arith(*op, a, b, b_const(ir))?
+            }
+            Ir::And(a, b) | Ir::Or(a, b) => {
+                let (a, b) = (self.expr(a)?, self.expr(b)?);
+                let op = if matches!(ir, Ir::And(..)) {
+                    "AND"
+                } else {
+                    "OR"
+                };
+                let v = format!("({}) {op} ({})", a.v, b.v);
+                self.decided_by_one(v, &[&a, &b], Ty::Bool)
+            }
+            Ir::Cmp(op, a, b) => {
+                let (a, b) = (self.expr(a)?, self.expr(b)?);
+                let v = compare(*op, &a, &b);
+                self.strict(&[&a, &b], v, Ty::Bool)
+            }
+            Ir::CmpField { op, field, value } => {
+                let a = self.field(*field as usize);
+                let b = Node::constant(number(value), Ty::Num);
+                let v = compare(*op, &a, &b);
+                self.strict(&[&a], v, Ty::Bool)
+            }
+            Ir::EqFieldText {
+                negated,
+                field,
+                value,
+            } => {
+                let a = self.field(*field as usize);
+                let op = if *negated { "<>" } else { "=" };
+                let v = format!("{} {op} {}", a.v, text(value));
+                self.strict(&[&a], v, Ty::Bool)
+            }
+            Ir::InList {
+                negated,
+                item,
+                list,
+            } => {
+                let x = self.expr(item)?;
+                let mut els = Vec::new();
+                for e in list {
+                    els.push(self.expr(e)?);
+                }
+                let ors: Vec<String> = els
+                    .iter()
+                    .map(|e| format!("({}) = ({})", x.v, e.v))
+                    .collect();
+                let any = if ors.is_empty() {
+                    "FALSE".to_string()
+                } else {
+                    ors.join(" OR ")
+                };
+                let any = if *negated {
+                    format!("NOT ({any})")
+                } else {
+                    any
+                };
+                let inner = {
+                    let refs: Vec<&Node> = els.iter().collect();
+                    self.decided_by_one(any, &refs, Ty::Bool)
+                };
+                self.guarded(&x, inner)
+            }
+            Ir::InValue {
+                negated,
+                item,
+                list,
+            } => {
+                let (x, l) = (self.expr(item)?, self.expr(list)?);
+                let not = if *negated { "NOT " } else { "" };
+                let v = format!("{not}(({}) = ANY({}))", x.v, l.v);
+                self.strict(&[&x, &l], v, Ty::Bool)
+            }
+            Ir::ListContains(l, x) => {
+                let (l, x) = (self.expr(l)?, self.expr(x)?);
+                let v = format!("({}) = ANY({})", x.v, l.v);
+                self.strict(&[&l, &x], v, Ty::Bool)
+            }
+            Ir::TextContains(s, t) => {
+                let (s, t) = (self.expr(s)?, self.expr(t)?);
+                let v = format!("strpos({}, {}) > 0", s.v, t.v);
+                self.strict(&[&s, &t], v, Ty::Bool)
+            }
+            Ir::Between(x, lo, hi) => {
+                let x = self.expr(x)?;
+                let (lo, hi) = (self.expr(lo)?, self.expr(hi)?);
+                let v = format!(
+                    "({}) AND ({})",
+                    compare(CmpOp::Le, &lo, &x),
+                    compare(CmpOp::Le, &x, &hi)
+                );
+                let inner = self.decided_by_one(v, &[&lo, &hi], Ty::Bool);
+                self.guarded(&x, inner)
+            }
+            Ir::IsMissing { present, expr } => {
+                let x = self.expr(expr)?;
+                let test = if *present { "IS NOT NULL" } else { "IS NULL" };
+                self.step(
+                    format!("({}) {test}", x.v),
+                    "0".into(),
+                    "0".into(),
+                    Ty::Bool,
+                )
+            }
+            Ir::If(c, a, b) => {
+                let c = self.expr(c)?;
+                let (a, b) = (self.expr(a)?, self.expr(b)?);
+                self.first_true(&[(c, a)], b)
+            }
+            Ir::When(arms, otherwise) => {
+                let mut compiled = Vec::new();
+                for (c, v) in arms {
+                    compiled.push((self.expr(c)?, self.expr(v)?));
+                }
+                let otherwise = self.expr(otherwise)?;
+                self.first_true(&compiled, otherwise)
+            }
+            Ir::Tiers {
+                base,
+                rows,
+                otherwise,
+            } => {
+                let x = self.expr(base)?;
+                let mut arms = Vec::new();
+                let mut ty = None;
+                for (op, bound, result) in rows {
+                    let bound = self.expr(bound)?;
+                    let result = self.expr(result)?;
+                    ty.get_or_insert(result.ty);
+                    let hit = compare(*op, &x, &bound);
+                    let hit = self.strict(&[&bound], hit, Ty::Bool);
+                    arms.push((hit, result));
+                }
+                let otherwise = match otherwise {
+                    Some(o) => self.expr(o)?,
+                    None => Node::constant("0::numeric".into(), ty.unwrap_or(Ty::Num)),
+                };
+                let inner = self.first_true(&arms, otherwise);
+                self.guarded(&x, inner)
+            }
+            Ir::Progressive { base, rows } => self.progressive(base, rows)?,
+            Ir::Call(f, args) => self.call(*f, args)?,
+            Ir::Paid { last, ids } => {
+                let column = self
+                    .paid
+                    .iter()
+                    .find(|((l, i), _)| l == last && i == ids)
+                    .map(|(_, c)| c.clone())
+                    .ok_or_else(|| "a `paid` call without its ledger column".to_string())?;
+                let v = format!("{}.{column}", self.firm);
+                if *last {
+                    let n = format!("CASE WHEN {v} IS NULL THEN {} ELSE 0 END", Why::NO_PAYMENT);
+                    Node {
+                        v,
+                        w: "0".into(),
+                        n,
+                        ty: Ty::Date,
+                    }
+                } else {
+                    Node::constant(v, Ty::Num)
+                }
+            }
+        })
+    }
+
+    /// A schema field of the firm row; a list field is never missing (an
+    /// empty cell is the empty list).
+    pub fn field(&self, i: usize) -> Node {
+        let Some(f) = self.program.schema.fields.get(i) else {
+            return Node::constant("NULL".into(), Ty::Num);
+        };
+        let col = format!("{}.{}", self.firm, ident(&f.name));
+        let ty = Ty::of_field(&f.ty);
+        match ty {
+            Ty::List => Node::constant(format!("coalesce({col}, '{{}}'::text[])"), ty),
+            Ty::Num => Node {
+                w: format!("CASE WHEN {col} IS NULL THEN {} ELSE 0 END", field_bit(i)),
+                v: format!("{col}::numeric"),
+                n: "0".into(),
+                ty,
+            },
+            _ => Node {
+                w: format!("CASE WHEN {col} IS NULL THEN {} ELSE 0 END", field_bit(i)),
+                v: col,
+                n: "0".into(),
+                ty,
+            },
+        }
+    }
+
+    /// `x` missing gives `x`'s causes; otherwise `inner`.
+    fn guarded(&mut self, x: &Node, inner: Node) -> Node {
+        if x.present() {
+            return inner;
+        }
+        let v = format!("CASE WHEN {} IS NULL THEN NULL ELSE {} END", x.v, inner.v);
+        let w = format!(
+            "CASE WHEN {} IS NULL THEN {} ELSE {} END",
+            x.v, x.w, inner.w
+        );
+        let n = format!(
+            "CASE WHEN {} IS NULL THEN {} ELSE {} END",
+            x.v, x.n, inner.n
+        );
+        self.step(v, w, n, inner.ty)
+    }
+
+    /// `and`, `or`, `coalesce`, membership: the value as SQL's three-valued
+    /// logic gives it; when missing, the causes of every missing operand.
+    fn decided_by_one(&mut self, v: String, args: &[&Node], ty: Ty) -> Node {
+        let ws: Vec<&str> = args.iter().map(|a| a.w.as_str()).collect();
+        let ns: Vec<&str> = args.iter().map(|a| a.n.as_str()).collect();
+        let (w, n) = (or_bits(&ws, "0"), or_bits(&ns, "0"));
+        if w == "0" && n == "0" {
+            return self.step(v, w, n, ty);
+        }
+        let named = self.step(v, "0".into(), "0".into(), ty);
+        let w = format!("CASE WHEN {} IS NULL THEN {w} ELSE 0 END", named.v);
+        let n = format!("CASE WHEN {} IS NULL THEN {n} ELSE 0 END", named.v);
+        self.step(named.v.clone(), w, n, ty)
+    }
+
+    /// `if` / `when` / `tiers`: the first arm whose condition is true; a
+    /// missing condition before it makes the whole missing.
+    fn first_true(&mut self, arms: &[(Node, Node)], otherwise: Node) -> Node {
+        let ty = arms.first().map_or(otherwise.ty, |(_, v)| v.ty);
+        let mut v = String::from("CASE");
+        let mut w = String::from("CASE");
+        let mut n = String::from("CASE");
+        for (c, x) in arms {
+            v += &format!(
+                " WHEN ({c}) IS NULL THEN NULL WHEN ({c}) THEN {}",
+                x.v,
+                c = c.v
+            );
+            w += &format!(
+                " WHEN ({c}) IS NULL THEN {} WHEN ({c}) THEN {}",
+                c.w,
+                x.w,
+                c = c.v
+            );
+            n += &format!(
+                " WHEN ({c}) IS NULL THEN {} WHEN ({c}) THEN {}",
+                c.n,
+                x.n,
+                c = c.v
+            );
+        }
+        v += &format!(" ELSE {} END", otherwise.v);
+        w += &format!(" ELSE {} END", otherwise.w);
+        n += &format!(" ELSE {} END", otherwise.n);
+        self.step(v, w, n, ty)
+    }
+
+    fn arith(
+        &mut self,
+        op: ArithOp,
+        a: Node,
+        b: Node,
+        divisor: Option<Decimal>,
+    ) -> Result<Node, Refusal> {
+        let sym = match op {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => {
+                let Some(d) = divisor else {
+                    return Err(DIVISION.into());
+                };
+                if d.is_zero() {
+                    return Ok(self.by_zero(&a));
+                }
+                let r = reciprocal(d).ok_or_else(|| DIVISION.to_string())?;
+                let v = format!("({}) * {}", a.v, number(&r));
+                return Ok(self.strict(&[&a], v, Ty::Num));
+            }
+        };
+        let v = format!("({}) {sym} ({})", a.v, b.v);
+        Ok(self.strict(&[&a, &b], v, Ty::Num))
+    }
+
+    /// `x` divided by zero: missing, for division by zero unless `x` is
+    /// missing itself (then for `x`'s causes).
+    fn by_zero(&mut self, x: &Node) -> Node {
+        let n = if x.present() {
+            Why::DIV_ZERO.to_string()
+        } else {
+            format!(
+                "CASE WHEN {} IS NULL THEN {} ELSE {} END",
+                x.v,
+                x.n,
+                Why::DIV_ZERO
+            )
+        };
+        self.step("NULL".into(), x.w.clone(), n, Ty::Num)
+    }
+
+    fn progressive(&mut self, base: &Ir, rows: &[(Option<Ir>, Ir)]) -> Result<Node, Refusal> {
+        let x = self.expr(base)?;
+        let mut parts = Vec::new();
+        let mut operands = Vec::new();
+        let mut floor = "0::numeric".to_string();
+        for (bound, rate) in rows {
+            let top = match bound {
+                Some(b) => Some(self.expr(b)?),
+                None => None,
+            };
+            let rate = self.expr(rate)?;
+            let upper = match &top {
+                Some(t) => format!("LEAST({}, {})", x.v, t.v),
+                None => x.v.clone(),
+            };
+            parts.push(format!("GREATEST(({upper}) - ({floor}), 0) * ({})", rate.v));
+            if let Some(t) = &top {
+                floor = format!("GREATEST({floor}, {})", t.v);
+            }
+            operands.extend(top.clone());
+            operands.push(rate);
+            if top.is_none() {
+                break;
+            }
+        }
+        // the first missing bound or rate, in order, gives its causes
+        let sum = format!("0::numeric + {}", parts.join(" + "));
+        let missing: Vec<&Node> = operands.iter().filter(|o| !o.present()).collect();
+        let inner = if missing.is_empty() {
+            self.step(sum, "0".into(), "0".into(), Ty::Num)
+        } else {
+            let mut v = String::from("CASE");
+            let mut w = String::from("CASE");
+            let mut n = String::from("CASE");
+            for o in &missing {
+                v += &format!(" WHEN {} IS NULL THEN NULL", o.v);
+                w += &format!(" WHEN {} IS NULL THEN {}", o.v, o.w);
+                n += &format!(" WHEN {} IS NULL THEN {}", o.v, o.n);
+            }
+            v += &format!(" ELSE {sum} END");
+            w += " ELSE 0 END";
+            n += " ELSE 0 END";
+            self.step(v, w, n, Ty::Num)
+        };
+        Ok(self.guarded(&x, inner))
+    }
+
+    fn call(&mut self, f: Func, args: &[Ir]) -> Result<Node, Refusal> {
+        let mut a = Vec::new();
+        for x in args {
+            a.push(self.expr(x)?);
+        }
+        let first_ty = a.first().map_or(Ty::Num, |x| x.ty);
+        let arg = |i: usize| {
+            a.get(i)
+                .cloned()
+                .unwrap_or(Node::constant("NULL".into(), Ty::Num))
+        };
+        Ok(match f {
+            Func::Coalesce => {
+                let vs: Vec<&str> = a.iter().map(|x| x.v.as_str()).collect();
+                let refs: Vec<&Node> = a.iter().collect();
+                self.decided_by_one(format!("COALESCE({})", vs.join(", ")), &refs, first_ty)
+            }
+            Func::Min | Func::Max => {
+                let name = if f == Func::Min { "LEAST" } else { "GREATEST" };
+                let vs: Vec<String> = a.iter().map(collated).collect();
+                let refs: Vec<&Node> = a.iter().collect();
+                self.strict(&refs, format!("{name}({})", vs.join(", ")), first_ty)
+            }
+            Func::Abs => {
+                let x = arg(0);
+                self.strict(&[&x], format!("abs({})", x.v), Ty::Num)
+            }
+            Func::Round | Func::Floor => {
+                let (x, step) = (arg(0), args.get(1));
+                let Some(Ir::Const(Const::Num(s))) = step else {
+                    return Err(format!(
+                        "`{}` with a step that is not a number written in the policy is not compiled to SQL yet (it divides by the step)",
+                        f.name()
+                    ));
+                };
+                if s.is_zero() {
+                    return Ok(self.by_zero(&x));
+                }
+                let r = reciprocal(*s).ok_or_else(|| {
+                    format!(
+                        "`{}` with step `{s}` is not compiled to SQL yet: dividing by it is not exact",
+                        f.name()
+                    )
+                })?;
+                // PostgreSQL's round(numeric) rounds half away from zero, as
+                // the engine does
+                let func = if f == Func::Round { "round" } else { "floor" };
+                let v = format!("{func}(({}) * {}) * {}", x.v, number(&r), number(s));
+                self.strict(&[&x], v, Ty::Num)
+            }
+            Func::StartsWith => {
+                let (s, p) = (arg(0), arg(1));
+                self.strict(
+                    &[&s, &p],
+                    format!("starts_with({}, {})", s.v, p.v),
+                    Ty::Bool,
+                )
+            }
+            Func::YearsBetween | Func::MonthsBetween => {
+                let (d1, d2) = (arg(0), arg(1));
+                let months = months_between(&d1.v, &d2.v);
+                let v = if f == Func::YearsBetween {
+                    format!("div({months}, 12)")
+                } else {
+                    months
+                };
+                self.strict(&[&d1, &d2], v, Ty::Num)
+            }
+            Func::Year => {
+                let d = arg(0);
+                self.strict(&[&d], format!("extract(year FROM {})", d.v), Ty::Num)
+            }
+        })
+    }
+}
+
+const DIVISION: &str = "division by a value that is not a number written in the policy is not compiled to SQL yet: PostgreSQL's numeric division keeps other digits than the engine's (28 significant digits)";
+
+/// The constant divisor of a division, if it is one.
+fn b_const(ir: &Ir) -> Option<Decimal> {
+    match ir {
+        Ir::Arith(ArithOp::Div, _, b) => match b.as_ref() {
+            Ir::Const(Const::Num(d)) => Some(*d),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `1 / d` when it is a terminating decimal (d = ±2^a·5^b·10^k), so that
+/// dividing by `d` is multiplying by it exactly.
+pub fn reciprocal(d: Decimal) -> Option<Decimal> {
+    if d.is_zero() {
+        return None;
+    }
+    let r = Decimal::ONE.checked_div(d)?;
+    (r.checked_mul(d)? == Decimal::ONE).then_some(r)
+}
+
+/// Text compared in byte order, as the engine compares (`COLLATE "C"`).
+fn collated(x: &Node) -> String {
+    if x.ty == Ty::Text {
+        format!("({}) COLLATE \"C\"", x.v)
+    } else {
+        x.v.clone()
+    }
+}
+
+fn compare(op: CmpOp, a: &Node, b: &Node) -> String {
+    let sym = match op {
+        CmpOp::Eq => "=",
+        CmpOp::Ne => "<>",
+        CmpOp::Lt => "<",
+        CmpOp::Le => "<=",
+        CmpOp::Gt => ">",
+        CmpOp::Ge => ">=",
+    };
+    format!("{} {sym} {}", collated(a), collated(b))
+}
+
+/// Whole months from `d1` to `d2`, by anniversary; from a later to an
+/// earlier date, the negative of the reverse count (LANGUAGE.md section 5).
+fn months_between(d1: &str, d2: &str) -> String {
+    let count = |a: &str, b: &str| {
+        format!(
+            "((extract(year FROM {b}) - extract(year FROM {a})) * 12 + extract(month FROM {b}) - extract(month FROM {a}) - CASE WHEN extract(day FROM {b}) < extract(day FROM {a}) THEN 1 ELSE 0 END)"
+        )
+    };
+    format!(
+        "CASE WHEN {d2} < {d1} THEN -{} ELSE {} END",
+        count(d2, d1),
+        count(d1, d2)
+    )
+}
+
+/// A column reference, literal or cast: safe to repeat.
+fn is_simple(v: &str) -> bool {
+    !v.contains(' ') || v.starts_with("DATE '") && v.len() == 17
+}

@@ -1,0 +1,282 @@
+//! `mianshen sql`: a checked policy set compiled to SQL (PostgreSQL), which
+//! run against a firm table gives the decisions and the summary of a run
+//! (`decisions.csv` and `summary.csv`, byte for byte).
+//!
+//! The SQL is a script of statements in one transaction: `ms_firm` (the
+//! firm table with its defines, prior payments and combined caps),
+//! `ms_pair` (one row per firm and policy in force, [`policy`]), the
+//! settlement [`settle`] as `UPDATE`s with window functions, and two
+//! `COPY … TO STDOUT` of the results. A construct that this compiler cannot
+//! express exactly is refused with a diagnostic at its line, never compiled
+//! to SQL that computes something else.
+
+pub mod ddl;
+pub mod expr;
+mod policy;
+mod reasons;
+mod settle;
+
+use crate::date::Date;
+use crate::diag::{Diagnostic, Sources, Span};
+use crate::program::Program;
+
+use self::expr::{ident, text, Node, Scope, FIELD_BITS};
+use self::policy::Refused;
+
+/// What `mianshen sql` is asked for.
+pub struct SqlOptions<'a> {
+    /// The firm table (may be schema-qualified: `public.firms`).
+    pub table: &'a str,
+    /// The table of prior payments: `key, policy, amount, paid_on`.
+    pub ledger_table: Option<&'a str>,
+    /// The run's reference date; without it the SQL reads the setting
+    /// `mianshen.as_of` (`SET mianshen.as_of = '2024-12-31'`).
+    pub as_of: Option<Date>,
+    /// List ineligible decisions too (as `run --all`).
+    pub all: bool,
+}
+
+/// A table name as given: each dot-separated part quoted.
+pub fn table_name(t: &str) -> String {
+    t.split('.').map(ident).collect::<Vec<_>>().join(".")
+}
+
+/// The PostgreSQL script for `program`, or every construct it refuses.
+pub fn postgres(
+    program: &Program,
+    sources: &Sources,
+    opts: &SqlOptions<'_>,
+) -> Result<String, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let schema = &program.schema;
+    let schema_file = Diagnostic::in_file;
+    if schema.fields.len() > FIELD_BITS {
+        diags.push(
+            schema_file(
+                Diagnostic::new(
+                    "sql::schema",
+                    format!(
+                        "a schema of {} fields is not compiled to SQL yet: a review names the missing fields of at most {FIELD_BITS}",
+                        schema.fields.len()
+                    ),
+                ),
+                "schema.yaml",
+            ),
+        );
+    }
+    for f in &schema.fields {
+        if f.name.len() > 63 {
+            diags.push(schema_file(
+                Diagnostic::new(
+                    "sql::schema",
+                    format!(
+                        "field `{}` is longer than PostgreSQL's 63-byte names",
+                        f.name
+                    ),
+                ),
+                "schema.yaml",
+            ));
+        }
+    }
+    let key_field = schema.key_field();
+    if !matches!(key_field.ty, crate::schema::FieldType::Text) {
+        diags.push(schema_file(
+            Diagnostic::new(
+                "sql::schema",
+                format!(
+                    "the key `{}` is not a text field: only a text key is compiled to SQL (keys are ordered as text)",
+                    key_field.name
+                ),
+            ),
+            "schema.yaml",
+        ));
+    }
+    if opts.ledger_table.is_none() {
+        if let Some(u) = program.ledger_uses.first() {
+            diags.push(
+                Diagnostic::new(
+                    "sql::ledger",
+                    format!(
+                        "{} reads prior payments ({}): give --ledger-table TABLE (key, policy, amount, paid_on)",
+                        u.within, u.call
+                    ),
+                )
+                .at_span(sources, u.span),
+            );
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let key = ident(&key_field.name);
+    let as_of = match opts.as_of {
+        Some(d) => format!("DATE '{d}'"),
+        None => "current_setting('mianshen.as_of')::date".into(),
+    };
+    let table = table_name(opts.table);
+
+    // ---- the firm table, with prior payments, defines and combined caps
+    let mut paid = Vec::new();
+    let mut paid_cols = Vec::new();
+    for e in program.expressions() {
+        e.walk(&mut |ir| {
+            if let crate::program::Ir::Paid { last, ids } = ir {
+                let k = (*last, ids.clone());
+                if !paid.iter().any(|(p, _)| *p == k) {
+                    let col = format!("ms_paid_{}", paid.len());
+                    let names: Vec<String> = ids
+                        .iter()
+                        .filter_map(|i| program.ledger_ids.get(*i as usize))
+                        .map(|s| text(s))
+                        .collect();
+                    let ledger = opts.ledger_table.map(table_name).unwrap_or_default();
+                    let (agg, empty) = if *last {
+                        ("max(l.paid_on)", "")
+                    } else {
+                        ("coalesce(sum(l.amount), 0)", "")
+                    };
+                    paid_cols.push(format!(
+                        "(SELECT {agg}{empty} FROM {ledger} l WHERE l.key = t.{key} AND l.policy IN ({}) AND l.paid_on <= {as_of}) AS {col}",
+                        names.join(", ")
+                    ));
+                    paid.push((k, col));
+                }
+            }
+        });
+    }
+    let mut scope = Scope {
+        program,
+        firm: "f".into(),
+        as_of: as_of.clone(),
+        defines: Vec::new(),
+        lets: Vec::new(),
+        paid,
+        steps: Vec::new(),
+        prefix: "d".into(),
+    };
+    let mut define_cols = Vec::new();
+    // within `ms_firm` a define reads the earlier ones as steps of its
+    // chain; a policy reads them as columns of `ms_firm`
+    let mut define_columns = Vec::new();
+    for (i, d) in program.defines.iter().enumerate() {
+        match scope.expr(&d.expr) {
+            Ok(n) => {
+                define_cols.push(format!(
+                    "({})::{} AS ms_def_{i}_v, ({})::bigint AS ms_def_{i}_w, ({})::integer AS ms_def_{i}_n",
+                    n.v,
+                    n.ty.sql(),
+                    n.w,
+                    n.n
+                ));
+                define_columns.push(Node {
+                    v: format!("f.ms_def_{i}_v"),
+                    w: format!("f.ms_def_{i}_w"),
+                    n: format!("f.ms_def_{i}_n"),
+                    ty: n.ty,
+                });
+                scope.defines.push(n);
+            }
+            Err(m) => diags.push(
+                Diagnostic::new("sql::unsupported", format!("define `{}`: {m}", d.name))
+                    .help("`mianshen run` evaluates it; the SQL compiler does not yet"),
+            ),
+        }
+    }
+    let mut cap_cols = Vec::new();
+    for (g, c) in program.combined.iter().enumerate() {
+        match scope.expr(&c.cap) {
+            Ok(n) => {
+                let why = reasons::missing(schema, &n.w, &n.n);
+                cap_cols.push(format!(
+                    "({v})::numeric AS ms_cap_{g}_v, CASE WHEN ({v}) IS NULL THEN {why} ELSE '{{}}'::text[] END AS ms_cap_{g}_reasons",
+                    v = n.v
+                ));
+            }
+            Err(m) => diags.push(
+                Diagnostic::new("sql::unsupported", m)
+                    .at_span(sources, c.span)
+                    .label("not compiled to SQL"),
+            ),
+        }
+    }
+    let firm_steps = std::mem::take(&mut scope.steps);
+    scope.defines = define_columns;
+
+    // ---- each policy's verdicts
+    let mut inserts = Vec::new();
+    for (pos, p) in program.policies.iter().enumerate() {
+        scope.lets.clear();
+        scope.steps.clear();
+        scope.prefix = "s".into();
+        match policy::verdicts(&mut scope, p, pos, &key) {
+            Ok(sql) => inserts.push(sql),
+            Err(r) => diags.push(refused(sources, p, r)),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+
+    let mut firm_cols = vec!["f.*".to_string()];
+    firm_cols.extend(define_cols);
+    firm_cols.extend(cap_cols);
+    let mut raw_cols = vec!["t.*".to_string()];
+    raw_cols.extend(paid_cols);
+    let mut out = String::new();
+    out += &format!(
+        "-- mianshen sql (PostgreSQL): decisions and summary of a run as SQL\n\
+         -- policy set: {} policies; firm table {table}; as_of {}\n\
+         -- run with: psql -X -q -v ON_ERROR_STOP=1 -f THIS_FILE > results.csv\n\
+         -- prints decisions.csv, then summary.csv (each with its header)\n\
+         BEGIN;\n\
+         SET LOCAL client_min_messages = warning;\n\
+         CREATE TEMP TABLE ms_firm ON COMMIT DROP AS\n\
+         SELECT {}\n\
+         FROM (SELECT {} FROM {table} t) f\n  {};\n\
+         CREATE TEMP TABLE ms_pair (key text, policy text, pos integer, outcome text, amount numeric, funded numeric,\n\
+         \x20 reasons text[], limit_n numeric, limit_d date, alloc_n numeric, alloc_d date) ON COMMIT DROP;\n",
+        program.policies.len(),
+        opts.as_of
+            .map_or("from the setting mianshen.as_of".to_string(), |d| d.to_string()),
+        firm_cols.join(",\n  "),
+        raw_cols.join(",\n  "),
+        firm_steps.join("\n  "),
+    );
+    for i in inserts {
+        out += &i;
+    }
+    out += &settle::exclusive(program, opts.all);
+    out += &settle::combined(program, &key);
+    out += &settle::limits(program);
+    out += &settle::budgets(program);
+    out += &settle::results(program, &as_of, opts.all);
+    out += "COMMIT;\n";
+    Ok(out)
+}
+
+/// A refused construct as a diagnostic at its line: the clause, or the
+/// item of the policy whose text holds it.
+fn refused(sources: &Sources, p: &crate::program::Policy, r: Refused) -> Diagnostic {
+    let mut span = r.span;
+    if let (Some(within), Some(src)) = (&r.within, sources.get(p.span.file)) {
+        let (start, end) = (p.span.start as usize, p.span.end as usize);
+        if let Some(at) = src
+            .text
+            .get(start..end.min(src.text.len()))
+            .and_then(|t| t.find(within.as_str()))
+        {
+            span = Span {
+                file: p.span.file,
+                start: (start + at) as u32,
+                end: (start + at + within.len()) as u32,
+            };
+        }
+    }
+    Diagnostic::new(
+        "sql::unsupported",
+        format!("policy `{}`: {}", p.id, r.message),
+    )
+    .at_span(sources, span)
+    .label("not compiled to SQL")
+    .help("`mianshen run` evaluates it; see docs/sql.md for what `mianshen sql` compiles")
+}

@@ -1,0 +1,399 @@
+//! `mianshen sql` against a real PostgreSQL (Debian's package): a cluster of
+//! its own in a temporary folder, the firms loaded through `sql --ddl`, the
+//! generated SQL run with psql, and its decisions.csv and summary.csv
+//! compared byte for byte with `mianshen run`'s. When PostgreSQL cannot be
+//! started the test fails: it never passes without running.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mianshen");
+
+/// A PostgreSQL cluster in a temporary folder, stopped when dropped.
+struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    /// Running as root: the server runs as `postgres`.
+    as_postgres: bool,
+}
+
+fn pg_bin() -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is not installed (/usr/lib/postgresql): apt-get install postgresql")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop()
+        .expect("no initdb under /usr/lib/postgresql/*/bin: apt-get install postgresql")
+}
+
+impl Cluster {
+    fn start(name: &str) -> Cluster {
+        let bin = pg_bin();
+        let dir = std::env::temp_dir().join(format!("mianshen-pg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let as_postgres = unsafe { libc::geteuid() } == 0;
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "cannot give {} to the postgres user", dir.display());
+        }
+        // a port of its own: the socket is in the folder, no TCP
+        let port = 20000 + (std::process::id() % 20000) as u16;
+        let c = Cluster {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
+        let data = c.dir.join("data");
+        c.server(&[
+            "initdb",
+            "-D",
+            data.to_str().unwrap(),
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-U",
+            "ms",
+            "--auth=trust",
+        ]);
+        let opts = format!(
+            "-k {} -p {} -c listen_addresses=''",
+            c.dir.display(),
+            c.port
+        );
+        c.server(&[
+            "pg_ctl",
+            "-D",
+            data.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-l",
+            c.dir.join("log").to_str().unwrap(),
+            "-w",
+            "start",
+        ]);
+        c
+    }
+
+    /// Runs a server program (as `postgres` when we are root); panics loudly.
+    fn server(&self, args: &[&str]) {
+        let program = self.bin.join(args[0]);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let out = cmd.args(&args[1..]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "PostgreSQL could not be started: {} failed: {}{}",
+            args[0],
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs a SQL file with psql in database `db`; its standard output.
+    fn psql(&self, db: &str, file: &Path) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string(), "-U", "ms", "-d", db, "-f"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql -f {} failed: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn sql(&self, db: &str, text: &str) -> String {
+        let file = self.dir.join(format!("q-{db}.sql"));
+        std::fs::write(&file, text).unwrap();
+        self.psql(db, &file)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let program = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        let _ = cmd
+            .args(["-D", data.to_str().unwrap_or(""), "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn mianshen(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "mianshen {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Generates firms for `set`, runs the engine and the SQL on them, and
+/// compares decisions.csv and summary.csv.
+fn compare(pg: &Cluster, db: &str, set: &Path, rows: u64, seed: u64, as_of: &str, all: bool) {
+    let work = pg.dir.join(db);
+    std::fs::create_dir_all(&work).unwrap();
+    let csv = work.join("firms.csv");
+    mianshen(&[
+        "generate",
+        set.to_str().unwrap(),
+        "--rows",
+        &rows.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    compare_on(pg, db, set, &csv, None, as_of, all);
+}
+
+/// Runs the engine and the SQL on the firms of `csv` (and the payments of
+/// `ledger`), and compares decisions.csv and summary.csv.
+fn compare_on(
+    pg: &Cluster,
+    db: &str,
+    set: &Path,
+    csv: &Path,
+    ledger: Option<&Path>,
+    as_of: &str,
+    all: bool,
+) {
+    let work = pg.dir.join(db);
+    std::fs::create_dir_all(&work).unwrap();
+    let out = work.join("out");
+    let mut run = vec![
+        "run",
+        set.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--as-of",
+        as_of,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if all {
+        run.push("--all");
+    }
+    if let Some(l) = ledger {
+        run.extend(["--ledger", l.to_str().unwrap()]);
+    }
+    mianshen(&run);
+    pg.sql("postgres", &format!("CREATE DATABASE {db};"));
+    let mut ddl_args = vec!["sql", set.to_str().unwrap(), "--table", "firms", "--ddl"];
+    if ledger.is_some() {
+        ddl_args.extend(["--ledger-table", "ledger"]);
+    }
+    let mut ddl = mianshen(&ddl_args);
+    ddl = ddl.replace("'firms.csv'", &format!("'{}'", csv.display()));
+    if let Some(l) = ledger {
+        ddl += &format!(
+            "\\copy ledger FROM '{}' WITH (FORMAT csv, HEADER)\n",
+            l.display()
+        );
+    }
+    pg.sql(db, &ddl);
+    let mut args = vec![
+        "sql",
+        set.to_str().unwrap(),
+        "--table",
+        "firms",
+        "--as-of",
+        as_of,
+    ];
+    if all {
+        args.push("--all");
+    }
+    if ledger.is_some() {
+        args.extend(["--ledger-table", "ledger"]);
+    }
+    let script = mianshen(&args);
+    let got = pg.sql(db, &script);
+    let header =
+        "policy,title,in_force,evaluated,eligible,ineligible,review,amount,funded,budget\n";
+    let at = got.find(header).expect("the summary's header");
+    let (decisions, summary) = got.split_at(at);
+    let want_decisions = std::fs::read_to_string(out.join("decisions.csv")).unwrap();
+    let want_summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(summary, want_summary, "summary.csv differs ({db})");
+    if decisions != want_decisions {
+        let (a, b): (Vec<&str>, Vec<&str>) = (
+            decisions.lines().collect(),
+            want_decisions.lines().collect(),
+        );
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x, y, "decisions.csv line {} differs ({db})", i + 1);
+        }
+        assert_eq!(a.len(), b.len(), "decisions.csv line counts differ ({db})");
+    }
+    assert!(
+        want_decisions.lines().count() > 1,
+        "no decisions to compare ({db})"
+    );
+    eprintln!(
+        "{db}: {} decisions and {} policies agree",
+        want_decisions.lines().count() - 1,
+        want_summary.lines().count() - 1
+    );
+}
+
+/// The bundled example set, with the one amount `sql` refuses (a division
+/// by a field) replaced.
+fn example_set(to: &Path) -> PathBuf {
+    let set = to.join("policies");
+    copy_dir(Path::new("policies"), &set);
+    let jiuye = set.join("renshe/jiuye.policy");
+    let text = std::fs::read_to_string(&jiuye).unwrap();
+    let text = text.replace(
+        "grad_insurance_paid / grad_insured_months * min(grad_insured_months, 12)",
+        "grad_insurance_paid * 50% * min(grad_insured_months, 12) / 4",
+    );
+    std::fs::write(&jiuye, text).unwrap();
+    std::fs::remove_dir_all(set.join("tests")).unwrap();
+    set
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_example_set_in_postgres_matches_the_engine() {
+    let pg = Cluster::start("example");
+    let set = example_set(&pg.dir);
+    compare(&pg, "example_all", &set, 400, 7, "2024-12-31", true);
+    compare(&pg, "example", &set, 400, 11, "2024-12-31", false);
+}
+
+const SMALL_SCHEMA: &str = "key: id
+fields:
+  id: { type: text }
+  x:  { type: number }
+  y:  { type: money }
+  p:  { type: percent }
+  d:  { type: date }
+  t:  { type: list }
+  s:  { type: text }
+  b:  { type: bool }
+";
+
+const SMALL_POLICIES: &str = r#"
+define big = y >= 1000
+policy half_ties {
+    title "ties at .5, negatives, large values"
+    require "x present" x is present
+    require "round to 0.1 half away from zero" round(x, 0.1) * 10 == floor(x * 10 + 0.5, 1) or x < 0
+    amount "x as given" x
+    cap 1亿 * 1亿 * 1亿
+}
+policy money_cut {
+    title "combined and prior payments"
+    require "money" y > 0
+    exclude "paid within three years" last_paid(old_a) is present and years_between(last_paid(old_a), as_of) < 3
+    amount "y times rate" y * p
+}
+policy by_months {
+    title "months, tiers, when, division by zero"
+    require "dated" months_between(d, as_of) >= 0
+    require "tagged or text" t contains "甲" or s == "乙" or s contains "丙"
+    let m = months_between(d, as_of)
+    amount "tiers on months" {
+        when b then y / 0
+        else tiers m { >= 24 : 300.005 >= 12 : 100 else : y * 10% }
+    }
+    cap 5000 - paid(old_a, old_b)
+}
+policy stepped {
+    title "progressive with budget"
+    budget 1000
+    allocate pro_rata
+    require "big" big
+    amount "brackets" progressive y { up to 1000 : 10% up to 5000 : 5% above : 1% }
+}
+policy ranked {
+    title "limit by date"
+    limit 2 by d asc
+    require "any" y is present
+    amount "flat" 100
+}
+combined "two awards at most 2000 less what was paid" { money_cut, by_months } cap 2000 - paid(old_a)
+exclusive "one of two" { stepped, ranked } keep highest
+"#;
+
+#[test]
+fn constructs_rounding_and_prior_payments_in_postgres_match_the_engine() {
+    let pg = Cluster::start("small");
+    let set = pg.dir.join("small");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(set.join("schema.yaml"), SMALL_SCHEMA).unwrap();
+    std::fs::write(set.join("small.policy"), SMALL_POLICIES).unwrap();
+    let firms = "id,x,y,p,d,t,s,b
+a1,0.125,1500.5,12.5%,2020-02-29,甲;乙,乙,false
+a2,-0.125,2500,0.333,2023-03-01,,丙丁,true
+a3,2.345,0.01,50%,2024-12-31,甲,,false
+a4,12345678901234567.125,99999.99,1%,2022-12-31,,乙,
+a5,0.005,,5%,,甲,x,false
+a6,-0.005,800,100%,2021-01-31,乙,,false
+a7,,3000,,2022-01-01,甲,,true
+a8,2.335,12000,7.5%,2019-06-15,,丙,false
+a9,0.015,4000.333,3%,2024-02-29,甲,,false
+";
+    std::fs::write(pg.dir.join("small.csv"), firms).unwrap();
+    let ledger = "key,policy,amount,paid_on
+a1,old_a,500,2021-03-01
+a2,old_b,4990.5,2020-01-01
+a3,old_a,-20,2024-06-30
+a8,old_a,100,2025-01-01
+a9,old_b,10,2023-05-05
+";
+    std::fs::write(pg.dir.join("ledger.csv"), ledger).unwrap();
+    for (db, all) in [("small_all", true), ("small", false)] {
+        compare_on(
+            &pg,
+            db,
+            &set,
+            &pg.dir.join("small.csv"),
+            Some(&pg.dir.join("ledger.csv")),
+            "2024-12-31",
+            all,
+        );
+    }
+}

@@ -662,3 +662,22 @@ fn an_absent_list_key_is_the_empty_list() {
     let from_csv = read_ok("firms.csv", csv.as_bytes());
     assert_eq!(set.records[0].cells, from_csv.records[0].cells);
 }
+
+/// A JSON number is read from the text it was written with, exponent
+/// included (a text field takes it as written; a money field rejects it,
+/// quoting it as written).
+#[test]
+fn json_numbers_keep_their_written_text() {
+    let jsonl = format!(
+        "{{\"uscc\": \"{A}\", \"name\": 1E5, \"employees\": 12}}\n\
+         {{\"uscc\": \"{B}\", \"revenue\": 1.50e1, \"name\": \"x\"}}\n"
+    );
+    let set = read_ok("firms.jsonl", jsonl.as_bytes());
+    let [a] = &set.records[..] else {
+        panic!("one record: {set:?}")
+    };
+    assert_eq!(a.cells[NAME], text("1E5"));
+    let r = reasons(&set);
+    assert_eq!(r[0].0, 2);
+    assert_eq!((r[0].1, r[0].2), ("revenue", "1.50e1"));
+}

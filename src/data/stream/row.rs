@@ -186,7 +186,7 @@ impl RowParser {
             return key_of(schema.key_field(), &cell.text);
         }
         let text = decode(self.encoding, raw.record.get(0)?).ok()?;
-        let Entries(entries) = serde_json::from_str::<Entries>(&text).ok()?;
+        let Entries(entries) = Entries::parse(&text).ok()?;
         let (_, value) = entries
             .iter()
             .find(|(name, _)| schema.lookup(trim(name)) == Some(schema.key))?;
@@ -203,13 +203,11 @@ impl RowParser {
             let Some(Ok(line)) = raw.record.get(0).map(|b| decode(self.encoding, b)) else {
                 return String::new();
             };
-            serde_json::from_str::<Entries>(&line)
-                .ok()
-                .and_then(|Entries(e)| {
-                    e.iter()
-                        .find(|(name, _)| self.schema.lookup(trim(name)) == Some(f))
-                        .map(|(_, v)| value_text(v).into_owned())
-                })
+            Entries::parse(&line).ok().and_then(|Entries(e)| {
+                e.iter()
+                    .find(|(name, _)| self.schema.lookup(trim(name)) == Some(f))
+                    .map(|(_, v)| value_text(v).into_owned())
+            })
         } else {
             self.columns
                 .iter()
@@ -231,7 +229,7 @@ impl RowParser {
                 .get(0)
                 .and_then(|b| decode(self.encoding, b).ok());
             let name = line.and_then(|l| {
-                let Entries(e) = serde_json::from_str::<Entries>(&l).ok()?;
+                let Entries(e) = Entries::parse(&l).ok()?;
                 e.into_iter()
                     .map(|(name, _)| name)
                     .find(|name| self.schema.lookup(trim(name)) == Some(key))
@@ -480,7 +478,7 @@ impl RowParser {
                 return Err(rejects.finish());
             }
         };
-        let entries = match serde_json::from_str::<Entries>(&line) {
+        let entries = match Entries::parse(&line) {
             Ok(Entries(e)) => e,
             Err(e) => {
                 rejects.add(WHOLE_ROW, "", &line, not_an_object(&e));

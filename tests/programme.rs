@@ -14,18 +14,18 @@ fn example() -> std::path::PathBuf {
 fn the_cases_pass_and_a_changed_amount_fails() {
     let (code, text) = common::mianshen(&example(), &["test", "policies"]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("7 passed, 0 failed"), "{text}");
+    assert!(text.contains("12 passed, 0 failed"), "{text}");
     let dir = std::env::temp_dir().join(format!("mianshen-programme-cases-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     common::copy_dir(&example(), &dir);
     let cases = dir.join("policies/tests/awards.yaml");
     let changed = std::fs::read_to_string(&cases)
         .unwrap()
-        .replace("amount: 300000.00", "amount: 300000.01");
+        .replacen("amount: 300000.00", "amount: 300000.01", 1);
     std::fs::write(&cases, changed).unwrap();
     let (code, text) = common::mianshen(&dir, &["test", "policies"]);
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("6 passed, 1 failed"), "{text}");
+    assert!(text.contains("11 passed, 1 failed"), "{text}");
 }
 
 #[test]
@@ -55,9 +55,12 @@ fn two_years_of_payments() {
     assert_eq!(
         y2024,
         "key,policy,outcome,amount,funded,reasons\n\
+         A001,chuangxin,eligible,300000.00,300000.00,\n\
          A001,shenggui_2024,eligible,200000.00,200000.00,\n\
+         B002,chuangxin,eligible,200000.00,200000.00,研发创新奖励不超过上年度地方财政贡献\n\
          B002,guanjun,eligible,1500000.00,1500000.00,\n\
          B002,shenggui_2024,eligible,100000.00,100000.00,同一企业年度奖励累计不超过160万元\n\
+         C003,chuangxin,review,,,研发创新奖励不超过上年度地方财政贡献; missing: tax_local\n\
          C003,guanjun,eligible,500000.00,500000.00,\n"
     );
     let add = [
@@ -72,7 +75,7 @@ fn two_years_of_payments() {
     let (code, text) = common::mianshen(&dir, &add);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("recorded: 4 payments, total 2300000.00 yuan"),
+        text.contains("recorded: 6 payments, total 2800000.00 yuan"),
         "{text}"
     );
     // the second instalments are paid, the once-only award is not paid again
@@ -81,7 +84,8 @@ fn two_years_of_payments() {
         y2025,
         "key,policy,outcome,amount,funded,reasons\n\
          A001,shenggui_2025_second,eligible,300000.00,300000.00,\n\
-         B002,shenggui_2025_second,eligible,150000.00,150000.00,\n"
+         B002,shenggui_2025_second,eligible,150000.00,150000.00,\n\
+         C003,chuangxin,review,,,研发创新奖励不超过上年度地方财政贡献; missing: tax_local\n"
     );
 }
 

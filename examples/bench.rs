@@ -14,6 +14,11 @@
 //! twice: with a ledger of only its header, then with the N payments. The
 //! difference is what reading and looking up the ledger costs.
 //!
+//! `--departments` writes the same firms as department files (one per
+//! `source:` of the schema; `generate --split-by-source`'s mix of UTF-8 CSV,
+//! GBK CSV, JSON Lines and an Excel workbook) and runs the set over them and
+//! over the single joined file, alternately, three times each.
+//!
 //! Files go to `target/bench/` (the firms file is reused between runs).
 
 use std::io::Read;
@@ -27,6 +32,7 @@ struct Args {
     check_threads: bool,
     all: bool,
     ledger_rows: Option<u64>,
+    departments: bool,
 }
 
 fn args() -> Args {
@@ -36,6 +42,7 @@ fn args() -> Args {
         check_threads: false,
         all: false,
         ledger_rows: None,
+        departments: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -47,9 +54,10 @@ fn args() -> Args {
             "--check-threads" => a.check_threads = true,
             "--all" => a.all = true,
             "--ledger-rows" => a.ledger_rows = it.next().and_then(|v| v.parse().ok()),
+            "--departments" => a.departments = true,
             other => {
                 eprintln!(
-                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N"
+                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N --departments"
                 );
                 std::process::exit(2);
             }
@@ -84,6 +92,17 @@ fn main() {
     }
     machine();
     let out = work.join("out");
+    if args.departments {
+        bench_departments(
+            &bin,
+            &set,
+            &firms,
+            &work,
+            args.rows,
+            args.rows as f64 * in_force as f64,
+        );
+        return;
+    }
     if let Some(n) = args.ledger_rows {
         bench_ledger(
             &bin,
@@ -151,12 +170,32 @@ fn run(
     all: bool,
     ledger: Option<&Path>,
 ) -> Measured {
+    run_files(
+        bin,
+        set,
+        &[firms.as_os_str().to_owned()],
+        out,
+        threads,
+        all,
+        ledger,
+    )
+}
+
+fn run_files(
+    bin: &Path,
+    set: &Path,
+    data: &[std::ffi::OsString],
+    out: &Path,
+    threads: Option<usize>,
+    all: bool,
+    ledger: Option<&Path>,
+) -> Measured {
     let mut cmd = Command::new(bin);
-    cmd.arg("run")
-        .arg(set)
-        .arg("--data")
-        .arg(firms)
-        .args(["--as-of", "2024-12-31", "--timings"])
+    cmd.arg("run").arg(set);
+    for d in data {
+        cmd.arg("--data").arg(d);
+    }
+    cmd.args(["--as-of", "2024-12-31", "--timings"])
         .arg("--out")
         .arg(out);
     if let Some(l) = ledger {
@@ -540,4 +579,97 @@ fn bench_ledger(bin: &Path, set: &Path, firms: &Path, work: &Path, n: u64, pairs
         "the ledger adds {:.0}% to the run's time",
         (best[1] / best[0] - 1.0) * 100.0
     );
+}
+
+/// The set over department files and over the one joined file, alternately.
+fn bench_departments(bin: &Path, set: &Path, firms: &Path, work: &Path, rows: u64, pairs: f64) {
+    let dir = work.join(format!("departments-{rows}"));
+    let listed = dir.join("data-args.txt");
+    if !listed.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let started = Instant::now();
+        let out = Command::new(bin)
+            .arg("generate")
+            .arg(set)
+            .args([
+                "--rows",
+                &rows.to_string(),
+                "--seed",
+                "1",
+                "--split-by-source",
+                "-o",
+            ])
+            .arg(&dir)
+            .output()
+            .expect("run generate");
+        if !out.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            std::process::exit(1);
+        }
+        // generate prints the --data arguments to run the files with
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        std::fs::write(&listed, text).expect("write the arguments");
+        eprintln!(
+            "wrote the department files in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let text = std::fs::read_to_string(&listed).expect("read the arguments");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let data: Vec<std::ffi::OsString> = words
+        .windows(2)
+        .filter(|w| w[0] == "--data")
+        .map(|w| w[1].into())
+        .collect();
+    let mut sizes = Vec::new();
+    for d in &data {
+        let s = d.to_string_lossy();
+        let path = s.split_once('=').map_or(&*s, |(_, p)| p).to_string();
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        sizes.push(format!(
+            "{} ({:.0} MiB)",
+            path.rsplit('/').next().unwrap_or(&path),
+            bytes as f64 / 1048576.0
+        ));
+    }
+    println!("department files: {}", sizes.join(", "));
+    let one = [firms.as_os_str().to_owned()];
+    let mut best = [f64::MAX; 2];
+    let mut peak = [0i64; 2];
+    for round in 0..3 {
+        for (i, files) in [&one[..], &data[..]].into_iter().enumerate() {
+            let r = run_files(
+                bin,
+                set,
+                files,
+                &work.join("out-departments"),
+                None,
+                false,
+                None,
+            );
+            if round == 0 {
+                println!("command: {}", r.command);
+            }
+            best[i] = best[i].min(r.wall);
+            peak[i] = peak[i].max(r.peak_kib);
+            if round == 2 && i == 1 {
+                for t in &r.timings {
+                    println!("  {t}");
+                }
+            }
+        }
+    }
+    println!("pairs {pairs:.0}");
+    println!(
+        "one joined file: best of 3 {:.2} s, peak {:.0} MiB",
+        best[0],
+        peak[0] as f64 / 1024.0
+    );
+    println!(
+        "{} department files: best of 3 {:.2} s, peak {:.0} MiB",
+        data.len(),
+        best[1],
+        peak[1] as f64 / 1024.0
+    );
+    println!("department files / one file: {:.2}x", best[1] / best[0]);
 }

@@ -19,9 +19,11 @@ fn the_cases_pass_and_a_changed_amount_fails() {
     let _ = std::fs::remove_dir_all(&dir);
     common::copy_dir(&example(), &dir);
     let cases = dir.join("policies/tests/awards.yaml");
-    let changed = std::fs::read_to_string(&cases)
-        .unwrap()
-        .replacen("amount: 300000.00", "amount: 300000.01", 1);
+    let changed = std::fs::read_to_string(&cases).unwrap().replacen(
+        "amount: 300000.00",
+        "amount: 300000.01",
+        1,
+    );
     std::fs::write(&cases, changed).unwrap();
     let (code, text) = common::mianshen(&dir, &["test", "policies"]);
     assert_eq!(code, 1, "{text}");

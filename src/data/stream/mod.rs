@@ -79,7 +79,15 @@ impl RawRow {
         let line = u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
         let unterminated = take(bytes, 1)?.first() == Some(&1);
         let n = u32_of(take(bytes, 4)?)?;
-        let mut record = ByteRecord::new();
+        // sized once: the fields' bytes are counted before they are copied
+        let mut ahead = *bytes;
+        let mut total = 0usize;
+        for _ in 0..n {
+            let len = u32_of(take(&mut ahead, 4)?)? as usize;
+            take(&mut ahead, len)?;
+            total += len;
+        }
+        let mut record = ByteRecord::with_capacity(total, n as usize);
         for _ in 0..n {
             let len = u32_of(take(bytes, 4)?)? as usize;
             record.push_field(take(bytes, len)?);

@@ -28,15 +28,19 @@ pub enum OrderValue {
 /// Money that cannot be shared out exactly in cents.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AllocError {
-    #[error("budget `{0}` has more than 2 decimal places")]
+    #[error("预算 `{0}` 超过两位小数 (budget `{0}` has more than 2 decimal places)")]
     BudgetNotCents(Decimal),
-    #[error("budget `{0}` is negative")]
+    #[error("预算 `{0}` 为负数 (budget `{0}` is negative)")]
     NegativeBudget(Decimal),
-    #[error("amount `{amount}` of firm `{key}` has more than 2 decimal places")]
+    #[error("企业 `{key}` 的金额 `{amount}` 超过两位小数 (amount `{amount}` of firm `{key}` has more than 2 decimal places)")]
     AmountNotCents { key: String, amount: Decimal },
-    #[error("amount `{amount}` of firm `{key}` is negative")]
+    #[error(
+        "企业 `{key}` 的金额 `{amount}` 为负数 (amount `{amount}` of firm `{key}` is negative)"
+    )]
     NegativeAmount { key: String, amount: Decimal },
-    #[error("amounts and budget are too large to share out exactly")]
+    #[error(
+        "金额与预算过大, 无法精确分配 (amounts and budget are too large to share out exactly)"
+    )]
     TooLarge,
 }
 

@@ -523,11 +523,11 @@ mod tests {
         assert_eq!(pro_rata(d("100"), &bad), Err(err.clone()));
         assert_eq!(
             err.to_string(),
-            "amount `2.001` of firm `b` has more than 2 decimal places"
+            "企业 `b` 的金额 `2.001` 超过两位小数 (amount `2.001` of firm `b` has more than 2 decimal places)"
         );
         assert_eq!(
             pro_rata(d("1.005"), &items).unwrap_err().to_string(),
-            "budget `1.005` has more than 2 decimal places"
+            "预算 `1.005` 超过两位小数 (budget `1.005` has more than 2 decimal places)"
         );
     }
 
@@ -564,7 +564,7 @@ mod tests {
         let items = [("a", Decimal::MAX), ("b", Decimal::MAX)];
         assert_eq!(
             pro_rata(d("1e20"), &items).unwrap_err().to_string(),
-            "amounts and budget are too large to share out exactly"
+            "金额与预算过大, 无法精确分配 (amounts and budget are too large to share out exactly)"
         );
         // A product of 0 never overflows: a budget of 0 still pays 0.
         assert_eq!(text(&pro_rata(d("0"), &items).unwrap()), ["0.00", "0.00"]);

@@ -92,8 +92,9 @@ pub fn explain(
         };
         if !in_force {
             if let Some((from, to)) = policy.valid {
-                pe.reasons
-                    .push(format!("not in force on {as_of}: valid {from} to {to}"));
+                pe.reasons.push(format!(
+                    "{as_of} 不在有效期内: 有效期 {from} 至 {to} (not in force on {as_of}: valid {from} to {to})"
+                ));
             }
             policies.push(pe);
             continue;
@@ -155,12 +156,13 @@ pub fn explain(
                 let after = match (v, c) {
                     (V::Num(x), V::Num(y)) => {
                         if x > y {
-                            format!("capped at {}", y.normalize())
+                            let y = y.normalize();
+                            format!("按上限 {y} 封顶 (capped at {y})")
                         } else {
-                            "below the cap".into()
+                            "未超过上限 (below the cap)".into()
                         }
                     }
-                    _ => "missing".into(),
+                    _ => "缺失 (missing)".into(),
                 };
                 pe.steps.push(Step {
                     kind: "cap",
@@ -179,7 +181,7 @@ pub fn explain(
         if let Some(amount) = verdict.amount {
             pe.steps.push(Step {
                 kind: "round",
-                label: "rounded to the cent, half away from zero".into(),
+                label: "取整到分, 四舍五入 (rounded to the cent, half away from zero)".into(),
                 expr: String::new(),
                 result: amount.to_string(),
                 values: Vec::new(),
@@ -196,7 +198,8 @@ pub fn explain(
             if !settled.is_empty() {
                 pe.steps.push(Step {
                     kind: "settle",
-                    label: "across firms (exclusive groups, limit, budget)".into(),
+                    label: "跨企业结算: 互斥组、名额、预算 (across firms: exclusive groups, limit, budget)"
+                        .into(),
                     expr: String::new(),
                     result: pair.outcome.as_str().into(),
                     values: Vec::new(),
@@ -231,14 +234,14 @@ fn settlement(
             match why {
                 crate::eval::Reason::Limit => {
                     if let Some(l) = &policy.limit {
+                        let n = l.n;
                         out.push(format!(
-                            "eligible, but not among the first {} firms by the `limit` order",
-                            l.n
+                            "符合条件, 但按 `limit` 的顺序不在前 {n} 户之内 (eligible, but not among the first {n} firms by the `limit` order)"
                         ));
                     }
                 }
                 crate::eval::Reason::Exclusive(group) => out.push(format!(
-                    "eligible, but another policy of the exclusive group `{group}` pays as much or more (a tie goes to the policy listed first)"
+                    "符合条件, 但互斥组 `{group}` 中另一政策金额相同或更高 (相同时取先列出的政策) (eligible, but another policy of the exclusive group pays as much or more; a tie goes to the policy listed first)"
                 )),
                 _ => {}
             }
@@ -249,25 +252,25 @@ fn settlement(
             let total = s.amount.unwrap_or_default();
             if s.note.exceeded {
                 let how = match &policy.allocate {
-                    Some(Allocation::ProRata) => "shared pro rata (amount × budget ÷ total, cut to the cent, leftover cents to the largest remainders)".to_string(),
-                    Some(Allocation::By(_, dir)) => format!(
-                        "paid in `allocate by` order ({}) while the budget lasts",
-                        if *dir == crate::ops::Direction::Asc { "asc" } else { "desc" }
-                    ),
-                    None => "no `allocate`: every firm keeps its full amount (overrun reported)".to_string(),
+                    Some(Allocation::ProRata) => "按比例分配: 金额 × 预算 ÷ 合计, 截到分, 余下的分给截去部分最大的企业 (shared pro rata: amount × budget ÷ total, cut to the cent, leftover cents to the largest remainders)".to_string(),
+                    Some(Allocation::By(_, dir)) => {
+                        let dir = if *dir == crate::ops::Direction::Asc { "asc" } else { "desc" };
+                        format!("按 `allocate by` 的顺序 ({dir}) 足额支付, 直到预算用完 (paid in `allocate by` order while the budget lasts)")
+                    }
+                    None => "未写 `allocate`: 每户仍按全额, 超支另行报告 (no `allocate`: every firm keeps its full amount, overrun reported)".to_string(),
                 };
+                let budget = eval::cents(budget);
                 out.push(format!(
-                    "eligible amounts total {total}, over the budget {}: {how}",
-                    eval::cents(budget)
+                    "符合条件的金额合计 {total}, 超出预算 {budget} (eligible amounts total {total}, over the budget {budget}): {how}"
                 ));
             } else {
+                let budget = eval::cents(budget);
                 out.push(format!(
-                    "eligible amounts total {total}, within the budget {}",
-                    eval::cents(budget)
+                    "符合条件的金额合计 {total}, 未超出预算 {budget} (eligible amounts total {total}, within the budget {budget})"
                 ));
             }
             if let (Some(a), Some(f)) = (pair.amount, pair.funded) {
-                out.push(format!("amount {a}, funded {f}"));
+                out.push(format!("金额 (amount) {a}, 拨付 (funded) {f}"));
             }
         }
     }
@@ -460,13 +463,21 @@ impl<'p> Ctx<'p> {
                     format!("when {} → {}", self.show(cond), show(value, false))
                 }
                 Path::WhenTakes { expr, value } => {
-                    format!("  takes {} = {}", self.show(expr), show(value, false))
+                    format!("  取 (takes) {} = {}", self.show(expr), show(value, false))
                 }
                 Path::WhenElse { expr, value } => {
-                    format!("else: takes {} = {}", self.show(expr), show(value, false))
+                    format!(
+                        "else: 取 (takes) {} = {}",
+                        self.show(expr),
+                        show(value, false)
+                    )
                 }
                 Path::TiersOn { base, value } => {
-                    format!("tiers on {} = {}", self.show(base), show(value, false))
+                    format!(
+                        "分档 (tiers) {} = {}",
+                        self.show(base),
+                        show(value, false)
+                    )
                 }
                 Path::TierRow {
                     op,
@@ -480,12 +491,16 @@ impl<'p> Ctx<'p> {
                     self.show(result),
                     show(hit, false)
                 ),
-                Path::TierTaken { value } => format!("  row taken: {}", show(value, false)),
-                Path::TierElse { value } => format!("  else row taken: {}", show(value, false)),
-                Path::TierNone => "  no row matches: 0".to_string(),
+                Path::TierTaken { value } => {
+                    format!("  命中此行 (row taken): {}", show(value, false))
+                }
+                Path::TierElse { value } => {
+                    format!("  命中 else 行 (else row taken): {}", show(value, false))
+                }
+                Path::TierNone => "  没有命中的行, 取 0 (no row matches: 0)".to_string(),
                 Path::ProgressiveOn { base, value } => {
                     format!(
-                        "progressive on {} = {}",
+                        "分段累进 (progressive) {} = {}",
                         self.show(base),
                         show(value, false)
                     )
@@ -498,11 +513,11 @@ impl<'p> Ctx<'p> {
                     part,
                 } => {
                     let range = match top {
-                        Some(t) => format!("{} to {}", floor.normalize(), t.normalize()),
-                        None => format!("above {}", floor.normalize()),
+                        Some(t) => format!("{} 至 {}", floor.normalize(), t.normalize()),
+                        None => format!("{} 以上", floor.normalize()),
                     };
                     let part = part.map_or_else(
-                        || "arithmetic overflow".to_string(),
+                        || "计算溢出 (arithmetic overflow)".to_string(),
                         |p| p.normalize().to_string(),
                     );
                     format!(
@@ -529,10 +544,11 @@ impl<'p> Ctx<'p> {
                         if *last { "last_paid" } else { "paid" },
                         self.ledger_ids(ids)
                     );
+                    let value = show(value, false);
                     let mut told = if payments.is_empty() {
-                        format!("{call} = {}: no payment in the ledger on or before as_of (台账无兑付记录)", show(value, false))
+                        format!("{call} = {value}: 截至 as_of 台账无兑付记录 (no payment in the ledger on or before as_of)")
                     } else {
-                        format!("{call} = {} (台账已兑付):", show(value, false))
+                        format!("{call} = {value}, 台账已兑付 (paid, per the ledger):")
                     };
                     for p in payments {
                         told.push_str(&format!(
@@ -541,7 +557,7 @@ impl<'p> Ctx<'p> {
                             self.ledger_ids(&[p.id]),
                             p.amount,
                             if p.line > 0 {
-                                format!("  (ledger line {})", p.line)
+                                format!("  (台账第 {} 行, ledger line)", p.line)
                             } else {
                                 String::new()
                             }
@@ -572,12 +588,12 @@ fn combined_step(
         .eval(&group.cap);
     let result = match cap {
         V::Num(n) => format!(
-            "{} (rounded to the cent, 0 when negative: {})",
+            "{}, 取整到分、负数按 0 为 {} (rounded to the cent, 0 when negative)",
             n.normalize(),
             crate::settle::cap_amount(n)
         ),
         other => format!(
-            "{}: the group's eligible decisions are review",
+            "{}: 本组符合条件的决定均为待核实 (the group's eligible decisions are review)",
             show(&other, false)
         ),
     };
@@ -587,7 +603,7 @@ fn combined_step(
             continue;
         };
         if !policy.in_force(as_of) {
-            detail.push(format!("{}: not in force", policy.id));
+            detail.push(format!("{}: 不在有效期内 (not in force)", policy.id));
             continue;
         }
         let mut own = Scratch::default();
@@ -596,17 +612,17 @@ fn combined_step(
         let v = eval::verdict(program, policy, &record.cells, as_of, &mut own, true);
         let asked = match (v.outcome, v.amount) {
             (crate::eval::Outcome::Eligible, Some(a)) => a.to_string(),
-            (o, _) => format!("{} (takes no part)", o.as_str()),
+            (o, _) => format!("{}, 不参与 (takes no part)", outcome_text(o.as_str())),
         };
         let pair = firm.and_then(|f| f.pairs.iter().find(|x| x.policy as usize == p));
         let left = match pair {
             Some(x) => match x.amount {
-                Some(a) => format!("{} {a}", x.outcome.as_str()),
-                None => x.outcome.as_str().to_string(),
+                Some(a) => format!("{} {a}", outcome_text(x.outcome.as_str())),
+                None => outcome_text(x.outcome.as_str()),
             },
             None => "-".into(),
         };
-        detail.push(format!("{}: asked {asked} → {left}", policy.id));
+        detail.push(format!("{}: 应得 (asked) {asked} → {left}", policy.id));
     }
     Step {
         kind: "combined",
@@ -618,16 +634,58 @@ fn combined_step(
     }
 }
 
-/// Renders an explanation for people.
+/// An outcome as officers read it, the engine's word beside: `符合 (eligible)`.
+fn outcome_text(outcome: &str) -> String {
+    [Outcome::Eligible, Outcome::Ineligible, Outcome::Review]
+        .into_iter()
+        .find(|o| o.as_str() == outcome)
+        .map_or_else(
+            || outcome.to_string(),
+            |o| format!("{} ({outcome})", o.chinese()),
+        )
+}
+
+/// A step's heading: what it is in Chinese, the language's word beside.
+fn kind_text(kind: &str) -> String {
+    let zh = match kind {
+        "let" => "定义",
+        "require" => "须满足",
+        "exclude" => "排除",
+        "amount" => "金额",
+        "cap" => "上限",
+        "round" => "取整",
+        "settle" => "结算",
+        "combined" => "合计封顶",
+        _ => return kind.to_string(),
+    };
+    format!("{zh} ({kind})")
+}
+
+/// A step's result as people read it: whether a condition held, an
+/// outcome in Chinese; values as they are.
+fn result_text(kind: &str, result: &str) -> String {
+    match (kind, result) {
+        ("require", "true") => "满足 (held)".into(),
+        ("require", "false") => "不满足 (failed)".into(),
+        ("exclude", "true") => "属于排除情形 (applies)".into(),
+        ("exclude", "false") => "不属于排除情形 (does not apply)".into(),
+        (_, "missing") => "缺失 (missing)".into(),
+        ("settle", outcome) => outcome_text(outcome),
+        (_, value) => value.into(),
+    }
+}
+
+/// Renders an explanation for people: Chinese first, the engine's words
+/// beside (`--format json` keeps the engine's words alone).
 pub fn render(e: &Explanation) -> String {
-    let mut s = format!("firm {} on {}\n", e.key, e.as_of);
+    let mut s = format!("企业 (firm) {}, 评估日期 (as of) {}\n", e.key, e.as_of);
     if let Some(sources) = &e.sources {
         s.push_str(&sources::render(sources));
     }
     for p in &e.policies {
-        s.push_str(&format!("\npolicy {}  {}\n", p.policy, p.title));
+        s.push_str(&format!("\n政策 (policy) {}  {}\n", p.policy, p.title));
         if let Some(b) = &p.basis {
-            s.push_str(&format!("  basis: {b}\n"));
+            s.push_str(&format!("  依据 (basis): {b}\n"));
         }
         if !p.in_force {
             for r in &p.reasons {
@@ -636,15 +694,18 @@ pub fn render(e: &Explanation) -> String {
             continue;
         }
         for st in &p.steps {
-            let head = if st.expr.is_empty() {
-                String::new()
-            } else {
-                format!("  {}", st.expr)
-            };
-            s.push_str(&format!("  {:<8} {}{head}\n", st.kind, st.label));
-            s.push_str(&format!("           → {}", st.result));
+            // (an amount without a label is labelled `amount`: said once)
+            let head: Vec<&str> = [st.label.as_str(), st.expr.as_str()]
+                .into_iter()
+                .filter(|t| !t.is_empty() && *t != st.kind)
+                .collect();
+            s.push_str(&format!("  {}  {}\n", kind_text(st.kind), head.join("  ")));
+            s.push_str(&format!(
+                "           → {}",
+                result_text(st.kind, &st.result)
+            ));
             if !st.values.is_empty() {
-                s.push_str(&format!("   (read: {})", st.values.join(", ")));
+                s.push_str(&format!("   读取 (read): {}", st.values.join(", ")));
             }
             s.push('\n');
             for d in &st.detail {
@@ -652,18 +713,20 @@ pub fn render(e: &Explanation) -> String {
             }
         }
         s.push_str(&format!(
-            "  outcome: {}",
-            p.outcome.as_deref().unwrap_or("?")
+            "  结果 (outcome): {}",
+            p.outcome
+                .as_deref()
+                .map_or_else(|| "?".into(), outcome_text)
         ));
         if let Some(a) = &p.amount {
-            s.push_str(&format!("  amount {a}"));
+            s.push_str(&format!("  金额 (amount) {a}"));
         }
         if let Some(f) = &p.funded {
-            s.push_str(&format!("  funded {f}"));
+            s.push_str(&format!("  拨付 (funded) {f}"));
         }
         s.push('\n');
         if !p.reasons.is_empty() {
-            s.push_str(&format!("  reasons: {}\n", p.reasons.join("; ")));
+            s.push_str(&format!("  理由 (reasons): {}\n", p.reasons.join("; ")));
         }
     }
     s

@@ -118,6 +118,8 @@ pub mod sql;
 pub mod suggest;
 #[doc(hidden)]
 pub mod syntax;
+#[doc(hidden)]
+pub mod width;
 
 pub use batch::output::PolicySummary;
 pub use batch::records::RunResult;

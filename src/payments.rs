@@ -37,28 +37,28 @@ pub struct RunPayments {
 /// Why a run's payments were not added.
 #[derive(Debug, thiserror::Error)]
 pub enum AddError {
-    #[error("cannot read the results in `{}`: {message}", dir.display())]
+    #[error("无法读取 `{}` 中的运行结果 (cannot read the results): {message}", dir.display())]
     Results { dir: PathBuf, message: String },
     #[error("{0}")]
     Ledger(#[from] LedgerError),
-    #[error("this run was already added to the ledger (本次结果已记入台账): lines {first} to {last}, paid on {paid_on}; a payment is recorded once")]
+    #[error("本次结果已记入台账: 第 {first} 至 {last} 行, 兑付日期 {paid_on}; 每笔兑付只记一次 (this run was already added to the ledger: lines {first} to {last}, paid on {paid_on}; a payment is recorded once)")]
     AlreadyAdded {
         first: u64,
         last: u64,
         paid_on: String,
     },
-    #[error("{count} of the run's payments are already in the ledger under the same policy, first `{key}` under `{policy}` on line {line} (已兑付): adding them would pay twice. If the policy really pays the same firm again, add with --allow-repeat")]
+    #[error("本次有 {count} 笔兑付在台账中已按同一政策兑付过, 第一笔是 `{key}` 的 `{policy}` (第 {line} 行): 再记入就会重复兑付; 若该政策确实可再次兑付同一企业, 请加 --allow-repeat ({count} of the run's payments are already in the ledger under the same policy, first `{key}` under `{policy}` on line {line}: adding them would pay twice. If the policy really pays the same firm again, add with --allow-repeat)")]
     PaidBefore {
         count: usize,
         key: String,
         policy: String,
         line: u64,
     },
-    #[error("--paid-on {paid_on} is not after the run's as_of {as_of}: a replay of the run would then count its own payments; give the date the money is paid")]
+    #[error("--paid-on {paid_on} 不晚于该次运行的 as_of {as_of}: 否则重放时会把本次兑付也算进去; 请给出实际付款日期 (--paid-on {paid_on} is not after the run's as_of {as_of}: a replay of the run would then count its own payments; give the date the money is paid)")]
     PaidOnTooEarly { paid_on: Date, as_of: Date },
-    #[error("another `ledger add` holds the lock `{}` (台账正在写入); if none is running, the lock is stale: remove it and add again", path.display())]
+    #[error("台账正在写入: 另一个 `ledger add` 持有锁 `{}`; 如果并没有在运行, 说明锁已过期, 删除后重新记入 (another `ledger add` holds the lock; if none is running, the lock is stale: remove it and add again)", path.display())]
     Locked { path: PathBuf },
-    #[error("cannot write the ledger `{}`: {source}", path.display())]
+    #[error("无法写入台账 `{}` (cannot write the ledger): {source}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

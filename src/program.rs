@@ -265,8 +265,11 @@ impl LedgerUse {
     /// Why a run needs `--ledger`: names the policy, the file and the line.
     pub fn needs_ledger(&self) -> String {
         format!(
-            "{} reads prior payments ({}, {}:{}), so the run needs the ledger of payments made: give --ledger FILE (需要兑付台账 --ledger; a ledger with only its header `key,policy,amount,paid_on` is an empty ledger)",
-            self.within, self.call, self.file, self.line
+            "{within} 读取已兑付记录 ({call}, {file}:{line}), 需要兑付台账: 请用 --ledger FILE 给出; 只有表头 `key,policy,amount,paid_on` 的台账即空台账 ({within} reads prior payments, so the run needs the ledger of payments made: give --ledger FILE)",
+            within = self.within,
+            call = self.call,
+            file = self.file,
+            line = self.line
         )
     }
 }

@@ -61,17 +61,32 @@ fn inside_set(only: &str, set_dir: &str) -> String {
 }
 
 impl Program {
+    /// That `id` names no policy of the set, with the closest id, or else
+    /// the ids that begin with it, as a suggestion.
+    pub fn no_such_policy(&self, id: &str) -> String {
+        let ids = || self.policies.iter().map(|p| p.id.as_str());
+        let near = match crate::suggest::closest(id, ids()) {
+            Some(s) => format!("`{s}`"),
+            None => ids()
+                .filter(|p| p.starts_with(id))
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let near = if near.is_empty() {
+            near
+        } else {
+            format!(" (是不是 {near}? did you mean {near}?)")
+        };
+        format!("政策集里没有编号为 `{id}` 的政策 (no policy `{id}`){near}")
+    }
+
     /// The program restricted to the selected policies. `Err` names an id
     /// not in the set (with the closest one) or a path that holds none.
     pub fn select(&self, sel: &Selection, set_dir: &str) -> Result<Program, String> {
         for id in &sel.policies {
             if self.policy_index(id).is_none() {
-                let near = crate::suggest::closest(id, self.policies.iter().map(|p| p.id.as_str()))
-                    .map(|s| format!(" (是不是 `{s}`? did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "政策集里没有编号为 `{id}` 的政策 (no policy `{id}`){near}"
-                ));
+                return Err(self.no_such_policy(id));
             }
         }
         let only: Vec<String> = sel.only.iter().map(|o| inside_set(o, set_dir)).collect();

@@ -239,7 +239,7 @@ fn a_file_without_the_key_column_among_several() {
     dir.refused(
         &["甲=a.csv", "c.csv", "乙=b.csv"],
         "c.csv",
-        "has no column for the key field `code`",
+        "no column for the key field `code`",
     );
 }
 

@@ -344,7 +344,7 @@ fn a_bad_key_still_counts_as_a_duplicate() {
 fn header_problems() {
     let err = read_with("empty.csv", b"", Encoding::Auto).unwrap_err();
     assert!(matches!(err, DataError::NoHeader { .. }));
-    assert!(err.to_string().contains("has no header"), "{err}");
+    assert!(err.to_string().contains("没有表头"), "{err}");
     let err = read_with("blank.csv", b"\n\r\n  \n", Encoding::Auto).unwrap_err();
     assert!(matches!(err, DataError::NoHeader { .. }));
 
@@ -379,7 +379,7 @@ fn header_problems() {
     assert!(matches!(err, DataError::Unreadable { .. }));
     assert!(
         err.to_string()
-            .starts_with("cannot read `/nonexistent/mianshen/x.csv`"),
+            .starts_with("无法读取数据文件 `/nonexistent/mianshen/x.csv`"),
         "{err}"
     );
 

@@ -488,10 +488,10 @@ fn a_workbook_that_cannot_be_read_is_named() {
         ("csv.xlsx", "cannot be read as an Excel workbook"),
         ("cut.xlsx", "cannot be read as an Excel workbook"),
         ("far.xlsx", "its contents are malformed"),
-        ("empty.xlsx", "its first worksheet `Sheet1` is empty"),
+        ("empty.xlsx", "第一个工作表 `Sheet1` 是空的"),
         ("sheet.ods", "spreadsheets ending in `.ods` are not read"),
-        ("nokey.xlsx", "has no column for the key field `uscc`"),
-        ("absent.xlsx", "cannot read `absent.xlsx`"),
+        ("nokey.xlsx", "no column for the key field `uscc`"),
+        ("absent.xlsx", "无法读取数据文件 `absent.xlsx`"),
     ] {
         let out = run(&dir, &[file]);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -39,7 +39,7 @@ fn a_firm_whose_row_was_rejected_is_named_with_its_row() {
         "{err}"
     );
     assert!(
-        err.contains("row 48, column `zhuanjing_on`, value `去年`"),
+        err.contains("第 48 行, 列 `zhuanjing_on`, 值 `去年`"),
         "{err}"
     );
 }
@@ -50,11 +50,11 @@ fn a_repeated_key_names_both_rows() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("row 4, column `uscc`, value `91420103MAB0XXG25W`: the key is also on row 16"),
+        err.contains("第 4 行, 列 `uscc`, 值 `91420103MAB0XXG25W`: the key is also on row 16"),
         "{err}"
     );
     assert!(
-        err.contains("row 16, column `uscc`, value `91420103MAB0XXG25W`: the key is also on row 4"),
+        err.contains("第 16 行, 列 `uscc`, 值 `91420103MAB0XXG25W`: the key is also on row 4"),
         "{err}"
     );
 }
@@ -74,13 +74,16 @@ fn settlement_across_firms_is_told_as_the_run_settled_it() {
         text.contains("not among the first 20 firms by the `limit` order"),
         "{text}"
     );
-    assert!(text.contains("outcome: ineligible"), "{text}");
+    assert!(
+        text.contains("结果 (outcome): 不符合 (ineligible)"),
+        "{text}"
+    );
     // eligible, but the 200万 budget paid by `allocate by` ran out first
     let out = explain("91420102038837156C", Some("zengliang_2024"));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("over the budget 2000000.00"), "{text}");
     assert!(
-        text.contains("outcome: eligible  amount 685.78  funded 0.00"),
+        text.contains("结果 (outcome): 符合 (eligible)  金额 (amount) 685.78  拨付 (funded) 0.00"),
         "{text}"
     );
 }

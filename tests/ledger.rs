@@ -954,7 +954,10 @@ fn explain_shows_the_payments_it_read() {
         shows_payment(out, "2023-10-01", "shenggui_2023", "400000"),
         "{out}"
     );
-    assert!(out.contains("eligible  amount 500000.00"), "{out}");
+    assert!(
+        out.contains("符合 (eligible)  金额 (amount) 500000.00"),
+        "{out}"
+    );
 
     // F: a clawback is shown; a payment after as_of is not counted
     let ran = explain("F", true);

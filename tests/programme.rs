@@ -110,19 +110,19 @@ fn explain_shows_the_combined_cap_arithmetic() {
     let (code, text) = common::mianshen(&example(), &args);
     assert_eq!(code, 0, "{text}");
     assert!(
-        text.contains("combined 同一企业年度奖励累计不超过160万元  160万"),
+        text.contains("合计封顶 (combined)  同一企业年度奖励累计不超过160万元  160万"),
         "{text}"
     );
     assert!(
-        text.contains("guanjun: asked 1500000.00 → eligible 1500000.00"),
+        text.contains("guanjun: 应得 (asked) 1500000.00 → 符合 (eligible) 1500000.00"),
         "{text}"
     );
     assert!(
-        text.contains("shenggui_2024: asked 200000.00 → eligible 100000.00"),
+        text.contains("shenggui_2024: 应得 (asked) 200000.00 → 符合 (eligible) 100000.00"),
         "{text}"
     );
     assert!(
-        text.contains("reasons: 同一企业年度奖励累计不超过160万元"),
+        text.contains("理由 (reasons): 同一企业年度奖励累计不超过160万元"),
         "{text}"
     );
 }

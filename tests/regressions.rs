@@ -290,7 +290,7 @@ fn progressive_base_at_the_negative_limit_pays_nothing() {
     assert_eq!(pair.amount, None);
     let text = explained(&set.program, &data, &result);
     assert!(
-        text.contains("0 to 70000000000000000000000000000: 0 × 1% = 0"),
+        text.contains("0 至 70000000000000000000000000000: 0 × 1% = 0"),
         "{text}"
     );
 }
@@ -318,7 +318,7 @@ fn progressive_rate_beyond_the_range_is_explained() {
     );
     let text = explained(&set.program, &data, &result);
     let row =
-        "above 1: 9999999999999999999999998 × 999999999999999999999999900% = arithmetic overflow";
+        "1 以上: 9999999999999999999999998 × 999999999999999999999999900% = 计算溢出 (arithmetic overflow)";
     assert!(text.contains(row), "{text}");
 }
 
@@ -363,12 +363,12 @@ fn explain_tells_the_path_evaluation_took() {
     );
     let text = explained(&set.program, &data, &result);
     for line in [
-        "tiers on revenue = 8000000",
+        "分档 (tiers) revenue = 8000000",
         ">= 20000000 : 300000 → false",
         ">= 5000000 : 150000 → true",
-        "row taken: 150000",
+        "命中此行 (row taken): 150000",
         "when size == \"小型\" → true",
-        "takes 0.5 = 0.5",
+        "取 (takes) 0.5 = 0.5",
     ] {
         assert!(text.contains(line), "`{line}` in:\n{text}");
     }

@@ -530,13 +530,13 @@ pub enum RunError {
     #[error("{0}")]
     LedgerRequired(String),
     /// A run over data files was given none.
-    #[error("没有数据文件 (no data file given): give at least one")]
+    #[error("没有给出数据文件, 请用 --data FILE 给出企业数据 (no data file given: give the firm data with --data FILE)")]
     NoData,
     /// The same data file given twice to one run, as named the second time.
-    #[error("`{0}` 重复给出 (is given twice): give each file once")]
+    #[error("`{0}` 给了两次, 每个数据文件只给一次 (`{0}` is given twice: give each file once)")]
     GivenTwice(String),
     /// Records given to a run in memory must have rising row numbers.
-    #[error("record rows must rise: row {row} comes after row {after}")]
+    #[error("记录的行号须递增: 第 {row} 行排在第 {after} 行之后 (record rows must rise: row {row} comes after row {after})")]
     RowsOutOfOrder { row: u64, after: u64 },
 }
 

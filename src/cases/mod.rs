@@ -14,6 +14,7 @@ use crate::data::named::{self, Input};
 use crate::date::Date;
 use crate::diag::{Diagnostic, SourceText};
 use crate::program::Program;
+use crate::width::{pad_right, width};
 
 /// A test file: its reference date and cases.
 #[derive(Debug)]
@@ -655,14 +656,14 @@ pub fn render_styled(
                     .max(8);
                 out.push_str(&format!(
                     "        {}  {}  actual\n",
-                    pad("check", w0),
-                    pad("expected", w1)
+                    pad_right("check", w0),
+                    pad_right("expected", w1)
                 ));
                 for m in &c.mismatches {
                     out.push_str(&format!(
                         "        {}  {}  {}\n",
-                        pad(&m[0], w0),
-                        pad(&m[1], w1),
+                        pad_right(&m[0], w0),
+                        pad_right(&m[1], w1),
                         m[2]
                     ));
                 }
@@ -670,17 +671,6 @@ pub fn render_styled(
         }
     }
     (out, passed, failed)
-}
-
-/// Display width: CJK characters take two columns.
-fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
-        .sum()
-}
-
-fn pad(s: &str, w: usize) -> String {
-    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
 }
 
 #[cfg(test)]

@@ -49,33 +49,17 @@ pub fn explain(args: &ExplainArgs<'_>) -> u8 {
         Some(id) => match program.policy_index(id) {
             Some(i) => Some(i),
             None => {
-                let ids = || program.policies.iter().map(|p| p.id.as_str());
-                let starting: Vec<String> = ids()
-                    .filter(|p| p.starts_with(id))
-                    .map(|p| format!("`{p}`"))
-                    .collect();
-                let help = match crate::suggest::closest(id, ids()) {
-                    Some(s) => format!(" (did you mean `{s}`?)"),
-                    None if !starting.is_empty() => {
-                        format!(" (did you mean {}?)", starting.join(" or "))
-                    }
-                    None => String::new(),
-                };
-                eprintln!("error: no policy `{id}` in `{}`{help}", dir.display());
+                eprintln!("error: {}", program.no_such_policy(id));
                 return EXIT_USAGE;
             }
         },
     };
     let opts = crate::data::ReadOptions { encoding };
-    if let Some(twice) = crate::data::given_twice(data) {
-        eprintln!("error: `{twice}` is given twice after --data; give each file once");
-        return EXIT_USAGE;
+    if let Err(code) = data_given(data) {
+        return code;
     }
     let found = match data {
-        [] => {
-            eprintln!("error: give the firm data with --data FILE");
-            return EXIT_USAGE;
-        }
+        [] => return EXIT_USAGE,
         [one] => firm::in_file(program, &one.path, &opts, firm),
         several => firm::in_files(program, several, &opts, firm),
     };

@@ -26,7 +26,10 @@ pub fn generate(args: &GenerateArgs<'_>) -> u8 {
     let text = match std::fs::read_to_string(&schema_path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {e}", schema_path.display());
+            eprintln!(
+                "error: 无法读取 `{}` (cannot read the schema): {e}",
+                schema_path.display()
+            );
             return EXIT_USAGE;
         }
     };
@@ -41,9 +44,9 @@ pub fn generate(args: &GenerateArgs<'_>) -> u8 {
         }
     };
     if !(0.0..=1.0).contains(&args.bad_rows) {
+        let b = args.bad_rows;
         eprintln!(
-            "error: `--bad-rows {}` must be a fraction from 0 to 1",
-            args.bad_rows
+            "error: `--bad-rows {b}` 须是 0 到 1 之间的比例 (must be a fraction from 0 to 1)"
         );
         return EXIT_USAGE;
     }
@@ -72,7 +75,7 @@ pub fn generate(args: &GenerateArgs<'_>) -> u8 {
     match written {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("error: cannot write the firms: {e}");
+            eprintln!("error: 无法写出企业数据 (cannot write the firms): {e}");
             EXIT_USAGE
         }
     }
@@ -100,8 +103,7 @@ fn split(
     match generate_split(schema, opts, &formats, dir) {
         Ok(departments) => {
             println!(
-                "已写入 {} 个部门文件 (wrote {} department files) into {}:",
-                departments.len(),
+                "已写入 {} 个部门文件到 {} (wrote the department files):",
                 departments.len(),
                 dir.display()
             );
@@ -117,7 +119,7 @@ fn split(
         }
         Err(e) => {
             eprintln!(
-                "error: 无法写入部门文件 (cannot write the department files) into `{}`: {e}",
+                "error: 无法把部门文件写入 `{}` (cannot write the department files): {e}",
                 dir.display()
             );
             EXIT_USAGE
@@ -148,7 +150,7 @@ fn parse_formats(schema: &crate::schema::Schema, args: &[String]) -> Result<Form
             Some(s) if sources.contains(&s) => formats.by_source.push((s.to_string(), format)),
             Some(s) => {
                 let close = crate::suggest::closest(s, sources.iter().copied())
-                    .map(|c| format!("; did you mean `{c}`?"))
+                    .map(|c| format!(" 是不是 `{c}`? (did you mean `{c}`?)"))
                     .unwrap_or_default();
                 return Err(format!(
                     "`--format {arg}`: 没有字段的 source 为 `{s}` (no field of the schema has `source: {s}`){close}"

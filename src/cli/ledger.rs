@@ -6,12 +6,15 @@ use std::path::Path;
 
 use super::*;
 use crate::payments::{already_added, append, run_payments, totals, AddError};
+use crate::width::{pad_left, pad_right};
 
 /// `mianshen ledger add`: the run in `out` must be confirmed by `verify`
 /// first (its inputs unchanged, its results replayed byte for byte).
 pub fn ledger_add(out: &Path, ledger: &Path, paid_on: &str, allow_repeat: bool) -> u8 {
     let Some(paid_on) = Date::parse_iso(paid_on) else {
-        eprintln!("error: `--paid-on {paid_on}` is not a date: write YYYY-MM-DD");
+        eprintln!(
+            "error: `--paid-on {paid_on}` 不是日期: 请写成 YYYY-MM-DD (`--paid-on {paid_on}` is not a date: write YYYY-MM-DD)"
+        );
         return EXIT_USAGE;
     };
     let run = match run_payments(out) {
@@ -40,25 +43,23 @@ pub fn ledger_add(out: &Path, ledger: &Path, paid_on: &str, allow_repeat: bool) 
         }
     }
     println!(
-        "核对结果 / verifying the results in `{}` before recording their payments",
+        "记入台账前先核对 `{}` 中的结果 (verifying the results before recording their payments)",
         out.display()
     );
     if verify(out, None, &[], None) != EXIT_OK {
         eprintln!(
-            "error: `{}` is not confirmed by `mianshen verify`, so its payments are not recorded (结果未通过核验，未记入台账)",
+            "error: `{}` 的结果未通过核验, 未记入台账 (not confirmed by `mianshen verify`, so its payments are not recorded)",
             out.display()
         );
         return EXIT_POLICY;
     }
     match append(ledger, &run, paid_on, allow_repeat) {
         Ok(added) => {
+            let (rows, total, line, run) =
+                (added.rows, added.total, added.first_line, short(&run.run));
             println!(
-                "已记入台账 / recorded: {} payments, total {} yuan, paid on {paid_on}, in `{}` from line {} (run {})",
-                added.rows,
-                added.total,
+                "已记入台账 `{}`: {rows} 笔, 共 {total} 元, 兑付日期 {paid_on}, 从第 {line} 行起, 批次 {run} (recorded: {rows} payments, total {total} yuan, paid on {paid_on}, from line {line}, run {run})",
                 ledger.display(),
-                added.first_line,
-                short(&run.run)
             );
             EXIT_OK
         }
@@ -83,29 +84,36 @@ pub fn ledger_check(ledger: &Path) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let (rows, firms) = (t.rows, t.firms);
     println!(
-        "台账 / ledger `{}`: {} payments, {} firms (sha256 {})",
+        "台账 `{}`: {rows} 笔兑付, {firms} 户企业 (ledger: {rows} payments, {firms} firms; sha256 {})",
         ledger.display(),
-        t.rows,
-        t.firms,
         t.sha256
     );
-    println!(
-        "{:<28} {:>6} {:>10} {:>18}",
-        "policy 政策", "year", "payments", "total 金额"
-    );
+    let line = |policy: &str, year: &str, n: &str, sum: &str| {
+        format!(
+            "{} {} {} {}",
+            pad_right(policy, 28),
+            pad_left(year, 6),
+            pad_left(n, 10),
+            pad_left(sum, 18)
+        )
+    };
+    println!("{}", line("政策", "年度", "笔数", "金额"));
+    println!("{}", line("(policy)", "year", "payments", "total"));
     for ((policy, year), (n, sum)) in &t.by_policy_year {
-        println!("{policy:<28} {year:>6} {n:>10} {sum:>18.2}");
+        let (year, n, sum) = (year.to_string(), n.to_string(), format!("{sum:.2}"));
+        println!("{}", line(policy, &year, &n, &sum));
     }
     if !t.runs.is_empty() {
         println!("runs recorded 已记入的批次: {}", t.runs.len());
         for (run, n) in &t.runs {
-            println!("  {}  {n} payments", short(run));
+            println!("  {}  {n} 笔 (payments)", short(run));
         }
     }
     for (key, policy, sum) in &t.negative {
         println!(
-            "warning: `{key}` under `{policy}`: payments sum to {sum:.2}, below 0 (追回多于兑付)"
+            "warning: `{key}` 在 `{policy}` 下追回多于兑付, 合计 {sum:.2} (`{key}` under `{policy}`: payments sum to {sum:.2}, below 0)"
         );
     }
     EXIT_OK

@@ -59,8 +59,25 @@ pub(super) fn load(dir: &Path, json: bool) -> Result<PolicySet, u8> {
 pub fn parse_as_of(s: &str) -> Result<Date, u8> {
     Date::parse_iso(s).ok_or_else(|| {
         eprintln!(
-            "error: `--as-of {s}` is not a date: write YYYY-MM-DD, e.g. `--as-of 2024-12-31`"
+            "error: `--as-of {s}` 不是日期: 请写成 YYYY-MM-DD, 如 `--as-of 2024-12-31` (`--as-of {s}` is not a date: write YYYY-MM-DD)"
         );
         EXIT_USAGE
     })
+}
+
+/// The data files after `--data`: at least one, each once; `Err` is the
+/// exit status, the problem printed.
+pub(super) fn data_given(data: &[crate::data::Input]) -> Result<(), u8> {
+    let problem = if data.is_empty() {
+        Some(crate::batch::RunError::NoData)
+    } else {
+        crate::data::given_twice(data).map(crate::batch::RunError::GivenTwice)
+    };
+    match problem {
+        Some(e) => {
+            eprintln!("error: {e}");
+            Err(EXIT_USAGE)
+        }
+        None => Ok(()),
+    }
 }

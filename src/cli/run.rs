@@ -60,9 +60,8 @@ pub fn run(args: &RunArgs) -> u8 {
         encoding: args.encoding,
     };
     let started = std::time::Instant::now();
-    if let Some(twice) = crate::data::given_twice(&args.data) {
-        eprintln!("error: `{twice}` is given twice after --data; give each file once");
-        return EXIT_USAGE;
+    if let Err(code) = data_given(&args.data) {
+        return code;
     }
     let ledger = match &args.ledger {
         None => None,
@@ -82,8 +81,8 @@ pub fn run(args: &RunArgs) -> u8 {
         let mib = l.heap_bytes() >> 20;
         if mib >= args.memory_mib {
             eprintln!(
-                "warning: the ledger's payments under the set's ids take about {mib} MiB, more than --memory {} MiB; the run keeps them all and spills everything else (台账占用内存超过 --memory)",
-                args.memory_mib
+                "warning: 台账中本政策集要读的兑付记录约占 {mib} MiB, 超过 --memory {} MiB; 运行仍全部保留, 其余数据写入磁盘 (the ledger's payments under the set's ids take about {mib} MiB, more than --memory {} MiB; the run keeps them all and spills everything else)",
+                args.memory_mib, args.memory_mib
             );
         }
     }
@@ -103,17 +102,10 @@ pub fn run(args: &RunArgs) -> u8 {
             }
         }
     }
-    if data.is_empty() {
-        eprintln!("error: give the firm data with --data FILE");
-        return EXIT_USAGE;
-    }
     let pending = match crate::report::Pending::create(&args.out) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!(
-                "error: cannot write the results to `{}`: {e}",
-                args.out.display()
-            );
+            eprintln!("error: {}", cannot_write(&args.out, &e));
             return EXIT_USAGE;
         }
     };
@@ -133,10 +125,7 @@ pub fn run(args: &RunArgs) -> u8 {
     ) {
         Ok(done) => {
             if let Err(e) = pending.commit() {
-                eprintln!(
-                    "error: cannot write the results to `{}`: {e}",
-                    args.out.display()
-                );
+                eprintln!("error: {}", cannot_write(&args.out, &e));
                 return EXIT_USAGE;
             }
             if !args.quiet {
@@ -170,7 +159,7 @@ fn progress(size: Option<u64>, timings: bool) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(size);
     let style = indicatif::ProgressStyle::with_template(
-        "{bar:40} {binary_bytes}/{binary_total_bytes} read  eta {eta}",
+        "{bar:40} 已读 (read) {binary_bytes}/{binary_total_bytes}  剩余 (eta) {eta}",
     )
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
@@ -240,13 +229,16 @@ fn fields_no_file_has(
         let ask = field
             .source
             .as_ref()
-            .map(|s| format!("; ask {s} for it (向{s}索取)"))
+            .map(|s| (format!(", 请向{s}索取"), format!("; ask {s} for it")))
             .unwrap_or_default();
-        out.push(format!(
-            "no data file has a column for `{}` ({}), read by {}: every firm's value is missing, so their decisions are at best review (数据缺少此字段{ask})",
-            field.name,
+        let (name, title, readers) = (
+            &field.name,
             field.title.as_deref().unwrap_or(""),
-            readers.join(", ")
+            readers.join(", "),
+        );
+        out.push(format!(
+            "数据文件中没有 `{name}` ({title}) 这一列, 而 {readers} 要读它: 所有企业的此项均为缺失, 结果至多为待核实{} (no data file has a column for `{name}`, read by {readers}: every firm's value is missing, so their decisions are at best review{})",
+            ask.0, ask.1
         ));
     }
     out
@@ -270,12 +262,14 @@ fn unknown_sources(
             let s = i.source.as_deref()?;
             (!known.contains(s)).then(|| {
                 let close = crate::suggest::closest(s, known.iter().copied())
-                    .map(|c| format!("; did you mean `{c}`?"))
+                    .map(|c| (format!("; 是不是 `{c}`?"), format!("; did you mean `{c}`?")))
                     .unwrap_or_default();
+                let departments = known.iter().copied().collect::<Vec<_>>().join(", ");
                 format!(
-                    "`{s}={}`: no field of the schema has `source: {s}`, so no conflict is settled by this file (部门名称与 schema 的 source 不符){close}; the departments are {}",
+                    "`{s}={}`: schema 中没有字段写 `source: {s}`, 数据冲突时不会采用此文件的值; schema 中的部门有 {departments}{} (no field of the schema has `source: {s}`, so no conflict is settled by this file; the departments are {departments}{})",
                     i.path.display(),
-                    known.iter().copied().collect::<Vec<_>>().join(", ")
+                    close.0,
+                    close.1
                 )
             })
         })
@@ -374,7 +368,7 @@ fn run_into(
         for c in &info.unknown_columns {
             let names = program.schema.fields.iter().flat_map(|f| f.names());
             let close = crate::suggest::closest(c, names)
-                .map(|n| format!("; did you mean `{n}`? (是否应为`{n}`)"))
+                .map(|n| (format!(", 是不是 `{n}`?"), format!("; did you mean `{n}`?")))
                 .unwrap_or_default();
             let file = if files.len() > 1 {
                 format!("`{}`: ", input.name())
@@ -382,7 +376,8 @@ fn run_into(
                 String::new()
             };
             warnings.push(format!(
-                "{file}column `{c}` matches no field of the schema and was ignored{close}"
+                "{file}列 `{c}` 不对应 schema 中的任何字段, 已忽略{} (column `{c}` matches no field of the schema and was ignored{})",
+                close.0, close.1
             ));
         }
     }
@@ -398,14 +393,15 @@ fn run_into(
                 .map(|p| p.id.as_str())
                 .collect();
             let read_by = if readers.is_empty() {
-                String::new()
+                (String::new(), String::new())
             } else {
-                format!(", read by {}", readers.join(", "))
+                let r = readers.join(", ");
+                (format!(", 读取它的政策: {r}"), format!(", read by {r}"))
             };
+            let (file, name) = (input.name(), &field.name);
             warnings.push(format!(
-                "`{}`: {n} values of the percent field `{}` are written without `%` and read above 1 (`3.5` is 350%), the first on row {first}{read_by}; write `3.5%` or `0.035` (百分比未写%且大于1,请核对)",
-                input.name(),
-                field.name
+                "`{file}`: 百分比字段 `{name}` 有 {n} 个值没写 `%` 且大于 1 (`3.5` 即 350%), 第一个在第 {first} 行{}; 请写成 `3.5%` 或 `0.035` ({n} values of the percent field `{name}` are written without `%` and read above 1, the first on row {first}{}; write `3.5%` or `0.035`)",
+                read_by.0, read_by.1
             ));
         }
     }
@@ -413,22 +409,24 @@ fn run_into(
     warnings.extend(unknown_sources(program, &args.data));
     for s in &summary {
         if s.note.overrun {
-            warnings.push(format!(
-                "policy `{}`: eligible amounts {} exceed the budget {}; no `allocate`, so every firm keeps its full amount",
-                s.id,
+            let (id, amount, budget) = (
+                &s.id,
                 s.amount.unwrap_or_default(),
-                s.budget.unwrap_or_default()
+                s.budget.unwrap_or_default(),
+            );
+            warnings.push(format!(
+                "政策 `{id}`: 符合条件的金额合计 {amount} 超出预算 {budget}; 未写 `allocate`, 每户仍按全额计 (policy `{id}`: eligible amounts {amount} exceed the budget {budget}; no `allocate`, so every firm keeps its full amount)"
             ));
         }
         if let Some(e) = &s.note.error {
-            warnings.push(format!("policy `{}`: {e}", s.id));
+            warnings.push(format!("政策 (policy) `{}`: {e}", s.id));
         }
     }
     if let Some(l) = &ledger {
         for (i, id) in program.ledger_ids.iter().enumerate() {
             if program.policy_index(id).is_none() && !l.ids_found.get(i).copied().unwrap_or(false) {
                 warnings.push(format!(
-                    "`paid`/`last_paid` name `{id}`, which is neither a policy of the set nor found in the ledger: a typo? (台账中无此政策编号)"
+                    "`paid`/`last_paid` 里的 `{id}` 既不是本政策集的政策, 台账中也没有: 是否写错? (`{id}` is neither a policy of the set nor found in the ledger: a typo?)"
                 ));
             }
         }
@@ -473,56 +471,107 @@ fn run_into(
 }
 
 fn print_run_summary(done: &RunDone, out: &Path) {
+    use crate::width::{pad_left, pad_right};
     let rows = done.rows;
     if done.files > 1 {
         println!(
-            "{rows} rows in {} files: {} firms evaluated, {} rows rejected (see rejects.csv), {} conflicting values (see conflicts.csv)",
-            done.files, done.firms, done.rejected_rows, done.conflicts
+            "{} 个文件共 {rows} 行: 评估 {} 户企业, 拒收 {} 行 (见 rejects.csv), 冲突值 {} 个 (见 conflicts.csv) ({rows} rows in {} files: {} firms evaluated, {} rows rejected, {} conflicting values)",
+            done.files,
+            done.firms,
+            done.rejected_rows,
+            done.conflicts,
+            done.files,
+            done.firms,
+            done.rejected_rows,
+            done.conflicts
         );
     } else {
         println!(
-            "{rows} rows: {} firms evaluated, {} rows rejected (see rejects.csv)",
-            done.firms, done.rejected_rows
+            "共 {rows} 行: 评估 {} 户企业, 拒收 {} 行 (见 rejects.csv) ({rows} rows: {} firms evaluated, {} rows rejected)",
+            done.firms, done.rejected_rows, done.firms, done.rejected_rows
         );
     }
+    // one line a policy: the id, five counts, two sums; the same widths for
+    // the Chinese heading, the English one and the rows
+    const ID: usize = 28;
+    const WIDTHS: [usize; 6] = [9, 9, 9, 9, 16, 16];
+    let line = |id: &str, cells: [&str; 6]| {
+        let mut l = pad_right(id, ID);
+        for (cell, w) in cells.iter().zip(WIDTHS) {
+            l.push(' ');
+            l.push_str(&pad_left(cell, w));
+        }
+        l
+    };
     println!(
-        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}",
-        "policy", "evaluated", "eligible", "inelig.", "review", "amount", "funded"
+        "{}",
+        line("政策", ["评估", "符合", "不符合", "待核实", "金额", "拨付"])
+    );
+    println!(
+        "{}",
+        line(
+            "(policy)",
+            [
+                "evaluated",
+                "eligible",
+                "inelig.",
+                "review",
+                "amount",
+                "funded"
+            ]
+        )
     );
     for s in &done.summary {
         if !s.in_force {
-            println!("{:<28} not in force on this date", s.id);
+            println!(
+                "{} 本日不在有效期内 (not in force on this date)",
+                pad_right(&s.id, ID)
+            );
             continue;
         }
         let flag = if s.note.overrun {
-            "  budget exceeded, not allocated"
+            "  超出预算, 未分配 (budget exceeded, not allocated)"
         } else if s.note.exceeded {
-            "  budget allocated"
+            "  超出预算, 已按规则分配 (budget allocated)"
         } else {
             ""
         };
         let show = |d: Option<rust_decimal::Decimal>| {
             d.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
         };
-        println!(
-            "{:<28} {:>9} {:>9} {:>9} {:>9} {:>16} {:>16}{flag}",
-            s.id,
-            s.evaluated,
-            s.eligible,
-            s.ineligible,
-            s.review,
+        let cells = [
+            s.evaluated.to_string(),
+            s.eligible.to_string(),
+            s.ineligible.to_string(),
+            s.review.to_string(),
             show(s.amount),
             show(s.funded),
+        ];
+        println!(
+            "{}{flag}",
+            line(&s.id, cells.each_ref().map(String::as_str))
         );
     }
     for (label, c) in &done.caps {
         let taken = format!("{:.2}", c.amount);
         println!(
-            "combined \"{label}\": {} firms cut, {} decisions cut, {} turned ineligible, {} taken, {} firms to review (cap missing) (合计封顶: {} 户被核减, 共 {} 元; {} 户上限缺失待核实)",
-            c.firms, c.cut, c.zeroed, taken, c.review, c.firms, taken, c.review
+            "合计封顶 \"{label}\": {} 户被核减 (核减 {} 项, {} 项转为不符合), 共核减 {taken} 元; {} 户上限缺失待核实 (combined \"{label}\": {} firms cut, {} decisions cut, {} turned ineligible, {taken} taken, {} firms to review (cap missing))",
+            c.firms, c.cut, c.zeroed, c.review, c.firms, c.cut, c.zeroed, c.review
         );
     }
-    println!("results in {}/", out.display());
+    println!(
+        "结果已写入 {}/ (results in {}/)",
+        out.display(),
+        out.display()
+    );
+}
+
+/// The results folder cannot be written.
+fn cannot_write(out: &Path, e: &std::io::Error) -> String {
+    format!(
+        "无法写入结果目录 `{}` (cannot write the results): {e}",
+        out.display()
+    )
 }
 
 fn encoding_name(e: crate::data::Encoding) -> &'static str {

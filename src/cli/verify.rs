@@ -27,7 +27,7 @@ pub fn verify(
     } = recorded.changes();
     if !changed.is_empty() {
         println!(
-            "not verified: the inputs differ from the run recorded in {}",
+            "未通过核验: 输入与 {} 记录的运行不符 (not verified: the inputs differ from the run recorded in it)",
             manifest_path.display()
         );
         for c in &changed {
@@ -67,7 +67,9 @@ pub fn verify(
     let code = run(&args);
     if code != EXIT_OK {
         let _ = std::fs::remove_dir_all(&replay);
-        println!("not verified: the replay did not complete (exit {code})");
+        println!(
+            "未通过核验: 重放未能完成, 退出码 {code} (not verified: the replay did not complete)"
+        );
         return EXIT_POLICY;
     }
     let mut differ = Vec::new();
@@ -87,13 +89,13 @@ pub fn verify(
     if let Some(path) = &ledger_changed {
         if differ.is_empty() {
             println!(
-                "verified: the ledger `{}` has changed since the run (台账已变更), but the payments it counts on as_of give byte-identical results",
+                "通过核验: 台账 `{}` 在运行后有变更, 但截至 as_of 计入的兑付记录给出逐字节相同的结果 (verified: the ledger has changed since the run, but the payments it counts on as_of give byte-identical results)",
                 path.display()
             );
             return EXIT_OK;
         }
         println!(
-            "not verified: the ledger `{}` has changed since the run (台账已变更) and the replay differs",
+            "未通过核验: 台账 `{}` 在运行后有变更, 重放结果不同 (not verified: the ledger has changed since the run and the replay differs)",
             path.display()
         );
         for d in &differ {
@@ -103,12 +105,12 @@ pub fn verify(
     }
     if differ.is_empty() {
         println!(
-            "verified: the replay gives byte-identical results ({})",
+            "通过核验: 重放结果逐字节相同 (verified: the replay gives byte-identical results): {}",
             crate::report::RESULT_FILES.join(", ")
         );
         EXIT_OK
     } else {
-        println!("not verified: the replay differs from the recorded results");
+        println!("未通过核验: 重放结果与记录的结果不同 (not verified: the replay differs from the recorded results)");
         for d in &differ {
             println!("  {d}");
         }
@@ -135,16 +137,13 @@ fn first_difference(file: &str, a: &[u8], b: &[u8]) -> String {
     for (i, (x, y)) in a_lines.iter().zip(&b_lines).enumerate() {
         if x != y {
             return format!(
-                "{file}, line {}: recorded `{}`, replay `{}`",
+                "{file}, line {}: 记录为 (recorded) `{}`, 重放为 (replay) `{}`",
                 i + 1,
                 String::from_utf8_lossy(x),
                 String::from_utf8_lossy(y)
             );
         }
     }
-    format!(
-        "{file}: {} lines recorded, {} in the replay",
-        a_lines.len(),
-        b_lines.len()
-    )
+    let (a, b) = (a_lines.len(), b_lines.len());
+    format!("{file}: 记录 {a} 行, 重放 {b} 行 ({a} lines recorded, {b} in the replay)")
 }

@@ -38,22 +38,22 @@ pub struct Payment {
 /// A ledger row that cannot be read, or a ledger that is not one.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("cannot read the ledger `{}`: {source}", path.display())]
+    #[error("无法读取兑付台账 `{}` (cannot read the ledger): {source}", path.display())]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the ledger `{}` is empty: it needs at least the header `key,policy,amount,paid_on`", path.display())]
+    #[error("兑付台账 `{}` 是空的: 至少要有表头 `key,policy,amount,paid_on` (the ledger is empty: it needs at least the header)", path.display())]
     Empty { path: PathBuf },
     #[error("`{}`:1: {message}", path.display())]
     Header { path: PathBuf, message: String },
-    #[error("`{}`:{line}: {message}; 台账行无法读取, a payment is never guessed away: correct the ledger and run again", path.display())]
+    #[error("`{}`:{line}: {message}; 台账行无法读取, 兑付记录不作猜测: 请更正台账后重新运行 (a payment is never guessed away: correct the ledger and run again)", path.display())]
     Row {
         path: PathBuf,
         line: u64,
         message: String,
     },
-    #[error("the ledger `{}` has more than 65,535 policy ids the set reads", path.display())]
+    #[error("兑付台账 `{}` 中本政策集要读的政策编号超过 65,535 个 (the ledger has more than 65,535 policy ids the set reads)", path.display())]
     TooManyIds { path: PathBuf },
 }
 
@@ -94,7 +94,7 @@ pub struct Ledger {
 const MAX_PAYMENTS: u64 = u32::MAX as u64;
 
 fn too_many() -> String {
-    format!("the ledger holds more than {MAX_PAYMENTS} payments under the ids the set reads (台账超过上限)")
+    format!("台账中本政策集要读的兑付记录超过 {MAX_PAYMENTS} 条 (the ledger holds more than {MAX_PAYMENTS} payments under the ids the set reads)")
 }
 
 /// The columns a ledger's header must hold.
@@ -387,7 +387,7 @@ pub fn read_rows(
                 other => LedgerError::Row {
                     path: path.into(),
                     line,
-                    message: format!("not a CSV row: {other:?}"),
+                    message: format!("不是有效的 CSV 行 (not a CSV row): {other:?}"),
                 },
             }
         })?;
@@ -441,10 +441,9 @@ pub fn read_rows(
             continue; // a blank line
         }
         if cells.len() != header.len() {
+            let (n, of) = (cells.len(), header.len());
             return Err(bad(format!(
-                "{} cells where the header has {}",
-                cells.len(),
-                header.len()
+                "本行有 {n} 格, 表头有 {of} 列 ({n} cells where the header has {of})"
             )));
         }
         let cell = |i: usize| cells.get(i).map_or("", |c| &**c);
@@ -490,20 +489,20 @@ fn read_row<'a>(
     // the key as a data file's key cell is read (blanks kept in a text
     // key: ` A2` is not the firm `A2` in a data file, nor here)
     if trim(key).is_empty() {
-        return Err("the key is empty".into());
+        return Err("key 为空 (the key is empty)".into());
     }
     let policy = trim(policy);
     if policy.is_empty() {
-        return Err("the policy id is empty".into());
+        return Err("policy 为空 (the policy id is empty)".into());
     }
     let amount = match parse_cell(&FieldType::Money, amount) {
         Ok(Cell::Num(n)) => n.normalize(),
-        Ok(_) => return Err("the amount is empty".into()),
+        Ok(_) => return Err("amount 为空 (the amount is empty)".into()),
         Err(e) => return Err(format!("amount: {e}")),
     };
     let paid_on = match parse_cell(&FieldType::Date, paid_on) {
         Ok(Cell::Date(d)) => d,
-        Ok(_) => return Err("paid_on: the date is empty".into()),
+        Ok(_) => return Err("paid_on 为空 (paid_on: the date is empty)".into()),
         Err(e) => return Err(format!("paid_on: {e}")),
     };
     Ok((key, policy, amount, paid_on))
@@ -517,7 +516,9 @@ fn header(cells: &[String]) -> Result<[usize; 4], String> {
         if let Some(c) = COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) {
             if let Some(slot) = at.get_mut(c) {
                 if *slot != usize::MAX {
-                    return Err(format!("the column `{name}` is given twice"));
+                    return Err(format!(
+                        "表头中 `{name}` 列出现两次 (the column `{name}` is given twice)"
+                    ));
                 }
                 *slot = i;
             }
@@ -533,15 +534,27 @@ fn header(cells: &[String]) -> Result<[usize; 4], String> {
         return Ok(at);
     }
     let looks_like_data = absent.len() >= 3;
+    let absent = absent
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let found = cells
+        .iter()
+        .take(8)
+        .map(|c| shown(trim(c)).into_owned())
+        .collect::<Vec<_>>()
+        .join(",");
+    let (data, data_en) = if looks_like_data {
+        (
+            "; 这看起来是企业数据文件而不是兑付台账",
+            "; is this a data file given as --ledger by mistake?",
+        )
+    } else {
+        ("", "")
+    };
     Err(format!(
-        "the ledger's header has no column {}; a ledger's header holds `key,policy,amount,paid_on` (found: {}){}",
-        absent.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
-        cells.iter().take(8).map(|c| shown(trim(c)).into_owned()).collect::<Vec<_>>().join(","),
-        if looks_like_data {
-            ". Is this a data file given as --ledger by mistake? (这看起来是企业数据文件而不是兑付台账)"
-        } else {
-            ""
-        }
+        "台账表头缺少 {absent} 列, 表头应含 `key,policy,amount,paid_on` (实际: {found}){data} (the ledger's header has no column {absent}{data_en})"
     ))
 }
 

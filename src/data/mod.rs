@@ -129,38 +129,38 @@ pub struct Reject {
 /// A data file that cannot be read at all (as opposed to rows that are rejected).
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read `{}`: {source}", path.display())]
+    #[error("无法读取数据文件 `{}` (cannot read the data file): {source}", path.display())]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("`{}` has no header: the file is empty", path.display())]
+    #[error("`{}` 没有表头: 文件是空的 (no header: the file is empty)", path.display())]
     NoHeader { path: PathBuf },
     #[error(
-        "`{}` cannot be read as an Excel workbook: {message}; save it again from Excel, or give a CSV file a `.csv` ending",
+        "`{}` 无法作为 Excel 工作簿读取: {message}; 请在 Excel 中重新保存, CSV 文件请以 `.csv` 结尾 (cannot be read as an Excel workbook: save it again from Excel, or give a CSV file a `.csv` ending)",
         path.display()
     )]
     NotAWorkbook { path: PathBuf, message: String },
     #[error(
-        "`{}`: spreadsheets ending in `.{ending}` are not read; save it as an Excel workbook (.xlsx) or as CSV",
+        "`{}`: 不读取 `.{ending}` 格式的表格, 请另存为 Excel 工作簿 (.xlsx) 或 CSV (spreadsheets ending in `.{ending}` are not read; save it as .xlsx or CSV)",
         path.display()
     )]
     SheetNotRead { path: PathBuf, ending: String },
-    #[error("`{}` has no worksheet", path.display())]
+    #[error("`{}` 中没有工作表 (no worksheet)", path.display())]
     NoWorksheet { path: PathBuf },
-    #[error("`{}` has no header: its first worksheet `{sheet}` is empty", path.display())]
+    #[error("`{}` 没有表头: 第一个工作表 `{sheet}` 是空的 (no header: its first worksheet is empty)", path.display())]
     EmptySheet { path: PathBuf, sheet: String },
-    #[error("`{}`:{line}: cannot read the header: {message}", path.display())]
+    #[error("`{}`:{line}: 无法读取表头 (cannot read the header): {message}", path.display())]
     BadHeader {
         path: PathBuf,
         line: u64,
         message: String,
     },
-    #[error("`{}`:1: the header is not valid UTF-8; try --encoding gb18030", path.display())]
+    #[error("`{}`:1: 表头不是有效的 UTF-8, 请试试 --encoding gb18030 (the header is not valid UTF-8; try --encoding gb18030)", path.display())]
     HeaderNotUtf8 { path: PathBuf },
-    #[error("`{}`:1: the header is not valid GB18030 text either; is this a CSV file? (try --encoding utf8)", path.display())]
+    #[error("`{}`:1: 表头也不是有效的 GB18030 文本, 这是 CSV 文件吗? 可试 --encoding utf8 (the header is not valid GB18030 text either; is this a CSV file? try --encoding utf8)", path.display())]
     HeaderNotGb18030 { path: PathBuf },
-    #[error("`{}` has no column for the key field `{key}`; name one {names}", path.display())]
+    #[error("`{}` 没有主键字段 `{key}` 的列, 请把其中一列命名为 {names} (no column for the key field `{key}`; name one {names})", path.display())]
     NoKeyColumn {
         path: PathBuf,
         key: String,
@@ -168,7 +168,7 @@ pub enum DataError {
         names: String,
     },
     #[error(
-        "`{}`:1: columns {} and {} both name the field `{field}`",
+        "`{}`:1: 第 {first_at} 列 `{first}` 和第 {second_at} 列 `{second}` 都对应字段 `{field}` (columns {} and {} both name the field `{field}`)",
         path.display(), ordinal(*first_at, first), ordinal(*second_at, second)
     )]
     AmbiguousColumns {

@@ -34,6 +34,15 @@ impl Outcome {
             Outcome::Review => "review",
         }
     }
+
+    /// The outcome as officers call it (符合, 不符合, 待核实).
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Outcome::Eligible => "符合",
+            Outcome::Ineligible => "不符合",
+            Outcome::Review => "待核实",
+        }
+    }
 }
 
 /// The compact result of one firm under one policy, before settlement.

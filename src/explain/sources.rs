@@ -126,7 +126,7 @@ pub fn render(s: &Sources) -> String {
     let rows: Vec<String> = s
         .rows
         .iter()
-        .map(|r| format!("{} row {}", r.file, r.row))
+        .map(|r| format!("{} 第 {} 行", r.file, r.row))
         .collect();
     let mut out = format!("数据来源 (rows joined): {}\n", rows.join(", "));
     if s.conflicts.is_empty() {
@@ -137,13 +137,13 @@ pub fn render(s: &Sources) -> String {
         let source = c
             .source
             .as_ref()
-            .map(|s| format!(" (source {s})"))
+            .map(|s| format!(" (来源 source: {s})"))
             .unwrap_or_default();
         out.push_str(&format!("  {}{source}\n", c.field));
         for v in &c.values {
             let used = if v.used { "  ← 采用 (used)" } else { "" };
             out.push_str(&format!(
-                "    {} row {}: `{}`{used}\n",
+                "    {} 第 {} 行: `{}`{used}\n",
                 v.file, v.row, v.value
             ));
         }

@@ -19,12 +19,7 @@ use crate::diag::{Diagnostic, SourceText};
 /// Lines longer than this are broken where the layout allows.
 const WIDTH: usize = 100;
 
-/// Display width: CJK and other wide characters take two columns.
-pub fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
-        .sum()
-}
+pub use crate::width::width;
 
 /// Why a file was not formatted.
 #[derive(Debug)]

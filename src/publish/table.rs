@@ -35,16 +35,11 @@ impl Value<'_> {
 
     fn width(&self) -> usize {
         match self {
-            Value::Text(t) => display_width(t),
+            Value::Text(t) => crate::width::width(t),
             Value::Money(d) => crate::eval::cents(*d).to_string().len() + 4,
             Value::Count(n) => n.to_string().len() + 1,
         }
     }
-}
-
-/// Columns a text takes in a spreadsheet: two for each CJK character.
-fn display_width(t: &str) -> usize {
-    t.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
 }
 
 /// How people's CSV files are encoded.
@@ -225,7 +220,10 @@ impl Book {
                 .iter()
                 .map(|c| (c.title.to_string(), c.code))
                 .collect(),
-            widths: columns.iter().map(|c| display_width(c.title)).collect(),
+            widths: columns
+                .iter()
+                .map(|c| crate::width::width(c.title))
+                .collect(),
             row: 0,
             part: 0,
             parts,

@@ -10,9 +10,9 @@ use crate::load::PolicySet;
 /// Why a results folder cannot be read as a run.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordedError {
-    #[error("cannot read `{}`: {message} (无法读取运行清单)", path.display())]
+    #[error("无法读取运行清单 `{}` (cannot read the manifest): {message}", path.display())]
     Manifest { path: PathBuf, message: String },
-    #[error("the run read {recorded} data files; give all of them with --data, in the same order, or none (数据文件个数不符)")]
+    #[error("数据文件个数不符: 该次运行读了 {recorded} 个数据文件, 请按原顺序全部用 --data 给出, 或都不给 (the run read {recorded} data files; give all of them with --data, in the same order, or none)")]
     DataCount { recorded: usize },
 }
 
@@ -138,9 +138,9 @@ impl Recorded {
         let mut changed = Vec::new();
         let version = text(&manifest["engine"]["version"]);
         if version != env!("CARGO_PKG_VERSION") {
+            let this = env!("CARGO_PKG_VERSION");
             changed.push(format!(
-                "the results were made by mianshen {version}; this is mianshen {} (引擎版本不同)",
-                env!("CARGO_PKG_VERSION")
+                "引擎版本不同: 结果由 mianshen {version} 产生, 当前为 mianshen {this} (the results were made by mianshen {version}; this is mianshen {this})"
             ));
         }
         let recorded: Vec<(String, String)> = manifest["policy_set"]["files"]
@@ -156,7 +156,7 @@ impl Recorded {
             Ok(set) => Some(set),
             Err(_) => {
                 changed.push(format!(
-                    "the policy set in `{}` no longer checks clean",
+                    "`{}` 中的政策集现在检查不通过 (the policy set no longer checks clean)",
                     self.dir.display()
                 ));
                 None
@@ -165,16 +165,16 @@ impl Recorded {
         if let Some(set) = &set {
             for (path, sha) in &recorded {
                 match set.files.iter().find(|f| &f.path == path) {
-                    None => changed.push(format!("policy file `{path}` is gone")),
+                    None => changed.push(format!("政策文件已删除 (policy file `{path}` is gone)")),
                     Some(f) if &f.sha256 != sha => {
-                        changed.push(format!("policy file `{path}` has changed"))
+                        changed.push(format!("政策文件已改动 (policy file `{path}` has changed)"))
                     }
                     Some(_) => {}
                 }
             }
             for f in &set.files {
                 if !recorded.iter().any(|(p, _)| p == &f.path) {
-                    changed.push(format!("policy file `{}` is new", f.path));
+                    changed.push(format!("新增了政策文件 (policy file `{}` is new)", f.path));
                 }
             }
         }
@@ -183,11 +183,14 @@ impl Recorded {
             match std::fs::read(path) {
                 Ok(bytes) => {
                     if &crate::load::sha256_hex(&bytes) != sha {
-                        changed.push(format!("the data file `{}` has changed", path.display()));
+                        changed.push(format!(
+                            "数据文件已改动 (the data file `{}` has changed)",
+                            path.display()
+                        ));
                     }
                 }
                 Err(e) => changed.push(format!(
-                    "the data file `{}` cannot be read: {e}",
+                    "数据文件无法读取 (the data file `{}` cannot be read): {e}",
                     path.display()
                 )),
             }
@@ -197,7 +200,7 @@ impl Recorded {
             let sha = text(&manifest["ledger"]["sha256"]);
             match std::fs::read(path) {
                 Ok(_) if manifest["ledger"].is_null() => changed.push(format!(
-                    "the run read no ledger, and `{}` was given",
+                    "该次运行没有读台账, 现在却给了 `{}` (the run read no ledger, and it was given)",
                     path.display()
                 )),
                 Ok(bytes) => {
@@ -206,7 +209,7 @@ impl Recorded {
                     }
                 }
                 Err(e) => changed.push(format!(
-                    "the ledger `{}` cannot be read: {e}",
+                    "台账无法读取 (the ledger `{}` cannot be read): {e}",
                     path.display()
                 )),
             }

@@ -28,15 +28,19 @@ pub enum OrderValue {
 /// Money that cannot be shared out exactly in cents.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AllocError {
-    #[error("budget `{0}` has more than 2 decimal places")]
+    #[error("预算 `{0}` 超过两位小数 (budget `{0}` has more than 2 decimal places)")]
     BudgetNotCents(Decimal),
-    #[error("budget `{0}` is negative")]
+    #[error("预算 `{0}` 为负数 (budget `{0}` is negative)")]
     NegativeBudget(Decimal),
-    #[error("amount `{amount}` of firm `{key}` has more than 2 decimal places")]
+    #[error("企业 `{key}` 的金额 `{amount}` 超过两位小数 (amount `{amount}` of firm `{key}` has more than 2 decimal places)")]
     AmountNotCents { key: String, amount: Decimal },
-    #[error("amount `{amount}` of firm `{key}` is negative")]
+    #[error(
+        "企业 `{key}` 的金额 `{amount}` 为负数 (amount `{amount}` of firm `{key}` is negative)"
+    )]
     NegativeAmount { key: String, amount: Decimal },
-    #[error("amounts and budget are too large to share out exactly")]
+    #[error(
+        "金额与预算过大, 无法精确分配 (amounts and budget are too large to share out exactly)"
+    )]
     TooLarge,
 }
 
@@ -519,11 +523,11 @@ mod tests {
         assert_eq!(pro_rata(d("100"), &bad), Err(err.clone()));
         assert_eq!(
             err.to_string(),
-            "amount `2.001` of firm `b` has more than 2 decimal places"
+            "企业 `b` 的金额 `2.001` 超过两位小数 (amount `2.001` of firm `b` has more than 2 decimal places)"
         );
         assert_eq!(
             pro_rata(d("1.005"), &items).unwrap_err().to_string(),
-            "budget `1.005` has more than 2 decimal places"
+            "预算 `1.005` 超过两位小数 (budget `1.005` has more than 2 decimal places)"
         );
     }
 
@@ -560,7 +564,7 @@ mod tests {
         let items = [("a", Decimal::MAX), ("b", Decimal::MAX)];
         assert_eq!(
             pro_rata(d("1e20"), &items).unwrap_err().to_string(),
-            "amounts and budget are too large to share out exactly"
+            "金额与预算过大, 无法精确分配 (amounts and budget are too large to share out exactly)"
         );
         // A product of 0 never overflows: a budget of 0 still pays 0.
         assert_eq!(text(&pro_rata(d("0"), &items).unwrap()), ["0.00", "0.00"]);

@@ -32,17 +32,14 @@ pub(super) fn in_file(
     })?;
     match rows.as_slice() {
         [] => {
-            eprintln!("error: no firm with key `{firm}` in the data");
+            eprintln!("error: 数据中没有此企业 (no firm with key `{firm}` in the data)");
             Err(EXIT_USAGE)
         }
         [(_, Ok(record))] => Ok((record.clone(), None)),
         _ => {
-            eprintln!("firm `{firm}` was not evaluated: its row was rejected");
+            eprintln!("企业 `{firm}` 未参与评估: 其数据行被拒 (firm `{firm}` was not evaluated: its row was rejected)");
             for r in rows.iter().filter_map(|(_, r)| r.as_ref().err()).flatten() {
-                eprintln!(
-                    "  row {}, column `{}`, value `{}`: {}",
-                    r.row, r.column, r.value, r.reason
-                );
+                eprintln!("  {}", rejected(r));
             }
             Err(EXIT_USAGE)
         }
@@ -77,10 +74,7 @@ pub(super) fn in_files(
         eprintln!("企业 `{firm}` 未参与评估: 其数据行被拒 (firm `{firm}` was not evaluated: its rows were rejected)");
         for (file, r) in &joined.rejects {
             let name = labels.names.get(*file as usize).map_or("", String::as_str);
-            eprintln!(
-                "  `{name}` row {}, column `{}`, value `{}`: {}",
-                r.row, r.column, r.value, r.reason
-            );
+            eprintln!("  `{name}` {}", rejected(r));
         }
         return Err(EXIT_USAGE);
     };
@@ -90,4 +84,13 @@ pub(super) fn in_files(
     };
     let told = crate::explain::sources::sources(&program.schema, &files, &rows, &joined.conflicts);
     Ok((record, Some(told)))
+}
+
+/// A rejected row of the firm, as rejects.csv holds it (the reason as
+/// written there).
+fn rejected(r: &crate::data::Reject) -> String {
+    format!(
+        "第 {} 行, 列 `{}`, 值 `{}`: {}",
+        r.row, r.column, r.value, r.reason
+    )
 }

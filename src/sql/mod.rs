@@ -230,6 +230,8 @@ pub fn postgres(
          -- prints decisions.csv, then summary.csv (each with its header)\n\
          BEGIN;\n\
          SET LOCAL client_min_messages = warning;\n\
+         -- the engine's decimal arithmetic (28 digits, half to even), exactly\n\
+         {}\
          CREATE TEMP TABLE ms_firm ON COMMIT DROP AS\n\
          SELECT {}\n\
          FROM (SELECT {} FROM {table} t) f\n  {};\n\
@@ -238,6 +240,7 @@ pub fn postgres(
         program.policies.len(),
         opts.as_of
             .map_or("from the setting mianshen.as_of".to_string(), |d| d.to_string()),
+        expr::FUNCTIONS,
         firm_cols.join(",\n  "),
         raw_cols.join(",\n  "),
         firm_steps.join("\n  "),

@@ -384,16 +384,19 @@ a8,old_a,100,2025-01-01
 a9,old_b,10,2023-05-05
 ";
     std::fs::write(pg.dir.join("ledger.csv"), ledger).unwrap();
-    for (db, all) in [("small_all", true), ("small", false)] {
-        compare_on(
-            &pg,
-            db,
-            &set,
-            &pg.dir.join("small.csv"),
-            Some(&pg.dir.join("ledger.csv")),
-            "2024-12-31",
-            all,
-        );
+    let ledger = pg.dir.join("ledger.csv");
+    compare_listed_and_all(&pg, "small", &set, &pg.dir.join("small.csv"), Some(&ledger));
+}
+
+/// [`compare_on`] with and without `--all`, as of 2024-12-31.
+fn compare_listed_and_all(pg: &Cluster, db: &str, set: &Path, csv: &Path, ledger: Option<&Path>) {
+    for all in [true, false] {
+        let db = if all {
+            format!("{db}_all")
+        } else {
+            db.to_string()
+        };
+        compare_on(pg, &db, set, csv, ledger, "2024-12-31", all);
     }
 }
 
@@ -580,4 +583,94 @@ fn random_divisions_sums_products_and_steps_in_postgres_match_the_engine() {
     let data = pg.dir.join("division.csv");
     std::fs::write(&data, csv).unwrap();
     compare_on(&pg, "division", &set, &data, None, "2024-12-31", true);
+}
+
+const SETTLE_SCHEMA: &str = "key: id
+fields:
+  id: { type: text }
+  y:  { type: money }
+  z:  { type: money }
+  c:  { type: money }
+  n:  { type: number }
+  d:  { type: date }
+";
+
+const SETTLE_POLICIES: &str = r#"
+policy first {
+    title "first of the group"
+    require "y present" y is present
+    amount "y" y
+}
+policy second {
+    title "second of the group"
+    require "z present" z is present
+    amount "z" z
+}
+policy third {
+    title "third of the group"
+    require "y present" y is present
+    amount "a third of y" y / 3
+}
+combined "三项合计不超过c" { first, second, third } cap c
+combined "前两项合计不超过c减10.005" { first, second } cap c - 10.005
+policy ties {
+    title "negative ties inside"
+    require "n present" n is present
+    amount "round and max of negative ties" round(max(n, -1), 0.01) + 10
+}
+policy dated {
+    title "by-order budget by date"
+    budget 1000
+    allocate by d asc
+    require "z present" z is present
+    amount "flat" 300
+}
+"#;
+
+#[test]
+fn settlement_cuts_reviews_dates_and_negative_ties_in_postgres_match_the_engine() {
+    let pg = Cluster::start("settle");
+    let set = pg.dir.join("settle");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(set.join("schema.yaml"), SETTLE_SCHEMA).unwrap();
+    std::fs::write(set.join("settle.policy"), SETTLE_POLICIES).unwrap();
+    // c1: cut by the first cap (600 kept, 500 cut to 400, the third out);
+    // c2: the cap missing (review); c3: under both caps; c4: the second cap
+    // rounds -0.005 to -0.01, counted as 0; c5, c6: negative ties in round
+    // and max; the by-order budget by date with a date missing (last) and
+    // two firms on one date (by key)
+    let firms = "id,y,z,c,n,d
+c1,600,500,1000,-0.125,2024-03-01
+c2,600,500,,-0.135,2024-01-01
+c3,10,20,100000,-0.005,2024-01-01
+c4,5,5,10,-0.015,
+c5,900,0.01,1000.01,-1.005,2023-12-31
+c6,,30,5,0.125,2024-06-30
+";
+    std::fs::write(pg.dir.join("settle.csv"), firms).unwrap();
+    compare_listed_and_all(&pg, "settle", &set, &pg.dir.join("settle.csv"), None);
+    // random firms for the same set, and for the constructs' set
+    compare(&pg, "settle_random", &set, 300, 3, "2024-12-31", true);
+    let small = pg.dir.join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::write(small.join("schema.yaml"), SMALL_SCHEMA).unwrap();
+    let no_ledger = SMALL_POLICIES
+        .replace(
+            "exclude \"paid within three years\" last_paid(old_a) is present and years_between(last_paid(old_a), as_of) < 3",
+            "exclude \"dated within three years\" years_between(d, as_of) < 3",
+        )
+        .replace("cap 5000 - paid(old_a, old_b)", "cap 5000 - x")
+        .replace("cap 2000 - paid(old_a)", "cap 2000 - y / 7");
+    std::fs::write(small.join("small.policy"), no_ledger).unwrap();
+    for seed in [5, 6] {
+        compare(
+            &pg,
+            &format!("small_random_{seed}"),
+            &small,
+            200,
+            seed,
+            "2024-12-31",
+            seed == 5,
+        );
+    }
 }

@@ -321,7 +321,7 @@ enum Command {
     Sql {
         /// 政策集目录 (the policy set folder)
         dir: PathBuf,
-        /// SQL 方言,目前只有 `postgres` (the SQL dialect, only `postgres` for now)
+        /// SQL 方言:`postgres`;`spark` 只检查哪些写法在 Spark 中算法不同 (the SQL dialect: `postgres`; `spark` checks which constructs Spark's DECIMAL computes otherwise, the script itself is not generated yet)
         #[arg(long, default_value = "postgres")]
         dialect: String,
         /// 企业表:每家企业一行,每个字段一列 (the firm table: one row per firm, one column per field)

@@ -82,3 +82,37 @@ pub fn postgres(schema: &Schema, table: &str, ledger: Option<&str>) -> String {
     );
     out
 }
+
+/// The firm table for Spark (`mianshen sql --dialect spark --ddl`): the
+/// numeric columns typed as [`super::spark::column`] says, which the
+/// refusals of `--dialect spark` assume. A loader must put each value in
+/// exactly (a value with more decimals or digits stops it, never rounded).
+pub fn spark(schema: &Schema, table: &str, ledger: Option<&str>) -> String {
+    let cols: Vec<String> = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let ty = match (&f.ty, super::spark::column(&f.ty)) {
+                (_, Some(d)) => d.to_string(),
+                (FieldType::Date, _) => "DATE".into(),
+                (FieldType::Bool, _) => "BOOLEAN".into(),
+                (FieldType::List, _) => "ARRAY<STRING>".into(),
+                _ => "STRING".into(),
+            };
+            format!("  `{}` {ty}", f.name.replace('`', "``"))
+        })
+        .collect();
+    let mut out = format!(
+        "-- the firm table that `mianshen sql --dialect spark` assumes: one row per firm, one column per field;\n\
+         -- numbers as these DECIMAL types hold them exactly (a percent as a fraction: 5.5% is 0.055)\n\
+         CREATE TABLE {table} (\n{}\n) USING parquet;\n",
+        cols.join(",\n")
+    );
+    if let Some(l) = ledger {
+        out += &format!(
+            "-- prior payments (LANGUAGE.md section 12)\n\
+             CREATE TABLE {l} (key STRING, policy STRING, amount DECIMAL(18,2), paid_on DATE) USING parquet;\n"
+        );
+    }
+    out
+}

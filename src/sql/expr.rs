@@ -206,7 +206,7 @@ impl<'a> Scope<'a> {
             }
             Ir::Arith(op, a, b) => {
                 let (a, b) = (self.expr(a)?, self.expr(b)?);
-                self.arith(*op, a, b, b_const(ir))?
+                self.arith(*op, a, b)
             }
             Ir::And(a, b) | Ir::Or(a, b) => {
                 let (a, b) = (self.expr(a)?, self.expr(b)?);
@@ -460,31 +460,51 @@ impl<'a> Scope<'a> {
         self.step(v, w, n, ty)
     }
 
-    fn arith(
-        &mut self,
-        op: ArithOp,
-        a: Node,
-        b: Node,
-        divisor: Option<Decimal>,
-    ) -> Result<Node, Refusal> {
-        let sym = match op {
-            ArithOp::Add => "+",
-            ArithOp::Sub => "-",
-            ArithOp::Mul => "*",
+    /// `a OP b` as the engine computes it: PostgreSQL's exact result fitted
+    /// to the engine's decimals ([`FUNCTIONS`]); a division by zero is
+    /// missing for division by zero, a result too large for overflow.
+    fn arith(&mut self, op: ArithOp, a: Node, b: Node) -> Node {
+        let value = match op {
+            ArithOp::Add => fit(&format!("({}) + ({})", a.v, b.v)),
+            ArithOp::Sub => fit(&format!("({}) - ({})", a.v, b.v)),
+            ArithOp::Mul => fit(&format!("({}) * ({})", a.v, b.v)),
             ArithOp::Div => {
-                let Some(d) = divisor else {
-                    return Err(DIVISION.into());
-                };
-                if d.is_zero() {
-                    return Ok(self.by_zero(&a));
+                if b.present() && b.v == number(&Decimal::ZERO) {
+                    return self.by_zero(&a);
                 }
-                let r = reciprocal(d).ok_or_else(|| DIVISION.to_string())?;
-                let v = format!("({}) * {}", a.v, number(&r));
-                return Ok(self.strict(&[&a], v, Ty::Num));
+                format!(
+                    "CASE WHEN ({b}) = 0 THEN NULL ELSE pg_temp.ms_div({}, {b}) END",
+                    a.v,
+                    b = b.v
+                )
             }
         };
-        let v = format!("({}) {sym} ({})", a.v, b.v);
-        Ok(self.strict(&[&a, &b], v, Ty::Num))
+        let x = self.strict(&[&a, &b], value, Ty::Num);
+        let divisor = (op == ArithOp::Div).then_some(&b);
+        self.noted(x, divisor)
+    }
+
+    /// A computed number that came out missing although none of its operands
+    /// was: division by zero when `divisor` is 0, otherwise overflow (a
+    /// missing operand always carries a cause, so `w` and `n` are 0 only
+    /// then).
+    fn noted(&mut self, x: Node, divisor: Option<&Node>) -> Node {
+        let note = match divisor {
+            Some(d) => format!(
+                "CASE WHEN ({}) = 0 THEN {} ELSE {} END",
+                d.v,
+                Why::DIV_ZERO,
+                Why::OVERFLOW
+            ),
+            None => Why::OVERFLOW.to_string(),
+        };
+        let n = format!(
+            "CASE WHEN {v} IS NULL AND {w} = 0 AND {n} = 0 THEN {note} ELSE {n} END",
+            v = x.v,
+            w = x.w,
+            n = x.n
+        );
+        self.step(x.v, x.w, n, Ty::Num)
     }
 
     /// `x` divided by zero: missing, for division by zero unless `x` is
@@ -503,11 +523,15 @@ impl<'a> Scope<'a> {
         self.step("NULL".into(), x.w.clone(), n, Ty::Num)
     }
 
+    /// Marginal brackets as the engine takes them, row by row: each slice,
+    /// its part and the running total fitted to the engine's decimals; a
+    /// missing bound or rate, or a total that overflowed, ends it with its
+    /// causes, the first in row order.
     fn progressive(&mut self, base: &Ir, rows: &[(Option<Ir>, Ir)]) -> Result<Node, Refusal> {
         let x = self.expr(base)?;
-        let mut parts = Vec::new();
-        let mut operands = Vec::new();
+        let mut checks: Vec<(String, String, String)> = Vec::new();
         let mut floor = "0::numeric".to_string();
+        let mut total = "0::numeric".to_string();
         for (bound, rate) in rows {
             let top = match bound {
                 Some(b) => Some(self.expr(b)?),
@@ -518,35 +542,41 @@ impl<'a> Scope<'a> {
                 Some(t) => format!("LEAST({}, {})", x.v, t.v),
                 None => x.v.clone(),
             };
-            parts.push(format!("GREATEST(({upper}) - ({floor}), 0) * ({})", rate.v));
-            if let Some(t) = &top {
-                floor = format!("GREATEST({floor}, {})", t.v);
+            let slice = format!(
+                "CASE WHEN ({upper}) > ({floor}) THEN {} ELSE 0 END",
+                fit(&format!("({upper}) - ({floor})"))
+            );
+            let part = fit(&format!("({slice}) * ({})", rate.v));
+            let sum = self.step(
+                fit(&format!("({total}) + ({part})")),
+                "0".into(),
+                "0".into(),
+                Ty::Num,
+            );
+            for o in top.iter().chain([&rate]) {
+                if !o.present() {
+                    checks.push((o.v.clone(), o.w.clone(), o.n.clone()));
+                }
             }
-            operands.extend(top.clone());
-            operands.push(rate);
-            if top.is_none() {
-                break;
+            checks.push((sum.v.clone(), "0".into(), Why::OVERFLOW.to_string()));
+            total = sum.v;
+            match &top {
+                Some(t) => floor = format!("GREATEST({floor}, {})", t.v),
+                None => break,
             }
         }
-        // the first missing bound or rate, in order, gives its causes
-        let sum = format!("0::numeric + {}", parts.join(" + "));
-        let missing: Vec<&Node> = operands.iter().filter(|o| !o.present()).collect();
-        let inner = if missing.is_empty() {
-            self.step(sum, "0".into(), "0".into(), Ty::Num)
-        } else {
-            let mut v = String::from("CASE");
-            let mut w = String::from("CASE");
-            let mut n = String::from("CASE");
-            for o in &missing {
-                v += &format!(" WHEN {} IS NULL THEN NULL", o.v);
-                w += &format!(" WHEN {} IS NULL THEN {}", o.v, o.w);
-                n += &format!(" WHEN {} IS NULL THEN {}", o.v, o.n);
-            }
-            v += &format!(" ELSE {sum} END");
-            w += " ELSE 0 END";
-            n += " ELSE 0 END";
-            self.step(v, w, n, Ty::Num)
-        };
+        let mut v = String::from("CASE");
+        let mut w = String::from("CASE");
+        let mut n = String::from("CASE");
+        for (cv, cw, cn) in &checks {
+            v += &format!(" WHEN {cv} IS NULL THEN NULL");
+            w += &format!(" WHEN {cv} IS NULL THEN {cw}");
+            n += &format!(" WHEN {cv} IS NULL THEN {cn}");
+        }
+        v += &format!(" ELSE {total} END");
+        w += " ELSE 0 END";
+        n += " ELSE 0 END";
+        let inner = self.step(v, w, n, Ty::Num);
         Ok(self.guarded(&x, inner))
     }
 
@@ -578,27 +608,25 @@ impl<'a> Scope<'a> {
                 self.strict(&[&x], format!("abs({})", x.v), Ty::Num)
             }
             Func::Round | Func::Floor => {
-                let (x, step) = (arg(0), args.get(1));
-                let Some(Ir::Const(Const::Num(s))) = step else {
-                    return Err(format!(
-                        "`{}` with a step that is not a number written in the policy is not compiled to SQL yet (it divides by the step)",
-                        f.name()
-                    ));
-                };
-                if s.is_zero() {
+                // the engine divides by the step (its decimals), rounds half
+                // away from zero (as PostgreSQL's round) or floors, and
+                // multiplies back
+                let (x, step) = (arg(0), arg(1));
+                if step.present() && step.v == number(&Decimal::ZERO) {
                     return Ok(self.by_zero(&x));
                 }
-                let r = reciprocal(*s).ok_or_else(|| {
-                    format!(
-                        "`{}` with step `{s}` is not compiled to SQL yet: dividing by it is not exact",
-                        f.name()
-                    )
-                })?;
-                // PostgreSQL's round(numeric) rounds half away from zero, as
-                // the engine does
                 let func = if f == Func::Round { "round" } else { "floor" };
-                let v = format!("{func}(({}) * {}) * {}", x.v, number(&r), number(s));
-                self.strict(&[&x], v, Ty::Num)
+                let v = format!(
+                    "CASE WHEN ({s}) = 0 THEN NULL ELSE {} END",
+                    fit(&format!(
+                        "{func}(pg_temp.ms_div({}, {s})) * ({s})",
+                        x.v,
+                        s = step.v
+                    )),
+                    s = step.v
+                );
+                let r = self.strict(&[&x, &step], v, Ty::Num);
+                self.noted(r, Some(&step))
             }
             Func::StartsWith => {
                 let (s, p) = (arg(0), arg(1));
@@ -626,28 +654,47 @@ impl<'a> Scope<'a> {
     }
 }
 
-const DIVISION: &str = "division by a value that is not a number written in the policy is not compiled to SQL yet: PostgreSQL's numeric division keeps other digits than the engine's (28 significant digits)";
-
-/// The constant divisor of a division, if it is one.
-fn b_const(ir: &Ir) -> Option<Decimal> {
-    match ir {
-        Ir::Arith(ArithOp::Div, _, b) => match b.as_ref() {
-            Ir::Const(Const::Num(d)) => Some(*d),
-            _ => None,
-        },
-        _ => None,
-    }
+/// An exact PostgreSQL result as the engine's decimal holds it: see
+/// [`FUNCTIONS`].
+fn fit(exact: &str) -> String {
+    format!("pg_temp.ms_fit({exact})")
 }
 
-/// `1 / d` when it is a terminating decimal (d = ±2^a·5^b·10^k), so that
-/// dividing by `d` is multiplying by it exactly.
-pub fn reciprocal(d: Decimal) -> Option<Decimal> {
-    if d.is_zero() {
-        return None;
-    }
-    let r = Decimal::ONE.checked_div(d)?;
-    (r.checked_mul(d)? == Decimal::ONE).then_some(r)
-}
+/// The engine's decimal arithmetic in SQL, created at the start of the
+/// script (`pg_temp`: the session's own, gone when it ends).
+///
+/// The engine computes with `rust_decimal`: a 96-bit mantissa and a scale of
+/// at most 28. Its `+ - *` and `/` give the exact result when it fits, and
+/// otherwise the exact result rounded half to even at the largest scale
+/// (at most 28) whose mantissa fits in 96 bits; when not even the whole part
+/// fits, overflow. (Its division computes the quotient digit by digit to
+/// that scale and rounds on the remainder; its multiplication and addition
+/// drop digits with a sticky remainder: both are that rounding, read in
+/// `rust_decimal`'s `ops/div.rs`, `ops/mul.rs`, `ops/add.rs` and checked
+/// against it by tests/sql_postgres.rs on random quotients, sums and
+/// products.) PostgreSQL's `numeric` is exact for `+ - *`, so
+/// `ms_fit(x)` rounds its result to that scale; for `/`, `ms_div(a, b)`
+/// finds the quotient's whole digits with `div`, and rounds `a·10^s / b`
+/// half to even with `div` and `mod`, all exact. Both return `NULL` on
+/// overflow.
+pub const FUNCTIONS: &str = "\
+CREATE OR REPLACE FUNCTION pg_temp.ms_round_at(a numeric, b numeric, s integer) RETURNS numeric
+  LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT t + CASE WHEN 2 * abs(r) > abs(b) OR (2 * abs(r) = abs(b) AND mod(t, 2) <> 0) THEN sign(a) * sign(b) ELSE 0 END
+  FROM (SELECT div(a * ('1e' || s)::numeric, b) AS t, mod(a * ('1e' || s)::numeric, b) AS r) x $$;
+CREATE OR REPLACE FUNCTION pg_temp.ms_div(a numeric, b numeric) RETURNS numeric
+  LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT CASE WHEN a = 0 THEN 0::numeric
+    WHEN abs(x.n) < 79228162514264337593543950336 THEN x.n * ('1e-' || x.s)::numeric
+    WHEN x.s > 0 AND abs(pg_temp.ms_round_at(a, b, x.s - 1)) < 79228162514264337593543950336
+      THEN pg_temp.ms_round_at(a, b, x.s - 1) * ('1e-' || (x.s - 1))::numeric END
+  FROM (SELECT y.s, CASE WHEN y.s >= 0 THEN pg_temp.ms_round_at(a, b, y.s) END AS n
+        FROM (SELECT LEAST(28, 29 - CASE WHEN div(abs(a), abs(b)) = 0 THEN 0 ELSE length(div(abs(a), abs(b))::text) END) AS s) y) x $$;
+CREATE OR REPLACE FUNCTION pg_temp.ms_fit(x numeric) RETURNS numeric
+  LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT CASE WHEN scale(x) <= 28 AND abs(x) * ('1e' || scale(x))::numeric < 79228162514264337593543950336 THEN x
+    ELSE pg_temp.ms_div(x, 1) END $$;
+";
 
 /// Text compared in byte order, as the engine compares (`COLLATE "C"`).
 fn collated(x: &Node) -> String {

@@ -15,6 +15,7 @@ pub mod expr;
 mod policy;
 mod reasons;
 mod settle;
+pub mod spark;
 
 use crate::date::Date;
 use crate::diag::{Diagnostic, Sources, Span};
@@ -230,6 +231,8 @@ pub fn postgres(
          -- prints decisions.csv, then summary.csv (each with its header)\n\
          BEGIN;\n\
          SET LOCAL client_min_messages = warning;\n\
+         -- the engine's decimal arithmetic (28 digits, half to even), exactly\n\
+         {}\
          CREATE TEMP TABLE ms_firm ON COMMIT DROP AS\n\
          SELECT {}\n\
          FROM (SELECT {} FROM {table} t) f\n  {};\n\
@@ -238,6 +241,7 @@ pub fn postgres(
         program.policies.len(),
         opts.as_of
             .map_or("from the setting mianshen.as_of".to_string(), |d| d.to_string()),
+        expr::FUNCTIONS,
         firm_cols.join(",\n  "),
         raw_cols.join(",\n  "),
         firm_steps.join("\n  "),
@@ -252,6 +256,102 @@ pub fn postgres(
     out += &settle::results(program, &as_of, opts.all);
     out += "COMMIT;\n";
     Ok(out)
+}
+
+/// `--dialect spark`: every construct whose arithmetic Spark's `DECIMAL`
+/// would compute otherwise than the engine ([`spark`]), each at its line.
+/// Empty when Spark computes the whole set exactly.
+pub fn spark_check(program: &Program, sources: &Sources) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut types = spark::Types::new(program);
+    for d in &program.defines {
+        let t = types.of(&d.expr).unwrap_or_else(|m| {
+            let mut diag = Diagnostic::new("sql::spark", format!("define `{}`: {m}", d.name));
+            if let Some(span) = find(sources, &format!("define {}", d.name)) {
+                diag = diag
+                    .at_span(sources, span)
+                    .label("not computed alike in Spark");
+            }
+            diags.push(diag);
+            None
+        });
+        types.defines.push(t);
+    }
+    for c in &program.combined {
+        if let Err(m) = types.of(&c.cap) {
+            diags.push(
+                Diagnostic::new("sql::spark", m)
+                    .at_span(sources, c.span)
+                    .label("not computed alike in Spark"),
+            );
+        }
+    }
+    for p in &program.policies {
+        types.lets.clear();
+        let mut refuse = |message: String, span: Span, within: Option<&str>| {
+            let r = Refused {
+                message,
+                span,
+                within: within.map(str::to_string),
+            };
+            diags.push(spark_refused(refused(sources, p, r)));
+        };
+        for l in &p.lets {
+            let t = types.of(&l.expr).unwrap_or_else(|m| {
+                refuse(m, p.span, Some(&l.source));
+                None
+            });
+            types.lets.push(t);
+        }
+        for c in &p.clauses {
+            if let Err(m) = types.of(&c.expr) {
+                refuse(m, c.span, None);
+            }
+        }
+        if let Some(a) = &p.amount {
+            if let Err(m) = types.of(&a.expr) {
+                refuse(m, p.span, Some(&a.source));
+            }
+            if let Some(Err(m)) = a.cap.as_ref().map(|c| types.of(c)) {
+                refuse(m, p.span, a.cap_source.as_deref());
+            }
+        }
+        let by = p
+            .limit
+            .as_ref()
+            .map(|l| &l.by)
+            .into_iter()
+            .chain(p.allocate.as_ref().and_then(|a| match a {
+                crate::program::Allocation::By(by, _) => Some(by),
+                _ => None,
+            }));
+        for b in by {
+            if let Err(m) = types.of(b) {
+                refuse(m, p.span, None);
+            }
+        }
+    }
+    diags
+}
+
+/// The first place `needle` is written in the set's files.
+fn find(sources: &Sources, needle: &str) -> Option<Span> {
+    sources.files.iter().enumerate().find_map(|(i, f)| {
+        f.text.find(needle).map(|at| Span {
+            file: i as u32,
+            start: at as u32,
+            end: (at + needle.len()) as u32,
+        })
+    })
+}
+
+fn spark_refused(d: Diagnostic) -> Diagnostic {
+    Diagnostic {
+        code: "sql::spark",
+        ..d
+    }
+    .label("not computed alike in Spark")
+    .help("`mianshen run` and `mianshen sql` (PostgreSQL) compute it; see docs/sql.md, Spark")
 }
 
 /// A refused construct as a diagnostic at its line: the clause, or the

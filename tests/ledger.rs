@@ -560,6 +560,34 @@ fn a_review_for_no_prior_payment_says_so_in_decisions_csv() {
     );
 }
 
+/// A ledger is read a few thousand rows at a time: rows past the first
+/// batches count, and a bad row far down is the one named, by its line.
+#[test]
+fn a_long_ledger_counts_every_row_and_names_a_bad_one_far_down() {
+    let mut ledger = String::from(HEADER);
+    // 10,000 payments of 1 yuan to A under xiaojuren_2022 (lines 2 to 10,001)
+    for _ in 0..10_000 {
+        ledger.push_str("A,xiaojuren_2022,1,2022-01-01\n");
+    }
+    let case = Case::new("long");
+    case.run_with(&ledger).expect(0);
+    assert_eq!(case.guanjun("A"), "eligible,1490000.00");
+    assert_eq!(case.manifest()["ledger"]["rows"], 10_000);
+    // a bad amount on line 9,002, and an unclosed quote after it
+    let mut bad = ledger.clone();
+    let at = bad
+        .match_indices('\n')
+        .nth(9000)
+        .map(|(i, _)| i + 1)
+        .unwrap();
+    bad.insert_str(at, "A,xiaojuren_2022,abc,2022-01-01\n");
+    bad.push_str("A,\"xiaojuren_2022,1,2022-01-01\n");
+    let case = Case::new("long-bad");
+    let ran = case.run_with(&bad);
+    refused(&case, &ran);
+    assert!(names_line(&ran.stderr, "L", 9002), "{}", ran.stderr);
+}
+
 #[test]
 fn payments_after_as_of_do_not_count() {
     let case = Case::new("as-of");

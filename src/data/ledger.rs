@@ -371,26 +371,165 @@ pub fn read_rows(
         breaks: std::collections::VecDeque::new(),
         passed: 0,
     };
-    let mut reader = csv::ReaderBuilder::new()
+    let reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(hashed);
-    let mut record = csv::ByteRecord::new();
+    // one thread reads, hashes and splits the file into records while this
+    // one decodes and files them: the rows come in order all the same
+    let (send, batches) = std::sync::mpsc::sync_channel::<Result<Vec<Numbered>, LedgerError>>(4);
+    // batches read are handed back, so that their records' buffers are reused
+    let (give_back, recycled) = std::sync::mpsc::sync_channel::<Vec<Numbered>>(4);
     let mut found: Option<(Vec<String>, [usize; 4])> = None;
     let mut rows = 0;
-    let mut previous_line = 0;
-    loop {
-        let more = reader.read_byte_record(&mut record).map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            match e.into_kind() {
-                csv::ErrorKind::Io(source) => unreadable(source),
-                other => LedgerError::Row {
-                    path: path.into(),
-                    line,
-                    message: format!("不是有效的 CSV 行 (not a CSV row): {other:?}"),
-                },
+    let (read, sha256) = std::thread::scope(|scope| {
+        let producer = scope.spawn(|| records(reader, path, send, recycled));
+        let read = (|| -> Result<(), LedgerError> {
+            for batch in batches.iter() {
+                let batch = batch?;
+                let mut rest: &[Numbered] = &batch;
+                if found.is_none() {
+                    let Some((first, after)) = rest.split_first() else {
+                        continue;
+                    };
+                    rest = after;
+                    let bad = |message: String| LedgerError::Row {
+                        path: path.into(),
+                        line: first.line,
+                        message,
+                    };
+                    let cells: Vec<String> = first
+                        .record
+                        .iter()
+                        .enumerate()
+                        .map(|(i, raw)| {
+                            let raw = if i == 0 {
+                                raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
+                            } else {
+                                raw
+                            };
+                            decode(encoding, raw).map(|c| c.into_owned())
+                        })
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| bad(e.to_string()))?;
+                    let at = header(&cells).map_err(|message| LedgerError::Header {
+                        path: path.into(),
+                        message,
+                    })?;
+                    found = Some((cells, at));
+                }
+                let Some((header, at)) = &found else {
+                    continue;
+                };
+                use rayon::prelude::*;
+                let parsed: Vec<Parsed<'_>> = rest
+                    .par_iter()
+                    .map(|r| parse_record(encoding, &r.record, header.len(), at))
+                    .collect();
+                for (r, parsed) in rest.iter().zip(parsed) {
+                    let bad = |message: String| LedgerError::Row {
+                        path: path.into(),
+                        line: r.line,
+                        message,
+                    };
+                    let (cells, amount, paid_on) = match parsed {
+                        Parsed::Blank => continue,
+                        Parsed::Bad(message) => return Err(bad(message)),
+                        Parsed::Row(cells, amount, paid_on) => (cells, amount, paid_on),
+                    };
+                    let cell = |i: usize| cells.get(i).map_or("", |c| &**c);
+                    let (key, policy) = key_and_policy(cell(at[0]), cell(at[1])).map_err(bad)?;
+                    rows += 1;
+                    each(LedgerRow {
+                        key,
+                        policy,
+                        amount,
+                        paid_on,
+                        line: r.line,
+                        cells: &cells,
+                        header,
+                    })
+                    .map_err(bad)?;
+                }
+                let _ = give_back.try_send(batch);
             }
-        })?;
+            Ok(())
+        })();
+        // a row refused: the reader stops at its next batch
+        drop(batches);
+        let sha256 = producer.join().unwrap_or_else(|_| {
+            Err(unreadable(std::io::Error::other(
+                "the ledger reader failed",
+            )))
+        });
+        (read, sha256)
+    });
+    read?;
+    let sha256 = sha256?;
+    let Some((header, columns)) = found else {
+        return Err(LedgerError::Empty { path: path.into() });
+    };
+    Ok(LedgerFile {
+        sha256,
+        header,
+        columns,
+        bom,
+        encoding,
+        rows,
+    })
+}
+
+/// A record as the CSV reader gave it, with the line of the file it starts on.
+struct Numbered {
+    line: u64,
+    record: csv::ByteRecord,
+}
+
+/// Records handed from the reading thread at a time.
+const BATCH: usize = 4096;
+
+/// Reads the file's records in batches into `send`, each with its line,
+/// stopping at the first that is not CSV (sent as the error) or when the
+/// receiver has gone; the SHA-256 of the whole file when it was read to the
+/// end.
+fn records(
+    mut reader: csv::Reader<Hashed<BufReader<std::fs::File>>>,
+    path: &Path,
+    send: std::sync::mpsc::SyncSender<Result<Vec<Numbered>, LedgerError>>,
+    recycled: std::sync::mpsc::Receiver<Vec<Numbered>>,
+) -> Result<String, LedgerError> {
+    let mut spare: Vec<csv::ByteRecord> = Vec::new();
+    let unreadable = |source| LedgerError::Unreadable {
+        path: path.into(),
+        source,
+    };
+    let mut previous_line = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        if spare.is_empty() {
+            if let Ok(used) = recycled.try_recv() {
+                spare.extend(used.into_iter().map(|n| n.record));
+            }
+        }
+        let mut record = spare.pop().unwrap_or_default();
+        let more = match reader.read_byte_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let error = match e.into_kind() {
+                    csv::ErrorKind::Io(source) => unreadable(source),
+                    other => LedgerError::Row {
+                        path: path.into(),
+                        line,
+                        message: format!("不是有效的 CSV 行 (not a CSV row): {other:?}"),
+                    },
+                };
+                // the rows before it first, then the error in its place
+                let _ = send.send(Ok(std::mem::take(&mut batch)));
+                let _ = send.send(Err(error));
+                return Ok(String::new());
+            }
+        };
         if !more {
             break;
         }
@@ -410,84 +549,71 @@ pub fn read_rows(
             .saturating_sub(inside)
             .max(previous_line + 1);
         previous_line = line;
-        let bad = |message: String| LedgerError::Row {
-            path: path.into(),
-            line,
-            message,
-        };
-        let cells: Vec<std::borrow::Cow<'_, str>> = record
-            .iter()
-            .enumerate()
-            .map(|(i, raw)| {
-                let raw = if i == 0 && found.is_none() {
-                    raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
-                } else {
-                    raw
-                };
-                decode(encoding, raw)
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| bad(e.to_string()))?;
-        let Some((header, at)) = &found else {
-            let cells: Vec<String> = cells.into_iter().map(|c| c.into_owned()).collect();
-            let at = header(&cells).map_err(|message| LedgerError::Header {
-                path: path.into(),
-                message,
-            })?;
-            found = Some((cells, at));
-            continue;
-        };
-        if cells.len() <= 1 && cells.iter().all(|c| trim(c).is_empty()) {
-            continue; // a blank line
+        batch.push(Numbered { line, record });
+        if batch.len() >= BATCH
+            && send
+                .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                .is_err()
+        {
+            return Ok(String::new());
         }
-        if cells.len() != header.len() {
-            let (n, of) = (cells.len(), header.len());
-            return Err(bad(format!(
-                "本行有 {n} 格, 表头有 {of} 列 ({n} cells where the header has {of})"
-            )));
-        }
-        let cell = |i: usize| cells.get(i).map_or("", |c| &**c);
-        let (key, policy, amount, paid_on) =
-            read_row(cell(at[0]), cell(at[1]), cell(at[2]), cell(at[3])).map_err(bad)?;
-        rows += 1;
-        each(LedgerRow {
-            key,
-            policy,
-            amount,
-            paid_on,
-            line,
-            cells: &cells,
-            header,
-        })
-        .map_err(bad)?;
     }
-    let Some((header, columns)) = found else {
-        return Err(LedgerError::Empty { path: path.into() });
-    };
+    if !batch.is_empty() && send.send(Ok(batch)).is_err() {
+        return Ok(String::new());
+    }
+    drop(send);
     // the csv reader may stop before the last bytes (a final blank line)
     let mut hashed = reader.into_inner();
     std::io::copy(&mut hashed, &mut std::io::sink()).map_err(unreadable)?;
-    Ok(LedgerFile {
-        sha256: format!("{:x}", hashed.hasher.finalize()),
-        header,
-        columns,
-        bom,
-        encoding,
-        rows,
-    })
+    Ok(format!("{:x}", hashed.hasher.finalize()))
+}
+
+/// A payment row decoded and read, or why it cannot be.
+enum Parsed<'a> {
+    /// A blank line.
+    Blank,
+    Bad(String),
+    /// The cells, and the row's amount and date (its key and policy are
+    /// taken from the cells again: [`key_and_policy`]).
+    Row(Vec<std::borrow::Cow<'a, str>>, Decimal, Date),
+}
+
+/// Decodes a record (not the header) and reads its four columns `at`:
+/// the same checks, in the same order, as a row read alone.
+fn parse_record<'a>(
+    encoding: Encoding,
+    record: &'a csv::ByteRecord,
+    columns: usize,
+    at: &[usize; 4],
+) -> Parsed<'a> {
+    let cells: Vec<std::borrow::Cow<'a, str>> =
+        match record.iter().map(|raw| decode(encoding, raw)).collect() {
+            Ok(cells) => cells,
+            Err(e) => return Parsed::Bad(e.to_string()),
+        };
+    if cells.len() <= 1 && cells.iter().all(|c| trim(c).is_empty()) {
+        return Parsed::Blank;
+    }
+    if cells.len() != columns {
+        let n = cells.len();
+        return Parsed::Bad(format!(
+            "本行有 {n} 格, 表头有 {columns} 列 ({n} cells where the header has {columns})"
+        ));
+    }
+    let cell = |i: usize| cells.get(i).map_or("", |c| &**c);
+    match read_row(cell(at[0]), cell(at[1]), cell(at[2]), cell(at[3])) {
+        Ok((_, _, amount, paid_on)) => Parsed::Row(cells, amount, paid_on),
+        Err(message) => Parsed::Bad(message),
+    }
 }
 
 /// Key, policy id, amount and date of one payment.
 type Row<'a> = (&'a str, &'a str, Decimal, Date);
 
-fn read_row<'a>(
-    key: &'a str,
-    policy: &'a str,
-    amount: &str,
-    paid_on: &str,
-) -> Result<Row<'a>, String> {
-    // the key as a data file's key cell is read (blanks kept in a text
-    // key: ` A2` is not the firm `A2` in a data file, nor here)
+/// A payment row's key (as a data file's key cell is read: blanks kept in a
+/// text key, ` A2` is not the firm `A2` in a data file, nor here) and its
+/// policy id (trimmed), neither empty.
+fn key_and_policy<'a>(key: &'a str, policy: &'a str) -> Result<(&'a str, &'a str), String> {
     if trim(key).is_empty() {
         return Err("key 为空 (the key is empty)".into());
     }
@@ -495,6 +621,16 @@ fn read_row<'a>(
     if policy.is_empty() {
         return Err("policy 为空 (the policy id is empty)".into());
     }
+    Ok((key, policy))
+}
+
+fn read_row<'a>(
+    key: &'a str,
+    policy: &'a str,
+    amount: &str,
+    paid_on: &str,
+) -> Result<Row<'a>, String> {
+    let (key, policy) = key_and_policy(key, policy)?;
     let amount = match parse_cell(&FieldType::Money, amount) {
         Ok(Cell::Num(n)) => n.normalize(),
         Ok(_) => return Err("amount 为空 (the amount is empty)".into()),

@@ -68,8 +68,14 @@ enum PeopleCsvEncoding {
     Gb18030,
 }
 
-fn publish_args(p: PublishOpts, policies: Option<PathBuf>, data: &[String]) -> cli::PublishArgs {
+fn publish_args(
+    p: PublishOpts,
+    policies: Option<PathBuf>,
+    data: &[String],
+    timings: bool,
+) -> cli::PublishArgs {
     cli::PublishArgs {
+        timings,
         policies,
         data: inputs(data),
         to: p.to,
@@ -221,6 +227,9 @@ enum Command {
         data: Vec<String>,
         #[command(flatten)]
         publishing: PublishOpts,
+        /// Print how long each phase took (on standard error)
+        #[arg(long)]
+        timings: bool,
     },
     /// The ledger of payments made: record a run's payments, check a ledger.
     #[command(subcommand)]
@@ -352,7 +361,7 @@ fn main() -> ExitCode {
                 ledger,
             });
             if code == cli::EXIT_OK && publish {
-                cli::publish(&out, &publish_args(publishing, None, &[]))
+                cli::publish(&out, &publish_args(publishing, None, &[], timings))
             } else {
                 code
             }
@@ -362,7 +371,8 @@ fn main() -> ExitCode {
             policies,
             data,
             publishing,
-        } => cli::publish(&out, &publish_args(publishing, policies, &data)),
+            timings,
+        } => cli::publish(&out, &publish_args(publishing, policies, &data, timings)),
         Command::Test { dir, error_format } => cli::test(&dir, json(error_format)),
         Command::Explain {
             dir,

@@ -99,6 +99,15 @@ const SORT_MEMORY: usize = 128 << 20;
 
 /// Publishes the run in `out`.
 pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
+    publish_timed(out, opts, &mut |_| {})
+}
+
+/// [`publish`], calling `lap` with the name of each phase as it ends.
+pub fn publish_timed(
+    out: &Path,
+    opts: &Options,
+    lap: &mut dyn FnMut(&str),
+) -> Result<Published, PublishError> {
     let run = folder::Run::open(out, opts.policies.as_deref(), &opts.data)?;
     let program = &run.set.program;
     let schema = &program.schema;
@@ -106,7 +115,8 @@ pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
     let tmp = sibling(&dest, "partial");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    let result = publish_into(&run, opts, &tmp);
+    lap("open the results folder, check its inputs");
+    let result = publish_into(&run, opts, &tmp, lap);
     let pass = match result {
         Ok(p) => p,
         Err(e) => {
@@ -126,6 +136,7 @@ pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
         std::fs::remove_dir_all(&dest)?;
     }
     std::fs::rename(&tmp, &dest)?;
+    lap("rename the files into place");
     let mut notes = Vec::new();
     if schema.name.is_none() {
         notes.push(
@@ -142,7 +153,12 @@ pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
 
 type Pass = (u64, Vec<(String, String, u64)>);
 
-fn publish_into(run: &folder::Run, opts: &Options, tmp: &Path) -> Result<Pass, PublishError> {
+fn publish_into(
+    run: &folder::Run,
+    opts: &Options,
+    tmp: &Path,
+    lap: &mut dyn FnMut(&str),
+) -> Result<Pass, PublishError> {
     let program = &run.set.program;
     let schema = &program.schema;
     let n = program.policies.len();
@@ -161,6 +177,7 @@ fn publish_into(run: &folder::Run, opts: &Options, tmp: &Path) -> Result<Pass, P
         totals::write(&mut firm_totals, firm, decisions, &ids)
     })?;
     firm_totals.finish()?;
+    lap("read the data again, match decisions.csv, write 企业汇总.csv");
     // everything must reconcile before anything is published
     let mut differ = coverage.differences(&run.summary);
     let count = |k: &str| {
@@ -201,18 +218,24 @@ fn publish_into(run: &folder::Run, opts: &Options, tmp: &Path) -> Result<Pass, P
     let mut list = PeopleCsv::create(&tmp.join("公示名单.csv"), opts.encoding)?;
     notice.write(run, &heading, &mut list, &mut book)?;
     list.finish()?;
+    lap("公示名单: sort the lists, write the CSV and their sheets");
     let mut base = PeopleCsv::create(&tmp.join("底数.csv"), opts.encoding)?;
     coverage.write(run, &mut base, &mut book)?;
     base.finish()?;
+    lap("底数: write the CSV and its sheet");
     book.save(&tmp.join("公示名单.xlsx"))?;
+    lap("公示名单.xlsx: compress and save");
     let mut book = Book::new(opts.sheet_rows);
     let mut work = PeopleCsv::create(&tmp.join("待核实清单.csv"), opts.encoding)?;
     review.write(run, &mut work, &mut book)?;
     work.finish()?;
+    lap("待核实清单: sort the lists, write the CSV and their sheets");
     book.save(&tmp.join("待核实清单.xlsx"))?;
+    lap("待核实清单.xlsx: compress and save");
     let page = html::report(run, &coverage, &reasons, &opts.date.to_string());
     std::fs::write(tmp.join("report.html"), page)?;
     std::fs::write(tmp.join("README.txt"), readme(run, opts))?;
+    lap("report.html, README.txt");
     Ok((pass.firms, listed))
 }
 

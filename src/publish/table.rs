@@ -14,6 +14,13 @@ use rust_xlsxwriter::{Format, Workbook, XlsxError};
 /// Excel's rows per sheet.
 pub const EXCEL_ROWS: u32 = 1_048_576;
 
+/// The deflate level of the workbooks' zip (1 fastest to 9; the zip
+/// crate's default is 6). Compressing the 1.1 GB of sheet XML of 1,000,000
+/// firms × 50 policies took 8.7 s of CPU at 6 and about 2.5 s at 2, for a
+/// file of 116 MB instead of 101 MB (level 1: 150 MB; 3: 111 MB and twice
+/// the time of 2). The sheets' XML is the same at every level.
+const ZIP_LEVEL: u8 = 2;
+
 /// One cell of a published row.
 pub enum Value<'a> {
     /// Text; a code stays text in the workbook (never `9.14E+17`).
@@ -326,6 +333,7 @@ impl Book {
         if self.wb.worksheets().is_empty() {
             self.wb.add_worksheet();
         }
+        self.wb.set_zip_compression_level(ZIP_LEVEL);
         self.wb.save(path).map_err(xlsx)
     }
 }

@@ -214,28 +214,31 @@ fn publish_into(
         .filter(|(s, _)| s.in_force)
         .map(|(s, c)| (s.id.clone(), s.title.clone(), *c))
         .collect();
-    let mut book = Book::new(opts.sheet_rows);
+    // each workbook is written (and compressed) on a thread of its own
+    // while this one writes the CSV files
+    let mut book = Book::new(opts.sheet_rows)?;
     let mut list = PeopleCsv::create(&tmp.join("公示名单.csv"), opts.encoding)?;
     notice.write(run, &heading, &mut list, &mut book)?;
     list.finish()?;
-    lap("公示名单: sort the lists, write the CSV and their sheets");
+    lap("公示名单: sort the lists, write the CSV (the sheets on their thread)");
     let mut base = PeopleCsv::create(&tmp.join("底数.csv"), opts.encoding)?;
     coverage.write(run, &mut base, &mut book)?;
     base.finish()?;
-    lap("底数: write the CSV and its sheet");
-    book.save(&tmp.join("公示名单.xlsx"))?;
-    lap("公示名单.xlsx: compress and save");
-    let mut book = Book::new(opts.sheet_rows);
+    let notice_book = book.save(&tmp.join("公示名单.xlsx"))?;
+    lap("底数: write the CSV (the sheet on the workbook's thread)");
+    let mut book = Book::new(opts.sheet_rows)?;
     let mut work = PeopleCsv::create(&tmp.join("待核实清单.csv"), opts.encoding)?;
     review.write(run, &mut work, &mut book)?;
     work.finish()?;
-    lap("待核实清单: sort the lists, write the CSV and their sheets");
-    book.save(&tmp.join("待核实清单.xlsx"))?;
-    lap("待核实清单.xlsx: compress and save");
+    let review_book = book.save(&tmp.join("待核实清单.xlsx"))?;
+    lap("待核实清单: sort the lists, write the CSV (the sheets on their thread)");
     let page = html::report(run, &coverage, &reasons, &opts.date.to_string());
     std::fs::write(tmp.join("report.html"), page)?;
     std::fs::write(tmp.join("README.txt"), readme(run, opts))?;
     lap("report.html, README.txt");
+    review_book.wait()?;
+    notice_book.wait()?;
+    lap("wait for the workbooks' threads: their sheets, compressed and saved");
     Ok((pass.firms, listed))
 }
 

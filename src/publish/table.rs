@@ -5,7 +5,9 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -31,20 +33,31 @@ pub enum Value<'a> {
 }
 
 impl Value<'_> {
-    /// The cell as a CSV field.
-    fn csv(&self) -> String {
-        match self {
-            Value::Text(t) => t.to_string(),
-            Value::Money(d) => crate::eval::cents(*d).to_string(),
-            Value::Count(n) => n.to_string(),
-        }
+    /// The cell as a CSV field, into `out` (cleared first).
+    fn csv(&self, out: &mut Vec<u8>) {
+        out.clear();
+        // writing into a Vec cannot fail
+        let _ = match self {
+            Value::Text(t) if looks_numeric(t) => write!(out, "\t{t}"),
+            Value::Text(t) => out.write_all(t.as_bytes()),
+            Value::Money(d) => write!(out, "{}", crate::eval::cents(*d)),
+            Value::Count(n) => write!(out, "{n}"),
+        };
     }
 
-    fn width(&self) -> usize {
+    /// Columns the cell takes; `scratch` holds a number's text.
+    fn width(&self, scratch: &mut Vec<u8>) -> usize {
         match self {
             Value::Text(t) => display_width(t),
-            Value::Money(d) => crate::eval::cents(*d).to_string().len() + 4,
-            Value::Count(n) => n.to_string().len() + 1,
+            Value::Money(_) | Value::Count(_) => {
+                self.csv(scratch);
+                scratch.len()
+                    + if matches!(self, Value::Money(_)) {
+                        4
+                    } else {
+                        1
+                    }
+            }
         }
     }
 }
@@ -69,6 +82,7 @@ pub enum PeopleEncoding {
 /// keeps it text and shows nothing.
 pub struct PeopleCsv {
     w: csv::Writer<Transcode>,
+    field: Vec<u8>,
 }
 
 impl PeopleCsv {
@@ -85,6 +99,7 @@ impl PeopleCsv {
                 encoder,
                 pending: Vec::new(),
             }),
+            field: Vec::new(),
         })
     }
 
@@ -93,11 +108,15 @@ impl PeopleCsv {
     }
 
     pub fn row(&mut self, cells: &[Value<'_>]) -> std::io::Result<()> {
-        let fields = cells.iter().map(|c| match c {
-            Value::Text(t) if looks_numeric(t) => format!("\t{t}"),
-            other => other.csv(),
-        });
-        self.w.write_record(fields).map_err(std::io::Error::other)
+        for c in cells {
+            c.csv(&mut self.field);
+            self.w
+                .write_field(&self.field)
+                .map_err(std::io::Error::other)?;
+        }
+        self.w
+            .write_record(None::<&[u8]>)
+            .map_err(std::io::Error::other)
     }
 
     pub fn finish(self) -> std::io::Result<()> {
@@ -169,8 +188,164 @@ pub const fn code(title: &str) -> Column<'_> {
     Column { title, code: true }
 }
 
-/// An Excel workbook written sheet after sheet, row after row.
+/// An Excel workbook written sheet after sheet, row after row, on a thread
+/// of its own: the rows are copied into batches that the thread writes to
+/// the sheets (and compresses when saved) while the caller goes on.
 pub struct Book {
+    to: Option<SyncSender<Batch>>,
+    batch: Batch,
+    writer: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Rows on their way to the writer: the texts of their cells one after the
+/// other, and what to do with them.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    cells: Vec<Cell>,
+    ops: Vec<Op>,
+}
+
+/// A cell of a batch; a text is a range of the batch's text.
+enum Cell {
+    Text(usize, usize),
+    Money(Decimal),
+    Count(u64),
+}
+
+enum Op {
+    Sheet {
+        name: String,
+        title: String,
+        columns: Vec<(String, bool)>,
+        rows: u64,
+    },
+    /// A row of that many cells.
+    Row(usize),
+    Save(PathBuf),
+}
+
+/// A batch is sent once it holds this much text, or this many cells.
+const BATCH_TEXT: usize = 1 << 20;
+const BATCH_CELLS: usize = 1 << 16;
+/// Batches in flight to the writer (what bounds the memory between them).
+const BATCHES: usize = 4;
+
+impl Book {
+    /// `sheet_rows` is the most rows a sheet may have (Excel's limit, or
+    /// fewer to try splitting).
+    pub fn new(sheet_rows: u32) -> std::io::Result<Book> {
+        let (to, from) = sync_channel::<Batch>(BATCHES);
+        let writer = std::thread::Builder::new()
+            .name("workbook".into())
+            .spawn(move || {
+                let mut w = Writer::new(sheet_rows);
+                for batch in from {
+                    w.batch(batch)?;
+                }
+                Ok(())
+            })?;
+        Ok(Book {
+            to: Some(to),
+            batch: Batch::default(),
+            writer: Some(writer),
+        })
+    }
+
+    /// Starts a sheet named `name` whose first row is `title`; `rows` is how
+    /// many data rows will follow (to say in the title when it is split).
+    pub fn sheet(
+        &mut self,
+        name: &str,
+        title: &str,
+        columns: &[Column<'_>],
+        rows: u64,
+    ) -> std::io::Result<()> {
+        self.batch.ops.push(Op::Sheet {
+            name: name.to_string(),
+            title: title.to_string(),
+            columns: columns
+                .iter()
+                .map(|c| (c.title.to_string(), c.code))
+                .collect(),
+            rows,
+        });
+        Ok(())
+    }
+
+    pub fn row(&mut self, cells: &[Value<'_>]) -> std::io::Result<()> {
+        let b = &mut self.batch;
+        for cell in cells {
+            b.cells.push(match cell {
+                Value::Text(t) => {
+                    let start = b.text.len();
+                    b.text.push_str(t);
+                    Cell::Text(start, b.text.len())
+                }
+                Value::Money(d) => Cell::Money(*d),
+                Value::Count(n) => Cell::Count(*n),
+            });
+        }
+        b.ops.push(Op::Row(cells.len()));
+        if b.text.len() >= BATCH_TEXT || b.cells.len() >= BATCH_CELLS {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch to the writer; if it has stopped, its error.
+    fn send(&mut self) -> std::io::Result<()> {
+        let batch = std::mem::take(&mut self.batch);
+        let sent = self.to.as_ref().is_some_and(|to| to.send(batch).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            Err(self
+                .wait()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the workbook writer stopped")))
+        }
+    }
+
+    /// Waits for the writer to finish what it was sent.
+    fn wait(&mut self) -> std::io::Result<()> {
+        self.to = None;
+        match self.writer.take().map(JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(std::io::Error::other("the workbook writer failed")),
+        }
+    }
+
+    /// Saves the workbook to `path`; the writer compresses it while the
+    /// caller goes on, and [`Saving::wait`] says when it is written.
+    pub fn save(mut self, path: &Path) -> std::io::Result<Saving> {
+        self.batch.ops.push(Op::Save(path.to_path_buf()));
+        self.send()?;
+        self.to = None;
+        Ok(Saving { book: self })
+    }
+}
+
+impl Drop for Book {
+    fn drop(&mut self) {
+        let _ = self.wait();
+    }
+}
+
+/// A workbook being compressed and saved.
+pub struct Saving {
+    book: Book,
+}
+
+impl Saving {
+    pub fn wait(mut self) -> std::io::Result<()> {
+        self.book.wait()
+    }
+}
+
+/// The workbook itself, on the writer's thread.
+struct Writer {
     wb: Workbook,
     /// Data rows a sheet holds (below its title and header).
     per_sheet: u32,
@@ -179,6 +354,8 @@ pub struct Book {
     text: Format,
     money: Format,
     bold: Format,
+    /// A number's text, to size its column.
+    scratch: Vec<u8>,
 }
 
 /// The sheet being written.
@@ -197,11 +374,9 @@ fn xlsx(e: XlsxError) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-impl Book {
-    /// `sheet_rows` is the most rows a sheet may have (Excel's limit, or
-    /// fewer to try splitting).
-    pub fn new(sheet_rows: u32) -> Book {
-        Book {
+impl Writer {
+    fn new(sheet_rows: u32) -> Writer {
+        Writer {
             wb: Workbook::new(),
             per_sheet: sheet_rows.clamp(3, EXCEL_ROWS) - 2,
             names: Vec::new(),
@@ -209,16 +384,42 @@ impl Book {
             text: Format::new().set_num_format("@"),
             money: Format::new().set_num_format("#,##0.00"),
             bold: Format::new().set_bold(),
+            scratch: Vec::new(),
         }
     }
 
-    /// Starts a sheet named `name` whose first row is `title`; `rows` is how
-    /// many data rows will follow (to say in the title when it is split).
-    pub fn sheet(
+    /// Does what a batch says.
+    fn batch(&mut self, batch: Batch) -> std::io::Result<()> {
+        let mut cells = batch.cells.iter();
+        let mut row = Vec::new();
+        for op in batch.ops {
+            match op {
+                Op::Sheet {
+                    name,
+                    title,
+                    columns,
+                    rows,
+                } => self.sheet(name, title, columns, rows)?,
+                Op::Row(n) => {
+                    row.clear();
+                    row.extend(cells.by_ref().take(n).map(|c| match c {
+                        Cell::Text(a, b) => Value::Text(batch.text.get(*a..*b).unwrap_or_default()),
+                        Cell::Money(d) => Value::Money(*d),
+                        Cell::Count(n) => Value::Count(*n),
+                    }));
+                    self.row(&row)?;
+                }
+                Op::Save(path) => self.save(&path)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn sheet(
         &mut self,
-        name: &str,
-        title: &str,
-        columns: &[Column<'_>],
+        name: String,
+        title: String,
+        columns: Vec<(String, bool)>,
         rows: u64,
     ) -> std::io::Result<()> {
         self.close()?;
@@ -226,13 +427,10 @@ impl Book {
             u32::try_from(rows.div_ceil(u64::from(self.per_sheet)).max(1)).unwrap_or(u32::MAX);
         self.current = Some(Open {
             index: 0,
-            name: name.to_string(),
-            title: title.to_string(),
-            columns: columns
-                .iter()
-                .map(|c| (c.title.to_string(), c.code))
-                .collect(),
-            widths: columns.iter().map(|c| display_width(c.title)).collect(),
+            name,
+            title,
+            widths: columns.iter().map(|c| display_width(&c.0)).collect(),
+            columns,
             row: 0,
             part: 0,
             parts,
@@ -272,7 +470,7 @@ impl Book {
         Ok(())
     }
 
-    pub fn row(&mut self, cells: &[Value<'_>]) -> std::io::Result<()> {
+    fn row(&mut self, cells: &[Value<'_>]) -> std::io::Result<()> {
         if self
             .current
             .as_ref()
@@ -288,7 +486,7 @@ impl Book {
         for (c, cell) in cells.iter().enumerate() {
             let col = c as u16;
             if let Some(w) = open.widths.get_mut(c) {
-                *w = (*w).max(cell.width());
+                *w = (*w).max(cell.width(&mut self.scratch));
             }
             match cell {
                 Value::Text(t) if open.columns.get(c).is_some_and(|(_, code)| *code) => {
@@ -328,7 +526,7 @@ impl Book {
         Ok(())
     }
 
-    pub fn save(mut self, path: &Path) -> std::io::Result<()> {
+    fn save(&mut self, path: &Path) -> std::io::Result<()> {
         self.close()?;
         if self.wb.worksheets().is_empty() {
             self.wb.add_worksheet();

@@ -94,6 +94,12 @@ pub const FILES: [&str; 8] = [
     "README.txt",
 ];
 
+/// A firm and its decisions, on their way to be gathered.
+type FirmDecisions = (firms::Firm, Vec<firms::Decision>);
+
+/// Firms sent to be gathered at a time.
+const FIRMS_PER_BATCH: usize = 1024;
+
 /// Memory for each sort of publishing before it spills.
 const SORT_MEMORY: usize = 128 << 20;
 
@@ -169,13 +175,44 @@ fn publish_into(
     let mut firm_totals = PeopleCsv::create(&tmp.join("企业汇总.csv"), opts.encoding)?;
     firm_totals.header(&totals::HEADER)?;
     let ids: Vec<&str> = program.policies.iter().map(|p| p.id.as_str()).collect();
-    let pass = firms::each(run, tmp, |firm, decisions| {
-        coverage.add(firm, decisions);
-        reasons.add(decisions);
-        notice.add(firm, decisions)?;
-        review.add(schema, firm, decisions)?;
-        totals::write(&mut firm_totals, firm, decisions, &ids)
-    })?;
+    // the firms are read and matched with their decisions on this thread
+    // and gathered on another, in batches (a few in flight)
+    let (pass, gathered) = std::thread::scope(|scope| {
+        let (to, from) = std::sync::mpsc::sync_channel::<Vec<FirmDecisions>>(4);
+        let gatherer = scope.spawn(|| -> std::io::Result<()> {
+            for batch in from {
+                for (firm, decisions) in &batch {
+                    coverage.add(firm, decisions);
+                    reasons.add(decisions);
+                    notice.add(firm, decisions)?;
+                    review.add(schema, firm, decisions)?;
+                    totals::write(&mut firm_totals, firm, decisions, &ids)?;
+                }
+            }
+            Ok(())
+        });
+        let stopped = || std::io::Error::other("publishing stopped gathering the firms");
+        let mut batch = Vec::with_capacity(FIRMS_PER_BATCH);
+        let pass = firms::each(run, tmp, |firm, decisions| {
+            batch.push((firm, decisions));
+            if batch.len() >= FIRMS_PER_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(FIRMS_PER_BATCH));
+                to.send(full).map_err(|_| stopped())?;
+            }
+            Ok(())
+        });
+        if pass.is_ok() && !batch.is_empty() {
+            // a gatherer that stopped says why when joined
+            let _ = to.send(batch);
+        }
+        drop(to);
+        let gathered = gatherer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("gathering the firms failed")));
+        (pass, gathered)
+    });
+    gathered?;
+    let pass = pass?;
     firm_totals.finish()?;
     lap("read the data again, match decisions.csv, write 企业汇总.csv");
     // everything must reconcile before anything is published

@@ -253,7 +253,7 @@ fn publish_into(
         .collect();
     // each workbook is written (and compressed) on a thread of its own
     // while this one writes the CSV files
-    let mut book = Book::new(opts.sheet_rows)?;
+    let mut book = Book::new(opts.sheet_rows, opts.date)?;
     let mut list = PeopleCsv::create(&tmp.join("公示名单.csv"), opts.encoding)?;
     notice.write(run, &heading, &mut list, &mut book)?;
     list.finish()?;
@@ -263,7 +263,7 @@ fn publish_into(
     base.finish()?;
     let notice_book = book.save(&tmp.join("公示名单.xlsx"))?;
     lap("底数: write the CSV (the sheet on the workbook's thread)");
-    let mut book = Book::new(opts.sheet_rows)?;
+    let mut book = Book::new(opts.sheet_rows, opts.date)?;
     let mut work = PeopleCsv::create(&tmp.join("待核实清单.csv"), opts.encoding)?;
     review.write(run, &mut work, &mut book)?;
     work.finish()?;

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 /// Excel's rows per sheet.
 pub const EXCEL_ROWS: u32 = 1_048_576;
@@ -262,8 +262,10 @@ const WORKERS: usize = 4;
 
 impl Book {
     /// `sheet_rows` is the most rows a sheet may have (Excel's limit, or
-    /// fewer to try splitting).
-    pub fn new(sheet_rows: u32) -> std::io::Result<Book> {
+    /// fewer to try splitting); `created` is the day the workbook says it
+    /// was created (the publication date, never the clock: the same run
+    /// published twice gives the same bytes).
+    pub fn new(sheet_rows: u32, created: crate::date::Date) -> std::io::Result<Book> {
         let n = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .clamp(1, WORKERS);
@@ -284,8 +286,17 @@ impl Book {
                 thread: Some(thread),
             });
         }
+        let day = |n: u32| u8::try_from(n).unwrap_or(0);
+        let created = ExcelDateTime::from_ymd(
+            u16::try_from(created.year()).unwrap_or(0),
+            day(created.month()),
+            day(created.day()),
+        )
+        .map_err(xlsx)?;
+        let mut wb = Workbook::new();
+        wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
         Ok(Book {
-            wb: Workbook::new(),
+            wb,
             per_sheet: sheet_rows.clamp(3, EXCEL_ROWS) - 2,
             names: Vec::new(),
             bold: Format::new().set_bold(),

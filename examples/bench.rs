@@ -19,6 +19,11 @@
 //! GBK CSV, JSON Lines and an Excel workbook) and runs the set over them and
 //! over the single joined file, alternately, three times each.
 //!
+//! `--publish N` runs the set and publishes its results folder
+//! (`mianshen publish OUT --date 2025-01-06`), N times each, alternating so
+//! that both see the same machine, and reports the best of N of each with
+//! its peak memory (publishing must take at most the time of the run).
+//!
 //! Files go to `target/bench/` (the firms file is reused between runs).
 
 use std::io::Read;
@@ -33,6 +38,7 @@ struct Args {
     all: bool,
     ledger_rows: Option<u64>,
     departments: bool,
+    publish: Option<usize>,
 }
 
 fn args() -> Args {
@@ -43,6 +49,7 @@ fn args() -> Args {
         all: false,
         ledger_rows: None,
         departments: false,
+        publish: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -55,9 +62,10 @@ fn args() -> Args {
             "--all" => a.all = true,
             "--ledger-rows" => a.ledger_rows = it.next().and_then(|v| v.parse().ok()),
             "--departments" => a.departments = true,
+            "--publish" => a.publish = it.next().and_then(|v| v.parse().ok()),
             other => {
                 eprintln!(
-                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N --departments"
+                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N --departments --publish N"
                 );
                 std::process::exit(2);
             }
@@ -112,6 +120,10 @@ fn main() {
             n,
             args.rows as f64 * in_force as f64,
         );
+        return;
+    }
+    if let Some(n) = args.publish {
+        bench_publish(&bin, &set, &firms, &out, n.max(1), args.all);
         return;
     }
     let run = run(&bin, &set, &firms, &out, None, args.all, None);
@@ -207,6 +219,11 @@ fn run_files(
     if all {
         cmd.arg("--all");
     }
+    measure(cmd, bin)
+}
+
+/// Runs `cmd` and measures its wall time and peak memory.
+fn measure(mut cmd: Command, bin: &Path) -> Measured {
     let command = format!("{cmd:?}").replace('"', "");
     let started = Instant::now();
     #[allow(clippy::zombie_processes)] // reaped by `wait4` in `wait_with_peak`
@@ -672,4 +689,53 @@ fn bench_departments(bin: &Path, set: &Path, firms: &Path, work: &Path, rows: u6
         peak[1] as f64 / 1024.0
     );
     println!("department files / one file: {:.2}x", best[1] / best[0]);
+}
+
+/// The run and the publication of its folder, alternated `n` times.
+fn bench_publish(bin: &Path, set: &Path, firms: &Path, out: &Path, n: usize, all: bool) {
+    let mut best = [f64::MAX; 2];
+    let mut peak = [0i64; 2];
+    let mut phases = Vec::new();
+    for round in 0..n {
+        let r = run(bin, set, firms, out, None, all, None);
+        let mut cmd = Command::new(bin);
+        cmd.arg("publish")
+            .arg(out)
+            .args(["--date", "2025-01-06", "--timings"]);
+        let p = measure(cmd, bin);
+        if round == 0 {
+            println!("command: {}", r.command);
+            println!("command: {}", p.command);
+        }
+        println!(
+            "round {}: run {:.2} s ({:.0} MiB), publish {:.2} s ({:.0} MiB)",
+            round + 1,
+            r.wall,
+            r.peak_kib as f64 / 1024.0,
+            p.wall,
+            p.peak_kib as f64 / 1024.0
+        );
+        if p.wall < best[1] {
+            phases = p.timings.clone();
+        }
+        for (i, m) in [&r, &p].into_iter().enumerate() {
+            best[i] = best[i].min(m.wall);
+            peak[i] = peak[i].max(m.peak_kib);
+        }
+    }
+    println!("phases of the fastest publish:");
+    for t in &phases {
+        println!("  {t}");
+    }
+    println!(
+        "run:     best of {n} {:.2} s, peak {:.0} MiB",
+        best[0],
+        peak[0] as f64 / 1024.0
+    );
+    println!(
+        "publish: best of {n} {:.2} s, peak {:.0} MiB ({:.2}× the run)",
+        best[1],
+        peak[1] as f64 / 1024.0,
+        best[1] / best[0]
+    );
 }

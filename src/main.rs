@@ -95,8 +95,14 @@ enum PeopleCsvEncoding {
     Gb18030,
 }
 
-fn publish_args(p: PublishOpts, policies: Option<PathBuf>, data: &[String]) -> cli::PublishArgs {
+fn publish_args(
+    p: PublishOpts,
+    policies: Option<PathBuf>,
+    data: &[String],
+    timings: bool,
+) -> cli::PublishArgs {
     cli::PublishArgs {
+        timings,
         policies,
         data: inputs(data),
         to: p.to,
@@ -310,6 +316,9 @@ enum Command {
         data: Vec<String>,
         #[command(flatten)]
         publishing: PublishOpts,
+        /// Print how long each phase took (on standard error)
+        #[arg(long)]
+        timings: bool,
     },
     /// 兑付台账:记入一次运行的兑付,检查台账 (the ledger of payments made)
     #[command(subcommand)]
@@ -482,7 +491,7 @@ fn main() -> ExitCode {
                 selection: mianshen::select::Selection { policies, only },
             });
             if code == cli::EXIT_OK && publish {
-                cli::publish(&out, &publish_args(publishing, None, &[]))
+                cli::publish(&out, &publish_args(publishing, None, &[], timings))
             } else {
                 code
             }
@@ -492,7 +501,8 @@ fn main() -> ExitCode {
             policies,
             data,
             publishing,
-        } => cli::publish(&out, &publish_args(publishing, policies, &data)),
+            timings,
+        } => cli::publish(&out, &publish_args(publishing, policies, &data, timings)),
         Command::Test {
             paths,
             case,

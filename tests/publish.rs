@@ -255,6 +255,21 @@ fn example_set_reconciles_and_reads_back() {
         "{:?}",
         review.sheet_names()
     );
+    // the same run published twice gives the same files, workbooks included
+    ok(
+        &dir,
+        &["publish", "out", "--date", "2025-01-06", "--to", "again"],
+    );
+    for f in [
+        "公示名单.xlsx",
+        "待核实清单.xlsx",
+        "公示名单.csv",
+        "report.html",
+    ] {
+        let a = std::fs::read(dir.join("out/publish").join(f)).unwrap();
+        let b = std::fs::read(dir.join("again").join(f)).unwrap();
+        assert!(a == b, "{f} differs between two publications");
+    }
     // a run can still replace a folder that was published
     run_example(&dir, &["--publish", "--date", "2025-01-06"]);
     reconcile(&dir.join("out"));

@@ -81,3 +81,32 @@ pub(super) fn data_given(data: &[crate::data::Input]) -> Result<(), u8> {
         None => Ok(()),
     }
 }
+
+/// Phase durations for `--timings`.
+pub(crate) struct Timings {
+    pub on: bool,
+    pub last: std::time::Instant,
+}
+
+impl Timings {
+    pub fn lap(&mut self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            let memory = peak_memory()
+                .map(|kib| format!("  (peak memory so far {} MiB)", kib / 1024))
+                .unwrap_or_default();
+            eprintln!(
+                "timing: {:>8.3} s  {what}{memory}",
+                (now - self.last).as_secs_f64()
+            );
+            self.last = now;
+        }
+    }
+}
+
+/// The most resident memory the process has had, in KiB (Linux only).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

@@ -18,10 +18,16 @@ pub struct PublishArgs {
     pub order_by_key: bool,
     pub gb18030: bool,
     pub sheet_rows: u32,
+    /// Print how long each phase took (on standard error).
+    pub timings: bool,
 }
 
 /// `mianshen publish OUTDIR`
 pub fn publish(out: &Path, args: &PublishArgs) -> u8 {
+    let mut clock = Timings {
+        on: args.timings,
+        last: std::time::Instant::now(),
+    };
     let mask = match &args.mask_key {
         None => None,
         Some(m) => match Mask::parse(m) {
@@ -58,7 +64,7 @@ pub fn publish(out: &Path, args: &PublishArgs) -> u8 {
         },
         sheet_rows: args.sheet_rows,
     };
-    match crate::publish::publish(out, &opts) {
+    match crate::publish::publish_timed(out, &opts, &mut |what| clock.lap(what)) {
         Ok(p) => {
             for n in &p.notes {
                 eprintln!("note: {n}");

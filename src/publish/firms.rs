@@ -49,7 +49,7 @@ pub struct Pass {
 pub fn each(
     run: &Run,
     scratch: &Path,
-    mut f: impl FnMut(&Firm, &[Decision]) -> std::io::Result<()>,
+    mut f: impl FnMut(Firm, Vec<Decision>) -> std::io::Result<()>,
 ) -> Result<Pass, PublishError> {
     let program = &run.set.program;
     let schema = &program.schema;
@@ -113,7 +113,6 @@ pub fn each(
         run,
     )?;
     let mut mismatch = None;
-    let mut held = Vec::new();
     let mut firms = 0u64;
     let walked = settled.profiles(|key, texts| {
         firms += 1;
@@ -139,9 +138,9 @@ pub fn each(
             section,
             size,
         };
-        held.clear();
+        let mut held = Vec::new();
         match decisions.of(key, &mut held) {
-            Ok(()) => f(&firm, &held),
+            Ok(()) => f(firm, held),
             Err(e) => {
                 mismatch = Some(e);
                 Err(std::io::Error::other(

@@ -94,11 +94,26 @@ pub const FILES: [&str; 8] = [
     "README.txt",
 ];
 
+/// A firm and its decisions, on their way to be gathered.
+type FirmDecisions = (firms::Firm, Vec<firms::Decision>);
+
+/// Firms sent to be gathered at a time.
+const FIRMS_PER_BATCH: usize = 1024;
+
 /// Memory for each sort of publishing before it spills.
 const SORT_MEMORY: usize = 128 << 20;
 
 /// Publishes the run in `out`.
 pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
+    publish_timed(out, opts, &mut |_| {})
+}
+
+/// [`publish`], calling `lap` with the name of each phase as it ends.
+pub fn publish_timed(
+    out: &Path,
+    opts: &Options,
+    lap: &mut dyn FnMut(&str),
+) -> Result<Published, PublishError> {
     let run = folder::Run::open(out, opts.policies.as_deref(), &opts.data)?;
     let program = &run.set.program;
     let schema = &program.schema;
@@ -106,7 +121,8 @@ pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
     let tmp = sibling(&dest, "partial");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
-    let result = publish_into(&run, opts, &tmp);
+    lap("open the results folder, check its inputs");
+    let result = publish_into(&run, opts, &tmp, lap);
     let pass = match result {
         Ok(p) => p,
         Err(e) => {
@@ -126,6 +142,7 @@ pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
         std::fs::remove_dir_all(&dest)?;
     }
     std::fs::rename(&tmp, &dest)?;
+    lap("rename the files into place");
     let mut notes = Vec::new();
     if schema.name.is_none() {
         notes.push(
@@ -142,7 +159,12 @@ pub fn publish(out: &Path, opts: &Options) -> Result<Published, PublishError> {
 
 type Pass = (u64, Vec<(String, String, u64)>);
 
-fn publish_into(run: &folder::Run, opts: &Options, tmp: &Path) -> Result<Pass, PublishError> {
+fn publish_into(
+    run: &folder::Run,
+    opts: &Options,
+    tmp: &Path,
+    lap: &mut dyn FnMut(&str),
+) -> Result<Pass, PublishError> {
     let program = &run.set.program;
     let schema = &program.schema;
     let n = program.policies.len();
@@ -153,14 +175,46 @@ fn publish_into(run: &folder::Run, opts: &Options, tmp: &Path) -> Result<Pass, P
     let mut firm_totals = PeopleCsv::create(&tmp.join("企业汇总.csv"), opts.encoding)?;
     firm_totals.header(&totals::HEADER)?;
     let ids: Vec<&str> = program.policies.iter().map(|p| p.id.as_str()).collect();
-    let pass = firms::each(run, tmp, |firm, decisions| {
-        coverage.add(firm, decisions);
-        reasons.add(decisions);
-        notice.add(firm, decisions)?;
-        review.add(schema, firm, decisions)?;
-        totals::write(&mut firm_totals, firm, decisions, &ids)
-    })?;
+    // the firms are read and matched with their decisions on this thread
+    // and gathered on another, in batches (a few in flight)
+    let (pass, gathered) = std::thread::scope(|scope| {
+        let (to, from) = std::sync::mpsc::sync_channel::<Vec<FirmDecisions>>(4);
+        let gatherer = scope.spawn(|| -> std::io::Result<()> {
+            for batch in from {
+                for (firm, decisions) in &batch {
+                    coverage.add(firm, decisions);
+                    reasons.add(decisions);
+                    notice.add(firm, decisions)?;
+                    review.add(schema, firm, decisions)?;
+                    totals::write(&mut firm_totals, firm, decisions, &ids)?;
+                }
+            }
+            Ok(())
+        });
+        let stopped = || std::io::Error::other("publishing stopped gathering the firms");
+        let mut batch = Vec::with_capacity(FIRMS_PER_BATCH);
+        let pass = firms::each(run, tmp, |firm, decisions| {
+            batch.push((firm, decisions));
+            if batch.len() >= FIRMS_PER_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(FIRMS_PER_BATCH));
+                to.send(full).map_err(|_| stopped())?;
+            }
+            Ok(())
+        });
+        if pass.is_ok() && !batch.is_empty() {
+            // a gatherer that stopped says why when joined
+            let _ = to.send(batch);
+        }
+        drop(to);
+        let gathered = gatherer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("gathering the firms failed")));
+        (pass, gathered)
+    });
+    gathered?;
+    let pass = pass?;
     firm_totals.finish()?;
+    lap("read the data again, match decisions.csv, write 企业汇总.csv");
     // everything must reconcile before anything is published
     let mut differ = coverage.differences(&run.summary);
     let count = |k: &str| {
@@ -197,22 +251,31 @@ fn publish_into(run: &folder::Run, opts: &Options, tmp: &Path) -> Result<Pass, P
         .filter(|(s, _)| s.in_force)
         .map(|(s, c)| (s.id.clone(), s.title.clone(), *c))
         .collect();
-    let mut book = Book::new(opts.sheet_rows);
+    // each workbook is written (and compressed) on a thread of its own
+    // while this one writes the CSV files
+    let mut book = Book::new(opts.sheet_rows, opts.date)?;
     let mut list = PeopleCsv::create(&tmp.join("公示名单.csv"), opts.encoding)?;
     notice.write(run, &heading, &mut list, &mut book)?;
     list.finish()?;
+    lap("公示名单: sort the lists, write the CSV (the sheets on their thread)");
     let mut base = PeopleCsv::create(&tmp.join("底数.csv"), opts.encoding)?;
     coverage.write(run, &mut base, &mut book)?;
     base.finish()?;
-    book.save(&tmp.join("公示名单.xlsx"))?;
-    let mut book = Book::new(opts.sheet_rows);
+    let notice_book = book.save(&tmp.join("公示名单.xlsx"))?;
+    lap("底数: write the CSV (the sheet on the workbook's thread)");
+    let mut book = Book::new(opts.sheet_rows, opts.date)?;
     let mut work = PeopleCsv::create(&tmp.join("待核实清单.csv"), opts.encoding)?;
     review.write(run, &mut work, &mut book)?;
     work.finish()?;
-    book.save(&tmp.join("待核实清单.xlsx"))?;
+    let review_book = book.save(&tmp.join("待核实清单.xlsx"))?;
+    lap("待核实清单: sort the lists, write the CSV (the sheets on their thread)");
     let page = html::report(run, &coverage, &reasons, &opts.date.to_string());
     std::fs::write(tmp.join("report.html"), page)?;
     std::fs::write(tmp.join("README.txt"), readme(run, opts))?;
+    lap("report.html, README.txt");
+    review_book.wait()?;
+    notice_book.wait()?;
+    lap("wait for the workbooks' threads: their sheets, compressed and saved");
     Ok((pass.firms, listed))
 }
 

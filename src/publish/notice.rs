@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::firms::{Decision, Firm};
@@ -89,6 +90,28 @@ impl Order<Entry> for ListOrder {
             ListOrder::Key => Ordering::Equal,
         };
         a.policy.cmp(&b.policy).then(by).then(a.key.cmp(&b.key))
+    }
+
+    /// The policy, then (by amount) the amount in whole cents, largest
+    /// first, then the key's first 8 bytes. The key counts only where the
+    /// cents are the amount exactly: an amount between two cents sorts
+    /// before the key of the whole cent below it, as it should.
+    fn prefix(&self, e: &Entry) -> Option<u128> {
+        const MAX: u64 = (1 << 48) - 1;
+        let key = crate::batch::prefix(&e.key) >> 64;
+        let (amount, key) = match self {
+            ListOrder::Key => (0, key),
+            ListOrder::Amount => {
+                let cents = e.funded.checked_mul(Decimal::ONE_HUNDRED);
+                let whole = cents.and_then(|c| c.floor().to_u64()).filter(|&c| c < MAX);
+                let exact = cents.is_some_and(|c| c.fract().is_zero());
+                match whole {
+                    Some(c) => (MAX - c, if exact { key } else { 0 }),
+                    None => (0, 0),
+                }
+            }
+        };
+        Some(u128::from(e.policy) << 112 | u128::from(amount) << 64 | key)
     }
 }
 
@@ -212,6 +235,58 @@ impl Heading {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prefix_agrees_with_the_order() {
+        let amounts = [
+            "100000",
+            "100000.00",
+            "0.01",
+            "1.005",
+            "1.00",
+            "1",
+            "1.01",
+            "0.999",
+        ];
+        let keys = [
+            "91A",
+            "91B",
+            "9",
+            "91420102MA4K2L3R0G",
+            "91420102MA4K2L3R0F",
+        ];
+        let mut entries = Vec::new();
+        for policy in [0u16, 1] {
+            for a in amounts {
+                for k in keys {
+                    entries.push(Entry {
+                        policy,
+                        funded: a.parse().expect("an amount"),
+                        key: k.into(),
+                        name: String::new(),
+                    });
+                }
+            }
+        }
+        for order in [ListOrder::Amount, ListOrder::Key] {
+            for a in &entries {
+                for b in &entries {
+                    let (pa, pb) = (order.prefix(a), order.prefix(b));
+                    if pa < pb {
+                        assert_eq!(
+                            order.cmp(a, b),
+                            Ordering::Less,
+                            "{} {} / {} {}",
+                            a.funded,
+                            a.key,
+                            b.funded,
+                            b.key
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn masks() {

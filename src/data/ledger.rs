@@ -182,14 +182,17 @@ impl Ledger {
         if self.kept >= MAX_PAYMENTS {
             return Err(too_many());
         }
-        self.push(ids, row, line);
+        let id = ids.iter().position(|i| i == row.1);
+        self.push(id, row, line);
         self.group();
         Ok(())
     }
 
-    fn push(&mut self, ids: &[String], (key, policy, amount, paid_on): Row<'_>, line: u64) {
+    /// Files one payment row; `id` is its policy's place among the ids the
+    /// set reads (`None`: an id the set does not read, counted and left).
+    fn push(&mut self, id: Option<usize>, (key, _, amount, paid_on): Row<'_>, line: u64) {
         self.rows += 1;
-        let Some(id) = ids.iter().position(|i| i == policy) else {
+        let Some(id) = id else {
             return;
         };
         if let Some(found) = self.ids_found.get_mut(id) {
@@ -288,12 +291,17 @@ impl Ledger {
             return Err(LedgerError::TooManyIds { path: path.into() });
         }
         let mut ledger = Ledger::empty(ids.len(), key_type);
+        // a policy id's place among the ids the set reads, found by hashing
+        let mut places: HashMap<&str, usize, foldhash::fast::FixedState> = HashMap::default();
+        for (i, id) in ids.iter().enumerate() {
+            places.entry(id.as_str()).or_insert(i);
+        }
         let file = read_rows(path, |row| {
             if ledger.kept >= MAX_PAYMENTS {
                 return Err(too_many());
             }
             ledger.push(
-                ids,
+                places.get(row.policy).copied(),
                 (row.key, row.policy, row.amount, row.paid_on),
                 row.line,
             );
@@ -794,7 +802,8 @@ mod tests {
         for (key, id, amount, line) in &rows {
             one.add(&ids, key, id, amount, "2024-01-01", *line).unwrap();
             let row = read_row(key, id, amount, "2024-01-01").unwrap();
-            all.push(&ids, row, *line);
+            let id = ids.iter().position(|i| i == row.1);
+            all.push(id, row, *line);
         }
         all.group();
         for ledger in [&one, &all] {

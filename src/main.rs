@@ -63,28 +63,28 @@ enum EncodingArg {
 /// How a run is published (`publish`, `run --publish`).
 #[derive(clap::Args)]
 struct PublishOpts {
-    /// Where to write (default: OUTDIR/publish)
+    /// 写到哪个目录,默认 OUTDIR/publish (where to write; default: OUTDIR/publish)
     #[arg(long, value_name = "DIR")]
     to: Option<PathBuf>,
-    /// Hide these characters of the credit code in the notice lists,
-    /// 1-based FROM-TO: `--mask-key 7-14` shows 914201********3R0G
+    /// 公示名单中遮盖信用代码的第几位到第几位,如 `--mask-key 7-14` 显示 914201********3R0G
+    /// (hide these characters of the credit code in the notice lists, 1-based FROM-TO)
     #[arg(long, value_name = "FROM-TO")]
     mask_key: Option<String>,
-    /// The notice period in days (公示期)
+    /// 公示期天数 (the notice period in days)
     #[arg(long, default_value_t = 7)]
     notice_days: u32,
-    /// The day the lists are published, YYYY-MM-DD (公示日期; required:
-    /// the same run published twice gives the same files, so the date is
-    /// given, never read from the clock)
+    /// 公示日期,如 2025-01-06,必须给出:不读系统时钟,同一次结果发布两次文件相同
+    /// (the day the lists are published, required: never read from the clock,
+    /// so publishing the same run twice gives the same files)
     #[arg(long, value_name = "YYYY-MM-DD")]
     date: Option<String>,
-    /// Order each list by credit code instead of by amount (largest first)
+    /// 名单按信用代码排序,不按金额从大到小 (order each list by credit code instead of by amount)
     #[arg(long)]
     by_key: bool,
-    /// The encoding of the CSV files for people
+    /// 给人看的 CSV 文件的编码:带 BOM 的 UTF-8 或 GB18030 (the encoding of the CSV files for people)
     #[arg(long = "csv-encoding", value_enum, default_value = "utf8-bom")]
     csv_encoding: PeopleCsvEncoding,
-    /// The most rows per worksheet before a list continues on the next (Excel's limit)
+    /// 每个工作表最多行数,超过则续到下一个表 (the most rows per worksheet; Excel's limit)
     #[arg(long, hide = true, default_value_t = 1_048_576)]
     sheet_rows: u32,
 }
@@ -316,7 +316,7 @@ enum Command {
         data: Vec<String>,
         #[command(flatten)]
         publishing: PublishOpts,
-        /// Print how long each phase took (on standard error)
+        /// 在标准错误输出每个阶段的用时 (print how long each phase took, on standard error)
         #[arg(long)]
         timings: bool,
     },
@@ -372,13 +372,13 @@ enum Command {
         /// 输出文件(默认标准输出);加 --split-by-source 时为目录 (output file, default standard output; with --split-by-source, the folder)
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// Write one file per department (`source:` in schema.yaml), each with
-        /// the key column, into the folder given by -o
+        /// 按部门(schema.yaml 中的 `source:`)各写一个文件,都带主键列,写入 -o 给的目录
+        /// (write one file per department, each with the key column, into the folder given by -o)
         #[arg(long)]
         split_by_source: bool,
-        /// With --split-by-source: `[SOURCE=]FORMAT`, FORMAT one of csv, gbk,
-        /// jsonl, xlsx; without SOURCE, for every department not named
-        /// (default: a mix of all four)
+        /// 配合 --split-by-source:`[部门=]格式`,格式为 csv、gbk、jsonl、xlsx;不写部门则用于
+        /// 其余各部门(默认四种混合) (with --split-by-source: `[SOURCE=]FORMAT`, FORMAT one of
+        /// csv, gbk, jsonl, xlsx; without SOURCE, for every department not named; default: a mix)
         #[arg(long, value_name = "[SOURCE=]FORMAT", requires = "split_by_source")]
         format: Vec<String>,
     },

@@ -608,6 +608,10 @@ pub fn render(results: &[(String, Vec<CaseResult>)]) -> (String, usize, usize) {
     render_styled(results, false)
 }
 
+/// The headings of a failed case's table of mismatches.
+const CHECK: &str = "检查项 (check)";
+const EXPECTED: &str = "期望 (expected)";
+
 /// As [`render`], with `PASS` in green and `FAIL` in red when `colour`.
 pub fn render_styled(
     results: &[(String, Vec<CaseResult>)],
@@ -646,18 +650,18 @@ pub fn render_styled(
                     .map(|m| width(&m[0]))
                     .max()
                     .unwrap_or(0)
-                    .max(5);
+                    .max(width(CHECK));
                 let w1 = c
                     .mismatches
                     .iter()
                     .map(|m| width(&m[1]))
                     .max()
                     .unwrap_or(0)
-                    .max(8);
+                    .max(width(EXPECTED));
                 out.push_str(&format!(
-                    "        {}  {}  actual\n",
-                    pad_right("check", w0),
-                    pad_right("expected", w1)
+                    "        {}  {}  实际 (actual)\n",
+                    pad_right(CHECK, w0),
+                    pad_right(EXPECTED, w1)
                 ));
                 for m in &c.mismatches {
                     out.push_str(&format!(

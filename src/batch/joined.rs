@@ -231,10 +231,13 @@ pub fn stream_joined<'p>(
         }
         read_before += stream.position();
     }
-    let mut sorted = rows.finish();
-    if sorted.held() > memory.index {
-        sorted = sorted.spill("joined-rows", dir.clone())?;
+    // what is held beyond the index's share goes to disk as one more run
+    // (the runs already there are merged as they are read, not first
+    // copied into one)
+    if rows.held() > memory.index {
+        rows.spill()?;
     }
+    let sorted = rows.finish();
     let mut batch = Batch::new(program, opts, spill);
     let evaluator = batch.evaluator();
     let names = Files {

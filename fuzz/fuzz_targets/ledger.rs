@@ -78,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
                 paid_on: r.paid_on,
                 line: r.line,
             },
-            cells: r.cells.to_vec(),
+            cells: r.cells.iter().map(|c| c.to_string()).collect(),
         });
         Ok(())
     });

@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
                         &result.summary,
                         common::as_of(),
                         None,
+                        &[],
                     );
                     let _ = mianshen::explain::render(&e);
                 }

@@ -552,32 +552,18 @@ fn bench_ledger(bin: &Path, set: &Path, firms: &Path, work: &Path, n: u64, pairs
         );
     }
     let size = std::fs::metadata(&full).map(|m| m.len()).unwrap_or(0);
-    // alternated, so both see the same machine
-    let mut best = [f64::MAX; 2];
-    let mut peak = [0i64; 2];
-    for round in 0..3 {
-        for (i, ledger) in [&empty, &full].into_iter().enumerate() {
-            let r = run(
-                bin,
-                set,
-                firms,
-                &work.join("out-ledger"),
-                None,
-                false,
-                Some(ledger),
-            );
-            if round == 0 {
-                println!("command: {}", r.command);
-            }
-            best[i] = best[i].min(r.wall);
-            peak[i] = peak[i].max(r.peak_kib);
-            if round == 2 && i == 1 {
-                for t in &r.timings {
-                    println!("  {t}");
-                }
-            }
-        }
-    }
+    let (best, peak) = alternate(|i| {
+        let ledger = if i == 0 { &empty } else { &full };
+        run(
+            bin,
+            set,
+            firms,
+            &work.join("out-ledger"),
+            None,
+            false,
+            Some(ledger),
+        )
+    });
     println!(
         "pairs {pairs:.0}; ledger {n} payments under {LEDGER_IDS} ids, {:.0} MiB",
         size as f64 / 1048576.0
@@ -651,31 +637,18 @@ fn bench_departments(bin: &Path, set: &Path, firms: &Path, work: &Path, rows: u6
     }
     println!("department files: {}", sizes.join(", "));
     let one = [firms.as_os_str().to_owned()];
-    let mut best = [f64::MAX; 2];
-    let mut peak = [0i64; 2];
-    for round in 0..3 {
-        for (i, files) in [&one[..], &data[..]].into_iter().enumerate() {
-            let r = run_files(
-                bin,
-                set,
-                files,
-                &work.join("out-departments"),
-                None,
-                false,
-                None,
-            );
-            if round == 0 {
-                println!("command: {}", r.command);
-            }
-            best[i] = best[i].min(r.wall);
-            peak[i] = peak[i].max(r.peak_kib);
-            if round == 2 && i == 1 {
-                for t in &r.timings {
-                    println!("  {t}");
-                }
-            }
-        }
-    }
+    let (best, peak) = alternate(|i| {
+        let files = if i == 0 { &one[..] } else { &data[..] };
+        run_files(
+            bin,
+            set,
+            files,
+            &work.join("out-departments"),
+            None,
+            false,
+            None,
+        )
+    });
     println!("pairs {pairs:.0}");
     println!(
         "one joined file: best of 3 {:.2} s, peak {:.0} MiB",
@@ -738,4 +711,28 @@ fn bench_publish(bin: &Path, set: &Path, firms: &Path, out: &Path, n: usize, all
         peak[1] as f64 / 1024.0,
         best[1] / best[0]
     );
+}
+
+/// Runs `measured(0)` and `measured(1)` alternately three times, so both see
+/// the same machine; the best wall time and the peak memory of each, and
+/// the phases of the last `measured(1)`.
+fn alternate(mut measured: impl FnMut(usize) -> Measured) -> ([f64; 2], [i64; 2]) {
+    let mut best = [f64::MAX; 2];
+    let mut peak = [0i64; 2];
+    for round in 0..3 {
+        for i in 0..2 {
+            let r = measured(i);
+            if round == 0 {
+                println!("command: {}", r.command);
+            }
+            best[i] = best[i].min(r.wall);
+            peak[i] = peak[i].max(r.peak_kib);
+            if round == 2 && i == 1 {
+                for t in &r.timings {
+                    println!("  {t}");
+                }
+            }
+        }
+    }
+    (best, peak)
 }

@@ -22,16 +22,8 @@ fn workspace(name: &str) -> PathBuf {
 
 /// Runs the example set into `out`, with `extra` arguments.
 fn run_example(dir: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "run",
-        "policies",
-        "--data",
-        "policies/data/firms.csv",
-        "--as-of",
-        "2024-12-31",
-        "--out",
-        "out",
-    ];
+    let mut args = common::EXAMPLE_RUN.to_vec();
+    args.extend(["--out", "out"]);
     args.extend(extra);
     ok(dir, &args);
 }

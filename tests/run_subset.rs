@@ -12,16 +12,8 @@ fn a_bureau_runs_its_own_policies() {
     let _ = std::fs::remove_dir_all(&dir);
     common::copy_dir(&root.join("policies"), &dir.join("policies"));
     let run = |extra: &[&str], out: &str| {
-        let mut args = vec![
-            "run",
-            "policies",
-            "--data",
-            "policies/data/firms.csv",
-            "--as-of",
-            "2024-12-31",
-            "--out",
-            out,
-        ];
+        let mut args = common::EXAMPLE_RUN.to_vec();
+        args.extend(["--out", out]);
         args.extend_from_slice(extra);
         common::mianshen(&dir, &args)
     };

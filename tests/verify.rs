@@ -26,19 +26,9 @@ fn workspace(name: &str) -> PathBuf {
 }
 
 fn run(dir: &Path) {
-    let out = mianshen(
-        dir,
-        &[
-            "run",
-            "policies",
-            "--data",
-            "policies/data/firms.csv",
-            "--as-of",
-            "2024-12-31",
-            "--out",
-            "res",
-        ],
-    );
+    let mut args = common::EXAMPLE_RUN.to_vec();
+    args.extend(["--out", "res"]);
+    let out = mianshen(dir, &args);
     assert!(
         out.status.success(),
         "{}",

@@ -54,6 +54,18 @@ pub fn mianshen(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     (o.status.code().unwrap_or(-1), text)
 }
 
+/// `mianshen run` over the example set and its firms on 2024-12-31 (an
+/// `--out` and other options follow).
+#[allow(dead_code)] // not every test file that shares `common` uses it
+pub const EXAMPLE_RUN: [&str; 6] = [
+    "run",
+    "policies",
+    "--data",
+    "policies/data/firms.csv",
+    "--as-of",
+    "2024-12-31",
+];
+
 /// The options `policies/data/firms.csv` was generated with.
 #[allow(dead_code)] // not every test file that shares `common` uses it
 pub const EXAMPLE_FIRMS: [&str; 7] = [

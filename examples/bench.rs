@@ -91,7 +91,7 @@ fn main() {
     let firms = work.join(format!("firms-{}.csv", args.rows));
     if !firms.exists() {
         let started = Instant::now();
-        generate_firms(&set, &firms, args.rows);
+        generate_firms(&bin, &set, &firms, args.rows);
         eprintln!(
             "generated {} firms in {:.1} s",
             args.rows,
@@ -309,20 +309,15 @@ fn machine() {
     println!("machine: {cpu}, {cores} cores, {mem}");
 }
 
-fn generate_firms(set: &Path, firms: &Path, rows: u64) {
-    let text = std::fs::read_to_string(set.join("schema.yaml")).expect("schema");
-    let schema =
-        mianshen::schema::Schema::load(&mianshen::diag::SourceText::new("schema.yaml", text))
-            .unwrap_or_else(|_| panic!("the example schema loads"));
-    let file = std::fs::File::create(firms).expect("create the firms file");
-    let mut w = std::io::BufWriter::new(file);
-    let opts = mianshen::generate::GenOptions {
-        rows,
-        seed: 1,
-        messy: false,
-        bad_rows: 0.0,
-    };
-    mianshen::generate::generate(&schema, &opts, &mut w).expect("write firms");
+fn generate_firms(bin: &Path, set: &Path, firms: &Path, rows: u64) {
+    let status = Command::new(bin)
+        .arg("generate")
+        .arg(set)
+        .args(["--rows", &rows.to_string(), "--seed", "1", "-o"])
+        .arg(firms)
+        .status()
+        .expect("run mianshen generate");
+    assert!(status.success(), "mianshen generate failed");
 }
 
 /// Copies the example set and adds variants of its policies (ids suffixed

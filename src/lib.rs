@@ -90,8 +90,6 @@ pub mod explain;
 #[doc(hidden)]
 pub mod fmt;
 #[doc(hidden)]
-pub mod generate;
-#[doc(hidden)]
 pub mod lint;
 #[doc(hidden)]
 pub mod load;

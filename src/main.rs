@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use mianshen::cli;
 
+// The synthetic-data generator is the binary's, not the engine library's.
+mod generate;
+
 /// Exit statuses, shown under every command's help.
 const EXIT_CODES: &str = "退出码 (exit status):
   0  完成 (done; a run with rejected rows is still done)
@@ -577,7 +580,7 @@ fn main() -> ExitCode {
             output,
             split_by_source,
             format,
-        } => cli::generate(&cli::GenerateArgs {
+        } => generate::command::generate(&generate::command::GenerateArgs {
             dir: &dir,
             rows,
             seed,

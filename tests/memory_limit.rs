@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mianshen::generate::{generate, GenOptions};
-use mianshen::Engine;
+mod common;
 
 fn policies() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
@@ -23,15 +22,7 @@ fn mianshen(args: &[&str]) -> Output {
 /// row made unreadable: every row is rejected twice over (bad cells, then
 /// the repeated key), so both reject logs fill many pages.
 fn doubled_bad_rows(rows: u64) -> Vec<u8> {
-    let engine = Engine::load(policies()).expect("the example set");
-    let mut text = Vec::new();
-    let opts = GenOptions {
-        rows,
-        seed: 11,
-        messy: false,
-        bad_rows: 0.0,
-    };
-    generate(&engine.program().schema, &opts, &mut text).expect("generated");
+    let text = common::generated(&policies(), rows, 11, false, 0.0);
     let mut reader = csv::Reader::from_reader(text.as_slice());
     let header = reader.headers().expect("a header").clone();
     let bad: Vec<usize> = [

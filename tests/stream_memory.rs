@@ -7,14 +7,13 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mianshen::batch::output::PolicySummary;
 use mianshen::batch::{self, Memory, RunOptions, Spill};
 use mianshen::data::stream::Stream;
 use mianshen::data::{ReadOptions, Reject};
-use mianshen::generate::{generate, GenOptions};
 use mianshen::settle::Firm;
 use mianshen::{Date, Engine};
 
@@ -116,36 +115,22 @@ fn same(a: &Result, b: &Result) {
     assert_eq!(a.summary, b.summary, "totals differ");
 }
 
+fn policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
 fn engine() -> Engine {
-    Engine::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).expect("the example set")
+    Engine::load(policies()).expect("the example set")
 }
 
-/// Generated firms as CSV text.
-fn generated(engine: &Engine, opts: &GenOptions) -> String {
-    let mut out = Vec::new();
-    generate(&engine.program().schema, opts, &mut out).expect("generated");
-    String::from_utf8(out).expect("utf-8")
-}
-
-fn messy_csv(engine: &Engine, rows: u64) -> Vec<u8> {
-    let opts = GenOptions {
-        rows,
-        seed: 7,
-        messy: true,
-        bad_rows: 0.03,
-    };
-    generated(engine, &opts).into_bytes()
+/// Messy firms with 3% bad rows, as `mianshen generate` writes them.
+fn messy_csv(rows: u64) -> Vec<u8> {
+    common::generated(&policies(), rows, 7, true, 0.03)
 }
 
 /// Clean generated firms.
-fn clean_csv(engine: &Engine, rows: u64, seed: u64) -> String {
-    let opts = GenOptions {
-        rows,
-        seed,
-        messy: false,
-        bad_rows: 0.0,
-    };
-    generated(engine, &opts)
+fn clean_csv(rows: u64, seed: u64) -> String {
+    String::from_utf8(common::generated(&policies(), rows, seed, false, 0.0)).expect("utf-8")
 }
 
 /// The same rows as JSON Lines: an object per row, every cell a string.
@@ -175,7 +160,7 @@ fn to_json_lines(csv_text: &[u8]) -> Vec<u8> {
 #[test]
 fn messy_data_with_duplicate_keys_gives_the_same_results() {
     let engine = engine();
-    let csv_text = messy_csv(&engine, 20_000);
+    let csv_text = messy_csv(20_000);
     let jsonl = to_json_lines(&csv_text);
     for (name, bytes) in [("firms.csv", &csv_text), ("firms.jsonl", &jsonl)] {
         for all in [false, true] {
@@ -208,7 +193,7 @@ fn messy_data_with_duplicate_keys_gives_the_same_results() {
 #[test]
 fn a_run_spilled_to_disk_gives_the_same_results() {
     let engine = engine();
-    let csv_text = messy_csv(&engine, 20_000);
+    let csv_text = messy_csv(20_000);
     let dir = std::env::temp_dir().join(format!("mianshen-spill-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a spill dir");
     let tiny = Memory {
@@ -235,7 +220,7 @@ fn a_run_spilled_to_disk_gives_the_same_results() {
 #[test]
 fn a_late_duplicate_takes_the_firm_out_of_settlement() {
     let engine = engine();
-    let text = clean_csv(&engine, 3_000, 11);
+    let text = clean_csv(3_000, 11);
     let lines: Vec<&str> = text.lines().collect();
     let base = streamed(&engine, "f.csv", text.as_bytes(), false);
     // the firm (row) eligible for the most budgeted or limited policies
@@ -292,7 +277,7 @@ fn a_late_duplicate_takes_the_firm_out_of_settlement() {
 #[test]
 fn keys_repeated_every_way_give_the_same_results() {
     let engine = engine();
-    let text = clean_csv(&engine, 400, 5);
+    let text = clean_csv(400, 5);
     let mut lines = text.lines();
     let header = lines.next().expect("a header").to_string();
     let rows: Vec<Vec<String>> = lines
@@ -372,7 +357,7 @@ fn keys_repeated_every_way_give_the_same_results() {
 #[test]
 fn a_key_on_thousands_of_rows_gives_the_same_results() {
     let engine = engine();
-    let text = clean_csv(&engine, 300, 9);
+    let text = clean_csv(300, 9);
     let mut lines = text.lines();
     let header = lines.next().expect("a header");
     let rows: Vec<&str> = lines.collect();
@@ -466,7 +451,7 @@ fn a_source_that_changes_between_reads_is_an_error() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let engine = engine();
     let program = engine.program();
-    let text = String::from_utf8(messy_csv(&engine, 50)).expect("utf-8");
+    let text = String::from_utf8(messy_csv(50)).expect("utf-8");
     let mut lines: Vec<&str> = text.lines().collect();
     let first_row = lines[1].to_string();
     lines.push(&first_row); // the first firm's key again

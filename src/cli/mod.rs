@@ -5,7 +5,6 @@
 mod check;
 mod explain;
 mod fmt;
-mod generate;
 mod ledger;
 mod lint;
 mod publish;
@@ -17,7 +16,6 @@ mod verify;
 pub use check::check;
 pub use explain::{explain, ExplainArgs};
 pub use fmt::fmt;
-pub use generate::{generate, GenerateArgs};
 pub use ledger::{ledger_add, ledger_check};
 pub use lint::lint;
 pub use publish::{publish, publish_needs_date, PublishArgs};
@@ -36,7 +34,7 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_POLICY: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
-pub(super) fn print_diags(diags: &[Diagnostic], json: bool) {
+pub fn print_diags(diags: &[Diagnostic], json: bool) {
     if json {
         println!("{}", render_json(diags));
     } else {

@@ -33,7 +33,7 @@ pub(super) fn uscc_for(rng: &mut Rng, region: &str) -> String {
     if rng.chance(0.8) {
         body.extend(b"MA");
         for _ in 0..6 {
-            body.push(*rng.pick(crate::schema::USCC_ALPHABET));
+            body.push(*rng.pick(mianshen::schema::USCC_ALPHABET));
         }
     } else {
         for _ in 0..8 {
@@ -44,7 +44,7 @@ pub(super) fn uscc_for(rng: &mut Rng, region: &str) -> String {
     code.extend(&body);
     code.push(check);
     let mut code = String::from_utf8(code).unwrap_or_default();
-    code.extend(crate::schema::uscc_check_char(&code));
+    code.extend(mianshen::schema::uscc_check_char(&code));
     code
 }
 

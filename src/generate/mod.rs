@@ -27,10 +27,11 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use crate::date::Date;
-use crate::schema::{Check, Field, FieldType, Schema};
+use mianshen::date::Date;
+use mianshen::schema::{Check, Field, FieldType, Schema};
 
 mod codes;
+pub mod command;
 mod concepts;
 mod days;
 mod firm;
@@ -50,7 +51,7 @@ use rng::*;
 use spoil::*;
 use values::*;
 
-pub use sheets::{Format, EXCEL_ROWS};
+pub use sheets::Format;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -196,9 +197,9 @@ impl Iterator for Rows<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::parse_cell;
-    use crate::diag::SourceText;
-    use crate::schema::uscc_valid;
+    use mianshen::data::parse_cell;
+    use mianshen::diag::SourceText;
+    use mianshen::schema::uscc_valid;
 
     fn example_schema() -> Schema {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/schema.yaml");
@@ -372,7 +373,7 @@ mod tests {
         // The organization-code check of LANGUAGE.md's example key `91420102MA4K2L3R0G`.
         assert_eq!(org_check(b"MA4K2L3R"), b'0');
         assert_eq!(
-            crate::schema::uscc_check_char("91420102MA4K2L3R0"),
+            mianshen::schema::uscc_check_char("91420102MA4K2L3R0"),
             Some('G')
         );
     }

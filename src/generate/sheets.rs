@@ -9,7 +9,8 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::record::Cell;
+use mianshen::publish::table::EXCEL_ROWS;
+use mianshen::record::Cell;
 
 /// A department file's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,9 +25,6 @@ pub enum Format {
     /// An Excel workbook, one worksheet.
     Xlsx,
 }
-
-/// The most rows an Excel worksheet holds, its header included.
-pub const EXCEL_ROWS: u64 = 1_048_576;
 
 impl Format {
     /// `csv`, `gbk`, `jsonl` or `xlsx`.
@@ -143,7 +141,7 @@ fn json_value(field: &Field, text: &str) -> Option<serde_json::Value> {
     if text.is_empty() {
         return None;
     }
-    let typed = match (&field.ty, crate::data::parse_cell(&field.ty, text)) {
+    let typed = match (&field.ty, mianshen::data::parse_cell(&field.ty, text)) {
         (FieldType::Integer | FieldType::Number | FieldType::Money | FieldType::Percent, _) => {
             text.parse::<serde_json::Number>().ok().map(Value::Number)
         }
@@ -195,7 +193,7 @@ impl Sheet for XlsxSheet {
     fn row(&mut self, cells: &[(&Field, &str)]) -> io::Result<()> {
         use rust_xlsxwriter::{ExcelDateTime, Format};
         let row = self.row + 1;
-        if u64::from(row) >= EXCEL_ROWS {
+        if row >= EXCEL_ROWS {
             return Err(io::Error::other(format!(
                 "Excel 工作表最多 {EXCEL_ROWS} 行 (a worksheet holds at most {EXCEL_ROWS} rows, the header included): `{}` cannot hold more firms; write it as CSV",
                 self.path.display()
@@ -206,7 +204,7 @@ impl Sheet for XlsxSheet {
         for (c, (field, text)) in cells.iter().enumerate() {
             let col = column(c)?;
             let number = text.parse::<f64>().ok().filter(|f| f.to_string() == *text);
-            let date = match crate::data::parse_cell(&field.ty, text) {
+            let date = match mianshen::data::parse_cell(&field.ty, text) {
                 Ok(Cell::Date(d)) if field.ty == FieldType::Date => {
                     ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).ok()
                 }

@@ -44,7 +44,7 @@ pub(super) fn spoil(
         Fault::KeyCheck => {
             let mut code = cells[k].clone().into_bytes();
             if let Some(last) = code.last_mut() {
-                let alphabet = crate::schema::USCC_ALPHABET;
+                let alphabet = mianshen::schema::USCC_ALPHABET;
                 let at = alphabet.iter().position(|c| c == last).unwrap_or(0);
                 *last = alphabet[(at + 1 + rng.below(30) as usize) % 31];
             }

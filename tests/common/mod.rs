@@ -99,3 +99,21 @@ pub fn example_departments(dir: &std::path::Path, out: &str, extra: &[&str]) -> 
         .map(|a| a.trim().to_string())
         .collect()
 }
+
+/// `mianshen generate SET --rows ROWS --seed SEED [--messy] --bad-rows BAD`:
+/// the synthetic firms' CSV, as the binary writes it to standard output.
+#[allow(dead_code)] // not every test file that shares `common` uses it
+pub fn generated(set: &std::path::Path, rows: u64, seed: u64, messy: bool, bad: f64) -> Vec<u8> {
+    let (rows, seed, bad) = (rows.to_string(), seed.to_string(), bad.to_string());
+    let mut args = vec!["generate", set.to_str().unwrap(), "--rows", &rows];
+    args.extend(["--seed", &seed, "--bad-rows", &bad]);
+    if messy {
+        args.push("--messy");
+    }
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mianshen"))
+        .args(&args)
+        .output()
+        .expect("run mianshen generate");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}

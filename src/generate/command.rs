@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use super::*;
-use crate::generate::split::{generate_split, Formats};
-use crate::generate::Format;
+use mianshen::cli::{print_diags, EXIT_OK, EXIT_POLICY, EXIT_USAGE};
+
+use super::split::{generate_split, Formats};
+use super::{Format, GenOptions};
 
 /// What `mianshen generate` is asked.
 pub struct GenerateArgs<'a> {
@@ -33,7 +34,7 @@ pub fn generate(args: &GenerateArgs<'_>) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let schema = match crate::schema::Schema::load(&crate::diag::SourceText::new(
+    let schema = match mianshen::schema::Schema::load(&mianshen::diag::SourceText::new(
         schema_path.to_string_lossy(),
         text,
     )) {
@@ -50,7 +51,7 @@ pub fn generate(args: &GenerateArgs<'_>) -> u8 {
         );
         return EXIT_USAGE;
     }
-    let opts = crate::generate::GenOptions {
+    let opts = GenOptions {
         rows: args.rows,
         seed: args.seed,
         messy: args.messy,
@@ -62,14 +63,13 @@ pub fn generate(args: &GenerateArgs<'_>) -> u8 {
     let written = match args.output {
         Some(path) => std::fs::File::create(path).and_then(|f| {
             let mut w = std::io::BufWriter::new(f);
-            crate::generate::generate(&schema, &opts, &mut w)?;
+            super::generate(&schema, &opts, &mut w)?;
             std::io::Write::flush(&mut w)
         }),
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            crate::generate::generate(&schema, &opts, &mut w)
-                .and_then(|_| std::io::Write::flush(&mut w))
+            super::generate(&schema, &opts, &mut w).and_then(|_| std::io::Write::flush(&mut w))
         }
     };
     match written {
@@ -84,8 +84,8 @@ pub fn generate(args: &GenerateArgs<'_>) -> u8 {
 /// `--split-by-source -o DIR`: the department files, then the `--data`
 /// arguments that run them.
 fn split(
-    schema: &crate::schema::Schema,
-    opts: &crate::generate::GenOptions,
+    schema: &mianshen::schema::Schema,
+    opts: &GenOptions,
     formats: &[String],
     output: Option<&Path>,
 ) -> u8 {
@@ -128,7 +128,7 @@ fn split(
 }
 
 /// `--format [SOURCE=]FORMAT`s: a SOURCE must be one of the schema's.
-fn parse_formats(schema: &crate::schema::Schema, args: &[String]) -> Result<Formats, String> {
+fn parse_formats(schema: &mianshen::schema::Schema, args: &[String]) -> Result<Formats, String> {
     let sources: Vec<&str> = schema
         .fields
         .iter()
@@ -149,7 +149,7 @@ fn parse_formats(schema: &crate::schema::Schema, args: &[String]) -> Result<Form
             None => formats.all = Some(format),
             Some(s) if sources.contains(&s) => formats.by_source.push((s.to_string(), format)),
             Some(s) => {
-                let close = crate::suggest::closest(s, sources.iter().copied())
+                let close = mianshen::suggest::closest(s, sources.iter().copied())
                     .map(|c| format!(" 是不是 `{c}`? (did you mean `{c}`?)"))
                     .unwrap_or_default();
                 return Err(format!(

@@ -86,14 +86,27 @@ fn main() {
     }
     for d in engine.decisions(&result) {
         match d.outcome {
-            Outcome::Eligible => println!(
-                "pay       {} {:<24} {}",
-                d.key,
-                d.policy,
-                d.funded
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "-".into())
-            ),
+            Outcome::Eligible => {
+                // what shaped the amount: a combined cap, or the budget
+                let shaped: Vec<String> = d
+                    .reasons
+                    .iter()
+                    .filter_map(|r| match r {
+                        Reason::Budget { cut } => Some(format!("budget cut {cut}")),
+                        Reason::Combined { label, cut, .. } => Some(format!("`{label}` cut {cut}")),
+                        _ => None,
+                    })
+                    .collect();
+                println!(
+                    "pay       {} {:<24} {}{}",
+                    d.key,
+                    d.policy,
+                    d.funded
+                        .map(|a| a.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    shaped.concat()
+                )
+            }
             Outcome::Review | Outcome::Ineligible => {
                 for reason in &d.reasons {
                     let what = match reason {

@@ -52,8 +52,10 @@ pub struct Decision {
     /// What the budget allows (equal to `amount` when no budget binds).
     pub funded: Option<Decimal>,
     /// Why ineligible, or what blocked a decision, by kind: a failed
-    /// clause, a missing field, a limit cut, an exclusive group…
-    /// (`to_string()` gives decisions.csv's wording).
+    /// clause, a missing field, a limit cut, an exclusive group, a combined
+    /// cap, a budget… (`to_string()` gives decisions.csv's wording; the
+    /// [`Reason::Budget`] a funded amount below the amount adds is the
+    /// library's alone: decisions.csv shows that cut as `funded`).
     pub reasons: Vec<Reason>,
 }
 
@@ -318,6 +320,16 @@ impl Engine {
         let mut out = Vec::new();
         for f in firms {
             for p in &f.pairs {
+                let mut reasons = p.reasons.clone();
+                if let (Outcome::Eligible, Some(amount), Some(funded)) =
+                    (p.outcome, p.amount, p.funded)
+                {
+                    if funded < amount {
+                        reasons.push(Reason::Budget {
+                            cut: amount - funded,
+                        });
+                    }
+                }
                 out.push(Decision {
                     key: f.key.clone(),
                     policy: self
@@ -330,7 +342,7 @@ impl Engine {
                     outcome: p.outcome,
                     amount: p.amount,
                     funded: p.funded,
-                    reasons: p.reasons.clone(),
+                    reasons,
                 });
             }
         }

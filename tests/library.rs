@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use mianshen::batch::RunError;
-use mianshen::{Date, Engine, Outcome};
+use mianshen::{Date, Engine, Outcome, Reason};
 
 fn engine() -> Engine {
     Engine::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).expect("the example set")
@@ -136,6 +136,37 @@ fn a_file_run_by_the_library_matches_the_command_line() {
         lines.lines().count() - 1,
         "one decision per line"
     );
+    // the typed reasons say what decisions.csv says, and a budget's cut
+    // besides: exactly where funded is below amount, by the difference
+    let mut csv_rows = csv::Reader::from_path(out.join("decisions.csv")).expect("decisions.csv");
+    let mut budget_cuts = 0;
+    for (d, row) in decisions.iter().zip(csv_rows.records()) {
+        let row = row.expect("a row");
+        assert_eq!((d.key.as_str(), d.policy.as_str()), (&row[0], &row[1]));
+        let listed: Vec<String> = d
+            .reasons
+            .iter()
+            .filter(|r| !matches!(r, Reason::Budget { .. }))
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(listed.join("; "), &row[5], "{} {}", d.key, d.policy);
+        let cuts: Vec<_> = d
+            .reasons
+            .iter()
+            .filter_map(|r| match r {
+                Reason::Budget { cut } => Some(*cut),
+                _ => None,
+            })
+            .collect();
+        match (d.amount, d.funded) {
+            (Some(a), Some(f)) if f < a => {
+                assert_eq!(cuts, vec![a - f], "{} {}", d.key, d.policy);
+                budget_cuts += 1;
+            }
+            _ => assert!(cuts.is_empty(), "{} {}", d.key, d.policy),
+        }
+    }
+    assert!(budget_cuts > 0, "the example's budgets bind");
     let _ = std::fs::remove_dir_all(out);
 }
 

@@ -49,6 +49,11 @@ pub enum Reason {
     /// A review: a `combined` group's cap could not be computed (the
     /// group's label and place; the missing fields follow).
     CapUndecided { label: String, group: usize },
+    /// An eligible decision whose funded amount the policy's budget cut
+    /// below its amount (section 7 step 4), by `cut` yuan. The library's
+    /// decisions carry it; decisions.csv does not list it (there the cut
+    /// shows as `funded` below `amount`).
+    Budget { cut: rust_decimal::Decimal },
 }
 
 impl fmt::Display for Reason {
@@ -66,6 +71,7 @@ impl fmt::Display for Reason {
             Reason::Overflow => f.write_str("arithmetic overflow"),
             Reason::NoPriorPayment => f.write_str("no prior payment"),
             Reason::Limit => f.write_str("limit"),
+            Reason::Budget { .. } => f.write_str("budget"),
         }
     }
 }
@@ -86,6 +92,7 @@ impl Reason {
             Reason::Limit => ('l', ""),
             Reason::Combined { label, .. } => ('c', label),
             Reason::CapUndecided { label, .. } => ('k', label),
+            Reason::Budget { .. } => ('b', ""),
         }
     }
 
@@ -108,6 +115,9 @@ impl Reason {
                 }
                 Reason::CapUndecided { group, .. } => {
                     let _ = write!(text, "{group} {label}");
+                }
+                Reason::Budget { cut } => {
+                    let _ = write!(text, "{cut}");
                 }
                 _ => text.push_str(label),
             }
@@ -163,6 +173,10 @@ impl Reason {
                 },
                 None => Reason::Undecided(label),
             },
+            'b' => match text.parse() {
+                Ok(cut) => Reason::Budget { cut },
+                Err(_) => Reason::Failed(label),
+            },
             _ => Reason::Failed(label),
         }
     }
@@ -187,6 +201,7 @@ impl Reason {
                 'o' => out.push_str("arithmetic overflow"),
                 'p' => out.push_str("no prior payment"),
                 'l' => out.push_str("limit"),
+                'b' => out.push_str("budget"),
                 'c' => out.push_str(Reason::combined_parts(text).map_or(text, |(_, _, l)| l)),
                 'k' => out.push_str(Reason::group_parts(text).map_or(text, |(_, l)| l)),
                 _ => out.push_str(text),
@@ -250,6 +265,9 @@ mod tests {
             Reason::CapUndecided {
                 label: "年度奖励 上限".into(),
                 group: 0,
+            },
+            Reason::Budget {
+                cut: rust_decimal::Decimal::new(-705, 3),
             },
         ];
         let mut stored = String::new();

@@ -2,13 +2,13 @@
 //! by its manifest, and the run's data read again by the run's own code:
 //!
 //! - 公示名单.xlsx / .csv ([`notice`]): per policy, the firms to be paid;
-//! - 底数.csv and a sheet of the workbook ([`coverage`]): per policy ×
+//! - 底数.csv and a sheet of the workbook (`coverage`): per policy ×
 //!   region × industry section × size, the counts and the money, with
 //!   totals equal to summary.csv;
-//! - 待核实清单.xlsx / .csv ([`review`]): the review decisions, one work
+//! - 待核实清单.xlsx / .csv (`review`): the review decisions, one work
 //!   list per department;
-//! - 企业汇总.csv ([`totals`]): each firm across policies;
-//! - report.html ([`html`]): one self-contained page.
+//! - 企业汇总.csv (`totals`): each firm across policies;
+//! - report.html (`html`): one self-contained page.
 //!
 //! Every figure is checked against summary.csv and decisions.csv before
 //! anything is written; a folder that does not reconcile is refused.

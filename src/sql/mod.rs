@@ -4,8 +4,8 @@
 //!
 //! The SQL is a script of statements in one transaction: `ms_firm` (the
 //! firm table with its defines, prior payments and combined caps),
-//! `ms_pair` (one row per firm and policy in force, [`policy`]), the
-//! settlement [`settle`] as `UPDATE`s with window functions, and two
+//! `ms_pair` (one row per firm and policy in force, `policy`), the
+//! settlement `settle` as `UPDATE`s with window functions, and two
 //! `COPY … TO STDOUT` of the results. A construct that this compiler cannot
 //! express exactly is refused with a diagnostic at its line, never compiled
 //! to SQL that computes something else.

@@ -13,7 +13,7 @@
 //! it, or the reverse past the engine's 28.
 //!
 //! What is exact in both is what this module admits: with the columns typed
-//! as [`column`] gives, every `+ - *` whose Spark type has at most 28
+//! as `column` gives, every `+ - *` whose Spark type has at most 28
 //! digits (then neither rounds: the engine holds 28 digits at any scale up
 //! to 28), and a division or a `round`/`floor` step only by a number written
 //! in the policy whose inverse is a finite decimal (compiled as a

@@ -13,7 +13,7 @@
 //!
 //! The format follows the file's ending: `.jsonl` is JSON Lines, a
 //! workbook's ending (`.xlsx`, `.xlsm`, `.xls`) its first worksheet
-//! ([`excel`]), anything else CSV.
+//! (`excel`), anything else CSV.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};

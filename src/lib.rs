@@ -31,9 +31,10 @@
 //! (names and types, compiled to a `program`) → `data` (typed rows,
 //! rejects) → `eval` (per firm and policy) → `settle` (across firms) →
 //! `report` (the result files), with `batch` running the stages over a file
-//! in bounded memory. Those modules are public for this repository's binary,
-//! tests, benchmark and fuzz targets, and hidden from the documentation:
-//! they are not an API and change without notice.
+//! in bounded memory. The modules the binary, the tests, the benchmark and
+//! the fuzz targets reach into are public but hidden from the
+//! documentation: they are not an API and change without notice. The rest
+//! (`check`, `report`, `engine`, `ops`, `width`) are the crate's own.
 
 // Diagnostics travel on the error path only, and rarely: boxing them buys nothing.
 #![allow(clippy::result_large_err)]
@@ -71,8 +72,7 @@ mod oracle;
 pub mod batch;
 #[doc(hidden)]
 pub mod cases;
-#[doc(hidden)]
-pub mod check;
+pub(crate) mod check;
 #[doc(hidden)]
 pub mod cli;
 #[doc(hidden)]
@@ -81,8 +81,7 @@ pub mod data;
 pub mod date;
 #[doc(hidden)]
 pub mod diag;
-#[doc(hidden)]
-pub mod engine;
+pub(crate) mod engine;
 #[doc(hidden)]
 pub mod eval;
 #[doc(hidden)]
@@ -93,8 +92,7 @@ pub mod fmt;
 pub mod lint;
 #[doc(hidden)]
 pub mod load;
-#[doc(hidden)]
-pub mod ops;
+pub(crate) mod ops;
 pub mod payments;
 #[doc(hidden)]
 pub mod program;
@@ -102,8 +100,7 @@ pub mod program;
 pub mod publish;
 #[doc(hidden)]
 pub mod record;
-#[doc(hidden)]
-pub mod report;
+pub(crate) mod report;
 #[doc(hidden)]
 pub mod schema;
 #[doc(hidden)]
@@ -116,8 +113,7 @@ pub mod sql;
 pub mod suggest;
 #[doc(hidden)]
 pub mod syntax;
-#[doc(hidden)]
-pub mod width;
+pub(crate) mod width;
 
 pub use batch::output::PolicySummary;
 pub use batch::records::RunResult;

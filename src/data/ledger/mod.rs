@@ -114,11 +114,30 @@ impl Ledger {
     /// ledger's order. Keys are compared as the data's key cells read (a
     /// text key exactly).
     pub fn payments(&self, key: &str) -> &[Payment] {
-        let hash = firms::hash(key);
+        let hash = firms::hash(key.as_bytes());
         self.parts
             .get(firms::part_of(hash))
             .and_then(|p| p.payments(hash, key))
             .unwrap_or(&[])
+    }
+
+    /// The payments of each of `keys`, as [`Ledger::payments`] gives them:
+    /// the keys' hashes first, then the look-ups one after another, so that
+    /// the memory reads of one overlap those of the next.
+    pub fn payments_of_all<K: AsRef<str>>(&self, keys: &[K]) -> Vec<&[Payment]> {
+        let hashes: Vec<u64> = keys
+            .iter()
+            .map(|k| firms::hash(k.as_ref().as_bytes()))
+            .collect();
+        keys.iter()
+            .zip(hashes)
+            .map(|(key, hash)| {
+                self.parts
+                    .get(firms::part_of(hash))
+                    .and_then(|p| p.payments(hash, key.as_ref()))
+                    .unwrap_or(&[])
+            })
+            .collect()
     }
 
     /// About how many bytes the ledger holds in memory: its payments, its
@@ -165,20 +184,17 @@ impl Ledger {
         }
         self.kept += 1;
         let key = typed_key(&self.key_type, Cow::Borrowed(key));
-        let hash = firms::hash(&key);
-        if let Some(part) = self.parts.get_mut(firms::part_of(hash)) {
-            part.add(
-                hash,
-                &key,
-                Payment {
-                    id: id as u16,
-                    amount,
-                    paid_on,
-                    line,
-                },
-            );
+        let hash = firms::hash(key.as_bytes());
+        let payment = Payment {
+            id: id as u16,
+            amount,
+            paid_on,
+            line,
+        };
+        match self.parts.get_mut(firms::part_of(hash)) {
+            Some(part) => part.add(hash, &key, payment).map_err(|e| e.to_string()),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Reads a ledger file, keeping the payments under `ids` (the set's
@@ -207,20 +223,22 @@ impl Ledger {
                 .map(|r| read_payment(encoding, r, header.len(), at, key_type, &places))
                 .collect();
             by_part.iter_mut().for_each(Vec::clear);
+            // the rows before the first that cannot be read are filed first:
+            // a part that cannot hold one of them names an earlier line
+            let mut stop: Option<(u64, String)> = None;
             for (i, row) in read.iter().enumerate() {
-                let bad = |line: u64, message: String| LedgerError::Row {
-                    path: path.into(),
-                    line,
-                    message,
-                };
                 match row {
                     PaymentRow::Blank => {}
-                    PaymentRow::Bad(line, message) => return Err(bad(*line, message.clone())),
+                    PaymentRow::Bad(line, message) => {
+                        stop = Some((*line, message.clone()));
+                        break;
+                    }
                     PaymentRow::Other => ledger.rows += 1,
                     PaymentRow::Kept { hash, payment, .. } => {
                         ledger.rows += 1;
                         if ledger.kept >= MAX_PAYMENTS {
-                            return Err(bad(payment.line, too_many()));
+                            stop = Some((payment.line, too_many()));
+                            break;
                         }
                         ledger.kept += 1;
                         if let Some(found) = ledger.ids_found.get_mut(payment.id as usize) {
@@ -232,19 +250,30 @@ impl Ledger {
                     }
                 }
             }
-            ledger
+            // each part files its rows in order and stops at one it cannot
+            // hold: the first such row in the file's order is named
+            let full = ledger
                 .parts
                 .par_iter_mut()
                 .zip(&by_part)
-                .for_each(|(part, rows)| {
-                    for &i in rows {
-                        if let Some(PaymentRow::Kept { hash, key, payment }) = read.get(i as usize)
-                        {
-                            part.file(*hash, key, *payment);
-                        }
-                    }
-                });
-            Ok(())
+                .filter_map(|(part, rows)| {
+                    rows.iter().find_map(|&i| match read.get(i as usize) {
+                        Some(PaymentRow::Kept { hash, key, payment }) => part
+                            .file(*hash, key, *payment)
+                            .err()
+                            .map(|e| (payment.line, e.to_string())),
+                        _ => None,
+                    })
+                })
+                .min_by_key(|(line, _)| *line);
+            match full.or(stop) {
+                Some((line, message)) => Err(LedgerError::Row {
+                    path: path.into(),
+                    line,
+                    message,
+                }),
+                None => Ok(()),
+            }
         })?;
         ledger.parts.par_iter_mut().for_each(Part::finish);
         ledger.path = Some(path.into());
@@ -308,7 +337,7 @@ fn read_payment<'a>(
     };
     let key = typed_key(key_type, key);
     PaymentRow::Kept {
-        hash: firms::hash(&key),
+        hash: firms::hash(key.as_bytes()),
         key,
         payment: Payment {
             id,

@@ -849,6 +849,13 @@ impl<R: Read> Read for Hashed<R> {
 mod tests {
     use super::*;
 
+    /// A payment takes 32 bytes: a ledger holds millions of them, and what
+    /// it holds is taken from the run's `--memory`.
+    #[test]
+    fn a_payment_takes_32_bytes() {
+        assert_eq!(std::mem::size_of::<Payment>(), 32);
+    }
+
     /// Payments added one at a time, and read from a file (in batches,
     /// filed into the parts on all cores), are grouped by firm in the
     /// ledger's order, as a plain map of lists groups them.

@@ -32,7 +32,8 @@ pub(super) fn part_of(hash: u64) -> usize {
     ((hash >> 32) as usize) % PARTS
 }
 
-/// A part would hold more than 4,294,967,295 firms (counted in 32 bits).
+/// A part would hold more than 4,294,967,295 firms or payments (counted in
+/// 32 bits).
 #[derive(Debug)]
 pub(super) struct Full;
 
@@ -42,14 +43,14 @@ impl std::fmt::Display for Full {
     }
 }
 
-/// A firm of a part, as its table holds it.
+/// A firm of a part, as its table holds it: 32 bytes, so that a slot lies
+/// within one cache line.
 #[derive(Clone, Debug)]
 struct Firm {
     key: compact_str::CompactString,
-    /// Its number in the part: firms are numbered in the order first seen.
-    number: u32,
-    /// Its payments: where they start in the part's `payments`, and how
-    /// many (while a file is filed, before [`Part::finish`], only how many).
+    /// Where its payments start in the part's `payments` (while a file is
+    /// filed, before [`Part::finish`]: its number in the part, firms
+    /// numbered in the order first seen), and how many.
     start: u32,
     count: u32,
 }
@@ -60,9 +61,10 @@ pub(super) struct Part {
     table: HashTable<Firm>,
     /// Bytes of the keys too long to be held in the table's slots.
     long_keys: usize,
-    /// Whether a run has looked the firm up, by number.
-    looked_up: Vec<AtomicBool>,
     payments: Vec<Payment>,
+    /// Whether a run has looked the firm up, at its first payment's place
+    /// (a firm has at least one payment: it is made by filing one).
+    looked_up: Vec<AtomicBool>,
     /// While a file is filed ([`Part::file`]), before [`Part::finish`]: the
     /// payments are in the order filed, and this is the number of each
     /// one's firm.
@@ -70,25 +72,23 @@ pub(super) struct Part {
 }
 
 impl Part {
-    /// The firm with `key` (whose hash is `hash`), added after the others
-    /// with no payments when new.
-    fn firm(&mut self, hash: u64, key: &str) -> Result<&mut Firm, Full> {
+    /// The firm with `key` (whose hash is `hash`), added with no payments
+    /// and `start` when new.
+    fn firm(&mut self, hash: u64, key: &str, start: usize) -> Result<&mut Firm, Full> {
+        let start = u32::try_from(start).map_err(|_| Full)?;
         let entry = self
             .table
             .entry(hash, |f| f.key == key, |f| self::hash(f.key.as_bytes()));
         match entry {
             Entry::Occupied(e) => Ok(e.into_mut()),
             Entry::Vacant(v) => {
-                let number = u32::try_from(self.looked_up.len()).map_err(|_| Full)?;
                 let key = compact_str::CompactString::new(key);
                 if key.is_heap_allocated() {
                     self.long_keys += key.capacity();
                 }
-                self.looked_up.push(AtomicBool::new(false));
                 Ok(v.insert(Firm {
                     key,
-                    number,
-                    start: 0,
+                    start,
                     count: 0,
                 })
                 .into_mut())
@@ -99,9 +99,10 @@ impl Part {
     /// Files a payment read from a file: kept in the order filed until
     /// [`Part::finish`] groups them.
     pub(super) fn file(&mut self, hash: u64, key: &str, payment: Payment) -> Result<(), Full> {
-        let firm = self.firm(hash, key)?;
+        // while filing, a new firm's start is its number
+        let firm = self.firm(hash, key, self.table.len())?;
         firm.count += 1;
-        let number = firm.number;
+        let number = firm.start;
         self.firm_of.push(number);
         self.payments.push(payment);
         Ok(())
@@ -111,9 +112,9 @@ impl Part {
     /// and each firm's payments in the order filed (a counting sort), and
     /// lets go of what filing needed.
     pub(super) fn finish(&mut self) {
-        let mut starts = vec![0u32; self.looked_up.len()];
+        let mut starts = vec![0u32; self.table.len()];
         for f in self.table.iter() {
-            if let Some(s) = starts.get_mut(f.number as usize) {
+            if let Some(s) = starts.get_mut(f.start as usize) {
                 *s = f.count;
             }
         }
@@ -124,7 +125,7 @@ impl Part {
             at += count;
         }
         for f in self.table.iter_mut() {
-            f.start = starts.get(f.number as usize).copied().unwrap_or(0);
+            f.start = starts.get(f.start as usize).copied().unwrap_or(0);
         }
         // each place's payment: its firm's next free place, in order filed
         let firm_of = std::mem::take(&mut self.firm_of);
@@ -144,24 +145,27 @@ impl Part {
             .iter()
             .filter_map(|&i| filed.get(i as usize).copied())
             .collect();
+        self.looked_up = self
+            .payments
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect();
     }
 
     /// Adds one payment after its firm's others (the part's payments stay
     /// grouped; those after it move: time in their number).
     pub(super) fn add(&mut self, hash: u64, key: &str, payment: Payment) -> Result<(), Full> {
-        let len = u32::try_from(self.payments.len()).map_err(|_| Full)?;
-        let firm = self.firm(hash, key)?;
-        if firm.count == 0 {
-            // a new firm: its payments after all others
-            firm.start = len;
-        }
+        // a new firm's payments come after all others
+        let firm = self.firm(hash, key, self.payments.len())?;
         let at = firm.start + firm.count;
         firm.count += 1;
-        let number = firm.number;
-        self.payments
-            .insert((at as usize).min(self.payments.len()), payment);
+        let moved = firm.start;
+        let at_most = self.payments.len();
+        self.payments.insert((at as usize).min(at_most), payment);
+        self.looked_up
+            .insert((at as usize).min(at_most), AtomicBool::new(false));
         for f in self.table.iter_mut() {
-            if f.number != number && f.start >= at {
+            if f.start != moved && f.start >= at {
                 f.start += 1;
             }
         }
@@ -172,33 +176,47 @@ impl Part {
     /// that it was looked up; `None` when the part has no such firm.
     pub(super) fn payments(&self, hash: u64, key: &str) -> Option<&[Payment]> {
         let f = self.table.find(hash, |f| f.key == key)?;
-        if let Some(seen) = self.looked_up.get(f.number as usize) {
+        let start = f.start as usize;
+        if let Some(seen) = self.looked_up.get(start) {
             seen.store(true, Ordering::Relaxed);
         }
-        let start = f.start as usize;
         self.payments.get(start..start + f.count as usize)
     }
 
     pub(super) fn firms(&self) -> usize {
-        self.looked_up.len()
+        self.table.len()
     }
 
     pub(super) fn firms_not_looked_up(&self) -> usize {
-        self.looked_up
+        self.table
             .iter()
-            .filter(|f| !f.load(Ordering::Relaxed))
+            .filter(|f| {
+                !self
+                    .looked_up
+                    .get(f.start as usize)
+                    .is_some_and(|seen| seen.load(Ordering::Relaxed))
+            })
             .count()
     }
 
-    /// About how many bytes the part holds: its payments, its firms' flags
-    /// and long keys, and its table (a firm and a control byte a slot, at
+    /// About how many bytes the part holds: its payments and their flags,
+    /// its long keys, and its table (a firm and a control byte a slot, at
     /// most 7/8 of the slots used).
     pub(super) fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         self.payments.capacity() * size_of::<Payment>()
-            + self.long_keys
             + self.looked_up.capacity()
+            + self.long_keys
             + self.firm_of.capacity() * size_of::<u32>()
             + self.table.capacity() * (size_of::<Firm>() + 1) * 8 / 7
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A table slot is 32 bytes: it lies within one cache line.
+    #[test]
+    fn a_firm_takes_32_bytes() {
+        assert_eq!(std::mem::size_of::<super::Firm>(), 32);
     }
 }

@@ -598,10 +598,8 @@ fn records(
         // the previous line (`\r\n`) or before blank lines; the line is
         // counted back from where the record ends instead
         let end = reader.position().byte().saturating_sub(1);
-        let inside: u64 = record
-            .iter()
-            .map(|f| memchr::memchr_iter(b'\n', f).count() as u64)
-            .sum();
+        // (the fields one after another: one count for the record)
+        let inside = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
         // (a line break that ends an unclosed quote at the end of the file
         // is both inside and last: rows still rise from line 1)
         let line = reader

@@ -141,10 +141,10 @@ impl Part {
         drop(starts);
         drop(firm_of);
         let filed = std::mem::take(&mut self.payments);
-        self.payments = order
-            .iter()
-            .filter_map(|&i| filed.get(i as usize).copied())
-            .collect();
+        // (as many as filed, allocated once: a part holds no spare room)
+        let mut grouped = Vec::with_capacity(order.len());
+        grouped.extend(order.iter().filter_map(|&i| filed.get(i as usize).copied()));
+        self.payments = grouped;
         self.looked_up = self
             .payments
             .iter()

@@ -902,8 +902,15 @@ mod tests {
         ));
         std::fs::write(&path, csv).unwrap();
         let read = Ledger::read(&path, &ids, &text);
+        // on one thread, the same ledger to the byte count
+        let alone = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| Ledger::read(&path, &ids, &text));
         std::fs::remove_file(&path).unwrap();
-        let read = read.unwrap();
+        let (read, alone) = (read.unwrap(), alone.unwrap());
+        assert_eq!(read.heap_bytes(), alone.heap_bytes());
         assert_eq!((read.rows, read.kept), (one.rows, one.kept));
         assert_eq!(read.rows, rows.len() as u64);
         for ledger in [&one, &read] {
@@ -919,6 +926,9 @@ mod tests {
             }
             assert!(ledger.payments("nobody").is_empty());
             assert_eq!(ledger.firms_not_looked_up(), 0);
+        }
+        for key in expected.keys() {
+            assert_eq!(read.payments(key), alone.payments(key), "payments of {key}");
         }
     }
 }

@@ -62,7 +62,7 @@ pub enum LedgerError {
 
 /// The payments a run may read, by firm key.
 ///
-/// Held flat ([`firms`]): every kept payment in one vector per part of the
+/// Held flat (module `firms`): every kept payment in one vector per part of the
 /// firms, grouped by firm (in the ledger's order within a firm), each firm
 /// a span of it, found by key.
 #[derive(Debug)]

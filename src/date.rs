@@ -16,11 +16,22 @@ use std::fmt;
 /// assert_eq!(d.months_until(Date::new(2024, 12, 31).expect("a date")), 10);
 /// assert!(Date::parse_iso("2023-02-29").is_none());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date {
-    year: i32,
+    /// 1 to 9999: in 16 bits, so that a date takes 4 bytes (a ledger holds
+    /// millions of them).
+    year: i16,
     month: u8,
     day: u8,
+}
+
+impl std::hash::Hash for Date {
+    /// As the year was hashed when it was held in 32 bits.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        i32::from(self.year).hash(state);
+        self.month.hash(state);
+        self.day.hash(state);
+    }
 }
 
 impl Date {
@@ -40,14 +51,14 @@ impl Date {
             return None;
         }
         Some(Date {
-            year,
+            year: i16::try_from(year).ok()?,
             month: month as u8,
             day: day as u8,
         })
     }
 
     pub fn year(self) -> i32 {
-        self.year
+        i32::from(self.year)
     }
     pub fn month(self) -> u32 {
         self.month as u32
@@ -117,7 +128,7 @@ impl Date {
     /// The same day `n` years later (28 February for 29 February in a
     /// common year), if there is one.
     pub fn add_years(self, n: i32) -> Option<Date> {
-        let y = self.year.checked_add(n)?;
+        let y = self.year().checked_add(n)?;
         Date::new(y, self.month(), self.day()).or_else(|| Date::new(y, self.month(), 28))
     }
 

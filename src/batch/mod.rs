@@ -182,11 +182,24 @@ impl Evaluator<'_> {
         }
         let mut scratch = Scratch::default();
         let mut pairs = Vec::new();
-        for record in records {
-            evaluate_firm(
+        // the chunk's firms looked up in the ledger together, before any is
+        // evaluated: the look-ups' memory reads overlap
+        let paid = match &self.opts.ledger {
+            Some(ledger) => {
+                let keys: Vec<_> = records
+                    .iter()
+                    .map(|r| r.key_text(program.schema.key))
+                    .collect();
+                ledger.payments_of_all(&keys)
+            }
+            None => Vec::new(),
+        };
+        for (i, record) in records.iter().enumerate() {
+            evaluate_firm_paid(
                 program,
                 &self.in_force,
                 record,
+                paid.get(i).copied().unwrap_or_default(),
                 &self.opts,
                 &mut scratch,
                 &mut pairs,
@@ -418,12 +431,27 @@ pub fn evaluate_firm<'a>(
     scratch: &mut Scratch<'a>,
     pairs: &mut Vec<Pair>,
 ) {
+    let payments = match &opts.ledger {
+        Some(ledger) => ledger.payments(&record.key_text(program.schema.key)),
+        None => &[],
+    };
+    evaluate_firm_paid(program, in_force, record, payments, opts, scratch, pairs);
+}
+
+/// [`evaluate_firm`] with the firm's prior payments already looked up.
+fn evaluate_firm_paid<'a>(
+    program: &'a Program,
+    in_force: &[bool],
+    record: &'a Record,
+    payments: &'a [crate::data::ledger::Payment],
+    opts: &'a RunOptions,
+    scratch: &mut Scratch<'a>,
+    pairs: &mut Vec<Pair>,
+) {
     pairs.clear();
     let cells = &record.cells;
     scratch.firm(program);
-    if let Some(ledger) = &opts.ledger {
-        scratch.payments(ledger.payments(&record.key_text(program.schema.key)));
-    }
+    scratch.payments(payments);
     for (p, policy) in program.policies.iter().enumerate() {
         if !in_force.get(p).copied().unwrap_or(false) {
             continue;

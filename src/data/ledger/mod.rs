@@ -8,10 +8,12 @@
 //! payments count (`paid_on` on or before `as_of`) is decided when they are
 //! read, so one ledger serves runs of any date.
 
+mod firms;
+
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -22,6 +24,7 @@ use super::Encoding;
 use crate::date::Date;
 use crate::record::Cell;
 use crate::schema::FieldType;
+use firms::{Part, PARTS};
 
 /// One payment of the ledger under an id the policy set reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,21 +62,13 @@ pub enum LedgerError {
 
 /// The payments a run may read, by firm key.
 ///
-/// Held flat: every kept payment in one vector grouped by firm (in the
-/// ledger's order within a firm), each firm a span of it, found by key.
+/// Held flat (module `firms`): every kept payment in one vector per part of the
+/// firms, grouped by firm (in the ledger's order within a firm), each firm
+/// a span of it, found by key.
 #[derive(Debug)]
 pub struct Ledger {
-    /// Firm key → the firm's place in `spans`.
-    by_key: HashMap<Box<str>, u32, foldhash::fast::FixedState>,
-    /// Each firm's payments: where they start in `payments`, and how many.
-    spans: Vec<(u32, u32)>,
-    /// Whether a run has looked the firm up.
-    looked_up: Vec<AtomicBool>,
-    payments: Vec<Payment>,
-    /// While rows are added: the firm of each payment not yet grouped
-    /// (`payments[grouped..]`).
-    pending: Vec<u32>,
-    grouped: usize,
+    /// The firms, by their key's hash ([`firms::part_of`]).
+    parts: Vec<Part>,
     /// Payment rows read (all ids).
     pub rows: u64,
     /// Rows kept: under ids the set reads.
@@ -105,12 +100,7 @@ impl Ledger {
     /// key field has type `key_type`.
     pub fn empty(ids: usize, key_type: &FieldType) -> Ledger {
         Ledger {
-            by_key: HashMap::default(),
-            spans: Vec::new(),
-            looked_up: Vec::new(),
-            payments: Vec::new(),
-            pending: Vec::new(),
-            grouped: 0,
+            parts: (0..PARTS).map(|_| Part::default()).collect(),
             rows: 0,
             kept: 0,
             ids_found: vec![false; ids],
@@ -124,51 +114,59 @@ impl Ledger {
     /// ledger's order. Keys are compared as the data's key cells read (a
     /// text key exactly).
     pub fn payments(&self, key: &str) -> &[Payment] {
-        let Some(&firm) = self.by_key.get(key) else {
-            return &[];
-        };
-        if let Some(seen) = self.looked_up.get(firm as usize) {
-            seen.store(true, Ordering::Relaxed);
-        }
-        self.spans
-            .get(firm as usize)
-            .and_then(|&(start, len)| {
-                self.payments
-                    .get(start as usize..start as usize + len as usize)
-            })
+        let hash = firms::hash(key.as_bytes());
+        self.parts
+            .get(firms::part_of(hash))
+            .and_then(|p| p.payments(hash, key))
             .unwrap_or(&[])
     }
 
+    /// The payments of each of `keys`, as [`Ledger::payments`] gives them:
+    /// the keys' hashes first, then the look-ups one after another, each
+    /// reading its first payment, so that the memory reads of one overlap
+    /// those of the next (evaluating a firm, far from the next, overlaps
+    /// nothing).
+    pub fn payments_of_all<K: AsRef<str>>(&self, keys: &[K]) -> Vec<&[Payment]> {
+        let hashes: Vec<u64> = keys
+            .iter()
+            .map(|k| firms::hash(k.as_ref().as_bytes()))
+            .collect();
+        keys.iter()
+            .zip(hashes)
+            .map(|(key, hash)| {
+                let payments = self
+                    .parts
+                    .get(firms::part_of(hash))
+                    .and_then(|p| p.payments(hash, key.as_ref()))
+                    .unwrap_or(&[]);
+                std::hint::black_box(payments.first().map(|p| p.id));
+                payments
+            })
+            .collect()
+    }
+
     /// About how many bytes the ledger holds in memory: its payments, its
-    /// firms' spans and flags, and the key table with the keys' text.
+    /// firms' keys, spans and flags, and the key tables.
     pub fn heap_bytes(&self) -> usize {
-        use std::mem::size_of;
-        self.payments.capacity() * size_of::<Payment>()
-            + self.spans.capacity() * size_of::<(u32, u32)>()
-            + self.looked_up.capacity()
-            + self.pending.capacity() * size_of::<u32>()
-            + self.by_key.capacity() * (size_of::<(Box<str>, u32)>() + 1)
-            // each key's text, in an allocation of at least 16 bytes
-            + self.by_key.keys().map(|k| k.len().max(16)).sum::<usize>()
+        self.parts.capacity() * std::mem::size_of::<Part>()
+            + self.parts.iter().map(Part::heap_bytes).sum::<usize>()
     }
 
     /// Number of firms with payments under the ids the set reads.
     pub fn firms(&self) -> usize {
-        self.by_key.len()
+        self.parts.iter().map(Part::firms).sum()
     }
 
     /// Of those, how many no run has looked up: keys no data file has (or
     /// whose rows were rejected).
     pub fn firms_not_looked_up(&self) -> usize {
-        self.looked_up
-            .iter()
-            .filter(|f| !f.load(Ordering::Relaxed))
-            .count()
+        self.parts.iter().map(Part::firms_not_looked_up).sum()
     }
 
     /// Adds one payment given as text (a test case's `ledger:`, a library
-    /// caller): the same rules as a ledger row. Each call regroups the
-    /// payments (time in their number): for a large ledger, read a file.
+    /// caller): the same rules as a ledger row. Each call moves the
+    /// payments after it (time in their number): for a large ledger, read a
+    /// file.
     pub fn add(
         &mut self,
         ids: &[String],
@@ -178,142 +176,195 @@ impl Ledger {
         paid_on: &str,
         line: u64,
     ) -> Result<(), String> {
-        let row = read_row(key, policy, amount, paid_on)?;
+        let (key, policy, amount, paid_on) = read_row(key, policy, amount, paid_on)?;
         if self.kept >= MAX_PAYMENTS {
             return Err(too_many());
         }
-        let id = ids.iter().position(|i| i == row.1);
-        self.push(id, row, line);
-        self.group();
-        Ok(())
-    }
-
-    /// Files one payment row; `id` is its policy's place among the ids the
-    /// set reads (`None`: an id the set does not read, counted and left).
-    fn push(&mut self, id: Option<usize>, (key, _, amount, paid_on): Row<'_>, line: u64) {
         self.rows += 1;
-        let Some(id) = id else {
-            return;
+        let Some(id) = ids.iter().position(|i| i == policy) else {
+            return Ok(());
         };
         if let Some(found) = self.ids_found.get_mut(id) {
             *found = true;
         }
         self.kept += 1;
-        // keys are read as the data reads the key field (an `integer` key
-        // `0100` is the firm `100`); one that does not read so stays as written
-        let typed: Option<String> = match &self.key_type {
-            FieldType::Text => None,
-            ty => parse_cell(ty, key)
-                .ok()
-                .and_then(|c| c.as_key().map(std::borrow::Cow::into_owned)),
-        };
-        let key = typed.as_deref().unwrap_or(key);
-        // most rows are of a firm seen before: no key is allocated for them
-        let firm = match self.by_key.get(key) {
-            Some(&firm) => firm,
-            None => {
-                let firm = self.spans.len() as u32;
-                self.by_key.insert(key.into(), firm);
-                self.spans.push((0, 0));
-                self.looked_up.push(AtomicBool::new(false));
-                firm
-            }
-        };
-        if let Some(span) = self.spans.get_mut(firm as usize) {
-            span.1 += 1;
-        }
-        self.pending.push(firm);
-        self.payments.push(Payment {
+        let key = typed_key(&self.key_type, Cow::Borrowed(key));
+        let hash = firms::hash(key.as_bytes());
+        let payment = Payment {
             id: id as u16,
             amount,
             paid_on,
             line,
-        });
-    }
-
-    /// Groups the payments added since the last time by firm, each firm's
-    /// in the order added: a counting sort, in place (each payment moved
-    /// along the cycle of places it belongs to).
-    fn group(&mut self) {
-        if self.pending.is_empty() {
-            return;
+        };
+        match self.parts.get_mut(firms::part_of(hash)) {
+            Some(part) => part.add(hash, &key, payment).map_err(|e| e.to_string()),
+            None => Ok(()),
         }
-        // payments already grouped and new ones (a test case's `ledger:`
-        // comes a payment at a time): the grouped ones' firms, in place
-        if self.grouped > 0 {
-            let mut new = vec![0u32; self.spans.len()];
-            for &f in &self.pending {
-                if let Some(n) = new.get_mut(f as usize) {
-                    *n += 1;
-                }
-            }
-            let mut firm_of = Vec::with_capacity(self.payments.len());
-            for (f, (&(_, len), n)) in self.spans.iter().zip(&new).enumerate() {
-                firm_of.extend(std::iter::repeat_n(f as u32, (len - n) as usize));
-            }
-            firm_of.append(&mut self.pending);
-            self.pending = firm_of;
-        }
-        // where each firm's payments start
-        let mut next = Vec::with_capacity(self.spans.len());
-        let mut at = 0u32;
-        for span in &mut self.spans {
-            span.0 = at;
-            next.push(at);
-            at += span.1;
-        }
-        // each payment's place: its firm's next free slot (stable)
-        let mut dest = std::mem::take(&mut self.pending);
-        for d in &mut dest {
-            if let Some(n) = next.get_mut(*d as usize) {
-                *d = *n;
-                *n += 1;
-            }
-        }
-        for i in 0..dest.len() {
-            while let Some(&to) = dest.get(i) {
-                let to = to as usize;
-                if to == i || to >= dest.len() {
-                    break;
-                }
-                self.payments.swap(i, to);
-                dest.swap(i, to);
-            }
-        }
-        self.grouped = self.payments.len();
     }
 
     /// Reads a ledger file, keeping the payments under `ids` (the set's
     /// `Program::ledger_ids`). Encodings as data files: UTF-8 with or without
     /// a byte-order mark, or GB18030.
+    ///
+    /// Each batch of rows is read on all cores, then filed into the parts
+    /// of the firms on all cores; the first row that cannot be read, in the
+    /// file's order, stops it.
     pub fn read(path: &Path, ids: &[String], key_type: &FieldType) -> Result<Ledger, LedgerError> {
         if ids.len() > u16::MAX as usize {
             return Err(LedgerError::TooManyIds { path: path.into() });
         }
+        // whether the file is UTF-8 throughout is checked while it is read
+        // (the check alone takes a tenth of the reading, on one core)
+        match Ledger::read_checked(path, ids, key_type, Check::Beside) {
+            Err(Reread::NotUtf8) => Ledger::read_checked(path, ids, key_type, Check::NotUtf8),
+            read => read,
+        }
+        .map_err(|e| e.into_error(path))
+    }
+
+    fn read_checked(
+        path: &Path,
+        ids: &[String],
+        key_type: &FieldType,
+        check: Check,
+    ) -> Result<Ledger, Reread> {
+        use rayon::prelude::*;
         let mut ledger = Ledger::empty(ids.len(), key_type);
         // a policy id's place among the ids the set reads, found by hashing
-        let mut places: HashMap<&str, usize, foldhash::fast::FixedState> = HashMap::default();
+        let mut places: HashMap<&str, u16, foldhash::fast::FixedState> = HashMap::default();
         for (i, id) in ids.iter().enumerate() {
-            places.entry(id.as_str()).or_insert(i);
+            places.entry(id.as_str()).or_insert(i as u16);
         }
-        let file = read_rows(path, |row| {
-            if ledger.kept >= MAX_PAYMENTS {
-                return Err(too_many());
+        // each batch's kept rows, by part
+        let mut by_part: Vec<Vec<u32>> = vec![Vec::new(); PARTS];
+        let file = read_records(path, check, |batch, encoding, header, at| {
+            let read: Vec<PaymentRow<'_>> = batch
+                .par_iter()
+                .map(|r| read_payment(encoding, r, header.len(), at, key_type, &places))
+                .collect();
+            by_part.iter_mut().for_each(Vec::clear);
+            // the rows before the first that cannot be read are filed first:
+            // a part that cannot hold one of them names an earlier line
+            let mut stop: Option<(u64, String)> = None;
+            for (i, row) in read.iter().enumerate() {
+                match row {
+                    PaymentRow::Blank => {}
+                    PaymentRow::Bad(line, message) => {
+                        stop = Some((*line, message.clone()));
+                        break;
+                    }
+                    PaymentRow::Other => ledger.rows += 1,
+                    PaymentRow::Kept { hash, payment, .. } => {
+                        ledger.rows += 1;
+                        if ledger.kept >= MAX_PAYMENTS {
+                            stop = Some((payment.line, too_many()));
+                            break;
+                        }
+                        ledger.kept += 1;
+                        if let Some(found) = ledger.ids_found.get_mut(payment.id as usize) {
+                            *found = true;
+                        }
+                        if let Some(rows) = by_part.get_mut(firms::part_of(*hash)) {
+                            rows.push(i as u32);
+                        }
+                    }
+                }
             }
-            ledger.push(
-                places.get(row.policy).copied(),
-                (row.key, row.policy, row.amount, row.paid_on),
-                row.line,
-            );
-            Ok(())
+            // each part files its rows in order and stops at one it cannot
+            // hold: the first such row in the file's order is named
+            let full = ledger
+                .parts
+                .par_iter_mut()
+                .zip(&by_part)
+                .filter_map(|(part, rows)| {
+                    rows.iter().find_map(|&i| match read.get(i as usize) {
+                        Some(PaymentRow::Kept { hash, key, payment }) => part
+                            .file(*hash, key, *payment)
+                            .err()
+                            .map(|e| (payment.line, e.to_string())),
+                        _ => None,
+                    })
+                })
+                .min_by_key(|(line, _)| *line);
+            match full.or(stop) {
+                Some((line, message)) => Err(LedgerError::Row {
+                    path: path.into(),
+                    line,
+                    message,
+                }),
+                None => Ok(()),
+            }
         })?;
-        ledger.group();
-        ledger.payments.shrink_to_fit();
-        ledger.spans.shrink_to_fit();
-        ledger.looked_up.shrink_to_fit();
+        ledger.parts.par_iter_mut().for_each(Part::finish);
         ledger.path = Some(path.into());
         ledger.sha256 = Some(file.sha256);
         Ok(ledger)
+    }
+}
+
+/// A key read as the data reads the key field (an `integer` key `0100` is
+/// the firm `100`); one that does not read so stays as written.
+fn typed_key<'a>(key_type: &FieldType, key: Cow<'a, str>) -> Cow<'a, str> {
+    match key_type {
+        FieldType::Text => key,
+        ty => match parse_cell(ty, &key)
+            .ok()
+            .and_then(|c| c.as_key().map(Cow::into_owned))
+        {
+            Some(typed) => Cow::Owned(typed),
+            None => key,
+        },
+    }
+}
+
+/// A ledger row as [`Ledger::read`] reads it.
+enum PaymentRow<'a> {
+    Blank,
+    /// The row's line, and why it cannot be read.
+    Bad(u64, String),
+    /// A payment under an id the set does not read.
+    Other,
+    /// A payment kept: its firm's key (as the data reads it) and its hash.
+    Kept {
+        key: Cow<'a, str>,
+        hash: u64,
+        payment: Payment,
+    },
+}
+
+/// Reads a record as a payment of the ledger, for ids `places`.
+fn read_payment<'a>(
+    encoding: Encoding,
+    r: &'a Numbered,
+    columns: usize,
+    at: &[usize; 4],
+    key_type: &FieldType,
+    places: &HashMap<&str, u16, foldhash::fast::FixedState>,
+) -> PaymentRow<'a> {
+    let ([key, policy, ..], amount, paid_on) =
+        match parse_record(encoding, &r.record, columns, at, false) {
+            Parsed::Blank => return PaymentRow::Blank,
+            Parsed::Bad(message) => return PaymentRow::Bad(r.line, message),
+            Parsed::Row {
+                four,
+                amount,
+                paid_on,
+                ..
+            } => (four, amount, paid_on),
+        };
+    let Some(&id) = places.get(trim(&policy)) else {
+        return PaymentRow::Other;
+    };
+    let key = typed_key(key_type, key);
+    PaymentRow::Kept {
+        hash: firms::hash(key.as_bytes()),
+        key,
+        payment: Payment {
+            id,
+            amount,
+            paid_on,
+            line: r.line,
+        },
     }
 }
 
@@ -352,6 +403,60 @@ pub fn read_rows(
     path: &Path,
     mut each: impl FnMut(LedgerRow<'_>) -> Result<(), String>,
 ) -> Result<LedgerFile, LedgerError> {
+    use rayon::prelude::*;
+    let mut rows = 0;
+    let mut file = read_records(path, Check::Before, |batch, encoding, header, at| {
+        let parsed: Vec<Parsed<'_>> = batch
+            .par_iter()
+            .map(|r| parse_record(encoding, &r.record, header.len(), at, true))
+            .collect();
+        for (r, parsed) in batch.iter().zip(parsed) {
+            let bad = |message: String| LedgerError::Row {
+                path: path.into(),
+                line: r.line,
+                message,
+            };
+            let (four, amount, paid_on, cells) = match parsed {
+                Parsed::Blank => continue,
+                Parsed::Bad(message) => return Err(bad(message)),
+                Parsed::Row {
+                    four,
+                    amount,
+                    paid_on,
+                    cells,
+                } => (four, amount, paid_on, cells),
+            };
+            let [key, policy, ..] = &four;
+            let (key, policy) = key_and_policy(key, policy).map_err(bad)?;
+            rows += 1;
+            each(LedgerRow {
+                key,
+                policy,
+                amount,
+                paid_on,
+                line: r.line,
+                cells: &cells,
+                header,
+            })
+            .map_err(bad)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| e.into_error(path))?;
+    file.rows = rows;
+    Ok(file)
+}
+
+/// Reads a ledger file's header, then hands its other records to `each` a
+/// batch at a time, with the encoding, the header's cells and where the four
+/// columns are in a row; stops at the first error (`each`'s, or a record that
+/// is not CSV after the records before it). Every row is counted by `each`:
+/// the file's `rows` is 0.
+fn read_records(
+    path: &Path,
+    check: Check,
+    mut each: impl FnMut(&[Numbered], Encoding, &[String], &[usize; 4]) -> Result<(), LedgerError>,
+) -> Result<LedgerFile, Reread> {
     let unreadable = |source| LedgerError::Unreadable {
         path: path.into(),
         source,
@@ -364,10 +469,17 @@ pub fn read_rows(
     let mut encoding = choose(Encoding::Auto, &head);
     // a ledger is read whole or not at all: the whole file decides, not its
     // first bytes (a GBK ledger may start with ASCII rows for megabytes)
+    let mut beside = false;
     if encoding == Encoding::Utf8 && !head.starts_with(b"\xEF\xBB\xBF") && head.len() >= SNIFF {
-        let whole = std::fs::File::open(path).map_err(unreadable)?;
-        if !is_utf8(whole).map_err(unreadable)? {
-            encoding = Encoding::Gb18030;
+        match check {
+            Check::Before => {
+                let whole = std::fs::File::open(path).map_err(unreadable)?;
+                if !is_utf8(whole).map_err(unreadable)? {
+                    encoding = Encoding::Gb18030;
+                }
+            }
+            Check::Beside => beside = true,
+            Check::NotUtf8 => encoding = Encoding::Gb18030,
         }
     }
     let bom = head.starts_with(b"\xEF\xBB\xBF");
@@ -384,13 +496,13 @@ pub fn read_rows(
         .flexible(true)
         .from_reader(hashed);
     // one thread reads, hashes and splits the file into records while this
-    // one decodes and files them: the rows come in order all the same
+    // one hands them on: the rows come in order all the same
     let (send, batches) = std::sync::mpsc::sync_channel::<Result<Vec<Numbered>, LedgerError>>(4);
     // batches read are handed back, so that their records' buffers are reused
     let (give_back, recycled) = std::sync::mpsc::sync_channel::<Vec<Numbered>>(4);
     let mut found: Option<(Vec<String>, [usize; 4])> = None;
-    let mut rows = 0;
-    let (read, sha256) = std::thread::scope(|scope| {
+    let (read, sha256, whole) = std::thread::scope(|scope| {
+        let whole = beside.then(|| scope.spawn(|| std::fs::File::open(path).and_then(is_utf8)));
         let producer = scope.spawn(|| records(reader, path, send, recycled));
         let read = (|| -> Result<(), LedgerError> {
             for batch in batches.iter() {
@@ -429,53 +541,31 @@ pub fn read_rows(
                 let Some((header, at)) = &found else {
                     continue;
                 };
-                use rayon::prelude::*;
-                let parsed: Vec<Parsed<'_>> = rest
-                    .par_iter()
-                    .map(|r| parse_record(encoding, &r.record, header.len(), at))
-                    .collect();
-                for (r, parsed) in rest.iter().zip(parsed) {
-                    let bad = |message: String| LedgerError::Row {
-                        path: path.into(),
-                        line: r.line,
-                        message,
-                    };
-                    let (cells, amount, paid_on) = match parsed {
-                        Parsed::Blank => continue,
-                        Parsed::Bad(message) => return Err(bad(message)),
-                        Parsed::Row(cells, amount, paid_on) => (cells, amount, paid_on),
-                    };
-                    let cell = |i: usize| cells.get(i).map_or("", |c| &**c);
-                    let (key, policy) = key_and_policy(cell(at[0]), cell(at[1])).map_err(bad)?;
-                    rows += 1;
-                    each(LedgerRow {
-                        key,
-                        policy,
-                        amount,
-                        paid_on,
-                        line: r.line,
-                        cells: &cells,
-                        header,
-                    })
-                    .map_err(bad)?;
-                }
+                each(rest, encoding, header, at)?;
                 let _ = give_back.try_send(batch);
             }
             Ok(())
         })();
         // a row refused: the reader stops at its next batch
         drop(batches);
-        let sha256 = producer.join().unwrap_or_else(|_| {
-            Err(unreadable(std::io::Error::other(
-                "the ledger reader failed",
-            )))
-        });
-        (read, sha256)
+        let failed = || std::io::Error::other("the ledger reader failed");
+        let sha256 = producer
+            .join()
+            .unwrap_or_else(|_| Err(unreadable(failed())));
+        let whole = whole.map(|w| w.join().unwrap_or_else(|_| Err(failed())));
+        (read, sha256, whole)
     });
+    // the whole file checked beside the reading decides as it would have
+    // before it: a file that cannot be read, or one to read again as GB18030
+    match whole {
+        Some(Err(e)) => return Err(unreadable(e).into()),
+        Some(Ok(false)) => return Err(Reread::NotUtf8),
+        _ => {}
+    }
     read?;
     let sha256 = sha256?;
     let Some((header, columns)) = found else {
-        return Err(LedgerError::Empty { path: path.into() });
+        return Err(LedgerError::Empty { path: path.into() }.into());
     };
     Ok(LedgerFile {
         sha256,
@@ -483,8 +573,52 @@ pub fn read_rows(
         columns,
         bom,
         encoding,
-        rows,
+        rows: 0,
     })
+}
+
+/// How [`read_records`] settles whether a file without a byte-order mark
+/// that starts as UTF-8 is UTF-8 throughout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Check {
+    /// The whole file is checked before it is read.
+    Before,
+    /// It is checked beside the reading, on a thread of its own; when it is
+    /// not UTF-8, what was read is to be thrown away and the file read again
+    /// ([`Reread::NotUtf8`]).
+    Beside,
+    /// It was found not to be: it is read as GB18030.
+    NotUtf8,
+}
+
+/// Why [`read_records`] stopped.
+#[derive(Debug)]
+enum Reread {
+    Error(LedgerError),
+    /// Read with [`Check::Beside`], the file is not UTF-8 throughout: read
+    /// it again with [`Check::NotUtf8`].
+    NotUtf8,
+}
+
+impl Reread {
+    /// The error to give: a file read again is never read a third time.
+    fn into_error(self, path: &Path) -> LedgerError {
+        match self {
+            Reread::Error(e) => e,
+            Reread::NotUtf8 => LedgerError::Unreadable {
+                path: path.into(),
+                source: std::io::Error::other(
+                    "the ledger changed while it was read (台账在读取过程中被修改)",
+                ),
+            },
+        }
+    }
+}
+
+impl From<LedgerError> for Reread {
+    fn from(e: LedgerError) -> Reread {
+        Reread::Error(e)
+    }
 }
 
 /// A record as the CSV reader gave it, with the line of the file it starts on.
@@ -545,10 +679,8 @@ fn records(
         // the previous line (`\r\n`) or before blank lines; the line is
         // counted back from where the record ends instead
         let end = reader.position().byte().saturating_sub(1);
-        let inside: u64 = record
-            .iter()
-            .map(|f| memchr::memchr_iter(b'\n', f).count() as u64)
-            .sum();
+        // (the fields one after another: one count for the record)
+        let inside = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
         // (a line break that ends an unclosed quote at the end of the file
         // is both inside and last: rows still rise from line 1)
         let line = reader
@@ -581,36 +713,65 @@ enum Parsed<'a> {
     /// A blank line.
     Blank,
     Bad(String),
-    /// The cells, and the row's amount and date (its key and policy are
-    /// taken from the cells again: [`key_and_policy`]).
-    Row(Vec<std::borrow::Cow<'a, str>>, Decimal, Date),
+    /// The four columns' cells (key, policy, amount, paid_on), the row's
+    /// amount and date, and every cell when they were asked for.
+    Row {
+        four: [Cow<'a, str>; 4],
+        amount: Decimal,
+        paid_on: Date,
+        cells: Vec<Cow<'a, str>>,
+    },
 }
 
 /// Decodes a record (not the header) and reads its four columns `at`:
-/// the same checks, in the same order, as a row read alone.
+/// the same checks, in the same order, as a row read alone; every cell is
+/// kept when `all_cells`.
 fn parse_record<'a>(
     encoding: Encoding,
     record: &'a csv::ByteRecord,
     columns: usize,
     at: &[usize; 4],
+    all_cells: bool,
 ) -> Parsed<'a> {
-    let cells: Vec<std::borrow::Cow<'a, str>> =
-        match record.iter().map(|raw| decode(encoding, raw)).collect() {
-            Ok(cells) => cells,
+    let mut four: [Cow<'a, str>; 4] = Default::default();
+    let mut cells = Vec::new();
+    let mut n = 0;
+    let mut blank = true;
+    for (i, raw) in record.iter().enumerate() {
+        let cell = match decode(encoding, raw) {
+            Ok(cell) => cell,
             Err(e) => return Parsed::Bad(e.to_string()),
         };
-    if cells.len() <= 1 && cells.iter().all(|c| trim(c).is_empty()) {
+        n += 1;
+        blank = blank && trim(&cell).is_empty();
+        if all_cells {
+            cells.push(cell.clone());
+        }
+        // the header names each column once: a cell is at most one of four
+        if let Some(slot) = at
+            .iter()
+            .position(|&c| c == i)
+            .and_then(|c| four.get_mut(c))
+        {
+            *slot = cell;
+        }
+    }
+    if n <= 1 && blank {
         return Parsed::Blank;
     }
-    if cells.len() != columns {
-        let n = cells.len();
+    if n != columns {
         return Parsed::Bad(format!(
             "本行有 {n} 格, 表头有 {columns} 列 ({n} cells where the header has {columns})"
         ));
     }
-    let cell = |i: usize| cells.get(i).map_or("", |c| &**c);
-    match read_row(cell(at[0]), cell(at[1]), cell(at[2]), cell(at[3])) {
-        Ok((_, _, amount, paid_on)) => Parsed::Row(cells, amount, paid_on),
+    let [key, policy, amount, paid_on] = &four;
+    match read_row(key, policy, amount, paid_on) {
+        Ok((_, _, amount, paid_on)) => Parsed::Row {
+            four,
+            amount,
+            paid_on,
+            cells,
+        },
         Err(message) => Parsed::Bad(message),
     }
 }
@@ -767,18 +928,27 @@ impl<R: Read> Read for Hashed<R> {
 mod tests {
     use super::*;
 
-    /// Payments added a few at a time, and all at once, are grouped by
-    /// firm in the order added, as a plain map of lists groups them.
+    /// A payment takes 32 bytes: a ledger holds millions of them, and what
+    /// it holds is taken from the run's `--memory`.
+    #[test]
+    fn a_payment_takes_32_bytes() {
+        assert_eq!(std::mem::size_of::<Payment>(), 32);
+    }
+
+    /// Payments added one at a time, and read from a file (in batches,
+    /// filed into the parts on all cores), are grouped by firm in the
+    /// ledger's order, as a plain map of lists groups them.
     #[test]
     fn payments_are_grouped_by_firm_in_the_order_added() {
         let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let mut x: u64 = 12345;
         let mut rows = Vec::new();
-        for line in 2..400u64 {
+        // more rows than a batch, more firms than parts
+        for line in 2..(BATCH as u64 * 3 + 100) {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let key = format!("K{}", (x >> 33) % 37);
+            let key = format!("K{}", (x >> 33) % 937);
             let id = ["a", "b", "c", "other"][((x >> 20) % 4) as usize];
             let amount = format!("{}.{:02}", (x >> 40) % 1000, (x >> 10) % 100);
             rows.push((key, id, amount, line));
@@ -796,18 +966,32 @@ mod tests {
             }
         }
         let text = FieldType::Text;
-        // one at a time (grouped after each), and all then grouped once
         let mut one = Ledger::empty(ids.len(), &text);
-        let mut all = Ledger::empty(ids.len(), &text);
+        let mut csv = String::from("key,policy,amount,paid_on\n");
         for (key, id, amount, line) in &rows {
             one.add(&ids, key, id, amount, "2024-01-01", *line).unwrap();
-            let row = read_row(key, id, amount, "2024-01-01").unwrap();
-            let id = ids.iter().position(|i| i == row.1);
-            all.push(id, row, *line);
+            csv.push_str(&format!("{key},{id},{amount},2024-01-01\n"));
         }
-        all.group();
-        for ledger in [&one, &all] {
+        let path = std::env::temp_dir().join(format!(
+            "mianshen-ledger-grouped-{}.csv",
+            std::process::id()
+        ));
+        std::fs::write(&path, csv).unwrap();
+        let read = Ledger::read(&path, &ids, &text);
+        // on one thread, the same ledger to the byte count
+        let alone = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| Ledger::read(&path, &ids, &text));
+        std::fs::remove_file(&path).unwrap();
+        let (read, alone) = (read.unwrap(), alone.unwrap());
+        assert_eq!(read.heap_bytes(), alone.heap_bytes());
+        assert_eq!((read.rows, read.kept), (one.rows, one.kept));
+        assert_eq!(read.rows, rows.len() as u64);
+        for ledger in [&one, &read] {
             assert_eq!(ledger.firms(), expected.len());
+            assert_eq!(ledger.firms_not_looked_up(), expected.len());
             for (key, want) in &expected {
                 let got: Vec<(u16, String, u64)> = ledger
                     .payments(key)
@@ -818,6 +1002,9 @@ mod tests {
             }
             assert!(ledger.payments("nobody").is_empty());
             assert_eq!(ledger.firms_not_looked_up(), 0);
+        }
+        for key in expected.keys() {
+            assert_eq!(read.payments(key), alone.payments(key), "payments of {key}");
         }
     }
 }

@@ -503,6 +503,10 @@ fn main() -> ExitCode {
             if publish && publishing.date.is_none() {
                 return ExitCode::from(cli::publish_needs_date());
             }
+            if postgres.is_none() && (table.is_some() || ledger_table.is_some()) {
+                eprintln!("error: --table 和 --ledger-table 只用于 --postgres (--table and --ledger-table go with --postgres)");
+                return ExitCode::from(cli::EXIT_USAGE);
+            }
             if let (Some(url), Some(table)) = (postgres, table) {
                 return ExitCode::from(cli::run_postgres(&cli::PgRunArgs {
                     dir,

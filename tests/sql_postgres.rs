@@ -1050,6 +1050,23 @@ fn run_postgres_stops_on_duplicate_keys_missing_columns_and_bad_connections() {
     assert!(stderr.contains("no table or view `nosuch`"), "{stderr}");
     assert!(!out.exists());
 
+    // --table without --postgres: a command-line error, not a file run
+    let (code, said) = status(&[
+        "run",
+        set.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--table",
+        "firms",
+        "--as-of",
+        "2024-12-31",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("go with --postgres"), "{said}");
+    assert!(!out.exists());
+
     // no server there: a clear error, exit 2
     let (code, _, stderr) = run("firms", "postgresql://ms@127.0.0.1:1/checks", &[]);
     assert_eq!(code, 2, "{stderr}");
@@ -1099,7 +1116,14 @@ fn run_postgres_stops_on_duplicate_keys_missing_columns_and_bad_connections() {
         !stderr.contains("wrong-one"),
         "the password is shown: {stderr}"
     );
-    let (code, _, stderr) = run("firms", &as_pw, &[("PGPASSWORD", "right-one")]);
+    // what the URL leaves out comes from PGHOST, PGPORT and PGPASSWORD
+    let port = pg.port.to_string();
+    let env = [
+        ("PGHOST", pg.dir.to_str().unwrap()),
+        ("PGPORT", port.as_str()),
+        ("PGPASSWORD", "right-one"),
+    ];
+    let (code, _, stderr) = run("firms", "user=pw dbname=checks", &env);
     assert_eq!(code, 0, "{stderr}");
     let m = manifest(&out);
     assert_eq!(m["database"]["user"], "pw");

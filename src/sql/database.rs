@@ -95,18 +95,14 @@ pub struct Connection {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to the database `url` names (a `postgresql://` URL or
-/// `key=value` pairs; `host=/folder` for a Unix socket). Without a password
-/// in the URL, `PGPASSWORD` is used when set. No TLS.
+/// `key=value` pairs; `host=/folder` for a Unix socket), with psql's
+/// defaults for what it leaves out ([`libpq_defaults`]). No TLS.
 pub fn connect(url: &str) -> Result<Connection, DbError> {
     let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| DbError::Url {
         url: without_password(url),
         message: said(&e),
     })?;
-    if config.get_password().is_none() {
-        if let Ok(p) = std::env::var("PGPASSWORD") {
-            config.password(p);
-        }
-    }
+    libpq_defaults(&mut config, |name| std::env::var(name).ok());
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -132,6 +128,48 @@ pub fn connect(url: &str) -> Result<Connection, DbError> {
             message: said(&e),
         })?;
     Ok(Connection { client, place })
+}
+
+/// What the URL leaves out, as psql would take it: from `PGHOST`,
+/// `PGPORT`, `PGUSER`, `PGDATABASE` and `PGPASSWORD` (`env` reads one),
+/// and without a host, the Unix socket in `/var/run/postgresql` when there
+/// is one, else `localhost`.
+fn libpq_defaults(config: &mut postgres::Config, env: impl Fn(&str) -> Option<String>) {
+    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+        match env("PGHOST").filter(|h| !h.is_empty()) {
+            Some(hosts) => {
+                for h in hosts.split(',') {
+                    config.host(h);
+                }
+            }
+            None if std::path::Path::new("/var/run/postgresql").is_dir() => {
+                config.host("/var/run/postgresql");
+            }
+            None => {
+                config.host("localhost");
+            }
+        }
+    }
+    if config.get_ports().is_empty() {
+        if let Some(p) = env("PGPORT").and_then(|p| p.parse().ok()) {
+            config.port(p);
+        }
+    }
+    if config.get_user().is_none() {
+        if let Some(u) = env("PGUSER") {
+            config.user(&u);
+        }
+    }
+    if config.get_dbname().is_none() {
+        if let Some(d) = env("PGDATABASE") {
+            config.dbname(&d);
+        }
+    }
+    if config.get_password().is_none() {
+        if let Some(p) = env("PGPASSWORD") {
+            config.password(p);
+        }
+    }
 }
 
 /// A URL with its password (if any) replaced by `***`, for messages.
@@ -671,6 +709,31 @@ mod tests {
             without_password("postgresql://ms@db/firms"),
             "postgresql://ms@db/firms"
         );
+    }
+
+    #[test]
+    fn what_the_url_leaves_out_comes_from_the_environment() {
+        let env = |name: &str| match name {
+            "PGHOST" => Some("/tmp/pg".to_string()),
+            "PGPORT" => Some("6543".to_string()),
+            "PGUSER" => Some("env_user".to_string()),
+            "PGDATABASE" => Some("env_db".to_string()),
+            _ => None,
+        };
+        let mut c: postgres::Config = "dbname=mine".parse().unwrap_or_default();
+        libpq_defaults(&mut c, env);
+        assert_eq!(c.get_ports(), &[6543]);
+        assert_eq!(c.get_user(), Some("env_user"));
+        assert_eq!(c.get_dbname(), Some("mine"));
+        assert!(
+            matches!(c.get_hosts(), [postgres::config::Host::Unix(p)] if p.as_path() == std::path::Path::new("/tmp/pg"))
+        );
+        // what the URL says is kept
+        let mut c: postgres::Config = "postgresql://me@db:5000/x".parse().unwrap_or_default();
+        libpq_defaults(&mut c, env);
+        assert_eq!(c.get_ports(), &[5000]);
+        assert_eq!(c.get_user(), Some("me"));
+        assert!(matches!(c.get_hosts(), [postgres::config::Host::Tcp(h)] if h == "db"));
     }
 
     #[test]

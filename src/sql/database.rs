@@ -385,7 +385,7 @@ impl Connection {
         // the script made temporary tables only: nothing is kept
         tx.rollback()
             .map_err(query_error("结束事务", "ending the transaction"))?;
-        lap("stream summary.csv");
+        lap("stream summary.csv, add up the budgets, roll back");
         Ok(Ran {
             firms,
             ledger,

@@ -96,7 +96,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to the database `url` names (a `postgresql://` URL or
 /// `key=value` pairs; `host=/folder` for a Unix socket), with psql's
-/// defaults for what it leaves out ([`libpq_defaults`]). No TLS.
+/// defaults for what it leaves out (`libpq_defaults`). No TLS.
 pub fn connect(url: &str) -> Result<Connection, DbError> {
     let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| DbError::Url {
         url: without_password(url),

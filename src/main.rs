@@ -198,8 +198,26 @@ enum Command {
         /// 企业数据 `[来源=]文件`:CSV(UTF-8 或 GBK)、JSON Lines(.jsonl)或 Excel(.xlsx、.xls);
         /// 多个部门的文件各写一次 --data,按统一社会信用代码合并。The firm data, `[SOURCE=]FILE`;
         /// repeat for several departments' files, joined per firm on the key
-        #[arg(long, required = true, value_name = "[SOURCE=]FILE")]
+        #[arg(
+            long,
+            required_unless_present = "postgres",
+            value_name = "[SOURCE=]FILE"
+        )]
         data: Vec<String>,
+        /// 企业数据所在的 PostgreSQL 数据库,如 `postgresql://user@host:5432/db`(口令可用环境变量
+        /// PGPASSWORD 给出);政策集编译成 SQL 在库中执行,结果文件从库中流式写出,与 --data 的运行逐字节相同
+        /// (run where the data lives: the PostgreSQL database holding --table; the set runs there as SQL
+        /// and the result files stream out, byte-identical to a run on the same rows; docs/sql.md)
+        #[arg(long, value_name = "URL", requires = "table", conflicts_with_all = ["data", "ledger", "publish", "threads"])]
+        postgres: Option<String>,
+        /// 配合 --postgres:企业表,每家企业一行,每个字段一列 (with --postgres: the firm table,
+        /// one row per firm, one column per field)
+        #[arg(long, value_name = "TABLE", requires = "postgres")]
+        table: Option<String>,
+        /// 配合 --postgres:已兑付台账表 (key, policy, amount, paid_on),供 `paid` 和 `last_paid` 读取
+        /// (with --postgres: the table of payments already made)
+        #[arg(long, value_name = "TABLE", requires = "postgres")]
+        ledger_table: Option<String>,
         /// 基准日期,如 2024-12-31:决定哪些政策有效,也是 `as_of` 的值 (the reference date)
         #[arg(long, value_name = "DATE")]
         as_of: String,
@@ -303,6 +321,10 @@ enum Command {
         /// 台账,若运行后移动过 (the ledger, if it has moved since the run)
         #[arg(long, value_name = "FILE")]
         ledger: Option<PathBuf>,
+        /// 数据库中的运行(`run --postgres`):连接同一数据库重放,如 `postgresql://user@host/db`
+        /// (a run in a database: replay it against that database)
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
     },
     /// 发布一次运行的结果(公示):公示名单、底数、待核实清单、企业汇总和 HTML 报告
     /// (publish a finished run: notice lists, coverage figures, review work lists per
@@ -461,6 +483,9 @@ fn main() -> ExitCode {
         Command::Run {
             dir,
             data,
+            postgres,
+            table,
+            ledger_table,
             as_of,
             out,
             all,
@@ -477,6 +502,25 @@ fn main() -> ExitCode {
         } => {
             if publish && publishing.date.is_none() {
                 return ExitCode::from(cli::publish_needs_date());
+            }
+            if postgres.is_none() && (table.is_some() || ledger_table.is_some()) {
+                eprintln!("error: --table 和 --ledger-table 只用于 --postgres (--table and --ledger-table go with --postgres)");
+                return ExitCode::from(cli::EXIT_USAGE);
+            }
+            if let (Some(url), Some(table)) = (postgres, table) {
+                return ExitCode::from(cli::run_postgres(&cli::PgRunArgs {
+                    dir,
+                    url,
+                    table,
+                    ledger_table,
+                    as_of,
+                    out,
+                    all,
+                    json_errors: json(error_format),
+                    timings,
+                    quiet: false,
+                    selection: mianshen::select::Selection { policies, only },
+                }));
             }
             let code = cli::run(&cli::RunArgs {
                 dir,
@@ -544,7 +588,14 @@ fn main() -> ExitCode {
             policies,
             data,
             ledger,
-        } => cli::verify(&out, policies.as_deref(), &inputs(&data), ledger.as_deref()),
+            postgres,
+        } => cli::verify(
+            &out,
+            policies.as_deref(),
+            &inputs(&data),
+            ledger.as_deref(),
+            postgres.as_deref(),
+        ),
         Command::Ledger(LedgerCommand::Add {
             out,
             ledger,

@@ -215,20 +215,7 @@ fn compare_on(
         1,
         "rows rejected by run ({db}):\n{rejects}"
     );
-    pg.sql("postgres", &format!("CREATE DATABASE {db};"));
-    let mut ddl_args = vec!["sql", set.to_str().unwrap(), "--table", "firms", "--ddl"];
-    if ledger.is_some() {
-        ddl_args.extend(["--ledger-table", "ledger"]);
-    }
-    let mut ddl = mianshen(&ddl_args);
-    ddl = ddl.replace("'firms.csv'", &format!("'{}'", csv.display()));
-    if let Some(l) = ledger {
-        ddl += &format!(
-            "\\copy ledger FROM '{}' WITH (FORMAT csv, HEADER)\n",
-            l.display()
-        );
-    }
-    pg.sql(db, &ddl);
+    load_tables(pg, db, set, csv, ledger);
     let mut args = vec![
         "sql",
         set.to_str().unwrap(),
@@ -271,6 +258,25 @@ fn compare_on(
         want_decisions.lines().count() - 1,
         want_summary.lines().count() - 1
     );
+}
+
+/// A new database `db` with the table `firms` loaded from `csv` by the
+/// loader of `sql --ddl`, and the table `ledger` from `ledger`.
+fn load_tables(pg: &Cluster, db: &str, set: &Path, csv: &Path, ledger: Option<&Path>) {
+    pg.sql("postgres", &format!("CREATE DATABASE {db};"));
+    let mut ddl_args = vec!["sql", set.to_str().unwrap(), "--table", "firms", "--ddl"];
+    if ledger.is_some() {
+        ddl_args.extend(["--ledger-table", "ledger"]);
+    }
+    let mut ddl = mianshen(&ddl_args);
+    ddl = ddl.replace("'firms.csv'", &format!("'{}'", csv.display()));
+    if let Some(l) = ledger {
+        ddl += &format!(
+            "\\copy ledger FROM '{}' WITH (FORMAT csv, HEADER)\n",
+            l.display()
+        );
+    }
+    pg.sql(db, &ddl);
 }
 
 /// The bundled example set as it is (its test cases left out).
@@ -673,4 +679,455 @@ c6,,30,5,0.125,2024-06-30
             seed == 5,
         );
     }
+}
+
+// ---- `mianshen run DIR --postgres URL --table T`: the same result files
+
+/// The connection string of the cluster's database `db` (its socket).
+fn url(pg: &Cluster, db: &str) -> String {
+    format!(
+        "host={} port={} user=ms dbname={db}",
+        pg.dir.display(),
+        pg.port
+    )
+}
+
+/// Runs mianshen with `env` set; its exit status, standard output and
+/// standard error.
+fn mianshen_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Runs mianshen; its exit status and what it printed (both streams).
+fn status(args: &[&str]) -> (i32, String) {
+    let (code, out, err) = mianshen_with(args, &[]);
+    assert!(
+        !err.contains("panicked"),
+        "mianshen {args:?} panicked: {err}"
+    );
+    (code, format!("{out}{err}"))
+}
+
+/// The result files of two runs, byte for byte (manifest.json aside).
+fn same_results(a: &Path, b: &Path, what: &str) {
+    for f in [
+        "decisions.csv",
+        "summary.csv",
+        "rejects.csv",
+        "conflicts.csv",
+    ] {
+        let (x, y) = (
+            std::fs::read_to_string(a.join(f)).unwrap(),
+            std::fs::read_to_string(b.join(f)).unwrap(),
+        );
+        assert_eq!(x, y, "{f} differs ({what})");
+    }
+    let decisions = std::fs::read_to_string(a.join("decisions.csv")).unwrap();
+    assert!(decisions.lines().count() > 1, "no decisions ({what})");
+}
+
+/// `run` on files (`on_file`: `--data …`) and `run --postgres … --table
+/// firms` (`in_db`: its further options), both with `more`, into
+/// `work/NAME-data` and `work/NAME-pg`: the same result files.
+fn run_both(
+    pg: &Cluster,
+    db: &str,
+    set: &Path,
+    [on_file, in_db, more]: [&[&str]; 3],
+    name: &str,
+) -> PathBuf {
+    let work = pg.dir.join(db);
+    std::fs::create_dir_all(&work).unwrap();
+    let (file_out, db_out) = (
+        work.join(format!("{name}-data")),
+        work.join(format!("{name}-pg")),
+    );
+    let url = url(pg, db);
+    let run = |out: &Path, only: &[&str]| {
+        let mut a = vec!["run", set.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        a.extend(only);
+        a.extend(more);
+        mianshen(&a)
+    };
+    run(&file_out, on_file);
+    let said = run(
+        &db_out,
+        &[&["--postgres", &url, "--table", "firms"], in_db].concat(),
+    );
+    assert!(said.contains("firms evaluated"), "{said}");
+    same_results(&db_out, &file_out, &format!("{db}, {name}"));
+    db_out
+}
+
+#[allow(clippy::indexing_slicing)]
+fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn run_postgres_on_the_example_set_writes_the_results_of_run_data() {
+    use sha2::Digest;
+    let pg = Cluster::start("pgrun");
+    let set = example_set(&pg.dir);
+    let csv = pg.dir.join("firms.csv");
+    mianshen(&[
+        "generate",
+        set.to_str().unwrap(),
+        "--rows",
+        "400",
+        "--seed",
+        "13",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    load_tables(&pg, "pgrun", &set, &csv, None);
+    let data = ["--data", csv.to_str().unwrap()];
+    let as_of = ["--as-of", "2024-12-31"];
+    let both = |more: &[&str], name: &str| run_both(&pg, "pgrun", &set, [&data, &[], more], name);
+    let out = both(&as_of, "listed");
+    let all = both(&[&as_of[..], &["--all"]].concat(), "all");
+    let selected = ["--policy", "wengang_2024", "--policy", "gaoxin_2024"];
+    both(&[&as_of[..], &selected].concat(), "selected");
+    // the same rows on another date: other policies in force
+    both(&["--as-of", "2023-06-30"], "2023");
+
+    // the manifest names the database and the table, never a password, and
+    // the fingerprint is the SHA-256 of what its COPY prints
+    let m = manifest(&out);
+    assert_eq!(m["database"]["host"], pg.dir.to_str().unwrap());
+    assert_eq!(m["database"]["port"], pg.port);
+    assert_eq!(m["database"]["dbname"], "pgrun");
+    assert_eq!(m["table"]["table"], "firms");
+    assert_eq!(m["table"]["rows"], 400);
+    assert_eq!(m["counts"]["firms"], 400);
+    assert!(m.get("data").is_none(), "{m}");
+    let copy = m["table"]["fingerprint"].as_str().unwrap();
+    let printed = pg.sql("pgrun", &format!("{copy};\n"));
+    let sha: String = sha2::Sha256::digest(printed.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(m["table"]["sha256"], sha.as_str());
+    assert_eq!(printed.lines().count(), 401);
+    assert_eq!(manifest(&all)["table"]["sha256"], sha.as_str());
+    assert_eq!(
+        std::fs::read_to_string(out.join("rejects.csv")).unwrap(),
+        "row,column,value,reason,file\n"
+    );
+
+    // verify: a replay needs the database, and then agrees
+    let out_s = out.to_str().unwrap();
+    let (code, said) = status(&["verify", out_s]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("--postgres URL") && said.contains("needs that database"),
+        "{said}"
+    );
+    let url = url(&pg, "pgrun");
+    let (code, said) = status(&["verify", out_s, "--postgres", &url]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains("verified: a replay against the database"),
+        "{said}"
+    );
+    // publishing a run in a database is refused, said plainly
+    let (code, said) = status(&["publish", out_s, "--date", "2025-01-06"]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("publishing a run in a database is not supported"),
+        "{said}"
+    );
+    // a table without the loader's CHECK: a value outside its enum stops the run
+    pg.sql(
+        "pgrun",
+        "CREATE TABLE loose AS SELECT * FROM firms; UPDATE loose SET size = '巨型' WHERE uscc = (SELECT min(uscc) FROM loose);",
+    );
+    let (code, said) = status(&[
+        "run",
+        set.to_str().unwrap(),
+        "--postgres",
+        &url,
+        "--table",
+        "loose",
+        "--as-of",
+        "2024-12-31",
+        "--out",
+        pg.dir.join("loose-out").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("1 values of `loose` are outside their enum"),
+        "{said}"
+    );
+    assert!(said.contains("`size` = `巨型`"), "{said}");
+    // a row changed since: the fingerprint and the replay differ
+    pg.sql(
+        "pgrun",
+        "UPDATE firms SET revenue = coalesce(revenue, 0) + 1000000000 WHERE uscc = (SELECT min(uscc) FROM firms);",
+    );
+    let (code, said) = status(&["verify", out_s, "--postgres", &url]);
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("have changed since the run"), "{said}");
+    assert!(said.contains("manifest.json"), "{said}");
+}
+
+/// examples/programme (its data with 万 and 是, which the table holds as
+/// plain values): `paid` and `last_paid` read from a ledger table.
+#[test]
+fn run_postgres_with_a_ledger_table_gives_the_programme_example() {
+    let pg = Cluster::start("pgledger");
+    let example = Path::new("examples/programme");
+    let set = pg.dir.join("programme-set");
+    copy_dir(&example.join("policies"), &set);
+    let _ = std::fs::remove_dir_all(set.join("tests"));
+    let plain = pg.dir.join("plain.csv");
+    std::fs::write(
+        &plain,
+        "uscc,name,revenue,above_scale,first_scale_year,champion_on,rnd,tax_local
+A001,甲机械有限公司,30000000,true,2024,,6000000,500000
+B002,乙电子股份有限公司,80000000,true,2024,2024-06-01,8000000,200000
+C003,丙材料有限公司,200000000,true,2019,2024-03-15,10000000,
+D004,丁食品有限公司,9000000,false,2024,,7000000,0
+",
+    )
+    .unwrap();
+    let ledger = pg.dir.join("ledger.csv");
+    std::fs::write(
+        &ledger,
+        "key,policy,amount,paid_on
+C003,xiaojuren_2023,1000000,2023-09-30
+D004,xiaojuren_2022,500000,2022-10-10
+A001,chuangxin_2021,300000,2021-03-01
+",
+    )
+    .unwrap();
+    load_tables(&pg, "programme", &set, &plain, Some(&ledger));
+    let data = example.join("data.csv");
+    let book = example.join("ledger.csv");
+    let on_file = [
+        "--data",
+        data.to_str().unwrap(),
+        "--ledger",
+        book.to_str().unwrap(),
+    ];
+    for (more, name) in [(&[][..], "listed"), (&["--all"][..], "all")] {
+        let db_out = run_both(
+            &pg,
+            "programme",
+            &set,
+            [
+                &on_file,
+                &["--ledger-table", "ledger"],
+                &[&["--as-of", "2024-12-31"][..], more].concat(),
+            ],
+            name,
+        );
+        let m = manifest(&db_out);
+        // the payments counted: three, all on or before as_of
+        assert_eq!(m["ledger_table"]["table"], "ledger");
+        assert_eq!(m["ledger_table"]["rows"], 3);
+    }
+    // a payment after as_of is not counted, and not fingerprinted
+    pg.sql(
+        "programme",
+        "INSERT INTO ledger VALUES ('A001', 'shenggui_2024', 200000, '2025-01-20');",
+    );
+    let db_out = pg.dir.join("programme").join("listed-pg");
+    let url = url(&pg, "programme");
+    let (code, said) = status(&["verify", db_out.to_str().unwrap(), "--postgres", &url]);
+    assert_eq!(code, 0, "{said}");
+    // without --ledger-table: a command-line error naming the option
+    let out = pg.dir.join("programme").join("no-ledger");
+    let (code, said) = status(&[
+        "run",
+        set.to_str().unwrap(),
+        "--postgres",
+        &url,
+        "--table",
+        "firms",
+        "--as-of",
+        "2024-12-31",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("--ledger-table"), "{said}");
+}
+
+#[test]
+fn run_postgres_stops_on_duplicate_keys_missing_columns_and_bad_connections() {
+    let pg = Cluster::start("pgchecks");
+    let set = pg.dir.join("settle");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(set.join("schema.yaml"), SETTLE_SCHEMA).unwrap();
+    std::fs::write(set.join("settle.policy"), SETTLE_POLICIES).unwrap();
+    let csv = pg.dir.join("settle.csv");
+    std::fs::write(
+        &csv,
+        "id,y,z,c,n,d\nc1,600,500,1000,-0.125,2024-03-01\nc2,600,500,,-0.135,2024-01-01\nc3,10,20,100000,-0.005,\n",
+    )
+    .unwrap();
+    load_tables(&pg, "checks", &set, &csv, None);
+    let url = url(&pg, "checks");
+    let out = pg.dir.join("checks-out");
+    let run = |table: &str, url: &str, env: &[(&str, &str)]| {
+        let (code, stdout, stderr) = mianshen_with(
+            &[
+                "run",
+                set.to_str().unwrap(),
+                "--postgres",
+                url,
+                "--table",
+                table,
+                "--as-of",
+                "2024-12-31",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            env,
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (code, stdout, stderr)
+    };
+    let (code, _, stderr) = run("firms", &url, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // a key on two rows: the run stops, nothing is written, nobody is paid
+    pg.sql(
+        "checks",
+        "CREATE TABLE twice AS SELECT * FROM firms; INSERT INTO twice SELECT * FROM firms WHERE id = 'c2';",
+    );
+    let (code, stdout, stderr) = run("twice", &url, &[]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("1 keys of `twice` are on more than one row, e.g. `c2` (2 行 rows)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a firm is never evaluated or paid twice"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "results written despite the duplicate key");
+    // an empty key is stopped too
+    pg.sql("checks", "INSERT INTO twice (id, y) VALUES ('', 5);");
+    let (code, _, stderr) = run("twice", &url, &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("1 rows of `twice` have an empty key `id`"),
+        "{stderr}"
+    );
+
+    // a column the set reads is missing, another has an inexact type
+    pg.sql(
+        "checks",
+        "CREATE TABLE partial AS SELECT * FROM firms; ALTER TABLE partial DROP COLUMN z; \
+         ALTER TABLE partial ALTER COLUMN c TYPE double precision;",
+    );
+    let (code, _, stderr) = run("partial", &url, &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "the table `partial` has no column `z`, which the set reads: expected numeric"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the column `c` of `partial` is double precision: expected numeric"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run("nosuch", &url, &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no table or view `nosuch`"), "{stderr}");
+    assert!(!out.exists());
+
+    // --table without --postgres: a command-line error, not a file run
+    let (code, said) = status(&[
+        "run",
+        set.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--table",
+        "firms",
+        "--as-of",
+        "2024-12-31",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("go with --postgres"), "{said}");
+    assert!(!out.exists());
+
+    // no server there: a clear error, exit 2
+    let (code, _, stderr) = run("firms", "postgresql://ms@127.0.0.1:1/checks", &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`127.0.0.1:1/checks`"), "{stderr}");
+    let (code, _, stderr) = run("firms", "postgresql://ms@localhost:notaport/checks", &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is not a PostgreSQL connection string"),
+        "{stderr}"
+    );
+
+    // a role that logs in with a password (SCRAM): a wrong one is refused
+    // and never shown; the right one, from PGPASSWORD, runs
+    let hba = pg.dir.join("data").join("pg_hba.conf");
+    let rest = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("local all pw scram-sha-256\n{rest}")).unwrap();
+    pg.server(&[
+        "pg_ctl",
+        "-D",
+        pg.dir.join("data").to_str().unwrap(),
+        "reload",
+    ]);
+    pg.sql(
+        "checks",
+        "SET password_encryption = 'scram-sha-256'; CREATE ROLE pw LOGIN PASSWORD 'right-one'; GRANT SELECT ON firms TO pw;",
+    );
+    let as_pw = format!(
+        "host={} port={} user=pw dbname=checks",
+        pg.dir.display(),
+        pg.port
+    );
+    let (code, _, stderr) = run("firms", &format!("{as_pw} password=wrong-one"), &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("wrong-one"),
+        "the password is shown: {stderr}"
+    );
+    // what the URL leaves out comes from PGHOST, PGPORT and PGPASSWORD
+    let port = pg.port.to_string();
+    let env = [
+        ("PGHOST", pg.dir.to_str().unwrap()),
+        ("PGPORT", port.as_str()),
+        ("PGPASSWORD", "right-one"),
+    ];
+    let (code, _, stderr) = run("firms", "user=pw dbname=checks", &env);
+    assert_eq!(code, 0, "{stderr}");
+    let m = manifest(&out);
+    assert_eq!(m["database"]["user"], "pw");
+    assert!(!std::fs::read_to_string(out.join("manifest.json"))
+        .unwrap()
+        .contains("right-one"));
 }

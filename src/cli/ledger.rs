@@ -46,7 +46,7 @@ pub fn ledger_add(out: &Path, ledger: &Path, paid_on: &str, allow_repeat: bool) 
         "记入台账前先核对 `{}` 中的结果 (verifying the results before recording their payments)",
         out.display()
     );
-    if verify(out, None, &[], None) != EXIT_OK {
+    if verify(out, None, &[], None, None) != EXIT_OK {
         eprintln!(
             "error: `{}` 的结果未通过核验, 未记入台账 (not confirmed by `mianshen verify`, so its payments are not recorded)",
             out.display()

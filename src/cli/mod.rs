@@ -7,6 +7,7 @@ mod explain;
 mod fmt;
 mod ledger;
 mod lint;
+mod pgrun;
 mod publish;
 mod run;
 mod sql;
@@ -18,6 +19,7 @@ pub use explain::{explain, ExplainArgs};
 pub use fmt::fmt;
 pub use ledger::{ledger_add, ledger_check};
 pub use lint::lint;
+pub use pgrun::{run_postgres, PgRunArgs};
 pub use publish::{publish, publish_needs_date, PublishArgs};
 pub use run::{run, RunArgs};
 pub use sql::{sql, SqlArgs};
@@ -52,6 +54,26 @@ pub(super) fn load(dir: &Path, json: bool) -> Result<PolicySet, u8> {
             LoadError::Invalid(_) => EXIT_POLICY,
         }
     })
+}
+
+/// Loads a set and keeps the policies `selection` names (`--policy`,
+/// `--only`), printing what is wrong; `Err` carries the exit status.
+pub(super) fn load_selected(
+    dir: &Path,
+    json: bool,
+    selection: &crate::select::Selection,
+) -> Result<PolicySet, u8> {
+    let mut set = load(dir, json)?;
+    if !selection.is_all() {
+        match set.program.select(selection, &dir.to_string_lossy()) {
+            Ok(p) => set.program = p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(EXIT_USAGE);
+            }
+        }
+    }
+    Ok(set)
 }
 
 pub fn parse_as_of(s: &str) -> Result<Date, u8> {

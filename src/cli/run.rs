@@ -40,22 +40,10 @@ pub fn run(args: &RunArgs) -> u8 {
             .num_threads(n.max(1))
             .build_global();
     }
-    let mut set = match load(&args.dir, args.json_errors) {
+    let set = match load_selected(&args.dir, args.json_errors, &args.selection) {
         Ok(s) => s,
         Err(c) => return c,
     };
-    if !args.selection.is_all() {
-        match set
-            .program
-            .select(&args.selection, &args.dir.to_string_lossy())
-        {
-            Ok(p) => set.program = p,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
-        }
-    }
     let opts = crate::data::ReadOptions {
         encoding: args.encoding,
     };
@@ -442,7 +430,6 @@ fn run_into(
 }
 
 fn print_run_summary(done: &RunDone, out: &Path) {
-    use crate::width::{pad_left, pad_right};
     let rows = done.rows;
     if done.files > 1 {
         println!(
@@ -462,6 +449,17 @@ fn print_run_summary(done: &RunDone, out: &Path) {
             done.firms, done.rejected_rows, done.firms, done.rejected_rows
         );
     }
+    print_policies(&done.summary, &done.caps, out);
+}
+
+/// The run's policies, one a line, each `combined` cap, and where the
+/// results are.
+pub(super) fn print_policies(
+    summary: &[crate::batch::output::PolicySummary],
+    caps: &[(String, crate::settle::CapFigures)],
+    out: &Path,
+) {
+    use crate::width::{pad_left, pad_right};
     // one line a policy: the id, five counts, two sums; the same widths for
     // the Chinese heading, the English one and the rows
     const ID: usize = 28;
@@ -492,7 +490,7 @@ fn print_run_summary(done: &RunDone, out: &Path) {
             ]
         )
     );
-    for s in &done.summary {
+    for s in summary {
         if !s.in_force {
             println!(
                 "{} 本日不在有效期内 (not in force on this date)",
@@ -523,7 +521,7 @@ fn print_run_summary(done: &RunDone, out: &Path) {
             line(&s.id, cells.each_ref().map(String::as_str))
         );
     }
-    for (label, c) in &done.caps {
+    for (label, c) in caps {
         let taken = format!("{:.2}", c.amount);
         println!(
             "合计封顶 \"{label}\": {} 户被核减 (核减 {} 项, {} 项转为不符合), 共核减 {taken} 元; {} 户上限缺失待核实 (combined \"{label}\": {} firms cut, {} decisions cut, {} turned ineligible, {taken} taken, {} firms to review (cap missing))",
@@ -538,7 +536,7 @@ fn print_run_summary(done: &RunDone, out: &Path) {
 }
 
 /// The results folder cannot be written.
-fn cannot_write(out: &Path, e: &std::io::Error) -> String {
+pub(super) fn cannot_write(out: &Path, e: &std::io::Error) -> String {
     format!(
         "无法写入结果目录 `{}` (cannot write the results): {e}",
         out.display()

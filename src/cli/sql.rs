@@ -49,19 +49,7 @@ pub fn sql(a: &SqlArgs<'_>) -> u8 {
         );
         return EXIT_OK;
     }
-    // the set's policy files again, for diagnostics at their lines (a span's
-    // file is its place among them, the schema being first in `files`)
-    let sources = Sources {
-        files: set
-            .files
-            .iter()
-            .skip(1)
-            .map(|f| {
-                let text = std::fs::read_to_string(a.dir.join(&f.path)).unwrap_or_default();
-                SourceText::new(a.dir.join(&f.path).to_string_lossy(), text)
-            })
-            .collect(),
-    };
+    let sources = sources(&set, a.dir);
     if spark {
         let diags = sql::spark_check(&set.program, &sources);
         if !diags.is_empty() {
@@ -88,5 +76,21 @@ pub fn sql(a: &SqlArgs<'_>) -> u8 {
             print_diags(&diags, a.json_errors);
             EXIT_POLICY
         }
+    }
+}
+
+/// The set's policy files again, for diagnostics at their lines (a span's
+/// file is its place among them, the schema being first in `files`).
+pub(super) fn sources(set: &crate::load::PolicySet, dir: &Path) -> Sources {
+    Sources {
+        files: set
+            .files
+            .iter()
+            .skip(1)
+            .map(|f| {
+                let text = std::fs::read_to_string(dir.join(&f.path)).unwrap_or_default();
+                SourceText::new(dir.join(&f.path).to_string_lossy(), text)
+            })
+            .collect(),
     }
 }

@@ -11,6 +11,7 @@ pub fn verify(
     policies: Option<&Path>,
     data: &[crate::data::Input],
     ledger: Option<&Path>,
+    postgres: Option<&str>,
 ) -> u8 {
     let recorded = match crate::report::Recorded::read(out, policies, data, ledger) {
         Ok(r) => r,
@@ -19,6 +20,15 @@ pub fn verify(
             return EXIT_USAGE;
         }
     };
+    if recorded.database.is_some() {
+        return verify_database(out, &recorded, postgres);
+    }
+    if postgres.is_some() {
+        eprintln!(
+            "error: 这次运行读的是数据文件, 不是数据库: 核验不用 --postgres (the run read data files, not a database: verify it without --postgres)"
+        );
+        return EXIT_USAGE;
+    }
     let manifest_path = &recorded.manifest_path;
     let crate::report::Changes {
         changed,
@@ -26,24 +36,9 @@ pub fn verify(
         ..
     } = recorded.changes();
     if !changed.is_empty() {
-        println!(
-            "未通过核验: 输入与 {} 记录的运行不符 (not verified: the inputs differ from the run recorded in it)",
-            manifest_path.display()
-        );
-        for c in &changed {
-            println!("  {c}");
-        }
-        return EXIT_POLICY;
+        return inputs_differ(manifest_path, &changed);
     }
-    // replay into a scratch directory beside the results
-    let replay = out.with_file_name(format!(
-        ".{}.verify-{}",
-        out.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&replay);
+    let replay = replay_dir(out);
     let args = RunArgs {
         dir: recorded.dir.clone(),
         data: recorded.inputs(),
@@ -78,8 +73,8 @@ pub fn verify(
         let mut b = std::fs::read(replay.join(f)).unwrap_or_default();
         if f == "manifest.json" && ledger_changed.is_some() {
             // the ledger's own hash and counts differ, by design
-            a = without_ledger(&a);
-            b = without_ledger(&b);
+            a = without(&a, "ledger");
+            b = without(&b, "ledger");
         }
         if a != b {
             differ.push(first_difference(f, &a, &b));
@@ -118,12 +113,121 @@ pub fn verify(
     }
 }
 
-/// manifest.json without its `ledger` entry.
-fn without_ledger(bytes: &[u8]) -> Vec<u8> {
+/// Not verified: the inputs are not the run's (each difference listed).
+fn inputs_differ(manifest_path: &Path, changed: &[String]) -> u8 {
+    println!(
+        "未通过核验: 输入与 {} 记录的运行不符 (not verified: the inputs differ from the run recorded in it)",
+        manifest_path.display()
+    );
+    for c in changed {
+        println!("  {c}");
+    }
+    EXIT_POLICY
+}
+
+/// A scratch directory beside the results, for the replay.
+fn replay_dir(out: &Path) -> std::path::PathBuf {
+    let replay = out.with_file_name(format!(
+        ".{}.verify-{}",
+        out.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&replay);
+    replay
+}
+
+/// `verify OUT --postgres URL` of a run in a database: the same set run
+/// again against the database, every result file compared (the manifest
+/// without the address of the database, which may be reached otherwise;
+/// the table's fingerprint is compared).
+// serde_json's `value["key"]` gives `Null` for what is absent; it never panics
+#[allow(clippy::indexing_slicing)]
+fn verify_database(out: &Path, recorded: &crate::report::Recorded, postgres: Option<&str>) -> u8 {
+    let (table, place) = recorded.database.clone().unwrap_or_default();
+    let Some(url) = postgres else {
+        eprintln!(
+            "error: 未核验: 这次运行读的是数据库 {place} 中的表 `{table}`, 重放须连接同一数据库: 请用 `mianshen verify {out} --postgres URL` (not verified: the run read the table `{table}` in the database {place}; a replay needs that database: `mianshen verify {out} --postgres URL`)",
+            out = out.display()
+        );
+        return EXIT_USAGE;
+    };
+    let changes = recorded.changes();
+    if !changes.changed.is_empty() {
+        return inputs_differ(&recorded.manifest_path, &changes.changed);
+    }
+    let replay = replay_dir(out);
+    let m = &recorded.manifest;
+    let args = PgRunArgs {
+        dir: recorded.dir.clone(),
+        url: url.to_string(),
+        table: table.clone(),
+        ledger_table: m["ledger_table"]["table"].as_str().map(str::to_string),
+        as_of: recorded.as_of.clone(),
+        out: replay.clone(),
+        all: recorded.all,
+        json_errors: false,
+        timings: false,
+        quiet: true,
+        selection: crate::select::Selection::from_json(
+            m.get("selection").unwrap_or(&serde_json::Value::Null),
+        ),
+    };
+    let code = run_postgres(&args);
+    if code != EXIT_OK {
+        let _ = std::fs::remove_dir_all(&replay);
+        println!(
+            "未通过核验: 重放未能完成, 退出码 {code} (not verified: the replay did not complete)"
+        );
+        return EXIT_POLICY;
+    }
+    let mut differ = Vec::new();
+    let mut table_changed = false;
+    for f in crate::report::RESULT_FILES {
+        let mut a = std::fs::read(out.join(f)).unwrap_or_default();
+        let mut b = std::fs::read(replay.join(f)).unwrap_or_default();
+        if f == "manifest.json" {
+            let fingerprint = |bytes: &[u8]| {
+                serde_json::from_slice::<serde_json::Value>(bytes)
+                    .map(|v| v["table"]["sha256"].clone())
+                    .unwrap_or_default()
+            };
+            table_changed = fingerprint(&a) != fingerprint(&b);
+            a = without(&a, "database");
+            b = without(&b, "database");
+        }
+        if a != b {
+            differ.push(first_difference(f, &a, &b));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&replay);
+    if differ.is_empty() {
+        println!(
+            "通过核验: 对数据库重放, 结果逐字节相同 (verified: a replay against the database gives byte-identical results): {}",
+            crate::report::RESULT_FILES.join(", ")
+        );
+        return EXIT_OK;
+    }
+    if table_changed {
+        println!(
+            "未通过核验: 表 `{table}` 的数据在运行后有变更 (指纹不同), 重放结果不同 (not verified: the rows of `{table}` have changed since the run, its fingerprint differs, and the replay differs)"
+        );
+    } else {
+        println!("未通过核验: 重放结果与记录的结果不同 (not verified: the replay differs from the recorded results)");
+    }
+    for d in &differ {
+        println!("  {d}");
+    }
+    EXIT_POLICY
+}
+
+/// manifest.json without its entry `key`.
+fn without(bytes: &[u8], key: &str) -> Vec<u8> {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(mut m) => {
             if let Some(o) = m.as_object_mut() {
-                o.remove("ledger");
+                o.remove(key);
             }
             serde_json::to_vec(&m).unwrap_or_default()
         }

@@ -45,6 +45,9 @@ impl Run {
             });
         }
         let recorded = Recorded::read(out, policies, data, None)?;
+        if let Some((table, place)) = recorded.database.clone() {
+            return Err(PublishError::InDatabase { table, place });
+        }
         let changes = recorded.changes();
         if !changes.changed.is_empty() {
             return Err(PublishError::Changed(changes.changed));

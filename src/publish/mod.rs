@@ -59,6 +59,8 @@ pub enum PublishError {
     Incomplete { out: PathBuf, missing: Vec<String> },
     #[error("{0}")]
     Recorded(#[from] crate::report::RecordedError),
+    #[error("这次运行读的是数据库 {place} 中的表 `{table}`, 公示尚不支持数据库中的运行; 可先导出为文件再运行 (the run read the table `{table}` in the database {place}: publishing a run in a database is not supported yet; export the table and run on the file)")]
+    InDatabase { table: String, place: String },
     #[error("the inputs differ from the run recorded in manifest.json (输入与运行清单不符):\n  {}", .0.join("\n  "))]
     Changed(Vec<String>),
     #[error("the result files do not agree with the run (结果文件与运行不符):\n  {}", .0.join("\n  "))]

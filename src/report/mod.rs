@@ -293,22 +293,17 @@ pub struct RunRecord<'a> {
     pub selection: Option<&'a crate::select::Selection>,
 }
 
-/// manifest.json: engine version, as_of, input hashes and the counts.
-pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
-    let (mut eligible, mut review, mut ineligible) = (0u64, 0u64, 0u64);
-    for s in r.summary {
-        eligible += s.eligible;
-        review += s.review;
-        ineligible += s.ineligible;
-    }
-    let files: Vec<serde_json::Value> = r
-        .set
-        .files
+/// The policy files of a run's set, each with its SHA-256.
+fn policy_files(set: &PolicySet) -> Vec<serde_json::Value> {
+    set.files
         .iter()
         .map(|f| serde_json::json!({ "path": f.path, "sha256": f.sha256 }))
-        .collect();
-    let policies: Vec<serde_json::Value> = r
-        .summary
+        .collect()
+}
+
+/// What settlement noted of each policy's budget.
+fn policy_notes(summary: &[PolicySummary]) -> Vec<serde_json::Value> {
+    summary
         .iter()
         .map(|s| {
             serde_json::json!({
@@ -319,7 +314,25 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
                 "allocation_error": s.note.error,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Decisions eligible, to review and ineligible, over every policy.
+fn outcome_counts(summary: &[PolicySummary]) -> (u64, u64, u64) {
+    let (mut eligible, mut review, mut ineligible) = (0u64, 0u64, 0u64);
+    for s in summary {
+        eligible += s.eligible;
+        review += s.review;
+        ineligible += s.ineligible;
+    }
+    (eligible, review, ineligible)
+}
+
+/// manifest.json: engine version, as_of, input hashes and the counts.
+pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
+    let (eligible, review, ineligible) = outcome_counts(r.summary);
+    let files = policy_files(r.set);
+    let policies = policy_notes(r.summary);
     let data: Vec<serde_json::Value> = r
         .data
         .iter()
@@ -399,9 +412,69 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
 }
 
 /// Writes manifest.json.
-pub fn write_manifest(r: &RunRecord<'_>, mut out: impl Write) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(&manifest(r)).map_err(std::io::Error::other)?;
+pub fn write_manifest(r: &RunRecord<'_>, out: impl Write) -> std::io::Result<()> {
+    write_json(&manifest(r), out)
+}
+
+/// A manifest, pretty-printed, with a final newline.
+fn write_json(value: &serde_json::Value, mut out: impl Write) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
     out.write_all(text.as_bytes())?;
     out.write_all(b"\n")?;
     out.flush()
+}
+
+/// What the manifest records about a run in a database
+/// (`run --postgres`): the database and the tables' fingerprints instead
+/// of data files.
+pub struct DatabaseRecord<'a> {
+    pub set: &'a PolicySet,
+    pub policy_dir: &'a str,
+    pub as_of: crate::date::Date,
+    pub all: bool,
+    pub database: &'a crate::sql::database::Place,
+    pub table: &'a crate::sql::database::Fingerprint,
+    pub ledger: Option<&'a crate::sql::database::Fingerprint>,
+    pub decisions: u64,
+    pub summary: &'a [PolicySummary],
+    pub warnings: &'a [String],
+    pub selection: Option<&'a crate::select::Selection>,
+}
+
+/// manifest.json of a run in a database.
+pub fn database_manifest(r: &DatabaseRecord<'_>) -> serde_json::Value {
+    let (eligible, review, ineligible) = outcome_counts(r.summary);
+    let mut manifest = serde_json::json!({
+        "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
+        "as_of": r.as_of.to_string(),
+        "all": r.all,
+        "policy_set": { "dir": r.policy_dir, "files": policy_files(r.set) },
+        "database": r.database.to_json(),
+        "table": r.table.to_json(),
+        "ledger_table": r.ledger.map(|l| l.to_json()),
+        "counts": {
+            "rows": r.table.rows,
+            "firms": r.table.rows,
+            "rejected_rows": 0,
+            "rejects": 0,
+            "conflicts": 0,
+            "policies": r.summary.len(),
+            "policies_in_force": r.summary.iter().filter(|s| s.in_force).count(),
+            "decisions": r.decisions,
+            "eligible": eligible,
+            "review": review,
+            "ineligible": ineligible,
+        },
+        "policies": policy_notes(r.summary),
+        "warnings": r.warnings,
+    });
+    if let (Some(sel), Some(map)) = (r.selection, manifest.as_object_mut()) {
+        map.insert("selection".into(), sel.to_json());
+    }
+    manifest
+}
+
+/// Writes manifest.json of a run in a database.
+pub fn write_database_manifest(r: &DatabaseRecord<'_>, out: impl Write) -> std::io::Result<()> {
+    write_json(&database_manifest(r), out)
 }

@@ -28,6 +28,9 @@ pub struct Recorded {
     pub as_of: String,
     pub all: bool,
     pub encoding: Encoding,
+    /// A run in a database (`run --postgres`): its table, and the database
+    /// as said to people; it read no data file.
+    pub database: Option<(String, String)>,
 }
 
 /// What differs between the recorded inputs and the files found now.
@@ -67,8 +70,22 @@ impl Recorded {
         let dir = policies
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(text(&manifest["policy_set"]["dir"])));
+        let database = manifest["database"].as_object().map(|d| {
+            let port = d
+                .get("port")
+                .and_then(|p| p.as_u64())
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            let place = format!(
+                "`{}{port}/{}`",
+                text(&manifest["database"]["host"]),
+                text(&manifest["database"]["dbname"])
+            );
+            (text(&manifest["table"]["table"]), place)
+        });
         // the data files as recorded: a list, or one file (older manifests)
         let recorded: Vec<(Input, String)> = match &manifest["data"] {
+            _ if database.is_some() => Vec::new(),
             serde_json::Value::Array(files) => files
                 .iter()
                 .map(|f| {
@@ -118,6 +135,7 @@ impl Recorded {
             as_of: text(&manifest["as_of"]),
             all: manifest["all"].as_bool().unwrap_or(false),
             encoding,
+            database,
             dir,
             data,
             manifest,

@@ -10,6 +10,7 @@
 //! express exactly is refused with a diagnostic at its line, never compiled
 //! to SQL that computes something else.
 
+pub mod database;
 pub mod ddl;
 pub mod expr;
 mod policy;
@@ -42,12 +43,48 @@ pub fn table_name(t: &str) -> String {
     t.split('.').map(ident).collect::<Vec<_>>().join(".")
 }
 
-/// The PostgreSQL script for `program`, or every construct it refuses.
+/// The PostgreSQL script for `program`, or every construct it refuses:
+/// [`Script::text`] of [`compile`].
 pub fn postgres(
     program: &Program,
     sources: &Sources,
     opts: &SqlOptions<'_>,
 ) -> Result<String, Vec<Diagnostic>> {
+    compile(program, sources, opts).map(|s| s.text())
+}
+
+/// The compiled script in its parts, as `mianshen run --postgres` sends
+/// them: the statements that compute (in a transaction), then the two
+/// `COPY … TO STDOUT` whose output is decisions.csv and summary.csv.
+pub struct Script {
+    /// Comment lines: what the script is and how to run it.
+    pub head: String,
+    /// Every statement before the results: the session's functions,
+    /// `ms_firm`, `ms_pair`, settlement. Runs inside a transaction.
+    pub body: String,
+    /// `COPY (…) TO STDOUT WITH (FORMAT csv, HEADER)`: decisions.csv.
+    pub decisions: String,
+    /// The same for summary.csv.
+    pub summary: String,
+}
+
+impl Script {
+    /// The whole script, as `mianshen sql` prints it: `BEGIN`, the body,
+    /// the two `COPY`s, `COMMIT`.
+    pub fn text(&self) -> String {
+        format!(
+            "{}BEGIN;\n{}{}{}COMMIT;\n",
+            self.head, self.body, self.decisions, self.summary
+        )
+    }
+}
+
+/// The script for `program` in its parts, or every construct it refuses.
+pub fn compile(
+    program: &Program,
+    sources: &Sources,
+    opts: &SqlOptions<'_>,
+) -> Result<Script, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let schema = &program.schema;
     let schema_file = Diagnostic::in_file;
@@ -223,14 +260,18 @@ pub fn postgres(
     firm_cols.extend(cap_cols);
     let mut raw_cols = vec!["t.*".to_string()];
     raw_cols.extend(paid_cols);
-    let mut out = String::new();
-    out += &format!(
+    let head = format!(
         "-- mianshen sql (PostgreSQL): decisions and summary of a run as SQL\n\
          -- policy set: {} policies; firm table {table}; as_of {}\n\
          -- run with: psql -X -q -v ON_ERROR_STOP=1 -f THIS_FILE > results.csv\n\
-         -- prints decisions.csv, then summary.csv (each with its header)\n\
-         BEGIN;\n\
-         SET LOCAL client_min_messages = warning;\n\
+         -- prints decisions.csv, then summary.csv (each with its header)\n",
+        program.policies.len(),
+        opts.as_of
+            .map_or("from the setting mianshen.as_of".to_string(), |d| d
+                .to_string()),
+    );
+    let mut body = format!(
+        "SET LOCAL client_min_messages = warning;\n\
          -- the engine's decimal arithmetic (28 digits, half to even), exactly\n\
          {}\
          CREATE TEMP TABLE ms_firm ON COMMIT DROP AS\n\
@@ -238,24 +279,24 @@ pub fn postgres(
          FROM (SELECT {} FROM {table} t) f\n  {};\n\
          CREATE TEMP TABLE ms_pair (key text, policy text, pos integer, outcome text, amount numeric, funded numeric,\n\
          \x20 reasons text[], limit_n numeric, limit_d date, alloc_n numeric, alloc_d date) ON COMMIT DROP;\n",
-        program.policies.len(),
-        opts.as_of
-            .map_or("from the setting mianshen.as_of".to_string(), |d| d.to_string()),
         expr::FUNCTIONS,
         firm_cols.join(",\n  "),
         raw_cols.join(",\n  "),
         firm_steps.join("\n  "),
     );
     for i in inserts {
-        out += &i;
+        body += &i;
     }
-    out += &settle::exclusive(program, opts.all);
-    out += &settle::combined(program, &key);
-    out += &settle::limits(program);
-    out += &settle::budgets(program);
-    out += &settle::results(program, &as_of, opts.all);
-    out += "COMMIT;\n";
-    Ok(out)
+    body += &settle::exclusive(program, opts.all);
+    body += &settle::combined(program, &key);
+    body += &settle::limits(program);
+    body += &settle::budgets(program);
+    Ok(Script {
+        head,
+        body,
+        decisions: settle::decisions(opts.all),
+        summary: settle::summary(program, &as_of),
+    })
 }
 
 /// `--dialect spark`: every construct whose arithmetic Spark's `DECIMAL`

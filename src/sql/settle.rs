@@ -159,13 +159,22 @@ pub fn budgets(program: &Program) -> String {
     out
 }
 
-/// decisions.csv and summary.csv, as `COPY … TO STDOUT` in CSV.
-pub fn results(program: &Program, as_of: &str, all: bool) -> String {
+/// decisions.csv, as `COPY … TO STDOUT` in CSV.
+pub fn decisions(all: bool) -> String {
     let filter = if all {
         ""
     } else {
         " WHERE outcome <> 'ineligible'"
     };
+    format!(
+        "COPY (SELECT key, policy, outcome, round(amount, 2)::text AS amount, round(funded, 2)::text AS funded,\n\
+         \x20            NULLIF(array_to_string(reasons, '; '), '') AS reasons\n\
+         \x20     FROM ms_pair{filter} ORDER BY key COLLATE \"C\", policy COLLATE \"C\") TO STDOUT WITH (FORMAT csv, HEADER);\n"
+    )
+}
+
+/// summary.csv, as `COPY … TO STDOUT` in CSV.
+pub fn summary(program: &Program, as_of: &str) -> String {
     let mut rows = Vec::new();
     for (i, p) in program.policies.iter().enumerate() {
         let in_force = match p.valid {
@@ -183,10 +192,7 @@ pub fn results(program: &Program, as_of: &str, all: bool) -> String {
         ));
     }
     format!(
-        "COPY (SELECT key, policy, outcome, round(amount, 2)::text AS amount, round(funded, 2)::text AS funded,\n\
-         \x20            NULLIF(array_to_string(reasons, '; '), '') AS reasons\n\
-         \x20     FROM ms_pair{filter} ORDER BY key COLLATE \"C\", policy COLLATE \"C\") TO STDOUT WITH (FORMAT csv, HEADER);\n\
-         COPY (SELECT s.id AS policy, s.title, CASE WHEN s.in_force THEN 'true' ELSE 'false' END AS in_force,\n\
+        "COPY (SELECT s.id AS policy, s.title, CASE WHEN s.in_force THEN 'true' ELSE 'false' END AS in_force,\n\
          \x20            CASE WHEN s.in_force THEN (SELECT count(*) FROM ms_firm) ELSE 0 END AS evaluated,\n\
          \x20            coalesce(t.eligible, 0) AS eligible,\n\
          \x20            CASE WHEN s.in_force THEN (SELECT count(*) FROM ms_firm) ELSE 0 END - coalesce(t.eligible, 0) - coalesce(t.review, 0) AS ineligible,\n\

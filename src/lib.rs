@@ -6,7 +6,11 @@
 //! A run applies exactly the data rules of `mianshen run`: unreadable rows
 //! and every row of a repeated key come back as [`Reject`]s, never paid; each
 //! decision carries its [`Reason`]s by kind; every failure is a typed error
-//! ([`LoadError`], [`RunError`]), never an empty result.
+//! ([`LoadError`], [`RunError`]), never an empty result. Each stage's error
+//! is also a [`miette::Diagnostic`] with a code of its own
+//! (`mianshen::data::unreadable`, `mianshen::run::rows_out_of_order`, …;
+//! a wrapped error keeps its stage's code), and a policy set that does not
+//! check gives every problem found as a related diagnostic.
 //!
 //! ```
 //! use mianshen::{Date, Engine, Outcome, Reason};

@@ -30,17 +30,19 @@ pub struct SetFile {
 }
 
 /// Why a policy set did not load, with every problem found.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
     /// Its files could not be read: the folder is not there or not a
     /// folder, a file or folder cannot be read, or it holds no policy file
     /// (a problem of the command line or the disk, exit status 2).
     #[error("the policy set cannot be read ({} problems)", .0.len())]
-    Unreadable(Vec<Diagnostic>),
+    #[diagnostic(code(mianshen::load::unreadable))]
+    Unreadable(#[related] Vec<Diagnostic>),
     /// It was read but does not check: the schema, the syntax, names or
     /// types (a problem of the policies, exit status 1).
     #[error("the policy set does not check ({} problems)", .0.len())]
-    Invalid(Vec<Diagnostic>),
+    #[diagnostic(code(mianshen::load::invalid))]
+    Invalid(#[related] Vec<Diagnostic>),
 }
 
 impl LoadError {

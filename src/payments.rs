@@ -35,19 +35,23 @@ pub struct RunPayments {
 }
 
 /// Why a run's payments were not added.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum AddError {
     #[error("无法读取 `{}` 中的运行结果 (cannot read the results): {message}", dir.display())]
+    #[diagnostic(code(mianshen::ledger_add::results))]
     Results { dir: PathBuf, message: String },
     #[error("{0}")]
+    #[diagnostic(transparent)]
     Ledger(#[from] LedgerError),
     #[error("本次结果已记入台账: 第 {first} 至 {last} 行, 兑付日期 {paid_on}; 每笔兑付只记一次 (this run was already added to the ledger: lines {first} to {last}, paid on {paid_on}; a payment is recorded once)")]
+    #[diagnostic(code(mianshen::ledger_add::already_added))]
     AlreadyAdded {
         first: u64,
         last: u64,
         paid_on: String,
     },
     #[error("本次有 {count} 笔兑付在台账中已按同一政策兑付过, 第一笔是 `{key}` 的 `{policy}` (第 {line} 行): 再记入就会重复兑付; 若该政策确实可再次兑付同一企业, 请加 --allow-repeat ({count} of the run's payments are already in the ledger under the same policy, first `{key}` under `{policy}` on line {line}: adding them would pay twice. If the policy really pays the same firm again, add with --allow-repeat)")]
+    #[diagnostic(code(mianshen::ledger_add::paid_before))]
     PaidBefore {
         count: usize,
         key: String,
@@ -55,10 +59,13 @@ pub enum AddError {
         line: u64,
     },
     #[error("--paid-on {paid_on} 不晚于该次运行的 as_of {as_of}: 否则重放时会把本次兑付也算进去; 请给出实际付款日期 (--paid-on {paid_on} is not after the run's as_of {as_of}: a replay of the run would then count its own payments; give the date the money is paid)")]
+    #[diagnostic(code(mianshen::ledger_add::paid_on_too_early))]
     PaidOnTooEarly { paid_on: Date, as_of: Date },
     #[error("台账正在写入: 另一个 `ledger add` 持有锁 `{}`; 如果并没有在运行, 说明锁已过期, 删除后重新记入 (another `ledger add` holds the lock; if none is running, the lock is stale: remove it and add again)", path.display())]
+    #[diagnostic(code(mianshen::ledger_add::locked))]
     Locked { path: PathBuf },
     #[error("无法写入台账 `{}` (cannot write the ledger): {source}", path.display())]
+    #[diagnostic(code(mianshen::ledger_add::write))]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -237,6 +237,53 @@ fn several_files_fail_with_typed_errors() {
         engine.run_files(&[], as_of(), false),
         Err(RunError::NoData)
     ));
+    // a wrapped stage error keeps its own code: the data stage's, not the run's
+    use miette::Diagnostic;
+    sources.pop();
+    sources.push(mianshen::Source::of("科技", case.join("no-such.csv")));
+    let unreadable = engine.run_files(&sources, as_of(), false).unwrap_err();
+    assert_eq!(
+        unreadable.code().map(|c| c.to_string()).as_deref(),
+        Some("mianshen::data::unreadable")
+    );
+}
+
+#[test]
+fn a_set_that_does_not_check_is_one_diagnostic_per_problem() {
+    use miette::Diagnostic;
+    let dir = std::env::temp_dir().join(format!("mianshen-library-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/schema.yaml"),
+        dir.join("schema.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad.policy"),
+        "policy bad {\n    title \"坏\"\n    require \"一\" employeez >= 1\n    require \"二\" revenu > 0\n}\n",
+    )
+    .unwrap();
+    let err = match Engine::load(&dir) {
+        Err(e) => e,
+        Ok(_) => panic!("a set naming unknown fields loaded"),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        err.code().map(|c| c.to_string()).as_deref(),
+        Some("mianshen::load::invalid")
+    );
+    let related: Vec<String> = err
+        .related()
+        .expect("the problems")
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(related.len(), err.diagnostics().len());
+    assert!(related.len() >= 2, "{related:?}");
+    assert!(
+        related.iter().any(|d| d.contains("employeez")),
+        "{related:?}"
+    );
 }
 
 #[test]

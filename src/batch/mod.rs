@@ -545,26 +545,35 @@ fn order_value(v: V<'_>) -> Option<OrderValue> {
 /// let b = engine.firm_on_row(3, &[("uscc", "91420112MAW4G4L943")]).unwrap();
 /// let err = engine.run(&[a, b], Date::parse_iso("2024-12-31").unwrap(), false).unwrap_err();
 /// assert!(matches!(err, RunError::RowsOutOfOrder { row: 3, after: 5 }));
+/// // every stage's error is a miette diagnostic with a code of its own
+/// use miette::Diagnostic;
+/// assert_eq!(err.code().unwrap().to_string(), "mianshen::run::rows_out_of_order");
 /// # Ok::<(), mianshen::LoadError>(())
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RunError {
     #[error("{0}")]
+    #[diagnostic(transparent)]
     Data(#[from] crate::data::DataError),
     #[error("{0}")]
+    #[diagnostic(code(mianshen::run::io))]
     Io(#[from] std::io::Error),
     /// The policy set reads prior payments (`paid`, `last_paid`) and the run
     /// was given no ledger.
     #[error("{0}")]
+    #[diagnostic(code(mianshen::run::ledger_required))]
     LedgerRequired(String),
     /// A run over data files was given none.
     #[error("没有给出数据文件, 请用 --data FILE 给出企业数据 (no data file given: give the firm data with --data FILE)")]
+    #[diagnostic(code(mianshen::run::no_data))]
     NoData,
     /// The same data file given twice to one run, as named the second time.
     #[error("`{0}` 给了两次, 每个数据文件只给一次 (`{0}` is given twice: give each file once)")]
+    #[diagnostic(code(mianshen::run::given_twice))]
     GivenTwice(String),
     /// Records given to a run in memory must have rising row numbers.
     #[error("记录的行号须递增: 第 {row} 行排在第 {after} 行之后 (record rows must rise: row {row} comes after row {after})")]
+    #[diagnostic(code(mianshen::run::rows_out_of_order))]
     RowsOutOfOrder { row: u64, after: u64 },
 }
 

@@ -127,40 +127,50 @@ pub struct Reject {
 }
 
 /// A data file that cannot be read at all (as opposed to rows that are rejected).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DataError {
     #[error("无法读取数据文件 `{}` (cannot read the data file): {source}", path.display())]
+    #[diagnostic(code(mianshen::data::unreadable))]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("`{}` 没有表头: 文件是空的 (no header: the file is empty)", path.display())]
+    #[diagnostic(code(mianshen::data::no_header))]
     NoHeader { path: PathBuf },
     #[error(
         "`{}` 无法作为 Excel 工作簿读取: {message}; 请在 Excel 中重新保存, CSV 文件请以 `.csv` 结尾 (cannot be read as an Excel workbook: save it again from Excel, or give a CSV file a `.csv` ending)",
         path.display()
     )]
+    #[diagnostic(code(mianshen::data::not_a_workbook))]
     NotAWorkbook { path: PathBuf, message: String },
     #[error(
         "`{}`: 不读取 `.{ending}` 格式的表格, 请另存为 Excel 工作簿 (.xlsx) 或 CSV (spreadsheets ending in `.{ending}` are not read; save it as .xlsx or CSV)",
         path.display()
     )]
+    #[diagnostic(code(mianshen::data::sheet_not_read))]
     SheetNotRead { path: PathBuf, ending: String },
     #[error("`{}` 中没有工作表 (no worksheet)", path.display())]
+    #[diagnostic(code(mianshen::data::no_worksheet))]
     NoWorksheet { path: PathBuf },
     #[error("`{}` 没有表头: 第一个工作表 `{sheet}` 是空的 (no header: its first worksheet is empty)", path.display())]
+    #[diagnostic(code(mianshen::data::empty_sheet))]
     EmptySheet { path: PathBuf, sheet: String },
     #[error("`{}`:{line}: 无法读取表头 (cannot read the header): {message}", path.display())]
+    #[diagnostic(code(mianshen::data::bad_header))]
     BadHeader {
         path: PathBuf,
         line: u64,
         message: String,
     },
     #[error("`{}`:1: 表头不是有效的 UTF-8, 请试试 --encoding gb18030 (the header is not valid UTF-8; try --encoding gb18030)", path.display())]
+    #[diagnostic(code(mianshen::data::header_not_utf8))]
     HeaderNotUtf8 { path: PathBuf },
     #[error("`{}`:1: 表头也不是有效的 GB18030 文本, 这是 CSV 文件吗? 可试 --encoding utf8 (the header is not valid GB18030 text either; is this a CSV file? try --encoding utf8)", path.display())]
+    #[diagnostic(code(mianshen::data::header_not_gb18030))]
     HeaderNotGb18030 { path: PathBuf },
     #[error("`{}` 没有主键字段 `{key}` 的列, 请把其中一列命名为 {names} (no column for the key field `{key}`; name one {names})", path.display())]
+    #[diagnostic(code(mianshen::data::no_key_column))]
     NoKeyColumn {
         path: PathBuf,
         key: String,
@@ -171,6 +181,7 @@ pub enum DataError {
         "`{}`:1: 第 {first_at} 列 `{first}` 和第 {second_at} 列 `{second}` 都对应字段 `{field}` (columns {} and {} both name the field `{field}`)",
         path.display(), ordinal(*first_at, first), ordinal(*second_at, second)
     )]
+    #[diagnostic(code(mianshen::data::ambiguous_columns))]
     AmbiguousColumns {
         path: PathBuf,
         field: String,

@@ -51,25 +51,34 @@ pub struct Options {
 }
 
 /// Why a results folder is not published.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PublishError {
     #[error("`{}` is not a results folder: it holds none of the result files (不是运行结果目录)", .0.display())]
+    #[diagnostic(code(mianshen::publish::not_a_results_folder))]
     NotAResultsFolder(PathBuf),
     #[error("the results folder `{}` is incomplete (结果目录不完整): {} missing", out.display(), missing.join(", "))]
+    #[diagnostic(code(mianshen::publish::incomplete))]
     Incomplete { out: PathBuf, missing: Vec<String> },
     #[error("{0}")]
+    #[diagnostic(transparent)]
     Recorded(#[from] crate::report::RecordedError),
     #[error("这次运行读的是数据库 {place} 中的表 `{table}`, 公示尚不支持数据库中的运行; 可先导出为文件再运行 (the run read the table `{table}` in the database {place}: publishing a run in a database is not supported yet; export the table and run on the file)")]
+    #[diagnostic(code(mianshen::publish::in_database))]
     InDatabase { table: String, place: String },
     #[error("the inputs differ from the run recorded in manifest.json (输入与运行清单不符):\n  {}", .0.join("\n  "))]
+    #[diagnostic(code(mianshen::publish::changed))]
     Changed(Vec<String>),
     #[error("the result files do not agree with the run (结果文件与运行不符):\n  {}", .0.join("\n  "))]
+    #[diagnostic(code(mianshen::publish::mismatch))]
     Mismatch(Vec<String>),
     #[error("{0}")]
+    #[diagnostic(transparent)]
     Run(#[from] crate::batch::RunError),
     #[error("{0}")]
+    #[diagnostic(transparent)]
     Data(#[from] crate::data::DataError),
     #[error("cannot write the published files: {0}")]
+    #[diagnostic(code(mianshen::publish::io))]
     Io(#[from] std::io::Error),
 }
 

@@ -8,11 +8,13 @@ use crate::data::{Encoding, Input};
 use crate::load::PolicySet;
 
 /// Why a results folder cannot be read as a run.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RecordedError {
     #[error("无法读取运行清单 `{}` (cannot read the manifest): {message}", path.display())]
+    #[diagnostic(code(mianshen::results::manifest))]
     Manifest { path: PathBuf, message: String },
     #[error("数据文件个数不符: 该次运行读了 {recorded} 个数据文件, 请按原顺序全部用 --data 给出, 或都不给 (the run read {recorded} data files; give all of them with --data, in the same order, or none)")]
+    #[diagnostic(code(mianshen::results::data_count))]
     DataCount { recorded: usize },
 }
 

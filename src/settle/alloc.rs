@@ -26,21 +26,26 @@ pub enum OrderValue {
 }
 
 /// Money that cannot be shared out exactly in cents.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub enum AllocError {
     #[error("预算 `{0}` 超过两位小数 (budget `{0}` has more than 2 decimal places)")]
+    #[diagnostic(code(mianshen::settle::budget_not_cents))]
     BudgetNotCents(Decimal),
     #[error("预算 `{0}` 为负数 (budget `{0}` is negative)")]
+    #[diagnostic(code(mianshen::settle::negative_budget))]
     NegativeBudget(Decimal),
     #[error("企业 `{key}` 的金额 `{amount}` 超过两位小数 (amount `{amount}` of firm `{key}` has more than 2 decimal places)")]
+    #[diagnostic(code(mianshen::settle::amount_not_cents))]
     AmountNotCents { key: String, amount: Decimal },
     #[error(
         "企业 `{key}` 的金额 `{amount}` 为负数 (amount `{amount}` of firm `{key}` is negative)"
     )]
+    #[diagnostic(code(mianshen::settle::negative_amount))]
     NegativeAmount { key: String, amount: Decimal },
     #[error(
         "金额与预算过大, 无法精确分配 (amounts and budget are too large to share out exactly)"
     )]
+    #[diagnostic(code(mianshen::settle::too_large))]
     TooLarge,
 }
 

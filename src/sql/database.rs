@@ -23,22 +23,27 @@ use crate::program::Program;
 use crate::schema::FieldType;
 
 /// Why a run in the database did not complete.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DbError {
     #[error("`--postgres {url}` 不是 PostgreSQL 的连接串 (is not a PostgreSQL connection string): {message}; 例如 (e.g.) postgresql://user@localhost:5432/mydb")]
+    #[diagnostic(code(mianshen::database::url))]
     Url { url: String, message: String },
     #[error("无法连接数据库 {place} (cannot connect to the database): {message}")]
+    #[diagnostic(code(mianshen::database::connect))]
     Connect { place: String, message: String },
     /// The table is not what the set reads: each problem, said for people.
     #[error("{}", .0.join("\n"))]
+    #[diagnostic(code(mianshen::database::table))]
     Table(Vec<String>),
     #[error("数据库在{what}时出错 (the database failed {what_en}): {message}")]
+    #[diagnostic(code(mianshen::database::query))]
     Query {
         what: &'static str,
         what_en: &'static str,
         message: String,
     },
     #[error("{0}")]
+    #[diagnostic(code(mianshen::database::io))]
     Io(#[from] std::io::Error),
 }
 

@@ -39,24 +39,29 @@ pub struct Payment {
 }
 
 /// A ledger row that cannot be read, or a ledger that is not one.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LedgerError {
     #[error("无法读取兑付台账 `{}` (cannot read the ledger): {source}", path.display())]
+    #[diagnostic(code(mianshen::ledger::unreadable))]
     Unreadable {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("兑付台账 `{}` 是空的: 至少要有表头 `key,policy,amount,paid_on` (the ledger is empty: it needs at least the header)", path.display())]
+    #[diagnostic(code(mianshen::ledger::empty))]
     Empty { path: PathBuf },
     #[error("`{}`:1: {message}", path.display())]
+    #[diagnostic(code(mianshen::ledger::header))]
     Header { path: PathBuf, message: String },
     #[error("`{}`:{line}: {message}; 台账行无法读取, 兑付记录不作猜测: 请更正台账后重新运行 (a payment is never guessed away: correct the ledger and run again)", path.display())]
+    #[diagnostic(code(mianshen::ledger::row))]
     Row {
         path: PathBuf,
         line: u64,
         message: String,
     },
     #[error("兑付台账 `{}` 中本政策集要读的政策编号超过 65,535 个 (the ledger has more than 65,535 policy ids the set reads)", path.display())]
+    #[diagnostic(code(mianshen::ledger::too_many_ids))]
     TooManyIds { path: PathBuf },
 }
 

@@ -205,31 +205,9 @@ fn into_pending(
 /// summary.csv as the database wrote it, read back for the terminal and
 /// the manifest's counts.
 fn read_summary(bytes: &[u8]) -> Result<Vec<PolicySummary>, DbError> {
-    let bad = |e: &dyn std::fmt::Display| {
+    crate::report::read_summary(bytes).map_err(|(line, e)| {
         DbError::Io(std::io::Error::other(format!(
-            "数据库输出的 summary.csv 无法读取 (the database's summary.csv cannot be read): {e}"
+            "数据库输出的 summary.csv 第 {line} 行无法读取 (the database's summary.csv, line {line}, cannot be read): {e}"
         )))
-    };
-    let mut out = Vec::new();
-    let mut r = csv::Reader::from_reader(bytes);
-    for row in r.records() {
-        let row = row.map_err(|e| bad(&e))?;
-        let cell = |i: usize| row.get(i).unwrap_or_default();
-        let count = |i: usize| cell(i).parse::<u64>().map_err(|e| bad(&e));
-        let money = |i: usize| -> Option<Decimal> { cell(i).parse().ok() };
-        out.push(PolicySummary {
-            id: cell(0).to_string(),
-            title: cell(1).to_string(),
-            in_force: cell(2) == "true",
-            evaluated: count(3)?,
-            eligible: count(4)?,
-            ineligible: count(5)?,
-            review: count(6)?,
-            amount: money(7),
-            funded: money(8),
-            budget: money(9),
-            note: Default::default(),
-        });
-    }
-    Ok(out)
+    })
 }

@@ -59,28 +59,15 @@ pub fn verify(
                 .unwrap_or(&serde_json::Value::Null),
         ),
     };
-    let code = run(&args);
-    if code != EXIT_OK {
-        let _ = std::fs::remove_dir_all(&replay);
-        println!(
-            "未通过核验: 重放未能完成, 退出码 {code} (not verified: the replay did not complete)"
-        );
-        return EXIT_POLICY;
-    }
-    let mut differ = Vec::new();
-    for f in crate::report::RESULT_FILES {
-        let mut a = std::fs::read(out.join(f)).unwrap_or_default();
-        let mut b = std::fs::read(replay.join(f)).unwrap_or_default();
-        if f == "manifest.json" && ledger_changed.is_some() {
+    let Some(differ) = compare(run(&args), out, &replay, |a, b| {
+        if ledger_changed.is_some() {
             // the ledger's own hash and counts differ, by design
-            a = without(&a, "ledger");
-            b = without(&b, "ledger");
+            *a = without(a, "ledger");
+            *b = without(b, "ledger");
         }
-        if a != b {
-            differ.push(first_difference(f, &a, &b));
-        }
-    }
-    let _ = std::fs::remove_dir_all(&replay);
+    }) else {
+        return EXIT_POLICY;
+    };
     if let Some(path) = &ledger_changed {
         if differ.is_empty() {
             println!(
@@ -174,34 +161,19 @@ fn verify_database(out: &Path, recorded: &crate::report::Recorded, postgres: Opt
             m.get("selection").unwrap_or(&serde_json::Value::Null),
         ),
     };
-    let code = run_postgres(&args);
-    if code != EXIT_OK {
-        let _ = std::fs::remove_dir_all(&replay);
-        println!(
-            "未通过核验: 重放未能完成, 退出码 {code} (not verified: the replay did not complete)"
-        );
-        return EXIT_POLICY;
-    }
-    let mut differ = Vec::new();
     let mut table_changed = false;
-    for f in crate::report::RESULT_FILES {
-        let mut a = std::fs::read(out.join(f)).unwrap_or_default();
-        let mut b = std::fs::read(replay.join(f)).unwrap_or_default();
-        if f == "manifest.json" {
-            let fingerprint = |bytes: &[u8]| {
-                serde_json::from_slice::<serde_json::Value>(bytes)
-                    .map(|v| v["table"]["sha256"].clone())
-                    .unwrap_or_default()
-            };
-            table_changed = fingerprint(&a) != fingerprint(&b);
-            a = without(&a, "database");
-            b = without(&b, "database");
-        }
-        if a != b {
-            differ.push(first_difference(f, &a, &b));
-        }
-    }
-    let _ = std::fs::remove_dir_all(&replay);
+    let Some(differ) = compare(run_postgres(&args), out, &replay, |a, b| {
+        let fingerprint = |bytes: &[u8]| {
+            serde_json::from_slice::<serde_json::Value>(bytes)
+                .map(|v| v["table"]["sha256"].clone())
+                .unwrap_or_default()
+        };
+        table_changed = fingerprint(a) != fingerprint(b);
+        *a = without(a, "database");
+        *b = without(b, "database");
+    }) else {
+        return EXIT_POLICY;
+    };
     if differ.is_empty() {
         println!(
             "通过核验: 对数据库重放, 结果逐字节相同 (verified: a replay against the database gives byte-identical results): {}",
@@ -220,6 +192,39 @@ fn verify_database(out: &Path, recorded: &crate::report::Recorded, postgres: Opt
         println!("  {d}");
     }
     EXIT_POLICY
+}
+
+/// The replay's result files against the recorded ones, after the replay
+/// exited with `code`: `None` when it did not complete (said), otherwise
+/// each file that differs, by its first differing line. `manifests` sees
+/// the two manifest.json (recorded, replayed) before they are compared.
+/// The replay folder is removed either way.
+fn compare(
+    code: u8,
+    out: &Path,
+    replay: &Path,
+    mut manifests: impl FnMut(&mut Vec<u8>, &mut Vec<u8>),
+) -> Option<Vec<String>> {
+    if code != EXIT_OK {
+        let _ = std::fs::remove_dir_all(replay);
+        println!(
+            "未通过核验: 重放未能完成, 退出码 {code} (not verified: the replay did not complete)"
+        );
+        return None;
+    }
+    let mut differ = Vec::new();
+    for f in crate::report::RESULT_FILES {
+        let mut a = std::fs::read(out.join(f)).unwrap_or_default();
+        let mut b = std::fs::read(replay.join(f)).unwrap_or_default();
+        if f == "manifest.json" {
+            manifests(&mut a, &mut b);
+        }
+        if a != b {
+            differ.push(first_difference(f, &a, &b));
+        }
+    }
+    let _ = std::fs::remove_dir_all(replay);
+    Some(differ)
 }
 
 /// manifest.json without its entry `key`.

@@ -3,9 +3,6 @@
 //! `verify`'s, [`crate::report::Recorded`]), and summary.csv read.
 
 use std::path::Path;
-use std::str::FromStr;
-
-use rust_decimal::Decimal;
 
 use super::PublishError;
 use crate::data::Input;
@@ -99,32 +96,7 @@ fn read_summary(path: &Path) -> Result<Vec<SummaryRow>, PublishError> {
     let bad = |line: u64, what: &str| {
         PublishError::Mismatch(vec![format!("summary.csv, line {line}: {what}")])
     };
-    let mut r = csv::Reader::from_path(path).map_err(|e| bad(1, &e.to_string()))?;
-    let mut rows = Vec::new();
-    for (i, rec) in r.records().enumerate() {
-        let line = i as u64 + 2;
-        let rec = rec.map_err(|e| bad(line, &e.to_string()))?;
-        let cell = |n: usize| rec.get(n).unwrap_or_default();
-        let count = |n: usize| cell(n).parse::<u64>().map_err(|_| bad(line, "not a count"));
-        let money = |n: usize| match cell(n) {
-            "" => Ok(None),
-            t => Decimal::from_str(t)
-                .map(Some)
-                .map_err(|_| bad(line, "not an amount")),
-        };
-        rows.push(SummaryRow {
-            id: cell(0).to_string(),
-            title: cell(1).to_string(),
-            in_force: cell(2) == "true",
-            evaluated: count(3)?,
-            eligible: count(4)?,
-            ineligible: count(5)?,
-            review: count(6)?,
-            amount: money(7)?,
-            funded: money(8)?,
-            budget: money(9)?,
-            note: Default::default(),
-        });
-    }
-    Ok(rows)
+    let file = std::fs::File::open(path).map_err(|e| bad(1, &e.to_string()))?;
+    crate::report::read_summary(std::io::BufReader::new(file))
+        .map_err(|(line, what)| bad(line, &what))
 }

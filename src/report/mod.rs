@@ -257,6 +257,44 @@ pub fn write_summary(summary: &[PolicySummary], out: impl Write) -> std::io::Res
     w.flush()
 }
 
+/// summary.csv read back, as [`write_summary`] wrote it; `Err` is the line
+/// (1-based, the header is line 1) and what is wrong there.
+pub fn read_summary(input: impl std::io::Read) -> Result<Vec<PolicySummary>, (u64, String)> {
+    let mut r = csv::Reader::from_reader(input);
+    let mut rows = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| (line, e.to_string()))?;
+        let cell = |n: usize| rec.get(n).unwrap_or_default();
+        let count = |n: usize| {
+            cell(n)
+                .parse::<u64>()
+                .map_err(|_| (line, format!("`{}` is not a count", cell(n))))
+        };
+        let money = |n: usize| match cell(n) {
+            "" => Ok(None),
+            t => t
+                .parse::<rust_decimal::Decimal>()
+                .map(Some)
+                .map_err(|_| (line, format!("`{t}` is not an amount"))),
+        };
+        rows.push(PolicySummary {
+            id: cell(0).to_string(),
+            title: cell(1).to_string(),
+            in_force: cell(2) == "true",
+            evaluated: count(3)?,
+            eligible: count(4)?,
+            ineligible: count(5)?,
+            review: count(6)?,
+            amount: money(7)?,
+            funded: money(8)?,
+            budget: money(9)?,
+            note: Default::default(),
+        });
+    }
+    Ok(rows)
+}
+
 /// A data file of a run, as the manifest records it: its rows are its
 /// rows evaluated and its rows rejected.
 pub struct DataFile {
@@ -330,7 +368,6 @@ fn outcome_counts(summary: &[PolicySummary]) -> (u64, u64, u64) {
 
 /// manifest.json: engine version, as_of, input hashes and the counts.
 pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
-    let (eligible, review, ineligible) = outcome_counts(r.summary);
     let files = policy_files(r.set);
     let policies = policy_notes(r.summary);
     let data: Vec<serde_json::Value> = r
@@ -383,19 +420,17 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         "policy_set": { "dir": r.policy_dir, "files": files },
         "data": data,
         "ledger": ledger,
-        "counts": {
-            "rows": r.data.iter().map(|f| f.info.rows).sum::<u64>(),
-            "firms": r.firms,
-            "rejected_rows": r.rejected_rows,
-            "rejects": r.rejects,
-            "conflicts": r.conflicts,
-            "policies": r.summary.len(),
-            "policies_in_force": r.summary.iter().filter(|s| s.in_force).count(),
-            "decisions": r.decisions,
-            "eligible": eligible,
-            "review": review,
-            "ineligible": ineligible,
-        },
+        "counts": counts(
+            [
+                r.data.iter().map(|f| f.info.rows).sum::<u64>(),
+                r.firms,
+                r.rejected_rows,
+                r.rejects,
+                r.conflicts,
+            ],
+            r.summary,
+            r.decisions,
+        ),
         "policies": policies,
         "warnings": r.warnings,
     });
@@ -409,6 +444,26 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
         map.insert("selection".into(), sel.to_json());
     }
     manifest
+}
+
+/// The manifest's `counts`: the rows, firms, rejected rows, rejects and
+/// conflicts read, then the policies' and decisions' figures.
+fn counts(read: [u64; 5], summary: &[PolicySummary], decisions: u64) -> serde_json::Value {
+    let [rows, firms, rejected_rows, rejects, conflicts] = read;
+    let (eligible, review, ineligible) = outcome_counts(summary);
+    serde_json::json!({
+        "rows": rows,
+        "firms": firms,
+        "rejected_rows": rejected_rows,
+        "rejects": rejects,
+        "conflicts": conflicts,
+        "policies": summary.len(),
+        "policies_in_force": summary.iter().filter(|s| s.in_force).count(),
+        "decisions": decisions,
+        "eligible": eligible,
+        "review": review,
+        "ineligible": ineligible,
+    })
 }
 
 /// Writes manifest.json.
@@ -443,7 +498,6 @@ pub struct DatabaseRecord<'a> {
 
 /// manifest.json of a run in a database.
 pub fn database_manifest(r: &DatabaseRecord<'_>) -> serde_json::Value {
-    let (eligible, review, ineligible) = outcome_counts(r.summary);
     let mut manifest = serde_json::json!({
         "engine": { "name": "mianshen", "version": env!("CARGO_PKG_VERSION") },
         "as_of": r.as_of.to_string(),
@@ -452,19 +506,7 @@ pub fn database_manifest(r: &DatabaseRecord<'_>) -> serde_json::Value {
         "database": r.database.to_json(),
         "table": r.table.to_json(),
         "ledger_table": r.ledger.map(|l| l.to_json()),
-        "counts": {
-            "rows": r.table.rows,
-            "firms": r.table.rows,
-            "rejected_rows": 0,
-            "rejects": 0,
-            "conflicts": 0,
-            "policies": r.summary.len(),
-            "policies_in_force": r.summary.iter().filter(|s| s.in_force).count(),
-            "decisions": r.decisions,
-            "eligible": eligible,
-            "review": review,
-            "ineligible": ineligible,
-        },
+        "counts": counts([r.table.rows, r.table.rows, 0, 0, 0], r.summary, r.decisions),
         "policies": policy_notes(r.summary),
         "warnings": r.warnings,
     });

@@ -24,6 +24,13 @@
 //! that both see the same machine, and reports the best of N of each with
 //! its peak memory (publishing must take at most the time of the run).
 //!
+//! `--narrow` is the narrow workload: 1,000,000 firms (or `--rows N`) of
+//! six columns (id, industry section, region, headcount, revenue, tax
+//! credit grade) through one policy with an eight-branch eligibility table
+//! and a capped amount, run three times (and once on one thread, compared
+//! byte for byte); it reports firms per second. Its set and its data are
+//! written by the bench itself (`target/bench/narrow/`).
+//!
 //! Files go to `target/bench/` (the firms file is reused between runs).
 
 use std::io::Read;
@@ -39,6 +46,7 @@ struct Args {
     ledger_rows: Option<u64>,
     departments: bool,
     publish: Option<usize>,
+    narrow: bool,
 }
 
 fn args() -> Args {
@@ -50,6 +58,7 @@ fn args() -> Args {
         ledger_rows: None,
         departments: false,
         publish: None,
+        narrow: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -63,9 +72,10 @@ fn args() -> Args {
             "--ledger-rows" => a.ledger_rows = it.next().and_then(|v| v.parse().ok()),
             "--departments" => a.departments = true,
             "--publish" => a.publish = it.next().and_then(|v| v.parse().ok()),
+            "--narrow" => a.narrow = true,
             other => {
                 eprintln!(
-                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N --departments --publish N"
+                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N --departments --publish N --narrow"
                 );
                 std::process::exit(2);
             }
@@ -83,6 +93,11 @@ fn main() {
         std::process::exit(2);
     }
     let work = root.join("target/bench");
+    if args.narrow {
+        machine();
+        bench_narrow(&bin, &work.join("narrow"), args.rows);
+        return;
+    }
     let set = work.join(format!("policies-{}", args.policies));
     let mut in_force = build_policy_set(&root.join("policies"), &set, args.policies);
     if args.ledger_rows.is_some() {
@@ -730,4 +745,139 @@ fn alternate(mut measured: impl FnMut(usize) -> Measured) -> ([f64; 2], [i64; 2]
         }
     }
     (best, peak)
+}
+
+/// The narrow workload's schema: six columns.
+const NARROW_SCHEMA: &str = "\
+key: id
+fields:
+  id:           { type: text,    title: 企业编号 }
+  industry:     { type: text,    title: 行业门类 }
+  region:       { type: text,    title: 行政区划代码 }
+  headcount:    { type: integer, title: 从业人员 }
+  revenue:      { type: money,   title: 营业收入 }
+  credit_grade: { type: enum,    title: 纳税信用等级, values: [A, B, M, C, D] }
+";
+
+/// One policy: the SME size standard by industry section (an eight-branch
+/// table), a credit grade, and 1% of revenue capped at 50万.
+const NARROW_POLICY: &str = r#"policy narrow_2024 {
+    title "2024年度中小企业发展补助"
+    valid 2024-01-01 to 2024-12-31
+
+    let sme = when industry == "A" then revenue < 2亿
+              when industry == "B" then headcount < 1000 and revenue < 4亿
+              when industry == "C" then headcount < 1000 and revenue < 4亿
+              when industry == "E" then revenue < 8亿
+              when industry == "F" then headcount < 1000 and revenue < 4亿
+              when industry == "G" then headcount < 200 and revenue < 4亿
+              when industry == "I" then headcount < 300 and revenue < 1亿
+              else headcount < 300 and revenue < 1亿
+
+    require "中小企业" sme
+    require "纳税信用A级或B级" credit_grade in ["A", "B"]
+    require "注册在本省" starts_with(region, "42")
+
+    amount "按上年度营业收入的1%补助" revenue * 1%
+    cap 50万
+}
+"#;
+
+/// Writes the narrow set and `rows` firms (a fixed pseudo-random sequence:
+/// the same file every time).
+fn write_narrow(dir: &Path, rows: u64) -> (PathBuf, PathBuf) {
+    use std::io::Write;
+    let set = dir.join("policies");
+    std::fs::create_dir_all(&set).expect("create the narrow set");
+    std::fs::write(set.join("schema.yaml"), NARROW_SCHEMA).expect("write the schema");
+    std::fs::write(set.join("narrow.policy"), NARROW_POLICY).expect("write the policy");
+    let firms = dir.join(format!("firms-{rows}.csv"));
+    if firms.exists() {
+        return (set, firms);
+    }
+    let started = Instant::now();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&firms).expect("create the firms"));
+    writeln!(w, "id,industry,region,headcount,revenue,credit_grade").expect("write");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        // xorshift64*
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    const SECTIONS: &[u8] = b"ABCDEFGHIJKLMNOPQRST";
+    const REGIONS: &[&str] = &[
+        "420102", "420103", "420104", "420105", "420106", "420111", "420112", "420113", "420114",
+        "420115", "420116", "420117", "420202", "420303", "420502", "420602", "430102", "110101",
+    ];
+    const GRADES: &[&str] = &["A", "A", "B", "B", "B", "M", "C", "D"];
+    for i in 0..rows {
+        let section = SECTIONS[(next() % SECTIONS.len() as u64) as usize] as char;
+        let region = REGIONS[(next() % REGIONS.len() as u64) as usize];
+        let headcount = 1 + next() % 2000;
+        let revenue_cents = next() % 60_000_000_000; // up to 6亿
+        let grade = GRADES[(next() % GRADES.len() as u64) as usize];
+        writeln!(
+            w,
+            "N{i:09},{section},{region},{headcount},{}.{:02},{grade}",
+            revenue_cents / 100,
+            revenue_cents % 100
+        )
+        .expect("write");
+    }
+    w.flush().expect("write the firms");
+    eprintln!(
+        "generated {rows} narrow firms in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    (set, firms)
+}
+
+fn bench_narrow(bin: &Path, dir: &Path, rows: u64) {
+    let (set, firms) = write_narrow(dir, rows);
+    let size = std::fs::metadata(&firms).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "narrow: {rows} firms, 6 columns, {:.0} MB, one policy",
+        size as f64 / 1e6
+    );
+    let out = dir.join("out");
+    let mut best = f64::MAX;
+    let mut peak = 0i64;
+    for round in 0..3 {
+        let r = run(bin, &set, &firms, &out, None, false, None);
+        if round == 0 {
+            println!("command: {}", r.command);
+        }
+        best = best.min(r.wall);
+        peak = peak.max(r.peak_kib);
+        if round == 2 {
+            for t in &r.timings {
+                println!("  {t}");
+            }
+        }
+    }
+    println!(
+        "two threads: best of 3 {best:.3} s, {:.2} million firms/s, peak {:.0} MiB",
+        rows as f64 / best / 1e6,
+        peak as f64 / 1024.0
+    );
+    let one = dir.join("out-1-thread");
+    let r = run(bin, &set, &firms, &one, Some(1), false, None);
+    println!(
+        "one thread: {:.3} s, {:.2} million firms/s ({:.0}% of the two-thread rate)",
+        r.wall,
+        rows as f64 / r.wall / 1e6,
+        100.0 * best / r.wall
+    );
+    let same = ["decisions.csv", "summary.csv", "rejects.csv"]
+        .iter()
+        .all(|f| std::fs::read(out.join(f)).ok() == std::fs::read(one.join(f)).ok());
+    println!(
+        "results with 1 thread byte-identical: {}",
+        if same { "yes" } else { "NO" }
+    );
+    if !same {
+        std::process::exit(1);
+    }
 }

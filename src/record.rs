@@ -19,7 +19,7 @@ pub enum Cell {
     Bool(bool),
     Num(Decimal),
     Date(Date),
-    Text(Box<str>),
+    Text(compact_str::CompactString),
     List(Box<[Box<str>]>),
 }
 

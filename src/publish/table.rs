@@ -510,6 +510,11 @@ struct Filler {
     widths: Vec<usize>,
     /// The part being filled and its next row.
     part: Option<(usize, Box<Worksheet>, u32)>,
+    /// The current part's columns given their format (code as text, money)
+    /// as a column format: their cells are then written without one, which
+    /// spares the writer looking each cell's format up (Excel shows a cell
+    /// without a format of its own in its column's format).
+    formatted: Vec<bool>,
     done: Vec<Filled>,
     /// A number's text, to size its column.
     scratch: Vec<u8>,
@@ -523,6 +528,7 @@ impl Default for Filler {
             columns: Vec::new(),
             widths: Vec::new(),
             part: None,
+            formatted: Vec::new(),
             done: Vec::new(),
             scratch: Vec::new(),
         }
@@ -544,6 +550,7 @@ impl Filler {
                 Op::Part(index, ws) => {
                     self.close()?;
                     self.part = Some((index, ws, 2));
+                    self.formatted.clear();
                 }
                 Op::Row(n) => {
                     row.clear();
@@ -568,17 +575,27 @@ impl Filler {
             if let Some(w) = self.widths.get_mut(c) {
                 *w = (*w).max(cell.width(&mut self.scratch));
             }
-            match cell {
-                Value::Text(t) if self.columns.get(c).is_some_and(|(_, code)| *code) => {
-                    ws.write_string_with_format(*at, col, *t, &self.text)
+            let format = match cell {
+                Value::Text(_) if self.columns.get(c).is_some_and(|(_, code)| *code) => {
+                    Some(&self.text)
                 }
+                Value::Money(_) => Some(&self.money),
+                _ => None,
+            };
+            if let Some(format) = format {
+                if self.formatted.len() <= c {
+                    self.formatted.resize(c + 1, false);
+                }
+                if let Some(done @ false) = self.formatted.get_mut(c) {
+                    ws.set_column_format(col, format).map_err(xlsx)?;
+                    *done = true;
+                }
+            }
+            match cell {
                 Value::Text(t) => ws.write_string(*at, col, *t),
-                Value::Money(d) => ws.write_number_with_format(
-                    *at,
-                    col,
-                    crate::eval::cents(*d).to_f64().unwrap_or(0.0),
-                    &self.money,
-                ),
+                Value::Money(d) => {
+                    ws.write_number(*at, col, crate::eval::cents(*d).to_f64().unwrap_or(0.0))
+                }
                 Value::Count(n) => ws.write_number(*at, col, *n as f64),
             }
             .map_err(xlsx)?;

@@ -149,3 +149,36 @@ fn lint_denies_warnings_for_ci() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("发现 1 条警告"), "{text}");
 }
+
+/// Section 9: a payment's `key` may be left out when the case has one firm,
+/// whether it is given as `firm:` or as a `firms:` list of one; with several
+/// firms it must be named.
+#[test]
+fn a_ledger_key_may_be_left_out_for_a_firms_list_of_one() {
+    let dir = std::env::temp_dir().join(format!(
+        "mianshen-test-cli-ledger-key-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programme/policies"),
+        &dir.join("set"),
+    );
+    let one = "as_of: 2024-12-31\ncases:\n  - name: 一家企业的列表\n    firms:\n      - { uscc: C003, champion_on: 2024-03-15 }\n    ledger:\n      - { policy: xiaojuren_2023, amount: 100万, paid_on: 2023-09-30 }\n    expect:\n      C003: { guanjun: { outcome: eligible, amount: 500000.00 } }\n";
+    std::fs::write(dir.join("set/tests/one.yaml"), one).unwrap();
+    let (code, text) = common::mianshen(&dir, &["test", "set/tests/one.yaml"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("1 passed, 0 failed"), "{text}");
+
+    let two = one.replace(
+        "      - { uscc: C003, champion_on: 2024-03-15 }\n",
+        "      - { uscc: C003, champion_on: 2024-03-15 }\n      - { uscc: C004, champion_on: 2024-03-15 }\n",
+    );
+    std::fs::write(dir.join("set/tests/two.yaml"), two).unwrap();
+    let (code, text) = common::mianshen(&dir, &["test", "set/tests/two.yaml"]);
+    assert_ne!(code, 0, "{text}");
+    assert!(
+        text.contains("key:"),
+        "the payment's firm must be named: {text}"
+    );
+}

@@ -244,7 +244,7 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
         Some(Yaml::Sequence(rows)) => rows
             .iter()
             .enumerate()
-            .map(|(i, r)| payment(r, multi).map_err(|e| format!("ledger 第 {} 笔兑付 (payment {}): {e}", i + 1, i + 1)))
+            .map(|(i, r)| payment(r, firms.len() > 1).map_err(|e| format!("ledger 第 {} 笔兑付 (payment {}): {e}", i + 1, i + 1)))
             .collect::<Result<_, _>>()?,
         Some(_) => {
             return Err("`ledger:` 是兑付记录的列表,每项如 `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }` (a list of payments)".into())
@@ -254,8 +254,9 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
 }
 
 /// One payment of `ledger:`: `key` (may be left out when the case has one
-/// firm), `policy`, `amount`, `paid_on`.
-fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
+/// firm, given as `firm:` or as a `firms:` list of one), `policy`, `amount`,
+/// `paid_on`.
+fn payment(r: &Yaml, several_firms: bool) -> Result<CasePayment, String> {
     let Some(m) = r.as_mapping() else {
         return Err("每笔兑付写成 `{ policy: xiaojuren_2022, amount: 100万, paid_on: 2022-09-30 }` (a payment is a mapping)".into());
     };
@@ -277,7 +278,7 @@ fn payment(r: &Yaml, multi: bool) -> Result<CasePayment, String> {
             }
         }
     }
-    if multi && p.key.is_none() {
+    if several_firms && p.key.is_none() {
         return Err(
             "多企业用例的每笔兑付要写 `key:` 指明是哪家企业 (name the firm of each payment)".into(),
         );

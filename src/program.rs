@@ -287,11 +287,25 @@ pub struct Program {
     pub combined: Vec<Combined>,
     /// The policy ids `paid` and `last_paid` name, in order of first use.
     pub ledger_ids: Vec<String>,
-    /// Every `paid` and `last_paid` call: a run needs a ledger when there is one.
+    /// Every `paid` and `last_paid` call, and every reference to a define
+    /// that reads one: a run needs a ledger when a policy or a combined cap
+    /// reads one ([`Program::ledger_needed`]).
     pub ledger_uses: Vec<LedgerUse>,
 }
 
 impl Program {
+    /// Why a run of this set needs `--ledger`, if it does: the first
+    /// `paid`/`last_paid` read by a policy or a combined cap, directly or
+    /// through a define, so that the message names the policy; failing
+    /// that, a define that reads one (one that no policy reads still makes
+    /// the ledger necessary: a payment is never judged without it).
+    pub fn ledger_needed(&self) -> Option<&LedgerUse> {
+        self.ledger_uses
+            .iter()
+            .find(|u| !u.within.starts_with("define "))
+            .or_else(|| self.ledger_uses.first())
+    }
+
     pub fn policy_index(&self, id: &str) -> Option<usize> {
         self.policies
             .binary_search_by(|p| p.id.as_str().cmp(id))

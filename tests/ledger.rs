@@ -1034,3 +1034,26 @@ fn explain_shows_the_payments_a_condition_read() {
         "{out}"
     );
 }
+
+#[test]
+fn a_policy_reading_payments_through_a_define_is_named_without_a_ledger() {
+    let case = Case::new("needs-define");
+    std::fs::remove_file(case.path("policies/awards.policy")).expect("remove the set's policies");
+    case.write(
+        "policies/define.policy",
+        "define earlier = paid(xiaojuren_2023)\n\npolicy topup_2024 {\n    title \"补齐差额\"\n    require \"新认定单项冠军\" champion\n    amount max(150万 - earlier, 0)\n}\n",
+    );
+    case.write("data.csv", DATA);
+    let ran = case.run(None, AS_OF, &[]);
+    refused(&case, &ran);
+    let err = &ran.stderr;
+    assert!(err.contains("policy topup_2024"), "names the policy: {err}");
+    assert!(
+        err.contains("define.policy:6"),
+        "names the line where the policy reads the define: {err}"
+    );
+    assert!(
+        err.contains("earlier = paid(xiaojuren_2023)"),
+        "and what the define reads: {err}"
+    );
+}

@@ -498,7 +498,7 @@ fn evaluate_firm_paid<'a>(
 impl RunOptions {
     /// A run needs a ledger when its set reads prior payments.
     pub fn check_ledger(&self, program: &Program) -> Result<(), RunError> {
-        match (&self.ledger, program.ledger_uses.first()) {
+        match (&self.ledger, program.ledger_needed()) {
             (None, Some(used)) => Err(RunError::LedgerRequired(used.needs_ledger())),
             _ => Ok(()),
         }

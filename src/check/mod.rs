@@ -78,7 +78,9 @@ pub fn check(
             }
         }
     }
-    // defines nobody used are still checked
+    // defines nobody used are still checked (within nothing: reading the
+    // ledger there makes no run need it)
+    c.within.clear();
     for i in 0..c.defines.len() {
         let Some((name, span)) = c.defines.get(i).map(|d| (d.name.clone(), d.span)) else {
             continue;
@@ -125,6 +127,9 @@ enum DefineState {
         slot: u16,
         ty: Ty,
         fields: BTreeSet<u16>,
+        /// The first `paid`/`last_paid` call it reads, directly or through
+        /// another define: a policy reading it reads prior payments.
+        reads_ledger: Option<String>,
     },
     Failed,
 }
@@ -229,8 +234,17 @@ impl Checker<'_> {
     fn define_ref(&mut self, name: &str, span: Span) -> Option<(Ir, Ty, BTreeSet<u16>)> {
         let i = self.defines.iter().position(|d| d.name == name)?;
         match &self.defines[i].state {
-            DefineState::Done { slot, ty, fields } => {
-                Some((Ir::Define(*slot), *ty, fields.clone()))
+            DefineState::Done {
+                slot,
+                ty,
+                fields,
+                reads_ledger,
+            } => {
+                let found = (Ir::Define(*slot), *ty, fields.clone());
+                if let Some(call) = reads_ledger.clone() {
+                    self.ledger_use_through(name, call, span);
+                }
+                Some(found)
             }
             DefineState::Failed => {
                 Some((Ir::Const(Const::Bool(false)), Ty::Error, BTreeSet::new()))
@@ -250,8 +264,10 @@ impl Checker<'_> {
                 let expr = self.defines[i].expr.clone();
                 let mut fields = BTreeSet::new();
                 let outer = std::mem::replace(&mut self.within, format!("define {name}"));
+                let uses_before = self.ledger_uses.len();
                 let t = self.expr(&expr, &Scope::default(), &mut fields);
                 self.within = outer;
+                let reads_ledger = self.ledger_uses.get(uses_before).map(|u| u.call.clone());
                 if matches!(self.defines[i].state, DefineState::Failed) {
                     return Some((Ir::Const(Const::Bool(false)), Ty::Error, BTreeSet::new()));
                 }
@@ -264,10 +280,31 @@ impl Checker<'_> {
                     slot,
                     ty: t.ty,
                     fields: fields.clone(),
+                    reads_ledger: reads_ledger.clone(),
                 };
+                if let Some(call) = reads_ledger {
+                    self.ledger_use_through(name, call, span);
+                }
                 Some((Ir::Define(slot), t.ty, fields))
             }
         }
+    }
+
+    /// What is being checked reads prior payments through the define
+    /// `name` (whose first call is `call`), referred to at `span`: recorded
+    /// as its own use, so that a run without a ledger names the policy (or
+    /// combined cap) and the line, not only the define.
+    fn ledger_use_through(&mut self, name: &str, call: String, span: Span) {
+        if self.within.is_empty() {
+            return;
+        }
+        self.ledger_uses.push(program::LedgerUse {
+            within: self.within.clone(),
+            call: format!("{name} = {call}"),
+            file: self.file_name(span),
+            line: self.line_of(span),
+            span,
+        });
     }
 
     fn policy(&mut self, p: &ast::Policy, file: String) -> Option<program::Policy> {

@@ -75,7 +75,7 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     }
     if ledger.is_none() {
-        if let Some(used) = set.program.ledger_uses.first() {
+        if let Some(used) = set.program.ledger_needed() {
             eprintln!("error: {}", used.needs_ledger());
             return EXIT_USAGE;
         }

@@ -130,7 +130,7 @@ pub fn compile(
         ));
     }
     if opts.ledger_table.is_none() {
-        if let Some(u) = program.ledger_uses.first() {
+        if let Some(u) = program.ledger_needed() {
             diags.push(
                 Diagnostic::new(
                     "sql::ledger",

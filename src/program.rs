@@ -264,8 +264,24 @@ pub struct LedgerUse {
 impl LedgerUse {
     /// Why a run needs `--ledger`: names the policy, the file and the line.
     pub fn needs_ledger(&self) -> String {
+        self.needs(
+            "需要兑付台账: 请用 --ledger FILE 给出; 只有表头 `key,policy,amount,paid_on` 的台账即空台账",
+            "so the run needs the ledger of payments made: give --ledger FILE",
+        )
+    }
+
+    /// The same for a run in the database (`run --postgres`), which reads
+    /// the payments from a table.
+    pub fn needs_ledger_table(&self) -> String {
+        self.needs(
+            "需要台账表: 请用 --ledger-table TABLE 给出 (列 key, policy, amount, paid_on)",
+            "give --ledger-table TABLE, with columns key, policy, amount, paid_on",
+        )
+    }
+
+    fn needs(&self, zh: &str, en: &str) -> String {
         format!(
-            "{within} 读取已兑付记录 ({call}, {file}:{line}), 需要兑付台账: 请用 --ledger FILE 给出; 只有表头 `key,policy,amount,paid_on` 的台账即空台账 ({within} reads prior payments, so the run needs the ledger of payments made: give --ledger FILE)",
+            "{within} 读取已兑付记录 ({call}, {file}:{line}), {zh} ({within} reads prior payments, {en})",
             within = self.within,
             call = self.call,
             file = self.file,

@@ -40,13 +40,7 @@ pub fn run_postgres(args: &PgRunArgs) -> u8 {
     };
     if args.ledger_table.is_none() {
         if let Some(u) = set.program.ledger_needed() {
-            eprintln!(
-                "error: {within} 读取已兑付记录 ({call}, {file}:{line}), 需要台账表: 请用 --ledger-table TABLE 给出 (列 key, policy, amount, paid_on) ({within} reads prior payments: give --ledger-table TABLE, with columns key, policy, amount, paid_on)",
-                within = u.within,
-                call = u.call,
-                file = u.file,
-                line = u.line
-            );
+            eprintln!("error: {}", u.needs_ledger_table());
             return EXIT_USAGE;
         }
     }

@@ -88,7 +88,16 @@ pub(super) struct RowRejects<'r> {
     pub(super) repeated: Option<&'r Repeated>,
 }
 
-impl RowRejects<'_> {
+impl<'r> RowRejects<'r> {
+    /// No reject yet for the row at `line`.
+    pub(super) fn new(line: u64, repeated: Option<&'r Repeated>) -> RowRejects<'r> {
+        RowRejects {
+            line,
+            found: Vec::new(),
+            repeated,
+        }
+    }
+
     fn add(&mut self, position: usize, column: &str, value: &str, reason: impl Into<String>) {
         let reject = Reject {
             row: self.line,
@@ -353,11 +362,7 @@ impl RowParser {
         repeated: Option<&Repeated>,
     ) -> Result<Record, Vec<Reject>> {
         let schema = &self.schema;
-        let mut rejects = RowRejects {
-            line: raw.line,
-            found: Vec::new(),
-            repeated,
-        };
+        let mut rejects = RowRejects::new(raw.line, repeated);
         let record = &raw.record;
         // lines a record runs over: its cells' line breaks, less a final one
         // (the end of the file swallowed by an open quote)
@@ -465,11 +470,7 @@ impl RowParser {
         repeated: Option<&Repeated>,
     ) -> Result<Record, Vec<Reject>> {
         let schema = &self.schema;
-        let mut rejects = RowRejects {
-            line: raw.line,
-            found: Vec::new(),
-            repeated,
-        };
+        let mut rejects = RowRejects::new(raw.line, repeated);
         let bytes = raw.record.get(0).unwrap_or_default();
         let line = match decode(self.encoding, bytes) {
             Ok(l) => l,

@@ -394,6 +394,43 @@ a9,old_b,10,2023-05-05
     compare_listed_and_all(&pg, "small", &set, &pg.dir.join("small.csv"), Some(&ledger));
 }
 
+/// `between` and `in` are comparisons: a missing operand makes them missing
+/// in the database as in the engine, whatever the others say.
+#[test]
+fn between_and_in_with_missing_operands_in_postgres_match_the_engine() {
+    let pg = Cluster::start("missing_operands");
+    let set = pg.dir.join("missing_operands");
+    std::fs::create_dir_all(&set).unwrap();
+    let schema = "key: id
+fields:
+  id: { type: text }
+  x:  { type: number }
+  lo: { type: number }
+  hi: { type: number }
+  a:  { type: text }
+  b:  { type: text }
+  c:  { type: text }
+";
+    std::fs::write(set.join("schema.yaml"), schema).unwrap();
+    let policies = r#"
+policy between_bounds { title "between" require "x within" x between lo and hi amount 1 }
+policy in_list { title "in" require "a among" a in [b, c] amount 1 }
+policy not_in_list { title "not in" require "a not among" a not in [b, c] amount 1 }
+"#;
+    std::fs::write(set.join("comparisons.policy"), policies).unwrap();
+    let firms = "id,x,lo,hi,a,b,c
+f1,5,1,9,p,p,q
+f2,5,,9,p,q,
+f3,5,6,,p,,p
+f4,5,,,p,p,
+f5,5,1,,,,
+f6,10,1,9,r,p,q
+";
+    std::fs::write(pg.dir.join("missing_operands.csv"), firms).unwrap();
+    let csv = pg.dir.join("missing_operands.csv");
+    compare_listed_and_all(&pg, "missing_operands", &set, &csv, None);
+}
+
 /// [`compare_on`] with and without `--all`, as of 2024-12-31.
 fn compare_listed_and_all(pg: &Cluster, db: &str, set: &Path, csv: &Path, ledger: Option<&Path>) {
     for all in [true, false] {

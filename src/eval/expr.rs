@@ -330,26 +330,30 @@ impl<'e, 'a> Env<'e, 'a> {
                 Some(Cell::Missing) | None => V::Miss(Why::field(*field)),
                 Some(_) => V::Miss(Why::default()),
             },
+            // a comparison: missing when the item or any element is
+            // (LANGUAGE.md section 6), whatever the other elements say
             Ir::InList {
                 negated,
                 item,
                 list,
             } => {
-                let x = self.eval(item);
-                if let V::Miss(_) = x {
-                    return x;
-                }
-                let mut acc = V::Bool(false);
-                for el in list {
-                    acc = or(acc, compare(CmpOp::Eq, x, self.eval(el)));
-                    if acc == V::Bool(true) {
-                        break;
+                let mut why: Option<Why> = None;
+                let mut miss = |v: &V<'a>| {
+                    if let V::Miss(w) = v {
+                        why = Some(why.unwrap_or_default().merge(*w));
                     }
+                };
+                let x = self.eval(item);
+                miss(&x);
+                let mut found = false;
+                for el in list {
+                    let e = self.eval(el);
+                    miss(&e);
+                    found = found || compare(CmpOp::Eq, x, e) == V::Bool(true);
                 }
-                if *negated {
-                    not(acc)
-                } else {
-                    acc
+                match why {
+                    Some(w) => V::Miss(w),
+                    None => V::Bool(found != *negated),
                 }
             }
             Ir::InValue {
@@ -378,15 +382,19 @@ impl<'e, 'a> Env<'e, 'a> {
                 Ok((V::Text(s), V::Text(t))) => V::Bool(s.contains(t)),
                 Ok(_) => V::Miss(Why::default()),
             },
+            // a comparison: missing when any of its three values is
+            // (LANGUAGE.md section 6), not decided by one bound alone
             Ir::Between(x, lo, hi) => {
                 let x = self.eval(x);
-                if let V::Miss(_) = x {
-                    return x;
+                let (lo, hi) = (self.eval(lo), self.eval(hi));
+                let low = compare(CmpOp::Le, lo, x);
+                let high = compare(CmpOp::Le, x, hi);
+                match (low, high) {
+                    (V::Miss(a), V::Miss(b)) => V::Miss(a.merge(b)),
+                    (V::Miss(a), _) | (_, V::Miss(a)) => V::Miss(a),
+                    (V::Bool(a), V::Bool(b)) => V::Bool(a && b),
+                    _ => V::Miss(Why::default()),
                 }
-                and(
-                    compare(CmpOp::Le, self.eval(lo), x),
-                    compare(CmpOp::Le, x, self.eval(hi)),
-                )
             }
             Ir::IsMissing { present, expr } => {
                 let missing = matches!(self.eval(expr), V::Miss(_));

@@ -263,11 +263,9 @@ impl<'a> Scope<'a> {
                 } else {
                     any
                 };
-                let inner = {
-                    let refs: Vec<&Node> = els.iter().collect();
-                    self.decided_by_one(any, &refs, Ty::Bool)
-                };
-                self.guarded(&x, inner)
+                // a comparison: missing when the item or any element is
+                let refs: Vec<&Node> = std::iter::once(&x).chain(els.iter()).collect();
+                self.strict(&refs, any, Ty::Bool)
             }
             Ir::InValue {
                 negated,
@@ -297,8 +295,8 @@ impl<'a> Scope<'a> {
                     compare(CmpOp::Le, &lo, &x),
                     compare(CmpOp::Le, &x, &hi)
                 );
-                let inner = self.decided_by_one(v, &[&lo, &hi], Ty::Bool);
-                self.guarded(&x, inner)
+                // a comparison: missing when any of its three values is
+                self.strict(&[&x, &lo, &hi], v, Ty::Bool)
             }
             Ir::IsMissing { present, expr } => {
                 let x = self.expr(expr)?;
@@ -413,7 +411,7 @@ impl<'a> Scope<'a> {
         self.step(v, w, n, inner.ty)
     }
 
-    /// `and`, `or`, `coalesce`, membership: the value as SQL's three-valued
+    /// `and`, `or`, `coalesce`: the value as SQL's three-valued
     /// logic gives it; when missing, the causes of every missing operand.
     fn decided_by_one(&mut self, v: String, args: &[&Node], ty: Ty) -> Node {
         let ws: Vec<&str> = args.iter().map(|a| a.w.as_str()).collect();

@@ -518,7 +518,8 @@ pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
     let (order, s) = match rule {
         r if is_expression(r) => (2, EXPRESSION),
         Rule::date_lit | Rule::date_body | Rule::bad_date => (2, DATE),
-        Rule::date_follow => return None,
+        // what may not follow a number or a date: never what was expected
+        Rule::bad_follow | Rule::date_follow => return None,
         Rule::ident => (2, NAME),
         Rule::text => (2, TEXT),
         Rule::signed_lit => (2, "数字"),

@@ -119,8 +119,13 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
     // a file read but not readable as text is a problem of the policies
     let mut invalid = false;
     let schema_path = dir.join("schema.yaml");
+    // the SHA-256 of each file's bytes, schema first, as `files` lists them
+    let mut hashes = Vec::new();
     let schema = match read_text(&schema_path) {
-        Ok(t) => SourceText::new(display(&schema_path), t),
+        Ok((t, sha256)) => {
+            hashes.push(sha256);
+            SourceText::new(display(&schema_path), t)
+        }
         Err(e) => {
             let (code, e) = match e {
                 ReadProblem::Unreadable(e) => ("load::schema", e),
@@ -153,10 +158,13 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
     for rel in paths {
         let full = dir.join(&rel);
         match read_text(&full) {
-            Ok(t) => files.push((
-                rel.to_string_lossy().replace('\\', "/"),
-                SourceText::new(display(&full), t),
-            )),
+            Ok((t, sha256)) => {
+                hashes.push(sha256);
+                files.push((
+                    rel.to_string_lossy().replace('\\', "/"),
+                    SourceText::new(display(&full), t),
+                ))
+            }
             Err(ReadProblem::Unreadable(e)) => diags.push(Diagnostic::new(
                 "load::file",
                 format!("无法读取 `{}`:{e} (cannot read)", display(&full)),
@@ -193,7 +201,12 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
             LoadError::Unreadable(diags)
         });
     }
-    build(schema, files).map_err(LoadError::Invalid)
+    let mut set = build(schema, files).map_err(LoadError::Invalid)?;
+    // the manifest's hashes are of the files as they are on disk
+    for (file, sha256) in set.files.iter_mut().zip(hashes) {
+        file.sha256 = sha256;
+    }
+    Ok(set)
 }
 
 fn build(
@@ -303,7 +316,10 @@ enum ReadProblem {
     },
 }
 
-fn read_text(path: &Path) -> Result<String, ReadProblem> {
+/// A file's text (a leading byte-order mark dropped) and the SHA-256 of its
+/// bytes as they are on disk, the mark included (what `sha256sum` gives,
+/// for the manifest).
+fn read_text(path: &Path) -> Result<(String, String), ReadProblem> {
     let meta = std::fs::metadata(path).map_err(|e| ReadProblem::Unreadable(e.to_string()))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(ReadProblem::Content(format!(
@@ -311,12 +327,14 @@ fn read_text(path: &Path) -> Result<String, ReadProblem> {
             MAX_FILE_BYTES >> 20
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| ReadProblem::Unreadable(e.to_string()))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    String::from_utf8(bytes.to_vec()).map_err(|e| ReadProblem::NotUtf8 {
+    let raw = std::fs::read(path).map_err(|e| ReadProblem::Unreadable(e.to_string()))?;
+    let sha256 = sha256_hex(&raw);
+    let bytes = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&raw);
+    let text = String::from_utf8(bytes.to_vec()).map_err(|e| ReadProblem::NotUtf8 {
         lossy: String::from_utf8_lossy(bytes).into_owned(),
         at: e.utf8_error().valid_up_to(),
-    })
+    })?;
+    Ok((text, sha256))
 }
 
 /// Lowercase hex SHA-256 of some bytes.

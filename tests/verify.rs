@@ -105,3 +105,40 @@ fn a_tampered_result_is_found() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// LANGUAGE.md section 8: the manifest holds the SHA-256 of every policy
+/// file, that is of its bytes as `sha256sum` reads them, a byte-order mark
+/// included (the mark is dropped only from the text that is parsed).
+#[test]
+fn policy_files_are_hashed_as_their_bytes_byte_order_mark_included() {
+    let dir = workspace("bom");
+    let marked = ["schema.yaml", "keji/gaoxin.policy"];
+    for name in marked {
+        let path = dir.join("policies").join(name);
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(std::fs::read(&path).unwrap());
+        std::fs::write(&path, bytes).unwrap();
+    }
+    run(&dir);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("res/manifest.json")).unwrap()).unwrap();
+    let files = manifest["policy_set"]["files"].as_array().unwrap();
+    assert!(files.len() > marked.len());
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        let bytes = std::fs::read(dir.join("policies").join(path)).unwrap();
+        assert_eq!(
+            f["sha256"].as_str().unwrap(),
+            mianshen::load::sha256_hex(&bytes),
+            "{path}"
+        );
+    }
+    let out = mianshen(&dir, &["verify", "res"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

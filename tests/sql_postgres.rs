@@ -431,6 +431,18 @@ f6,10,1,9,r,p,q
     compare_listed_and_all(&pg, "missing_operands", &set, &csv, None);
 }
 
+/// Texts and enum values ordered by code point, booleans false first, in
+/// comparisons, `between` and `tiers` (tests/cases/run/text_order): the
+/// database orders as the engine does.
+#[test]
+fn ordering_texts_enums_and_booleans_in_postgres_match_the_engine() {
+    let pg = Cluster::start("text_order");
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/run/text_order");
+    let set = case.join("policies");
+    let csv = case.join("data.csv");
+    compare_listed_and_all(&pg, "text_order", &set, &csv, None);
+}
+
 /// [`compare_on`] with and without `--all`, as of 2024-12-31.
 fn compare_listed_and_all(pg: &Cluster, db: &str, set: &Path, csv: &Path, ledger: Option<&Path>) {
     for all in [true, false] {

@@ -145,7 +145,7 @@ impl Checker<'_> {
             ExprKind::Compare(op, a, b) => {
                 let (ia, ta) = self.sub(a, scope, reads);
                 let (ib, tb) = self.sub(b, scope, reads);
-                self.compare_types(*op, ta, tb, a, b, e.span);
+                self.compare_types(ta, tb, a, b, e.span);
                 (compare_ir(*op, ia, ib), Ty::Bool)
             }
             ExprKind::In {
@@ -168,7 +168,7 @@ impl Checker<'_> {
                         let mut out = Vec::with_capacity(elems.len());
                         for el in elems {
                             let (ie, te) = self.sub(el, scope, reads);
-                            self.compare_types(CmpOp::Eq, ti, te, item, el, el.span);
+                            self.compare_types(ti, te, item, el, el.span);
                             out.push(*ie);
                         }
                         (
@@ -246,19 +246,19 @@ impl Checker<'_> {
                 let (ix, tx) = self.sub(x, scope, reads);
                 let (il, tl) = self.sub(lo, scope, reads);
                 let (ih, th) = self.sub(hi, scope, reads);
-                if !(tx.is_numeric() || tx == Ty::Date) {
+                if tx == Ty::List {
                     self.err(
                         "check::type",
                         x.span,
                         format!(
-                            "`between` 比较数字或日期,这里是{} (numbers or dates)",
+                            "`between` 比较单个值,这里是{} (a single value, not a list)",
                             tx.describe()
                         ),
                         None,
                     );
                 } else {
-                    self.compare_types(CmpOp::Le, tl, tx, lo, x, lo.span);
-                    self.compare_types(CmpOp::Le, tx, th, x, hi, hi.span);
+                    self.compare_types(tl, tx, lo, x, lo.span);
+                    self.compare_types(tx, th, x, hi, hi.span);
                 }
                 (Ir::Between(ix, il, ih), Ty::Bool)
             }
@@ -344,7 +344,7 @@ impl Checker<'_> {
                 let mut out = Vec::with_capacity(rows.len());
                 for row in rows {
                     let (ibound, tbound) = self.sub(&row.bound, scope, reads);
-                    self.compare_types(row.op, tb, tbound, base, &row.bound, row.bound.span);
+                    self.compare_types(tb, tbound, base, &row.bound, row.bound.span);
                     let (ir, tr) = self.sub(&row.result, scope, reads);
                     ty = self.unify_or_report(ty, tr, row.result.span, "`tiers` 各行的结果");
                     out.push((row.op, *ibound, *ir));
@@ -468,7 +468,7 @@ impl Checker<'_> {
         }
     }
 
-    fn compare_types(&mut self, op: CmpOp, ta: Ty, tb: Ty, a: &Expr, b: &Expr, span: Span) {
+    fn compare_types(&mut self, ta: Ty, tb: Ty, a: &Expr, b: &Expr, span: Span) {
         if let Err((why, help)) = comparable(ta, tb) {
             // `2020/01/01` or `20200101`: a date written as a data file writes it
             let written = [a, b].into_iter().find_map(|e| {
@@ -484,21 +484,9 @@ impl Checker<'_> {
             self.err("check::type", span, why, help);
             return;
         }
-        if !matches!(op, CmpOp::Eq | CmpOp::Ne)
-            && (ta.is_textual() && ta != Ty::Error || ta == Ty::Bool)
-        {
-            self.err(
-                "check::type",
-                span,
-                format!(
-                    "`{}` 只比较数字和日期的大小,不能比较{} (orders numbers and dates)",
-                    op.symbol(),
-                    ta.describe()
-                ),
-                Some("请用 `==`、`!=`、`in [...]` 或 `starts_with(…)`".into()),
-            );
-            return;
-        }
+        // texts (and enum values) order by code point, `false` before
+        // `true`: LANGUAGE.md section 5 forbids only the comparisons of
+        // `comparable`, so `region >= "4201"` is a comparison like any other
         self.enum_literal(ta, b);
         self.enum_literal(tb, a);
     }

@@ -712,7 +712,7 @@ impl<'s> Builder<'s> {
         let mut parts = pair.into_inner();
         let body = parts.next();
         if let Some(bad) = parts.next() {
-            if matches!(bad.as_rule(), Rule::bad_follow | Rule::date_follow) {
+            if matches!(bad.as_rule(), Rule::bad_follow | Rule::word_follow) {
                 self.bad_follow(whole, bad.as_str(), span);
                 return invalid(span);
             }

@@ -519,7 +519,7 @@ pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
         r if is_expression(r) => (2, EXPRESSION),
         Rule::date_lit | Rule::date_body | Rule::bad_date => (2, DATE),
         // what may not follow a number or a date: never what was expected
-        Rule::bad_follow | Rule::date_follow => return None,
+        Rule::bad_follow | Rule::word_follow => return None,
         Rule::ident => (2, NAME),
         Rule::text => (2, TEXT),
         Rule::signed_lit => (2, "数字"),

@@ -4,7 +4,7 @@
 //!
 //! The PostgreSQL output is the reference (byte-identical to the engine
 //! and tested in a real PostgreSQL); Spark differs in spelling, and in its
-//! arithmetic, which [`super::spark`] admits only where it is exact.
+//! arithmetic, which [`mod@super::spark`] admits only where it is exact.
 
 use rust_decimal::Decimal;
 
@@ -29,7 +29,7 @@ impl Dialect {
     }
 
     /// A number written in the policy. Spark: an exact `DECIMAL` literal
-    /// (`BD`), normalised, of the type [`super::spark`] gives it.
+    /// (`BD`), normalised, of the type [`mod@super::spark`] gives it.
     pub fn number(self, d: &Decimal) -> String {
         match self {
             Dialect::Postgres => super::expr::number(d),

@@ -535,7 +535,7 @@ impl<'a> Scope<'a> {
         Ok(self.noted(x, divisor))
     }
 
-    /// `a OP b` in Spark, admitted by [`super::spark`] only where Spark's
+    /// `a OP b` in Spark, admitted by [`mod@super::spark`] only where Spark's
     /// exact `DECIMAL` result is the engine's: `+ - *` within 28 digits,
     /// and a division by a number written in the policy whose inverse is a
     /// finite decimal, compiled as a multiplication by it. Neither can be

@@ -450,7 +450,7 @@ fn spark_script(
 }
 
 /// `--dialect spark`: every construct whose arithmetic Spark's `DECIMAL`
-/// would compute otherwise than the engine ([`spark`]), each at its line.
+/// would compute otherwise than the engine ([`mod@spark`]), each at its line.
 /// Empty when Spark computes the whole set exactly.
 pub fn spark_check(program: &Program, sources: &Sources) -> Vec<Diagnostic> {
     let mut diags = Vec::new();

@@ -408,7 +408,7 @@ fn spark_script(
     let head = format!(
         "-- mianshen sql (Spark SQL): decisions and summary of a run as SQL\n\
          -- policy set: {} policies; firm table {table}; as_of {}\n\
-         -- run with: spark-sql -S -f THIS_FILE > results.csv (or statement by statement, docs/sql.md)\n\
+         -- run with: spark-sql -S -f THIS_FILE | tail -n +2 > results.csv (the SET's echo dropped), or scripts/spark-run (docs/sql.md)\n\
          -- prints decisions.csv, then summary.csv (each with its header), one CSV line per row;\n\
          -- makes the tables ms_firm, ms_pair and ms_pair_1… in the current database (dropped first)\n",
         program.policies.len(),

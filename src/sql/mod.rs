@@ -1,12 +1,17 @@
-//! `mianshen sql`: a checked policy set compiled to SQL (PostgreSQL), which
-//! run against a firm table gives the decisions and the summary of a run
-//! (`decisions.csv` and `summary.csv`, byte for byte).
+//! `mianshen sql`: a checked policy set compiled to SQL (PostgreSQL, or
+//! Spark SQL with `--dialect spark`), which run against a firm table gives
+//! the decisions and the summary of a run (`decisions.csv` and
+//! `summary.csv`, byte for byte).
 //!
 //! The SQL is a script of statements in one transaction: `ms_firm` (the
 //! firm table with its defines, prior payments and combined caps),
 //! `ms_pair` (one row per firm and policy in force, `policy`), the
 //! settlement `settle` as `UPDATE`s with window functions, and two
-//! `COPY … TO STDOUT` of the results. A construct that this compiler cannot
+//! `COPY … TO STDOUT` of the results. Spark's script is the same compiler's
+//! ([`crate::sql::dialect::Dialect`]): each step a parquet table, settlement as new
+//! tables with window functions (`settle`), the results as `SELECT`s of
+//! CSV lines, for the sets whose arithmetic Spark computes as the engine
+//! ([`crate::sql::spark_check`]). A construct that this compiler cannot
 //! express exactly is refused with a diagnostic at its line, never compiled
 //! to SQL that computes something else.
 

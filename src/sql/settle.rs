@@ -1,6 +1,8 @@
 //! Settlement in SQL (LANGUAGE.md section 7), as `UPDATE`s of `ms_pair` in
 //! the contract's order: exclusive groups, combined caps, limits, budgets;
-//! then the two result tables as `COPY … TO STDOUT` in CSV.
+//! then the two result tables as `COPY … TO STDOUT` in CSV. In Spark
+//! (`spark`), each step is a new table of the pairs instead of an
+//! `UPDATE`, and the results are `SELECT`s of CSV lines.
 
 use super::expr::text;
 use super::policy::cents;

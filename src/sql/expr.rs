@@ -624,6 +624,13 @@ impl<'a> Scope<'a> {
         let zero = self.dialect.number(&Decimal::ZERO);
         let mut floor = zero.clone();
         let mut total = zero.clone();
+        // PostgreSQL widens an integer 0 to numeric; Spark types it INT,
+        // which would widen the slice's DECIMAL: a DECIMAL 0 there
+        let no_slice = if self.dialect.is_spark() {
+            zero.clone()
+        } else {
+            "0".to_string()
+        };
         for (bound, rate) in rows {
             let top = match bound {
                 Some(b) => Some(self.expr(b)?),
@@ -635,7 +642,7 @@ impl<'a> Scope<'a> {
                 None => x.v.clone(),
             };
             let slice = format!(
-                "CASE WHEN ({upper}) > ({floor}) THEN {} ELSE {zero} END",
+                "CASE WHEN ({upper}) > ({floor}) THEN {} ELSE {no_slice} END",
                 self.fit(&format!("({upper}) - ({floor})"))
             );
             let part = self.fit(&format!("({slice}) * ({})", rate.v));

@@ -348,14 +348,14 @@ enum Command {
     /// 兑付台账:记入一次运行的兑付,检查台账 (the ledger of payments made)
     #[command(subcommand)]
     Ledger(LedgerCommand),
-    /// 把政策集编译成 PostgreSQL:在企业表上运行,输出 decisions.csv 和 summary.csv
-    /// (print the policy set as PostgreSQL: run against a firm table, it prints
+    /// 把政策集编译成 SQL (PostgreSQL 或 Spark):在企业表上运行,输出 decisions.csv 和 summary.csv
+    /// (print the policy set as SQL, PostgreSQL or Spark: run against a firm table, it prints
     /// decisions.csv and summary.csv; docs/sql.md)
     #[command(after_help = EXIT_CODES)]
     Sql {
         /// 政策集目录 (the policy set folder)
         dir: PathBuf,
-        /// SQL 方言:`postgres`;`spark` 只检查哪些写法在 Spark 中算法不同 (the SQL dialect: `postgres`; `spark` checks which constructs Spark's DECIMAL computes otherwise, the script itself is not generated yet)
+        /// SQL 方言:`postgres` 或 `spark`;Spark 的 DECIMAL 算法不同的写法在其所在行拒绝 (the SQL dialect: `postgres` or `spark`; constructs Spark's DECIMAL computes otherwise are refused at their lines)
         #[arg(long, default_value = "postgres")]
         dialect: String,
         /// 企业表:每家企业一行,每个字段一列 (the firm table: one row per firm, one column per field)

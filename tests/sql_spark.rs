@@ -1,7 +1,9 @@
 //! `mianshen sql --dialect spark`: which constructs Spark's `DECIMAL`
-//! computes otherwise than the engine, refused at their lines, and the firm
-//! table those refusals assume. Spark is not installed here: nothing of this
-//! has run in a real Spark (docs/sql.md says so).
+//! computes otherwise than the engine, refused at their lines, the firm
+//! table those refusals assume, and the Spark script of small sets, as
+//! snapshots. Spark itself is not run here (it takes minutes to start):
+//! `scripts/spark-check` runs these scripts in a local Spark and compares
+//! them with the engine byte for byte (docs/sql.md, Spark).
 
 use std::process::Command;
 
@@ -88,10 +90,33 @@ fn a_small_set_in_spark_refused_construct_by_construct() {
     std::fs::write(dir.join("small.policy"), POLICIES).unwrap();
     let got = sql(&dir, &["--as-of", "2024-12-31"]).replace(&dir.display().to_string(), "SET");
     insta::assert_snapshot!(got);
-    // the exact policy alone passes the check; the script is not generated
+    // the exact policy alone passes the check, and its script is printed
     let exact = &POLICIES[..POLICIES.find("policy refused").unwrap()];
     std::fs::write(dir.join("small.policy"), exact).unwrap();
     let got = sql(&dir, &["--as-of", "2024-12-31"]).replace(&dir.display().to_string(), "SET");
     insta::assert_snapshot!(got);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The settlement set of scripts/spark-check: budgets pro rata and by
+/// order, a limit, an exclusive group and a combined cap, with `--all`.
+#[test]
+fn the_settlement_set_as_spark_sql() {
+    insta::assert_snapshot!(sql(
+        std::path::Path::new("scripts/spark-check-sets/settlement"),
+        &["--as-of", "2024-12-31", "--all"]
+    ));
+}
+
+/// Prior payments from a ledger table, the date from the variable
+/// `mianshen.as_of` (no `--as-of`), and the loaders of `--ddl`.
+#[test]
+fn prior_payments_as_spark_sql() {
+    let dir = std::path::Path::new("examples/programme/policies");
+    insta::assert_snapshot!(sql(dir, &["--ledger-table", "ledger"]));
+    insta::assert_snapshot!(sql(dir, &["--ledger-table", "ledger", "--ddl"]));
+    // a set that reads the ledger needs the table
+    let out = sql(dir, &["--as-of", "2025-12-31"]);
+    assert!(out.starts_with("exit 1"), "{out}");
+    assert!(out.contains("--ledger-table"), "{out}");
 }

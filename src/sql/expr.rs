@@ -17,6 +17,8 @@ use crate::ops::{ArithOp, CmpOp};
 use crate::program::{Const, Func, Ir, Program};
 use crate::schema::FieldType;
 
+use super::dialect::Dialect;
+
 /// The fields whose missing values a reason can name: one bit each.
 pub const FIELD_BITS: usize = Why::OTHER_FIELDS_BIT as usize;
 
@@ -100,10 +102,16 @@ pub fn ident(s: &str) -> String {
 
 /// The `bigint` bit of field `i` in a node's `w`.
 pub fn field_bit(i: usize) -> String {
-    if i >= FIELD_BITS {
-        "(-9223372036854775808)::bigint".into()
-    } else {
-        format!("{}::bigint", 1i64 << i)
+    field_bit_in(Dialect::Postgres, i)
+}
+
+/// [`field_bit`] in a dialect.
+pub fn field_bit_in(dialect: Dialect, i: usize) -> String {
+    match (dialect, i >= FIELD_BITS) {
+        (Dialect::Postgres, true) => "(-9223372036854775808)::bigint".into(),
+        (Dialect::Postgres, false) => format!("{}::bigint", 1i64 << i),
+        (Dialect::Spark, true) => "CAST(-9223372036854775808 AS BIGINT)".into(),
+        (Dialect::Spark, false) => format!("{}L", 1i64 << i),
     }
 }
 
@@ -124,6 +132,8 @@ pub struct Scope<'a> {
     pub steps: Vec<String>,
     /// Step names: `{prefix}{n}`.
     pub prefix: String,
+    /// The SQL written.
+    pub dialect: Dialect,
 }
 
 fn or_bits(parts: &[&str], zero: &str) -> String {
@@ -140,6 +150,24 @@ impl<'a> Scope<'a> {
     fn step(&mut self, v: String, w: String, n: String, ty: Ty) -> Node {
         if w == "0" && n == "0" && is_simple(&v) {
             return Node::constant(v, ty);
+        }
+        self.push_step(v, w, n, ty)
+    }
+
+    /// A step of the chain: in PostgreSQL a `LATERAL` subquery, in Spark
+    /// three lateral column aliases of the same `SELECT`.
+    pub fn push_step(&mut self, v: String, w: String, n: String, ty: Ty) -> Node {
+        if self.dialect.is_spark() {
+            let name = format!("ms_{}{}", self.prefix, self.steps.len());
+            self.steps.push(format!(
+                "{v} AS {name}_v, CAST({w} AS BIGINT) AS {name}_w, CAST({n} AS INT) AS {name}_n"
+            ));
+            return Node {
+                v: format!("{name}_v"),
+                w: format!("{name}_w"),
+                n: format!("{name}_n"),
+                ty,
+            };
         }
         let name = format!("{}{}", self.prefix, self.steps.len());
         self.steps.push(format!(
@@ -179,9 +207,9 @@ impl<'a> Scope<'a> {
                 Const::Bool(b) => {
                     Node::constant(if *b { "TRUE" } else { "FALSE" }.into(), Ty::Bool)
                 }
-                Const::Num(d) => Node::constant(number(d), Ty::Num),
+                Const::Num(d) => Node::constant(self.dialect.number(d), Ty::Num),
                 Const::Date(d) => Node::constant(format!("DATE '{d}'"), Ty::Date),
-                Const::Text(t) => Node::constant(text(t), Ty::Text),
+                Const::Text(t) => Node::constant(self.dialect.text(t), Ty::Text),
             },
             Ir::Field(i) => self.field(*i as usize),
             Ir::Let(i) => self
@@ -206,7 +234,7 @@ impl<'a> Scope<'a> {
             }
             Ir::Arith(op, a, b) => {
                 let (a, b) = (self.expr(a)?, self.expr(b)?);
-                self.arith(*op, a, b)
+                self.arith(*op, a, b)?
             }
             Ir::And(a, b) | Ir::Or(a, b) => {
                 let (a, b) = (self.expr(a)?, self.expr(b)?);
@@ -220,13 +248,13 @@ impl<'a> Scope<'a> {
             }
             Ir::Cmp(op, a, b) => {
                 let (a, b) = (self.expr(a)?, self.expr(b)?);
-                let v = compare(*op, &a, &b);
+                let v = self.compare(*op, &a, &b);
                 self.strict(&[&a, &b], v, Ty::Bool)
             }
             Ir::CmpField { op, field, value } => {
                 let a = self.field(*field as usize);
-                let b = Node::constant(number(value), Ty::Num);
-                let v = compare(*op, &a, &b);
+                let b = Node::constant(self.dialect.number(value), Ty::Num);
+                let v = self.compare(*op, &a, &b);
                 self.strict(&[&a], v, Ty::Bool)
             }
             Ir::EqFieldText {
@@ -236,7 +264,7 @@ impl<'a> Scope<'a> {
             } => {
                 let a = self.field(*field as usize);
                 let op = if *negated { "<>" } else { "=" };
-                let v = format!("{} {op} {}", a.v, text(value));
+                let v = format!("{} {op} {}", a.v, self.dialect.text(value));
                 self.strict(&[&a], v, Ty::Bool)
             }
             Ir::InList {
@@ -274,17 +302,30 @@ impl<'a> Scope<'a> {
             } => {
                 let (x, l) = (self.expr(item)?, self.expr(list)?);
                 let not = if *negated { "NOT " } else { "" };
-                let v = format!("{not}(({}) = ANY({}))", x.v, l.v);
+                let v = if self.dialect.is_spark() {
+                    format!("{not}array_contains({}, {})", l.v, x.v)
+                } else {
+                    format!("{not}(({}) = ANY({}))", x.v, l.v)
+                };
                 self.strict(&[&x, &l], v, Ty::Bool)
             }
             Ir::ListContains(l, x) => {
                 let (l, x) = (self.expr(l)?, self.expr(x)?);
-                let v = format!("({}) = ANY({})", x.v, l.v);
+                let v = if self.dialect.is_spark() {
+                    format!("array_contains({}, {})", l.v, x.v)
+                } else {
+                    format!("({}) = ANY({})", x.v, l.v)
+                };
                 self.strict(&[&l, &x], v, Ty::Bool)
             }
             Ir::TextContains(s, t) => {
                 let (s, t) = (self.expr(s)?, self.expr(t)?);
-                let v = format!("strpos({}, {}) > 0", s.v, t.v);
+                let f = if self.dialect.is_spark() {
+                    "instr"
+                } else {
+                    "strpos"
+                };
+                let v = format!("{f}({}, {}) > 0", s.v, t.v);
                 self.strict(&[&s, &t], v, Ty::Bool)
             }
             Ir::Between(x, lo, hi) => {
@@ -292,8 +333,8 @@ impl<'a> Scope<'a> {
                 let (lo, hi) = (self.expr(lo)?, self.expr(hi)?);
                 let v = format!(
                     "({}) AND ({})",
-                    compare(CmpOp::Le, &lo, &x),
-                    compare(CmpOp::Le, &x, &hi)
+                    self.compare(CmpOp::Le, &lo, &x),
+                    self.compare(CmpOp::Le, &x, &hi)
                 );
                 // a comparison: missing when any of its three values is
                 self.strict(&[&x, &lo, &hi], v, Ty::Bool)
@@ -333,13 +374,15 @@ impl<'a> Scope<'a> {
                     let bound = self.expr(bound)?;
                     let result = self.expr(result)?;
                     ty.get_or_insert(result.ty);
-                    let hit = compare(*op, &x, &bound);
+                    let hit = self.compare(*op, &x, &bound);
                     let hit = self.strict(&[&bound], hit, Ty::Bool);
                     arms.push((hit, result));
                 }
                 let otherwise = match otherwise {
                     Some(o) => self.expr(o)?,
-                    None => Node::constant("0::numeric".into(), ty.unwrap_or(Ty::Num)),
+                    None => {
+                        Node::constant(self.dialect.number(&Decimal::ZERO), ty.unwrap_or(Ty::Num))
+                    }
                 };
                 let inner = self.first_true(&arms, otherwise);
                 self.guarded(&x, inner)
@@ -375,18 +418,23 @@ impl<'a> Scope<'a> {
         let Some(f) = self.program.schema.fields.get(i) else {
             return Node::constant("NULL".into(), Ty::Num);
         };
-        let col = format!("{}.{}", self.firm, ident(&f.name));
+        let col = format!("{}.{}", self.firm, self.dialect.ident(&f.name));
         let ty = Ty::of_field(&f.ty);
+        let bit = field_bit_in(self.dialect, i);
         match ty {
-            Ty::List => Node::constant(format!("coalesce({col}, '{{}}'::text[])"), ty),
+            Ty::List => Node::constant(format!("coalesce({col}, {})", self.dialect.no_texts()), ty),
             Ty::Num => Node {
-                w: format!("CASE WHEN {col} IS NULL THEN {} ELSE 0 END", field_bit(i)),
-                v: format!("{col}::numeric"),
+                w: format!("CASE WHEN {col} IS NULL THEN {bit} ELSE 0 END"),
+                v: if self.dialect.is_spark() {
+                    col
+                } else {
+                    format!("{col}::numeric")
+                },
                 n: "0".into(),
                 ty,
             },
             _ => Node {
-                w: format!("CASE WHEN {col} IS NULL THEN {} ELSE 0 END", field_bit(i)),
+                w: format!("CASE WHEN {col} IS NULL THEN {bit} ELSE 0 END"),
                 v: col,
                 n: "0".into(),
                 ty,
@@ -461,14 +509,17 @@ impl<'a> Scope<'a> {
     /// `a OP b` as the engine computes it: PostgreSQL's exact result fitted
     /// to the engine's decimals ([`FUNCTIONS`]); a division by zero is
     /// missing for division by zero, a result too large for overflow.
-    fn arith(&mut self, op: ArithOp, a: Node, b: Node) -> Node {
+    fn arith(&mut self, op: ArithOp, a: Node, b: Node) -> Result<Node, Refusal> {
+        if self.dialect.is_spark() {
+            return self.spark_arith(op, a, b);
+        }
         let value = match op {
             ArithOp::Add => fit(&format!("({}) + ({})", a.v, b.v)),
             ArithOp::Sub => fit(&format!("({}) - ({})", a.v, b.v)),
             ArithOp::Mul => fit(&format!("({}) * ({})", a.v, b.v)),
             ArithOp::Div => {
                 if b.present() && b.v == number(&Decimal::ZERO) {
-                    return self.by_zero(&a);
+                    return Ok(self.by_zero(&a));
                 }
                 format!(
                     "CASE WHEN ({b}) = 0 THEN NULL ELSE pg_temp.ms_div({}, {b}) END",
@@ -479,7 +530,42 @@ impl<'a> Scope<'a> {
         };
         let x = self.strict(&[&a, &b], value, Ty::Num);
         let divisor = (op == ArithOp::Div).then_some(&b);
-        self.noted(x, divisor)
+        Ok(self.noted(x, divisor))
+    }
+
+    /// `a OP b` in Spark, admitted by [`mod@super::spark`] only where Spark's
+    /// exact `DECIMAL` result is the engine's: `+ - *` within 28 digits,
+    /// and a division by a number written in the policy whose inverse is a
+    /// finite decimal, compiled as a multiplication by it. Neither can be
+    /// missing unless an operand is (or the divisor is the literal 0).
+    fn spark_arith(&mut self, op: ArithOp, a: Node, b: Node) -> Result<Node, Refusal> {
+        let value = match op {
+            ArithOp::Add => format!("({}) + ({})", a.v, b.v),
+            ArithOp::Sub => format!("({}) - ({})", a.v, b.v),
+            ArithOp::Mul => format!("({}) * ({})", a.v, b.v),
+            ArithOp::Div => {
+                let inverse = self.spark_inverse(&b)?;
+                if inverse.is_zero() {
+                    return Ok(self.by_zero(&a));
+                }
+                format!("({}) * {}", a.v, self.dialect.number(&inverse))
+            }
+        };
+        Ok(self.strict(&[&a, &b], value, Ty::Num))
+    }
+
+    /// The inverse of a divisor written in the policy (0 for 0), or why
+    /// Spark is not given the division.
+    fn spark_inverse(&self, b: &Node) -> Result<Decimal, Refusal> {
+        let d =
+            b.v.strip_suffix("BD")
+                .and_then(|d| d.parse::<Decimal>().ok())
+                .filter(|_| b.present())
+                .ok_or_else(|| super::spark::DIVISION.to_string())?;
+        if d.is_zero() {
+            return Ok(d);
+        }
+        super::spark::inverse(d).ok_or_else(|| super::spark::DIVISION.to_string())
     }
 
     /// A computed number that came out missing although none of its operands
@@ -518,7 +604,12 @@ impl<'a> Scope<'a> {
                 Why::DIV_ZERO
             )
         };
-        self.step("NULL".into(), x.w.clone(), n, Ty::Num)
+        let null = if self.dialect.is_spark() {
+            "CAST(NULL AS DECIMAL(1,0))"
+        } else {
+            "NULL"
+        };
+        self.step(null.into(), x.w.clone(), n, Ty::Num)
     }
 
     /// Marginal brackets as the engine takes them, row by row: each slice,
@@ -528,8 +619,16 @@ impl<'a> Scope<'a> {
     fn progressive(&mut self, base: &Ir, rows: &[(Option<Ir>, Ir)]) -> Result<Node, Refusal> {
         let x = self.expr(base)?;
         let mut checks: Vec<(String, String, String)> = Vec::new();
-        let mut floor = "0::numeric".to_string();
-        let mut total = "0::numeric".to_string();
+        let zero = self.dialect.number(&Decimal::ZERO);
+        let mut floor = zero.clone();
+        let mut total = zero.clone();
+        // PostgreSQL widens an integer 0 to numeric; Spark types it INT,
+        // which would widen the slice's DECIMAL: a DECIMAL 0 there
+        let no_slice = if self.dialect.is_spark() {
+            zero.clone()
+        } else {
+            "0".to_string()
+        };
         for (bound, rate) in rows {
             let top = match bound {
                 Some(b) => Some(self.expr(b)?),
@@ -541,12 +640,12 @@ impl<'a> Scope<'a> {
                 None => x.v.clone(),
             };
             let slice = format!(
-                "CASE WHEN ({upper}) > ({floor}) THEN {} ELSE 0 END",
-                fit(&format!("({upper}) - ({floor})"))
+                "CASE WHEN ({upper}) > ({floor}) THEN {} ELSE {no_slice} END",
+                self.fit(&format!("({upper}) - ({floor})"))
             );
-            let part = fit(&format!("({slice}) * ({})", rate.v));
+            let part = self.fit(&format!("({slice}) * ({})", rate.v));
             let sum = self.step(
-                fit(&format!("({total}) + ({part})")),
+                self.fit(&format!("({total}) + ({part})")),
                 "0".into(),
                 "0".into(),
                 Ty::Num,
@@ -597,7 +696,7 @@ impl<'a> Scope<'a> {
             }
             Func::Min | Func::Max => {
                 let name = if f == Func::Min { "LEAST" } else { "GREATEST" };
-                let vs: Vec<String> = a.iter().map(collated).collect();
+                let vs: Vec<String> = a.iter().map(|x| self.collated(x)).collect();
                 let refs: Vec<&Node> = a.iter().collect();
                 self.strict(&refs, format!("{name}({})", vs.join(", ")), first_ty)
             }
@@ -610,6 +709,21 @@ impl<'a> Scope<'a> {
                 // away from zero (as PostgreSQL's round) or floors, and
                 // multiplies back
                 let (x, step) = (arg(0), arg(1));
+                if self.dialect.is_spark() {
+                    // a multiplication by the step's inverse, `ROUND` (half
+                    // up: away from zero, on a DECIMAL) or `FLOOR`, and back
+                    let inverse = self.spark_inverse(&step)?;
+                    if inverse.is_zero() {
+                        return Ok(self.by_zero(&x));
+                    }
+                    let q = format!("({}) * {}", x.v, self.dialect.number(&inverse));
+                    let whole = if f == Func::Round {
+                        format!("round({q}, 0)")
+                    } else {
+                        format!("floor({q})")
+                    };
+                    return Ok(self.strict(&[&x], format!("{whole} * {}", step.v), Ty::Num));
+                }
                 if step.present() && step.v == number(&Decimal::ZERO) {
                     return Ok(self.by_zero(&x));
                 }
@@ -628,25 +742,33 @@ impl<'a> Scope<'a> {
             }
             Func::StartsWith => {
                 let (s, p) = (arg(0), arg(1));
-                self.strict(
-                    &[&s, &p],
-                    format!("starts_with({}, {})", s.v, p.v),
-                    Ty::Bool,
-                )
+                let f = if self.dialect.is_spark() {
+                    "startswith"
+                } else {
+                    "starts_with"
+                };
+                self.strict(&[&s, &p], format!("{f}({}, {})", s.v, p.v), Ty::Bool)
             }
             Func::YearsBetween | Func::MonthsBetween => {
                 let (d1, d2) = (arg(0), arg(1));
                 let months = months_between(&d1.v, &d2.v);
-                let v = if f == Func::YearsBetween {
-                    format!("div({months}, 12)")
-                } else {
-                    months
+                let v = match (self.dialect, f == Func::YearsBetween) {
+                    (Dialect::Postgres, true) => format!("div({months}, 12)"),
+                    (Dialect::Postgres, false) => months,
+                    // as Spark types an INT in arithmetic (super::spark)
+                    (Dialect::Spark, true) => format!("CAST(({months}) div 12 AS DECIMAL(10,0))"),
+                    (Dialect::Spark, false) => format!("CAST({months} AS DECIMAL(10,0))"),
                 };
                 self.strict(&[&d1, &d2], v, Ty::Num)
             }
             Func::Year => {
                 let d = arg(0);
-                self.strict(&[&d], format!("extract(year FROM {})", d.v), Ty::Num)
+                let v = if self.dialect.is_spark() {
+                    format!("CAST(extract(year FROM {}) AS DECIMAL(10,0))", d.v)
+                } else {
+                    format!("extract(year FROM {})", d.v)
+                };
+                self.strict(&[&d], v, Ty::Num)
             }
         })
     }
@@ -694,25 +816,38 @@ CREATE OR REPLACE FUNCTION pg_temp.ms_fit(x numeric) RETURNS numeric
     ELSE pg_temp.ms_div(x, 1) END $$;
 ";
 
-/// Text compared in byte order, as the engine compares (`COLLATE "C"`).
-fn collated(x: &Node) -> String {
-    if x.ty == Ty::Text {
-        format!("({}) COLLATE \"C\"", x.v)
-    } else {
-        x.v.clone()
+impl Scope<'_> {
+    /// Text compared in byte order, as the engine compares (`COLLATE "C"`;
+    /// Spark's strings compare in byte order already).
+    fn collated(&self, x: &Node) -> String {
+        if x.ty == Ty::Text && !self.dialect.is_spark() {
+            format!("({}) COLLATE \"C\"", x.v)
+        } else {
+            x.v.clone()
+        }
     }
-}
 
-fn compare(op: CmpOp, a: &Node, b: &Node) -> String {
-    let sym = match op {
-        CmpOp::Eq => "=",
-        CmpOp::Ne => "<>",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
-    };
-    format!("{} {sym} {}", collated(a), collated(b))
+    fn compare(&self, op: CmpOp, a: &Node, b: &Node) -> String {
+        let sym = match op {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        };
+        format!("{} {sym} {}", self.collated(a), self.collated(b))
+    }
+
+    /// An exact result as the engine holds it: [`fit`] in PostgreSQL; in
+    /// Spark the result as it is (admitted only within 28 digits).
+    fn fit(&self, exact: &str) -> String {
+        if self.dialect.is_spark() {
+            exact.to_string()
+        } else {
+            fit(exact)
+        }
+    }
 }
 
 /// Whole months from `d1` to `d2`, by anniversary; from a later to an

@@ -1,17 +1,23 @@
-//! `mianshen sql`: a checked policy set compiled to SQL (PostgreSQL), which
-//! run against a firm table gives the decisions and the summary of a run
-//! (`decisions.csv` and `summary.csv`, byte for byte).
+//! `mianshen sql`: a checked policy set compiled to SQL (PostgreSQL, or
+//! Spark SQL with `--dialect spark`), which run against a firm table gives
+//! the decisions and the summary of a run (`decisions.csv` and
+//! `summary.csv`, byte for byte).
 //!
 //! The SQL is a script of statements in one transaction: `ms_firm` (the
 //! firm table with its defines, prior payments and combined caps),
 //! `ms_pair` (one row per firm and policy in force, `policy`), the
 //! settlement `settle` as `UPDATE`s with window functions, and two
-//! `COPY … TO STDOUT` of the results. A construct that this compiler cannot
+//! `COPY … TO STDOUT` of the results. Spark's script is the same compiler's
+//! ([`crate::sql::dialect::Dialect`]): each step a parquet table, settlement as new
+//! tables with window functions (`settle`), the results as `SELECT`s of
+//! CSV lines, for the sets whose arithmetic Spark computes as the engine
+//! ([`crate::sql::spark_check`]). A construct that this compiler cannot
 //! express exactly is refused with a diagnostic at its line, never compiled
 //! to SQL that computes something else.
 
 pub mod database;
 pub mod ddl;
+pub mod dialect;
 pub mod expr;
 mod policy;
 mod reasons;
@@ -22,7 +28,8 @@ use crate::date::Date;
 use crate::diag::{Diagnostic, Sources, Span};
 use crate::program::Program;
 
-use self::expr::{ident, text, Node, Scope, FIELD_BITS};
+use self::dialect::Dialect;
+use self::expr::{ident, Node, Scope, FIELD_BITS};
 use self::policy::Refused;
 
 /// What `mianshen sql` is asked for.
@@ -41,6 +48,28 @@ pub struct SqlOptions<'a> {
 /// A table name as given: each dot-separated part quoted.
 pub fn table_name(t: &str) -> String {
     t.split('.').map(ident).collect::<Vec<_>>().join(".")
+}
+
+/// [`table_name`] in a dialect.
+pub fn table_name_in(d: Dialect, t: &str) -> String {
+    t.split('.')
+        .map(|p| d.ident(p))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The Spark SQL script for `program`, or every construct it refuses:
+/// those Spark's `DECIMAL` computes otherwise ([`spark_check`]) first.
+pub fn spark(
+    program: &Program,
+    sources: &Sources,
+    opts: &SqlOptions<'_>,
+) -> Result<String, Vec<Diagnostic>> {
+    let diags = spark_check(program, sources);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    compile_in(program, sources, opts, Dialect::Spark).map(|s| s.text())
 }
 
 /// The PostgreSQL script for `program`, or every construct it refuses:
@@ -66,12 +95,21 @@ pub struct Script {
     pub decisions: String,
     /// The same for summary.csv.
     pub summary: String,
+    /// The dialect it is written in.
+    pub dialect: Dialect,
 }
 
 impl Script {
     /// The whole script, as `mianshen sql` prints it: `BEGIN`, the body,
     /// the two `COPY`s, `COMMIT`.
     pub fn text(&self) -> String {
+        if self.dialect.is_spark() {
+            // no transaction: each step is a table of its own
+            return format!(
+                "{}{}{}{}",
+                self.head, self.body, self.decisions, self.summary
+            );
+        }
         format!(
             "{}BEGIN;\n{}{}{}COMMIT;\n",
             self.head, self.body, self.decisions, self.summary
@@ -85,6 +123,19 @@ pub fn compile(
     sources: &Sources,
     opts: &SqlOptions<'_>,
 ) -> Result<Script, Vec<Diagnostic>> {
+    compile_in(program, sources, opts, Dialect::Postgres)
+}
+
+/// [`compile`] in a dialect.
+fn compile_in(
+    program: &Program,
+    sources: &Sources,
+    opts: &SqlOptions<'_>,
+    dialect: Dialect,
+) -> Result<Script, Vec<Diagnostic>> {
+    let d = dialect;
+    let spark = d.is_spark();
+    let text = |s: &str| d.text(s);
     let mut diags = Vec::new();
     let schema = &program.schema;
     let schema_file = Diagnostic::in_file;
@@ -146,12 +197,13 @@ pub fn compile(
     if !diags.is_empty() {
         return Err(diags);
     }
-    let key = ident(&key_field.name);
-    let as_of = match opts.as_of {
-        Some(d) => format!("DATE '{d}'"),
-        None => "current_setting('mianshen.as_of')::date".into(),
+    let key = d.ident(&key_field.name);
+    let as_of = match (opts.as_of, spark) {
+        (Some(d), _) => format!("DATE '{d}'"),
+        (None, false) => "current_setting('mianshen.as_of')::date".into(),
+        (None, true) => "DATE '${mianshen.as_of}'".into(),
     };
-    let table = table_name(opts.table);
+    let table = table_name_in(d, opts.table);
 
     // ---- the firm table, with prior payments, defines and combined caps
     let mut paid = Vec::new();
@@ -167,11 +219,19 @@ pub fn compile(
                         .filter_map(|i| program.ledger_ids.get(*i as usize))
                         .map(|s| text(s))
                         .collect();
-                    let ledger = opts.ledger_table.map(table_name).unwrap_or_default();
-                    let (agg, empty) = if *last {
-                        ("max(l.paid_on)", "")
-                    } else {
-                        ("coalesce(sum(l.amount), 0)", "")
+                    let ledger = opts
+                        .ledger_table
+                        .map(|l| table_name_in(d, l))
+                        .unwrap_or_default();
+                    let (agg, empty) = match (*last, spark) {
+                        (true, _) => ("max(l.paid_on)", ""),
+                        (false, false) => ("coalesce(sum(l.amount), 0)", ""),
+                        // the ledger's DECIMAL(18,4) summed exactly, as
+                        // spark::PAID types it (ANSI mode stops on overflow)
+                        (false, true) => (
+                            "CAST(coalesce(sum(l.amount), 0BD) AS DECIMAL(22,4))",
+                            "",
+                        ),
                     };
                     paid_cols.push(format!(
                         "(SELECT {agg}{empty} FROM {ledger} l WHERE l.key = t.{key} AND l.policy IN ({}) AND l.paid_on <= {as_of}) AS {col}",
@@ -191,6 +251,7 @@ pub fn compile(
         paid,
         steps: Vec::new(),
         prefix: "d".into(),
+        dialect,
     };
     let mut define_cols = Vec::new();
     // within `ms_firm` a define reads the earlier ones as steps of its
@@ -199,13 +260,20 @@ pub fn compile(
     for (i, d) in program.defines.iter().enumerate() {
         match scope.expr(&d.expr) {
             Ok(n) => {
-                define_cols.push(format!(
-                    "({})::{} AS ms_def_{i}_v, ({})::bigint AS ms_def_{i}_w, ({})::integer AS ms_def_{i}_n",
-                    n.v,
-                    n.ty.sql(),
-                    n.w,
-                    n.n
-                ));
+                define_cols.push(if spark {
+                    format!(
+                        "{} AS ms_def_{i}_v, CAST({} AS BIGINT) AS ms_def_{i}_w, CAST({} AS INT) AS ms_def_{i}_n",
+                        n.v, n.w, n.n
+                    )
+                } else {
+                    format!(
+                        "({})::{} AS ms_def_{i}_v, ({})::bigint AS ms_def_{i}_w, ({})::integer AS ms_def_{i}_n",
+                        n.v,
+                        n.ty.sql(),
+                        n.w,
+                        n.n
+                    )
+                });
                 define_columns.push(Node {
                     v: format!("f.ms_def_{i}_v"),
                     w: format!("f.ms_def_{i}_w"),
@@ -224,11 +292,19 @@ pub fn compile(
     for (g, c) in program.combined.iter().enumerate() {
         match scope.expr(&c.cap) {
             Ok(n) => {
-                let why = reasons::missing(schema, &n.w, &n.n);
-                cap_cols.push(format!(
-                    "({v})::numeric AS ms_cap_{g}_v, CASE WHEN ({v}) IS NULL THEN {why} ELSE '{{}}'::text[] END AS ms_cap_{g}_reasons",
-                    v = n.v
-                ));
+                let why = reasons::missing(d, schema, &n.w, &n.n);
+                cap_cols.push(if spark {
+                    format!(
+                        "{v} AS ms_cap_{g}_v, CASE WHEN ({v}) IS NULL THEN {why} ELSE {} END AS ms_cap_{g}_reasons",
+                        d.no_texts(),
+                        v = n.v
+                    )
+                } else {
+                    format!(
+                        "({v})::numeric AS ms_cap_{g}_v, CASE WHEN ({v}) IS NULL THEN {why} ELSE '{{}}'::text[] END AS ms_cap_{g}_reasons",
+                        v = n.v
+                    )
+                });
             }
             Err(m) => diags.push(
                 Diagnostic::new("sql::unsupported", m)
@@ -253,6 +329,21 @@ pub fn compile(
     }
     if !diags.is_empty() {
         return Err(diags);
+    }
+    if spark {
+        return Ok(spark_script(
+            program,
+            opts,
+            &as_of,
+            &table,
+            SparkParts {
+                firm_steps,
+                define_cols,
+                cap_cols,
+                paid_cols,
+                inserts,
+            },
+        ));
     }
 
     let mut firm_cols = vec!["f.*".to_string()];
@@ -296,11 +387,75 @@ pub fn compile(
         body,
         decisions: settle::decisions(opts.all),
         summary: settle::summary(program, &as_of),
+        dialect,
     })
 }
 
+/// The compiled pieces a Spark script is assembled from.
+struct SparkParts {
+    firm_steps: Vec<String>,
+    define_cols: Vec<String>,
+    cap_cols: Vec<String>,
+    paid_cols: Vec<String>,
+    inserts: Vec<String>,
+}
+
+/// The Spark SQL script: ANSI mode, each step a table of its own (`USING
+/// parquet`, in the session's current database), settlement as new tables
+/// with window functions, and the two results as `SELECT`s of CSV lines.
+fn spark_script(
+    program: &Program,
+    opts: &SqlOptions<'_>,
+    as_of: &str,
+    table: &str,
+    parts: SparkParts,
+) -> Script {
+    let head = format!(
+        "-- mianshen sql (Spark SQL): decisions and summary of a run as SQL\n\
+         -- policy set: {} policies; firm table {table}; as_of {}\n\
+         -- run with: spark-sql -S -f THIS_FILE | tail -n +2 > results.csv (the SET's echo dropped), or scripts/spark-run (docs/sql.md)\n\
+         -- prints decisions.csv, then summary.csv (each with its header), one CSV line per row;\n\
+         -- makes the tables ms_firm, ms_pair and ms_pair_1… in the current database (dropped first)\n",
+        program.policies.len(),
+        opts.as_of
+            .map_or("from the variable mianshen.as_of".to_string(), |d| d
+                .to_string()),
+    );
+    let mut firm_items = vec!["f.*".to_string()];
+    firm_items.extend(parts.firm_steps);
+    firm_items.extend(parts.define_cols);
+    firm_items.extend(parts.cap_cols);
+    let mut raw_items = vec!["t.*".to_string()];
+    raw_items.extend(parts.paid_cols);
+    let mut body = format!(
+        "SET spark.sql.ansi.enabled=true;\n\
+         DROP TABLE IF EXISTS ms_firm;\n\
+         CREATE TABLE ms_firm USING parquet AS\n\
+         SELECT {}\n\
+         FROM (SELECT {} FROM {table} t) f;\n\
+         DROP TABLE IF EXISTS ms_pair;\n\
+         CREATE TABLE ms_pair (key STRING, policy STRING, pos INT, outcome STRING, amount DECIMAL(38,2), funded DECIMAL(38,2),\n\
+         \x20 reasons ARRAY<STRING>, limit_r BIGINT, alloc_r BIGINT) USING parquet;\n",
+        firm_items.join(",\n  "),
+        raw_items.join(",\n  "),
+    );
+    for i in parts.inserts {
+        body += &i;
+    }
+    let key = Dialect::Spark.ident(&program.schema.key_field().name);
+    let (settled, last) = settle::spark(program, &key, opts.all);
+    body += &settled;
+    Script {
+        head,
+        body,
+        decisions: settle::spark_decisions(&last, opts.all),
+        summary: settle::spark_summary(program, as_of, &last),
+        dialect: Dialect::Spark,
+    }
+}
+
 /// `--dialect spark`: every construct whose arithmetic Spark's `DECIMAL`
-/// would compute otherwise than the engine ([`spark`]), each at its line.
+/// would compute otherwise than the engine ([`mod@spark`]), each at its line.
 /// Empty when Spark computes the whole set exactly.
 pub fn spark_check(program: &Program, sources: &Sources) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
@@ -356,6 +511,13 @@ pub fn spark_check(program: &Program, sources: &Sources) -> Vec<Diagnostic> {
             if let Some(Err(m)) = a.cap.as_ref().map(|c| types.of(c)) {
                 refuse(m, p.span, a.cap_source.as_deref());
             }
+        }
+        if let Some(b) = p.budget.filter(|b| b.normalize().scale() > 2) {
+            refuse(
+                format!("a budget of {b} yuan: Spark shares out budgets in whole cents"),
+                p.span,
+                Some("budget"),
+            );
         }
         let by = p
             .limit

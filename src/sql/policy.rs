@@ -1,7 +1,7 @@
 //! One policy for every firm: an `INSERT INTO ms_pair … SELECT` of the
 //! verdicts (LANGUAGE.md section 6), before settlement.
 
-use super::expr::{number, text, Node, Refusal, Scope};
+use super::expr::{number, Node, Refusal, Scope};
 use super::reasons::{array, missing, values_dynamic, values_static};
 use crate::diag::Span;
 use crate::program::{Allocation, ClauseKind, Policy};
@@ -22,6 +22,9 @@ pub fn verdicts(
     key: &str,
 ) -> Result<String, Refused> {
     let schema = &scope.program.schema;
+    let d = scope.dialect;
+    let spark = d.is_spark();
+    let text = |s: &str| d.text(s);
     let refuse = |message: Refusal, within: Option<&str>| Refused {
         message,
         span: policy.span,
@@ -90,36 +93,67 @@ pub fn verdicts(
         .map(|n| format!("({}) IS NULL", n.v))
         .collect();
     let (amt, amt_w, amt_n) = match &amount {
+        Some(a) if spark => (
+            format!("CAST(round({}, 2) AS DECIMAL(38,2))", a.v),
+            a.w.clone(),
+            a.n.clone(),
+        ),
         Some(a) => (format!("round({}, 2)", a.v), a.w.clone(), a.n.clone()),
+        None if spark => ("CAST(NULL AS DECIMAL(38,2))".into(), "0".into(), "0".into()),
         None => ("NULL::numeric".into(), "0".into(), "0".into()),
     };
+    // the verdict's flags: a lateral subquery `o` (PostgreSQL), lateral
+    // column aliases (Spark)
+    let (o_failed, o_miss, o_amt) = if spark {
+        ("ms_o_failed", "ms_o_miss", "ms_o_amt")
+    } else {
+        ("o.failed", "o.miss", "o.amt")
+    };
     let amount_missing = if amount.is_some() {
-        "o.amt IS NULL".to_string()
+        format!("{o_amt} IS NULL")
     } else {
         "FALSE".into()
     };
     // the verdict's flags, named once
-    let verdict = format!(
-        "CROSS JOIN LATERAL (SELECT {} AS failed, {} AS miss, ({amt})::numeric AS amt OFFSET 0) o",
-        any(&failed),
-        any(&missing_clause)
-    );
+    let verdict = if spark {
+        format!(
+            "{} AS ms_o_failed, {} AS ms_o_miss, {amt} AS ms_o_amt",
+            any(&failed),
+            any(&missing_clause)
+        )
+    } else {
+        format!(
+            "CROSS JOIN LATERAL (SELECT {} AS failed, {} AS miss, ({amt})::numeric AS amt OFFSET 0) o",
+            any(&failed),
+            any(&missing_clause)
+        )
+    };
     let outcome = format!(
-        "CASE WHEN o.failed THEN 'ineligible' WHEN o.miss OR {amount_missing} THEN 'review' WHEN o.amt <= 0 THEN 'ineligible' ELSE 'eligible' END"
+        "CASE WHEN {o_failed} THEN 'ineligible' WHEN {o_miss} OR {amount_missing} THEN 'review' WHEN {o_amt} <= 0 THEN 'ineligible' ELSE 'eligible' END"
     );
+    // one label as an array
+    let label = |l: &str| {
+        if spark {
+            format!("array({})", text(l))
+        } else {
+            format!("ARRAY[{}]", text(l))
+        }
+    };
 
     // ineligible: the failed labels and the values they read; or no payable amount
     let mut failed_labels = Vec::new();
     let mut failed_fields = Vec::new();
     for ((c, f), _) in policy.clauses.iter().zip(&failed).zip(&clauses) {
         failed_labels.push(format!(
-            "CASE WHEN {f} THEN ARRAY[{}] ELSE '{{}}'::text[] END",
-            text(&c.label)
+            "CASE WHEN {f} THEN {} ELSE {} END",
+            label(&c.label),
+            d.no_texts()
         ));
         let fields: Vec<String> = c.fields.iter().map(|x| x.to_string()).collect();
         failed_fields.push(format!(
-            "CASE WHEN {f} THEN ARRAY[{}]::integer[] ELSE '{{}}'::integer[] END",
-            fields.join(", ")
+            "CASE WHEN {f} THEN {} ELSE {} END",
+            d.ints(&fields),
+            d.no_ints()
         ));
     }
     let concat = |items: &[String], empty: &str| {
@@ -129,22 +163,27 @@ pub fn verdicts(
             items.join(" || ")
         }
     };
-    let failed_fields = concat(&failed_fields, "'{}'::integer[]");
+    let failed_fields = concat(&failed_fields, d.no_ints());
     let failed_reasons = format!(
-        "{} || array_remove(ARRAY[{}]::text[], NULL)",
-        concat(&failed_labels, "'{}'::text[]"),
-        values_dynamic(schema, &scope.firm, &format!("({failed_fields})"))
+        "{} || {}",
+        concat(&failed_labels, d.no_texts()),
+        d.without_nulls(&d.texts(&[values_dynamic(
+            d,
+            schema,
+            &scope.firm,
+            &format!("({failed_fields})")
+        )]))
     );
     let no_payable = {
         let mut items = vec!["'no payable amount'".to_string()];
         if let Some(v) = policy
             .amount
             .as_ref()
-            .and_then(|a| values_static(schema, &scope.firm, &a.fields))
+            .and_then(|a| values_static(d, schema, &scope.firm, &a.fields))
         {
             items.push(v);
         }
-        array(&items)
+        array(d, &items)
     };
     // review: the undecided labels, the amount's label, then why
     let mut undecided = Vec::new();
@@ -152,9 +191,10 @@ pub fn verdicts(
     let mut why_n = Vec::new();
     for (c, n) in policy.clauses.iter().zip(&clauses) {
         undecided.push(format!(
-            "CASE WHEN ({}) IS NULL THEN ARRAY[{}] ELSE '{{}}'::text[] END",
+            "CASE WHEN ({}) IS NULL THEN {} ELSE {} END",
             n.v,
-            text(&c.label)
+            label(&c.label),
+            d.no_texts()
         ));
         why_w.push(format!(
             "CASE WHEN ({}) IS NULL THEN {} ELSE 0 END",
@@ -167,8 +207,9 @@ pub fn verdicts(
     }
     if let Some(a) = &policy.amount {
         undecided.push(format!(
-            "CASE WHEN {amount_missing} THEN ARRAY[{}] ELSE '{{}}'::text[] END",
-            text(&a.label)
+            "CASE WHEN {amount_missing} THEN {} ELSE {} END",
+            label(&a.label),
+            d.no_texts()
         ));
         why_w.push(format!(
             "CASE WHEN {amount_missing} THEN {amt_w} ELSE 0 END"
@@ -186,11 +227,12 @@ pub fn verdicts(
     };
     let review_reasons = format!(
         "{} || {}",
-        concat(&undecided, "'{}'::text[]"),
-        missing(schema, &format!("{}::bigint", bits(&why_w)), &bits(&why_n))
+        concat(&undecided, d.no_texts()),
+        missing(d, schema, &d.bigint(&bits(&why_w)), &bits(&why_n))
     );
     let reasons = format!(
-        "CASE WHEN o.failed THEN {failed_reasons} WHEN o.miss OR {amount_missing} THEN {review_reasons} WHEN o.amt <= 0 THEN {no_payable} ELSE '{{}}'::text[] END"
+        "CASE WHEN {o_failed} THEN {failed_reasons} WHEN {o_miss} OR {amount_missing} THEN {review_reasons} WHEN {o_amt} <= 0 THEN {no_payable} ELSE {} END",
+        d.no_texts()
     );
     let eligible = format!("({outcome}) = 'eligible'");
     let by = |n: &Option<Node>, ty: super::expr::Ty| match n {
@@ -202,6 +244,56 @@ pub fn verdicts(
         None => "TRUE".to_string(),
         Some((from, to)) => format!("{} BETWEEN DATE '{from}' AND DATE '{to}'", scope.as_of),
     };
+    if spark {
+        let value = |n: &Option<Node>| match n {
+            Some(n) => format!("CASE WHEN {eligible} THEN {} END", n.v),
+            None => "NULL".into(),
+        };
+        // the place in the policy's order, computed once over all its
+        // firms (missing values last, ties by key): settlement keeps the
+        // eligible ones in that order
+        let rank = |column: &str, dir: Option<crate::ops::Direction>| match dir {
+            Some(dir) => format!(
+                "row_number() OVER (ORDER BY {column} {} NULLS LAST, key)",
+                match dir {
+                    crate::ops::Direction::Asc => "ASC",
+                    crate::ops::Direction::Desc => "DESC",
+                }
+            ),
+            None => "CAST(NULL AS BIGINT)".into(),
+        };
+        let alloc_dir = match &policy.allocate {
+            Some(Allocation::By(_, dir)) => Some(*dir),
+            _ => None,
+        };
+        let mut items = vec![
+            format!("{}.{key} AS key", scope.firm),
+            format!("{} AS policy", text(&policy.id)),
+            format!("{pos} AS pos"),
+        ];
+        items.extend(scope.steps.iter().cloned());
+        items.push(verdict);
+        items.push(format!("{outcome} AS outcome"));
+        items.push(format!("CASE WHEN {eligible} THEN {o_amt} END AS amount"));
+        items.push(format!("{reasons} AS reasons"));
+        items.push(format!("{} AS ms_limit", value(&limit_by)));
+        items.push(format!("{} AS ms_alloc", value(&alloc_by)));
+        return Ok(format!(
+            "-- policy {id}: {title}\n\
+             INSERT INTO ms_pair\n\
+             SELECT key, policy, pos, outcome, amount, CAST(NULL AS DECIMAL(38,2)) AS funded, reasons,\n\
+             \x20 {lr} AS limit_r, {ar} AS alloc_r\n\
+             FROM (SELECT\n  {items}\n\
+             FROM ms_firm {firm}\n\
+             WHERE {in_force}) x;\n",
+            id = policy.id,
+            title = policy.title.replace('\n', " "),
+            firm = scope.firm,
+            items = items.join(",\n  "),
+            lr = rank("ms_limit", policy.limit.as_ref().map(|l| l.dir)),
+            ar = rank("ms_alloc", alloc_dir),
+        ));
+    }
     let steps = scope.steps.join("\n  ");
     Ok(format!(
         "-- policy {id}: {title}\n\
@@ -230,6 +322,9 @@ impl Scope<'_> {
             x = x.v,
             c = cap.v
         );
+        if self.dialect.is_spark() {
+            return self.push_step(v, w, n, super::expr::Ty::Num);
+        }
         let name = format!("{}{}", self.prefix, self.steps.len());
         self.steps.push(format!(
             "CROSS JOIN LATERAL (SELECT ({v})::numeric AS v, ({w})::bigint AS w, ({n})::integer AS n OFFSET 0) {name}"

@@ -74,8 +74,9 @@ pub fn column(ty: &FieldType) -> Option<Dec> {
     }
 }
 
-/// The ledger's amounts, `DECIMAL(18,2)`; Spark's `sum` adds 10 digits.
-const PAID: Dec = Dec { p: 28, s: 2 };
+/// `paid(…)`: the ledger's `DECIMAL(18,4)` amounts summed and cast to
+/// `DECIMAL(22,4)` (exact; ANSI mode stops on an overflow).
+const PAID: Dec = Dec { p: 22, s: 4 };
 /// Whole years or months, a year: `DECIMAL(10,0)`.
 const COUNT: Dec = Dec { p: 10, s: 0 };
 
@@ -93,7 +94,7 @@ fn literal(d: &Decimal) -> Dec {
 /// `1 / d` when it is a finite decimal the engine holds exactly: `d`'s
 /// digits are a product of 2s and 5s (a check on the digits, not on
 /// `r × d == 1`, which the engine's own rounding can make true for 1/3).
-fn inverse(d: Decimal) -> Option<Decimal> {
+pub fn inverse(d: Decimal) -> Option<Decimal> {
     let mut m = d.mantissa().unsigned_abs();
     if m == 0 {
         return None;
@@ -388,7 +389,7 @@ fn fits(sym: &str, t: Dec) -> Result<Dec, Refusal> {
     })
 }
 
-const DIVISION: &str = "division by a value that is not a number written in the policy with a finite decimal inverse: Spark's decimal quotient keeps max(6, s1 + p2 + 1) decimals rounded half up, the engine's 28 significant digits rounded half to even";
+pub const DIVISION: &str = "division by a value that is not a number written in the policy with a finite decimal inverse: Spark's decimal quotient keeps max(6, s1 + p2 + 1) decimals rounded half up, the engine's 28 significant digits rounded half to even";
 
 const STEP: &str = "it divides by the step, and Spark's decimal quotient keeps other digits than the engine's (28 significant digits, half to even)";
 

@@ -822,13 +822,14 @@ fn parse_record<'a>(
     at: &[usize; 4],
     all_cells: bool,
 ) -> Parsed<'a> {
-    parse_cells(encoding, record.iter(), columns, at, all_cells)
+    let decoded = record.iter().map(|raw| decode(encoding, raw));
+    parse_cells(decoded, columns, at, all_cells)
 }
 
-/// [`parse_record`] over a record's raw cells, however they were split.
+/// [`parse_record`] over a record's cells as decoded, however they were
+/// split.
 fn parse_cells<'a>(
-    encoding: Encoding,
-    raw_cells: impl Iterator<Item = &'a [u8]>,
+    decoded: impl Iterator<Item = Result<Cow<'a, str>, &'static str>>,
     columns: usize,
     at: &[usize; 4],
     all_cells: bool,
@@ -837,8 +838,8 @@ fn parse_cells<'a>(
     let mut cells = Vec::new();
     let mut n = 0;
     let mut blank = true;
-    for (i, raw) in raw_cells.enumerate() {
-        let cell = match decode(encoding, raw) {
+    for (i, cell) in decoded.enumerate() {
+        let cell = match cell {
             Ok(cell) => cell,
             Err(e) => return Parsed::Bad(e.to_string()),
         };

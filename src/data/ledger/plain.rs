@@ -10,6 +10,7 @@
 //! ([`Reread::Quoted`]): the rows before it read the same either way, so
 //! whatever this reader reports before it, the CSV reader would too.
 
+use std::borrow::Cow;
 use std::io::Read as _;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -263,24 +264,41 @@ fn read_piece<'a>(
     if memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
         return PieceRead::Quoted;
     }
-    if check_utf8 && std::str::from_utf8(bytes).is_err() {
+    // a piece that is UTF-8 throughout (or ASCII, read as GB18030) is
+    // split into text cells at once, each cell not decoded again
+    let text = match encoding {
+        Encoding::Gb18030 if !bytes.is_ascii() => None,
+        _ => std::str::from_utf8(bytes).ok(),
+    };
+    if check_utf8 && text.is_none() {
         return PieceRead::NotUtf8;
     }
-    let mut rows = Vec::with_capacity(bytes.len() / 64);
+    let mut rows = Vec::with_capacity(bytes.len() / 48);
     let mut line = first_line;
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (text, after) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (
-                rest.get(..i).unwrap_or_default(),
-                rest.get(i + 1..).unwrap_or_default(),
-            ),
-            None => (rest, &[][..]),
+    let mut start = 0;
+    while start < bytes.len() {
+        let rest = bytes.get(start..).unwrap_or_default();
+        let end = memchr::memchr(b'\n', rest).map_or(bytes.len(), |i| start + i);
+        let next = end + 1;
+        // (`\r` only before `\n`, as checked above)
+        let end = match bytes.get(end.wrapping_sub(1)) {
+            Some(b'\r') if end > start => end - 1,
+            _ => end,
         };
-        rest = after;
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if !text.is_empty() {
-            let parsed = parse_cells(encoding, text.split(|&b| b == b','), columns, at, false);
+        if end > start {
+            let parsed = match text.and_then(|t| t.get(start..end)) {
+                Some(cells) => parse_cells(
+                    cells.split(',').map(|c| Ok(Cow::Borrowed(c))),
+                    columns,
+                    at,
+                    false,
+                ),
+                None => {
+                    let raw = bytes.get(start..end).unwrap_or_default();
+                    let decoded = raw.split(|&b| b == b',').map(|c| decode(encoding, c));
+                    parse_cells(decoded, columns, at, false)
+                }
+            };
             let row = payment_of(parsed, line, key_type, places);
             let bad = matches!(row, PaymentRow::Bad(..));
             rows.push(row);
@@ -289,6 +307,7 @@ fn read_piece<'a>(
             }
         }
         line += 1;
+        start = next;
     }
     PieceRead::Rows(rows)
 }

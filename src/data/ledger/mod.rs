@@ -9,6 +9,7 @@
 //! read, so one ledger serves runs of any date.
 
 mod firms;
+mod plain;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::cell::{parse_cell, shown, trim};
-use super::source::{choose, decode, SNIFF};
+use super::source::{decode, SNIFF};
 use super::Encoding;
 use crate::date::Date;
 use crate::record::Cell;
@@ -219,12 +220,22 @@ impl Ledger {
             return Err(LedgerError::TooManyIds { path: path.into() });
         }
         // whether the file is UTF-8 throughout is checked while it is read
-        // (the check alone takes a tenth of the reading, on one core)
-        match Ledger::read_checked(path, ids, key_type, Check::Beside) {
-            Err(Reread::NotUtf8) => Ledger::read_checked(path, ids, key_type, Check::NotUtf8),
-            read => read,
+        // (the check alone takes a tenth of the reading, on one core); a
+        // file with quotes is read by the CSV reader
+        let mut check = Check::Beside;
+        let mut by_lines = true;
+        loop {
+            let read = if by_lines {
+                plain::read(path, ids, key_type, check)
+            } else {
+                Ledger::read_checked(path, ids, key_type, check)
+            };
+            match read {
+                Err(Reread::NotUtf8) if check == Check::Beside => check = Check::NotUtf8,
+                Err(Reread::Quoted) if by_lines => by_lines = false,
+                read => return read.map_err(|e| e.into_error(path)),
+            }
         }
-        .map_err(|e| e.into_error(path))
     }
 
     fn read_checked(
@@ -235,76 +246,116 @@ impl Ledger {
     ) -> Result<Ledger, Reread> {
         use rayon::prelude::*;
         let mut ledger = Ledger::empty(ids.len(), key_type);
-        // a policy id's place among the ids the set reads, found by hashing
-        let mut places: HashMap<&str, u16, foldhash::fast::FixedState> = HashMap::default();
-        for (i, id) in ids.iter().enumerate() {
-            places.entry(id.as_str()).or_insert(i as u16);
-        }
-        // each batch's kept rows, by part
-        let mut by_part: Vec<Vec<u32>> = vec![Vec::new(); PARTS];
+        let places = places(ids);
+        let mut filing = Filing::default();
         let file = read_records(path, check, |batch, encoding, header, at| {
             let read: Vec<PaymentRow<'_>> = batch
                 .par_iter()
                 .map(|r| read_payment(encoding, r, header.len(), at, key_type, &places))
                 .collect();
-            by_part.iter_mut().for_each(Vec::clear);
-            // the rows before the first that cannot be read are filed first:
-            // a part that cannot hold one of them names an earlier line
-            let mut stop: Option<(u64, String)> = None;
-            for (i, row) in read.iter().enumerate() {
+            ledger.file_rows(path, &[&read], &mut filing)
+        })?;
+        ledger.finish(path, file.sha256);
+        Ok(ledger)
+    }
+
+    /// Files a batch of rows read (in pieces, one after another), in the
+    /// file's order, into the parts on all cores; the first row that cannot
+    /// be read, or kept, stops it.
+    fn file_rows(
+        &mut self,
+        path: &Path,
+        read: &[&[PaymentRow<'_>]],
+        filing: &mut Filing,
+    ) -> Result<(), LedgerError> {
+        use rayon::prelude::*;
+        let by_part = &mut filing.by_part;
+        by_part.iter_mut().for_each(Vec::clear);
+        by_part.resize_with(PARTS, Vec::new);
+        // the rows before the first that cannot be read are filed first:
+        // a part that cannot hold one of them names an earlier line
+        let mut stop: Option<(u64, String)> = None;
+        'pieces: for (p, piece) in read.iter().enumerate() {
+            for (i, row) in piece.iter().enumerate() {
                 match row {
                     PaymentRow::Blank => {}
                     PaymentRow::Bad(line, message) => {
                         stop = Some((*line, message.clone()));
-                        break;
+                        break 'pieces;
                     }
-                    PaymentRow::Other => ledger.rows += 1,
+                    PaymentRow::Other => self.rows += 1,
                     PaymentRow::Kept { hash, payment, .. } => {
-                        ledger.rows += 1;
-                        if ledger.kept >= MAX_PAYMENTS {
+                        self.rows += 1;
+                        if self.kept >= MAX_PAYMENTS {
                             stop = Some((payment.line, too_many()));
-                            break;
+                            break 'pieces;
                         }
-                        ledger.kept += 1;
-                        if let Some(found) = ledger.ids_found.get_mut(payment.id as usize) {
+                        self.kept += 1;
+                        if let Some(found) = self.ids_found.get_mut(payment.id as usize) {
                             *found = true;
                         }
                         if let Some(rows) = by_part.get_mut(firms::part_of(*hash)) {
-                            rows.push(i as u32);
+                            rows.push(((p as u64) << 32) | i as u64);
                         }
                     }
                 }
             }
-            // each part files its rows in order and stops at one it cannot
-            // hold: the first such row in the file's order is named
-            let full = ledger
-                .parts
-                .par_iter_mut()
-                .zip(&by_part)
-                .filter_map(|(part, rows)| {
-                    rows.iter().find_map(|&i| match read.get(i as usize) {
+        }
+        // each part files its rows in order and stops at one it cannot
+        // hold: the first such row in the file's order is named
+        let full = self
+            .parts
+            .par_iter_mut()
+            .zip(&*by_part)
+            .filter_map(|(part, rows)| {
+                rows.iter().find_map(|&at| {
+                    let row = read
+                        .get((at >> 32) as usize)
+                        .and_then(|piece| piece.get(at as u32 as usize));
+                    match row {
                         Some(PaymentRow::Kept { hash, key, payment }) => part
                             .file(*hash, key, *payment)
                             .err()
                             .map(|e| (payment.line, e.to_string())),
                         _ => None,
-                    })
+                    }
                 })
-                .min_by_key(|(line, _)| *line);
-            match full.or(stop) {
-                Some((line, message)) => Err(LedgerError::Row {
-                    path: path.into(),
-                    line,
-                    message,
-                }),
-                None => Ok(()),
-            }
-        })?;
-        ledger.parts.par_iter_mut().for_each(Part::finish);
-        ledger.path = Some(path.into());
-        ledger.sha256 = Some(file.sha256);
-        Ok(ledger)
+            })
+            .min_by_key(|(line, _)| *line);
+        match full.or(stop) {
+            Some((line, message)) => Err(LedgerError::Row {
+                path: path.into(),
+                line,
+                message,
+            }),
+            None => Ok(()),
+        }
     }
+
+    /// Groups each part's payments by firm once every row is filed.
+    fn finish(&mut self, path: &Path, sha256: String) {
+        use rayon::prelude::*;
+        self.parts.par_iter_mut().for_each(Part::finish);
+        self.path = Some(path.into());
+        self.sha256 = Some(sha256);
+    }
+}
+
+/// What filing rows reuses from one batch to the next: each batch's kept
+/// rows (piece and place in it), by part.
+#[derive(Default)]
+struct Filing {
+    by_part: Vec<Vec<u64>>,
+}
+
+/// Each of the ids the set reads (`Program::ledger_ids`) with its place,
+/// found by hashing; an id given twice keeps its first place.
+fn places(ids: &[String]) -> Places<'_> {
+    let mut places = Places::default();
+    for (i, id) in ids.iter().enumerate() {
+        places.entry(id.as_str()).or_insert(i as u16);
+    }
+    places
 }
 
 /// A key read as the data reads the key field (an `integer` key `0100` is
@@ -344,19 +395,33 @@ fn read_payment<'a>(
     columns: usize,
     at: &[usize; 4],
     key_type: &FieldType,
-    places: &HashMap<&str, u16, foldhash::fast::FixedState>,
+    places: &Places<'_>,
 ) -> PaymentRow<'a> {
-    let ([key, policy, ..], amount, paid_on) =
-        match parse_record(encoding, &r.record, columns, at, false) {
-            Parsed::Blank => return PaymentRow::Blank,
-            Parsed::Bad(message) => return PaymentRow::Bad(r.line, message),
-            Parsed::Row {
-                four,
-                amount,
-                paid_on,
-                ..
-            } => (four, amount, paid_on),
-        };
+    let parsed = parse_record(encoding, &r.record, columns, at, false);
+    payment_of(parsed, r.line, key_type, places)
+}
+
+/// The ids the set reads, each with its place among them.
+type Places<'i> = HashMap<&'i str, u16, foldhash::fast::FixedState>;
+
+/// A record parsed ([`parse_cells`]) as a payment of the ledger's line
+/// `line`, for ids `places`.
+fn payment_of<'a>(
+    parsed: Parsed<'a>,
+    line: u64,
+    key_type: &FieldType,
+    places: &Places<'_>,
+) -> PaymentRow<'a> {
+    let ([key, policy, ..], amount, paid_on) = match parsed {
+        Parsed::Blank => return PaymentRow::Blank,
+        Parsed::Bad(message) => return PaymentRow::Bad(line, message),
+        Parsed::Row {
+            four,
+            amount,
+            paid_on,
+            ..
+        } => (four, amount, paid_on),
+    };
     let Some(&id) = places.get(trim(&policy)) else {
         return PaymentRow::Other;
     };
@@ -368,7 +433,7 @@ fn read_payment<'a>(
             id,
             amount,
             paid_on,
-            line: r.line,
+            line,
         },
     }
 }
@@ -466,28 +531,7 @@ fn read_records(
         path: path.into(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let mut head = Vec::new();
-    file.take(SNIFF as u64)
-        .read_to_end(&mut head)
-        .map_err(unreadable)?;
-    let mut encoding = choose(Encoding::Auto, &head);
-    // a ledger is read whole or not at all: the whole file decides, not its
-    // first bytes (a GBK ledger may start with ASCII rows for megabytes)
-    let mut beside = false;
-    if encoding == Encoding::Utf8 && !head.starts_with(b"\xEF\xBB\xBF") && head.len() >= SNIFF {
-        match check {
-            Check::Before => {
-                let whole = std::fs::File::open(path).map_err(unreadable)?;
-                if !is_utf8(whole).map_err(unreadable)? {
-                    encoding = Encoding::Gb18030;
-                }
-            }
-            Check::Beside => beside = true,
-            Check::NotUtf8 => encoding = Encoding::Gb18030,
-        }
-    }
-    let bom = head.starts_with(b"\xEF\xBB\xBF");
+    let (encoding, beside, bom) = encoding_of(path, check)?;
     let rest = std::fs::File::open(path).map_err(unreadable)?;
     let hashed = Hashed {
         inner: BufReader::new(rest),
@@ -582,6 +626,43 @@ fn read_records(
     })
 }
 
+/// A ledger file's encoding, whether it is still to be checked to be UTF-8
+/// throughout beside the reading ([`Check::Beside`]), and whether it starts
+/// with a byte-order mark.
+fn encoding_of(path: &Path, check: Check) -> Result<(Encoding, bool, bool), LedgerError> {
+    let unreadable = |source| LedgerError::Unreadable {
+        path: path.into(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    // the first bytes, as `choose` reads them, read a piece at a time: a
+    // buffer of megabytes freed before the ledger is read would have every
+    // allocation below its size come from the heap after it, where the
+    // ledger's growing vectors leave holes (glibc's dynamic threshold)
+    let head = sniff(file.take(SNIFF as u64)).map_err(unreadable)?;
+    let mut encoding = match head.utf8 {
+        true => Encoding::Utf8,
+        false => Encoding::Gb18030,
+    };
+    // a ledger is read whole or not at all: the whole file decides, not its
+    // first bytes (a GBK ledger may start with ASCII rows for megabytes)
+    let mut beside = false;
+    let bom = head.bom;
+    if encoding == Encoding::Utf8 && !bom && head.len >= SNIFF {
+        match check {
+            Check::Before => {
+                let whole = std::fs::File::open(path).map_err(unreadable)?;
+                if !is_utf8(whole).map_err(unreadable)? {
+                    encoding = Encoding::Gb18030;
+                }
+            }
+            Check::Beside => beside = true,
+            Check::NotUtf8 => encoding = Encoding::Gb18030,
+        }
+    }
+    Ok((encoding, beside, bom))
+}
+
 /// How [`read_records`] settles whether a file without a byte-order mark
 /// that starts as UTF-8 is UTF-8 throughout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -603,6 +684,9 @@ enum Reread {
     /// Read with [`Check::Beside`], the file is not UTF-8 throughout: read
     /// it again with [`Check::NotUtf8`].
     NotUtf8,
+    /// Read by lines ([`plain`]), the file has a quote or a lone `\r`: read
+    /// it with the CSV reader.
+    Quoted,
 }
 
 impl Reread {
@@ -610,7 +694,7 @@ impl Reread {
     fn into_error(self, path: &Path) -> LedgerError {
         match self {
             Reread::Error(e) => e,
-            Reread::NotUtf8 => LedgerError::Unreadable {
+            Reread::NotUtf8 | Reread::Quoted => LedgerError::Unreadable {
                 path: path.into(),
                 source: std::io::Error::other(
                     "the ledger changed while it was read (台账在读取过程中被修改)",
@@ -738,12 +822,24 @@ fn parse_record<'a>(
     at: &[usize; 4],
     all_cells: bool,
 ) -> Parsed<'a> {
+    let decoded = record.iter().map(|raw| decode(encoding, raw));
+    parse_cells(decoded, columns, at, all_cells)
+}
+
+/// [`parse_record`] over a record's cells as decoded, however they were
+/// split.
+fn parse_cells<'a>(
+    decoded: impl Iterator<Item = Result<Cow<'a, str>, &'static str>>,
+    columns: usize,
+    at: &[usize; 4],
+    all_cells: bool,
+) -> Parsed<'a> {
     let mut four: [Cow<'a, str>; 4] = Default::default();
     let mut cells = Vec::new();
     let mut n = 0;
     let mut blank = true;
-    for (i, raw) in record.iter().enumerate() {
-        let cell = match decode(encoding, raw) {
+    for (i, cell) in decoded.enumerate() {
+        let cell = match cell {
             Ok(cell) => cell,
             Err(e) => return Parsed::Bad(e.to_string()),
         };
@@ -866,6 +962,53 @@ fn header(cells: &[String]) -> Result<[usize; 4], String> {
     Err(format!(
         "台账表头缺少 {absent} 列, 表头应含 `key,policy,amount,paid_on` (实际: {found}){data} (the ledger's header has no column {absent}{data_en})"
     ))
+}
+
+/// What the first bytes of a file tell of its encoding.
+struct Head {
+    /// Starts with a UTF-8 byte-order mark.
+    bom: bool,
+    /// UTF-8, but maybe for a character cut at the end: what
+    /// [`super::source`] takes for UTF-8.
+    utf8: bool,
+    len: usize,
+}
+
+/// Reads `r` to its end in pieces, as the data files' reader would read
+/// it whole to choose its encoding.
+fn sniff(r: impl Read) -> std::io::Result<Head> {
+    let mut r = BufReader::with_capacity(1 << 16, r);
+    let mut first: Vec<u8> = Vec::with_capacity(3);
+    let mut utf8 = true;
+    let mut len = 0;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let buf = std::io::BufRead::fill_buf(&mut r)?;
+        if buf.is_empty() {
+            let bom = first == b"\xEF\xBB\xBF";
+            return Ok(Head {
+                bom,
+                utf8: utf8 || bom,
+                len,
+            });
+        }
+        let n = buf.len();
+        first.extend(buf.iter().take(3 - first.len()));
+        if utf8 {
+            carry.extend_from_slice(buf);
+            match std::str::from_utf8(&carry) {
+                Ok(_) => carry.clear(),
+                // a character cut at the end of the piece: keep its bytes
+                Err(e) if e.error_len().is_none() => {
+                    let keep = carry.split_off(e.valid_up_to());
+                    carry = keep;
+                }
+                Err(_) => utf8 = false,
+            }
+        }
+        std::io::BufRead::consume(&mut r, n);
+        len += n;
+    }
 }
 
 /// Whether everything `r` gives is UTF-8, read in pieces.

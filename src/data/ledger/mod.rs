@@ -567,19 +567,7 @@ fn read_records(
                         line: first.line,
                         message,
                     };
-                    let cells: Vec<String> = first
-                        .record
-                        .iter()
-                        .enumerate()
-                        .map(|(i, raw)| {
-                            let raw = if i == 0 {
-                                raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
-                            } else {
-                                raw
-                            };
-                            decode(encoding, raw).map(|c| c.into_owned())
-                        })
-                        .collect::<Result<_, _>>()
+                    let cells = header_cells(encoding, first.record.iter())
                         .map_err(|e| bad(e.to_string()))?;
                     let at = header(&cells).map_err(|message| LedgerError::Header {
                         path: path.into(),
@@ -912,6 +900,25 @@ fn read_row<'a>(
         Err(e) => return Err(format!("paid_on: {e}")),
     };
     Ok((key, policy, amount, paid_on))
+}
+
+/// The header row's cells as texts, a byte-order mark before the first
+/// dropped.
+fn header_cells<'a>(
+    encoding: Encoding,
+    cells: impl Iterator<Item = &'a [u8]>,
+) -> Result<Vec<String>, &'static str> {
+    cells
+        .enumerate()
+        .map(|(i, raw)| {
+            let raw = if i == 0 {
+                raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
+            } else {
+                raw
+            };
+            decode(encoding, raw).map(|c| c.into_owned())
+        })
+        .collect()
 }
 
 /// Where the four columns are; other columns are ignored.

@@ -18,8 +18,8 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use sha2::{Digest, Sha256};
 
 use super::{
-    decode, header, is_utf8, parse_cells, payment_of, places, Check, Encoding, FieldType, Filing,
-    Ledger, LedgerError, PaymentRow, Places, Reread,
+    decode, header, header_cells, is_utf8, parse_cells, payment_of, places, Check, Encoding,
+    FieldType, Filing, Ledger, LedgerError, PaymentRow, Places, Reread,
 };
 
 /// Bytes read at a time into a piece, which holds whole lines (a longer
@@ -102,18 +102,8 @@ pub(super) fn read(
                         Header::Quoted => return Err(Reread::Quoted),
                         Header::None => continue,
                         Header::Found { cells, line, after } => {
-                            let cells: Vec<String> = cells
-                                .enumerate()
-                                .map(|(i, raw)| {
-                                    let raw = if i == 0 {
-                                        raw.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(raw)
-                                    } else {
-                                        raw
-                                    };
-                                    decode(encoding, raw).map(|c| c.into_owned())
-                                })
-                                .collect::<Result<_, _>>()
-                                .map_err(|e| LedgerError::Row {
+                            let cells =
+                                header_cells(encoding, cells).map_err(|e| LedgerError::Row {
                                     path: path.into(),
                                     line,
                                     message: e.to_string(),

@@ -1,7 +1,7 @@
 //! `mianshen lint`: warnings about policies that check but very likely do
 //! not say what the officer meant (a `tiers` row no firm can reach, `* 40`
 //! where `* 40%` was meant, a `let` nobody reads, a condition on an enum
-//! that holds for every firm or for none …). Each lint family is one
+//! that holds for every firm or for none, a text ordered by its characters …). Each lint family is one
 //! file; every warning has a code `lint::…`, a span and a help.
 //!
 //! A warning the officer has weighed is silenced by a comment on its line
@@ -10,6 +10,7 @@
 mod enums;
 mod groups;
 mod header;
+mod order;
 mod percent;
 mod tiers;
 mod unused;
@@ -31,6 +32,7 @@ pub fn lint(set: &PolicySet) -> Vec<Diagnostic> {
     header::check(files, &mut w);
     groups::check(files, &mut w);
     enums::check(files, &set.program.schema, &mut w);
+    order::check(files, &set.program.schema, &mut w);
     let mut out: Vec<Diagnostic> = w
         .out
         .into_iter()

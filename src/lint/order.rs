@@ -42,19 +42,20 @@ fn visit(schema: &Schema, e: &Expr, w: &mut Warnings<'_>) {
     }
 }
 
-/// What kind of field `e` names, when it is one that orders by characters
-/// or as `false < true`.
-fn ordered(schema: &Schema, e: &Expr) -> Option<Kind> {
+/// The field `e` names, as written, when it is one that orders by
+/// characters or as `false < true`.
+fn ordered<'e>(schema: &Schema, e: &'e Expr) -> Option<(Kind, &'e str)> {
     let ExprKind::Name(n) = &e.kind else {
         return None;
     };
     let f = schema.fields.get(schema.lookup(n)?)?;
-    match &f.ty {
-        FieldType::Text => Some(Kind::Text),
-        FieldType::Enum(_) => Some(Kind::Enum),
-        FieldType::Bool => Some(Kind::Bool),
-        _ => None,
-    }
+    let kind = match &f.ty {
+        FieldType::Text => Kind::Text,
+        FieldType::Enum(_) => Kind::Enum,
+        FieldType::Bool => Kind::Bool,
+        _ => return None,
+    };
+    Some((kind, n.as_str()))
 }
 
 #[derive(Clone, Copy)]
@@ -64,20 +65,20 @@ enum Kind {
     Bool,
 }
 
-fn warn(w: &mut Warnings<'_>, e: &Expr, kind: Kind) {
+fn warn(w: &mut Warnings<'_>, e: &Expr, (kind, name): (Kind, &str)) {
     let (message, help) = match kind {
         Kind::Text => (
             "文字按字符逐个比较大小(Unicode 码点):\"9\" 大于 \"4201\",\"10\" 小于 \"9\" (texts order character by character)",
-            "区划、行业等编码请用 `starts_with(region, \"4201\")` 或 `in [...]`;确要比较时只比同样长度的编码,并在这一行上面写 `// lint:allow text-order`",
+            format!("编码请用 `starts_with({name}, \"4201\")` 或 `in [...]`;确要比较时只比同样长度的编码,并在这一行上面写 `// lint:allow text-order`"),
         ),
         Kind::Enum => (
             "enum 值按字符比较大小,不是按 schema 中 values 的顺序 (enum values order by their characters, not by the schema's list)",
-            "请列出要的取值:`size in [\"小型\", \"微型\"]`",
+            format!("请列出要的取值:`{name} in [...]`"),
         ),
         Kind::Bool => (
             "真假值比较大小:false 在 true 之前 (booleans order false before true)",
-            "直接写条件本身:`serious_dishonesty` 或 `not serious_dishonesty`",
+            format!("直接写条件本身:`{name}` 或 `not {name}`"),
         ),
     };
-    w.warn("lint::text-order", e.span, message.into(), help.into());
+    w.warn("lint::text-order", e.span, message.into(), help);
 }

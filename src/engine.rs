@@ -225,9 +225,11 @@ impl Engine {
         }
         let mut scratch = crate::eval::expr::Scratch::default();
         scratch.firm(program);
-        if let Some(ledger) = &self.ledger {
-            scratch.payments(ledger.payments(&firm.key_text(program.schema.key)));
-        }
+        let payments = match &self.ledger {
+            Some(ledger) => ledger.payments(&firm.key_text(program.schema.key)),
+            None => &[],
+        };
+        scratch.payments(payments);
         let v = crate::eval::verdict(program, p, &firm.cells, as_of, &mut scratch, true);
         Some(Decision {
             key: firm.key(program.schema.key),
@@ -235,7 +237,9 @@ impl Engine {
             outcome: v.outcome,
             amount: v.amount,
             funded: v.amount,
-            reasons: crate::eval::reasons(p, &program.schema, &v, &firm.cells),
+            reasons: crate::eval::reasons(p, &program.schema, &v, &firm.cells, |base| {
+                crate::eval::why_from(program, p, &firm.cells, as_of, payments, base)
+            }),
         })
     }
 

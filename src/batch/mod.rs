@@ -462,7 +462,9 @@ fn evaluate_firm_paid<'a>(
         }
         let reasons =
             if v.outcome == Outcome::Review || (v.outcome == Outcome::Ineligible && opts.all) {
-                eval::reasons(policy, &program.schema, &v, cells)
+                eval::reasons(policy, &program.schema, &v, cells, |base| {
+                    eval::why_from(program, policy, cells, opts.as_of, payments, base)
+                })
             } else {
                 Vec::new()
             };
@@ -516,12 +518,14 @@ pub fn combined_cap<'a>(
     };
     match env.eval(&group.cap) {
         V::Num(n) => Ok(settlement::cap_amount(n)),
-        V::Miss(why) => Err(eval::missing_reasons(
-            &program.schema,
-            why,
-            &group.fields,
-            env.cells,
-        )),
+        V::Miss(why) => Err(eval::missing_reasons(&program.schema, why, |base| {
+            let mut scratch = crate::eval::expr::Scratch::default();
+            scratch.firm(program);
+            scratch.payments(env.payments);
+            scratch.window(base);
+            let env = scratch.env(program, None, env.cells, env.as_of);
+            env.eval(&group.cap).why().unwrap_or_default()
+        })),
         _ => Err(Vec::new()),
     }
 }

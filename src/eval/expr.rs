@@ -25,6 +25,9 @@ pub struct Scratch<'a> {
     defines: Vec<Slot<'a>>,
     lets: Vec<Slot<'a>>,
     payments: &'a [Payment],
+    /// The first field with a bit of its own in [`Why`] (see
+    /// [`Scratch::window`]).
+    base: u16,
 }
 
 impl<'a> Scratch<'a> {
@@ -40,6 +43,15 @@ impl<'a> Scratch<'a> {
     /// and `last_paid` read.
     pub fn payments(&mut self, payments: &'a [Payment]) {
         self.payments = payments;
+    }
+
+    /// Counts the fields' bits in [`Why`] from field `base` on: fields
+    /// `base` to `base + 62` have a bit each, all others share the last.
+    /// A schema of more fields than `Why` has bits is told exactly by
+    /// evaluating again from each further `base` (a fresh scratch: the
+    /// defines keep their `Why`).
+    pub fn window(&mut self, base: u16) {
+        self.base = base;
     }
 
     /// Forgets the lets of the previous policy.
@@ -65,6 +77,7 @@ impl<'a> Scratch<'a> {
             let_exprs: policy.map_or(&[], |p| &p.lets),
             payments: self.payments,
             trace: None,
+            base: self.base,
         }
     }
 }
@@ -83,6 +96,8 @@ pub struct Env<'e, 'a> {
     pub payments: &'a [Payment],
     /// Where the path of evaluation is recorded, when it is (explain).
     pub trace: Option<&'e Trace<'a>>,
+    /// The first field with a bit of its own ([`Scratch::window`]).
+    pub base: u16,
 }
 
 pub fn constant(c: &Const) -> V<'_> {
@@ -244,6 +259,11 @@ impl<'e, 'a> Env<'e, 'a> {
         Some(t.push(step()))
     }
 
+    /// Field `index`, missing: its bit counted from [`Env::base`].
+    fn missing(&self, index: u16) -> V<'a> {
+        V::Miss(Why::field_from(index, self.base))
+    }
+
     /// A cached value, computed from its expression on first use.
     fn slot(&self, slot: Option<&Slot<'a>>, expr: impl FnOnce() -> Option<&'a Ir>) -> V<'a> {
         let Some(slot) = slot else {
@@ -261,7 +281,10 @@ impl<'e, 'a> Env<'e, 'a> {
     pub fn eval(&self, ir: &'a Ir) -> V<'a> {
         match ir {
             Ir::Const(c) => constant(c),
-            Ir::Field(i) => cell(self.cells, *i),
+            Ir::Field(i) => match cell(self.cells, *i) {
+                V::Miss(_) => self.missing(*i),
+                v => v,
+            },
             Ir::Let(i) => {
                 let i = *i as usize;
                 let slot =
@@ -322,12 +345,12 @@ impl<'e, 'a> Env<'e, 'a> {
                 value,
             } => match self.cells.get(*field as usize) {
                 Some(Cell::Text(t)) => V::Bool((**t == **value) != *negated),
-                Some(Cell::Missing) | None => V::Miss(Why::field(*field)),
+                Some(Cell::Missing) | None => self.missing(*field),
                 Some(_) => V::Miss(Why::default()),
             },
             Ir::CmpField { op, field, value } => match self.cells.get(*field as usize) {
                 Some(Cell::Num(n)) => V::Bool(holds(*op, cmp_num(n, value))),
-                Some(Cell::Missing) | None => V::Miss(Why::field(*field)),
+                Some(Cell::Missing) | None => self.missing(*field),
                 Some(_) => V::Miss(Why::default()),
             },
             // a comparison: missing when the item or any element is

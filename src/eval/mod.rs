@@ -157,8 +157,17 @@ pub fn cents(mut d: Decimal) -> Decimal {
 }
 
 /// The reasons of a verdict, as decisions.csv lists them: clause labels, then
-/// notes (`values: …`, `missing: …`, `division by zero`).
-pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) -> Vec<Reason> {
+/// notes (`values: …`, `missing: …`, `division by zero`). `wide` tells the
+/// verdict's [`Why`] again with the fields' bits counted from a base
+/// ([`why_from`]); it is asked only when the schema has more fields than
+/// `Why` has bits and one past them made the verdict `review`.
+pub fn reasons(
+    policy: &Policy,
+    schema: &Schema,
+    v: &Verdict,
+    cells: &[Cell],
+    wide: impl FnMut(u16) -> Why,
+) -> Vec<Reason> {
     let mut out = Vec::new();
     let bit = |i: usize| 1u128 << (i as u32).min(127);
     match v.outcome {
@@ -191,31 +200,29 @@ pub fn reasons(policy: &Policy, schema: &Schema, v: &Verdict, cells: &[Cell]) ->
             }
         }
         Outcome::Review => {
-            let mut static_fields: Vec<u16> = Vec::new();
             for (i, c) in policy.clauses.iter().enumerate() {
                 if v.missing & bit(i) != 0 {
                     out.push(Reason::Undecided(c.label.clone()));
-                    static_fields.extend(&c.fields);
                 }
             }
             if v.amount_missing {
                 if let Some(a) = &policy.amount {
                     out.push(Reason::Undecided(a.label.clone()));
-                    static_fields.extend(&a.fields);
                 }
             }
-            out.extend(missing_reasons(schema, v.why, &static_fields, cells));
+            out.extend(missing_reasons(schema, v.why, wide));
         }
     }
     out
 }
 
 /// Why a value is missing, as a review lists it: the fields whose missing
-/// values caused it (`fields` are those the expression reads), then notes
-/// (division by zero, overflow, no prior payment).
-pub fn missing_reasons(schema: &Schema, why: Why, fields: &[u16], cells: &[Cell]) -> Vec<Reason> {
+/// values caused it, then notes (division by zero, overflow, no prior
+/// payment). `wide` tells the value's [`Why`] again with the fields' bits
+/// counted from a base ([`missing_fields`]).
+pub fn missing_reasons(schema: &Schema, why: Why, wide: impl FnMut(u16) -> Why) -> Vec<Reason> {
     let mut out = Vec::new();
-    let names = missing_fields(schema, why, fields, cells);
+    let names = missing_fields(schema, why, wide);
     if !names.is_empty() {
         out.push(Reason::Missing(names));
     }
@@ -231,28 +238,48 @@ pub fn missing_reasons(schema: &Schema, why: Why, fields: &[u16], cells: &[Cell]
     out
 }
 
-/// The fields whose missing values caused a `review`, in schema order.
-pub fn missing_fields(
-    schema: &Schema,
-    why: Why,
-    static_fields: &[u16],
-    cells: &[Cell],
-) -> Vec<String> {
-    let mut names = Vec::new();
-    for (i, f) in schema.fields.iter().enumerate() {
-        let idx = i as u16;
-        let caused = if (i as u32) < Why::OTHER_FIELDS_BIT {
-            why.has_field(idx)
-        } else {
-            why.has_field(idx)
-                && static_fields.contains(&idx)
-                && matches!(cells.get(i), Some(Cell::Missing) | None)
-        };
-        if caused {
-            names.push(f.name.clone());
+/// The fields whose missing values caused a `review`, in schema order. The
+/// first 63 fields have a bit each in `why`; the others share one, and when
+/// it is set, `wide(base)` evaluates again with the bits counted from field
+/// `base` (63, 126, …), so each field is told exactly, never guessed from
+/// what the clause reads.
+pub fn missing_fields(schema: &Schema, why: Why, mut wide: impl FnMut(u16) -> Why) -> Vec<String> {
+    let bits = Why::OTHER_FIELDS_BIT as usize;
+    let window = |why: Why, base: usize| {
+        schema
+            .fields
+            .iter()
+            .enumerate()
+            .skip(base)
+            .take(bits)
+            .filter(move |(i, _)| why.has_field((i - base) as u16))
+            .map(|(_, f)| f.name.clone())
+    };
+    let mut names: Vec<String> = window(why, 0).collect();
+    if why.has_other_fields() {
+        for base in (bits..schema.fields.len()).step_by(bits) {
+            let Ok(at) = u16::try_from(base) else { break };
+            names.extend(window(wide(at), base));
         }
     }
     names
+}
+
+/// The [`Why`] of `policy`'s verdict for a firm, evaluated again with the
+/// fields' bits counted from field `base` ([`missing_fields`]).
+pub fn why_from<'a>(
+    program: &'a Program,
+    policy: &'a Policy,
+    cells: &'a [Cell],
+    as_of: Date,
+    payments: &'a [crate::data::ledger::Payment],
+    base: u16,
+) -> Why {
+    let mut scratch = Scratch::default();
+    scratch.firm(program);
+    scratch.payments(payments);
+    scratch.window(base);
+    verdict(program, policy, cells, as_of, &mut scratch, true).why
 }
 
 /// `field=value, …` for the given fields of a record.

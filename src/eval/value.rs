@@ -22,7 +22,15 @@ impl Why {
     pub const NO_PAYMENT: u8 = 4;
 
     pub fn field(index: u16) -> Why {
-        let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);
+        Self::field_from(index, 0)
+    }
+
+    /// Field `index` when the bits are counted from field `base`: fields
+    /// before `base` or past the bits share the last bit.
+    pub fn field_from(index: u16, base: u16) -> Why {
+        let bit = index.checked_sub(base).map_or(Self::OTHER_FIELDS_BIT, |i| {
+            (i as u32).min(Self::OTHER_FIELDS_BIT)
+        });
         Why {
             fields: 1u64 << bit,
             notes: 0,
@@ -48,6 +56,12 @@ impl Why {
     pub fn has_field(self, index: u16) -> bool {
         let bit = (index as u32).min(Self::OTHER_FIELDS_BIT);
         self.fields & (1u64 << bit) != 0
+    }
+
+    /// Whether the shared bit is set: some field past the bits (or, when
+    /// counted from a `base`, before it) is among the causes.
+    pub fn has_other_fields(self) -> bool {
+        self.fields & (1u64 << Self::OTHER_FIELDS_BIT) != 0
     }
 }
 

@@ -9,6 +9,15 @@
 //! cores at once (a firm is always in the same part, and each part takes its
 //! rows in the ledger's order, so a firm's payments keep the ledger's order
 //! whatever the thread count).
+//!
+//! A row filed is not looked up in its part's table at once: 5,000,000 rows
+//! over 1,000,000 firms at random would each miss the cache there (the
+//! tables of all parts take some 70 MiB). Each part keeps up to [`PENDING`]
+//! rows waiting, with their keys, and then finds their firms all at once in
+//! the order of the table's slots ([`Part::flush`]), walking the table from
+//! one end to the other rather than jumping about it. Which number a firm
+//! gets changes with that order, never which payments are its own nor their
+//! order.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +29,14 @@ use super::Payment;
 
 /// How many parts the firms are split into.
 pub(super) const PARTS: usize = 64;
+
+/// Rows a part keeps waiting before it finds their firms (small in tests,
+/// so that small files flush many times).
+const PENDING: usize = if cfg!(test) { 3 } else { 8192 };
+
+/// Ranges of slots the rows waiting are ordered by before they are looked
+/// up (a counting sort).
+const BINS: usize = 1024;
 
 /// The hash of a firm's key: fixed, the same in every run.
 pub(super) fn hash(key: &[u8]) -> u64 {
@@ -36,6 +53,18 @@ pub(super) fn part_of(hash: u64) -> usize {
 /// 32 bits).
 #[derive(Debug)]
 pub(super) struct Full;
+
+/// A part could not hold the payment of this line.
+pub(super) type FullAt = (u64, Full);
+
+/// A row filed whose firm is still to be found: its key, the key's hash
+/// and its payment's place in the part's `payments`.
+#[derive(Debug)]
+struct Pending {
+    hash: u64,
+    key: compact_str::CompactString,
+    at: u32,
+}
 
 impl std::fmt::Display for Full {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,8 +96,10 @@ pub(super) struct Part {
     looked_up: Vec<AtomicBool>,
     /// While a file is filed ([`Part::file`]), before [`Part::finish`]: the
     /// payments are in the order filed, and this is the number of each
-    /// one's firm.
+    /// one's firm (0 until its row is looked up, [`Part::flush`]).
     firm_of: Vec<u32>,
+    /// While a file is filed: the rows whose firms are still to be found.
+    pending: Vec<Pending>,
 }
 
 impl Part {
@@ -97,21 +128,96 @@ impl Part {
     }
 
     /// Files a payment read from a file: kept in the order filed until
-    /// [`Part::finish`] groups them.
-    pub(super) fn file(&mut self, hash: u64, key: &str, payment: Payment) -> Result<(), Full> {
-        // while filing, a new firm's start is its number
-        let firm = self.firm(hash, key, self.table.len())?;
-        firm.count += 1;
-        let number = firm.start;
-        self.firm_of.push(number);
+    /// [`Part::finish`] groups them; its firm is found later, with other
+    /// rows' ([`Part::flush`]).
+    pub(super) fn file(
+        &mut self,
+        hash: u64,
+        key: &compact_str::CompactString,
+        payment: Payment,
+    ) -> Result<(), FullAt> {
+        if self.pending.len() >= PENDING {
+            self.flush()?;
+        }
+        let at = u32::try_from(self.payments.len()).map_err(|_| (payment.line, Full))?;
+        if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(PENDING);
+        }
+        self.pending.push(Pending {
+            hash,
+            key: key.clone(),
+            at,
+        });
+        self.firm_of.push(0);
         self.payments.push(payment);
+        Ok(())
+    }
+
+    /// Finds the firms of the rows waiting, in the order of the table's
+    /// slots (as the table will be when they are in it, at most): a walk
+    /// through the table, not a cache miss a row. A new firm's number is
+    /// its place among the firms found so far.
+    fn flush(&mut self) -> Result<(), FullAt> {
+        let mut pending = std::mem::take(&mut self.pending);
+        // the table places a key by its hash's low bits: the slots a bin
+        // covers, in order
+        let buckets = ((self.table.len() + pending.len()) * 8 / 7)
+            .next_power_of_two()
+            .max(BINS);
+        let shift = buckets.trailing_zeros() - BINS.trailing_zeros();
+        let bin = |p: &Pending| (p.hash as usize & (buckets - 1)) >> shift;
+        let mut starts = vec![0u32; BINS + 1];
+        for p in &pending {
+            if let Some(s) = starts.get_mut(bin(p) + 1) {
+                *s += 1;
+            }
+        }
+        for b in 1..starts.len() {
+            let before = starts.get(b - 1).copied().unwrap_or(0);
+            if let Some(s) = starts.get_mut(b) {
+                *s += before;
+            }
+        }
+        let mut order = vec![0u32; pending.len()];
+        for (i, p) in pending.iter().enumerate() {
+            if let Some(next) = starts.get_mut(bin(p)) {
+                if let Some(slot) = order.get_mut(*next as usize) {
+                    *slot = i as u32;
+                }
+                *next += 1;
+            }
+        }
+        for &i in &order {
+            let Some(p) = pending.get(i as usize) else {
+                continue;
+            };
+            let line = |part: &Part| {
+                part.payments
+                    .get(p.at as usize)
+                    .map_or(0, |payment| payment.line)
+            };
+            let number = match self.firm(p.hash, &p.key, self.table.len()) {
+                Ok(firm) => {
+                    firm.count += 1;
+                    firm.start
+                }
+                Err(full) => return Err((line(self), full)),
+            };
+            if let Some(f) = self.firm_of.get_mut(p.at as usize) {
+                *f = number;
+            }
+        }
+        pending.clear();
+        self.pending = pending;
         Ok(())
     }
 
     /// Groups the payments filed by firm, the firms in their numbers' order
     /// and each firm's payments in the order filed (a counting sort), and
     /// lets go of what filing needed.
-    pub(super) fn finish(&mut self) {
+    pub(super) fn finish(&mut self) -> Result<(), FullAt> {
+        self.flush()?;
+        self.pending = Vec::new();
         let mut starts = vec![0u32; self.table.len()];
         for f in self.table.iter() {
             if let Some(s) = starts.get_mut(f.start as usize) {
@@ -150,6 +256,7 @@ impl Part {
             .iter()
             .map(|_| AtomicBool::new(false))
             .collect();
+        Ok(())
     }
 
     /// Adds one payment after its firm's others (the part's payments stay
@@ -208,6 +315,7 @@ impl Part {
             + self.looked_up.capacity()
             + self.long_keys
             + self.firm_of.capacity() * size_of::<u32>()
+            + self.pending.capacity() * size_of::<Pending>()
             + self.table.capacity() * (size_of::<Firm>() + 1) * 8 / 7
     }
 }

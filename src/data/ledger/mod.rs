@@ -249,13 +249,13 @@ impl Ledger {
         let places = places(ids);
         let mut filing = Filing::default();
         let file = read_records(path, check, |batch, encoding, header, at| {
-            let read: Vec<PaymentRow<'_>> = batch
+            let read: Vec<PaymentRow> = batch
                 .par_iter()
                 .map(|r| read_payment(encoding, r, header.len(), at, key_type, &places))
                 .collect();
             ledger.file_rows(path, &[&read], &mut filing)
         })?;
-        ledger.finish(path, file.sha256);
+        ledger.finish(path, file.sha256)?;
         Ok(ledger)
     }
 
@@ -265,7 +265,7 @@ impl Ledger {
     fn file_rows(
         &mut self,
         path: &Path,
-        read: &[&[PaymentRow<'_>]],
+        read: &[&[PaymentRow]],
         filing: &mut Filing,
     ) -> Result<(), LedgerError> {
         use rayon::prelude::*;
@@ -316,7 +316,7 @@ impl Ledger {
                         Some(PaymentRow::Kept { hash, key, payment }) => part
                             .file(*hash, key, *payment)
                             .err()
-                            .map(|e| (payment.line, e.to_string())),
+                            .map(|(line, e)| (line, e.to_string())),
                         _ => None,
                     }
                 })
@@ -332,12 +332,25 @@ impl Ledger {
         }
     }
 
-    /// Groups each part's payments by firm once every row is filed.
-    fn finish(&mut self, path: &Path, sha256: String) {
+    /// Groups each part's payments by firm once every row is filed; a part
+    /// that cannot hold a row names the first such line.
+    fn finish(&mut self, path: &Path, sha256: String) -> Result<(), LedgerError> {
         use rayon::prelude::*;
-        self.parts.par_iter_mut().for_each(Part::finish);
+        let full = self
+            .parts
+            .par_iter_mut()
+            .filter_map(|p| p.finish().err())
+            .min_by_key(|(line, _)| *line);
+        if let Some((line, full)) = full {
+            return Err(LedgerError::Row {
+                path: path.into(),
+                line,
+                message: full.to_string(),
+            });
+        }
         self.path = Some(path.into());
         self.sha256 = Some(sha256);
+        Ok(())
     }
 }
 
@@ -374,29 +387,32 @@ fn typed_key<'a>(key_type: &FieldType, key: Cow<'a, str>) -> Cow<'a, str> {
 }
 
 /// A ledger row as [`Ledger::read`] reads it.
-enum PaymentRow<'a> {
+enum PaymentRow {
     Blank,
     /// The row's line, and why it cannot be read.
     Bad(u64, String),
     /// A payment under an id the set does not read.
     Other,
     /// A payment kept: its firm's key (as the data reads it) and its hash.
+    /// The key is copied out of the file's bytes while the row is read
+    /// (inline up to 24 bytes): filed later, on another core, it would be
+    /// a cache miss a row there.
     Kept {
-        key: Cow<'a, str>,
+        key: compact_str::CompactString,
         hash: u64,
         payment: Payment,
     },
 }
 
 /// Reads a record as a payment of the ledger, for ids `places`.
-fn read_payment<'a>(
+fn read_payment(
     encoding: Encoding,
-    r: &'a Numbered,
+    r: &Numbered,
     columns: usize,
     at: &[usize; 4],
     key_type: &FieldType,
     places: &Places<'_>,
-) -> PaymentRow<'a> {
+) -> PaymentRow {
     let parsed = parse_record(encoding, &r.record, columns, at, false);
     payment_of(parsed, r.line, key_type, places)
 }
@@ -406,12 +422,12 @@ type Places<'i> = HashMap<&'i str, u16, foldhash::fast::FixedState>;
 
 /// A record parsed ([`parse_cells`]) as a payment of the ledger's line
 /// `line`, for ids `places`.
-fn payment_of<'a>(
-    parsed: Parsed<'a>,
+fn payment_of(
+    parsed: Parsed<'_>,
     line: u64,
     key_type: &FieldType,
     places: &Places<'_>,
-) -> PaymentRow<'a> {
+) -> PaymentRow {
     let ([key, policy, ..], amount, paid_on) = match parsed {
         Parsed::Blank => return PaymentRow::Blank,
         Parsed::Bad(message) => return PaymentRow::Bad(line, message),
@@ -428,7 +444,7 @@ fn payment_of<'a>(
     let key = typed_key(key_type, key);
     PaymentRow::Kept {
         hash: firms::hash(key.as_bytes()),
-        key,
+        key: compact_str::CompactString::new(&key),
         payment: Payment {
             id,
             amount,

@@ -59,9 +59,9 @@ impl Block {
 }
 
 /// What reading a piece gave.
-enum PieceRead<'a> {
+enum PieceRead {
     /// Its rows, up to and with the first that cannot be read.
-    Rows(Vec<PaymentRow<'a>>),
+    Rows(Vec<PaymentRow>),
     /// It holds a quote or a lone `\r`: the file is for the CSV reader.
     Quoted,
     /// It is not UTF-8 (when checked): the file is to be read as GB18030.
@@ -120,7 +120,7 @@ pub(super) fn read(
                 let Some((columns, at)) = &found else {
                     continue;
                 };
-                let read: Vec<PieceRead<'_>> = pieces
+                let read: Vec<PieceRead> = pieces
                     .par_iter()
                     .map(|p| {
                         let bytes = block.bytes(p);
@@ -129,7 +129,7 @@ pub(super) fn read(
                         )
                     })
                     .collect();
-                let mut rows: Vec<&[PaymentRow<'_>]> = Vec::with_capacity(read.len());
+                let mut rows: Vec<&[PaymentRow]> = Vec::with_capacity(read.len());
                 for r in &read {
                     match r {
                         PieceRead::Quoted => return Err(Reread::Quoted),
@@ -178,7 +178,7 @@ pub(super) fn read(
     if found.is_none() {
         return Err(LedgerError::Empty { path: path.into() }.into());
     }
-    ledger.finish(path, sha256);
+    ledger.finish(path, sha256)?;
     Ok(ledger)
 }
 
@@ -237,8 +237,8 @@ fn take_header(block: &Block) -> Header<impl Iterator<Item = &[u8]>> {
 /// Reads a piece's lines as payments, up to and with the first that cannot
 /// be read.
 #[allow(clippy::too_many_arguments)]
-fn read_piece<'a>(
-    bytes: &'a [u8],
+fn read_piece(
+    bytes: &[u8],
     first_line: u64,
     encoding: Encoding,
     check_utf8: bool,
@@ -246,7 +246,7 @@ fn read_piece<'a>(
     at: &[usize; 4],
     key_type: &FieldType,
     places: &Places<'_>,
-) -> PieceRead<'a> {
+) -> PieceRead {
     if memchr::memchr(b'"', bytes).is_some() {
         return PieceRead::Quoted;
     }

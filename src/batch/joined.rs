@@ -16,31 +16,58 @@ use crate::data::join::{self, Conflict, Files, Part};
 use crate::data::stream::{RawBatch, RawRow, Repeated, RowParser, Seen, Stream};
 use crate::data::{DataError, Reject};
 
-/// A row of one of the files, with its key.
-#[derive(Clone)]
+/// A row of one of the files, with its key: the row as [`RawRow::encode`]
+/// writes it, in one allocation, so that it is copied from the reader's
+/// buffer once and written to a run in one piece.
 struct JoinRow {
     key: Key,
     file: u16,
-    raw: RawRow,
+    line: u64,
+    row: Box<[u8]>,
+}
+
+impl JoinRow {
+    fn new(key: Key, file: u16, raw: &RawRow) -> JoinRow {
+        let mut row = Vec::with_capacity(raw.encoded_len());
+        raw.encode(&mut row);
+        JoinRow {
+            key,
+            file,
+            line: raw.line,
+            row: row.into_boxed_slice(),
+        }
+    }
+
+    /// The row, read into `into` (its buffers reused).
+    fn raw_into(&self, into: &mut RawRow) -> Option<()> {
+        into.decode_into(&mut &self.row[..])
+    }
 }
 
 impl Item for JoinRow {
     fn encode(&self, out: &mut Vec<u8>) {
         put_text(out, &self.key);
         out.extend_from_slice(&self.file.to_le_bytes());
-        self.raw.encode(out);
+        out.extend_from_slice(&self.line.to_le_bytes());
+        out.extend_from_slice(&(self.row.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.row);
     }
 
     fn decode(bytes: &mut &[u8]) -> Option<Self> {
+        let key = take_key(bytes)?;
+        let file = u16::from_le_bytes(take_array(bytes)?);
+        let line = u64::from_le_bytes(take_array(bytes)?);
+        let len = u32::from_le_bytes(take_array(bytes)?);
         Some(JoinRow {
-            key: take_key(bytes)?,
-            file: u16::from_le_bytes(take_array(bytes)?),
-            raw: RawRow::decode(bytes)?,
+            key,
+            file,
+            line,
+            row: take(bytes, len as usize)?.into(),
         })
     }
 
     fn heap(&self) -> usize {
-        key_heap(&self.key) + self.raw.heap()
+        key_heap(&self.key) + self.row.len()
     }
 }
 
@@ -52,7 +79,7 @@ impl Order<JoinRow> for ByKeyFile {
         a.key
             .cmp(&b.key)
             .then(a.file.cmp(&b.file))
-            .then(a.raw.line.cmp(&b.raw.line))
+            .then(a.line.cmp(&b.line))
     }
 
     fn prefix(&self, r: &JoinRow) -> Option<u128> {
@@ -234,11 +261,7 @@ pub fn stream_joined<'p>(
             let file = batch.file;
             for (raw, key) in batch.rows.rows().iter().zip(batch.keys) {
                 match key {
-                    Ok(key) => rows.push(JoinRow {
-                        key,
-                        file,
-                        raw: raw.clone(),
-                    })?,
+                    Ok(key) => rows.push(JoinRow::new(key, file, raw))?,
                     Err(rs) => {
                         for r in rs {
                             filed(&mut rejects, file, r)?;
@@ -286,9 +309,24 @@ pub fn stream_joined<'p>(
                     chunk: evaluator.evaluate(&[]),
                 };
                 let mut records = Vec::with_capacity(groups.len());
+                // a firm's rows read back, into buffers used again firm
+                // after firm
+                let mut raws: Vec<(u16, RawRow)> = Vec::new();
                 for group in groups {
                     let rows = rows.get(group.clone()).unwrap_or_default();
-                    let joined = join_firm(program, &parsers, &names, rows, &mut done.unknown);
+                    let Some(key) = rows.first().map(|r| &r.key) else {
+                        continue;
+                    };
+                    if raws.len() < rows.len() {
+                        raws.resize_with(rows.len(), Default::default);
+                    }
+                    for (row, (file, raw)) in rows.iter().zip(raws.iter_mut()) {
+                        *file = row.file;
+                        // written by `JoinRow::new`: always reads
+                        let _ = row.raw_into(raw);
+                    }
+                    let raws = raws.get(..rows.len()).unwrap_or_default();
+                    let joined = join_firm(program, &parsers, &names, key, raws, &mut done.unknown);
                     if joined.record.is_some() {
                         for row in rows {
                             if let Some(n) = done.evaluated.get_mut(row.file as usize) {
@@ -480,7 +518,7 @@ pub fn find_firm(
     key: &str,
 ) -> Result<Option<Found>, RunError> {
     let parsers: Vec<_> = files.streams.iter().map(Stream::parser).collect();
-    let mut rows: Vec<JoinRow> = Vec::new();
+    let mut rows: Vec<(u16, RawRow)> = Vec::new();
     let mut batch_rows = RawBatch::default();
     for (f, (stream, parser)) in files.streams.iter_mut().zip(&parsers).enumerate() {
         let file = u16::try_from(f).unwrap_or(u16::MAX);
@@ -488,12 +526,8 @@ pub fn find_firm(
             for raw in batch_rows.rows() {
                 let mut seen = Seen::default();
                 let found = keyed(program, parser, raw, parser.row_key(raw), &mut seen);
-                if let Some(key) = found.ok().filter(|k| &**k == key) {
-                    rows.push(JoinRow {
-                        key,
-                        file,
-                        raw: raw.clone(),
-                    });
+                if found.is_ok_and(|k| &*k == key) {
+                    rows.push((file, raw.clone()));
                 }
             }
         }
@@ -505,9 +539,15 @@ pub fn find_firm(
         names: files.names,
         sources: files.sources,
     };
-    let lines = rows.iter().map(|r| (r.file, r.raw.line)).collect();
-    let rows: Vec<&JoinRow> = rows.iter().collect();
-    let joined = join_firm(program, &parsers, &names, &rows, &mut Vec::new());
+    let lines = rows.iter().map(|(f, r)| (*f, r.line)).collect();
+    let joined = join_firm(
+        program,
+        &parsers,
+        &names,
+        &Key::from(key),
+        &rows,
+        &mut Vec::new(),
+    );
     Ok(Some(Found {
         joined,
         rows: lines,
@@ -518,28 +558,26 @@ pub fn find_firm(
 /// several rows of one file rejects all of them) and joins them; what each
 /// file's rows showed of unknown columns and odd percents goes to
 /// `unknown`.
-fn join_firm<R: std::ops::Deref<Target = JoinRow>>(
+fn join_firm(
     program: &Program,
     parsers: &[std::sync::Arc<RowParser>],
     files: &Files<'_>,
-    rows: &[R],
+    key: &Key,
+    rows: &[(u16, RawRow)],
     unknown: &mut Vec<(u16, Seen)>,
 ) -> join::Joined {
-    let Some(key) = rows.first().map(|r| &r.key) else {
-        return join::Joined::default();
-    };
     let mut parts = Vec::with_capacity(rows.len());
     let mut i = 0;
-    while let Some(file) = rows.get(i).map(|r| r.file) {
+    while let Some(&(file, _)) = rows.get(i) {
         let same = rows
             .get(i..)
             .unwrap_or_default()
             .iter()
-            .take_while(|r| r.file == file)
+            .take_while(|(f, _)| *f == file)
             .count();
         let of_file = rows.get(i..i + same).unwrap_or_default();
         let repeated = (same > 1).then(|| {
-            let lines: Vec<u64> = of_file.iter().map(|r| r.raw.line).collect();
+            let lines: Vec<u64> = of_file.iter().map(|(_, r)| r.line).collect();
             Repeated::of(&lines)
         });
         let Some(parser) = parsers.get(file as usize) else {
@@ -547,11 +585,11 @@ fn join_firm<R: std::ops::Deref<Target = JoinRow>>(
             continue;
         };
         let mut seen = Seen::default();
-        for row in of_file {
+        for (_, raw) in of_file {
             parts.push(Part {
                 file,
-                line: row.raw.line,
-                parsed: parser.parse_repeated(&row.raw, &mut seen, repeated.as_ref()),
+                line: raw.line,
+                parsed: parser.parse_repeated(raw, &mut seen, repeated.as_ref()),
             });
         }
         if !seen.is_empty() {
@@ -561,12 +599,12 @@ fn join_firm<R: std::ops::Deref<Target = JoinRow>>(
     }
     let text = |part: usize, field: usize| {
         rows.get(part)
-            .and_then(|r| Some(parsers.get(r.file as usize)?.cell_text(&r.raw, field)))
+            .and_then(|(file, raw)| Some(parsers.get(*file as usize)?.cell_text(raw, field)))
             .unwrap_or_default()
     };
     let key_column = |part: usize| {
         rows.get(part)
-            .and_then(|r| Some(parsers.get(r.file as usize)?.key_column(&r.raw)))
+            .and_then(|(file, raw)| Some(parsers.get(*file as usize)?.key_column(raw)))
             .unwrap_or_default()
     };
     join::join(&program.schema, files, key, parts, text, key_column)

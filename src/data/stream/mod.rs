@@ -72,8 +72,20 @@ impl RawRow {
         out.extend_from_slice(self.record.as_slice());
     }
 
+    /// The bytes [`RawRow::encode`] writes.
+    pub fn encoded_len(&self) -> usize {
+        13 + 4 * self.record.len() + self.record.as_slice().len()
+    }
+
     /// Takes a row written by [`RawRow::encode`] off the front of `bytes`.
     pub fn decode(bytes: &mut &[u8]) -> Option<RawRow> {
+        let mut row = RawRow::default();
+        row.decode_into(bytes)?;
+        Some(row)
+    }
+
+    /// [`RawRow::decode`] into this row, its buffers reused.
+    pub fn decode_into(&mut self, bytes: &mut &[u8]) -> Option<()> {
         fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
             let (head, rest) = bytes.split_at_checked(n)?;
             *bytes = rest;
@@ -89,18 +101,16 @@ impl RawRow {
             None => 0,
         };
         let data = take(bytes, total)?;
-        let mut record = ByteRecord::with_capacity(total, n);
+        self.record.clear();
         let mut start = 0;
         for c in ends.chunks_exact(4) {
             let end = end_of(c)?;
-            record.push_field(data.get(start..end)?);
+            self.record.push_field(data.get(start..end)?);
             start = end;
         }
-        Some(RawRow {
-            line,
-            record,
-            unterminated,
-        })
+        self.line = line;
+        self.unterminated = unterminated;
+        Some(())
     }
 
     /// Bytes the row holds on the heap.

@@ -14,10 +14,15 @@
 //! twice: with a ledger of only its header, then with the N payments. The
 //! difference is what reading and looking up the ledger costs.
 //!
-//! `--departments` writes the same firms as department files (one per
-//! `source:` of the schema; `generate --split-by-source`'s mix of UTF-8 CSV,
-//! GBK CSV, JSON Lines and an Excel workbook) and runs the set over them and
-//! over the single joined file, alternately, three times each.
+//! `--departments` writes the same firms as four department files, issue
+//! 12's benchmark: the schema's `source:` departments folded into four
+//! ([`FOUR`]: 市场监管 with 信用 as UTF-8 CSV, 税务 with 统计 and 财政 as GBK
+//! CSV, 人社 with 金融 as UTF-8 CSV, 工信 with 科技, 知识产权, 药监 and the
+//! `tags` of no source as an Excel workbook), and runs the set over them
+//! and over the single joined file, alternately, three times each, checking
+//! that both give the same decisions. `--departments 12` writes one file per
+//! `source:` instead (`generate --split-by-source`'s mix of UTF-8 CSV, GBK
+//! CSV, JSON Lines and a workbook, 12 files).
 //!
 //! `--publish N` runs the set and publishes its results folder
 //! (`mianshen publish OUT --date 2025-01-06`), N times each, alternating so
@@ -44,7 +49,8 @@ struct Args {
     check_threads: bool,
     all: bool,
     ledger_rows: Option<u64>,
-    departments: bool,
+    /// `--departments [12]`: the files to split the firms into (4 or 12).
+    departments: Option<usize>,
     publish: Option<usize>,
     narrow: bool,
 }
@@ -56,11 +62,11 @@ fn args() -> Args {
         check_threads: false,
         all: false,
         ledger_rows: None,
-        departments: false,
+        departments: None,
         publish: None,
         narrow: false,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args().skip(1).peekable();
     while let Some(x) = it.next() {
         match x.as_str() {
             "--rows" => a.rows = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.rows),
@@ -70,12 +76,18 @@ fn args() -> Args {
             "--check-threads" => a.check_threads = true,
             "--all" => a.all = true,
             "--ledger-rows" => a.ledger_rows = it.next().and_then(|v| v.parse().ok()),
-            "--departments" => a.departments = true,
+            "--departments" => {
+                a.departments = Some(4);
+                if it.peek().is_some_and(|v| v == "12") {
+                    it.next();
+                    a.departments = Some(12);
+                }
+            }
             "--publish" => a.publish = it.next().and_then(|v| v.parse().ok()),
             "--narrow" => a.narrow = true,
             other => {
                 eprintln!(
-                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N --departments --publish N --narrow"
+                    "unknown argument `{other}`; use --rows N --policies N --check-threads --all --ledger-rows N --departments [12] --publish N --narrow"
                 );
                 std::process::exit(2);
             }
@@ -115,12 +127,13 @@ fn main() {
     }
     machine();
     let out = work.join("out");
-    if args.departments {
+    if let Some(files) = args.departments {
         bench_departments(
             &bin,
             &set,
             &firms,
             &work,
+            files,
             args.rows,
             args.rows as f64 * in_force as f64,
         );
@@ -594,16 +607,83 @@ fn bench_ledger(bin: &Path, set: &Path, firms: &Path, work: &Path, n: u64, pairs
     );
 }
 
-/// The set over department files and over the one joined file, alternately.
-fn bench_departments(bin: &Path, set: &Path, firms: &Path, work: &Path, rows: u64, pairs: f64) {
-    let dir = work.join(format!("departments-{rows}"));
+/// Issue 12's four department files: each the `source:` departments folded
+/// into it, and its format.
+const FOUR: [(&str, &[&str], &str); 4] = [
+    ("市场监管", &["市场监管", "信用"], "csv"),
+    ("税务", &["税务", "统计", "财政"], "gbk"),
+    ("人社", &["人社", "金融"], "csv"),
+    ("工信", &["工信", "科技", "知识产权", "药监"], "xlsx"),
+];
+
+/// A copy of the policy set whose schema names only the four departments
+/// of [`FOUR`] (the fields of no source go to the last): the same fields,
+/// so the same generated firms, split into four files.
+fn fold_departments(set: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).expect("create the folded set");
+    for e in std::fs::read_dir(set).expect("read the set").flatten() {
+        let p = e.path();
+        if p.is_file() {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy the set");
+        }
+    }
+    let schema = std::fs::read_to_string(set.join("schema.yaml")).expect("read the schema");
+    let last = FOUR[FOUR.len() - 1].0;
+    let mut out = String::new();
+    for line in schema.lines() {
+        let folded = match line.split_once("source: ") {
+            Some((head, rest)) => {
+                let end = rest.find([',', ' ', '}']).unwrap_or(rest.len());
+                let (name, tail) = rest.split_at(end);
+                let into = FOUR
+                    .iter()
+                    .find(|(_, from, _)| from.contains(&name))
+                    .map_or(name, |(into, _, _)| into);
+                format!("{head}source: {into}{tail}")
+            }
+            // a field line of no source
+            None if line.contains("type:") && line.trim_end().ends_with('}') => {
+                let body = line.trim_end().trim_end_matches('}').trim_end();
+                format!("{body}, source: {last} }}")
+            }
+            None => line.to_string(),
+        };
+        out.push_str(&folded);
+        out.push('\n');
+    }
+    std::fs::write(to.join("schema.yaml"), out).expect("write the folded schema");
+}
+
+/// The set over department files (`files`: 4 or 12) and over the one
+/// joined file, alternately; their decisions must be the same.
+fn bench_departments(
+    bin: &Path,
+    set: &Path,
+    firms: &Path,
+    work: &Path,
+    files: usize,
+    rows: u64,
+    pairs: f64,
+) {
+    let dir = work.join(format!("departments{files}-{rows}"));
     let listed = dir.join("data-args.txt");
     if !listed.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let started = Instant::now();
-        let out = Command::new(bin)
-            .arg("generate")
-            .arg(set)
+        let mut generate = Command::new(bin);
+        generate.arg("generate");
+        if files == 4 {
+            let folded = work.join("policies-departments4");
+            fold_departments(set, &folded);
+            generate.arg(&folded);
+            for (name, _, format) in FOUR {
+                generate.args(["--format", &format!("{name}={format}")]);
+            }
+        } else {
+            generate.arg(set);
+        }
+        let out = generate
             .args([
                 "--rows",
                 &rows.to_string(),
@@ -647,18 +727,18 @@ fn bench_departments(bin: &Path, set: &Path, firms: &Path, work: &Path, rows: u6
     }
     println!("department files: {}", sizes.join(", "));
     let one = [firms.as_os_str().to_owned()];
+    let outs = [work.join("out-joined"), work.join("out-departments")];
     let (best, peak) = alternate(|i| {
         let files = if i == 0 { &one[..] } else { &data[..] };
-        run_files(
-            bin,
-            set,
-            files,
-            &work.join("out-departments"),
-            None,
-            false,
-            None,
-        )
+        run_files(bin, set, files, &outs[i], None, false, None)
     });
+    let same = ["decisions.csv", "summary.csv"]
+        .iter()
+        .all(|f| std::fs::read(outs[0].join(f)).ok() == std::fs::read(outs[1].join(f)).ok());
+    println!(
+        "decisions and summary of the department files byte-identical to the joined file's: {}",
+        if same { "yes" } else { "NO" }
+    );
     println!("pairs {pairs:.0}");
     println!(
         "one joined file: best of 3 {:.2} s, peak {:.0} MiB",
@@ -672,6 +752,9 @@ fn bench_departments(bin: &Path, set: &Path, firms: &Path, work: &Path, rows: u6
         peak[1] as f64 / 1024.0
     );
     println!("department files / one file: {:.2}x", best[1] / best[0]);
+    if !same {
+        std::process::exit(1);
+    }
 }
 
 /// The run and the publication of its folder, alternated `n` times.

@@ -14,33 +14,60 @@ use super::store::take;
 use super::*;
 use crate::data::join::{self, Conflict, Files, Part};
 use crate::data::stream::{RawBatch, RawRow, Repeated, RowParser, Seen, Stream};
-use crate::data::Reject;
+use crate::data::{DataError, Reject};
 
-/// A row of one of the files, with its key.
-#[derive(Clone)]
+/// A row of one of the files, with its key: the row as [`RawRow::encode`]
+/// writes it, in one allocation, so that it is copied from the reader's
+/// buffer once and written to a run in one piece.
 struct JoinRow {
     key: Key,
     file: u16,
-    raw: RawRow,
+    line: u64,
+    row: Box<[u8]>,
+}
+
+impl JoinRow {
+    fn new(key: Key, file: u16, raw: &RawRow) -> JoinRow {
+        let mut row = Vec::with_capacity(raw.encoded_len());
+        raw.encode(&mut row);
+        JoinRow {
+            key,
+            file,
+            line: raw.line,
+            row: row.into_boxed_slice(),
+        }
+    }
+
+    /// The row, read into `into` (its buffers reused).
+    fn raw_into(&self, into: &mut RawRow) -> Option<()> {
+        into.decode_into(&mut &self.row[..])
+    }
 }
 
 impl Item for JoinRow {
     fn encode(&self, out: &mut Vec<u8>) {
         put_text(out, &self.key);
         out.extend_from_slice(&self.file.to_le_bytes());
-        self.raw.encode(out);
+        out.extend_from_slice(&self.line.to_le_bytes());
+        out.extend_from_slice(&(self.row.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.row);
     }
 
     fn decode(bytes: &mut &[u8]) -> Option<Self> {
+        let key = take_key(bytes)?;
+        let file = u16::from_le_bytes(take_array(bytes)?);
+        let line = u64::from_le_bytes(take_array(bytes)?);
+        let len = u32::from_le_bytes(take_array(bytes)?);
         Some(JoinRow {
-            key: take_key(bytes)?,
-            file: u16::from_le_bytes(take_array(bytes)?),
-            raw: RawRow::decode(bytes)?,
+            key,
+            file,
+            line,
+            row: take(bytes, len as usize)?.into(),
         })
     }
 
     fn heap(&self) -> usize {
-        key_heap(&self.key) + self.raw.heap()
+        key_heap(&self.key) + self.row.len()
     }
 }
 
@@ -52,7 +79,7 @@ impl Order<JoinRow> for ByKeyFile {
         a.key
             .cmp(&b.key)
             .then(a.file.cmp(&b.file))
-            .then(a.raw.line.cmp(&b.raw.line))
+            .then(a.line.cmp(&b.line))
     }
 
     fn prefix(&self, r: &JoinRow) -> Option<u128> {
@@ -131,8 +158,9 @@ impl<'a> DataFiles<'a> {
     }
 }
 
-/// One firm's rows, in file and line order.
-type Group = (Key, Vec<(u16, RawRow)>);
+/// One firm's rows, in file and line order: a range of the rows taken from
+/// the sort.
+type Group = std::ops::Range<usize>;
 
 /// What a chunk of firms gave.
 struct Done {
@@ -198,38 +226,63 @@ pub fn stream_joined<'p>(
         rejects.push(Filed { file, seq, reject })
     };
     let parsers: Vec<_> = files.streams.iter().map(Stream::parser).collect();
-    let mut read_before = 0;
-    let mut batch_rows = RawBatch::default();
-    for (f, stream) in files.streams.iter_mut().enumerate() {
-        let file = u16::try_from(f).unwrap_or(u16::MAX);
-        let Some(parser) = parsers.get(f) else {
-            continue;
-        };
-        while stream.next_batch(ROWS_PER_BATCH, &mut batch_rows)? {
-            let keys: Vec<Option<String>> = batch_rows
-                .rows()
-                .par_iter()
-                .map(|r| parser.row_key(r))
-                .collect();
-            for (raw, key) in batch_rows.rows().iter().zip(keys) {
-                let mut seen = Seen::default();
-                match keyed(program, parser, raw, key, &mut seen) {
-                    Ok(key) => rows.push(JoinRow {
-                        key,
-                        file,
-                        raw: raw.clone(),
-                    })?,
+    // every file read on a thread of its own, side by side; its rows come
+    // here in its order and go into one sort, whose order (key, file, line)
+    // does not depend on how the files' batches interleave
+    let count = files.streams.len();
+    let (sent, received) = std::sync::mpsc::sync_channel::<Read>(count);
+    let mut failed: Vec<(u16, DataError)> = Vec::new();
+    std::thread::scope(|scope| -> Result<(), RunError> {
+        // dropped when this returns, early too: a reader still sending then
+        // stops
+        let received = received;
+        let mut free = Vec::with_capacity(count);
+        for (f, (stream, parser)) in files.streams.iter_mut().zip(&parsers).enumerate() {
+            let file = u16::try_from(f).unwrap_or(u16::MAX);
+            let sent = sent.clone();
+            let (back, comes_back) = std::sync::mpsc::channel();
+            free.push(back);
+            scope.spawn(move || read_file(program, file, stream, parser, &sent, &comes_back));
+        }
+        drop(sent);
+        let mut positions = vec![0u64; count];
+        for read in received.iter() {
+            let batch = match read {
+                Read::Rows(batch) => batch,
+                Read::Failed(file, e) => {
+                    failed.push((file, e));
+                    continue;
+                }
+            };
+            if !failed.is_empty() {
+                // the rest is read only to know which file failed first
+                continue;
+            }
+            let file = batch.file;
+            for (raw, key) in batch.rows.rows().iter().zip(batch.keys) {
+                match key {
+                    Ok(key) => rows.push(JoinRow::new(key, file, raw))?,
                     Err(rs) => {
                         for r in rs {
                             filed(&mut rejects, file, r)?;
                         }
                     }
                 }
-                stream.add_seen(&seen);
             }
-            on_progress(read_before + stream.position());
+            if let Some(p) = positions.get_mut(file as usize) {
+                *p = batch.position;
+            }
+            if let Some(back) = free.get(file as usize) {
+                // a reader that has stopped takes no more
+                let _ = back.send(batch.rows);
+            }
+            on_progress(positions.iter().sum());
         }
-        read_before += stream.position();
+        Ok(())
+    })?;
+    // as when the files are read one after another: the first file's error
+    if let Some((_, e)) = failed.into_iter().min_by_key(|(file, _)| *file) {
+        return Err(e.into());
     }
     // what is held beyond the index's share goes to disk as one more run
     // (the runs already there are merged as they are read, not first
@@ -244,7 +297,7 @@ pub fn stream_joined<'p>(
         names: files.names,
         sources: files.sources,
     };
-    let work = |groups: &[Group]| -> Vec<Done> {
+    let work = |rows: &[Got<'_, JoinRow>], groups: &[Group]| -> Vec<Done> {
         groups
             .par_chunks(records::CHUNK)
             .map(|groups| {
@@ -256,11 +309,27 @@ pub fn stream_joined<'p>(
                     chunk: evaluator.evaluate(&[]),
                 };
                 let mut records = Vec::with_capacity(groups.len());
-                for (key, rows) in groups {
-                    let joined = join_firm(program, &parsers, &names, key, rows, &mut done.unknown);
+                // a firm's rows read back, into buffers used again firm
+                // after firm
+                let mut raws: Vec<(u16, RawRow)> = Vec::new();
+                for group in groups {
+                    let rows = rows.get(group.clone()).unwrap_or_default();
+                    let Some(key) = rows.first().map(|r| &r.key) else {
+                        continue;
+                    };
+                    if raws.len() < rows.len() {
+                        raws.resize_with(rows.len(), Default::default);
+                    }
+                    for (row, (file, raw)) in rows.iter().zip(raws.iter_mut()) {
+                        *file = row.file;
+                        // written by `JoinRow::new`: always reads
+                        let _ = row.raw_into(raw);
+                    }
+                    let raws = raws.get(..rows.len()).unwrap_or_default();
+                    let joined = join_firm(program, &parsers, &names, key, raws, &mut done.unknown);
                     if joined.record.is_some() {
-                        for (file, _) in rows {
-                            if let Some(n) = done.evaluated.get_mut(*file as usize) {
+                        for row in rows {
+                            if let Some(n) = done.evaluated.get_mut(row.file as usize) {
                                 *n += 1;
                             }
                         }
@@ -298,29 +367,21 @@ pub fn stream_joined<'p>(
         }
         Ok(())
     };
-    let mut groups: Vec<Group> = Vec::new();
-    let mut held = 0;
-    for item in sorted.iter() {
-        let row = match item? {
-            Got::Held(r) => r.clone(),
-            Got::Read(r) => r,
-        };
-        match groups.last_mut() {
-            Some((key, rows)) if *key == row.key => rows.push((row.file, row.raw)),
-            _ => {
-                if held >= ROWS_PER_BATCH {
-                    let done = work(&groups);
-                    absorb(&mut batch, &mut rejects, done)?;
-                    groups.clear();
-                    held = 0;
-                }
-                groups.push((row.key, vec![(row.file, row.raw)]));
-            }
-        }
-        held += 1;
+    // firms are taken a batch at a time, the next batch read from the sort
+    // while the last is parsed, joined and evaluated
+    let mut merge = sorted.iter();
+    let mut carry = None;
+    let mut current = next_firms(&mut merge, &mut carry)?;
+    while !current.0.is_empty() {
+        let (done, next) = rayon::join(
+            || work(&current.0, &current.1),
+            || next_firms(&mut merge, &mut carry),
+        );
+        absorb(&mut batch, &mut rejects, done)?;
+        current = next?;
     }
-    let done = work(&groups);
-    absorb(&mut batch, &mut rejects, done)?;
+    drop(current);
+    drop(merge);
     drop(sorted);
     // every firm is on one key: nothing to take out, but the index is sorted
     let none = Sorter::new("rejected-keys", ByKey, 0, None).finish();
@@ -330,6 +391,98 @@ pub fn stream_joined<'p>(
         on_reject(r.file, &r.reject)?;
     }
     Ok((batch, evaluated))
+}
+
+/// The rows of the next firms from the sort, at least [`ROWS_PER_BATCH`]
+/// of them unless it ends: borrowed where the sort holds them, no copy.
+/// `carry` is the first row of the firm after them, read already.
+#[allow(clippy::type_complexity)]
+fn next_firms<'a, O: Order<JoinRow>>(
+    merge: &mut super::sort::Merge<'a, JoinRow, O>,
+    carry: &mut Option<Got<'a, JoinRow>>,
+) -> Result<(Vec<Got<'a, JoinRow>>, Vec<Group>), RunError> {
+    let mut rows: Vec<Got<'a, JoinRow>> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut take = |row: Got<'a, JoinRow>, rows: &mut Vec<Got<'a, JoinRow>>| {
+        match (groups.last_mut(), rows.last()) {
+            (Some(group), Some(last)) if last.key == row.key => group.end += 1,
+            _ => groups.push(rows.len()..rows.len() + 1),
+        }
+        rows.push(row);
+    };
+    if let Some(row) = carry.take() {
+        take(row, &mut rows);
+    }
+    for item in merge.by_ref() {
+        let row = item?;
+        let same_firm = rows.last().is_some_and(|last| last.key == row.key);
+        if !same_firm && rows.len() >= ROWS_PER_BATCH {
+            *carry = Some(row);
+            break;
+        }
+        take(row, &mut rows);
+    }
+    Ok((rows, groups))
+}
+
+/// A batch of one file's rows as read, with the key of each (or the
+/// rejects of a row with none), and the bytes of the file read so far.
+struct KeyedBatch {
+    file: u16,
+    rows: RawBatch,
+    keys: Vec<Result<Key, Vec<Reject>>>,
+    position: u64,
+}
+
+/// What a file's reader sends.
+enum Read {
+    Rows(KeyedBatch),
+    /// The file cannot be read further.
+    Failed(u16, DataError),
+}
+
+/// Reads one file's rows and keys them, sending them in batches; stops at
+/// the end of the file, at an error, or when no one listens. The batches'
+/// buffers come back through `free` to be filled again: the rows are
+/// copied where they are sorted, and the reader allocates none.
+fn read_file(
+    program: &Program,
+    file: u16,
+    stream: &mut Stream,
+    parser: &RowParser,
+    sent: &std::sync::mpsc::SyncSender<Read>,
+    free: &std::sync::mpsc::Receiver<RawBatch>,
+) {
+    loop {
+        let mut rows = free.try_recv().unwrap_or_default();
+        match stream.next_batch(ROWS_PER_BATCH, &mut rows) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                let _ = sent.send(Read::Failed(file, e));
+                return;
+            }
+        }
+        let keys = rows
+            .rows()
+            .iter()
+            .map(|raw| {
+                let mut seen = Seen::default();
+                let keyed = keyed(program, parser, raw, parser.row_key(raw), &mut seen);
+                stream.add_seen(&seen);
+                keyed
+            })
+            .collect();
+        let batch = KeyedBatch {
+            file,
+            rows,
+            keys,
+            position: stream.position(),
+        };
+        if sent.send(Read::Rows(batch)).is_err() {
+            return;
+        }
+    }
 }
 
 /// The key of a row (`key`, its key cell as [`RowParser::row_key`] reads
@@ -401,9 +554,10 @@ pub fn find_firm(
     }))
 }
 
-/// Parses one firm's rows (a key on several rows of one file rejects all of
-/// them) and joins them; what each file's rows showed of unknown columns
-/// and odd percents goes to `unknown`.
+/// Parses one firm's rows (all of one key, in file and line order; a key on
+/// several rows of one file rejects all of them) and joins them; what each
+/// file's rows showed of unknown columns and odd percents goes to
+/// `unknown`.
 fn join_firm(
     program: &Program,
     parsers: &[std::sync::Arc<RowParser>],
@@ -422,8 +576,10 @@ fn join_firm(
             .take_while(|(f, _)| *f == file)
             .count();
         let of_file = rows.get(i..i + same).unwrap_or_default();
-        let lines: Vec<u64> = of_file.iter().map(|(_, r)| r.line).collect();
-        let repeated = (same > 1).then(|| Repeated::of(&lines));
+        let repeated = (same > 1).then(|| {
+            let lines: Vec<u64> = of_file.iter().map(|(_, r)| r.line).collect();
+            Repeated::of(&lines)
+        });
         let Some(parser) = parsers.get(file as usize) else {
             i += same;
             continue;
@@ -436,7 +592,9 @@ fn join_firm(
                 parsed: parser.parse_repeated(raw, &mut seen, repeated.as_ref()),
             });
         }
-        unknown.push((file, seen));
+        if !seen.is_empty() {
+            unknown.push((file, seen));
+        }
         i += same;
     }
     let text = |part: usize, field: usize| {

@@ -129,28 +129,30 @@ pub fn join(
             conflicts: Vec::new(),
         };
     }
-    let records: Vec<(u16, Record)> = parts
+    let mut records: Vec<(u16, Record)> = parts
         .into_iter()
         .filter_map(|p| Some((p.file, p.parsed.ok()?)))
         .collect();
-    let Some((_, first)) = records.first() else {
+    let Some(first_row) = records.first().map(|(_, r)| r.row) else {
         return Joined::default();
     };
     let mut cells = vec![Cell::Missing; schema.fields.len()];
     let mut conflicts = Vec::new();
+    let mut givers: Vec<usize> = Vec::with_capacity(records.len());
     for (f, field) in schema.fields.iter().enumerate() {
-        let cell_of = |r: &Record| r.cells.get(f).cloned().unwrap_or_default();
-        let givers: Vec<usize> = (0..records.len())
-            .filter(|&i| records.get(i).is_some_and(|(_, r)| gives(&cell_of(r))))
-            .collect();
-        let value = |i: usize| records.get(i).map(|(_, r)| cell_of(r)).unwrap_or_default();
-        let slot = match givers.first() {
-            None => records
-                .iter()
-                .map(|(_, r)| cell_of(r))
-                .find(|c| matches!(c, Cell::List(_)))
-                .unwrap_or_default(),
-            Some(&g) if givers.iter().all(|&i| same(&value(i), &value(g))) => value(g),
+        // each record's cell is looked at in place, and the one used is
+        // moved out at the end (no other field reads it)
+        let value = |i: usize| records.get(i).and_then(|(_, r)| r.cells.get(f));
+        givers.clear();
+        givers.extend((0..records.len()).filter(|&i| value(i).is_some_and(gives)));
+        let same_as = |i: usize, j: usize| match (value(i), value(j)) {
+            (Some(a), Some(b)) => same(a, b),
+            _ => false,
+        };
+        // the record whose cell is used
+        let used: Option<usize> = match givers.first() {
+            None => (0..records.len()).find(|&i| matches!(value(i), Some(Cell::List(_)))),
+            Some(&g) if givers.iter().all(|&i| same_as(i, g)) => Some(g),
             Some(_) => {
                 let of_source: Vec<usize> = givers
                     .iter()
@@ -163,8 +165,8 @@ pub fn join(
                     })
                     .collect();
                 let used = match of_source.first() {
-                    Some(&s) if of_source.iter().all(|&i| same(&value(i), &value(s))) => value(s),
-                    _ => Cell::Missing,
+                    Some(&s) if of_source.iter().all(|&i| same_as(i, s)) => Some(s),
+                    _ => None,
                 };
                 for &i in &givers {
                     let Some((file, r)) = records.get(i) else {
@@ -176,20 +178,24 @@ pub fn join(
                         file: *file,
                         row: r.row,
                         value: text(i, f),
-                        used: gives(&used) && same(&value(i), &used),
+                        // a used cell of a giver gives a value
+                        used: used.is_some_and(|u| same_as(i, u)),
                     });
                 }
                 used
             }
         };
-        if let Some(c) = cells.get_mut(f) {
-            *c = slot;
+        let taken = used
+            .and_then(|i| records.get_mut(i)?.1.cells.get_mut(f))
+            .map(std::mem::take);
+        if let (Some(c), Some(taken)) = (cells.get_mut(f), taken) {
+            *c = taken;
         }
     }
     conflicts.sort_by(|a, b| a.field.cmp(&b.field).then(a.file.cmp(&b.file)));
     Joined {
         record: Some(Record {
-            row: first.row,
+            row: first_row,
             cells,
         }),
         rejects: Vec::new(),

@@ -57,46 +57,60 @@ pub struct RawRow {
 }
 
 impl RawRow {
-    /// Appends the row's bytes (to hold it in a sort that may spill).
+    /// Appends the row's bytes (to hold it in a sort that may spill): its
+    /// line, whether unterminated, the number of cells and where each ends,
+    /// then the cells' bytes in one piece.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.line.to_le_bytes());
         out.push(u8::from(self.unterminated));
         out.extend_from_slice(&(self.record.len() as u32).to_le_bytes());
+        let mut end = 0usize;
         for f in &self.record {
-            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-            out.extend_from_slice(f);
+            end += f.len();
+            out.extend_from_slice(&(end as u32).to_le_bytes());
         }
+        out.extend_from_slice(self.record.as_slice());
+    }
+
+    /// The bytes [`RawRow::encode`] writes.
+    pub fn encoded_len(&self) -> usize {
+        13 + 4 * self.record.len() + self.record.as_slice().len()
     }
 
     /// Takes a row written by [`RawRow::encode`] off the front of `bytes`.
     pub fn decode(bytes: &mut &[u8]) -> Option<RawRow> {
+        let mut row = RawRow::default();
+        row.decode_into(bytes)?;
+        Some(row)
+    }
+
+    /// [`RawRow::decode`] into this row, its buffers reused.
+    pub fn decode_into(&mut self, bytes: &mut &[u8]) -> Option<()> {
         fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
             let (head, rest) = bytes.split_at_checked(n)?;
             *bytes = rest;
             Some(head)
         }
-        let u32_of = |b: &[u8]| Some(u32::from_le_bytes(b.try_into().ok()?));
         let line = u64::from_le_bytes(take(bytes, 8)?.try_into().ok()?);
         let unterminated = take(bytes, 1)?.first() == Some(&1);
-        let n = u32_of(take(bytes, 4)?)?;
-        // sized once: the fields' bytes are counted before they are copied
-        let mut ahead = *bytes;
-        let mut total = 0usize;
-        for _ in 0..n {
-            let len = u32_of(take(&mut ahead, 4)?)? as usize;
-            take(&mut ahead, len)?;
-            total += len;
+        let n = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?) as usize;
+        let ends = take(bytes, n.checked_mul(4)?)?;
+        let end_of = |c: &[u8]| Some(u32::from_le_bytes(c.try_into().ok()?) as usize);
+        let total = match ends.rchunks_exact(4).next() {
+            Some(last) => end_of(last)?,
+            None => 0,
+        };
+        let data = take(bytes, total)?;
+        self.record.clear();
+        let mut start = 0;
+        for c in ends.chunks_exact(4) {
+            let end = end_of(c)?;
+            self.record.push_field(data.get(start..end)?);
+            start = end;
         }
-        let mut record = ByteRecord::with_capacity(total, n as usize);
-        for _ in 0..n {
-            let len = u32_of(take(bytes, 4)?)? as usize;
-            record.push_field(take(bytes, len)?);
-        }
-        Some(RawRow {
-            line,
-            record,
-            unterminated,
-        })
+        self.line = line;
+        self.unterminated = unterminated;
+        Some(())
     }
 
     /// Bytes the row holds on the heap.
@@ -144,6 +158,11 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Nothing seen: nothing to add to the file's.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.unknown.names.is_empty() && self.percent_over_one.is_empty()
+    }
+
     /// Adds what a later chunk saw.
     pub fn join(&mut self, later: Seen) {
         self.keys.extend(later.keys);
@@ -482,5 +501,43 @@ fn is_blank(record: &ByteRecord) -> bool {
         0 => true,
         1 => record.get(0).is_some_and(is_blank_bytes),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_reads_back_as_it_was_written() {
+        let rows = [
+            (vec![], false),
+            (vec![&b""[..]], false),
+            (vec![&b"914201"[..], b"", "企业".as_bytes(), b"a\nb"], true),
+        ];
+        let mut bytes = Vec::new();
+        for (i, (fields, unterminated)) in rows.iter().enumerate() {
+            let mut record = ByteRecord::new();
+            for f in fields {
+                record.push_field(f);
+            }
+            let row = RawRow {
+                line: i as u64 + 7,
+                record,
+                unterminated: *unterminated,
+            };
+            row.encode(&mut bytes);
+        }
+        let mut rest = &bytes[..];
+        for (i, (fields, unterminated)) in rows.iter().enumerate() {
+            let row = RawRow::decode(&mut rest).expect("a row");
+            assert_eq!(row.line, i as u64 + 7);
+            assert_eq!(row.unterminated, *unterminated);
+            assert_eq!(row.record.iter().collect::<Vec<_>>(), *fields);
+        }
+        assert!(rest.is_empty());
+        // cut short: no row, no panic
+        assert!(RawRow::decode(&mut &bytes[..bytes.len() - 1]).is_some());
+        assert!(RawRow::decode(&mut &bytes[..5]).is_none());
     }
 }

@@ -34,12 +34,27 @@ fn sql(dir: &std::path::Path, extra: &[&str]) -> String {
     )
 }
 
+/// The example set compiles whole: `shebao_2024` divides by a field
+/// (jiuye.policy:34), by the engine's long division in the script (its
+/// shape is in the snapshot of `divisions_by_fields_as_spark_sql`).
 #[test]
-fn the_example_set_in_spark_refuses_the_division_by_a_field() {
-    insta::assert_snapshot!(sql(
-        std::path::Path::new("policies"),
-        &["--as-of", "2024-12-31"]
-    ));
+fn the_example_set_compiles_for_spark() {
+    let out = sql(std::path::Path::new("policies"), &["--as-of", "2024-12-31"]);
+    assert!(
+        out.starts_with("exit 0\n"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+    assert!(
+        out.ends_with("--- stderr\n"),
+        "{}",
+        &out[out.len().saturating_sub(2000)..]
+    );
+    assert!(out.contains(" div "), "the long division is in the script");
+    assert!(
+        out.contains("CREATE TABLE ms_keys"),
+        "the keys are checked first"
+    );
 }
 
 #[test]
@@ -67,27 +82,37 @@ policy exact {
     require "money times percent: DECIMAL(28,8)" y * p > 0
     require "a division by 4 is a multiplication by 0.25" y / 4 > 1
     require "round to 0.5 divides by 0.5" round(x, 0.5) > 0
+    require "by a field: the engine's quotient, DECIMAL(38,28)" y / n > 1
+    require "by three, times a number" y / 3 * x > 1
+    require "quotients added, rounded" round(y / n + x / p, 0.01) > 0
     amount "tiers and progressive" tiers n { >= 10 : y * 10% else : progressive y { up to 1000 : 5% above : 1% } }
 }
 policy refused {
     title "computed otherwise in Spark"
-    require "by a field" y / n > 1
-    require "by three" y / 3 > 1
     require "a step of a third" round(y, 0.3) > 0
     require "three rates: DECIMAL(38,14) cut" y * p * p * p > 0
+    require "a quotient compared with money: DECIMAL(38,22) in Spark" y / n > y
+    require "a quotient divided" y / n / x > 1
+    require "two quotients multiplied" y / n * (x / n) > 1
     amount "two numbers: DECIMAL(37,12)" x * x
 }
 define wide = x * x * y
 combined "capped" { exact, refused } cap y * p * p
 "#;
 
-#[test]
-fn a_small_set_in_spark_refused_construct_by_construct() {
-    let dir = std::env::temp_dir().join(format!("mianshen-spark-{}", std::process::id()));
+/// A fresh folder with [`SCHEMA`] and one policy file.
+fn set_dir(name: &str, file: &str, policies: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mianshen-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("schema.yaml"), SCHEMA).unwrap();
-    std::fs::write(dir.join("small.policy"), POLICIES).unwrap();
+    std::fs::write(dir.join(file), policies).unwrap();
+    dir
+}
+
+#[test]
+fn a_small_set_in_spark_refused_construct_by_construct() {
+    let dir = set_dir("spark", "small.policy", POLICIES);
     let got = sql(&dir, &["--as-of", "2024-12-31"]).replace(&dir.display().to_string(), "SET");
     insta::assert_snapshot!(got);
     // the exact policy alone passes the check, and its script is printed
@@ -119,4 +144,19 @@ fn prior_payments_as_spark_sql() {
     let out = sql(dir, &["--as-of", "2025-12-31"]);
     assert!(out.starts_with("exit 1"), "{out}");
     assert!(out.contains("--ledger-table"), "{out}");
+}
+
+/// The example set's division by a field (`shebao_2024`) alone: the long
+/// division, the engine's rounding of the quotient and of its product by
+/// the months, then the cents.
+#[test]
+fn divisions_by_fields_as_spark_sql() {
+    let dir = set_dir(
+        "spark-div",
+        "div.policy",
+        "policy per_month {\n    title \"monthly average times months\"\n    amount \"y / n * min(n, 12)\" round(y / n * min(n, 12), 0.01)\n}\n",
+    );
+    let got = sql(&dir, &["--as-of", "2024-12-31"]).replace(&dir.display().to_string(), "SET");
+    let _ = std::fs::remove_dir_all(&dir);
+    insta::assert_snapshot!(got);
 }

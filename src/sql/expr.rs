@@ -134,6 +134,9 @@ pub struct Scope<'a> {
     pub prefix: String,
     /// The SQL written.
     pub dialect: Dialect,
+    /// Spark: the types of the lets and defines compiled so far, to tell
+    /// a quotient ([`super::spark::WIDE`]) from a narrow number.
+    pub types: super::spark::Types<'a>,
 }
 
 fn or_bits(parts: &[&str], zero: &str) -> String {
@@ -231,6 +234,12 @@ impl<'a> Scope<'a> {
                 let x = self.expr(x)?;
                 let v = format!("NOT ({})", x.v);
                 self.step(v, x.w, x.n, Ty::Bool)
+            }
+            Ir::Arith(op, a, b) if self.dialect.is_spark() => {
+                let wide = |x: &Ir| self.types.of(x).ok().flatten() == Some(super::spark::WIDE);
+                let wide = (wide(a), wide(b));
+                let (a, b) = (self.expr(a)?, self.expr(b)?);
+                self.spark_arith(*op, a, b, wide)?
             }
             Ir::Arith(op, a, b) => {
                 let (a, b) = (self.expr(a)?, self.expr(b)?);
@@ -510,9 +519,6 @@ impl<'a> Scope<'a> {
     /// to the engine's decimals ([`FUNCTIONS`]); a division by zero is
     /// missing for division by zero, a result too large for overflow.
     fn arith(&mut self, op: ArithOp, a: Node, b: Node) -> Result<Node, Refusal> {
-        if self.dialect.is_spark() {
-            return self.spark_arith(op, a, b);
-        }
         let value = match op {
             ArithOp::Add => fit(&format!("({}) + ({})", a.v, b.v)),
             ArithOp::Sub => fit(&format!("({}) - ({})", a.v, b.v)),
@@ -533,25 +539,169 @@ impl<'a> Scope<'a> {
         Ok(self.noted(x, divisor))
     }
 
-    /// `a OP b` in Spark, admitted by [`mod@super::spark`] only where Spark's
-    /// exact `DECIMAL` result is the engine's: `+ - *` within 28 digits,
-    /// and a division by a number written in the policy whose inverse is a
-    /// finite decimal, compiled as a multiplication by it. Neither can be
-    /// missing unless an operand is (or the divisor is the literal 0).
-    fn spark_arith(&mut self, op: ArithOp, a: Node, b: Node) -> Result<Node, Refusal> {
+    /// `a OP b` in Spark, admitted by [`mod@super::spark`] only where the
+    /// script computes the engine's result: `+ - *` of narrow numbers within
+    /// 28 digits (Spark's exact `DECIMAL` result), a division by a number
+    /// written in the policy whose inverse is a finite decimal (a
+    /// multiplication by it), any other division by the engine's long
+    /// division ([`Scope::spark_div`]), and `+ - *` on such a quotient
+    /// (`wide`: which operand is one) rounded as the engine rounds
+    /// ([`Scope::spark_fit`]). A division is missing when its divisor is 0.
+    fn spark_arith(
+        &mut self,
+        op: ArithOp,
+        a: Node,
+        b: Node,
+        wide: (bool, bool),
+    ) -> Result<Node, Refusal> {
         let value = match op {
+            ArithOp::Div => match self.spark_inverse(&b) {
+                Ok(inverse) if inverse.is_zero() => return Ok(self.by_zero(&a)),
+                Ok(inverse) if wide.0 => {
+                    let r = Node::constant(self.dialect.number(&inverse), Ty::Num);
+                    self.spark_product(&a, &r)
+                }
+                Ok(inverse) => format!("({}) * {}", a.v, self.dialect.number(&inverse)),
+                Err(_) => {
+                    let v = self.spark_div(&a, &b);
+                    let x = self.strict(&[&a, &b], v, Ty::Num);
+                    return Ok(self.noted(x, Some(&b)));
+                }
+            },
+            ArithOp::Mul if wide.0 => self.spark_product(&a, &b),
+            ArithOp::Mul if wide.1 => self.spark_product(&b, &a),
+            ArithOp::Add if wide.0 || wide.1 => self.spark_exact(format!("({}) + ({})", a.v, b.v)),
+            ArithOp::Sub if wide.0 || wide.1 => self.spark_exact(format!("({}) - ({})", a.v, b.v)),
             ArithOp::Add => format!("({}) + ({})", a.v, b.v),
             ArithOp::Sub => format!("({}) - ({})", a.v, b.v),
             ArithOp::Mul => format!("({}) * ({})", a.v, b.v),
-            ArithOp::Div => {
-                let inverse = self.spark_inverse(&b)?;
-                if inverse.is_zero() {
-                    return Ok(self.by_zero(&a));
-                }
-                format!("({}) * {}", a.v, self.dialect.number(&inverse))
-            }
         };
         Ok(self.strict(&[&a, &b], value, Ty::Num))
+    }
+
+    /// A value of the Spark chain that is not a node (no causes): an
+    /// alias of the same `SELECT`, NULL where an operand is.
+    fn spark_let(&mut self, v: String) -> String {
+        let name = format!("ms_{}{}_x", self.prefix, self.steps.len());
+        self.steps.push(format!("{v} AS {name}"));
+        name
+    }
+
+    /// The engine's quotient `a / b` in Spark (NULL when `b` is 0), as
+    /// `DECIMAL(38,28)`: the long division of `|a|` by `|b|` in exact
+    /// `DECIMAL` steps: the whole part with `div` (10 digits at most: a
+    /// larger one stops the run), then 28 decimals, 14 at a time, from the
+    /// remainders (`%`), and whether the remainder left is below, at or
+    /// above half of the last digit; [`Scope::spark_fit`] rounds that as
+    /// the engine does.
+    fn spark_div(&mut self, a: &Node, b: &Node) -> String {
+        let ten14 = "100000000000000BD";
+        let divisor = self.spark_let(format!(
+            "CASE WHEN ({b}) = 0 THEN NULL ELSE abs({b}) END",
+            b = b.v
+        ));
+        let dividend = self.spark_let(format!("abs({})", a.v));
+        let whole = self.spark_let(format!("{dividend} div {divisor}"));
+        let whole = self.spark_let(format!(
+            "CASE WHEN {whole} >= 10000000000L THEN raise_error(concat({}, CAST({} AS STRING), ' / ', CAST({} AS STRING))) ELSE CAST({whole} AS DECIMAL(10,0)) END",
+            self.dialect.text(QUOTIENT_TOO_LARGE),
+            a.v,
+            b.v
+        ));
+        // 28 decimals, 14 at a time: each the remainder times 10^14 `div`
+        // the divisor; the last remainder decides the rounding
+        let mut rest = self.spark_let(format!("{dividend} % {divisor}"));
+        let mut decimals = Vec::new();
+        for _ in 0..2 {
+            let x = self.spark_let(format!("{rest} * {ten14}"));
+            decimals.push(format!("lpad(CAST({x} div {divisor} AS STRING), 14, '0')"));
+            rest = self.spark_let(format!("{x} % {divisor}"));
+        }
+        let t = self.spark_let(format!(
+            "CAST(concat(CAST({whole} AS STRING), '.', {}) AS DECIMAL(38,28))",
+            decimals.join(", ")
+        ));
+        // the remainder left over the divisor is the rest of the last digit
+        self.spark_signed_fit(&t, (&rest, &divisor), a, b)
+    }
+
+    /// [`Scope::spark_fit`] of `±(t + rest/unit · 10^-28)`, negative when
+    /// exactly one of `a` and `b` is.
+    fn spark_signed_fit(
+        &mut self,
+        t: &str,
+        (rest, unit): (&str, &str),
+        a: &Node,
+        b: &Node,
+    ) -> String {
+        let half = format!(
+            "CASE WHEN {rest} + {rest} > {unit} THEN 1 WHEN {rest} + {rest} = {unit} THEN 0 ELSE -1 END"
+        );
+        let negative = format!("(({}) < 0) <> (({}) < 0)", a.v, b.v);
+        self.spark_fit(t, &half, &format!("{rest} > 0"), &negative)
+    }
+
+    /// `w * o` with `w` a quotient (`DECIMAL(38,28)`) as the engine
+    /// computes it: `|w|`'s first 14 decimals (with its whole part) and its
+    /// last 14 multiplied by `|o|` apart, each exact within 38 digits, the
+    /// digits beyond the 28th kept aside for the rounding
+    /// ([`Scope::spark_fit`]).
+    fn spark_product(&mut self, w: &Node, o: &Node) -> String {
+        let q = self.spark_let(format!("abs({})", w.v));
+        let f = self.spark_let(format!("abs({})", o.v));
+        let low = self.spark_let(format!("{q} % 1e-14BD"));
+        let high = self.spark_let(format!("CAST({q} - {low} AS DECIMAL(24,14)) * {f}"));
+        let low = self.spark_let(format!("{low} * {f}"));
+        let rest = self.spark_let(format!("{low} % 1e-28BD"));
+        let t = self.spark_let(format!(
+            "CAST({high} AS DECIMAL(38,28)) + CAST({low} - {rest} AS DECIMAL(38,28))"
+        ));
+        self.spark_signed_fit(&t, (&rest, "1e-28BD"), w, o)
+    }
+
+    /// An exact `DECIMAL(38,28)` result (a sum with a quotient) rounded as
+    /// the engine rounds ([`Scope::spark_fit`]).
+    fn spark_exact(&mut self, exact: String) -> String {
+        let e = self.spark_let(exact);
+        let t = self.spark_let(format!("abs({e})"));
+        self.spark_fit(&t, "-1", "FALSE", &format!("{e} < 0"))
+    }
+
+    /// The engine's decimal of an exact value `±(t + r)`: `t` its first 28
+    /// decimals (`DECIMAL(38,28)`, at least 0, below 10^10), `r` the rest
+    /// below 10^-28, of which `half` tells whether it is below (-1), at (0)
+    /// or above (1) half of 10^-28 and `nonzero` whether it is 0. As
+    /// [`FUNCTIONS`]: rounded half to even at the largest scale at most 28
+    /// whose mantissa fits in 96 bits: 28 - k, with k = w - 1 for w whole
+    /// digits (or 0), or one fewer decimal when the rounding carried past
+    /// 2^96. Rounding at k digits short of 28: `d`, the digits dropped, is
+    /// `t % 10^(k-28)`; up when `d` (and `r`) is above half of 10^(k-28),
+    /// or at half and the digit kept is odd.
+    fn spark_fit(&mut self, t: &str, half: &str, nonzero: &str, negative: &str) -> String {
+        let w = self.spark_let(format!(
+            "CASE WHEN {t} < 1 THEN 0 ELSE length(CAST(floor({t}) AS STRING)) END"
+        ));
+        let k0 = self.spark_let(format!("greatest({w} - 1, 0)"));
+        let units: Vec<String> = (0..=10).map(|k| format!("1e-{}BD", 28 - k)).collect();
+        let mut round_at = |k: String| {
+            let p = self.spark_let(format!("element_at(array({}), {k} + 1)", units.join(", ")));
+            let d = self.spark_let(format!("{t} % {p}"));
+            let base = self.spark_let(format!("{t} - {d}"));
+            let c = self.spark_let(format!(
+                "CASE WHEN {k} = 0 THEN {half} WHEN {d} + {d} > {p} THEN 1 WHEN {d} + {d} < {p} THEN -1 WHEN {nonzero} THEN 1 ELSE 0 END"
+            ));
+            let n = self.spark_let(format!(
+                "{base} + CASE WHEN {c} > 0 OR ({c} = 0 AND {base} % ({p} + {p}) <> 0) THEN {p} ELSE 0BD END"
+            ));
+            (k, n)
+        };
+        let (k, n0) = round_at(k0.clone());
+        let (_, n1) = round_at(format!("{k0} + 1"));
+        let m = self.spark_let(format!(
+            "CASE WHEN {k} >= 10 OR {n0} < element_at(array({}), least({k}, 9) + 1) THEN {n0} ELSE {n1} END",
+            MANTISSA_LIMITS.join(", ")
+        ));
+        format!("CASE WHEN {negative} THEN -{m} ELSE {m} END")
     }
 
     /// The inverse of a divisor written in the policy (0 for 0), or why
@@ -711,12 +861,29 @@ impl<'a> Scope<'a> {
                 let (x, step) = (arg(0), arg(1));
                 if self.dialect.is_spark() {
                     // a multiplication by the step's inverse, `ROUND` (half
-                    // up: away from zero, on a DECIMAL) or `FLOOR`, and back
+                    // up: away from zero, on a DECIMAL) or `FLOOR`, and back;
+                    // of a quotient, the product rounded as the engine does
                     let inverse = self.spark_inverse(&step)?;
                     if inverse.is_zero() {
                         return Ok(self.by_zero(&x));
                     }
-                    let q = format!("({}) * {}", x.v, self.dialect.number(&inverse));
+                    let r = Node::constant(self.dialect.number(&inverse), Ty::Num);
+                    let wide = args.first().and_then(|x| self.types.of(x).ok().flatten())
+                        == Some(super::spark::WIDE);
+                    let step_decimals = match args.get(1) {
+                        Some(Ir::Const(Const::Num(d))) => super::spark::decimals(*d),
+                        _ => None,
+                    };
+                    if let (true, Some(j)) = (wide, step_decimals) {
+                        // the engine's x / 10^-j is exact: Spark rounds at j
+                        let func = if f == Func::Round { "round" } else { "floor" };
+                        return Ok(self.strict(&[&x], format!("{func}({}, {j})", x.v), Ty::Num));
+                    }
+                    let q = if wide {
+                        self.spark_product(&x, &r)
+                    } else {
+                        format!("({}) * {}", x.v, r.v)
+                    };
                     let whole = if f == Func::Round {
                         format!("round({q}, 0)")
                     } else {
@@ -773,6 +940,25 @@ impl<'a> Scope<'a> {
         })
     }
 }
+
+/// 2^96 · 10^(k-28) for k = 0…9: a `DECIMAL(38,28)` rounded at 28 - k
+/// decimals fits the engine's 96-bit mantissa when below it (10^10 and
+/// more do not occur: such a value stops the run).
+const MANTISSA_LIMITS: [&str; 10] = [
+    "7.9228162514264337593543950336BD",
+    "79.228162514264337593543950336BD",
+    "792.28162514264337593543950336BD",
+    "7922.8162514264337593543950336BD",
+    "79228.162514264337593543950336BD",
+    "792281.62514264337593543950336BD",
+    "7922816.2514264337593543950336BD",
+    "79228162.514264337593543950336BD",
+    "792281625.14264337593543950336BD",
+    "7922816251.4264337593543950336BD",
+];
+
+/// The error a quotient of 10^10 or more stops the Spark script with.
+const QUOTIENT_TOO_LARGE: &str = "mianshen: 商达到 10^10, Spark 脚本的 DECIMAL(38,28) 不能精确表示, 运行已停止 (a quotient of 10^10 or more: the Spark script holds quotients as DECIMAL(38,28) and stops rather than round): ";
 
 /// An exact PostgreSQL result as the engine's decimal holds it: see
 /// [`FUNCTIONS`].

@@ -252,12 +252,15 @@ fn compile_in(
         steps: Vec::new(),
         prefix: "d".into(),
         dialect,
+        types: spark::Types::new(program),
     };
     let mut define_cols = Vec::new();
     // within `ms_firm` a define reads the earlier ones as steps of its
     // chain; a policy reads them as columns of `ms_firm`
     let mut define_columns = Vec::new();
     for (i, d) in program.defines.iter().enumerate() {
+        let t = scope.types.of(&d.expr).ok().flatten();
+        scope.types.defines.push(t);
         match scope.expr(&d.expr) {
             Ok(n) => {
                 define_cols.push(if spark {
@@ -320,6 +323,7 @@ fn compile_in(
     let mut inserts = Vec::new();
     for (pos, p) in program.policies.iter().enumerate() {
         scope.lets.clear();
+        scope.types.lets.clear();
         scope.steps.clear();
         scope.prefix = "s".into();
         match policy::verdicts(&mut scope, p, pos, &key) {
@@ -413,9 +417,10 @@ fn spark_script(
     let head = format!(
         "-- mianshen sql (Spark SQL): decisions and summary of a run as SQL\n\
          -- policy set: {} policies; firm table {table}; as_of {}\n\
-         -- run with: spark-sql -S -f THIS_FILE | tail -n +2 > results.csv (the SET's echo dropped), or scripts/spark-run (docs/sql.md)\n\
+         -- run with: spark-sql -S -f THIS_FILE | tail -n +3 > results.csv (the SETs' echoes dropped), or scripts/spark-run (docs/sql.md)\n\
          -- prints decisions.csv, then summary.csv (each with its header), one CSV line per row;\n\
-         -- makes the tables ms_firm, ms_pair and ms_pair_1… in the current database (dropped first)\n",
+         -- stops (raise_error) when a key is empty or on more than one row, as `run --postgres` does;\n\
+         -- makes the tables ms_keys, ms_firm, ms_pair and ms_pair_1… in the current database (dropped first)\n",
         program.policies.len(),
         opts.as_of
             .map_or("from the variable mianshen.as_of".to_string(), |d| d
@@ -429,6 +434,8 @@ fn spark_script(
     raw_items.extend(parts.paid_cols);
     let mut body = format!(
         "SET spark.sql.ansi.enabled=true;\n\
+         SET spark.sql.decimalOperations.allowPrecisionLoss=false;\n\
+         {}\
          DROP TABLE IF EXISTS ms_firm;\n\
          CREATE TABLE ms_firm USING parquet AS\n\
          SELECT {}\n\
@@ -436,6 +443,7 @@ fn spark_script(
          DROP TABLE IF EXISTS ms_pair;\n\
          CREATE TABLE ms_pair (key STRING, policy STRING, pos INT, outcome STRING, amount DECIMAL(38,2), funded DECIMAL(38,2),\n\
          \x20 reasons ARRAY<STRING>, limit_r BIGINT, alloc_r BIGINT) USING parquet;\n",
+        spark_key_check(program, opts.table, table),
         firm_items.join(",\n  "),
         raw_items.join(",\n  "),
     );
@@ -452,6 +460,61 @@ fn spark_script(
         summary: settle::spark_summary(program, as_of, &last),
         dialect: Dialect::Spark,
     }
+}
+
+/// The Spark script's first statement: the firm table's keys checked as
+/// `run --postgres` checks them (docs/sql.md): every empty key (`NULL` or
+/// `''`) and every key on more than one row, counted, the first five in key
+/// order shown, stop the run with `raise_error` before anything is
+/// computed (a firm is never evaluated or paid twice). A `CREATE TABLE … AS`
+/// so that every client runs it (a `SELECT` may be left unevaluated); the
+/// table `ms_keys` is empty when the keys are sound.
+fn spark_key_check(program: &Program, name: &str, table: &str) -> String {
+    let d = Dialect::Spark;
+    let key_name = &program.schema.key_field().name;
+    let k = d.ident(key_name);
+    // a message with SQL values in it: its texts as literals, `concat`ed
+    let message = |parts: &[&str], values: &[&str]| {
+        let mut items = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            items.push(d.text(p));
+            if let Some(v) = values.get(i) {
+                items.push(v.to_string());
+            }
+        }
+        format!("concat({})", items.join(", "))
+    };
+    let rows = "CAST(e AS STRING)";
+    let empty = message(
+        &[
+            &format!("表 `{name}` 有 "),
+            &format!(" 行的主键 `{key_name}` 为空 (NULL 或 ''): 这些企业无法识别, 运行已停止 ("),
+            &format!(" rows of `{name}` have an empty key `{key_name}`: the run stops)"),
+        ],
+        &[rows, rows],
+    );
+    let keys = "CAST(n AS STRING)";
+    let repeated = message(
+        &[
+            &format!("表 `{name}` 中有 "),
+            &format!(" 个主键 `{key_name}` 出现在多行, 如 "),
+            ": 同一企业不能按两行计算、兑付两次, 运行已停止; 请先在库中去重 (",
+            &format!(" keys of `{name}` are on more than one row, e.g. "),
+            &format!(": a firm is never evaluated or paid twice, so the run stops; remove the duplicates first; they are listed by SELECT {k}, count(*) FROM {table} GROUP BY {k} HAVING count(*) > 1)"),
+        ],
+        &[keys, "shown", keys, "shown"],
+    );
+    format!(
+        "DROP TABLE IF EXISTS ms_keys;\n\
+         CREATE TABLE ms_keys USING parquet AS\n\
+         SELECT CAST(raise_error(concat_ws('; ', filter(array(\n\
+         \x20   CASE WHEN e > 0 THEN {empty} END,\n\
+         \x20   CASE WHEN n > 0 THEN {repeated} END), x -> x IS NOT NULL))) AS STRING) AS problem\n\
+         FROM (SELECT count_if({k} IS NULL OR {k} = '') AS e FROM {table}) ce\n\
+         CROSS JOIN (SELECT count(*) AS n, array_join(transform(slice(array_sort(collect_list(struct(k, c))), 1, 5), x -> concat('`', x.k, '` (', CAST(x.c AS STRING), ' 行 rows)')), ', ') AS shown\n\
+         \x20 FROM (SELECT {k} AS k, count(*) AS c FROM {table} WHERE {k} <> '' GROUP BY {k} HAVING count(*) > 1)) cd\n\
+         WHERE e > 0 OR n > 0;\n"
+    )
 }
 
 /// `--dialect spark`: every construct whose arithmetic Spark's `DECIMAL`
@@ -509,6 +572,8 @@ pub fn spark_check(program: &Program, sources: &Sources) -> Vec<Diagnostic> {
                 refuse(m, p.span, Some(&a.source));
             }
             if let Some(Err(m)) = a.cap.as_ref().map(|c| types.of(c)) {
+                refuse(m, p.span, a.cap_source.as_deref());
+            } else if let Some(Err(m)) = a.cap.as_ref().map(|c| types.capped(&a.expr, c)) {
                 refuse(m, p.span, a.cap_source.as_deref());
             }
         }

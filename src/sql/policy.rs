@@ -34,6 +34,8 @@ pub fn verdicts(
         let node = scope
             .expr(&l.expr)
             .map_err(|m| refuse(m, Some(&l.source)))?;
+        let t = scope.types.of(&l.expr).ok().flatten();
+        scope.types.lets.push(t);
         scope.lets.push(node);
     }
     let mut clauses = Vec::new();

@@ -74,6 +74,16 @@ pub fn column(ty: &FieldType) -> Option<Dec> {
     }
 }
 
+/// The engine's value of a quotient, and of what is computed from one, as
+/// the script holds it: `DECIMAL(38,28)` carries every engine decimal below
+/// 10^10 exactly (28 decimals, 10 whole digits). The script computes it
+/// with the engine's rounding (`super::expr`, `spark_div` and `spark_fit`);
+/// a value of 10^10 or more stops the run (ANSI mode) rather than being
+/// rounded. Only a product by a narrow number, a sum, a `round`/`floor`
+/// step and the comparisons and choices whose other operands have at most
+/// 10 whole digits are admitted on it.
+pub const WIDE: Dec = Dec { p: 38, s: 28 };
+
 /// `paid(…)`: the ledger's `DECIMAL(18,4)` amounts summed and cast to
 /// `DECIMAL(22,4)` (exact; ANSI mode stops on an overflow).
 const PAID: Dec = Dec { p: 22, s: 4 };
@@ -234,6 +244,12 @@ impl<'a> Types<'a> {
         })
     }
 
+    /// An amount bounded by its cap (`LEAST` in the script): compared as
+    /// the wider of the two, which Spark must hold without rounding.
+    pub fn capped(&self, amount: &Ir, cap: &Ir) -> Result<Option<Dec>, Refusal> {
+        self.widened(&[amount, cap])
+    }
+
     /// The common type of values compared or chosen among.
     fn widened(&self, all: &[&Ir]) -> Result<Option<Dec>, Refusal> {
         let mut wide: Option<Dec> = None;
@@ -267,17 +283,28 @@ impl<'a> Types<'a> {
             }
             ArithOp::Mul => ("*", mul(a, b)),
             ArithOp::Div => {
-                let Ir::Const(Const::Num(d)) = divisor else {
-                    return Err(DIVISION.into());
-                };
-                if d.is_zero() {
-                    // missing for division by zero, as the engine: no digits
-                    return Ok(a);
+                if let Ir::Const(Const::Num(d)) = divisor {
+                    if d.is_zero() {
+                        // missing for division by zero, as the engine: no digits
+                        return Ok(a);
+                    }
+                    if let Some(r) = inverse(*d) {
+                        if a == WIDE {
+                            return wide_product(a, literal(&r));
+                        }
+                        return fits("/", mul(a, literal(&r)));
+                    }
                 }
-                let r = inverse(*d).ok_or_else(|| DIVISION.to_string())?;
-                ("/", mul(a, literal(&r)))
+                return quotient(a, b);
             }
         };
+        if a == WIDE || b == WIDE {
+            return match op {
+                ArithOp::Mul => wide_product(a, b),
+                // exact in DECIMAL(38,28) below 10^10, then the engine's rounding
+                _ => Ok(WIDE),
+            };
+        }
         fits(sym, t)
     }
 
@@ -347,7 +374,22 @@ impl<'a> Types<'a> {
                 }
                 let r = inverse(*step)
                     .ok_or_else(|| format!("`{}` with step `{step}`: {STEP}", f.name()))?;
-                let q = fits("/", mul(x, literal(&r)))?;
+                if let (true, Some(j)) = (x == WIDE, decimals(*step)) {
+                    // Spark's ROUND(x, j) / FLOOR(x, j): the engine's x / 10^-j
+                    // is exact (the mantissa kept, the scale less by j)
+                    return Ok(Some(fits(
+                        f.name(),
+                        Dec {
+                            p: WIDE.whole() + 1 + j,
+                            s: j,
+                        },
+                    )?));
+                }
+                let q = if x == WIDE {
+                    wide_product(x, literal(&r))?
+                } else {
+                    fits("/", mul(x, literal(&r)))?
+                };
                 // ROUND(q, 0) and FLOOR(q): the whole digits, and one more
                 let whole = Dec {
                     p: q.whole() + 1,
@@ -373,6 +415,45 @@ fn mul(a: Dec, b: Dec) -> Dec {
     }
 }
 
+/// `j` when `step` is 10^-j (1, 0.1, 0.01, …): rounding a quotient to it
+/// is Spark's `ROUND(x, j)` / `FLOOR(x, j)`.
+pub fn decimals(step: Decimal) -> Option<u32> {
+    let n = step.normalize();
+    (n.mantissa() == 1).then(|| n.scale())
+}
+
+/// `a / b` by a value that is not a number with a finite decimal inverse:
+/// the engine's quotient, computed by long division in the script
+/// (`super::expr`, `spark_div`), as [`WIDE`]. Its steps are exact in Spark
+/// when both operands are narrow (at most 28 digits) and the remainder
+/// times 10^14 fits in 38 digits.
+fn quotient(a: Dec, b: Dec) -> Result<Dec, Refusal> {
+    if a.p > ENGINE_DIGITS || b.p > ENGINE_DIGITS {
+        return Err(WIDE_DIVISION.into());
+    }
+    let remainder = a.whole().min(b.whole()) + a.s.max(b.s);
+    if remainder + 16 > SPARK_DIGITS {
+        return Err(format!(
+            "a division whose remainder Spark types DECIMAL({remainder},{}): the script's long division multiplies it by 10^14 within 38 digits",
+            a.s.max(b.s)
+        ));
+    }
+    Ok(WIDE)
+}
+
+/// `w * o` with `w` [`WIDE`]: `w`'s first 14 decimals and its last 14 are
+/// multiplied by `o` apart, exact within 38 digits when `o` has at most 10
+/// decimals and 24 digits (`super::expr`, `spark_product`).
+fn wide_product(a: Dec, b: Dec) -> Result<Dec, Refusal> {
+    let o = if a == WIDE { b } else { a };
+    if o == WIDE || o.s > 10 || o.p > 24 {
+        return Err(format!(
+            "a product of a quotient (DECIMAL(38,28) in Spark) by {o}: exact in the script only by a number of at most 24 digits and 10 decimals"
+        ));
+    }
+    Ok(WIDE)
+}
+
 /// A result type both compute exactly, or why not.
 fn fits(sym: &str, t: Dec) -> Result<Dec, Refusal> {
     if t.p <= ENGINE_DIGITS {
@@ -390,6 +471,8 @@ fn fits(sym: &str, t: Dec) -> Result<Dec, Refusal> {
 }
 
 pub const DIVISION: &str = "division by a value that is not a number written in the policy with a finite decimal inverse: Spark's decimal quotient keeps max(6, s1 + p2 + 1) decimals rounded half up, the engine's 28 significant digits rounded half to even";
+
+const WIDE_DIVISION: &str = "a division of or by a quotient (DECIMAL(38,28) in Spark): the script's long division takes numbers of at most 28 digits";
 
 const STEP: &str = "it divides by the step, and Spark's decimal quotient keeps other digits than the engine's (28 significant digits, half to even)";
 
@@ -410,5 +493,28 @@ mod tests {
         assert_eq!(inverse(Decimal::new(3, 0)), None);
         assert_eq!(inverse(Decimal::new(3, 1)), None);
         assert_eq!(inverse(Decimal::new(8, 0)), Some(Decimal::new(125, 3)));
+    }
+
+    #[test]
+    fn quotients_are_wide_and_admitted_where_the_script_is_exact() {
+        let money = Dec { p: 18, s: 2 };
+        let integer = Dec { p: 10, s: 0 };
+        let number = Dec { p: 18, s: 6 };
+        // money / integer: the remainder DECIMAL(12,2), times 10^14 fits
+        assert_eq!(quotient(money, integer), Ok(WIDE));
+        assert_eq!(quotient(number, Dec { p: 9, s: 6 }), Ok(WIDE));
+        // a quotient is not divided again, nor a remainder too wide
+        assert!(quotient(WIDE, integer).is_err());
+        assert!(quotient(Dec { p: 28, s: 8 }, Dec { p: 28, s: 8 }).is_err());
+        // a quotient times a narrow number, not times a quotient
+        assert_eq!(wide_product(WIDE, number), Ok(WIDE));
+        assert_eq!(wide_product(integer, WIDE), Ok(WIDE));
+        assert!(wide_product(WIDE, WIDE).is_err());
+        assert!(wide_product(WIDE, Dec { p: 28, s: 12 }).is_err());
+        // the steps Spark rounds a quotient to directly
+        assert_eq!(decimals(Decimal::new(1, 2)), Some(2));
+        assert_eq!(decimals(Decimal::new(100, 2)), Some(0));
+        assert_eq!(decimals(Decimal::new(5, 1)), None);
+        assert_eq!(decimals(Decimal::new(10, 0)), None);
     }
 }

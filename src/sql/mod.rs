@@ -322,7 +322,7 @@ fn compile_in(
         scope.lets.clear();
         scope.steps.clear();
         scope.prefix = "s".into();
-        match policy::verdicts(&mut scope, p, pos, &key) {
+        match policy::verdicts(&mut scope, p, pos, &key, opts.all) {
             Ok(sql) => inserts.push(sql),
             Err(r) => diags.push(refused(sources, p, r)),
         }

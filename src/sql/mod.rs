@@ -5,7 +5,8 @@
 //!
 //! The SQL is a script of statements in one transaction: `ms_firm` (the
 //! firm table with its defines, prior payments and combined caps),
-//! `ms_pair` (one row per firm and policy in force, `policy`), the
+//! `ms_pair` (a row per firm and policy in force, `policy`; without `--all`
+//! only the eligible and review ones), the
 //! settlement `settle` as `UPDATE`s with window functions, and two
 //! `COPY … TO STDOUT` of the results. Spark's script is the same compiler's
 //! ([`crate::sql::dialect::Dialect`]): each step a parquet table, settlement as new

@@ -536,6 +536,8 @@ fields:
   e3: { type: number }
   e4: { type: number }
   e5: { type: number }
+  e6: { type: number }
+  e7: { type: number }
 ";
 
 /// Each value `v` shown whole as two amounts: the digits above 10^15 and
@@ -571,10 +573,14 @@ fn random_divisions_sums_products_and_steps_in_postgres_match_the_engine() {
     policies += &shown_whole("product", "x / y * z * e3");
     policies += &shown_whole("rounded", "round(x, y) * e4");
     policies += &shown_whole("floored", "floor(x, y) * e5");
+    // a divisor written in the policy with a finite inverse is compiled
+    // as a product (`ms_fit(x * 12.5)`), not `ms_div`: the same digits
+    policies += &shown_whole("by_written", "x / 0.08 * e6");
+    policies += &shown_whole("rounded_written", "round(x, 0.25) * e7");
     std::fs::write(set.join("division.policy"), policies).unwrap();
 
     let mut rng = Rng(0x5eed_2024_1231);
-    let mut csv = String::from("id,x,y,z,e1,e2,e3,e4,e5\n");
+    let mut csv = String::from("id,x,y,z,e1,e2,e3,e4,e5,e6,e7\n");
     let small = [
         "3", "7", "9", "11", "13", "-3", "0.3", "0.07", "1", "-1", "2", "-2", "4", "8", "10", "16",
         "0.2", "0.5", "1.25", "0",
@@ -626,13 +632,21 @@ fn random_divisions_sums_products_and_steps_in_postgres_match_the_engine() {
                 q.checked_mul(y)
             })
         };
+        let written = x.checked_div(Decimal::new(8, 2));
+        let quarter = Decimal::new(25, 2);
+        let rounded_written = x.checked_div(quarter).and_then(|q| {
+            q.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+                .checked_mul(quarter)
+        });
         csv += &format!(
-            "r{i:04},{x},{y},{z},{},{},{},{},{}\n",
+            "r{i:04},{x},{y},{z},{},{},{},{},{},{},{}\n",
             spread(q),
             spread(sum),
             spread(product),
             spread(stepped(true)),
-            spread(stepped(false))
+            spread(stepped(false)),
+            spread(written),
+            spread(rounded_written)
         );
     }
     let data = pg.dir.join("division.csv");

@@ -154,6 +154,17 @@ impl<'a> Scope<'a> {
         if w == "0" && n == "0" && is_simple(&v) {
             return Node::constant(v, ty);
         }
+        if !self.dialect.is_spark() && is_cheap(&[&v, &w, &n]) {
+            // repeated where it is read: cheaper than a lateral step (a
+            // nested loop per row), and bounded, so the SQL still grows
+            // with the policy, not with its nesting
+            return Node {
+                v: format!("(({v})::{})", ty.sql()),
+                w: format!("(({w})::bigint)"),
+                n: format!("(({n})::integer)"),
+                ty,
+            };
+        }
         self.push_step(v, w, n, ty)
     }
 
@@ -528,8 +539,8 @@ impl<'a> Scope<'a> {
                     return Ok(self.by_zero(&a));
                 }
                 format!(
-                    "CASE WHEN ({b}) = 0 THEN NULL ELSE pg_temp.ms_div({}, {b}) END",
-                    a.v,
+                    "CASE WHEN ({b}) = 0 THEN NULL ELSE {} END",
+                    quotient(&a.v, &b),
                     b = b.v
                 )
             }
@@ -898,8 +909,8 @@ impl<'a> Scope<'a> {
                 let v = format!(
                     "CASE WHEN ({s}) = 0 THEN NULL ELSE {} END",
                     fit(&format!(
-                        "{func}(pg_temp.ms_div({}, {s})) * ({s})",
-                        x.v,
+                        "{func}({}) * ({s})",
+                        quotient(&x.v, &step),
                         s = step.v
                     )),
                     s = step.v
@@ -966,6 +977,36 @@ fn fit(exact: &str) -> String {
     format!("pg_temp.ms_fit({exact})")
 }
 
+/// The engine's quotient `a / b` (`b` not 0) in PostgreSQL: `ms_div`, or,
+/// when `b` is a number written in the policy whose inverse `r` is a
+/// finite decimal (`/ 4`, `round(x, 0.01)`), `ms_fit(a * r)`: `a · r` is
+/// the exact quotient, and `ms_fit` rounds an exact value as `ms_div`
+/// rounds the exact quotient (it is `ms_div(x, 1)` past the fast path),
+/// so the value is the same, without `ms_div`'s long division row by row.
+fn quotient(a: &str, b: &Node) -> String {
+    match literal(b).and_then(exact_inverse) {
+        Some(r) => fit(&format!("({a}) * {}", number(&r))),
+        None => format!("pg_temp.ms_div({a}, {})", b.v),
+    }
+}
+
+/// A number written in the policy, as [`number`] wrote it.
+fn literal(x: &Node) -> Option<Decimal> {
+    if !x.present() {
+        return None;
+    }
+    x.v.strip_suffix("::numeric")?.parse().ok()
+}
+
+/// `1 / d` when it is a finite decimal and `d · (1 / d)` is exactly 1 in
+/// integers (mantissas multiplied in `i128`; `None` past it).
+fn exact_inverse(d: Decimal) -> Option<Decimal> {
+    let r = super::spark::inverse(d)?;
+    let product = r.mantissa().checked_mul(d.mantissa())?;
+    let one = 10i128.checked_pow(r.scale() + d.scale())?;
+    (product == one).then_some(r)
+}
+
 /// The engine's decimal arithmetic in SQL, created at the start of the
 /// script (`pg_temp`: the session's own, gone when it ends).
 ///
@@ -983,23 +1024,40 @@ fn fit(exact: &str) -> String {
 /// finds the quotient's whole digits with `div`, and rounds `a·10^s / b`
 /// half to even with `div` and `mod`, all exact. Both return `NULL` on
 /// overflow.
+///
+/// Speed (docs/performance.md, "In PostgreSQL"): `ms_fit` is one
+/// expression, not `STRICT`, so the planner inlines it; its fast path
+/// returns `x` when `scale(x) <= 18` and `|x| < 10^10` (the mantissa is
+/// then below `10^28 < 2^96`: it fits), else `ms_fit_all`, the full test.
+/// `ms_div` is PL/pgSQL: a SQL function with a subquery is never inlined
+/// and costs far more per row than PL/pgSQL's simple expressions.
 pub const FUNCTIONS: &str = "\
-CREATE OR REPLACE FUNCTION pg_temp.ms_round_at(a numeric, b numeric, s integer) RETURNS numeric
-  LANGUAGE sql IMMUTABLE STRICT AS $$
-  SELECT t + CASE WHEN 2 * abs(r) > abs(b) OR (2 * abs(r) = abs(b) AND mod(t, 2) <> 0) THEN sign(a) * sign(b) ELSE 0 END
-  FROM (SELECT div(a * ('1e' || s)::numeric, b) AS t, mod(a * ('1e' || s)::numeric, b) AS r) x $$;
 CREATE OR REPLACE FUNCTION pg_temp.ms_div(a numeric, b numeric) RETURNS numeric
-  LANGUAGE sql IMMUTABLE STRICT AS $$
-  SELECT CASE WHEN a = 0 THEN 0::numeric
-    WHEN abs(x.n) < 79228162514264337593543950336 THEN x.n * ('1e-' || x.s)::numeric
-    WHEN x.s > 0 AND abs(pg_temp.ms_round_at(a, b, x.s - 1)) < 79228162514264337593543950336
-      THEN pg_temp.ms_round_at(a, b, x.s - 1) * ('1e-' || (x.s - 1))::numeric END
-  FROM (SELECT y.s, CASE WHEN y.s >= 0 THEN pg_temp.ms_round_at(a, b, y.s) END AS n
-        FROM (SELECT LEAST(28, 29 - CASE WHEN div(abs(a), abs(b)) = 0 THEN 0 ELSE length(div(abs(a), abs(b))::text) END) AS s) y) x $$;
-CREATE OR REPLACE FUNCTION pg_temp.ms_fit(x numeric) RETURNS numeric
+  LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+  q numeric; s integer; m numeric; t numeric; r numeric;
+BEGIN
+  IF a = 0 THEN RETURN 0::numeric; END IF;
+  q := div(abs(a), abs(b));
+  s := LEAST(28, 29 - CASE WHEN q = 0 THEN 0 ELSE length(q::text) END);
+  FOR i IN 0..1 LOOP
+    IF s < 0 THEN RETURN NULL; END IF;
+    m := a * ('1e' || s)::numeric;
+    t := div(m, b);
+    r := mod(m, b);
+    IF 2 * abs(r) > abs(b) OR (2 * abs(r) = abs(b) AND mod(t, 2) <> 0) THEN t := t + sign(a) * sign(b); END IF;
+    IF abs(t) < 79228162514264337593543950336 THEN RETURN t * ('1e-' || s)::numeric; END IF;
+    s := s - 1;
+  END LOOP;
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION pg_temp.ms_fit_all(x numeric) RETURNS numeric
   LANGUAGE sql IMMUTABLE STRICT AS $$
   SELECT CASE WHEN scale(x) <= 28 AND abs(x) * ('1e' || scale(x))::numeric < 79228162514264337593543950336 THEN x
     ELSE pg_temp.ms_div(x, 1) END $$;
+CREATE OR REPLACE FUNCTION pg_temp.ms_fit(x numeric) RETURNS numeric
+  LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN scale(x) <= 18 AND abs(x) < 10000000000 THEN x ELSE pg_temp.ms_fit_all(x) END $$;
 ";
 
 impl Scope<'_> {
@@ -1049,6 +1107,20 @@ fn months_between(d1: &str, d2: &str) -> String {
         count(d2, d1),
         count(d1, d2)
     )
+}
+
+/// The most characters of a step's value and causes written out where
+/// they are read instead of computed once as a step.
+const CHEAP: usize = 320;
+
+/// A step small enough to repeat where it is read: no function of the
+/// script (`ms_fit`, `ms_div`: their work is worth naming once), no
+/// subquery, at most [`CHEAP`] characters in all.
+fn is_cheap(parts: &[&str]) -> bool {
+    parts.iter().map(|p| p.len()).sum::<usize>() <= CHEAP
+        && parts
+            .iter()
+            .all(|p| !p.contains("pg_temp.") && !p.contains("SELECT"))
 }
 
 /// A column reference, literal or cast: safe to repeat.

@@ -5,7 +5,8 @@
 //!
 //! The SQL is a script of statements in one transaction: `ms_firm` (the
 //! firm table with its defines, prior payments and combined caps),
-//! `ms_pair` (one row per firm and policy in force, `policy`), the
+//! `ms_pair` (a row per firm and policy in force, `policy`; without `--all`
+//! only the eligible and review ones), the
 //! settlement `settle` as `UPDATE`s with window functions, and two
 //! `COPY … TO STDOUT` of the results. Spark's script is the same compiler's
 //! ([`crate::sql::dialect::Dialect`]): each step a parquet table, settlement as new
@@ -326,7 +327,7 @@ fn compile_in(
         scope.types.lets.clear();
         scope.steps.clear();
         scope.prefix = "s".into();
-        match policy::verdicts(&mut scope, p, pos, &key) {
+        match policy::verdicts(&mut scope, p, pos, &key, opts.all) {
             Ok(sql) => inserts.push(sql),
             Err(r) => diags.push(refused(sources, p, r)),
         }

@@ -15,11 +15,16 @@ pub struct Refused {
 }
 
 /// The `INSERT` of one policy's verdicts, or what it cannot compile.
+/// Without `all` (PostgreSQL), an ineligible pair is not written:
+/// settlement reads only eligible pairs, decisions.csv lists none and
+/// summary.csv counts them as the firms evaluated less the others, so
+/// neither their row nor their reasons are computed.
 pub fn verdicts(
     scope: &mut Scope<'_>,
     policy: &Policy,
     pos: usize,
     key: &str,
+    all: bool,
 ) -> Result<String, Refused> {
     let schema = &scope.program.schema;
     let d = scope.dialect;
@@ -297,12 +302,17 @@ pub fn verdicts(
         ));
     }
     let steps = scope.steps.join("\n  ");
+    let listed = if all {
+        String::new()
+    } else {
+        format!(" AND ({outcome}) <> 'ineligible'")
+    };
     Ok(format!(
         "-- policy {id}: {title}\n\
          INSERT INTO ms_pair (key, policy, pos, outcome, amount, reasons, limit_n, limit_d, alloc_n, alloc_d)\n\
          SELECT {firm}.{key}, {pid}, {pos}, {outcome},\n  CASE WHEN {eligible} THEN o.amt END,\n  {reasons},\n  {ln}, {ld}, {an}, {ad}\n\
          FROM ms_firm {firm}\n  {steps}\n  {verdict}\n\
-         WHERE {in_force};\n",
+         WHERE {in_force}{listed};\n",
         id = policy.id,
         title = policy.title.replace('\n', " "),
         firm = scope.firm,

@@ -984,7 +984,7 @@ fn fit(exact: &str) -> String {
 /// rounds the exact quotient (it is `ms_div(x, 1)` past the fast path),
 /// so the value is the same, without `ms_div`'s long division row by row.
 fn quotient(a: &str, b: &Node) -> String {
-    match literal(b).and_then(exact_inverse) {
+    match literal(b).and_then(super::spark::inverse) {
         Some(r) => fit(&format!("({a}) * {}", number(&r))),
         None => format!("pg_temp.ms_div({a}, {})", b.v),
     }
@@ -996,15 +996,6 @@ fn literal(x: &Node) -> Option<Decimal> {
         return None;
     }
     x.v.strip_suffix("::numeric")?.parse().ok()
-}
-
-/// `1 / d` when it is a finite decimal and `d · (1 / d)` is exactly 1 in
-/// integers (mantissas multiplied in `i128`; `None` past it).
-fn exact_inverse(d: Decimal) -> Option<Decimal> {
-    let r = super::spark::inverse(d)?;
-    let product = r.mantissa().checked_mul(d.mantissa())?;
-    let one = 10i128.checked_pow(r.scale() + d.scale())?;
-    (product == one).then_some(r)
 }
 
 /// The engine's decimal arithmetic in SQL, created at the start of the

@@ -103,7 +103,10 @@ fn literal(d: &Decimal) -> Dec {
 
 /// `1 / d` when it is a finite decimal the engine holds exactly: `d`'s
 /// digits are a product of 2s and 5s (a check on the digits, not on
-/// `r × d == 1`, which the engine's own rounding can make true for 1/3).
+/// `r × d == 1` in decimals, which the engine's own rounding can make true
+/// for 1/3), and `d · (1 / d)` is exactly 1 in integers (mantissas
+/// multiplied in `i128`; `None` past it), so that a `1 / d` the engine had
+/// to round (`d` of more than 28 digits' worth of 2s and 5s) is refused.
 pub fn inverse(d: Decimal) -> Option<Decimal> {
     let mut m = d.mantissa().unsigned_abs();
     if m == 0 {
@@ -119,7 +122,9 @@ pub fn inverse(d: Decimal) -> Option<Decimal> {
         return None;
     }
     let r = Decimal::ONE.checked_div(d)?;
-    (r.checked_mul(d)? == Decimal::ONE).then_some(r)
+    let product = r.mantissa().checked_mul(d.mantissa())?;
+    let one = 10i128.checked_pow(r.scale() + d.scale())?;
+    (product == one).then_some(r)
 }
 
 /// The Spark types of a policy set's expressions, with its lets and
@@ -493,6 +498,12 @@ mod tests {
         assert_eq!(inverse(Decimal::new(3, 0)), None);
         assert_eq!(inverse(Decimal::new(3, 1)), None);
         assert_eq!(inverse(Decimal::new(8, 0)), Some(Decimal::new(125, 3)));
+        // 1 / 2^40 has 40 decimals: the engine rounds it, so it is refused
+        assert_eq!(inverse(Decimal::from(1u64 << 40)), None);
+        assert_eq!(
+            inverse(Decimal::new(1, 28)),
+            Some(Decimal::from_i128_with_scale(10i128.pow(28), 0))
+        );
     }
 
     #[test]

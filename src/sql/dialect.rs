@@ -37,6 +37,16 @@ impl Dialect {
         }
     }
 
+    /// The number [`Dialect::number`] wrote, read back (`None` for any
+    /// other SQL).
+    pub fn read_number(self, sql: &str) -> Option<Decimal> {
+        let digits = match self {
+            Dialect::Postgres => sql.strip_suffix("::numeric"),
+            Dialect::Spark => sql.strip_suffix("BD"),
+        };
+        digits?.parse().ok()
+    }
+
     /// A text as an SQL literal. Spark reads backslash escapes in its
     /// literals: a backslash and a quote are escaped with one.
     pub fn text(self, s: &str) -> String {

@@ -718,11 +718,7 @@ impl<'a> Scope<'a> {
     /// The inverse of a divisor written in the policy (0 for 0), or why
     /// Spark is not given the division.
     fn spark_inverse(&self, b: &Node) -> Result<Decimal, Refusal> {
-        let d =
-            b.v.strip_suffix("BD")
-                .and_then(|d| d.parse::<Decimal>().ok())
-                .filter(|_| b.present())
-                .ok_or_else(|| super::spark::DIVISION.to_string())?;
+        let d = literal(Dialect::Spark, b).ok_or_else(|| super::spark::DIVISION.to_string())?;
         if d.is_zero() {
             return Ok(d);
         }
@@ -984,18 +980,18 @@ fn fit(exact: &str) -> String {
 /// rounds the exact quotient (it is `ms_div(x, 1)` past the fast path),
 /// so the value is the same, without `ms_div`'s long division row by row.
 fn quotient(a: &str, b: &Node) -> String {
-    match literal(b).and_then(super::spark::inverse) {
+    match literal(Dialect::Postgres, b).and_then(super::spark::inverse) {
         Some(r) => fit(&format!("({a}) * {}", number(&r))),
         None => format!("pg_temp.ms_div({a}, {})", b.v),
     }
 }
 
-/// A number written in the policy, as [`number`] wrote it.
-fn literal(x: &Node) -> Option<Decimal> {
+/// A number written in the policy, as [`Dialect::number`] wrote it.
+fn literal(dialect: Dialect, x: &Node) -> Option<Decimal> {
     if !x.present() {
         return None;
     }
-    x.v.strip_suffix("::numeric")?.parse().ok()
+    dialect.read_number(&x.v)
 }
 
 /// The engine's decimal arithmetic in SQL, created at the start of the

@@ -57,6 +57,47 @@ fn an_untouched_run_verifies() {
 }
 
 #[test]
+fn a_folder_of_ones_own_files_receives_the_results() {
+    let dir = workspace("own");
+    std::fs::create_dir_all(dir.join("res/publish")).unwrap();
+    std::fs::write(dir.join("res/keep.txt"), "mine").unwrap();
+    // an earlier run's list, now stale
+    std::fs::write(dir.join("res/publish/公示名单.csv"), "old").unwrap();
+    run(&dir);
+    run(&dir);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("res/keep.txt")).unwrap(),
+        "mine"
+    );
+    assert!(
+        !dir.join("res/publish").exists(),
+        "a stale publish folder goes"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["policies", "res"], "no temporary folder is left");
+    let out = mianshen(&dir, &["verify", "res"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // a file where the folder should be is a bad command line
+    std::fs::write(dir.join("file"), "x").unwrap();
+    let mut args = common::EXAMPLE_RUN.to_vec();
+    args.extend(["--out", "file"]);
+    let out = mianshen(&dir, &args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is a file, not a directory"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_changed_input_is_named() {
     let dir = workspace("input");
     run(&dir);

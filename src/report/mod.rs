@@ -18,7 +18,8 @@ use crate::data::stream::StreamInfo;
 use crate::data::Reject;
 use crate::load::PolicySet;
 
-/// The files a result directory holds.
+/// The files a result directory holds (the manifest last: it is written and
+/// moved into place last).
 pub const RESULT_FILES: [&str; 5] = [
     "decisions.csv",
     "summary.csv",
@@ -46,18 +47,13 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Starts writing results for `out`. Refuses an existing `out` that holds
-    /// anything but result files, before any work is done.
+    /// Starts writing results for `out`.
     pub fn create(out: &Path) -> std::io::Result<Pending> {
-        if out.exists() {
-            let foreign = foreign_files(out)?;
-            if !foreign.is_empty() {
-                return Err(std::io::Error::other(format!(
-                    "`{}` holds other files ({}); choose an empty or new --out directory",
-                    out.display(),
-                    foreign.join(", ")
-                )));
-            }
+        if out.exists() && !out.is_dir() {
+            return Err(std::io::Error::other(format!(
+                "`{}` is a file, not a directory; choose a directory for --out",
+                out.display()
+            )));
         }
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -102,17 +98,27 @@ impl Pending {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        if self.out.exists() {
-            let foreign = foreign_files(&self.out)?;
-            if !foreign.is_empty() {
-                return Err(std::io::Error::other(format!(
-                    "`{}` now holds other files",
-                    self.out.display()
-                )));
-            }
+        if !self.out.exists() {
+            std::fs::rename(&self.tmp, &self.out)?;
+        } else if foreign_files(&self.out)?.is_empty() {
+            // only an earlier run's results: replaced as a whole
             std::fs::remove_dir_all(&self.out)?;
+            std::fs::rename(&self.tmp, &self.out)?;
+        } else {
+            // a folder of the user's own files: they stay; each result file
+            // is renamed into it, the manifest last and the earlier one
+            // removed first, so the folder never shows a complete-looking
+            // mix of two runs
+            remove_if_there(&self.out.join("manifest.json"))?;
+            let publish = self.out.join("publish");
+            if publish.is_dir() {
+                std::fs::remove_dir_all(&publish)?;
+            }
+            for name in RESULT_FILES {
+                std::fs::rename(self.tmp.join(name), self.out.join(name))?;
+            }
+            std::fs::remove_dir_all(&self.tmp)?;
         }
-        std::fs::rename(&self.tmp, &self.out)?;
         self.committed = true;
         Ok(())
     }
@@ -123,6 +129,13 @@ impl Drop for Pending {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.tmp);
         }
+    }
+}
+
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 

@@ -102,15 +102,22 @@ impl<'p> Batch<'p> {
         // the candidates of firms taken out leave (only when keys repeat)
         let candidates = match &dropped {
             None => candidates,
-            Some(gone) => program
-                .policies
-                .iter()
-                .zip(candidates)
-                .map(|(policy, cands)| match cands {
-                    Some(c) => settle::without(policy, c, gone, &room, memory.settle).map(Some),
-                    None => Ok(None),
-                })
-                .collect::<std::io::Result<Vec<_>>>()?,
+            Some(gone) => {
+                // held in a table when they fit in one sort's share
+                let set = settle::GoneSet::of(gone, room.limit)?;
+                program
+                    .policies
+                    .iter()
+                    .zip(candidates)
+                    .map(|(policy, cands)| match cands {
+                        Some(c) => {
+                            settle::without(policy, c, gone, set.as_ref(), &room, memory.settle)
+                                .map(Some)
+                        }
+                        None => Ok(None),
+                    })
+                    .collect::<std::io::Result<Vec<_>>>()?
+            }
         };
         // Policies settle in parallel. What is held of candidates and of
         // results together stays within `memory.settle`: a policy's results

@@ -137,6 +137,19 @@ impl<T: Item, O: Order<T>> Sorter<T, O> {
         Ok(())
     }
 
+    /// Keeps only the items `keep` holds, when none was spilled to a run;
+    /// `false` (and nothing changed) when some were. The order being total,
+    /// what [`Sorter::finish`] gives is the same as pushing only those.
+    pub fn retain_held(&mut self, mut keep: impl FnMut(&T) -> bool) -> bool {
+        if !self.runs.is_empty() {
+            return false;
+        }
+        self.items.retain(|t| keep(t));
+        self.heap = self.items.iter().map(Item::heap).sum();
+        self.count = self.items.len() as u64;
+        true
+    }
+
     /// Sorts what is held; the result can be read in order any number of times.
     pub fn finish(self) -> Sorted<T, O> {
         let perm = sorted(&self.order, &self.items);

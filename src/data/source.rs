@@ -39,6 +39,8 @@ pub(super) struct Tracked<R> {
     skip_bom: bool,
     /// The end of the input was reached.
     eof: bool,
+    /// Whether the bytes are hashed (not when a file is read a second time).
+    hashing: bool,
     hasher: Sha256,
     /// Offsets and bytes of `\r` and `\n` not yet consumed by [`Lines`].
     breaks: RefCell<VecDeque<(u64, u8)>>,
@@ -54,9 +56,17 @@ impl<R: Read> Tracked<R> {
             last_quote: u64::MAX,
             skip_bom,
             eof: false,
+            hashing: true,
             hasher: Sha256::new(),
             breaks: RefCell::new(VecDeque::new()),
         }
+    }
+
+    /// The same reader, hashing what passes through only if `hashing` (a
+    /// second read of a file, whose hash is known, need not).
+    pub(super) fn hashing(mut self, hashing: bool) -> Self {
+        self.hashing = hashing;
+        self
     }
 
     /// Whether the end of the input was reached inside a quoted cell. Asked
@@ -110,7 +120,9 @@ impl<R: Read> Read for Tracked<R> {
             self.eof = true;
         }
         let got = buf.get(..n).unwrap_or_default();
-        self.hasher.update(got);
+        if self.hashing {
+            self.hasher.update(got);
+        }
         let mut start = 0;
         if self.skip_bom && self.pos == 0 && n > 0 {
             // The first read of a file is at least a few bytes; the mark is 3.

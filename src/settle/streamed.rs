@@ -246,14 +246,57 @@ impl Order<Share> for ByRemainder {
     }
 }
 
-/// The candidates without the firms taken out (`gone`, in key order).
+/// The firms taken out, `(key, line)`, held in a table to look each
+/// candidate up in, when they are few enough ([`GoneSet::of`]).
+pub struct GoneSet(hashbrown::HashSet<(Key, u64), foldhash::fast::FixedState>);
+
+impl GoneSet {
+    /// The firms of `gone` in a table, when it takes at most `budget` bytes
+    /// (`None` otherwise: [`without`] then goes through `gone` in key order).
+    pub fn of(
+        gone: &Sorted<crate::batch::FirmEntry, ByKey>,
+        budget: usize,
+    ) -> std::io::Result<Option<GoneSet>> {
+        // a table slot per entry and as many spare, with each key's own bytes
+        let slot = 2 * std::mem::size_of::<(Key, u64)>() as u64;
+        if gone.len().saturating_mul(slot + 16) > budget as u64 {
+            return Ok(None);
+        }
+        let mut set = hashbrown::HashSet::with_capacity_and_hasher(
+            usize::try_from(gone.len()).unwrap_or(0),
+            foldhash::fast::FixedState::default(),
+        );
+        for f in gone.iter() {
+            let f = f?;
+            set.insert((f.key.clone(), f.line));
+        }
+        Ok(Some(GoneSet(set)))
+    }
+
+    fn holds(&self, c: &Cand) -> bool {
+        self.0.contains(&(c.key.clone(), c.line))
+    }
+}
+
+/// The candidates without the firms taken out (`gone`, in key order; `set`,
+/// the same firms in a table, if they fit in one). With the table and the
+/// candidates all in memory they are dropped where they are, without a sort;
+/// else the candidates are read in key order beside `gone` and gathered
+/// again. The order being total, both give the same candidates in the same
+/// order once sorted.
 pub fn without(
     policy: &Policy,
-    cands: Sorter<Cand, CandOrder>,
+    mut cands: Sorter<Cand, CandOrder>,
     gone: &Sorted<crate::batch::FirmEntry, ByKey>,
+    set: Option<&GoneSet>,
     room: &Room,
     limit: usize,
 ) -> std::io::Result<Sorter<Cand, CandOrder>> {
+    if let Some(set) = set {
+        if cands.retain_held(|c| !set.holds(c)) {
+            return Ok(cands);
+        }
+    }
     let first = cands.finish();
     // in key order, to pass over the firms gone as they come
     let by_key = if CandOrder::first(policy) == CandOrder::Key {
@@ -718,7 +761,21 @@ mod tests {
             paths[1] += u32::from(exceeded && matches!(policy.allocate, Some(Allocation::By(..))));
             paths[2] += u32::from(want.note.error.is_some());
             paths[3] += u32::from(want.kept.contains(&false));
-            for (limit, spill) in [(usize::MAX, None), (4096, Some(dir.clone()))] {
+            // the candidates as settlement reads them: those staying, in order
+            let expect: Vec<(Key, u64)> = {
+                let mut v = staying.clone();
+                v.sort_by(|a, b| order.cmp(a, b));
+                v.iter().map(|c| (c.key.clone(), c.line)).collect()
+            };
+            // the firms taken out looked up in a table (dropped in place
+            // when nothing spilled) or read beside the candidates in key order
+            for (limit, spill, table) in [
+                (usize::MAX, None, false),
+                (usize::MAX, None, true),
+                (usize::MAX, Some(dir.clone()), true),
+                (4096, Some(dir.clone()), false),
+                (4096, Some(dir.clone()), true),
+            ] {
                 let room = Room {
                     dir: spill.clone(),
                     limit,
@@ -740,8 +797,17 @@ mod tests {
                     }
                     g.finish()
                 };
-                let sorter = without(&policy, sorter, &gone_firms, &room, limit).unwrap();
-                let got = settle(&policy, sorter.finish(), &tally, &room).unwrap();
+                let set = table.then(|| GoneSet::of(&gone_firms, usize::MAX).unwrap());
+                assert!(set.as_ref().is_none_or(Option::is_some));
+                let set = set.as_ref().and_then(Option::as_ref);
+                let sorter = without(&policy, sorter, &gone_firms, set, &room, limit).unwrap();
+                let finished = sorter.finish();
+                let seen: Vec<(Key, u64)> = finished
+                    .iter()
+                    .map(|c| c.map(|c| (c.key.clone(), c.line)).unwrap())
+                    .collect();
+                assert_eq!(seen, expect, "round {round}: table {table}, limit {limit}");
+                let got = settle(&policy, finished, &tally, &room).unwrap();
                 assert_eq!(got.note, want.note, "round {round}: {policy:?}");
                 let mut by_key: Vec<(usize, &&Cand)> = staying.iter().enumerate().collect();
                 by_key.sort_by(|a, b| by_key_order(a.1, b.1));

@@ -244,6 +244,7 @@ fn start(
     open: &Open,
     path: &Path,
     opts: &ReadOptions,
+    hashing: bool,
 ) -> Result<(Tracked<Box<dyn Read + Send>>, Encoding), DataError> {
     let unreadable = |source| DataError::Unreadable {
         path: path.to_path_buf(),
@@ -257,7 +258,8 @@ fn start(
         .map_err(unreadable)?;
     let encoding = choose(opts.encoding, &head);
     let chained: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(inner));
-    Ok((Tracked::new(chained, encoding == Encoding::Utf8), encoding))
+    let tracked = Tracked::new(chained, encoding == Encoding::Utf8).hashing(hashing);
+    Ok((tracked, encoding))
 }
 
 fn csv_reader(t: Tracked<Box<dyn Read + Send>>) -> csv::Reader<Tracked<Box<dyn Read + Send>>> {
@@ -271,13 +273,15 @@ fn csv_reader(t: Tracked<Box<dyn Read + Send>>) -> csv::Reader<Tracked<Box<dyn R
 impl Reader {
     /// Opens the data and reads the header: the reader positioned at the
     /// first row, the columns (none for JSON Lines) and the encoding (of
-    /// no account in a workbook, which holds text).
+    /// no account in a workbook, which holds text). A CSV or JSON Lines
+    /// file's bytes are hashed only if `hashing`.
     fn open(
         open: &Open,
         path: &Path,
         schema: &Schema,
         opts: &ReadOptions,
         unknown: &mut Unknown,
+        hashing: bool,
     ) -> Result<(Reader, Vec<Column>, Encoding), DataError> {
         if let Some(ending) = excel::not_read(path) {
             return Err(DataError::SheetNotRead {
@@ -290,7 +294,7 @@ impl Reader {
             let columns = columns(path, names, schema, unknown)?;
             return Ok((Reader::Excel(sheet), columns, Encoding::Utf8));
         }
-        let (source, encoding) = start(open, path, opts)?;
+        let (source, encoding) = start(open, path, opts, hashing)?;
         if is_json_lines(path) {
             let reader = Reader::Jsonl {
                 reader: BufReader::with_capacity(1 << 16, source),
@@ -405,7 +409,8 @@ impl Stream {
         opts: &ReadOptions,
     ) -> Result<Stream, DataError> {
         let mut unknown = Unknown::default();
-        let (reader, columns, encoding) = Reader::open(&*open, path, schema, opts, &mut unknown)?;
+        let (reader, columns, encoding) =
+            Reader::open(&*open, path, schema, opts, &mut unknown, true)?;
         let parser = RowParser {
             schema: schema.clone(),
             format: Format::of(path),

@@ -94,6 +94,8 @@ impl Stream {
             &parser.schema,
             &opts,
             &mut Unknown::default(),
+            // hashed the first time
+            false,
         )
         .map_err(|e| again(format!("that failed ({e})")))?;
         let mut batch = RawBatch::default();

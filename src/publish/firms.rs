@@ -166,10 +166,13 @@ pub fn each(
     })
 }
 
-/// decisions.csv, read in step with the firms.
+/// decisions.csv, read in step with the firms (one record, read into
+/// again line after line).
 struct Decisions<'r> {
-    reader: csv::StringRecordsIntoIter<std::fs::File>,
-    next: Option<csv::StringRecord>,
+    reader: csv::Reader<std::fs::File>,
+    /// The next line, if `more`.
+    next: csv::StringRecord,
+    more: bool,
     run: &'r Run,
     line: u64,
     read: u64,
@@ -177,11 +180,14 @@ struct Decisions<'r> {
 
 impl<'r> Decisions<'r> {
     fn open(path: &Path, run: &'r Run) -> Result<Decisions<'r>, PublishError> {
-        let reader = csv::Reader::from_path(path)
+        let reader = csv::ReaderBuilder::new()
+            .buffer_capacity(1 << 16)
+            .from_path(path)
             .map_err(|e| PublishError::Mismatch(vec![format!("decisions.csv: {e}")]))?;
         let mut d = Decisions {
-            reader: reader.into_records(),
-            next: None,
+            reader,
+            next: csv::StringRecord::new(),
+            more: false,
             run,
             line: 1,
             read: 0,
@@ -191,26 +197,25 @@ impl<'r> Decisions<'r> {
     }
 
     fn advance(&mut self) -> Result<(), String> {
-        self.next = match self.reader.next() {
-            None => None,
-            Some(Ok(r)) => {
-                self.line += 1;
-                Some(r)
-            }
-            Some(Err(e)) => return Err(format!("decisions.csv: {e}")),
-        };
+        self.more = self
+            .reader
+            .read_record(&mut self.next)
+            .map_err(|e| format!("decisions.csv: {e}"))?;
+        if self.more {
+            self.line += 1;
+        }
         Ok(())
     }
 
     fn next_key(&self) -> Option<String> {
-        self.next
-            .as_ref()
-            .map(|r| r.get(0).unwrap_or_default().to_string())
+        self.more
+            .then(|| self.next.get(0).unwrap_or_default().to_string())
     }
 
     /// The decisions of firm `key` (the next firm in key order).
     fn of(&mut self, key: &str, out: &mut Vec<Decision>) -> Result<(), String> {
-        while let Some(rec) = &self.next {
+        while self.more {
+            let rec = &self.next;
             let k = rec.get(0).unwrap_or_default();
             if k > key {
                 break;

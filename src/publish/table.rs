@@ -49,6 +49,20 @@ impl Value<'_> {
     fn width(&self, scratch: &mut Vec<u8>) -> usize {
         match self {
             Value::Text(t) => crate::width::width(t),
+            Value::Money(d) if !d.is_zero() => {
+                // the length of `cents(d)` shown, without showing it
+                let c = crate::eval::cents(*d);
+                let digits = c
+                    .mantissa()
+                    .unsigned_abs()
+                    .checked_ilog10()
+                    .map_or(1, |l| l as usize + 1);
+                let scale = c.scale() as usize;
+                digits.max(scale + 1)
+                    + usize::from(scale > 0)
+                    + usize::from(c.is_sign_negative())
+                    + 4
+            }
             Value::Money(_) | Value::Count(_) => {
                 self.csv(scratch);
                 scratch.len()
@@ -573,7 +587,10 @@ impl Filler {
         for (c, cell) in cells.iter().enumerate() {
             let col = c as u16;
             if let Some(w) = self.widths.get_mut(c) {
-                *w = (*w).max(cell.width(&mut self.scratch));
+                // a text is never wider than its bytes
+                if !matches!(cell, Value::Text(t) if t.len() <= *w) {
+                    *w = (*w).max(cell.width(&mut self.scratch));
+                }
             }
             let format = match cell {
                 Value::Text(_) if self.columns.get(c).is_some_and(|(_, code)| *code) => {
@@ -661,4 +678,32 @@ fn unique(used: &mut Vec<String>, name: String) -> String {
     }
     used.push(candidate.clone());
     candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn money_width_is_that_of_its_text() {
+        let mut scratch = Vec::new();
+        for m in [
+            "0.01",
+            "0.5",
+            "1",
+            "9.99",
+            "10",
+            "199999.995",
+            "200000",
+            "-3.2",
+            "-0.004",
+            "123456789012.345",
+        ] {
+            let v = Value::Money(Decimal::from_str(m).unwrap());
+            let mut text = Vec::new();
+            v.csv(&mut text);
+            assert_eq!(v.width(&mut scratch), text.len() + 4, "{m}");
+        }
+    }
 }

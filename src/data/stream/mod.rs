@@ -371,7 +371,7 @@ impl Reader {
                     out.len += 1;
                 }
             }
-            Reader::Excel(sheet) => sheet.next_batch(max, out),
+            Reader::Excel(sheet) => sheet.next_batch(max, out)?,
         }
         Ok(())
     }

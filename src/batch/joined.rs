@@ -38,9 +38,18 @@ impl JoinRow {
         }
     }
 
-    /// The row, read into `into` (its buffers reused).
-    fn raw_into(&self, into: &mut RawRow) -> Option<()> {
-        into.decode_into(&mut &self.row[..])
+    /// The row, read into `into` (its buffers reused); a row that does not
+    /// read back as [`JoinRow::new`] wrote it (a run file damaged on disk)
+    /// is an error naming it, never a row silently dropped.
+    fn raw_into(&self, into: &mut RawRow, names: &[String]) -> Result<(), RunError> {
+        let mut bytes = &self.row[..];
+        match into.decode_into(&mut bytes) {
+            Some(()) if bytes.is_empty() => Ok(()),
+            _ => Err(RunError::RowDamaged {
+                file: names.get(self.file as usize).cloned().unwrap_or_default(),
+                row: self.line,
+            }),
+        }
     }
 }
 
@@ -297,10 +306,10 @@ pub fn stream_joined<'p>(
         names: files.names,
         sources: files.sources,
     };
-    let work = |rows: &[Got<'_, JoinRow>], groups: &[Group]| -> Vec<Done> {
+    let work = |rows: &[Got<'_, JoinRow>], groups: &[Group]| -> Result<Vec<Done>, RunError> {
         groups
             .par_chunks(records::CHUNK)
-            .map(|groups| {
+            .map(|groups| -> Result<Done, RunError> {
                 let mut done = Done {
                     evaluated: vec![0; files.names.len()],
                     rejects: Vec::new(),
@@ -322,8 +331,7 @@ pub fn stream_joined<'p>(
                     }
                     for (row, (file, raw)) in rows.iter().zip(raws.iter_mut()) {
                         *file = row.file;
-                        // written by `JoinRow::new`: always reads
-                        let _ = row.raw_into(raw);
+                        row.raw_into(raw, files.names)?;
                     }
                     let raws = raws.get(..rows.len()).unwrap_or_default();
                     let joined = join_firm(program, &parsers, &names, key, raws, &mut done.unknown);
@@ -339,7 +347,7 @@ pub fn stream_joined<'p>(
                     records.extend(joined.record);
                 }
                 done.chunk = evaluator.evaluate(&records);
-                done
+                Ok(done)
             })
             .collect()
     };
@@ -377,7 +385,7 @@ pub fn stream_joined<'p>(
             || work(&current.0, &current.1),
             || next_firms(&mut merge, &mut carry),
         );
-        absorb(&mut batch, &mut rejects, done)?;
+        absorb(&mut batch, &mut rejects, done?)?;
         current = next?;
     }
     drop(current);
@@ -608,4 +616,34 @@ fn join_firm(
             .unwrap_or_default()
     };
     join::join(&program.schema, files, key, parts, text, key_column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_that_does_not_read_back_is_an_error_naming_it() {
+        let names = ["a.csv".to_string(), "b.xlsx".to_string()];
+        let mut raw = RawRow::default();
+        raw.line = 7;
+        let row = JoinRow::new(Key::from("91420100MA4K0000X1"), 1, &raw);
+        let mut into = RawRow::default();
+        assert!(row.raw_into(&mut into, &names).is_ok());
+        assert_eq!(into.line, 7);
+        let damaged = |bytes: &[u8]| JoinRow {
+            row: bytes.into(),
+            ..JoinRow::new(row.key.clone(), row.file, &raw)
+        };
+        let cut = damaged(&row.row[..row.row.len() - 1]);
+        let longer = damaged(&[&row.row[..], b"x"].concat());
+        for bad in [cut, longer] {
+            match bad.raw_into(&mut into, &names) {
+                Err(RunError::RowDamaged { file, row }) => {
+                    assert_eq!((file.as_str(), row), ("b.xlsx", 7));
+                }
+                other => panic!("expected a damaged row, got {other:?}"),
+            }
+        }
+    }
 }

@@ -306,6 +306,7 @@ pub fn stream_joined<'p>(
         names: files.names,
         sources: files.sources,
     };
+    let direct = files_apart(program, &parsers);
     let work = |rows: &[Got<'_, JoinRow>], groups: &[Group]| -> Result<Vec<Done>, RunError> {
         groups
             .par_chunks(records::CHUNK)
@@ -334,7 +335,13 @@ pub fn stream_joined<'p>(
                         row.raw_into(raw, files.names)?;
                     }
                     let raws = raws.get(..rows.len()).unwrap_or_default();
-                    let joined = join_firm(program, &parsers, &names, key, raws, &mut done.unknown);
+                    let direct = direct
+                        .then(|| join_direct(program, &parsers, raws, &mut done.unknown))
+                        .flatten();
+                    let joined = match direct {
+                        Some(joined) => joined,
+                        None => join_firm(program, &parsers, &names, key, raws, &mut done.unknown),
+                    };
                     if joined.record.is_some() {
                         for row in rows {
                             if let Some(n) = done.evaluated.get_mut(row.file as usize) {
@@ -560,6 +567,71 @@ pub fn find_firm(
         joined,
         rows: lines,
     }))
+}
+
+/// Whether no two of the files have a column for the same field but the
+/// key, and none is JSON Lines (whose lines name their own fields): then a
+/// firm whose rows all read, one a file, with keys that read the same, has
+/// nothing to compare, and [`join_direct`] joins it.
+fn files_apart(program: &Program, parsers: &[std::sync::Arc<RowParser>]) -> bool {
+    let key = program.schema.key;
+    (0..program.schema.fields.len()).all(|f| {
+        let given: Option<Vec<bool>> = parsers.iter().map(|p| p.has_column(f)).collect();
+        given.is_some_and(|given| f == key || given.iter().filter(|&&g| g).count() <= 1)
+    })
+}
+
+/// [`join_firm`] of files apart ([`files_apart`]): each row parsed
+/// straight into the firm's record, which is what the full join gives when
+/// no field has two values. `None` when the firm needs the full join: a
+/// file with more than one of its rows, a row that does not read, keys that
+/// read differently (nothing of the firm is kept then).
+fn join_direct(
+    program: &Program,
+    parsers: &[std::sync::Arc<RowParser>],
+    rows: &[(u16, RawRow)],
+    unknown: &mut Vec<(u16, Seen)>,
+) -> Option<join::Joined> {
+    let key = program.schema.key;
+    // rows come in file order: a file twice is two neighbours
+    if rows
+        .iter()
+        .zip(rows.iter().skip(1))
+        .any(|(a, b)| a.0 == b.0)
+    {
+        return None;
+    }
+    let mut cells = vec![crate::record::Cell::Missing; program.schema.fields.len()];
+    // the key's cell as the first file gives it: the full join uses that
+    // when all give the same
+    let mut first_key = None;
+    let mut seen_of = Vec::new();
+    for (file, raw) in rows {
+        let mut seen = Seen::default();
+        parsers
+            .get(*file as usize)?
+            .parse_into(raw, &mut seen, &mut cells)
+            .ok()?;
+        let read = cells.get(key)?;
+        match &first_key {
+            None => first_key = Some(read.clone()),
+            Some(first) if join::same(first, read) => {}
+            Some(_) => return None,
+        }
+        if !seen.is_empty() {
+            seen_of.push((*file, seen));
+        }
+    }
+    if let (Some(slot), Some(first)) = (cells.get_mut(key), first_key) {
+        *slot = first;
+    }
+    let row = rows.first()?.1.line;
+    unknown.extend(seen_of);
+    Some(join::Joined {
+        record: Some(crate::record::Record { row, cells }),
+        rejects: Vec::new(),
+        conflicts: Vec::new(),
+    })
 }
 
 /// Parses one firm's rows (all of one key, in file and line order; a key on

@@ -502,6 +502,75 @@ fn a_workbook_that_cannot_be_read_is_named() {
     }
 }
 
+/// The firms workbook with its sheet's XML changed by `change`.
+fn firms_sheet_changed(change: impl Fn(String) -> String) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let bytes = firms_workbook().save_to_buffer().unwrap();
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut zout = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zin.len() {
+        let mut part = zin.by_index(i).unwrap();
+        let name = part.name().unwrap().into_owned();
+        let mut text = Vec::new();
+        part.read_to_end(&mut text).unwrap();
+        if name == "xl/worksheets/sheet1.xml" {
+            text = change(String::from_utf8(text).unwrap()).into_bytes();
+        }
+        zout.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zout.write_all(&text).unwrap();
+    }
+    zout.finish().unwrap().into_inner()
+}
+
+/// The `<row r="N" …>…</row>` element of a sheet's XML.
+fn row_element(xml: &str, n: u32) -> String {
+    let start = xml.find(&format!("<row r=\"{n}\"")).unwrap();
+    let end = start + xml[start..].find("</row>").unwrap() + "</row>".len();
+    xml[start..end].to_string()
+}
+
+/// The sheet is read as it comes, on a thread of its own: the cells of a
+/// row may come in any order (each goes under its column), its rows must
+/// come in order (as the format writes them), or the file is named and not
+/// read.
+#[test]
+fn a_sheet_is_read_in_the_order_written() {
+    let dir = Dir::new("order");
+    firms_workbook().save(dir.path("firms.xlsx")).unwrap();
+    run_ok(&dir, &["firms.xlsx"]);
+    let want = dir.read("out/decisions.csv");
+    let reversed = firms_sheet_changed(|xml| {
+        let row = row_element(&xml, 2);
+        let open = row.find('>').unwrap() + 1;
+        let close = row.len() - "</row>".len();
+        let mut cells: Vec<String> = row[open..close]
+            .split_inclusive("</c>")
+            .map(str::to_string)
+            .collect();
+        assert!(cells.len() > 2, "{row}");
+        cells.reverse();
+        let changed = format!("{}{}</row>", &row[..open], cells.concat());
+        xml.replacen(&row, &changed, 1)
+    });
+    std::fs::write(dir.path("reversed.xlsx"), reversed).unwrap();
+    run_ok(&dir, &["reversed.xlsx"]);
+    assert_eq!(dir.read("out/decisions.csv"), want);
+    let swapped = firms_sheet_changed(|xml| {
+        let (two, three) = (row_element(&xml, 2), row_element(&xml, 3));
+        xml.replacen(&format!("{two}{three}"), &format!("{three}{two}"), 1)
+    });
+    std::fs::write(dir.path("swapped.xlsx"), swapped).unwrap();
+    let out = run(&dir, &["swapped.xlsx"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`swapped.xlsx`"), "{stderr}");
+    assert!(
+        stderr.contains("its row 2 is written after row 3, out of order"),
+        "{stderr}"
+    );
+}
+
 /// The firms workbook with a cell reference past any row number in its
 /// sheet (calamine's arithmetic overflows on it).
 fn cell_past_the_last_row() -> Vec<u8> {

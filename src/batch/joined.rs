@@ -38,9 +38,18 @@ impl JoinRow {
         }
     }
 
-    /// The row, read into `into` (its buffers reused).
-    fn raw_into(&self, into: &mut RawRow) -> Option<()> {
-        into.decode_into(&mut &self.row[..])
+    /// The row, read into `into` (its buffers reused); a row that does not
+    /// read back as [`JoinRow::new`] wrote it (a run file damaged on disk)
+    /// is an error naming it, never a row silently dropped.
+    fn raw_into(&self, into: &mut RawRow, names: &[String]) -> Result<(), RunError> {
+        let mut bytes = &self.row[..];
+        match into.decode_into(&mut bytes) {
+            Some(()) if bytes.is_empty() => Ok(()),
+            _ => Err(RunError::RowDamaged {
+                file: names.get(self.file as usize).cloned().unwrap_or_default(),
+                row: self.line,
+            }),
+        }
     }
 }
 
@@ -297,10 +306,11 @@ pub fn stream_joined<'p>(
         names: files.names,
         sources: files.sources,
     };
-    let work = |rows: &[Got<'_, JoinRow>], groups: &[Group]| -> Vec<Done> {
+    let direct = files_apart(program, &parsers);
+    let work = |rows: &[Got<'_, JoinRow>], groups: &[Group]| -> Result<Vec<Done>, RunError> {
         groups
             .par_chunks(records::CHUNK)
-            .map(|groups| {
+            .map(|groups| -> Result<Done, RunError> {
                 let mut done = Done {
                     evaluated: vec![0; files.names.len()],
                     rejects: Vec::new(),
@@ -322,11 +332,16 @@ pub fn stream_joined<'p>(
                     }
                     for (row, (file, raw)) in rows.iter().zip(raws.iter_mut()) {
                         *file = row.file;
-                        // written by `JoinRow::new`: always reads
-                        let _ = row.raw_into(raw);
+                        row.raw_into(raw, files.names)?;
                     }
                     let raws = raws.get(..rows.len()).unwrap_or_default();
-                    let joined = join_firm(program, &parsers, &names, key, raws, &mut done.unknown);
+                    let direct = direct
+                        .then(|| join_direct(program, &parsers, raws, &mut done.unknown))
+                        .flatten();
+                    let joined = match direct {
+                        Some(joined) => joined,
+                        None => join_firm(program, &parsers, &names, key, raws, &mut done.unknown),
+                    };
                     if joined.record.is_some() {
                         for row in rows {
                             if let Some(n) = done.evaluated.get_mut(row.file as usize) {
@@ -339,7 +354,7 @@ pub fn stream_joined<'p>(
                     records.extend(joined.record);
                 }
                 done.chunk = evaluator.evaluate(&records);
-                done
+                Ok(done)
             })
             .collect()
     };
@@ -377,7 +392,7 @@ pub fn stream_joined<'p>(
             || work(&current.0, &current.1),
             || next_firms(&mut merge, &mut carry),
         );
-        absorb(&mut batch, &mut rejects, done)?;
+        absorb(&mut batch, &mut rejects, done?)?;
         current = next?;
     }
     drop(current);
@@ -554,6 +569,71 @@ pub fn find_firm(
     }))
 }
 
+/// Whether no two of the files have a column for the same field but the
+/// key, and none is JSON Lines (whose lines name their own fields): then a
+/// firm whose rows all read, one a file, with keys that read the same, has
+/// nothing to compare, and [`join_direct`] joins it.
+fn files_apart(program: &Program, parsers: &[std::sync::Arc<RowParser>]) -> bool {
+    let key = program.schema.key;
+    (0..program.schema.fields.len()).all(|f| {
+        let given: Option<Vec<bool>> = parsers.iter().map(|p| p.has_column(f)).collect();
+        given.is_some_and(|given| f == key || given.iter().filter(|&&g| g).count() <= 1)
+    })
+}
+
+/// [`join_firm`] of files apart ([`files_apart`]): each row parsed
+/// straight into the firm's record, which is what the full join gives when
+/// no field has two values. `None` when the firm needs the full join: a
+/// file with more than one of its rows, a row that does not read, keys that
+/// read differently (nothing of the firm is kept then).
+fn join_direct(
+    program: &Program,
+    parsers: &[std::sync::Arc<RowParser>],
+    rows: &[(u16, RawRow)],
+    unknown: &mut Vec<(u16, Seen)>,
+) -> Option<join::Joined> {
+    let key = program.schema.key;
+    // rows come in file order: a file twice is two neighbours
+    if rows
+        .iter()
+        .zip(rows.iter().skip(1))
+        .any(|(a, b)| a.0 == b.0)
+    {
+        return None;
+    }
+    let mut cells = vec![crate::record::Cell::Missing; program.schema.fields.len()];
+    // the key's cell as the first file gives it: the full join uses that
+    // when all give the same
+    let mut first_key = None;
+    let mut seen_of = Vec::new();
+    for (file, raw) in rows {
+        let mut seen = Seen::default();
+        parsers
+            .get(*file as usize)?
+            .parse_into(raw, &mut seen, &mut cells)
+            .ok()?;
+        let read = cells.get(key)?;
+        match &first_key {
+            None => first_key = Some(read.clone()),
+            Some(first) if join::same(first, read) => {}
+            Some(_) => return None,
+        }
+        if !seen.is_empty() {
+            seen_of.push((*file, seen));
+        }
+    }
+    if let (Some(slot), Some(first)) = (cells.get_mut(key), first_key) {
+        *slot = first;
+    }
+    let row = rows.first()?.1.line;
+    unknown.extend(seen_of);
+    Some(join::Joined {
+        record: Some(crate::record::Record { row, cells }),
+        rejects: Vec::new(),
+        conflicts: Vec::new(),
+    })
+}
+
 /// Parses one firm's rows (all of one key, in file and line order; a key on
 /// several rows of one file rejects all of them) and joins them; what each
 /// file's rows showed of unknown columns and odd percents goes to
@@ -608,4 +688,34 @@ fn join_firm(
             .unwrap_or_default()
     };
     join::join(&program.schema, files, key, parts, text, key_column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_that_does_not_read_back_is_an_error_naming_it() {
+        let names = ["a.csv".to_string(), "b.xlsx".to_string()];
+        let mut raw = RawRow::default();
+        raw.line = 7;
+        let row = JoinRow::new(Key::from("91420100MA4K0000X1"), 1, &raw);
+        let mut into = RawRow::default();
+        assert!(row.raw_into(&mut into, &names).is_ok());
+        assert_eq!(into.line, 7);
+        let damaged = |bytes: &[u8]| JoinRow {
+            row: bytes.into(),
+            ..JoinRow::new(row.key.clone(), row.file, &raw)
+        };
+        let cut = damaged(&row.row[..row.row.len() - 1]);
+        let longer = damaged(&[&row.row[..], b"x"].concat());
+        for bad in [cut, longer] {
+            match bad.raw_into(&mut into, &names) {
+                Err(RunError::RowDamaged { file, row }) => {
+                    assert_eq!((file.as_str(), row), ("b.xlsx", 7));
+                }
+                other => panic!("expected a damaged row, got {other:?}"),
+            }
+        }
+    }
 }

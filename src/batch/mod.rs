@@ -575,6 +575,11 @@ pub enum RunError {
     #[error("`{0}` 给了两次, 每个数据文件只给一次 (`{0}` is given twice: give each file once)")]
     #[diagnostic(code(mianshen::run::given_twice))]
     GivenTwice(String),
+    /// A row of a joined run held in the sort (in memory, or in a run
+    /// file in the spill directory) does not read back as it was written.
+    #[error("`{file}` 第 {row} 行在排序中损坏, 无法读回, 请重新运行 (row {row} of `{file}`, held for the join, does not read back as it was written: was the spill directory changed during the run? run again)")]
+    #[diagnostic(code(mianshen::run::row_damaged))]
+    RowDamaged { file: String, row: u64 },
     /// Records given to a run in memory must have rising row numbers.
     #[error("记录的行号须递增: 第 {row} 行排在第 {after} 行之后 (record rows must rise: row {row} comes after row {after})")]
     #[diagnostic(code(mianshen::run::rows_out_of_order))]

@@ -3,8 +3,9 @@
 //! and read from there by the same rules (section 10).
 //!
 //! A workbook is a zip of XML parts, not a stream of rows: the file is read
-//! whole, and calamine reads the sheet's cells that hold something into
-//! memory; its rows are then handed out in batches like a CSV file's. Each
+//! whole into memory (it is compressed: a few bytes a cell), and calamine
+//! reads the sheet's cells that hold something on a thread of its own,
+//! while its rows are handed out in batches like a CSV file's. Each
 //! cell becomes one field of a [`RawRow`] whose first byte tells how the
 //! sheet stored it ([`Stored`]), so that the row parser can reject an error
 //! cell and say when a code was kept as a number.
@@ -189,21 +190,71 @@ struct Placed {
 
 type Bytes = std::io::Cursor<Vec<u8>>;
 
-/// The name and the cells of a workbook's first worksheet, in row order.
-fn first_sheet(path: &Path, bytes: Vec<u8>) -> Result<(String, Vec<Placed>), DataError> {
+/// Cells sent at a time by the thread that reads a worksheet.
+const CELLS_PER_CHUNK: usize = 1 << 15;
+/// Chunks that thread reads ahead of the rows taken.
+const CHUNKS_AHEAD: usize = 4;
+
+/// What the thread reading a workbook's first worksheet sends: the sheet's
+/// name, then its cells in row order, a chunk at a time; or why it cannot
+/// be read. The end of the cells is the end of the channel.
+enum Sent {
+    Name(String),
+    Cells(Vec<Placed>),
+    Failed(DataError),
+}
+
+/// Reads the first worksheet of the workbook `bytes` and sends its cells;
+/// stops when no one listens. calamine may panic on a malformed file (a
+/// cell reference past the largest number, for one): that is a file that
+/// cannot be read, not a crash of the run.
+fn read_sheet(path: &Path, bytes: Vec<u8>, sent: &std::sync::mpsc::SyncSender<Sent>) {
+    READING.set(true);
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| send_cells(path, bytes, sent)));
+    READING.set(false);
+    let failed = match read {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(_) => not_a_workbook(path, "its contents are malformed".into()),
+    };
+    let _ = sent.send(Sent::Failed(failed));
+}
+
+/// Sends the cells of `cells` in chunks: `false` when no one listens.
+fn send_chunks(sent: &std::sync::mpsc::SyncSender<Sent>, cells: Vec<Placed>) -> bool {
+    let mut cells = cells.into_iter().peekable();
+    while cells.peek().is_some() {
+        let chunk: Vec<Placed> = cells.by_ref().take(CELLS_PER_CHUNK).collect();
+        if sent.send(Sent::Cells(chunk)).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// The name and the cells of a workbook's first worksheet, sent in row
+/// order (`Ok` too when no one listens any more).
+fn send_cells(
+    path: &Path,
+    bytes: Vec<u8>,
+    sent: &std::sync::mpsc::SyncSender<Sent>,
+) -> Result<(), DataError> {
     let bad = |e: &dyn std::fmt::Display| not_a_workbook(path, e.to_string());
     let bad_sheet = |name: &str, e: &dyn std::fmt::Display| {
         not_a_workbook(path, format!("its worksheet `{name}`: {e}"))
     };
     let cursor = std::io::Cursor::new(bytes);
-    let (name, mut cells) = if ending(path) == Some("xls") {
+    if ending(path) == Some("xls") {
+        // a 97-2003 workbook is read whole by calamine: its cells sorted
+        // into row order (stable, so a cell written twice keeps its last
+        // value)
         let mut book: Xls<Bytes> = calamine::open_workbook_from_rs(cursor).map_err(|e| bad(&e))?;
         let name = first_worksheet(&book, path)?;
         let range = book
             .worksheet_range(&name)
             .map_err(|e| bad_sheet(&name, &e))?;
         let (top, left) = range.start().unwrap_or_default();
-        let cells = range
+        let mut cells: Vec<Placed> = range
             .used_cells()
             .filter(|(_, _, v)| !is_blank(v))
             .map(|(r, c, v)| Placed {
@@ -212,17 +263,27 @@ fn first_sheet(path: &Path, bytes: Vec<u8>) -> Result<(String, Vec<Placed>), Dat
                 value: SheetCell::Value(v.clone()),
             })
             .collect();
-        (name, cells)
-    } else {
-        let mut book: Xlsx<Bytes> = calamine::open_workbook_from_rs(cursor).map_err(|e| bad(&e))?;
-        let name = first_worksheet(&book, path)?;
-        let cells = xlsx_cells(&mut book, &name).map_err(|e| bad_sheet(&name, &e))?;
-        (name, cells)
-    };
-    // in order as written, as a rule; stable, so a cell written twice keeps
-    // its last value
-    cells.sort_by_key(|c| (c.row, c.col));
-    Ok((name, cells))
+        cells.sort_by_key(|c| (c.row, c.col));
+        if sent.send(Sent::Name(name)).is_ok() {
+            send_chunks(sent, cells);
+        }
+        return Ok(());
+    }
+    let mut book: Xlsx<Bytes> = calamine::open_workbook_from_rs(cursor).map_err(|e| bad(&e))?;
+    let name = first_worksheet(&book, path)?;
+    if sent.send(Sent::Name(name.clone())).is_err() {
+        return Ok(());
+    }
+    xlsx_cells(&mut book, &name, sent).map_err(|e| match e {
+        SheetError::Calamine(e) => bad_sheet(&name, &e),
+        SheetError::Backwards { row, after } => bad_sheet(
+            &name,
+            &format!(
+                "its row {} is written after row {after}, out of order",
+                row + 1
+            ),
+        ),
+    })
 }
 
 fn first_worksheet<R: Workbook<Bytes>>(book: &R, path: &Path) -> Result<String, DataError> {
@@ -235,15 +296,38 @@ fn first_worksheet<R: Workbook<Bytes>>(book: &R, path: &Path) -> Result<String, 
         })
 }
 
-/// The cells of an `.xlsx` worksheet that hold something, as they come: only
-/// they are kept, however far apart (a dense range would hold every cell
-/// between the first and the last). A formula with no value saved (not
-/// even an empty text) is kept, to be rejected.
-fn xlsx_cells(book: &mut Xlsx<Bytes>, name: &str) -> Result<Vec<Placed>, calamine::XlsxError> {
+/// Why the cells of an `.xlsx` worksheet cannot be read.
+enum SheetError {
+    Calamine(calamine::XlsxError),
+    /// A cell of an earlier row than the cells before it (the format
+    /// writes rows in ascending order; the sheet is read as it comes).
+    Backwards {
+        row: u32,
+        after: u32,
+    },
+}
+
+/// Sends the cells of an `.xlsx` worksheet that hold something, as they
+/// come, a chunk at a time: only they are kept, however far apart (a dense
+/// range would hold every cell between the first and the last). A formula
+/// with no value saved (not even an empty text) is kept, to be rejected.
+/// The cells of a row may come in any order (the one written last to a
+/// place counts, [`Sheet::next_batch`]); the rows must come in order.
+fn xlsx_cells(
+    book: &mut Xlsx<Bytes>,
+    name: &str,
+    sent: &std::sync::mpsc::SyncSender<Sent>,
+) -> Result<(), SheetError> {
     use calamine::{DataRef, XlsxFormulaMetadata as Formula};
-    let mut reader = book.worksheet_cells_reader(name)?;
-    let mut cells = Vec::new();
-    while let Some(cell) = reader.next_cell_with_formula_metadata()? {
+    let mut reader = book
+        .worksheet_cells_reader(name)
+        .map_err(SheetError::Calamine)?;
+    let mut cells = Vec::with_capacity(CELLS_PER_CHUNK);
+    let mut last_row = None;
+    while let Some(cell) = reader
+        .next_cell_with_formula_metadata()
+        .map_err(SheetError::Calamine)?
+    {
         let (row, col) = cell.pos;
         let value = match (&cell.value, cell.formula) {
             (
@@ -255,19 +339,79 @@ fn xlsx_cells(book: &mut Xlsx<Bytes>, name: &str) -> Result<Vec<Placed>, calamin
             }
             (v, _) => SheetCell::Value(Data::from(v.clone())),
         };
-        if !matches!(&value, SheetCell::Value(v) if is_blank(v)) {
-            cells.push(Placed { row, col, value });
+        if matches!(&value, SheetCell::Value(v) if is_blank(v)) {
+            continue;
+        }
+        if let Some(after) = last_row.filter(|&last| row < last) {
+            return Err(SheetError::Backwards {
+                row,
+                after: after + 1,
+            });
+        }
+        last_row = Some(row);
+        cells.push(Placed { row, col, value });
+        if cells.len() >= CELLS_PER_CHUNK {
+            let full = std::mem::replace(&mut cells, Vec::with_capacity(CELLS_PER_CHUNK));
+            if sent.send(Sent::Cells(full)).is_err() {
+                return Ok(());
+            }
         }
     }
-    Ok(cells)
+    if !cells.is_empty() {
+        let _ = sent.send(Sent::Cells(cells));
+    }
+    Ok(())
 }
 
-/// The first worksheet of a workbook, read whole, its rows handed out in
-/// order. Columns are those of the header, from its first cell to its last:
-/// a cell under no header is ignored.
+/// The cells of a worksheet as its reading thread sends them, one at a
+/// time.
+struct Cells {
+    received: std::sync::mpsc::Receiver<Sent>,
+    chunk: std::vec::IntoIter<Placed>,
+    /// The next cell, taken from the chunk already.
+    next: Option<Placed>,
+}
+
+impl Cells {
+    fn pull(&mut self) -> Result<Option<Placed>, DataError> {
+        loop {
+            if let Some(cell) = self.chunk.next() {
+                return Ok(Some(cell));
+            }
+            match self.received.recv() {
+                Ok(Sent::Cells(cells)) => self.chunk = cells.into_iter(),
+                Ok(Sent::Name(_)) => {}
+                Ok(Sent::Failed(e)) => return Err(e),
+                // the thread is done: every cell is sent
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// The row of the next cell, `None` at the end of the sheet.
+    fn peek_row(&mut self) -> Result<Option<u32>, DataError> {
+        if self.next.is_none() {
+            self.next = self.pull()?;
+        }
+        Ok(self.next.as_ref().map(|c| c.row))
+    }
+
+    /// The next cell if it is in `row`.
+    fn next_in(&mut self, row: u32) -> Result<Option<Placed>, DataError> {
+        if self.peek_row()? == Some(row) {
+            Ok(self.next.take())
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// The first worksheet of a workbook, read on a thread of its own while its
+/// rows are handed out in order. Columns are those of the header, from its
+/// first cell to its last: a cell under no header is ignored.
 pub(super) struct Sheet {
     /// The cells after the header's row, in row order.
-    cells: std::iter::Peekable<std::vec::IntoIter<Placed>>,
+    cells: Cells,
     /// The header's first column.
     left: u32,
     /// The row being read, a cell per column.
@@ -280,8 +424,10 @@ pub(super) struct Sheet {
 }
 
 impl Sheet {
-    /// Reads a workbook (its bytes hashed for the manifest) and its first
-    /// worksheet; gives the header's cells as written.
+    /// Reads a workbook (its bytes hashed for the manifest) and starts
+    /// reading its first worksheet; gives the header's cells as written.
+    /// A fault in the sheet after its header is told when the rows reach
+    /// it ([`Sheet::next_batch`]).
     pub(super) fn open(open: &Open, path: &Path) -> Result<(Sheet, Vec<String>), DataError> {
         let unreadable = |source| DataError::Unreadable {
             path: path.to_path_buf(),
@@ -293,26 +439,38 @@ impl Sheet {
             .map_err(unreadable)?;
         let sha256 = super::super::hex(&Sha256::digest(&bytes));
         let size = bytes.len() as u64;
-        // calamine may panic on a malformed file (a cell reference past the
-        // largest number, for one): that is a file that cannot be read, not
-        // a crash of the run
-        READING.set(true);
-        let read = std::panic::catch_unwind(AssertUnwindSafe(|| first_sheet(path, bytes)));
-        READING.set(false);
-        let (name, cells) = read
-            .unwrap_or_else(|_| Err(not_a_workbook(path, "its contents are malformed".into())))?;
-        let mut cells = cells.into_iter().peekable();
+        let (sent, received) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+        let owned = path.to_path_buf();
+        std::thread::Builder::new()
+            .name("workbook".into())
+            .spawn(move || read_sheet(&owned, bytes, &sent))
+            .map_err(unreadable)?;
+        let name = match received.recv() {
+            Ok(Sent::Name(name)) => name,
+            Ok(Sent::Failed(e)) => return Err(e),
+            Ok(Sent::Cells(_)) | Err(_) => {
+                return Err(not_a_workbook(path, "its contents are malformed".into()))
+            }
+        };
+        let mut cells = Cells {
+            received,
+            chunk: Vec::new().into_iter(),
+            next: None,
+        };
         // the header is the first row with something in it
-        let Some(top) = cells.peek().map(|c| c.row) else {
+        let Some(top) = cells.peek_row()? else {
             return Err(DataError::EmptySheet {
                 path: path.to_path_buf(),
                 sheet: name,
             });
         };
-        let mut header = Vec::new();
-        while let Some(cell) = cells.next_if(|c| c.row == top) {
+        let mut header: Vec<Placed> = Vec::new();
+        while let Some(cell) = cells.next_in(top)? {
             header.push(cell);
         }
+        // in column order; stable, so a cell written twice keeps its last
+        // value
+        header.sort_by_key(|c| c.col);
         let left = header.first().map_or(0, |c| c.col);
         let right = header.last().map_or(0, |c| c.col);
         let mut names = vec![String::new(); (right - left) as usize + 1];
@@ -333,14 +491,14 @@ impl Sheet {
     }
 
     /// Reads up to `max` more rows into `out`, numbered by the sheet's rows.
-    pub(super) fn next_batch(&mut self, max: usize, out: &mut RawBatch) {
+    pub(super) fn next_batch(&mut self, max: usize, out: &mut RawBatch) -> Result<(), DataError> {
         while out.len < max {
-            let Some(at) = self.cells.peek().map(|c| c.row) else {
+            let Some(at) = self.cells.peek_row()? else {
                 break;
             };
             self.row.fill(SheetCell::Value(Data::Empty));
             let mut any = false;
-            while let Some(cell) = self.cells.next_if(|c| c.row == at) {
+            while let Some(cell) = self.cells.next_in(at)? {
                 let slot = cell
                     .col
                     .checked_sub(self.left)
@@ -369,6 +527,7 @@ impl Sheet {
             slot.unterminated = false;
             out.len += 1;
         }
+        Ok(())
     }
 
     /// The workbook's size: it is read whole when opened.

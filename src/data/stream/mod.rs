@@ -375,7 +375,7 @@ impl Reader {
                     out.len += 1;
                 }
             }
-            Reader::Excel(sheet) => sheet.next_batch(max, out),
+            Reader::Excel(sheet) => sheet.next_batch(max, out)?,
         }
         Ok(())
     }

@@ -157,19 +157,59 @@ impl RowParser {
                     seen.keys.push((key.into_boxed_str(), raw.line));
                 }
             }
-            Ok(record) => self.note_percents(record, raw, seen),
+            Ok(record) => self.note_percents(&record.cells, |_| true, raw, seen),
+        }
+        parsed
+    }
+
+    /// [`RowParser::parse`] of a row into `cells`, a record that other
+    /// files' rows fill too: a CSV file's or a worksheet's row writes only
+    /// the cells of its columns (a JSON line, which names its own fields,
+    /// writes every cell). What is written is unspecified when the row is
+    /// rejected.
+    pub fn parse_into(
+        &self,
+        raw: &RawRow,
+        seen: &mut Seen,
+        cells: &mut [Cell],
+    ) -> Result<(), Vec<Reject>> {
+        let parsed = match self.format {
+            Format::JsonLines => self.parse_json(raw, seen, None).map(|record| {
+                for (slot, cell) in cells.iter_mut().zip(record.cells) {
+                    *slot = cell;
+                }
+            }),
+            Format::Csv | Format::Excel => self.cells_into(raw, None, cells),
+        };
+        match &parsed {
+            Err(_) => {
+                if let Some(key) = self.row_key(raw) {
+                    seen.keys.push((key.into_boxed_str(), raw.line));
+                }
+            }
+            Ok(()) => {
+                let own = |f: usize| self.has_column(f) != Some(false);
+                self.note_percents(cells, own, raw, seen);
+            }
         }
         parsed
     }
 
     /// Notes `percent` values above 1 written without `%` (`3.5` reads as
-    /// 350%: likely meant 3.5%). They are read by the contract all the same.
-    fn note_percents(&self, record: &Record, raw: &RawRow, seen: &mut Seen) {
+    /// 350%: likely meant 3.5%), among the fields `own` says are the row's.
+    /// They are read by the contract all the same.
+    fn note_percents(
+        &self,
+        cells: &[Cell],
+        own: impl Fn(usize) -> bool,
+        raw: &RawRow,
+        seen: &mut Seen,
+    ) {
         for (f, field) in self.schema.fields.iter().enumerate() {
-            if field.ty != crate::schema::FieldType::Percent {
+            if field.ty != crate::schema::FieldType::Percent || !own(f) {
                 continue;
             }
-            let Some(Cell::Num(n)) = record.cells.get(f) else {
+            let Some(Cell::Num(n)) = cells.get(f) else {
                 continue;
             };
             if *n <= rust_decimal::Decimal::ONE || self.cell_text(raw, f).contains(['%', '％']) {
@@ -361,6 +401,22 @@ impl RowParser {
         raw: &RawRow,
         repeated: Option<&Repeated>,
     ) -> Result<Record, Vec<Reject>> {
+        let mut cells = vec![Cell::Missing; self.schema.fields.len()];
+        self.cells_into(raw, repeated, &mut cells)?;
+        Ok(Record {
+            row: raw.line,
+            cells,
+        })
+    }
+
+    /// The cells of a CSV row or a worksheet's row written into `cells` (by
+    /// field), or every reason the row cannot be read.
+    fn cells_into(
+        &self,
+        raw: &RawRow,
+        repeated: Option<&Repeated>,
+        cells: &mut [Cell],
+    ) -> Result<(), Vec<Reject>> {
         let schema = &self.schema;
         let mut rejects = RowRejects::new(raw.line, repeated);
         let record = &raw.record;
@@ -417,7 +473,6 @@ impl RowParser {
             }
             return Err(rejects.finish());
         }
-        let mut cells = vec![Cell::Missing; schema.fields.len()];
         // A record that is valid UTF-8 as a whole is so in every cell (cells
         // split at ASCII delimiters): validate once, then slice.
         let whole = match (self.format, self.encoding) {
@@ -460,7 +515,11 @@ impl RowParser {
                 *slot = cell;
             }
         }
-        rejects.into_result(cells)
+        if rejects.found.is_empty() {
+            Ok(())
+        } else {
+            Err(rejects.finish())
+        }
     }
 
     fn parse_json(

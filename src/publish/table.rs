@@ -304,11 +304,26 @@ impl Book {
         .map_err(xlsx)?;
         let mut wb = Workbook::new();
         wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
+        let bold = Format::new().set_bold();
+        // rust_xlsxwriter numbers a constant-memory sheet's formats in a
+        // table its sheets share, and two sheet threads meeting a format for
+        // the first time at once can give it two numbers, one of them
+        // another format's (a credit code shown as money, and a workbook
+        // that differs from run to run): every format is numbered here,
+        // before any thread sees it, always in this order
+        let first = wb.add_worksheet_with_constant_memory().map_err(xlsx)?;
+        for (c, format) in [&bold, &code_format(), &money_format()]
+            .into_iter()
+            .enumerate()
+        {
+            first.set_column_format(c as u16, format).map_err(xlsx)?;
+        }
+        wb.worksheets_mut().pop();
         Ok(Book {
             wb,
             per_sheet: sheet_rows.clamp(3, EXCEL_ROWS) - 2,
             names: Vec::new(),
-            bold: Format::new().set_bold(),
+            bold,
             load: vec![0; n],
             workers,
             current: None,
@@ -537,8 +552,8 @@ struct Filler {
 impl Default for Filler {
     fn default() -> Filler {
         Filler {
-            text: Format::new().set_num_format("@"),
-            money: Format::new().set_num_format("#,##0.00"),
+            text: code_format(),
+            money: money_format(),
             columns: Vec::new(),
             widths: Vec::new(),
             part: None,
@@ -641,6 +656,16 @@ impl Filler {
     }
 }
 
+/// A column of codes: text, never a number.
+fn code_format() -> Format {
+    Format::new().set_num_format("@")
+}
+
+/// A column of yuan.
+fn money_format() -> Format {
+    Format::new().set_num_format("#,##0.00")
+}
+
 fn xlsx(e: XlsxError) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
@@ -684,6 +709,58 @@ fn unique(used: &mut Vec<String>, name: String) -> String {
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    /// Every sheet of a workbook filled by several threads gives a code
+    /// column the text format and a money column the money format, with
+    /// the same style numbers in every workbook. (Sheet threads that met a
+    /// format at once used to number it twice; the race is rare, caught once
+    /// by the publish test's two publications differing, so this test
+    /// states the numbering rather than provoking the race.)
+    #[test]
+    fn formats_are_numbered_the_same_in_every_sheet_and_workbook() {
+        use std::io::Read;
+        let dir = std::env::temp_dir().join(format!("mianshen-book-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let columns = [col("名称"), code("代码"), col("金额")];
+        let money = Decimal::from_str("12.5").unwrap();
+        for round in 0..8 {
+            let path = dir.join(format!("{round}.xlsx"));
+            let mut book =
+                Book::new(EXCEL_ROWS, crate::date::Date::new(2025, 1, 6).unwrap()).unwrap();
+            for s in 0..24 {
+                book.sheet(&format!("表{s}"), "标题", &columns, 3).unwrap();
+                for _ in 0..3 {
+                    let cells = [
+                        Value::Text("某公司"),
+                        Value::Text("0042"),
+                        Value::Money(money),
+                    ];
+                    book.row(&cells).unwrap();
+                }
+            }
+            book.save(&path).unwrap().wait().unwrap();
+            let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+            for s in 1..=24 {
+                let mut xml = String::new();
+                zip.by_name(&format!("xl/worksheets/sheet{s}.xml"))
+                    .unwrap()
+                    .read_to_string(&mut xml)
+                    .unwrap();
+                let style = |cell: &str| {
+                    let at = format!(r#"<c r="{cell}" s=""#);
+                    let rest = &xml[xml.find(&at)? + at.len()..];
+                    Some(rest[..rest.find('"')?].to_string())
+                };
+                let (code, yuan) = (style("B3"), style("C3"));
+                assert_eq!(
+                    (code.as_deref(), yuan.as_deref()),
+                    (Some("2"), Some("3")),
+                    "round {round}, sheet {s}: {xml}"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn money_width_is_that_of_its_text() {

@@ -73,6 +73,14 @@ fn a_folder_of_ones_own_files_receives_the_results() {
         !dir.join("res/publish").exists(),
         "a stale publish folder goes"
     );
+    // a folder named `publish` holding anything else is the user's: kept
+    std::fs::create_dir_all(dir.join("res/publish")).unwrap();
+    std::fs::write(dir.join("res/publish/notes.txt"), "mine").unwrap();
+    run(&dir);
+    assert!(
+        dir.join("res/publish/notes.txt").exists(),
+        "the user's own folder stays"
+    );
     let mut left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

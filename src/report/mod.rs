@@ -111,7 +111,7 @@ impl Pending {
             // mix of two runs
             remove_if_there(&self.out.join("manifest.json"))?;
             let publish = self.out.join("publish");
-            if publish.is_dir() {
+            if is_publication(&publish) {
                 std::fs::remove_dir_all(&publish)?;
             }
             for name in RESULT_FILES {
@@ -144,8 +144,24 @@ fn foreign_files(dir: &Path) -> std::io::Result<Vec<String>> {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
         // what `mianshen publish` wrote beside the results goes with them
-        .filter(|n| !RESULT_FILES.contains(&n.as_str()) && n != "publish")
+        .filter(|n| {
+            let ours = RESULT_FILES.contains(&n.as_str())
+                || (n == "publish" && is_publication(&dir.join(n)));
+            !ours
+        })
         .collect())
+}
+
+/// Whether `dir` is a folder that `mianshen publish` wrote: only its files
+/// (a folder of the same name holding anything else is the user's).
+fn is_publication(dir: &Path) -> bool {
+    dir.is_dir()
+        && std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().all(|e| {
+                e.file_type().is_ok_and(|t| t.is_file())
+                    && crate::publish::FILES.contains(&e.file_name().to_string_lossy().as_ref())
+            })
+        })
 }
 
 /// rejects.csv, written in file, then row order.

@@ -574,27 +574,10 @@ fn a_sheet_is_read_in_the_order_written() {
 /// The firms workbook with a cell reference past any row number in its
 /// sheet (calamine's arithmetic overflows on it).
 fn cell_past_the_last_row() -> Vec<u8> {
-    use std::io::{Read, Write};
-    let bytes = firms_workbook().save_to_buffer().unwrap();
-    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let mut zout = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for i in 0..zin.len() {
-        let mut part = zin.by_index(i).unwrap();
-        let name = part.name().unwrap().into_owned();
-        let mut text = Vec::new();
-        part.read_to_end(&mut text).unwrap();
-        if name == "xl/worksheets/sheet1.xml" {
-            let xml = String::from_utf8(text).unwrap();
-            assert!(xml.contains(r#"<c r="A3""#));
-            text = xml
-                .replacen(r#"<c r="A3""#, r#"<c r="A99999999999""#, 1)
-                .into_bytes();
-        }
-        zout.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zout.write_all(&text).unwrap();
-    }
-    zout.finish().unwrap().into_inner()
+    firms_sheet_changed(|xml| {
+        assert!(xml.contains(r#"<c r="A3""#));
+        xml.replacen(r#"<c r="A3""#, r#"<c r="A99999999999""#, 1)
+    })
 }
 
 #[test]

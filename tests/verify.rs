@@ -25,6 +25,17 @@ fn workspace(name: &str) -> PathBuf {
     dir
 }
 
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 fn run(dir: &Path) {
     let mut args = common::EXAMPLE_RUN.to_vec();
     args.extend(["--out", "res"]);
@@ -46,12 +57,7 @@ fn an_untouched_run_verifies() {
     assert!(text.contains("byte-identical"), "{text}");
     // the replay folder (`.res.verify-{pid}`, beside the results) is gone:
     // only what was there before verifying remains
-    let mut left: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .collect();
-    left.sort();
+    let left = names_in(&dir);
     assert_eq!(left, ["policies", "res"], "nothing is left by the replay");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -81,12 +87,7 @@ fn a_folder_of_ones_own_files_receives_the_results() {
         dir.join("res/publish/notes.txt").exists(),
         "the user's own folder stays"
     );
-    let mut left: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .collect();
-    left.sort();
+    let left = names_in(&dir);
     assert_eq!(left, ["policies", "res"], "no temporary folder is left");
     let out = mianshen(&dir, &["verify", "res"]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -712,10 +712,12 @@ mod tests {
 
     /// Every sheet of a workbook filled by several threads gives a code
     /// column the text format and a money column the money format, with
-    /// the same style numbers in every workbook. (Sheet threads that met a
-    /// format at once used to number it twice; the race is rare, caught once
-    /// by the publish test's two publications differing, so this test
-    /// states the numbering rather than provoking the race.)
+    /// the same style numbers in every workbook, whichever format the
+    /// sheets meet first: here the first sheet has no code column, so its
+    /// money is met first. (Formats were numbered as the sheet threads met
+    /// them, and two threads meeting one at once could number it twice; the
+    /// race itself is rare, caught once by the publish test's two
+    /// publications differing, and not provoked here.)
     #[test]
     fn formats_are_numbered_the_same_in_every_sheet_and_workbook() {
         use std::io::Read;
@@ -727,7 +729,13 @@ mod tests {
             let path = dir.join(format!("{round}.xlsx"));
             let mut book =
                 Book::new(EXCEL_ROWS, crate::date::Date::new(2025, 1, 6).unwrap()).unwrap();
-            for s in 0..24 {
+            book.sheet("无代码", "标题", &[col("名称"), col("金额")], 3)
+                .unwrap();
+            for _ in 0..3 {
+                book.row(&[Value::Text("某公司"), Value::Money(money)])
+                    .unwrap();
+            }
+            for s in 1..24 {
                 book.sheet(&format!("表{s}"), "标题", &columns, 3).unwrap();
                 for _ in 0..3 {
                     let cells = [
@@ -751,7 +759,11 @@ mod tests {
                     let rest = &xml[xml.find(&at)? + at.len()..];
                     Some(rest[..rest.find('"')?].to_string())
                 };
-                let (code, yuan) = (style("B3"), style("C3"));
+                let (code, yuan) = if s == 1 {
+                    (Some("2".to_string()), style("B3"))
+                } else {
+                    (style("B3"), style("C3"))
+                };
                 assert_eq!(
                     (code.as_deref(), yuan.as_deref()),
                     (Some("2"), Some("3")),

@@ -307,8 +307,8 @@ fn a_run_over_a_workbook() {
     );
 }
 
-/// A key on several rows rejects each of them, named by sheet rows (the
-/// workbook is read a second time for them), and `verify` replays the run.
+/// A key on several rows rejects each of them, named by sheet rows (without
+/// reading the workbook again), and `verify` replays the run.
 #[test]
 fn a_key_on_several_rows_of_a_sheet() {
     let dir = Dir::new("duplicates");

@@ -45,36 +45,17 @@ fn streamed_with(
     all: bool,
     spill: Option<Spill>,
 ) -> Result {
-    let program = engine.program();
     let shared: Arc<[u8]> = bytes.into();
     let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
         Ok(Box::new(std::io::Cursor::new(Arc::clone(&shared))))
     };
-    let mut stream = Stream::open(
-        Arc::new(open),
-        Path::new(name),
-        &program.schema,
-        &ReadOptions::default(),
-    )
-    .expect("the file opens");
-    let mut rejects = Vec::new();
     let dir = spill.as_ref().map(|s| s.dir.clone());
     let files = || {
         dir.as_ref()
             .map_or(0, |d| std::fs::read_dir(d).expect("the spill dir").count())
     };
-    let b = batch::stream(
-        program,
-        &mut stream,
-        options(all),
-        spill,
-        |r| {
-            rejects.push(r.clone());
-            Ok(())
-        },
-        |_| {},
-    )
-    .expect("the run goes through");
+    let (b, rejects) = stream_from(engine, name, Arc::new(open), all, spill);
+    let b = b.expect("the run goes through");
     let settled = b.finish().expect("settled");
     let result = Result {
         rejects,
@@ -87,6 +68,51 @@ fn streamed_with(
         assert_eq!(files(), 0, "spill files are removed");
     }
     result
+}
+
+/// A streamed run of what `open` gives, named `name`: the batch, and the
+/// rejects it gave.
+fn stream_from<'e>(
+    engine: &'e Engine,
+    name: &str,
+    open: Arc<mianshen::data::stream::Open>,
+    all: bool,
+    spill: Option<Spill>,
+) -> (
+    std::result::Result<batch::Batch<'e>, batch::RunError>,
+    Vec<Reject>,
+) {
+    let program = engine.program();
+    let mut stream = Stream::open(
+        open,
+        Path::new(name),
+        &program.schema,
+        &ReadOptions::default(),
+    )
+    .expect("the file opens");
+    let mut rejects = Vec::new();
+    let b = batch::stream(
+        program,
+        &mut stream,
+        options(all),
+        spill,
+        |r| {
+            rejects.push(r.clone());
+            Ok(())
+        },
+        |_| {},
+    );
+    (b, rejects)
+}
+
+/// Pseudo-random numbers below `n` (xorshift), from `state`.
+fn below(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    }
 }
 
 fn in_memory(engine: &Engine, name: &str, bytes: &[u8], all: bool) -> Result {
@@ -290,13 +316,7 @@ fn keys_repeated_every_way_give_the_same_results() {
         .position(|h| h == "employees")
         .expect("an employees column");
     let keys: Vec<String> = rows.iter().take(60).map(|r| r[0].clone()).collect();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as usize
-    };
+    let mut next = below(0x2545_f491_4f6c_dd1d);
     let mut out = format!("{header}\n");
     for (i, row) in rows.iter().enumerate() {
         let mut row = row.clone();
@@ -443,45 +463,102 @@ fn a_list_key_is_checked_for_duplicates() {
     assert_eq!(keys, vec!["d;e"]);
 }
 
-/// The rows of repeated keys are read a second time: a source that is not
-/// the same the second time (a pipe, a file being rewritten) is an error,
-/// never a silently different result.
+/// The rows of repeated keys of a JSON Lines file are read a second time
+/// (a line names its key its own way): a source that is not the same the
+/// second time (a pipe, a file being rewritten) is an error, never a
+/// silently different result. A CSV file is read once.
 #[test]
 fn a_source_that_changes_between_reads_is_an_error() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let engine = engine();
-    let program = engine.program();
     let text = String::from_utf8(messy_csv(50)).expect("utf-8");
     let mut lines: Vec<&str> = text.lines().collect();
     let first_row = lines[1].to_string();
     lines.push(&first_row); // the first firm's key again
-    let first_read = lines.join("\n") + "\n";
-    let opened = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&opened);
-    let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
-        let bytes = if count.fetch_add(1, Ordering::SeqCst) == 0 {
-            first_read.clone().into_bytes()
-        } else {
-            b"uscc\n".to_vec()
+    let csv_text = lines.join("\n") + "\n";
+    for (name, first_read, reads) in [
+        ("changing.jsonl", to_json_lines(csv_text.as_bytes()), 2),
+        ("changing.csv", csv_text.clone().into_bytes(), 1),
+    ] {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&opened);
+        let open = move || -> std::io::Result<Box<dyn std::io::Read + Send>> {
+            let bytes = if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                first_read.clone()
+            } else {
+                b"uscc\n".to_vec()
+            };
+            Ok(Box::new(std::io::Cursor::new(bytes)))
         };
-        Ok(Box::new(std::io::Cursor::new(bytes)))
-    };
-    let mut stream = Stream::open(
-        Arc::new(open),
-        Path::new("changing.csv"),
-        &program.schema,
-        &ReadOptions::default(),
-    )
-    .expect("the file opens");
-    let r = batch::stream(
-        program,
-        &mut stream,
-        options(false),
-        None,
-        |_| Ok(()),
-        |_| {},
-    );
-    let err = r.err().expect("an error").to_string();
-    assert!(err.contains("read a second time"), "{err}");
-    assert_eq!(opened.load(Ordering::SeqCst), 2);
+        let (r, rejects) = stream_from(&engine, name, Arc::new(open), false, None);
+        assert_eq!(opened.load(Ordering::SeqCst), reads, "{name}");
+        if reads == 1 {
+            assert!(r.is_ok(), "{name}");
+            let m = in_memory(&engine, name, csv_text.as_bytes(), false);
+            assert_eq!(rejects, m.rejects, "{name}");
+            continue;
+        }
+        let err = r.err().expect("an error").to_string();
+        assert!(err.contains("read a second time"), "{name}: {err}");
+    }
+}
+
+/// Random rows of messy values, some cells missing, some rows ragged or bad,
+/// keys repeated among them at random: the rejects of the rows of repeated
+/// keys, put among their others without reading the file again, are the
+/// plain reading's (`data::read`, which checks keys with a hash map), in a
+/// CSV file; and the same rows as JSON Lines (read again) agree.
+#[test]
+fn repeated_keys_among_random_messy_rows_give_the_plain_rejects() {
+    let engine = engine();
+    let mut next = below(0x9e37_79b9_7f4a_7c15);
+    for round in 0..12 {
+        let text = String::from_utf8(common::generated(&policies(), 150, round, true, 0.1))
+            .expect("utf-8");
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let mut rows: Vec<Vec<String>> = r
+            .records()
+            .map(|rec| rec.expect("a record").iter().map(str::to_string).collect())
+            .collect();
+        let body = rows.split_off(1);
+        let keys: Vec<String> = body.iter().filter_map(|r| r.first().cloned()).collect();
+        let mut w = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(Vec::new());
+        w.write_record(&rows[0]).expect("written");
+        for row in &body {
+            let mut row = row.clone();
+            match next(8) {
+                // another row's key, or a spaced or empty one
+                0 | 1 => row[0] = keys[next(keys.len())].clone(),
+                2 => row[0] = format!(" {} ", keys[next(keys.len())]),
+                3 if next(3) == 0 => row[0].clear(),
+                _ => {}
+            }
+            match next(12) {
+                0 => row.truncate(next(row.len()) + 1),
+                1 => {
+                    let c = next(row.len());
+                    row[c].clear();
+                }
+                2 => {
+                    let c = next(row.len());
+                    row[c] = "不详".into();
+                }
+                _ => {}
+            }
+            w.write_record(&row).expect("written");
+        }
+        let csv_text = w.into_inner().expect("written");
+        for all in [false, true] {
+            let s = streamed(&engine, "random.csv", &csv_text, all);
+            same(&s, &in_memory(&engine, "random.csv", &csv_text, all));
+            let jsonl = to_json_lines(&csv_text);
+            let j = streamed(&engine, "random.jsonl", &jsonl, all);
+            same(&j, &in_memory(&engine, "random.jsonl", &jsonl, all));
+        }
+    }
 }

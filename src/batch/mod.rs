@@ -97,7 +97,10 @@ impl Tally {
 }
 
 /// A firm's place in the run: its key, its row's line, and where its
-/// decisions are stored.
+/// decisions are stored. A rejected row's entry (its key takes part in the
+/// duplicate check) stores no decisions: its `start` is where a reject for
+/// its key being on other rows goes among its rejects
+/// ([`crate::data::stream::KeyReject::to_u64`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FirmEntry {
     pub key: Key,
@@ -600,11 +603,11 @@ fn add(
 ) -> std::io::Result<()> {
     for (rejects, mut more, chunk) in chunks {
         log.add(&rejects)?;
-        for (key, line) in more.keys.drain(..) {
+        for (key, line, at) in more.keys.drain(..) {
             rejected.push(FirmEntry {
                 key: Key::from(&*key),
                 line,
-                start: 0,
+                start: at.to_u64(),
                 len: 0,
             })?;
         }
@@ -695,13 +698,16 @@ pub fn stream<'p>(
     add(&mut batch, &mut log, &mut rejected, &mut seen, pending)?;
     data.add_seen(&seen);
     let repeated = batch.duplicates(&rejected.finish())?;
-    // the rows of repeated keys are read again for their rejects, which
-    // take the place of those logged
+    let rows = || repeated.iter().map(|r| r.map(|r| DupRow::clone(&r)));
+    if data.knows_repeated(rows())? {
+        // each row of a repeated key gets a reject for it among those it had
+        log.replay_inserting(data.repeated_rejects(rows()), &mut on_reject)?;
+        return Ok(batch);
+    }
+    // else the rows of repeated keys are read again for their rejects,
+    // which take the place of those logged
     let mut again = rejects::RejectLog::new(spill_dir, log_memory);
-    data.reparse_each(
-        repeated.iter().map(|r| r.map(|r| DupRow::clone(&r))),
-        |_, rejects| again.add(&rejects),
-    )?;
+    data.reparse_each(rows(), |_, rejects| again.add(&rejects))?;
     log.replay(&mut again, &mut on_reject)?;
     Ok(batch)
 }

@@ -1,7 +1,8 @@
 //! Rejects held back until the whole file is read: a row is only known to
-//! share its key with a later row at the end, and then its rejects (read
-//! again, [`crate::data::stream::Stream::reparse_each`]) take their place in row
-//! order. Kept compactly in a [`Store`], so they spill to disk like
+//! share its key with a later row at the end, and then its reject for the
+//! key goes among those it had ([`RejectLog::replay_inserting`]; a JSON
+//! line's rejects are read again, [`crate::data::stream::Stream::reparse_each`],
+//! and take the place of those it had) in row order. Kept compactly in a [`Store`], so they spill to disk like
 //! decisions.
 
 use std::path::PathBuf;
@@ -113,6 +114,41 @@ impl RejectLog {
     }
 }
 
+impl RejectLog {
+    /// Hands every reject to `emit` in row order, with those of `inserted`
+    /// (in row order, each with its index among its row's rejects as
+    /// logged) among them.
+    pub fn replay_inserting(
+        &mut self,
+        mut inserted: impl Iterator<Item = std::io::Result<(Reject, u32)>>,
+        mut emit: impl FnMut(&Reject) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.flush()?;
+        let mut head = inserted.next().transpose()?;
+        // the row of the last reject logged, and how many it has had
+        let (mut row, mut index) = (None, 0u64);
+        for r in self.iter() {
+            let r = r?;
+            if row != Some(r.row) {
+                (row, index) = (Some(r.row), 0);
+            }
+            while let Some((n, _)) =
+                head.take_if(|(n, at)| n.row < r.row || (n.row == r.row && u64::from(*at) <= index))
+            {
+                emit(&n)?;
+                head = inserted.next().transpose()?;
+            }
+            emit(&r)?;
+            index += 1;
+        }
+        while let Some((n, _)) = head {
+            emit(&n)?;
+            head = inserted.next().transpose()?;
+        }
+        Ok(())
+    }
+}
+
 /// Bytes gathered before they go to the store as a block.
 const BLOCK: usize = 64 << 10;
 
@@ -178,12 +214,8 @@ mod tests {
             replaced.add(&rejects).unwrap();
         }
         let mut out = Vec::new();
-        log.replay(&mut replaced, |r| {
-            out.push((r.row, r.column.clone()));
-            Ok(())
-        })
-        .unwrap();
-        let want: Vec<(u64, String)> = [
+        log.replay(&mut replaced, noting(&mut out)).unwrap();
+        let want = listed(&[
             (1, "k"),
             (2, "a"),
             (2, "b"),
@@ -192,10 +224,46 @@ mod tests {
             (7, "k"),
             (9, "c"),
             (12, "k"),
-        ]
-        .iter()
-        .map(|(r, c)| (*r, c.to_string()))
-        .collect();
+        ]);
+        assert_eq!(out, want);
+    }
+
+    /// Notes each reject's row and column in `out`.
+    fn noting(out: &mut Vec<(u64, String)>) -> impl FnMut(&Reject) -> std::io::Result<()> + '_ {
+        |r| {
+            out.push((r.row, r.column.clone()));
+            Ok(())
+        }
+    }
+
+    fn listed(rows: &[(u64, &str)]) -> Vec<(u64, String)> {
+        rows.iter().map(|(r, c)| (*r, c.to_string())).collect()
+    }
+
+    #[test]
+    fn replays_with_inserted_rejects_at_their_places() {
+        let mut log = RejectLog::new(None, 0);
+        log.add(&[reject(2, "a"), reject(2, "b")]).unwrap();
+        log.add(&[reject(5, "a"), reject(9, "c"), reject(9, "d")])
+            .unwrap();
+        let inserted = [(1, 0), (2, 2), (5, 0), (7, 0), (9, 1), (12, 0)]
+            .map(|(row, at)| Ok((reject(row, "k"), at)));
+        let mut out = Vec::new();
+        log.replay_inserting(inserted.into_iter(), noting(&mut out))
+            .unwrap();
+        let want = listed(&[
+            (1, "k"),
+            (2, "a"),
+            (2, "b"),
+            (2, "k"),
+            (5, "k"),
+            (5, "a"),
+            (7, "k"),
+            (9, "c"),
+            (9, "k"),
+            (9, "d"),
+            (12, "k"),
+        ]);
         assert_eq!(out, want);
     }
 }

@@ -6,10 +6,12 @@
 
 use std::cmp::Ordering;
 
-use super::sort::{self, put_text, take_array, take_key, Item, Key, Order, Sorted, Sorter};
+use super::sort::{
+    self, put_text, take_array, take_key, InOrder, Item, Key, Order, Sorted, Sorter,
+};
 use super::store::{self, Store};
 use super::{Batch, FirmEntry, Tally};
-use crate::data::stream::{DupRow, Repeated};
+use crate::data::stream::{DupRow, KeyReject, Repeated};
 use crate::settle::streamed::ByKey;
 
 impl<'p> Batch<'p> {
@@ -43,48 +45,30 @@ impl<'p> Batch<'p> {
         let mut out = Takeout {
             rows,
             dropped,
+            big: Sorter::new("repeated-keys", ByLine, self.memory.rejects, dir),
             tally: &mut tally,
             store,
             buf: Vec::new(),
         };
-        // a key's entries are held while they are counted; a key on more
-        // rows than that is noted and its rows handed out in a last pass
-        let (mut firms, mut others) = (Group(sorted.iter()), Group(rejected.iter()));
-        let (mut valid, mut bad) = (Vec::new(), Vec::new());
-        let mut big = Sorter::new("repeated-keys", ByLine, self.memory.rejects, dir);
-        loop {
-            let key = match (firms.key()?, others.key()?) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(k), None) | (None, Some(k)) => k,
-                (None, None) => break,
-            }
-            .clone();
-            let n = firms.take(&key, &mut valid)? + others.take(&key, &mut bad)?;
-            if n < 2 || key.is_empty() {
-                continue;
-            }
-            let mut first: Vec<u64> = valid.iter().chain(&bad).map(|e| e.line).collect();
-            first.sort_unstable();
-            first.truncate(Repeated::NAMED + 1);
-            let repeated = Repeated { first, count: n };
-            if valid.len() + bad.len() < n as usize {
-                // in key order: numbered as they come
-                big.push(DupRow {
-                    line: big.len(),
-                    key: key.as_str().into(),
-                    repeated,
-                })?;
-                continue;
-            }
-            for f in &valid {
-                out.firm(&key, &repeated, f)?;
-            }
-            for r in &bad {
-                out.row(&key, &repeated, r.line)?;
+        let mut others = Group(rejected.iter());
+        match sorted.held_in_order() {
+            Some(firms) => held_groups(firms, &mut others, &mut out)?,
+            None => {
+                let mut firms = Group(sorted.iter());
+                let (mut valid, mut bad) = (Vec::new(), Vec::new());
+                loop {
+                    let key = match (firms.key()?, others.key()?) {
+                        (Some(a), Some(b)) => a.min(b),
+                        (Some(k), None) | (None, Some(k)) => k,
+                        (None, None) => break,
+                    }
+                    .clone();
+                    let n = firms.take(&key, &mut valid)? + others.take(&key, &mut bad)?;
+                    out.key(&key, &valid, &bad, n)?;
+                }
             }
         }
-        drop((valid, bad));
-        let big = big.finish();
+        let big = std::mem::replace(&mut out.big, Sorter::new("", ByLine, 0, None)).finish();
         if !big.is_empty() {
             let (mut firms, mut others) = (Group(sorted.iter()), Group(rejected.iter()));
             for d in big.iter() {
@@ -96,7 +80,7 @@ impl<'p> Batch<'p> {
                     out.firm(&key, &d.repeated, &f)?;
                 }
                 while let Some(r) = others.next_of(&key)? {
-                    out.row(&key, &d.repeated, r.line)?;
+                    out.row(&key, &d.repeated, &r)?;
                 }
             }
         }
@@ -139,6 +123,7 @@ impl Item for DupRow {
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.line.to_le_bytes());
         put_text(out, &self.key);
+        out.extend_from_slice(&self.at.to_u64().to_le_bytes());
         out.extend_from_slice(&self.repeated.count.to_le_bytes());
         out.push(self.repeated.first.len() as u8);
         for l in &self.repeated.first {
@@ -149,6 +134,7 @@ impl Item for DupRow {
     fn decode(bytes: &mut &[u8]) -> Option<Self> {
         let line = u64::from_le_bytes(take_array(bytes)?);
         let key = take_key(bytes)?;
+        let at = KeyReject::from_u64(u64::from_le_bytes(take_array(bytes)?));
         let count = u64::from_le_bytes(take_array(bytes)?);
         let [n] = take_array::<1>(bytes)?;
         let first = (0..n)
@@ -158,6 +144,7 @@ impl Item for DupRow {
             line,
             key: key.as_str().into(),
             repeated: Repeated { first, count },
+            at,
         })
     }
 
@@ -192,10 +179,63 @@ impl<'s> Skip<'s> {
 /// Entries of one key held at once while looking for repeated keys.
 const TAKE_HELD: usize = 1024;
 
+/// The keys on several rows among firms all held in memory in key order
+/// (`firms`) and the rejected rows' entries (`others`), each given to
+/// `out` in key order with its entries, as the merge of both would: keys on
+/// one firm only and no rejected row are passed over by comparing
+/// neighbours, with no merge.
+fn held_groups<'s>(
+    firms: InOrder<'s, FirmEntry>,
+    others: &mut Group<'s>,
+    out: &mut Takeout,
+) -> std::io::Result<()> {
+    let n = firms.len();
+    // the first entries of `key` from `i` on, and where they end
+    let run = |i: usize, key: &Key| {
+        let mut j = i;
+        while firms.get(j).is_some_and(|f| f.key == *key) {
+            j += 1;
+        }
+        let held: Vec<&FirmEntry> = (i..j.min(i + TAKE_HELD))
+            .filter_map(|x| firms.get(x))
+            .collect();
+        (held, j)
+    };
+    let mut bad = Vec::new();
+    let mut i = 0;
+    loop {
+        // the firms before the next rejected row's key
+        let end = match others.key()? {
+            Some(k) => firms.partition_point(i, |f| f.key < *k),
+            None => n,
+        };
+        while let Some(f) = firms.get(i).filter(|_| i < end) {
+            if firms.get(i + 1).is_some_and(|g| g.key == f.key) {
+                let (valid, j) = run(i, &f.key);
+                out.key(&f.key, &valid, &[] as &[&FirmEntry], (j - i) as u64)?;
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+        // the next rejected row's key, with its firms
+        let Some(key) = others.key()?.cloned() else {
+            return Ok(());
+        };
+        let (valid, j) = run(i, &key);
+        let count = others.take(&key, &mut bad)?;
+        out.key(&key, &valid, &bad, (j - i) as u64 + count)?;
+        i = j;
+    }
+}
+
 /// What taking out the rows of repeated keys gives.
 struct Takeout<'a> {
     /// Each row of a repeated key, to be read again.
     rows: Sorter<DupRow, ByLine>,
+    /// The keys on more rows than are held at once, numbered in key
+    /// order: their rows are handed out in a pass of their own.
+    big: Sorter<DupRow, ByLine>,
     /// The firms taken out.
     dropped: Sorter<FirmEntry, ByKey>,
     tally: &'a mut Vec<Tally>,
@@ -204,18 +244,72 @@ struct Takeout<'a> {
 }
 
 impl Takeout<'_> {
-    /// A rejected row of a repeated key.
-    fn row(&mut self, key: &Key, repeated: &Repeated, line: u64) -> std::io::Result<()> {
+    /// A key's entries: `n` rows in all, the first ones of its firms
+    /// (`valid`) and of its rejected rows (`bad`) held. Every row of a key
+    /// on several is rejected.
+    fn key<F: std::ops::Deref<Target = FirmEntry>, R: std::ops::Deref<Target = FirmEntry>>(
+        &mut self,
+        key: &Key,
+        valid: &[F],
+        bad: &[R],
+        n: u64,
+    ) -> std::io::Result<()> {
+        if n < 2 || key.is_empty() {
+            return Ok(());
+        }
+        let mut first: Vec<u64> = valid
+            .iter()
+            .map(|e| e.line)
+            .chain(bad.iter().map(|e| e.line))
+            .collect();
+        first.sort_unstable();
+        first.truncate(Repeated::NAMED + 1);
+        let repeated = Repeated { first, count: n };
+        if valid.len() + bad.len() < n as usize {
+            // in key order: numbered as they come
+            return self.big.push(DupRow {
+                line: self.big.len(),
+                key: key.as_str().into(),
+                repeated,
+                // each row's own is its entry's
+                at: KeyReject::None,
+            });
+        }
+        for f in valid {
+            self.firm(key, &repeated, f)?;
+        }
+        for r in bad {
+            self.row(key, &repeated, r)?;
+        }
+        Ok(())
+    }
+
+    /// A row of a repeated key, its reject for it going `at` among its
+    /// others.
+    fn repeat(
+        &mut self,
+        key: &Key,
+        repeated: &Repeated,
+        line: u64,
+        at: KeyReject,
+    ) -> std::io::Result<()> {
         self.rows.push(DupRow {
             line,
             key: key.as_str().into(),
             repeated: repeated.clone(),
+            at,
         })
     }
 
-    /// A firm of a repeated key: out of the totals and the run.
+    /// A rejected row of a repeated key (its entry among the rejected rows').
+    fn row(&mut self, key: &Key, repeated: &Repeated, r: &FirmEntry) -> std::io::Result<()> {
+        self.repeat(key, repeated, r.line, KeyReject::from_u64(r.start))
+    }
+
+    /// A firm of a repeated key: out of the totals and the run. Its row had
+    /// no other reject.
     fn firm(&mut self, key: &Key, repeated: &Repeated, f: &FirmEntry) -> std::io::Result<()> {
-        self.row(key, repeated, f.line)?;
+        self.repeat(key, repeated, f.line, KeyReject::At(0))?;
         for s in store::decode(self.store.read(f.start, f.len, &mut self.buf)?) {
             if let Some(t) = self.tally.get_mut(s.policy as usize) {
                 t.count(&s, -1);

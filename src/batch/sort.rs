@@ -265,6 +265,18 @@ impl<T: Item, O: Order<T>> Sorted<T, O> {
         self.count == 0
     }
 
+    /// Every item in order, when everything is held in memory (`None` when
+    /// some of it is on disk): read without a merge.
+    pub fn held_in_order(&self) -> Option<InOrder<'_, T>> {
+        if !self.runs.is_empty() {
+            return None;
+        }
+        Some(InOrder {
+            items: &self.items,
+            perm: &self.perm,
+        })
+    }
+
     /// Whether two neighbours in order are `same`, when everything is held
     /// in memory (`None` when some of it is on disk).
     pub fn any_neighbours(&self, same: impl Fn(&T, &T) -> bool) -> Option<bool> {
@@ -341,6 +353,36 @@ impl<T: Item, O: Order<T>> Sorted<T, O> {
             runs: vec![run],
             count,
         })
+    }
+}
+
+/// Sorted items all held in memory, read by their place in order.
+#[derive(Clone, Copy)]
+pub struct InOrder<'a, T> {
+    items: &'a [T],
+    perm: &'a [u32],
+}
+
+impl<'a, T> InOrder<'a, T> {
+    pub fn len(&self) -> usize {
+        self.perm.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.perm.is_empty()
+    }
+
+    /// The `i`-th item in order.
+    pub fn get(&self, i: usize) -> Option<&'a T> {
+        self.perm.get(i).and_then(|&p| self.items.get(p as usize))
+    }
+
+    /// The place of the first item from `from` on for which `before` does
+    /// not hold (it holds for a first stretch of them, as by
+    /// [`slice::partition_point`]).
+    pub fn partition_point(&self, from: usize, before: impl Fn(&T) -> bool) -> usize {
+        let rest = self.perm.get(from..).unwrap_or_default();
+        from + rest.partition_point(|&p| self.items.get(p as usize).is_some_and(&before))
     }
 }
 

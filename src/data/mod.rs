@@ -222,7 +222,7 @@ pub fn find_key(
                 Ok(r) if r.key(schema.key) == key => found.push((raw.line, Ok(r))),
                 Ok(_) => {}
                 Err(rejects) => {
-                    if seen.keys.iter().any(|(k, _)| &**k == key) {
+                    if seen.keys.iter().any(|(k, _, _)| &**k == key) {
                         found.push((raw.line, Err(rejects)));
                     }
                 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use mianshen::batch::output::PolicySummary;
 use mianshen::batch::{evaluate_firm, RunOptions};
-use mianshen::data::stream::{self, DupRow, Repeated};
+use mianshen::data::stream::{self, DupRow, KeyReject, Repeated};
 use mianshen::data::{DataError, ReadOptions, Reject};
 use mianshen::eval::{self, expr::Scratch, Outcome};
 use mianshen::program::{Allocation, Policy, Program};
@@ -82,7 +82,7 @@ fn collect(mut s: stream::Stream) -> Result<DataSet, DataError> {
         .records
         .iter()
         .map(|r| (r.key(key).into_boxed_str(), r.row))
-        .chain(seen.keys.iter().cloned());
+        .chain(seen.keys.iter().map(|(k, row, _)| (k.clone(), *row)));
     for (k, row) in keys {
         if !k.is_empty() {
             rows_of.entry(k).or_default().push(row);
@@ -96,6 +96,8 @@ fn collect(mut s: stream::Stream) -> Result<DataSet, DataError> {
             line,
             key: k.clone(),
             repeated: repeated.clone(),
+            // read again: the plain way
+            at: KeyReject::Reread,
         }));
     }
     if !again.is_empty() {

@@ -31,7 +31,7 @@ mod row;
 pub use excel::reading_workbook;
 use header::{columns, header, Column, Unknown};
 pub(crate) use repeated::also_on;
-pub use repeated::{DupRow, Repeated};
+pub use repeated::{DupRow, KeyReject, Repeated};
 pub use row::RowParser;
 
 use super::cell::{parse_cell, parse_json, shown, trim};
@@ -147,9 +147,10 @@ impl RawBatch {
 /// rows and joined in file order.
 #[derive(Default)]
 pub struct Seen {
-    /// The key of every rejected row that has one, with its line: it takes
-    /// part in the duplicate check like the keys of records.
-    pub keys: Vec<(Box<str>, u64)>,
+    /// The key of every rejected row that has one, with its line and where
+    /// a reject for the key being on other rows would go among its rejects:
+    /// it takes part in the duplicate check like the keys of records.
+    pub keys: Vec<(Box<str>, u64, KeyReject)>,
     /// Keys of JSON lines that name no field.
     unknown: Unknown,
     /// Per `percent` field: rows whose value was written without `%` and
@@ -400,7 +401,7 @@ impl Stream {
     }
 
     /// Opens data from any source (opened again only to read the rows of
-    /// duplicated keys); `path` names it in messages and chooses the format
+    /// duplicated keys of a JSON Lines file); `path` names it in messages and chooses the format
     /// by its ending.
     pub fn open(
         open: Arc<Open>,

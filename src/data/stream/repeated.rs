@@ -34,12 +34,48 @@ impl Repeated {
     }
 }
 
-/// A row whose key is on other rows too, to be read again.
+/// Where a row's reject for its key being on other rows goes among the
+/// rejects it had when first read: known then, so that the row need not be
+/// read again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyReject {
+    /// Before its rejects from this index on (a row that was read into a
+    /// record had none: 0).
+    At(u32),
+    /// Nowhere: the row's rejects never name its key (a quote never closed).
+    None,
+    /// Not known without reading the row again (a JSON line names its key
+    /// its own way, or the row had more than `u32::MAX` rejects).
+    Reread,
+}
+
+impl KeyReject {
+    /// As a number (of a rejected row's entry in the key index).
+    pub fn to_u64(self) -> u64 {
+        match self {
+            KeyReject::At(i) => u64::from(i),
+            KeyReject::None => u64::MAX,
+            KeyReject::Reread => u64::MAX - 1,
+        }
+    }
+
+    /// From [`KeyReject::to_u64`].
+    pub fn from_u64(n: u64) -> KeyReject {
+        match n {
+            u64::MAX => KeyReject::None,
+            n => u32::try_from(n).map_or(KeyReject::Reread, KeyReject::At),
+        }
+    }
+}
+
+/// A row whose key is on other rows too: it is rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DupRow {
     pub line: u64,
     pub key: Box<str>,
     pub repeated: Repeated,
+    /// Where its reject for the key goes among its other rejects.
+    pub at: KeyReject,
 }
 /// "the key is also on rows 3, 7": the other rows of a duplicated key, at most ten named.
 pub(crate) fn also_on(rows: &Repeated, this: u64) -> String {
@@ -60,6 +96,61 @@ pub(crate) fn also_on(rows: &Repeated, this: u64) -> String {
 }
 
 impl Stream {
+    /// Whether the rejects of these rows of repeated keys (in line order)
+    /// can be had without reading the file again
+    /// ([`Stream::repeated_rejects`]): the file has a key column, and each
+    /// row knows where its reject goes.
+    pub fn knows_repeated(
+        &self,
+        rows: impl Iterator<Item = std::io::Result<DupRow>>,
+    ) -> std::io::Result<bool> {
+        if self.key_header().is_none() {
+            return Ok(false);
+        }
+        for r in rows {
+            if r?.at == KeyReject::Reread {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The header of the key's column: `None` for JSON Lines, whose lines
+    /// name their own keys.
+    fn key_header(&self) -> Option<&str> {
+        let parser = &self.parser;
+        if parser.format == Format::JsonLines {
+            return None;
+        }
+        let key = parser.schema.key;
+        parser
+            .columns
+            .iter()
+            .find(|c| c.field == Some(key))
+            .map(|c| c.header.as_str())
+    }
+
+    /// The reject of each row of a repeated key (in line order) for its key,
+    /// and where it goes among the row's other rejects, in line order,
+    /// without reading the file again: what [`Stream::reparse_each`] adds to
+    /// them. For rows that [`Stream::knows_repeated`] accepts.
+    pub fn repeated_rejects<'a>(
+        &'a self,
+        rows: impl Iterator<Item = std::io::Result<DupRow>> + 'a,
+    ) -> impl Iterator<Item = std::io::Result<(Reject, u32)>> + 'a {
+        let column = self.key_header().unwrap_or_default();
+        rows.filter_map(move |r| match r {
+            Err(e) => Some(Err(e)),
+            Ok(r) => match r.at {
+                KeyReject::At(at) => Some(Ok((
+                    row::repeated_key(r.line, column, &r.key, &r.repeated),
+                    at,
+                ))),
+                KeyReject::None | KeyReject::Reread => None,
+            },
+        })
+    }
+
     /// Reads the file again for the rows of keys found on several rows,
     /// given one at a time in line order (as many as there are, in bounded
     /// memory), and gives each its rejects (its duplicate key among them)

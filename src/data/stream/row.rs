@@ -86,6 +86,11 @@ pub(super) struct RowRejects<'r> {
     /// The rows of this row's key, when it is on several rows of its file
     /// and the caller knows them already (a joined run).
     pub(super) repeated: Option<&'r Repeated>,
+    /// Where the row's key was checked for repetition (its column
+    /// position): a reject for a repeated key goes there. The key checked is
+    /// the one [`RowParser::row_key`] reads (both read it as
+    /// [`key_of`] does).
+    pub(super) key_at: Option<usize>,
 }
 
 impl<'r> RowRejects<'r> {
@@ -95,6 +100,7 @@ impl<'r> RowRejects<'r> {
             line,
             found: Vec::new(),
             repeated,
+            key_at: None,
         }
     }
 
@@ -125,6 +131,31 @@ impl<'r> RowRejects<'r> {
         self.found.sort_by_key(|(p, _)| *p);
         self.found.into_iter().map(|(_, r)| r).collect()
     }
+
+    /// [`RowRejects::finish`], with where a reject for the row's key being
+    /// on other rows would go among them ([`KeyReject`]).
+    fn finish_keyed(self) -> (Vec<Reject>, KeyReject) {
+        let at = match self.key_at {
+            None => KeyReject::None,
+            // nothing is added at the key's position after it is checked:
+            // the reject goes after every one up to that position
+            Some(position) => {
+                let before = self.found.iter().filter(|(p, _)| *p <= position).count();
+                u32::try_from(before).map_or(KeyReject::Reread, KeyReject::At)
+            }
+        };
+        (self.finish(), at)
+    }
+}
+
+/// The reject of a row whose key is on the rows `rows` too.
+pub(super) fn repeated_key(line: u64, column: &str, key: &str, rows: &Repeated) -> Reject {
+    Reject {
+        row: line,
+        column: column.to_string(),
+        value: shown(key).into_owned(),
+        reason: also_on(rows, line),
+    }
 }
 
 impl RowParser {
@@ -148,18 +179,23 @@ impl RowParser {
         repeated: Option<&Repeated>,
     ) -> Result<Record, Vec<Reject>> {
         let parsed = match self.format {
-            Format::JsonLines => self.parse_json(raw, seen, repeated),
+            Format::JsonLines => self
+                .parse_json(raw, seen, repeated)
+                .map_err(|r| (r, KeyReject::Reread)),
             Format::Csv | Format::Excel => self.parse_cells(raw, repeated),
         };
-        match &parsed {
-            Err(_) => {
+        match parsed {
+            Err((rejects, at)) => {
                 if let Some(key) = self.row_key(raw) {
-                    seen.keys.push((key.into_boxed_str(), raw.line));
+                    seen.keys.push((key.into_boxed_str(), raw.line, at));
                 }
+                Err(rejects)
             }
-            Ok(record) => self.note_percents(&record.cells, |_| true, raw, seen),
+            Ok(record) => {
+                self.note_percents(&record.cells, |_| true, raw, seen);
+                Ok(record)
+            }
         }
-        parsed
     }
 
     /// [`RowParser::parse`] of a row into `cells`, a record that other
@@ -179,12 +215,14 @@ impl RowParser {
                     *slot = cell;
                 }
             }),
-            Format::Csv | Format::Excel => self.cells_into(raw, None, cells),
+            Format::Csv | Format::Excel => self.cells_into(raw, None, cells).map_err(|(r, _)| r),
         };
         match &parsed {
             Err(_) => {
                 if let Some(key) = self.row_key(raw) {
-                    seen.keys.push((key.into_boxed_str(), raw.line));
+                    // a joined run knows its repeated keys as it reads
+                    seen.keys
+                        .push((key.into_boxed_str(), raw.line, KeyReject::Reread));
                 }
             }
             Ok(()) => {
@@ -338,16 +376,19 @@ impl RowParser {
     }
 
     fn duplicate(&self, rejects: &mut RowRejects, position: usize, column: &str, key: &str) {
-        if let Some(rows) = rejects.repeated {
-            rejects.add(position, column, key, also_on(rows, rejects.line));
-            return;
+        if rejects.key_at.is_none() {
+            rejects.key_at = Some(position);
         }
-        if self.duplicates.is_empty() {
-            return;
-        }
-        if let Some(rows) = self.duplicates.get(key) {
-            rejects.add(position, column, key, also_on(rows, rejects.line));
-        }
+        let rows = match rejects.repeated {
+            Some(rows) => rows,
+            None if self.duplicates.is_empty() => return,
+            None => match self.duplicates.get(key) {
+                Some(rows) => rows,
+                None => return,
+            },
+        };
+        let reject = repeated_key(rejects.line, column, key, rows);
+        rejects.found.push((position, reject));
     }
 
     /// Takes one cell: rejects it if it failed to parse or fails its check,
@@ -400,7 +441,7 @@ impl RowParser {
         &self,
         raw: &RawRow,
         repeated: Option<&Repeated>,
-    ) -> Result<Record, Vec<Reject>> {
+    ) -> Result<Record, (Vec<Reject>, KeyReject)> {
         let mut cells = vec![Cell::Missing; self.schema.fields.len()];
         self.cells_into(raw, repeated, &mut cells)?;
         Ok(Record {
@@ -410,13 +451,14 @@ impl RowParser {
     }
 
     /// The cells of a CSV row or a worksheet's row written into `cells` (by
-    /// field), or every reason the row cannot be read.
+    /// field), or every reason the row cannot be read (and where a reject
+    /// for its key being on other rows goes among them).
     fn cells_into(
         &self,
         raw: &RawRow,
         repeated: Option<&Repeated>,
         cells: &mut [Cell],
-    ) -> Result<(), Vec<Reject>> {
+    ) -> Result<(), (Vec<Reject>, KeyReject)> {
         let schema = &self.schema;
         let mut rejects = RowRejects::new(raw.line, repeated);
         let record = &raw.record;
@@ -440,7 +482,7 @@ impl RowParser {
                 raw.line + spans()
             );
             rejects.add(WHOLE_ROW, "", "", reason);
-            return Err(rejects.finish());
+            return Err(rejects.finish_keyed());
         }
         if record.len() != self.columns.len() {
             let mut reason = format!(
@@ -471,7 +513,7 @@ impl RowParser {
                     }
                 }
             }
-            return Err(rejects.finish());
+            return Err(rejects.finish_keyed());
         }
         // A record that is valid UTF-8 as a whole is so in every cell (cells
         // split at ASCII delimiters): validate once, then slice.
@@ -518,7 +560,7 @@ impl RowParser {
         if rejects.found.is_empty() {
             Ok(())
         } else {
-            Err(rejects.finish())
+            Err(rejects.finish_keyed())
         }
     }
 

@@ -213,9 +213,21 @@ struct Line<'a> {
 /// the firms in the window.
 struct Windows<'s> {
     firms: Merge<'s, FirmEntry, ByKey>,
-    dropped: Option<Skip<'s>>,
+    dropped: Option<Dropped<'s>>,
     /// Per policy settled across firms, its results.
     paid: Vec<Option<Merge<'s, Paid, ByKey>>>,
+}
+
+/// The firms taken out of the run (their keys on several rows), passed over
+/// as the firms go by.
+enum Dropped<'s> {
+    /// Walked beside the firms, in key order (some of them are on disk).
+    Walk(Skip<'s>),
+    /// Their lines, when all are held in memory: a window's firms are then
+    /// looked up on every core, where they are first read (the entries of
+    /// the index, in key order, are scattered in memory: reading them one
+    /// by one on one thread keeps the other cores waiting).
+    Lines(std::collections::HashSet<u64>),
 }
 
 struct Window<'s> {
@@ -227,16 +239,30 @@ struct Window<'s> {
 impl<'s> Windows<'s> {
     fn next(&mut self, size: usize) -> std::io::Result<Option<Window<'s>>> {
         let mut firms = Vec::with_capacity(size);
-        while firms.len() < size {
-            let Some(f) = self.firms.next().transpose()? else {
+        loop {
+            let mut ended = false;
+            while firms.len() < size {
+                let Some(f) = self.firms.next().transpose()? else {
+                    ended = true;
+                    break;
+                };
+                let gone = match &mut self.dropped {
+                    Some(Dropped::Walk(skip)) => skip.skips(&f.key, f.line)?,
+                    Some(Dropped::Lines(_)) | None => false,
+                };
+                if !gone {
+                    firms.push(f);
+                }
+            }
+            if let Some(Dropped::Lines(lines)) = &self.dropped {
+                // a window of fewer firms; none only at the end
+                firms = firms
+                    .into_par_iter()
+                    .filter(|f| !lines.contains(&f.line))
+                    .collect();
+            }
+            if ended || !firms.is_empty() {
                 break;
-            };
-            let gone = match &mut self.dropped {
-                Some(skip) => skip.skips(&f.key, f.line)?,
-                None => false,
-            };
-            if !gone {
-                firms.push(f);
             }
         }
         let Some(last) = firms.last() else {
@@ -303,7 +329,14 @@ impl<'p> Settled<'p> {
     fn windows(&self) -> Windows<'_> {
         Windows {
             firms: self.index.iter(),
-            dropped: self.dropped.as_ref().map(|d| Skip::new(d.iter())),
+            dropped: self.dropped.as_ref().map(|d| match d.held_in_order() {
+                Some(held) => Dropped::Lines(
+                    (0..held.len())
+                        .filter_map(|i| Some(held.get(i)?.line))
+                        .collect(),
+                ),
+                None => Dropped::Walk(Skip::new(d.iter())),
+            }),
             paid: self
                 .paid
                 .iter()

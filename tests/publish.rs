@@ -403,16 +403,7 @@ fn a_clean_run_is_read_again_by_the_cells_it_shows() {
         &dir,
         &["publish", "out", "--date", "2025-01-06", "--to", "plain"],
     );
-    for f in [
-        "公示名单.xlsx",
-        "公示名单.csv",
-        "底数.csv",
-        "待核实清单.xlsx",
-        "待核实清单.csv",
-        "企业汇总.csv",
-        "report.html",
-        "README.txt",
-    ] {
+    for f in mianshen::publish::FILES {
         let a = std::fs::read(dir.join("fast").join(f)).unwrap();
         let b = std::fs::read(dir.join("plain").join(f)).unwrap();
         assert!(a == b, "{f} differs between the two ways of reading");

@@ -360,6 +360,72 @@ fn messy_data_with_all_reconciles() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Generates `rows` firms into `file` (`messy`: with bad rows).
+fn generate(dir: &Path, file: &str, rows: &str, messy: bool) {
+    let mut args = vec!["generate", "policies", "--rows", rows, "--seed", "3"];
+    if messy {
+        args.extend(["--messy", "--bad-rows", "0.05"]);
+    }
+    args.extend(["-o", file]);
+    ok(dir, &args);
+    let run = [
+        "run",
+        "policies",
+        "--data",
+        file,
+        "--as-of",
+        "2024-12-31",
+        "--out",
+        "out",
+    ];
+    ok(dir, &run);
+}
+
+/// A run whose manifest counts no rejected row is read again reading only
+/// the cells publishing shows: the files are those of reading every cell
+/// (the manifest made to say nothing of the file's rejected rows), byte for
+/// byte; a manifest that claims no rejected row of messy data is refused.
+#[test]
+fn a_clean_run_is_read_again_by_the_cells_it_shows() {
+    let dir = workspace("clean");
+    generate(&dir, "clean.csv", "3000", false);
+    let manifest = std::fs::read_to_string(dir.join("out/manifest.json")).unwrap();
+    assert!(manifest.contains("\"rejected_rows\": 0,"), "{manifest}");
+    ok(
+        &dir,
+        &["publish", "out", "--date", "2025-01-06", "--to", "fast"],
+    );
+    // the file's own count first: without it, every cell is read
+    let plain = manifest.replacen("\"rejected_rows\": 0,", "\"rejected_rows\": null,", 1);
+    assert_ne!(plain, manifest);
+    std::fs::write(dir.join("out/manifest.json"), plain).unwrap();
+    ok(
+        &dir,
+        &["publish", "out", "--date", "2025-01-06", "--to", "plain"],
+    );
+    for f in mianshen::publish::FILES {
+        let a = std::fs::read(dir.join("fast").join(f)).unwrap();
+        let b = std::fs::read(dir.join("plain").join(f)).unwrap();
+        assert!(a == b, "{f} differs between the two ways of reading");
+    }
+    // messy data whose manifest claims no rejected row
+    let _ = std::fs::remove_dir_all(dir.join("out"));
+    generate(&dir, "messy.csv", "3000", true);
+    let m = std::fs::read_to_string(dir.join("out/manifest.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&m).unwrap();
+    let rejected = v["counts"]["rejected_rows"].as_u64().unwrap();
+    assert!(rejected > 0, "{m}");
+    let claim = m.replace(
+        &format!("\"rejected_rows\": {rejected},"),
+        "\"rejected_rows\": 0,",
+    );
+    std::fs::write(dir.join("out/manifest.json"), claim).unwrap();
+    let (code, text) = mianshen(&dir, &["publish", "out", "--date", "2025-01-06"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("结果文件与运行不符"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bad_folders_are_refused() {
     let dir = workspace("refused");

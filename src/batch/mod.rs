@@ -621,6 +621,24 @@ fn add(
 /// parallel while the next one is read.
 pub const ROWS_PER_BATCH: usize = 16_384;
 
+/// The fields whose values a run keeps: those its policies read, or a
+/// profile's fields and the key (a profile evaluates nothing). Only text
+/// and list cells of the others are skipped (any value of those reads: the
+/// rejects are the same), unless the file is known to be clean
+/// ([`crate::data::stream::Stream::known_clean`]).
+fn kept_fields(program: &Program, opts: &RunOptions) -> Vec<bool> {
+    let Some(profile) = &opts.profile else {
+        return program.used_fields();
+    };
+    let mut keep = vec![false; program.schema.fields.len()];
+    for &f in profile.iter().chain([&program.schema.key]) {
+        if let Some(k) = keep.get_mut(f) {
+            *k = true;
+        }
+    }
+    keep
+}
+
 /// Streams a data file through a run: rows are parsed and evaluated in
 /// parallel chunks while the next batch is read. Rejects go to `on_reject`
 /// in row order once the file is read (when it is known which keys are on
@@ -640,15 +658,7 @@ pub fn stream<'p>(
     let mut log = rejects::RejectLog::new(spill_dir.clone(), log_memory);
     // the keys of rejected rows, for the duplicate check
     let mut rejected = Sorter::new("rejected-keys", ByKey, log_memory, spill_dir.clone());
-    let mut keep = program.used_fields();
-    // a profile's fields are kept too (only text and list fields are ever
-    // skipped, and any value of those reads: the rejects are the same)
-    for &f in opts.profile.iter().flat_map(|p| p.iter()) {
-        if let Some(k) = keep.get_mut(f) {
-            *k = true;
-        }
-    }
-    data.keep_fields(keep);
+    data.keep_fields(kept_fields(program, &opts));
     let mut batch = Batch::new(program, opts, spill);
     let mut seen = Seen::default();
     let parser = data.parser();

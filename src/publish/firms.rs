@@ -64,13 +64,14 @@ pub fn each(
         encoding: run.recorded.encoding,
     };
     let inputs = run.recorded.inputs();
+    let clean = rejected_none(run);
     let mut streams = Vec::new();
     for input in &inputs {
-        streams.push(crate::data::stream::Stream::open_path(
-            &input.path,
-            schema,
-            &opts,
-        )?);
+        let mut stream = crate::data::stream::Stream::open_path(&input.path, schema, &opts)?;
+        if clean {
+            stream.known_clean();
+        }
+        streams.push(stream);
     }
     let run_opts = crate::batch::RunOptions {
         as_of: run.as_of,
@@ -116,12 +117,9 @@ pub fn each(
     let mut firms = 0u64;
     let walked = settled.profiles(|key, texts| {
         firms += 1;
-        let mut at = 0;
+        let mut texts = texts.into_iter();
         let mut take = |role: Option<usize>| match role {
-            Some(_) => {
-                at += 1;
-                texts.get(at - 1).cloned().unwrap_or_default()
-            }
+            Some(_) => texts.next().unwrap_or_default(),
             None => String::new(),
         };
         let name = take(roles[0]);
@@ -164,6 +162,24 @@ pub fn each(
         decisions: decisions.read,
         rejected_rows,
     })
+}
+
+/// Whether the run rejected no row of its data, as its manifest counts
+/// (over all files and of each). The data are the run's (their hashes
+/// checked on opening), so reading them again rejects none either: only
+/// the cells publishing shows need be read. Should the manifest lie, the
+/// firms read would not be the run's, and the counts and decisions.csv
+/// checked after reading them would not agree.
+// serde_json's `value["key"]` gives `Null` for what is absent; it never panics
+#[allow(clippy::indexing_slicing)]
+fn rejected_none(run: &Run) -> bool {
+    let m = &run.recorded.manifest;
+    let none = |v: &serde_json::Value| v.as_u64() == Some(0);
+    none(&m["counts"]["rejected_rows"])
+        && match &m["data"] {
+            serde_json::Value::Array(files) => files.iter().all(|f| none(&f["rejected_rows"])),
+            one => none(&one["rejected_rows"]),
+        }
 }
 
 /// decisions.csv, read in step with the firms (one record, read into

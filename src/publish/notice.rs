@@ -57,6 +57,9 @@ impl Mask {
 struct Entry {
     policy: u16,
     funded: Decimal,
+    /// The firm's place among the firms, which come in key order: it
+    /// orders as the key does, and is cheaper to compare.
+    seq: u64,
     key: String,
     name: String,
 }
@@ -65,6 +68,7 @@ impl Item for Entry {
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.policy.to_le_bytes());
         out.extend_from_slice(&self.funded.serialize());
+        out.extend_from_slice(&self.seq.to_le_bytes());
         put_text(out, &self.key);
         put_text(out, &self.name);
     }
@@ -73,6 +77,7 @@ impl Item for Entry {
         Some(Entry {
             policy: u16::from_le_bytes(take_array(bytes)?),
             funded: Decimal::deserialize(take_array(bytes)?),
+            seq: u64::from_le_bytes(take_array(bytes)?),
             key: take_text(bytes)?,
             name: take_text(bytes)?,
         })
@@ -89,16 +94,18 @@ impl Order<Entry> for ListOrder {
             ListOrder::Amount => b.funded.cmp(&a.funded),
             ListOrder::Key => Ordering::Equal,
         };
-        a.policy.cmp(&b.policy).then(by).then(a.key.cmp(&b.key))
+        // the firm's place orders as its key ([`Notice::add`])
+        a.policy.cmp(&b.policy).then(by).then(a.seq.cmp(&b.seq))
     }
 
     /// The policy, then (by amount) the amount in whole cents, largest
-    /// first, then the key's first 8 bytes. The key counts only where the
-    /// cents are the amount exactly: an amount between two cents sorts
-    /// before the key of the whole cent below it, as it should.
+    /// first, then the firm's place (so unique: no full comparison). The
+    /// place counts only where the cents are the amount exactly: an amount
+    /// between two cents sorts before the firms of the whole cent below it,
+    /// as it should.
     fn prefix(&self, e: &Entry) -> Option<u128> {
         const MAX: u64 = (1 << 48) - 1;
-        let key = crate::batch::prefix(&e.key) >> 64;
+        let key = u128::from(e.seq);
         let (amount, key) = match self {
             ListOrder::Key => (0, key),
             ListOrder::Amount => {
@@ -120,6 +127,9 @@ pub struct Notice {
     sorter: Sorter<Entry, ListOrder>,
     /// Firms listed per policy.
     pub counts: Vec<u64>,
+    /// Firms seen, and the last one's key.
+    firms: u64,
+    last: String,
 }
 
 impl Notice {
@@ -127,10 +137,22 @@ impl Notice {
         Notice {
             sorter: Sorter::new("notice", order, limit, Some(dir.to_path_buf())),
             counts: vec![0; policies],
+            firms: 0,
+            last: String::new(),
         }
     }
 
+    /// Adds a firm's decisions; the firms come in key order (as the run
+    /// wrote them), which their places in the list keep.
     pub fn add(&mut self, firm: &Firm, decisions: &[Decision]) -> std::io::Result<()> {
+        if self.firms > 0 && firm.key < self.last {
+            return Err(std::io::Error::other(format!(
+                "企业 `{}` 排在 `{}` 之后, 未按统一社会信用代码排序 (the firms are not in key order)",
+                firm.key, self.last
+            )));
+        }
+        self.firms += 1;
+        self.last.clone_from(&firm.key);
         for d in decisions {
             let funded = d.funded.unwrap_or_default();
             if d.outcome != Outcome::Eligible || funded <= Decimal::ZERO {
@@ -142,6 +164,7 @@ impl Notice {
             self.sorter.push(Entry {
                 policy: u16::try_from(d.policy).unwrap_or(u16::MAX),
                 funded,
+                seq: self.firms,
                 key: firm.key.clone(),
                 name: firm.name.clone(),
             })?;
@@ -196,9 +219,9 @@ impl Notice {
                 Value::Money(e.funded),
             ];
             book.row(&cells)?;
-            let mut line = vec![Value::Text(&policy.id)];
-            line.extend(cells);
-            csv.row(&line)?;
+            let [seq, name, key, title, issuer, basis, funded] = cells;
+            let id = Value::Text(&policy.id);
+            csv.row(&[id, seq, name, key, title, issuer, basis, funded])?;
         }
         Ok(())
     }
@@ -248,12 +271,13 @@ mod tests {
             "1.01",
             "0.999",
         ];
+        // in key order, as the firms come
         let keys = [
+            "9",
+            "91420102MA4K2L3R0F",
+            "91420102MA4K2L3R0G",
             "91A",
             "91B",
-            "9",
-            "91420102MA4K2L3R0G",
-            "91420102MA4K2L3R0F",
         ];
         let mut entries = Vec::new();
         for policy in [0u16, 1] {
@@ -262,6 +286,7 @@ mod tests {
                     entries.push(Entry {
                         policy,
                         funded: a.parse().expect("an amount"),
+                        seq: keys.iter().position(|x| x == &k).expect("a key") as u64 + 1,
                         key: k.into(),
                         name: String::new(),
                     });
@@ -271,6 +296,21 @@ mod tests {
         for order in [ListOrder::Amount, ListOrder::Key] {
             for a in &entries {
                 for b in &entries {
+                    // the firm's place orders as the key would
+                    let by = match order {
+                        ListOrder::Amount => b.funded.cmp(&a.funded),
+                        ListOrder::Key => Ordering::Equal,
+                    };
+                    let by_key = a.policy.cmp(&b.policy).then(by).then(a.key.cmp(&b.key));
+                    assert_eq!(
+                        order.cmp(a, b),
+                        by_key,
+                        "{} {} / {} {}",
+                        a.funded,
+                        a.key,
+                        b.funded,
+                        b.key
+                    );
                     let (pa, pb) = (order.prefix(a), order.prefix(b));
                     if pa < pb {
                         assert_eq!(

@@ -419,6 +419,7 @@ impl Stream {
             columns,
             duplicates: HashMap::new(),
             keep: None,
+            clean: false,
         };
         Ok(Stream {
             open,
@@ -437,6 +438,19 @@ impl Stream {
     pub fn keep_fields(&mut self, keep: Vec<bool>) {
         if let Some(p) = Arc::get_mut(&mut self.parser) {
             p.keep = Some(keep);
+        }
+    }
+
+    /// Says that every row of this file is known to be clean: a run of this
+    /// engine over this very file (its hash) and schema rejected none of its
+    /// rows. The cells of fields not kept ([`Stream::keep_fields`]) are then
+    /// not read at all, where otherwise every cell is checked (so that the
+    /// rejects are the same whatever is kept). Publishing reads a clean
+    /// run's data again this way. Must be called before [`Stream::parser`]
+    /// is shared.
+    pub fn known_clean(&mut self) {
+        if let Some(p) = Arc::get_mut(&mut self.parser) {
+            p.clean = true;
         }
     }
 
@@ -513,6 +527,72 @@ fn is_blank(record: &ByteRecord) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows of `csv` parsed with `keep` kept, the file known clean or not:
+    /// each row's kept cells, or its rejected columns.
+    fn parsed(
+        csv: &'static str,
+        keep: &[bool],
+        clean: bool,
+    ) -> Vec<Result<Vec<Cell>, Vec<String>>> {
+        let schema = Schema::load(&crate::diag::SourceText::new(
+            "schema.yaml",
+            "key: id\nfields:\n  id: { type: text }\n  name: { type: text }\n  n: { type: integer }\n  on: { type: date }\n",
+        ))
+        .expect("the schema loads");
+        let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(std::io::Cursor::new(csv.as_bytes())))
+        };
+        let opts = ReadOptions {
+            encoding: Encoding::Utf8,
+        };
+        let mut stream =
+            Stream::open(Arc::new(open), Path::new("firms.csv"), &schema, &opts).expect("opens");
+        stream.keep_fields(keep.to_vec());
+        if clean {
+            stream.known_clean();
+        }
+        let parser = stream.parser();
+        let mut batch = RawBatch::default();
+        stream.next_batch(100, &mut batch).expect("reads");
+        let mut seen = Seen::default();
+        batch
+            .rows()
+            .iter()
+            .map(|raw| match parser.parse(raw, &mut seen) {
+                Ok(r) => Ok(r
+                    .cells
+                    .into_iter()
+                    .zip(keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(c, _)| c)
+                    .collect()),
+                Err(rs) => Err(rs.into_iter().map(|r| r.column).collect()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_file_reads_its_kept_cells_as_every_cell_is_read() {
+        let keep = [true, true, false, false];
+        // clean rows: the kept cells are the same either way
+        let good = "id,name,n,on\nA1,甲,3,2024-01-02\nB2,乙,,\nC3, 丙 ,-7,2023-12-31\n";
+        let plain = parsed(good, &keep, false);
+        assert!(plain.iter().all(Result::is_ok), "{plain:?}");
+        assert_eq!(parsed(good, &keep, true), plain);
+        // the cells not kept are not read at all when the file is known
+        // clean (which a run over it, rejecting none of its rows, tells)
+        let bad = "id,name,n,on\nA1,甲,three,2024-13-40\n";
+        assert_eq!(
+            parsed(bad, &keep, false),
+            vec![Err(vec!["n".to_string(), "on".to_string()])]
+        );
+        assert!(parsed(bad, &keep, true).iter().all(Result::is_ok));
+        // the key and the row's shape are always checked
+        let broken = "id,name,n,on\n,甲,3,2024-01-02\nB2,乙,3\n";
+        assert_eq!(parsed(broken, &keep, true), parsed(broken, &keep, false));
+        assert!(parsed(broken, &keep, true).iter().all(Result::is_err));
+    }
 
     #[test]
     fn a_row_reads_back_as_it_was_written() {

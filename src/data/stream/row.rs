@@ -52,6 +52,9 @@ pub struct RowParser {
     /// Fields whose values are kept; text and list cells of other fields are
     /// checked but not stored (evaluation never reads them).
     pub(super) keep: Option<Vec<bool>>,
+    /// The rows are known to have no reject ([`super::Stream::known_clean`]):
+    /// cells of fields not kept are not read at all.
+    pub(super) clean: bool,
 }
 
 /// The key as a record would hold it ([`Record::key`]); for a cell that fails
@@ -363,6 +366,16 @@ impl RowParser {
             })
     }
 
+    /// A field not kept of rows known to be clean: its cell is not read.
+    fn unread(&self, f: usize) -> bool {
+        self.clean
+            && f != self.schema.key
+            && self
+                .keep
+                .as_ref()
+                .is_some_and(|k| !k.get(f).copied().unwrap_or(true))
+    }
+
     /// A text or list field that evaluation never reads: any value is valid,
     /// so it need not be stored.
     fn skipped(&self, f: usize, field: &Field) -> bool {
@@ -526,6 +539,9 @@ impl RowParser {
             else {
                 continue;
             };
+            if self.unread(f) {
+                continue;
+            }
             let position = i + 1;
             let valid = whole.and_then(|w| w.get(record.range(i)?));
             let decoded = match valid {

@@ -148,6 +148,47 @@ impl Order<Filed> for ByFileRow {
     }
 }
 
+/// The rejects of a joined run, as found, to be given back in file and
+/// row order (a row's rejects in the order found).
+pub(super) struct FiledRejects {
+    sorter: Sorter<Filed, ByFileRow>,
+    seq: u64,
+}
+
+impl FiledRejects {
+    pub fn new(name: &'static str, memory: usize, dir: Option<std::path::PathBuf>) -> Self {
+        FiledRejects {
+            sorter: Sorter::new(name, ByFileRow, memory, dir),
+            seq: 0,
+        }
+    }
+
+    pub fn file(&mut self, file: u16, reject: Reject) -> std::io::Result<()> {
+        self.seq += 1;
+        self.sorter.push(Filed {
+            file,
+            seq: self.seq,
+            reject,
+        })
+    }
+
+    /// Ends a joined run: sorts the firms' index (every firm is on one
+    /// key: nothing to take out) and gives every reject to `on_reject`.
+    pub fn finish(
+        self,
+        batch: &mut Batch<'_>,
+        mut on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
+    ) -> Result<(), RunError> {
+        let none = Sorter::new("rejected-keys", ByKey, 0, None).finish();
+        batch.duplicates(&none)?;
+        for r in self.sorter.finish().iter() {
+            let r = r?;
+            on_reject(r.file, &r.reject)?;
+        }
+        Ok(())
+    }
+}
+
 /// The data files of a joined run.
 pub struct DataFiles<'a> {
     pub streams: &'a mut [Stream],
@@ -172,13 +213,77 @@ impl<'a> DataFiles<'a> {
 type Group = std::ops::Range<usize>;
 
 /// What a chunk of firms gave.
-struct Done {
+pub(super) struct Done {
     /// Rows evaluated, per file: the rows of the firms joined.
-    evaluated: Vec<u64>,
-    rejects: Vec<(u16, Reject)>,
-    conflicts: Vec<Conflict>,
-    unknown: Vec<(u16, Seen)>,
-    chunk: Chunk,
+    pub evaluated: Vec<u64>,
+    pub rejects: Vec<(u16, Reject)>,
+    pub conflicts: Vec<Conflict>,
+    pub unknown: Vec<(u16, Seen)>,
+    pub chunk: Chunk,
+}
+
+impl Done {
+    /// Nothing yet, for `files` files.
+    pub(super) fn new(files: usize, evaluator: &Evaluator<'_>) -> Done {
+        Done {
+            evaluated: vec![0; files],
+            rejects: Vec::new(),
+            conflicts: Vec::new(),
+            unknown: Vec::new(),
+            chunk: evaluator.evaluate(&[]),
+        }
+    }
+}
+
+/// What joining a firm's rows needs.
+pub(super) struct Joiner<'a> {
+    pub program: &'a Program,
+    pub parsers: &'a [std::sync::Arc<RowParser>],
+    pub files: &'a Files<'a>,
+    /// [`files_apart`]: firms whose rows all read are joined directly.
+    pub direct: bool,
+}
+
+impl Joiner<'_> {
+    /// Joins one firm's rows (all of `key`, in file and line order) and
+    /// adds what it gave to `done`: its record to `records`, the rows of
+    /// each file evaluated, its rejects, conflicts and what parsing saw.
+    /// Whether it was joined into a record.
+    pub fn firm<R: std::borrow::Borrow<RawRow>>(
+        &self,
+        key: &Key,
+        rows: &[(u16, R)],
+        done: &mut Done,
+        records: &mut Vec<crate::record::Record>,
+    ) -> bool {
+        let direct = self
+            .direct
+            .then(|| join_direct(self.program, self.parsers, rows, &mut done.unknown))
+            .flatten();
+        let joined = match direct {
+            Some(joined) => joined,
+            None => join_firm(
+                self.program,
+                self.parsers,
+                self.files,
+                key,
+                rows,
+                &mut done.unknown,
+            ),
+        };
+        let joined_ok = joined.record.is_some();
+        if joined_ok {
+            for (file, _) in rows {
+                if let Some(n) = done.evaluated.get_mut(*file as usize) {
+                    *n += 1;
+                }
+            }
+        }
+        done.rejects.extend(joined.rejects);
+        done.conflicts.extend(joined.conflicts);
+        records.extend(joined.record);
+        joined_ok
+    }
 }
 
 /// A run over the data files of a run: one file streamed as LANGUAGE.md
@@ -218,22 +323,57 @@ pub fn stream_files<'p>(
 /// rows.
 pub fn stream_joined<'p>(
     program: &'p Program,
-    files: DataFiles<'_>,
+    mut files: DataFiles<'_>,
     opts: RunOptions,
     spill: Option<Spill>,
     mut on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
+    on_conflict: impl FnMut(&Conflict) -> std::io::Result<()>,
+    mut on_progress: impl FnMut(u64),
+) -> Result<(Batch<'p>, Vec<u64>), RunError> {
+    // files whose rows come in one key order are joined as they are read,
+    // without the sort, when that gives what the sort gives
+    let parsers: Vec<_> = files.streams.iter().map(Stream::parser).collect();
+    if files_apart(program, &parsers) && files.streams.iter().all(Stream::can_read_again) {
+        let tried = super::aligned::stream_aligned(
+            program,
+            &mut files,
+            opts.clone(),
+            spill.clone(),
+            &mut on_reject,
+            &mut on_progress,
+        )?;
+        if let Some(done) = tried {
+            return Ok(done);
+        }
+        for stream in files.streams.iter_mut() {
+            stream.restart()?;
+        }
+    }
+    stream_sorted(
+        program,
+        files,
+        opts,
+        spill,
+        on_reject,
+        on_conflict,
+        on_progress,
+    )
+}
+
+/// [`stream_joined`] by sorting every file's rows by key.
+pub(super) fn stream_sorted<'p>(
+    program: &'p Program,
+    files: DataFiles<'_>,
+    opts: RunOptions,
+    spill: Option<Spill>,
+    on_reject: impl FnMut(u16, &Reject) -> std::io::Result<()>,
     mut on_conflict: impl FnMut(&Conflict) -> std::io::Result<()>,
     mut on_progress: impl FnMut(u64),
 ) -> Result<(Batch<'p>, Vec<u64>), RunError> {
     let memory = spill.as_ref().map(|s| s.memory).unwrap_or_default();
     let dir = spill.as_ref().map(|s| s.dir.clone());
     let mut rows = Sorter::new("joined-rows", ByKeyFile, memory.decisions, dir.clone());
-    let mut rejects = Sorter::new("joined-rejects", ByFileRow, memory.rejects, dir.clone());
-    let mut seq = 0u64;
-    let mut filed = |rejects: &mut Sorter<Filed, ByFileRow>, file: u16, reject: Reject| {
-        seq += 1;
-        rejects.push(Filed { file, seq, reject })
-    };
+    let mut rejects = FiledRejects::new("joined-rejects", memory.rejects, dir.clone());
     let parsers: Vec<_> = files.streams.iter().map(Stream::parser).collect();
     // every file read on a thread of its own, side by side; its rows come
     // here in its order and go into one sort, whose order (key, file, line)
@@ -273,7 +413,7 @@ pub fn stream_joined<'p>(
                     Ok(key) => rows.push(JoinRow::new(key, file, raw))?,
                     Err(rs) => {
                         for r in rs {
-                            filed(&mut rejects, file, r)?;
+                            rejects.file(file, r)?;
                         }
                     }
                 }
@@ -306,18 +446,17 @@ pub fn stream_joined<'p>(
         names: files.names,
         sources: files.sources,
     };
-    let direct = files_apart(program, &parsers);
+    let joiner = Joiner {
+        program,
+        parsers: &parsers,
+        files: &names,
+        direct: files_apart(program, &parsers),
+    };
     let work = |rows: &[Got<'_, JoinRow>], groups: &[Group]| -> Result<Vec<Done>, RunError> {
         groups
             .par_chunks(records::CHUNK)
             .map(|groups| -> Result<Done, RunError> {
-                let mut done = Done {
-                    evaluated: vec![0; files.names.len()],
-                    rejects: Vec::new(),
-                    conflicts: Vec::new(),
-                    unknown: Vec::new(),
-                    chunk: evaluator.evaluate(&[]),
-                };
+                let mut done = Done::new(files.names.len(), &evaluator);
                 let mut records = Vec::with_capacity(groups.len());
                 // a firm's rows read back, into buffers used again firm
                 // after firm
@@ -335,23 +474,7 @@ pub fn stream_joined<'p>(
                         row.raw_into(raw, files.names)?;
                     }
                     let raws = raws.get(..rows.len()).unwrap_or_default();
-                    let direct = direct
-                        .then(|| join_direct(program, &parsers, raws, &mut done.unknown))
-                        .flatten();
-                    let joined = match direct {
-                        Some(joined) => joined,
-                        None => join_firm(program, &parsers, &names, key, raws, &mut done.unknown),
-                    };
-                    if joined.record.is_some() {
-                        for row in rows {
-                            if let Some(n) = done.evaluated.get_mut(row.file as usize) {
-                                *n += 1;
-                            }
-                        }
-                    }
-                    done.rejects.extend(joined.rejects);
-                    done.conflicts.extend(joined.conflicts);
-                    records.extend(joined.record);
+                    joiner.firm(key, raws, &mut done, &mut records);
                 }
                 done.chunk = evaluator.evaluate(&records);
                 Ok(done)
@@ -360,7 +483,7 @@ pub fn stream_joined<'p>(
     };
     let mut evaluated = vec![0u64; files.names.len()];
     let mut absorb = |batch: &mut Batch<'_>,
-                      rejects: &mut Sorter<Filed, ByFileRow>,
+                      rejects: &mut FiledRejects,
                       done: Vec<Done>|
      -> Result<(), RunError> {
         for d in done {
@@ -368,7 +491,7 @@ pub fn stream_joined<'p>(
                 *total += n;
             }
             for (file, r) in d.rejects {
-                filed(rejects, file, r)?;
+                rejects.file(file, r)?;
             }
             for c in &d.conflicts {
                 on_conflict(c)?;
@@ -398,13 +521,7 @@ pub fn stream_joined<'p>(
     drop(current);
     drop(merge);
     drop(sorted);
-    // every firm is on one key: nothing to take out, but the index is sorted
-    let none = Sorter::new("rejected-keys", ByKey, 0, None).finish();
-    batch.duplicates(&none)?;
-    for r in rejects.finish().iter() {
-        let r = r?;
-        on_reject(r.file, &r.reject)?;
-    }
+    rejects.finish(&mut batch, on_reject)?;
     Ok((batch, evaluated))
 }
 
@@ -442,15 +559,15 @@ fn next_firms<'a, O: Order<JoinRow>>(
 
 /// A batch of one file's rows as read, with the key of each (or the
 /// rejects of a row with none), and the bytes of the file read so far.
-struct KeyedBatch {
-    file: u16,
-    rows: RawBatch,
-    keys: Vec<Result<Key, Vec<Reject>>>,
-    position: u64,
+pub(super) struct KeyedBatch {
+    pub file: u16,
+    pub rows: RawBatch,
+    pub keys: Vec<Result<Key, Vec<Reject>>>,
+    pub position: u64,
 }
 
 /// What a file's reader sends.
-enum Read {
+pub(super) enum Read {
     Rows(KeyedBatch),
     /// The file cannot be read further.
     Failed(u16, DataError),
@@ -460,7 +577,7 @@ enum Read {
 /// the end of the file, at an error, or when no one listens. The batches'
 /// buffers come back through `free` to be filled again: the rows are
 /// copied where they are sorted, and the reader allocates none.
-fn read_file(
+pub(super) fn read_file(
     program: &Program,
     file: u16,
     stream: &mut Stream,
@@ -573,7 +690,7 @@ pub fn find_firm(
 /// key, and none is JSON Lines (whose lines name their own fields): then a
 /// firm whose rows all read, one a file, with keys that read the same, has
 /// nothing to compare, and [`join_direct`] joins it.
-fn files_apart(program: &Program, parsers: &[std::sync::Arc<RowParser>]) -> bool {
+pub(super) fn files_apart(program: &Program, parsers: &[std::sync::Arc<RowParser>]) -> bool {
     let key = program.schema.key;
     (0..program.schema.fields.len()).all(|f| {
         let given: Option<Vec<bool>> = parsers.iter().map(|p| p.has_column(f)).collect();
@@ -586,10 +703,10 @@ fn files_apart(program: &Program, parsers: &[std::sync::Arc<RowParser>]) -> bool
 /// no field has two values. `None` when the firm needs the full join: a
 /// file with more than one of its rows, a row that does not read, keys that
 /// read differently (nothing of the firm is kept then).
-fn join_direct(
+fn join_direct<R: std::borrow::Borrow<RawRow>>(
     program: &Program,
     parsers: &[std::sync::Arc<RowParser>],
-    rows: &[(u16, RawRow)],
+    rows: &[(u16, R)],
     unknown: &mut Vec<(u16, Seen)>,
 ) -> Option<join::Joined> {
     let key = program.schema.key;
@@ -610,7 +727,7 @@ fn join_direct(
         let mut seen = Seen::default();
         parsers
             .get(*file as usize)?
-            .parse_into(raw, &mut seen, &mut cells)
+            .parse_into(raw.borrow(), &mut seen, &mut cells)
             .ok()?;
         let read = cells.get(key)?;
         match &first_key {
@@ -625,7 +742,7 @@ fn join_direct(
     if let (Some(slot), Some(first)) = (cells.get_mut(key), first_key) {
         *slot = first;
     }
-    let row = rows.first()?.1.line;
+    let row = rows.first()?.1.borrow().line;
     unknown.extend(seen_of);
     Some(join::Joined {
         record: Some(crate::record::Record { row, cells }),
@@ -638,12 +755,12 @@ fn join_direct(
 /// several rows of one file rejects all of them) and joins them; what each
 /// file's rows showed of unknown columns and odd percents goes to
 /// `unknown`.
-fn join_firm(
+fn join_firm<R: std::borrow::Borrow<RawRow>>(
     program: &Program,
     parsers: &[std::sync::Arc<RowParser>],
     files: &Files<'_>,
     key: &Key,
-    rows: &[(u16, RawRow)],
+    rows: &[(u16, R)],
     unknown: &mut Vec<(u16, Seen)>,
 ) -> join::Joined {
     let mut parts = Vec::with_capacity(rows.len());
@@ -657,7 +774,7 @@ fn join_firm(
             .count();
         let of_file = rows.get(i..i + same).unwrap_or_default();
         let repeated = (same > 1).then(|| {
-            let lines: Vec<u64> = of_file.iter().map(|(_, r)| r.line).collect();
+            let lines: Vec<u64> = of_file.iter().map(|(_, r)| r.borrow().line).collect();
             Repeated::of(&lines)
         });
         let Some(parser) = parsers.get(file as usize) else {
@@ -666,6 +783,7 @@ fn join_firm(
         };
         let mut seen = Seen::default();
         for (_, raw) in of_file {
+            let raw = raw.borrow();
             parts.push(Part {
                 file,
                 line: raw.line,
@@ -679,12 +797,14 @@ fn join_firm(
     }
     let text = |part: usize, field: usize| {
         rows.get(part)
-            .and_then(|(file, raw)| Some(parsers.get(*file as usize)?.cell_text(raw, field)))
+            .and_then(|(file, raw)| {
+                Some(parsers.get(*file as usize)?.cell_text(raw.borrow(), field))
+            })
             .unwrap_or_default()
     };
     let key_column = |part: usize| {
         rows.get(part)
-            .and_then(|(file, raw)| Some(parsers.get(*file as usize)?.key_column(raw)))
+            .and_then(|(file, raw)| Some(parsers.get(*file as usize)?.key_column(raw.borrow())))
             .unwrap_or_default()
     };
     join::join(&program.schema, files, key, parts, text, key_column)

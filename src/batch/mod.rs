@@ -9,6 +9,7 @@
 //! output order is by key, and sums of decimals do not depend on order while
 //! they fit in 28 significant digits (docs/language.md).
 
+mod aligned;
 pub mod joined;
 mod memory;
 pub mod output;

@@ -223,6 +223,8 @@ pub struct Stream {
     unknown: Unknown,
     percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
     path: PathBuf,
+    /// The encoding asked for when opened (`Auto` chooses again).
+    asked: Encoding,
 }
 
 /// What the whole file told once read: for the manifest and the summary.
@@ -430,6 +432,7 @@ impl Stream {
             unknown,
             percent_over_one: Default::default(),
             path: path.to_path_buf(),
+            asked: opts.encoding,
         })
     }
 
@@ -474,6 +477,35 @@ impl Stream {
             e.0 += n;
             e.1 = e.1.min(*first);
         }
+    }
+
+    /// Whether the file can be read again from its start
+    /// ([`Stream::restart`]): a regular file, not a pipe.
+    pub fn can_read_again(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| m.is_file())
+    }
+
+    /// Reads the file again from its first row, as if just opened with
+    /// the encoding asked for then: the rows read, their hash and what
+    /// was noticed so far are forgotten (the parser stays).
+    pub fn restart(&mut self) -> Result<(), DataError> {
+        let opts = ReadOptions {
+            encoding: self.asked,
+        };
+        let mut unknown = Unknown::default();
+        let (reader, _, _) = Reader::open(
+            &*self.open,
+            &self.path,
+            &self.parser.schema,
+            &opts,
+            &mut unknown,
+            true,
+        )?;
+        self.reader = reader;
+        self.rows = 0;
+        self.unknown = unknown;
+        self.percent_over_one.clear();
+        Ok(())
     }
 
     /// Reads up to `max` more rows into `out`, reusing its buffers; `Ok(false)`

@@ -26,7 +26,6 @@ use rayon::prelude::*;
 use super::joined::{read_file, DataFiles, Done, FiledRejects, Joiner, KeyedBatch, Read};
 use super::sort::{Order, Sorted, Sorter};
 use super::*;
-use crate::data::join::Files;
 use crate::data::stream::{RawBatch, RawRow, Seen, Stream};
 use crate::data::Reject;
 
@@ -272,10 +271,7 @@ pub fn stream_aligned<'p>(
     // the run's index, every key joined, to find one joined twice
     let mut unjoined = Sorter::new("aligned-keys", ByKey, memory.rejects, dir.clone());
     let count = files.streams.len();
-    let names = Files {
-        names: files.names,
-        sources: files.sources,
-    };
+    let names = files.files();
     let joiner = Joiner {
         program,
         parsers: &parsers,

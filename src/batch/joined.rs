@@ -199,6 +199,14 @@ pub struct DataFiles<'a> {
 }
 
 impl<'a> DataFiles<'a> {
+    /// The files' names and sources, as the join names them.
+    pub fn files(&self) -> Files<'a> {
+        Files {
+            names: self.names,
+            sources: self.sources,
+        }
+    }
+
     pub fn new(streams: &'a mut [Stream], labels: &'a crate::data::Labels) -> DataFiles<'a> {
         DataFiles {
             streams,
@@ -442,10 +450,7 @@ pub(super) fn stream_sorted<'p>(
     let sorted = rows.finish();
     let mut batch = Batch::new(program, opts, spill);
     let evaluator = batch.evaluator();
-    let names = Files {
-        names: files.names,
-        sources: files.sources,
-    };
+    let names = files.files();
     let joiner = Joiner {
         program,
         parsers: &parsers,
@@ -667,10 +672,7 @@ pub fn find_firm(
     if rows.is_empty() {
         return Ok(None);
     }
-    let names = Files {
-        names: files.names,
-        sources: files.sources,
-    };
+    let names = files.files();
     let lines = rows.iter().map(|(f, r)| (*f, r.line)).collect();
     let joined = join_firm(
         program,

@@ -72,6 +72,9 @@ extern crate self as mianshen;
 #[path = "../tests/common/oracle.rs"]
 mod oracle;
 
+#[cfg(test)]
+mod test_rng;
+
 #[doc(hidden)]
 pub mod batch;
 #[doc(hidden)]

@@ -469,21 +469,11 @@ mod tests {
     use crate::data::stream::Stream;
     use crate::data::ReadOptions;
 
-    struct Rng(u64);
+    use crate::test_rng::Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-        fn one_in(&mut self, n: u64) -> bool {
-            self.next().is_multiple_of(n)
-        }
+    /// In `0..n` (0 when `n` is 0).
+    fn below(rng: &mut Rng, n: usize) -> usize {
+        rng.below(n as u64) as usize
     }
 
     /// The example firms' first `n` rows as cells (header first), each key
@@ -526,20 +516,20 @@ mod tests {
             let mut lines: Vec<Vec<String>> = Vec::new();
             for row in rows {
                 // the first file lists every firm; the others may not
-                if f > 0 && rng.one_in(3) {
+                if f > 0 && rng.next().is_multiple_of(3) {
                     continue;
                 }
                 lines.push(take(row));
             }
             if !plain {
                 let n = lines.len();
-                for _ in 0..rng.below(3) {
-                    let i = rng.below(n);
-                    match rng.below(6) {
+                for _ in 0..below(rng, 3) {
+                    let i = below(rng, n);
+                    match below(rng, 6) {
                         // the same key twice in one file
                         0 => {
                             if let Some(l) = lines.get(i).cloned() {
-                                lines.insert(rng.below(n), l);
+                                lines.insert(below(rng, n), l);
                             }
                         }
                         // no key
@@ -552,14 +542,14 @@ mod tests {
                         2 => {
                             if let Some(mut l) = lines.get(i).cloned() {
                                 if let Some(k) = l.first_mut() {
-                                    *k = format!("91420100MA4K{:06}", rng.below(999_999));
+                                    *k = format!("91420100MA4K{:06}", below(rng, 999_999));
                                 }
                                 lines.insert(i, l);
                             }
                         }
                         // out of order
                         3 => {
-                            let j = rng.below(n);
+                            let j = below(rng, n);
                             if i < n && j < n {
                                 lines.swap(i, j);
                             }

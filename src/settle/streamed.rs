@@ -638,21 +638,7 @@ mod tests {
     use super::*;
     use crate::oracle::{self, settle_policy, Candidate};
     use crate::program::{Ir, Limit};
-
-    /// A small fixed generator (xorshift), so failures repeat.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n.max(1)
-        }
-    }
+    use crate::test_rng::Rng;
 
     fn policy(rng: &mut Rng, n: usize) -> Policy {
         let dir = |r: &mut Rng| {

@@ -17,7 +17,6 @@ mod source;
 pub mod named;
 pub mod stream;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::record::Record;
@@ -248,12 +247,4 @@ pub fn find_key(
         }
     }
     Ok(found)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }

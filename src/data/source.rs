@@ -109,7 +109,7 @@ impl<R: Read> Tracked<R> {
 
     /// SHA-256 of every byte read (byte-order mark included), lowercase hex.
     pub(super) fn sha256(&self) -> String {
-        super::hex(&self.hasher.clone().finalize())
+        crate::load::hex(&self.hasher.clone().finalize())
     }
 }
 

@@ -470,10 +470,6 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// How many of the first problems of a kind a message shows.
 const SHOWN: usize = 5;
 
@@ -613,7 +609,7 @@ fn fingerprint_firms(
     }
     Ok(Fingerprint {
         table: table.to_string(),
-        sha256: hex(&hashing.hash.finalize()),
+        sha256: crate::load::hex(&hashing.hash.finalize()),
         rows,
         query,
     })
@@ -655,7 +651,7 @@ fn fingerprint_ledger(
     }
     Ok(Fingerprint {
         table: table.to_string(),
-        sha256: hex(&hash.finalize()),
+        sha256: crate::load::hex(&hash.finalize()),
         rows: lines.lines.saturating_sub(1),
         query,
     })

@@ -13,7 +13,6 @@
 use std::panic::AssertUnwindSafe;
 
 use calamine::{Data, ExcelDateTime, Reader as Workbook, SheetType, Xls, Xlsx};
-use sha2::{Digest, Sha256};
 
 use super::*;
 
@@ -437,7 +436,7 @@ impl Sheet {
         open()
             .and_then(|mut r| r.read_to_end(&mut bytes))
             .map_err(unreadable)?;
-        let sha256 = super::super::hex(&Sha256::digest(&bytes));
+        let sha256 = crate::load::sha256_hex(&bytes);
         let size = bytes.len() as u64;
         let (sent, received) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
         let owned = path.to_path_buf();

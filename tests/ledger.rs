@@ -929,7 +929,6 @@ fn verify_confirms_a_ledger_run_and_names_a_changed_ledger() {
 }
 
 #[test]
-#[ignore = "engine bug (or a contract question): verify accepts any change to the ledger whose replay is identical, not only appended payments: one byte changed in an existing row dated after as_of (F's 80万 → 90万) gives exit 0, `verified: the ledger `ledger.csv` has changed since the run (台账已变更), but the payments it counts on as_of give byte-identical results`"]
 fn verify_refuses_an_edited_ledger_row() {
     let case = Case::with_example_files("verify-edit");
     case.run(Some("ledger.csv"), AS_OF, &[]).expect(0);
@@ -945,6 +944,46 @@ fn verify_refuses_an_edited_ledger_row() {
     let ran = case.mianshen(&["verify", "out"]);
     assert!(ran.stdout.contains("ledger.csv"), "{}", ran.stdout);
     assert!(ran.stdout.contains("not verified"), "{}", ran.stdout);
+    ran.expect(1);
+}
+
+#[test]
+fn verify_accepts_rows_added_after_those_the_run_read() {
+    let case = Case::with_example_files("verify-added");
+    case.run(Some("ledger.csv"), AS_OF, &[]).expect(0);
+    let text = case.read("ledger.csv");
+    // the same cells quoted, and a payment added after the rows the run read
+    let requoted = text.replacen(
+        "F,xiaojuren_2022,80万,2025-01-15",
+        "\"F\",\"xiaojuren_2022\",80万,2025-01-15",
+        1,
+    );
+    assert_ne!(text, requoted);
+    let added = format!("{}Z,xiaojuren_2022,1万,2025-02-01,\n", requoted);
+    case.write("ledger.csv", added);
+    let ran = case.mianshen(&["verify", "out"]);
+    assert!(!ran.stdout.contains("not verified"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("ledger.csv"), "{}", ran.stdout);
+    ran.expect(0);
+
+    // a row the run read taken out, and one added in its place: as many
+    // rows as before, but not the same
+    let lines: Vec<&str> = text.lines().collect();
+    let mut swapped: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("F,"))
+        .collect();
+    let removed = lines.len() - swapped.len();
+    assert!(removed > 0, "F has payments: {text}");
+    swapped.extend(std::iter::repeat_n(
+        "Z,xiaojuren_2022,1万,2025-02-01,",
+        removed,
+    ));
+    case.write("ledger.csv", swapped.join("\n") + "\n");
+    let ran = case.mianshen(&["verify", "out"]);
+    assert!(ran.stdout.contains("not verified"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("ledger.csv"), "{}", ran.stdout);
     ran.expect(1);
 }
 

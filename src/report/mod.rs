@@ -419,6 +419,7 @@ pub fn manifest(r: &RunRecord<'_>) -> serde_json::Value {
             "path": r.ledger_arg.map(|p| p.to_string_lossy().to_string()),
             "sha256": l.sha256,
             "rows": l.rows,
+            "rows_sha256": l.rows_digest.hex(),
             "payments_read": l.kept,
             "firms": l.firms(),
             "firms_not_in_data": l.firms_not_looked_up(),

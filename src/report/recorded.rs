@@ -223,11 +223,30 @@ impl Recorded {
                     "该次运行没有读台账, 现在却给了 `{}` (the run read no ledger, and it was given)",
                     path.display()
                 )),
-                Ok(bytes) => {
-                    if crate::load::sha256_hex(&bytes) != sha {
-                        ledger_changed = Some(path.clone());
+                Ok(bytes) if crate::load::sha256_hex(&bytes) == sha => {}
+                // changed since: the rows the run read must still be the
+                // first rows, as they were (rows added after them, as
+                // `ledger add` adds them, are for the replay to judge)
+                Ok(_) => match (
+                    manifest["ledger"]["rows"].as_u64(),
+                    manifest["ledger"]["rows_sha256"].as_str(),
+                ) {
+                    (Some(rows), Some(digest)) => {
+                        match crate::data::ledger::rows_digest(path, rows) {
+                            Ok(Some(now)) if now == digest => ledger_changed = Some(path.clone()),
+                            Ok(_) => changed.push(format!(
+                                "台账 `{}` 中该次运行读过的前 {rows} 条兑付记录在运行后被改动或删除; 运行后只应在其后追加记录 (the ledger's first {rows} payment rows, which the run read, have been changed or removed since; only rows added after them are expected)",
+                                path.display()
+                            )),
+                            Err(e) => changed.push(format!(
+                                "台账无法读取 (the ledger `{}` cannot be read): {e}",
+                                path.display()
+                            )),
+                        }
                     }
-                }
+                    // a manifest that recorded no digest of the rows
+                    _ => ledger_changed = Some(path.clone()),
+                },
                 Err(e) => changed.push(format!(
                     "台账无法读取 (the ledger `{}` cannot be read): {e}",
                     path.display()

@@ -8,6 +8,7 @@
 //! payments count (`paid_on` on or before `as_of`) is decided when they are
 //! read, so one ledger serves runs of any date.
 
+mod digest;
 mod firms;
 mod plain;
 
@@ -25,6 +26,7 @@ use super::Encoding;
 use crate::date::Date;
 use crate::record::Cell;
 use crate::schema::FieldType;
+pub use digest::{row_print, RowPrint, RowsDigest};
 use firms::{Part, PARTS};
 
 /// One payment of the ledger under an id the policy set reads.
@@ -86,6 +88,9 @@ pub struct Ledger {
     /// ledger built in memory).
     pub path: Option<PathBuf>,
     pub sha256: Option<String>,
+    /// The digest of every payment row read ([`RowsDigest`]), for `verify`
+    /// to tell rows added since from rows changed.
+    pub rows_digest: RowsDigest,
     /// The type of the data's key field: ledger keys are read by it.
     key_type: FieldType,
 }
@@ -112,6 +117,7 @@ impl Ledger {
             ids_found: vec![false; ids],
             path: None,
             sha256: None,
+            rows_digest: RowsDigest::default(),
             key_type: key_type.clone(),
         }
     }
@@ -283,9 +289,18 @@ impl Ledger {
                         stop = Some((*line, message.clone()));
                         break 'pieces;
                     }
-                    PaymentRow::Other => self.rows += 1,
-                    PaymentRow::Kept { hash, payment, .. } => {
+                    PaymentRow::Other(print) => {
                         self.rows += 1;
+                        self.rows_digest.add(print);
+                    }
+                    PaymentRow::Kept {
+                        hash,
+                        payment,
+                        print,
+                        ..
+                    } => {
+                        self.rows += 1;
+                        self.rows_digest.add(print);
                         if self.kept >= MAX_PAYMENTS {
                             stop = Some((payment.line, too_many()));
                             break 'pieces;
@@ -313,7 +328,9 @@ impl Ledger {
                         .get((at >> 32) as usize)
                         .and_then(|piece| piece.get(at as u32 as usize));
                     match row {
-                        Some(PaymentRow::Kept { hash, key, payment }) => part
+                        Some(PaymentRow::Kept {
+                            hash, key, payment, ..
+                        }) => part
                             .file(*hash, key, *payment)
                             .err()
                             .map(|(line, e)| (line, e.to_string())),
@@ -391,8 +408,8 @@ enum PaymentRow {
     Blank,
     /// The row's line, and why it cannot be read.
     Bad(u64, String),
-    /// A payment under an id the set does not read.
-    Other,
+    /// A payment under an id the set does not read, and its print.
+    Other(RowPrint),
     /// A payment kept: its firm's key (as the data reads it) and its hash.
     /// The key is copied out of the file's bytes while the row is read
     /// (inline up to 24 bytes): filed later, on another core, it would be
@@ -401,6 +418,7 @@ enum PaymentRow {
         key: compact_str::CompactString,
         hash: u64,
         payment: Payment,
+        print: RowPrint,
     },
 }
 
@@ -428,7 +446,7 @@ fn payment_of(
     key_type: &FieldType,
     places: &Places<'_>,
 ) -> PaymentRow {
-    let ([key, policy, ..], amount, paid_on) = match parsed {
+    let (four, amount, paid_on) = match parsed {
         Parsed::Blank => return PaymentRow::Blank,
         Parsed::Bad(message) => return PaymentRow::Bad(line, message),
         Parsed::Row {
@@ -438,8 +456,10 @@ fn payment_of(
             ..
         } => (four, amount, paid_on),
     };
+    let print = row_print(&four);
+    let [key, policy, ..] = four;
     let Some(&id) = places.get(trim(&policy)) else {
-        return PaymentRow::Other;
+        return PaymentRow::Other(print);
     };
     let key = typed_key(key_type, key);
     PaymentRow::Kept {
@@ -451,6 +471,7 @@ fn payment_of(
             paid_on,
             line,
         },
+        print,
     }
 }
 
@@ -463,6 +484,8 @@ pub struct LedgerRow<'a> {
     pub amount: Decimal,
     pub paid_on: Date,
     pub line: u64,
+    /// The row's print ([`row_print`]).
+    pub print: RowPrint,
     pub cells: &'a [std::borrow::Cow<'a, str>],
     /// The header's cells.
     pub header: &'a [String],
@@ -483,6 +506,20 @@ pub struct LedgerFile {
     pub rows: u64,
 }
 
+/// The digest ([`RowsDigest`]) of a ledger file's first `rows` payment
+/// rows, as a run that read them recorded it; `None` when the file now has
+/// fewer.
+pub fn rows_digest(path: &Path, rows: u64) -> Result<Option<String>, LedgerError> {
+    let mut digest = RowsDigest::default();
+    read_rows(path, |row| {
+        if digest.rows() < rows {
+            digest.add(&row.print);
+        }
+        Ok(())
+    })?;
+    Ok((digest.rows() == rows).then(|| digest.hex()))
+}
+
 /// Reads a ledger file row by row, stopping at the first row that cannot be
 /// read (or that `each` refuses, with its reason).
 pub fn read_rows(
@@ -492,11 +529,19 @@ pub fn read_rows(
     use rayon::prelude::*;
     let mut rows = 0;
     let mut file = read_records(path, Check::Before, |batch, encoding, header, at| {
-        let parsed: Vec<Parsed<'_>> = batch
+        // each row's print taken on all cores with its cells
+        let parsed: Vec<(Parsed<'_>, RowPrint)> = batch
             .par_iter()
-            .map(|r| parse_record(encoding, &r.record, header.len(), at, true))
+            .map(|r| {
+                let parsed = parse_record(encoding, &r.record, header.len(), at, true);
+                let print = match &parsed {
+                    Parsed::Row { four, .. } => row_print(four),
+                    _ => RowPrint::default(),
+                };
+                (parsed, print)
+            })
             .collect();
-        for (r, parsed) in batch.iter().zip(parsed) {
+        for (r, (parsed, print)) in batch.iter().zip(parsed) {
             let bad = |message: String| LedgerError::Row {
                 path: path.into(),
                 line: r.line,
@@ -520,6 +565,7 @@ pub fn read_rows(
                 policy,
                 amount,
                 paid_on,
+                print,
                 line: r.line,
                 cells: &cells,
                 header,
@@ -1176,6 +1222,47 @@ mod tests {
         }
         for key in expected.keys() {
             assert_eq!(read.payments(key), alone.payments(key), "payments of {key}");
+        }
+    }
+
+    /// The run's readers (by lines, and the CSV reader for a quoted file)
+    /// and `verify`'s ([`rows_digest`]) print the same rows alike, from
+    /// their cells as decoded: quotes and blank lines are not rows' content.
+    #[test]
+    fn every_reader_prints_the_rows_alike() {
+        let ids = vec!["a".to_string()];
+        let rows = [
+            ["K1", "a", "1.5", "2024-01-01"],
+            ["K2", "other", "-3万", "2023/1/2"],
+            [" K3 ", "a", "7", "20240101"],
+        ];
+        let mut expected = RowsDigest::default();
+        for r in &rows {
+            expected.add(&row_print(r));
+        }
+        let line = |r: &[&str; 4], q: &str| {
+            let cells: Vec<String> = r.iter().map(|c| format!("{q}{c}{q}")).collect();
+            cells.join(",") + "\n"
+        };
+        let plain: String = rows.iter().map(|r| line(r, "")).collect();
+        let quoted: String = rows.iter().map(|r| line(r, "\"") + "\n").collect();
+        for (name, body) in [("plain", plain), ("quoted", quoted)] {
+            let path = std::env::temp_dir().join(format!(
+                "mianshen-ledger-prints-{name}-{}.csv",
+                std::process::id()
+            ));
+            std::fs::write(&path, format!("key,policy,amount,paid_on\n{body}")).unwrap();
+            let read = Ledger::read(&path, &ids, &FieldType::Text).unwrap();
+            let (all, more) = (rows_digest(&path, 3), rows_digest(&path, 4));
+            let first = rows_digest(&path, 2);
+            std::fs::remove_file(&path).unwrap();
+            assert_eq!(read.rows, 3, "{name}");
+            assert_eq!(read.rows_digest.hex(), expected.hex(), "{name}");
+            assert_eq!(all.unwrap(), Some(expected.hex()), "{name}");
+            assert_eq!(more.unwrap(), None, "{name}: fewer rows than asked");
+            let mut two = RowsDigest::default();
+            rows.iter().take(2).for_each(|r| two.add(&row_print(r)));
+            assert_eq!(first.unwrap(), Some(two.hex()), "{name}");
         }
     }
 }

@@ -388,7 +388,7 @@ mod tests {
     use super::*;
 
     /// What a read gave, to compare: the error's text, or the counts, the
-    /// hash and every firm's payments.
+    /// hash, the rows' digest and every firm's payments.
     fn outcome(read: Result<Ledger, Reread>, keys: &[String]) -> String {
         match read {
             Err(Reread::Error(e)) => format!("error: {e}"),
@@ -396,12 +396,13 @@ mod tests {
             Err(Reread::Quoted) => "quoted".into(),
             Ok(l) => {
                 let mut out = format!(
-                    "rows {} kept {} ids {:?} firms {} sha {:?}\n",
+                    "rows {} kept {} ids {:?} firms {} sha {:?} rows digest {}\n",
                     l.rows,
                     l.kept,
                     l.ids_found,
                     l.firms(),
-                    l.sha256
+                    l.sha256,
+                    l.rows_digest.hex()
                 );
                 for k in keys {
                     out.push_str(&format!("{k}: {:?}\n", l.payments(k)));

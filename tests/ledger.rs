@@ -964,6 +964,12 @@ fn verify_accepts_rows_added_after_those_the_run_read() {
     let ran = case.mianshen(&["verify", "out"]);
     assert!(!ran.stdout.contains("not verified"), "{}", ran.stdout);
     assert!(ran.stdout.contains("ledger.csv"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("the 11 payment rows the run read are unchanged; rows added after them: 1"),
+        "{}",
+        ran.stdout
+    );
     ran.expect(0);
 
     // a row the run read taken out, and one added in its place: as many

@@ -33,6 +33,7 @@ pub fn verify(
     let crate::report::Changes {
         changed,
         ledger_changed,
+        ledger_rows,
         ..
     } = recorded.changes();
     if !changed.is_empty() {
@@ -74,6 +75,13 @@ pub fn verify(
                 "通过核验: 台账 `{}` 在运行后有变更, 但截至 as_of 计入的兑付记录给出逐字节相同的结果 (verified: the ledger has changed since the run, but the payments it counts on as_of give byte-identical results)",
                 path.display()
             );
+            if let Some((read, now)) = ledger_rows {
+                println!(
+                    "  该次运行读过的 {read} 条兑付记录未变, 其后新增 {} 条 (the {read} payment rows the run read are unchanged; rows added after them: {})",
+                    now.saturating_sub(read),
+                    now.saturating_sub(read)
+                );
+            }
             return EXIT_OK;
         }
         println!(

@@ -42,6 +42,9 @@ pub struct Changes {
     /// The ledger, when only its hash differs (it may only have gained
     /// payments since the run: a replay decides).
     pub ledger_changed: Option<PathBuf>,
+    /// When the ledger changed and the rows the run read are still its
+    /// first rows: how many they are, and how many rows it has now.
+    pub ledger_rows: Option<(u64, u64)>,
     /// The policy set as it loads now, when it checks clean.
     pub set: Option<PolicySet>,
 }
@@ -216,6 +219,7 @@ impl Recorded {
             }
         }
         let mut ledger_changed = None;
+        let mut ledger_rows = None;
         if let Some(path) = &self.ledger {
             let sha = text(&manifest["ledger"]["sha256"]);
             match std::fs::read(path) {
@@ -233,7 +237,10 @@ impl Recorded {
                 ) {
                     (Some(rows), Some(digest)) => {
                         match crate::data::ledger::rows_digest(path, rows) {
-                            Ok(Some(now)) if now == digest => ledger_changed = Some(path.clone()),
+                            Ok((Some(now), total)) if now == digest => {
+                                ledger_changed = Some(path.clone());
+                                ledger_rows = Some((rows, total));
+                            }
                             Ok(_) => changed.push(format!(
                                 "台账 `{}` 中该次运行读过的前 {rows} 条兑付记录在运行后被改动或删除; 运行后只应在其后追加记录 (the ledger's first {rows} payment rows, which the run read, have been changed or removed since; only rows added after them are expected)",
                                 path.display()
@@ -256,6 +263,7 @@ impl Recorded {
         Changes {
             changed,
             ledger_changed,
+            ledger_rows,
             set,
         }
     }

@@ -507,17 +507,17 @@ pub struct LedgerFile {
 }
 
 /// The digest ([`RowsDigest`]) of a ledger file's first `rows` payment
-/// rows, as a run that read them recorded it; `None` when the file now has
-/// fewer.
-pub fn rows_digest(path: &Path, rows: u64) -> Result<Option<String>, LedgerError> {
+/// rows, as a run that read them recorded it (`None` when the file now has
+/// fewer), and how many payment rows the file has.
+pub fn rows_digest(path: &Path, rows: u64) -> Result<(Option<String>, u64), LedgerError> {
     let mut digest = RowsDigest::default();
-    read_rows(path, |row| {
+    let file = read_rows(path, |row| {
         if digest.rows() < rows {
             digest.add(&row.print);
         }
         Ok(())
     })?;
-    Ok((digest.rows() == rows).then(|| digest.hex()))
+    Ok(((digest.rows() == rows).then(|| digest.hex()), file.rows))
 }
 
 /// Reads a ledger file row by row, stopping at the first row that cannot be
@@ -1254,15 +1254,15 @@ mod tests {
             std::fs::write(&path, format!("key,policy,amount,paid_on\n{body}")).unwrap();
             let read = Ledger::read(&path, &ids, &FieldType::Text).unwrap();
             let (all, more) = (rows_digest(&path, 3), rows_digest(&path, 4));
-            let first = rows_digest(&path, 2);
+            let first = rows_digest(&path, 2).unwrap();
             std::fs::remove_file(&path).unwrap();
             assert_eq!(read.rows, 3, "{name}");
             assert_eq!(read.rows_digest.hex(), expected.hex(), "{name}");
-            assert_eq!(all.unwrap(), Some(expected.hex()), "{name}");
-            assert_eq!(more.unwrap(), None, "{name}: fewer rows than asked");
+            assert_eq!(all.unwrap(), (Some(expected.hex()), 3), "{name}");
+            assert_eq!(more.unwrap(), (None, 3), "{name}: fewer rows than asked");
             let mut two = RowsDigest::default();
             rows.iter().take(2).for_each(|r| two.add(&row_print(r)));
-            assert_eq!(first.unwrap(), Some(two.hex()), "{name}");
+            assert_eq!(first, (Some(two.hex()), 3), "{name}");
         }
     }
 }

@@ -43,6 +43,10 @@ pub fn parse_cell(ty: &FieldType, text: &str) -> Result<Cell, String> {
         FieldType::Number | FieldType::Money => number(t, false).map(Cell::Num),
         FieldType::Integer => {
             let n = number(t, false)?;
+            // digits without a point: whole, and already as `normalize` writes them
+            if n.scale() == 0 && !n.is_zero() {
+                return Ok(Cell::Num(n));
+            }
             if n.fract().is_zero() {
                 Ok(Cell::Num(n.normalize()))
             } else {
@@ -115,7 +119,11 @@ fn is_blank(c: char) -> bool {
 
 /// Trims ASCII whitespace and the ideographic space.
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(is_blank)
+    // most cells start and end with a printable ASCII character: nothing to trim
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim_matches(is_blank),
+    }
 }
 
 /// The user's text for a reason: cut to 200 characters.
@@ -282,7 +290,7 @@ fn number(t: &str, percent: bool) -> Result<Decimal, String> {
 /// The common case, read without the general parser: `-?digits(.digits)?`
 /// with at most 18 digits and no separators or units. Anything else is left
 /// to [`number_text`], which gives the same value or the reason.
-fn plain_decimal(t: &str) -> Option<Decimal> {
+pub(crate) fn plain_decimal(t: &str) -> Option<Decimal> {
     let b = t.as_bytes();
     let (negative, digits) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),

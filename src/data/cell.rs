@@ -684,6 +684,43 @@ mod tests {
         assert!(reason(&ty, "1.23456万").contains("not a whole number"));
     }
 
+    /// An integer read from plain digits is kept as read, which is what
+    /// `normalize` gives it: the same decimal, scale and sign as the
+    /// general way (whole, normalized) on random texts, `-0` and `000`
+    /// included; and `trim` cuts what `trim_matches` cuts.
+    #[test]
+    fn integers_read_directly_as_normalized() {
+        let mut rng = crate::test_rng::Rng(0x1234_5678_9abc_def1);
+        let pieces = [
+            "0", "1", "7", "-", ".", "0", "9", ",", "万", " ", "\u{3000}",
+        ];
+        for _ in 0..50_000 {
+            let t: String = (0..1 + rng.below(8))
+                .map(|_| pieces[rng.below(pieces.len() as u64) as usize])
+                .collect();
+            let general = number(trim(&t), false).and_then(|n| {
+                if n.fract().is_zero() {
+                    Ok(n.normalize())
+                } else {
+                    Err(String::new())
+                }
+            });
+            match (parse_cell(&FieldType::Integer, &t), general) {
+                (Ok(Cell::Num(a)), Ok(b)) => {
+                    assert_eq!(
+                        (a, a.scale(), a.is_sign_negative()),
+                        (b, b.scale(), b.is_sign_negative()),
+                        "{t:?}"
+                    )
+                }
+                (Ok(Cell::Missing), _) => assert!(trim(&t).is_empty(), "{t:?}"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{t:?}: {a:?} against {b:?}"),
+            }
+            assert_eq!(trim(&t), t.trim_matches(is_blank), "{t:?}");
+        }
+    }
+
     #[test]
     fn percents() {
         let ty = FieldType::Percent;

@@ -136,11 +136,7 @@ impl RawBatch {
     /// The next row to fill.
     fn slot(&mut self) -> &mut RawRow {
         if self.rows.len() <= self.len {
-            // room for a usual row at once, not grown cell by cell
-            self.rows.resize_with(self.len + 1, || RawRow {
-                record: ByteRecord::with_capacity(64, 8),
-                ..RawRow::default()
-            });
+            self.rows.resize_with(self.len + 1, RawRow::default);
         }
         let i = self.len;
         #[allow(clippy::indexing_slicing)] // resized just above to hold index `len`

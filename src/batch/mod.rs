@@ -36,7 +36,7 @@ use crate::eval::expr::Scratch;
 use crate::eval::value::V;
 use crate::eval::{self, Outcome};
 use crate::program::{Allocation, Program};
-use crate::record::Record;
+use crate::record::{Cell, Record};
 use crate::settle::alloc::OrderValue;
 use crate::settle::streamed::{ByKey, Cand, CandOrder};
 use crate::settle::{self as settlement, Pair};
@@ -164,23 +164,50 @@ pub struct Evaluator<'p> {
 impl Evaluator<'_> {
     /// Evaluates a chunk of firms.
     pub fn evaluate(&self, records: &[Record]) -> Chunk {
+        self.evaluate_each(records.len(), |i| {
+            records
+                .get(i)
+                .map_or((0, &[][..]), |r| (r.row, &r.cells[..]))
+        })
+    }
+
+    /// [`Evaluator::evaluate`] of firms held one after the other in `cells`
+    /// (`width` cells each, the firm on line `lines[i]` the i-th), as
+    /// [`crate::data::stream::RowParser::parse_in`] reads them: no record
+    /// of its own per firm.
+    pub fn evaluate_rows(&self, lines: &[u64], cells: &[Cell], width: usize) -> Chunk {
+        self.evaluate_each(lines.len(), |i| {
+            let firm = cells.get(i * width..(i + 1) * width).unwrap_or_default();
+            (lines.get(i).copied().unwrap_or_default(), firm)
+        })
+    }
+
+    /// Evaluates `n` firms, the i-th being `firm(i)`: its line and cells.
+    fn evaluate_each<'r>(&self, n: usize, firm: impl Fn(usize) -> (u64, &'r [Cell])) -> Chunk {
         let program = self.program;
+        let key_of = |cells: &'r [Cell]| {
+            cells
+                .get(program.schema.key)
+                .and_then(Cell::as_key)
+                .unwrap_or_default()
+        };
         let mut chunk = Chunk {
-            firms: Vec::with_capacity(records.len()),
+            firms: Vec::with_capacity(n),
             bytes: Vec::new(),
             candidates: Vec::new(),
             tally: vec![Tally::default(); program.policies.len()],
         };
         if let Some(fields) = &self.opts.profile {
-            for record in records {
+            for i in 0..n {
+                let (row, cells) = firm(i);
                 let start = chunk.bytes.len();
                 for &f in fields.iter() {
-                    let text = record.cells.get(f).and_then(|c| c.as_key());
+                    let text = cells.get(f).and_then(|c| c.as_key());
                     store::put_text(&mut chunk.bytes, text.as_deref().unwrap_or_default());
                 }
-                let key = Key::from(&*record.key_text(program.schema.key));
+                let key = Key::from(&*key_of(cells));
                 let len = u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX);
-                chunk.firms.push((key, record.row, len));
+                chunk.firms.push((key, row, len));
             }
             return chunk;
         }
@@ -190,25 +217,23 @@ impl Evaluator<'_> {
         // evaluated: the look-ups' memory reads overlap
         let paid = match &self.opts.ledger {
             Some(ledger) => {
-                let keys: Vec<_> = records
-                    .iter()
-                    .map(|r| r.key_text(program.schema.key))
-                    .collect();
+                let keys: Vec<_> = (0..n).map(|i| key_of(firm(i).1)).collect();
                 ledger.payments_of_all(&keys)
             }
             None => Vec::new(),
         };
-        for (i, record) in records.iter().enumerate() {
+        for i in 0..n {
+            let (row, cells) = firm(i);
             evaluate_firm_paid(
                 program,
                 &self.in_force,
-                record,
+                cells,
                 paid.get(i).copied().unwrap_or_default(),
                 &self.opts,
                 &mut scratch,
                 &mut pairs,
             );
-            let key = Key::from(&*record.key_text(program.schema.key));
+            let key = Key::from(&*key_of(cells));
             let start = chunk.bytes.len();
             for pair in &pairs {
                 let p = pair.policy as usize;
@@ -223,7 +248,7 @@ impl Evaluator<'_> {
                             pair.policy,
                             Cand {
                                 key: key.clone(),
-                                line: record.row,
+                                line: row,
                                 amount: pair.amount,
                                 limit_by: pair.limit_by,
                                 alloc_by: pair.alloc_by,
@@ -262,7 +287,7 @@ impl Evaluator<'_> {
                 );
             }
             let len = u32::try_from(chunk.bytes.len() - start).unwrap_or(u32::MAX);
-            chunk.firms.push((key, record.row, len));
+            chunk.firms.push((key, row, len));
         }
         chunk
     }
@@ -439,21 +464,28 @@ pub fn evaluate_firm<'a>(
         Some(ledger) => ledger.payments(&record.key_text(program.schema.key)),
         None => &[],
     };
-    evaluate_firm_paid(program, in_force, record, payments, opts, scratch, pairs);
+    evaluate_firm_paid(
+        program,
+        in_force,
+        &record.cells,
+        payments,
+        opts,
+        scratch,
+        pairs,
+    );
 }
 
 /// [`evaluate_firm`] with the firm's prior payments already looked up.
 fn evaluate_firm_paid<'a>(
     program: &'a Program,
     in_force: &[bool],
-    record: &'a Record,
+    cells: &'a [Cell],
     payments: &'a [crate::data::ledger::Payment],
     opts: &'a RunOptions,
     scratch: &mut Scratch<'a>,
     pairs: &mut Vec<Pair>,
 ) {
     pairs.clear();
-    let cells = &record.cells;
     scratch.firm(program);
     scratch.payments(payments);
     for (p, policy) in program.policies.iter().enumerate() {
@@ -676,16 +708,30 @@ pub fn stream<'p>(
             || {
                 rows.par_chunks(records::CHUNK)
                     .map(|raw| {
-                        let mut records = Vec::with_capacity(raw.len());
+                        // the chunk's firms one after the other, `width` cells
+                        // each: no record of its own per firm
+                        let width = parser.schema().fields.len();
+                        let mut cells = Vec::with_capacity(raw.len() * width);
+                        let mut lines = Vec::with_capacity(raw.len());
                         let mut rejects = Vec::new();
                         let mut seen = Seen::default();
                         for r in raw {
-                            match parser.parse(r, &mut seen) {
-                                Ok(rec) => records.push(rec),
-                                Err(rs) => rejects.extend(rs),
+                            let at = cells.len();
+                            cells.extend(std::iter::repeat_with(|| Cell::Missing).take(width));
+                            let slots = cells.get_mut(at..).unwrap_or_default();
+                            match parser.parse_in(r, &mut seen, slots) {
+                                Ok(()) => lines.push(r.line),
+                                Err(rs) => {
+                                    cells.truncate(at);
+                                    rejects.extend(rs);
+                                }
                             }
                         }
-                        (rejects, seen, evaluator.evaluate(&records))
+                        (
+                            rejects,
+                            seen,
+                            evaluator.evaluate_rows(&lines, &cells, width),
+                        )
                     })
                     .collect::<Vec<_>>()
             },

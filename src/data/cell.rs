@@ -43,6 +43,10 @@ pub fn parse_cell(ty: &FieldType, text: &str) -> Result<Cell, String> {
         FieldType::Number | FieldType::Money => number(t, false).map(Cell::Num),
         FieldType::Integer => {
             let n = number(t, false)?;
+            // digits without a point: whole, and already as `normalize` writes them
+            if n.scale() == 0 && !n.is_zero() {
+                return Ok(Cell::Num(n));
+            }
             if n.fract().is_zero() {
                 Ok(Cell::Num(n.normalize()))
             } else {
@@ -115,7 +119,11 @@ fn is_blank(c: char) -> bool {
 
 /// Trims ASCII whitespace and the ideographic space.
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(is_blank)
+    // most cells start and end with a printable ASCII character: nothing to trim
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim_matches(is_blank),
+    }
 }
 
 /// The user's text for a reason: cut to 200 characters.
@@ -282,7 +290,7 @@ fn number(t: &str, percent: bool) -> Result<Decimal, String> {
 /// The common case, read without the general parser: `-?digits(.digits)?`
 /// with at most 18 digits and no separators or units. Anything else is left
 /// to [`number_text`], which gives the same value or the reason.
-fn plain_decimal(t: &str) -> Option<Decimal> {
+pub(crate) fn plain_decimal(t: &str) -> Option<Decimal> {
     let b = t.as_bytes();
     let (negative, digits) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -674,6 +682,43 @@ mod tests {
         assert_eq!(num(&ty, "12.0").scale(), 0);
         assert_eq!(reason(&ty, "12.5"), "`12.5` is not a whole number");
         assert!(reason(&ty, "1.23456万").contains("not a whole number"));
+    }
+
+    /// An integer read from plain digits is kept as read, which is what
+    /// `normalize` gives it: the same decimal, scale and sign as the
+    /// general way (whole, normalized) on random texts, `-0` and `000`
+    /// included; and `trim` cuts what `trim_matches` cuts.
+    #[test]
+    fn integers_read_directly_as_normalized() {
+        let mut rng = crate::test_rng::Rng(0x1234_5678_9abc_def1);
+        let pieces = [
+            "0", "1", "7", "-", ".", "0", "9", ",", "万", " ", "\u{3000}",
+        ];
+        for _ in 0..50_000 {
+            let t: String = (0..1 + rng.below(8))
+                .map(|_| pieces[rng.below(pieces.len() as u64) as usize])
+                .collect();
+            let general = number(trim(&t), false).and_then(|n| {
+                if n.fract().is_zero() {
+                    Ok(n.normalize())
+                } else {
+                    Err(String::new())
+                }
+            });
+            match (parse_cell(&FieldType::Integer, &t), general) {
+                (Ok(Cell::Num(a)), Ok(b)) => {
+                    assert_eq!(
+                        (a, a.scale(), a.is_sign_negative()),
+                        (b, b.scale(), b.is_sign_negative()),
+                        "{t:?}"
+                    )
+                }
+                (Ok(Cell::Missing), _) => assert!(trim(&t).is_empty(), "{t:?}"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("{t:?}: {a:?} against {b:?}"),
+            }
+            assert_eq!(trim(&t), t.trim_matches(is_blank), "{t:?}");
+        }
     }
 
     #[test]

@@ -264,6 +264,17 @@ impl<'e, 'a> Env<'e, 'a> {
         V::Miss(Why::field_from(index, self.base))
     }
 
+    /// `field == value` (`!=` when `negated`) of a text constant, as the
+    /// general comparison gives it: missing when the field is, missing
+    /// without a cause when the cell is not a text.
+    fn eq_field_text(&self, negated: bool, field: u16, value: &str) -> V<'a> {
+        match self.cells.get(field as usize) {
+            Some(Cell::Text(t)) => V::Bool((**t == *value) != negated),
+            Some(Cell::Missing) | None => self.missing(field),
+            Some(_) => V::Miss(Why::default()),
+        }
+    }
+
     /// A cached value, computed from its expression on first use.
     fn slot(&self, slot: Option<&Slot<'a>>, expr: impl FnOnce() -> Option<&'a Ir>) -> V<'a> {
         let Some(slot) = slot else {
@@ -338,16 +349,19 @@ impl<'e, 'a> Env<'e, 'a> {
                 }
                 or(left, self.eval(b))
             }
-            Ir::Cmp(op, a, b) => compare(*op, self.eval(a), self.eval(b)),
+            Ir::Cmp(op, a, b) => match (op, &**a, &**b) {
+                // `field == "text"`: what the general comparison gives, without
+                // building both values and ordering them
+                (CmpOp::Eq | CmpOp::Ne, Ir::Field(field), Ir::Const(Const::Text(value))) => {
+                    self.eq_field_text(*op == CmpOp::Ne, *field, value)
+                }
+                _ => compare(*op, self.eval(a), self.eval(b)),
+            },
             Ir::EqFieldText {
                 negated,
                 field,
                 value,
-            } => match self.cells.get(*field as usize) {
-                Some(Cell::Text(t)) => V::Bool((**t == **value) != *negated),
-                Some(Cell::Missing) | None => self.missing(*field),
-                Some(_) => V::Miss(Why::default()),
-            },
+            } => self.eq_field_text(*negated, *field, value),
             Ir::CmpField { op, field, value } => match self.cells.get(*field as usize) {
                 Some(Cell::Num(n)) => V::Bool(holds(*op, cmp_num(n, value))),
                 Some(Cell::Missing) | None => self.missing(*field),
@@ -370,6 +384,12 @@ impl<'e, 'a> Env<'e, 'a> {
                 miss(&x);
                 let mut found = false;
                 for el in list {
+                    // a text constant against a text: equal or not (what
+                    // `compare` gives, without building the constant's value)
+                    if let (V::Text(t), Ir::Const(Const::Text(c))) = (x, el) {
+                        found = found || t == &**c;
+                        continue;
+                    }
                     let e = self.eval(el);
                     miss(&e);
                     found = found || compare(CmpOp::Eq, x, e) == V::Bool(true);
@@ -749,5 +769,87 @@ mod tests {
         let zero = Decimal::ZERO;
         let neg_zero = Decimal::from_parts(0, 0, 0, true, 3);
         assert_eq!(cmp_num(&zero, &neg_zero), Ordering::Equal);
+    }
+
+    /// The comparisons of a field with text constants (`industry == "C"`,
+    /// `grade in ["A", "B"]`), taken without building the constants'
+    /// values, give what the general comparison of both values gives: on
+    /// random cells of every kind (missing, texts, numbers, yes/no, lists),
+    /// with fields counted from several bases.
+    #[test]
+    fn text_comparisons_agree_with_the_general_comparison() {
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
+        let texts = ["A", "B", "C", "", "AB", "a", "甲", "A "];
+        let as_of = Date::parse_iso("2024-12-31").expect("a date");
+        for _ in 0..20_000 {
+            let cells: Vec<Cell> = (0..4)
+                .map(|_| match rng.below(5) {
+                    0 => Cell::Missing,
+                    1 | 2 => Cell::Text(texts[rng.below(texts.len() as u64) as usize].into()),
+                    3 => Cell::Num(Decimal::from(rng.below(3))),
+                    _ => match rng.below(2) {
+                        0 => Cell::Bool(true),
+                        _ => Cell::List(Box::new(["A".into()])),
+                    },
+                })
+                .collect();
+            let field = rng.below(5) as u16; // one past the cells too
+            let text = |rng: &mut crate::test_rng::Rng| {
+                Ir::Const(Const::Text(
+                    texts[rng.below(texts.len() as u64) as usize].into(),
+                ))
+            };
+            let value = text(&mut rng);
+            let n = rng.below(4);
+            let mut list: Vec<Ir> = (0..n).map(|_| text(&mut rng)).collect();
+            // an element that is not a text constant takes the general way
+            if rng.below(3) == 0 {
+                list.push(Ir::Field(rng.below(5) as u16));
+            }
+            let op = if rng.below(2) == 0 {
+                CmpOp::Eq
+            } else {
+                CmpOp::Ne
+            };
+            let negated = rng.below(2) == 0;
+            let fast = Ir::Cmp(op, Box::new(Ir::Field(field)), Box::new(value.clone()));
+            let item = Ir::Field(field);
+            let in_list = Ir::InList {
+                negated,
+                item: Box::new(item.clone()),
+                list: list.clone(),
+            };
+            let env = Env {
+                cells: &cells,
+                as_of,
+                defines: &[],
+                define_exprs: &[],
+                lets: &[],
+                let_exprs: &[],
+                payments: &[],
+                trace: None,
+                base: rng.below(3) as u16,
+            };
+            let plain = compare(op, env.eval(&item), env.eval(&value));
+            assert_eq!(env.eval(&fast), plain, "{cells:?} {field} {op:?} {value:?}");
+            let got = env.eval(&in_list);
+            // the general comparison of every element
+            let x = env.eval(&item);
+            let mut why: Option<Why> = None;
+            let mut found = false;
+            for v in std::iter::once(x).chain(list.iter().map(|e| env.eval(e))) {
+                if let V::Miss(w) = v {
+                    why = Some(why.unwrap_or_default().merge(w));
+                }
+            }
+            for e in &list {
+                found = found || compare(CmpOp::Eq, x, env.eval(e)) == V::Bool(true);
+            }
+            let want = match why {
+                Some(w) => V::Miss(w),
+                None => V::Bool(found != negated),
+            };
+            assert_eq!(got, want, "{cells:?} {field} {list:?}");
+        }
     }
 }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use csv::ByteRecord;
 
 mod excel;
+mod fast;
 mod header;
 mod repeated;
 mod row;
@@ -32,7 +33,7 @@ pub use excel::reading_workbook;
 use header::{columns, header, Column, Unknown};
 pub(crate) use repeated::also_on;
 pub use repeated::{DupRow, KeyReject, Repeated};
-pub use row::RowParser;
+pub use row::{missing_cells, RowParser};
 
 use super::cell::{parse_cell, parse_json, shown, trim};
 use super::json::{not_an_object, value_text, Entries};
@@ -414,7 +415,7 @@ impl Stream {
         let mut unknown = Unknown::default();
         let (reader, columns, encoding) =
             Reader::open(&*open, path, schema, opts, &mut unknown, true)?;
-        let parser = RowParser {
+        let mut parser = RowParser {
             schema: schema.clone(),
             format: Format::of(path),
             encoding,
@@ -422,7 +423,10 @@ impl Stream {
             duplicates: HashMap::new(),
             keep: None,
             clean: false,
+            fast: Vec::new(),
+            percents: true,
         };
+        parser.replan();
         Ok(Stream {
             open,
             reader,
@@ -441,6 +445,7 @@ impl Stream {
     pub fn keep_fields(&mut self, keep: Vec<bool>) {
         if let Some(p) = Arc::get_mut(&mut self.parser) {
             p.keep = Some(keep);
+            p.replan();
         }
     }
 
@@ -454,6 +459,7 @@ impl Stream {
     pub fn known_clean(&mut self) {
         if let Some(p) = Arc::get_mut(&mut self.parser) {
             p.clean = true;
+            p.replan();
         }
     }
 

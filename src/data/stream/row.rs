@@ -55,6 +55,19 @@ pub struct RowParser {
     /// The rows are known to have no reject ([`super::Stream::known_clean`]):
     /// cells of fields not kept are not read at all.
     pub(super) clean: bool,
+    /// How each column is read on the fast path ([`super::fast`]); empty:
+    /// every row takes the plain path. Made again by [`RowParser::replan`]
+    /// whenever what is kept changes.
+    pub(super) fast: Vec<super::fast::Fast>,
+    /// The schema has a `percent` field ([`RowParser::note_percents`]).
+    pub(super) percents: bool,
+}
+
+/// One missing cell per field: a row before it is read.
+pub fn missing_cells(fields: usize) -> Vec<Cell> {
+    std::iter::repeat_with(|| Cell::Missing)
+        .take(fields)
+        .collect()
 }
 
 /// The key as a record would hold it ([`Record::key`]); for a cell that fails
@@ -166,6 +179,27 @@ impl RowParser {
         &self.schema
     }
 
+    /// Chooses again how each column is read on the fast path (after the
+    /// fields kept or the file's cleanness changed).
+    pub(super) fn replan(&mut self) {
+        self.fast = super::fast::plan(self);
+        self.percents = self
+            .schema
+            .fields
+            .iter()
+            .any(|f| f.ty == crate::schema::FieldType::Percent);
+    }
+
+    /// The same parser without its fast path: every row read the plain way
+    /// (what the fast path is tested against).
+    #[cfg(test)]
+    pub(crate) fn plain(&self) -> RowParser {
+        RowParser {
+            fast: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// Reads one row: its record, or every reason it cannot be one. The key
     /// of a rejected row goes to `seen` (it still takes part in the duplicate
     /// check), with the unknown keys of a JSON line.
@@ -181,11 +215,39 @@ impl RowParser {
         seen: &mut Seen,
         repeated: Option<&Repeated>,
     ) -> Result<Record, Vec<Reject>> {
+        let mut cells = missing_cells(self.schema.fields.len());
+        self.parse_repeated_in(raw, seen, repeated, &mut cells)?;
+        Ok(Record {
+            row: raw.line,
+            cells,
+        })
+    }
+
+    /// [`RowParser::parse`] of a row into `cells` (one per field, each
+    /// missing), without a record of its own: the same cells, the same
+    /// rejects, the same things seen. What is written is unspecified when
+    /// the row is rejected.
+    pub fn parse_in(
+        &self,
+        raw: &RawRow,
+        seen: &mut Seen,
+        cells: &mut [Cell],
+    ) -> Result<(), Vec<Reject>> {
+        self.parse_repeated_in(raw, seen, None, cells)
+    }
+
+    fn parse_repeated_in(
+        &self,
+        raw: &RawRow,
+        seen: &mut Seen,
+        repeated: Option<&Repeated>,
+        cells: &mut [Cell],
+    ) -> Result<(), Vec<Reject>> {
         let parsed = match self.format {
             Format::JsonLines => self
-                .parse_json(raw, seen, repeated)
+                .json_into(raw, seen, repeated, cells)
                 .map_err(|r| (r, KeyReject::Reread)),
-            Format::Csv | Format::Excel => self.parse_cells(raw, repeated),
+            Format::Csv | Format::Excel => self.cells_into(raw, repeated, cells),
         };
         match parsed {
             Err((rejects, at)) => {
@@ -194,11 +256,28 @@ impl RowParser {
                 }
                 Err(rejects)
             }
-            Ok(record) => {
-                self.note_percents(&record.cells, |_| true, raw, seen);
-                Ok(record)
+            Ok(()) => {
+                if self.percents {
+                    self.note_percents(cells, |_| true, raw, seen);
+                }
+                Ok(())
             }
         }
+    }
+
+    /// A JSON line's cells written into `cells` (every one of them).
+    fn json_into(
+        &self,
+        raw: &RawRow,
+        seen: &mut Seen,
+        repeated: Option<&Repeated>,
+        cells: &mut [Cell],
+    ) -> Result<(), Vec<Reject>> {
+        let record = self.parse_json(raw, seen, repeated)?;
+        for (slot, cell) in cells.iter_mut().zip(record.cells) {
+            *slot = cell;
+        }
+        Ok(())
     }
 
     /// [`RowParser::parse`] of a row into `cells`, a record that other
@@ -213,11 +292,7 @@ impl RowParser {
         cells: &mut [Cell],
     ) -> Result<(), Vec<Reject>> {
         let parsed = match self.format {
-            Format::JsonLines => self.parse_json(raw, seen, None).map(|record| {
-                for (slot, cell) in cells.iter_mut().zip(record.cells) {
-                    *slot = cell;
-                }
-            }),
+            Format::JsonLines => self.json_into(raw, seen, None, cells),
             Format::Csv | Format::Excel => self.cells_into(raw, None, cells).map_err(|(r, _)| r),
         };
         match &parsed {
@@ -367,7 +442,7 @@ impl RowParser {
     }
 
     /// A field not kept of rows known to be clean: its cell is not read.
-    fn unread(&self, f: usize) -> bool {
+    pub(super) fn unread(&self, f: usize) -> bool {
         self.clean
             && f != self.schema.key
             && self
@@ -378,7 +453,7 @@ impl RowParser {
 
     /// A text or list field that evaluation never reads: any value is valid,
     /// so it need not be stored.
-    fn skipped(&self, f: usize, field: &Field) -> bool {
+    pub(super) fn skipped(&self, f: usize, field: &Field) -> bool {
         matches!(
             field.ty,
             crate::schema::FieldType::Text | crate::schema::FieldType::List
@@ -449,20 +524,6 @@ impl RowParser {
         cell
     }
 
-    /// A row of cells: of a CSV file, or of a worksheet.
-    fn parse_cells(
-        &self,
-        raw: &RawRow,
-        repeated: Option<&Repeated>,
-    ) -> Result<Record, (Vec<Reject>, KeyReject)> {
-        let mut cells = vec![Cell::Missing; self.schema.fields.len()];
-        self.cells_into(raw, repeated, &mut cells)?;
-        Ok(Record {
-            row: raw.line,
-            cells,
-        })
-    }
-
     /// The cells of a CSV row or a worksheet's row written into `cells` (by
     /// field), or every reason the row cannot be read (and where a reject
     /// for its key being on other rows goes among them).
@@ -472,6 +533,10 @@ impl RowParser {
         repeated: Option<&Repeated>,
         cells: &mut [Cell],
     ) -> Result<(), (Vec<Reject>, KeyReject)> {
+        // most rows have no reject: read those without the bookkeeping
+        if repeated.is_none() && self.fast_cells(raw, cells).is_some() {
+            return Ok(());
+        }
         let schema = &self.schema;
         let mut rejects = RowRejects::new(raw.line, repeated);
         let record = &raw.record;

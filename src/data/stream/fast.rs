@@ -1,0 +1,366 @@
+//! The common row read without the plain path's bookkeeping: a UTF-8 CSV
+//! row of the header's shape whose every cell reads without a reject. Each
+//! column's way of reading is chosen once ([`plan`]); a row with any cell
+//! that would be rejected (or any doubt) is left to the plain path
+//! ([`RowParser::cells_into`]), which then finds every reject as before.
+//! The cells written are those the plain path writes for the same row.
+
+use super::row::RowParser;
+use super::*;
+use crate::data::cell::plain_decimal;
+use crate::schema::FieldType;
+
+/// How the cells of one column are read.
+#[derive(Clone, Debug)]
+pub(super) enum Fast {
+    /// Not read: no field, a field not kept whose every value is valid,
+    /// or a field not read at all (a file known clean).
+    Skip,
+    /// A text field that is kept, without a check: the cell as written,
+    /// missing when blank.
+    Text(usize),
+    /// The key, a text field without a check: as written, never blank.
+    KeyText(usize),
+    /// A number or money field without a check: plain digits read
+    /// directly, anything else by [`parse_cell`].
+    Number(usize),
+    /// An integer field without a check: the same, digits without a point.
+    Integer(usize),
+    /// An enum field without a check, not the key: one of its values.
+    Enum(usize),
+    /// Any other field: read by [`parse_cell`] and accepted when it reads
+    /// and passes its check (the key: and is not empty).
+    Parsed { field: usize, key: bool },
+}
+
+/// The way each column of `parser`'s file is read on the fast path; empty
+/// when the file has no fast path (JSON Lines, a workbook, an encoding
+/// other than UTF-8).
+pub(super) fn plan(parser: &RowParser) -> Vec<Fast> {
+    if parser.format != Format::Csv || parser.encoding != Encoding::Utf8 {
+        return Vec::new();
+    }
+    let schema = &parser.schema;
+    parser
+        .columns
+        .iter()
+        .map(|c| {
+            let Some((f, field)) = c.field.and_then(|f| Some((f, schema.fields.get(f)?))) else {
+                return Fast::Skip;
+            };
+            let key = f == schema.key;
+            if parser.unread(f) || (!key && field.check.is_none() && parser.skipped(f, field)) {
+                return Fast::Skip;
+            }
+            match (&field.ty, &field.check, key) {
+                (FieldType::Text, None, false) => Fast::Text(f),
+                (FieldType::Text, None, true) => Fast::KeyText(f),
+                (FieldType::Number | FieldType::Money, None, false) => Fast::Number(f),
+                (FieldType::Integer, None, false) => Fast::Integer(f),
+                (FieldType::Enum(_), None, false) => Fast::Enum(f),
+                _ => Fast::Parsed { field: f, key },
+            }
+        })
+        .collect()
+}
+
+impl RowParser {
+    /// The row's cells written into `cells` (by field), when it is a row
+    /// the fast path takes and none of its cells is rejected: `None`
+    /// otherwise, with `cells` written in part (the plain path then reads
+    /// the row again).
+    pub(super) fn fast_cells(&self, raw: &RawRow, cells: &mut [Cell]) -> Option<()> {
+        let record = &raw.record;
+        if self.fast.is_empty()
+            || raw.unterminated
+            || record.len() != self.fast.len()
+            || !self.duplicates.is_empty()
+        {
+            return None;
+        }
+        let whole = std::str::from_utf8(record.as_slice()).ok()?;
+        let mut start = 0;
+        for (raw_cell, how) in record.iter().zip(&self.fast) {
+            let end = start + raw_cell.len();
+            let text = whole.get(start..end)?;
+            start = end;
+            match *how {
+                Fast::Skip => {}
+                Fast::Text(f) => {
+                    let cell = if trim(text).is_empty() {
+                        Cell::Missing
+                    } else {
+                        Cell::Text(text.into())
+                    };
+                    *cells.get_mut(f)? = cell;
+                }
+                Fast::KeyText(f) => {
+                    if trim(text).is_empty() {
+                        return None;
+                    }
+                    *cells.get_mut(f)? = Cell::Text(text.into());
+                }
+                Fast::Number(f) | Fast::Integer(f) => {
+                    let t = trim(text);
+                    let cell = match plain_decimal(t) {
+                        Some(n) if matches!(how, Fast::Number(_)) => Cell::Num(n),
+                        // as `parse_cell` keeps a whole number read from digits
+                        Some(n) if n.scale() == 0 && !n.is_zero() => Cell::Num(n),
+                        _ => parse_cell(&self.schema.fields.get(f)?.ty, text).ok()?,
+                    };
+                    *cells.get_mut(f)? = cell;
+                }
+                Fast::Enum(f) => {
+                    let t = trim(text);
+                    let cell = match &self.schema.fields.get(f)?.ty {
+                        _ if t.is_empty() => Cell::Missing,
+                        FieldType::Enum(values) => {
+                            Cell::Text(values.iter().find(|v| v.as_str() == t)?.as_str().into())
+                        }
+                        _ => return None,
+                    };
+                    *cells.get_mut(f)? = cell;
+                }
+                Fast::Parsed { field: f, key } => {
+                    let field = self.schema.fields.get(f)?;
+                    let cell = parse_cell(&field.ty, text).ok()?;
+                    if field.check == Some(Check::Uscc) {
+                        if let Cell::Text(t) = &cell {
+                            uscc_valid(t).ok()?;
+                        }
+                    }
+                    if key && cell.as_key().is_none() {
+                        return None;
+                    }
+                    *cells.get_mut(f)? = cell;
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_rng::Rng;
+
+    const SCHEMA: &str = "\
+key: id
+fields:
+  id:      { type: text }
+  code:    { type: text, check: uscc }
+  name:    { type: text }
+  n:       { type: integer }
+  amount:  { type: money }
+  x:       { type: number }
+  rate:    { type: percent }
+  on:      { type: date }
+  yes:     { type: bool }
+  grade:   { type: enum, values: [A, B, M] }
+  tags:    { type: list }
+";
+
+    /// Cells as an Excel-minded officer writes them, good and bad.
+    const MESSY: &[&str] = &[
+        "",
+        " ",
+        "\u{3000}",
+        "A",
+        "B",
+        "M",
+        "a",
+        " A ",
+        "AB",
+        "甲",
+        "0",
+        "-0",
+        "7",
+        "007",
+        "-12",
+        "1.50",
+        "2.0",
+        "3.",
+        ".5",
+        "1,234",
+        "1,234.56",
+        "12,34",
+        "12.5万",
+        "3亿元",
+        "8%",
+        "3.5",
+        "0.055",
+        "1e3",
+        "99999999999999999999",
+        "2024-01-05",
+        "2024/1/5",
+        "20240105",
+        "2024年1月5日",
+        "2024-13-01",
+        "true",
+        "是",
+        "N",
+        "maybe",
+        "a;b",
+        "x、y|x",
+        "91420102MA4K2L3R0G",
+        "91420102MA4K2L3R00",
+        "\"q,uoted\"",
+        "\"a\"\"b\"",
+        "N000000001",
+        "\u{feff}x",
+        "\t1\t",
+    ];
+
+    /// A good value of a column, as often written: plain or with a unit,
+    /// blank now and then.
+    fn good(rng: &mut Rng, column: &str) -> String {
+        let n = rng.below(100_000);
+        if rng.below(10) == 0 {
+            return ["", " "][rng.below(2) as usize].to_string();
+        }
+        match column {
+            "id" => format!("N{n}"),
+            "code" => "91420102MA4K2L3R0G".to_string(),
+            "n" => [
+                "7".to_string(),
+                format!("{n}"),
+                format!("-{n}"),
+                "1,234".into(),
+                "0".into(),
+                "5.0".into(),
+            ][rng.below(6) as usize]
+                .clone(),
+            "amount" | "x" => [
+                format!("{n}.{:02}", n % 100),
+                format!("{n}"),
+                "12.5万".into(),
+                "-0.10".into(),
+            ][rng.below(4) as usize]
+                .clone(),
+            "rate" => ["8%", "0.055", "3.5", "0"][rng.below(4) as usize].to_string(),
+            "on" => ["2024-01-05", "20240105", "2024/1/5"][rng.below(3) as usize].to_string(),
+            "yes" => ["true", "否", "1"][rng.below(3) as usize].to_string(),
+            "grade" => ["A", "B", "M", " A"][rng.below(4) as usize].to_string(),
+            "tags" => ["a;b", "专精特新", "x、y"][rng.below(3) as usize].to_string(),
+            _ => format!("甲{n} "),
+        }
+    }
+
+    /// A random CSV file of the schema's columns (shuffled, one unknown
+    /// column, sometimes one missing), rows of messy cells, some of the
+    /// wrong length, some not UTF-8, keys sometimes repeated.
+    fn file(rng: &mut Rng) -> Vec<u8> {
+        let mut header: Vec<&str> = vec![
+            "id", "code", "name", "n", "amount", "x", "rate", "on", "yes", "grade", "tags", "extra",
+        ];
+        for i in (1..header.len()).rev() {
+            header.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        if rng.below(3) == 0 {
+            let drop = rng.below(header.len() as u64) as usize;
+            if header.get(drop) != Some(&"id") {
+                header.remove(drop);
+            }
+        }
+        let mut out = header.join(",").into_bytes();
+        out.push(b'\n');
+        for _ in 0..rng.below(40) {
+            let cells = match rng.below(20) {
+                0 => header.len() - 1,
+                1 => header.len() + 1,
+                _ => header.len(),
+            };
+            let row: Vec<Vec<u8>> = (0..cells)
+                .map(|i| match rng.below(40) {
+                    0 => vec![b'x', 0xff, b'y'],
+                    1 => format!("K{}", rng.below(4)).into_bytes(),
+                    2..=5 => MESSY[rng.below(MESSY.len() as u64) as usize]
+                        .as_bytes()
+                        .to_vec(),
+                    // mostly a value of the column's type
+                    _ => good(rng, header.get(i).copied().unwrap_or("extra")).into_bytes(),
+                })
+                .collect();
+            out.extend(row.join(&b","[..]));
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// Every row of `csv` read by the parser and by its plain path, with
+    /// `keep` kept and the file known clean or not: the same records (or
+    /// rejects) and the same things seen.
+    fn same_both_ways(csv: Vec<u8>, keep: Option<Vec<bool>>, clean: bool) -> usize {
+        let schema = Schema::load(&crate::diag::SourceText::new("schema.yaml", SCHEMA))
+            .expect("the schema loads");
+        let bytes = Arc::new(csv);
+        let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(std::io::Cursor::new(bytes.as_ref().clone())))
+        };
+        let opts = ReadOptions {
+            encoding: Encoding::Utf8,
+        };
+        let Ok(mut stream) = Stream::open(Arc::new(open), Path::new("firms.csv"), &schema, &opts)
+        else {
+            return 0;
+        };
+        if let Some(keep) = keep {
+            stream.keep_fields(keep);
+        }
+        if clean {
+            stream.known_clean();
+        }
+        let fast = stream.parser();
+        assert!(!fast.fast.is_empty());
+        let plain = fast.plain();
+        let mut batch = RawBatch::default();
+        let mut taken = 0;
+        while stream.next_batch(7, &mut batch).unwrap_or(false) {
+            for raw in batch.rows() {
+                let (mut seen_fast, mut seen_plain) = (Seen::default(), Seen::default());
+                let width = schema.fields.len();
+                let mut cells = missing_cells(width);
+                let got = fast
+                    .parse_in(raw, &mut seen_fast, &mut cells)
+                    .map(|()| cells);
+                let want = plain.parse(raw, &mut seen_plain).map(|r| r.cells);
+                taken += usize::from(
+                    got.is_ok() && fast.fast_cells(raw, &mut missing_cells(width)).is_some(),
+                );
+                assert_eq!(got, want, "line {}", raw.line);
+                assert_eq!(seen_fast.keys, seen_plain.keys, "line {}", raw.line);
+                assert_eq!(
+                    seen_fast.percent_over_one, seen_plain.percent_over_one,
+                    "line {}",
+                    raw.line
+                );
+            }
+        }
+        taken
+    }
+
+    #[test]
+    fn the_fast_path_reads_every_row_as_the_plain_path() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut taken = 0;
+        for _ in 0..400 {
+            let keep = match rng.below(3) {
+                0 => None,
+                _ => Some((0..11).map(|_| rng.below(2) == 0).collect()),
+            };
+            let clean = rng.below(4) == 0;
+            taken += same_both_ways(file(&mut rng), keep, clean);
+        }
+        // the fast path did take rows (a messy cell sends a row to the plain path)
+        assert!(taken > 100, "{taken}");
+    }
+
+    #[test]
+    fn clean_rows_take_the_fast_path() {
+        let csv = "id,code,name,n,amount,x,rate,on,yes,grade,tags\n\
+                   N1,91420102MA4K2L3R0G,甲, 12 ,1234.50,-3,8%,2024-01-05,是,A,a;b\n\
+                   N2,,,,,,,,,,\n";
+        assert_eq!(same_both_ways(csv.as_bytes().to_vec(), None, false), 2);
+    }
+}

@@ -341,7 +341,10 @@ pub fn stream_joined<'p>(
     // files whose rows come in one key order are joined as they are read,
     // without the sort, when that gives what the sort gives
     let parsers: Vec<_> = files.streams.iter().map(Stream::parser).collect();
-    if files_apart(program, &parsers) && files.streams.iter().all(Stream::can_read_again) {
+    if files_apart(program, &parsers)
+        && files.streams.iter().all(Stream::can_read_again)
+        && super::aligned::may_be_in_one_order(files.streams, &parsers)?
+    {
         let tried = super::aligned::stream_aligned(
             program,
             &mut files,

@@ -226,6 +226,8 @@ pub struct Stream {
     path: PathBuf,
     /// The encoding asked for when opened (`Auto` chooses again).
     asked: Encoding,
+    /// Rows read and given back ([`Stream::unread`]), the next to come.
+    unread: Option<RawBatch>,
 }
 
 /// What the whole file told once read: for the manifest and the summary.
@@ -437,6 +439,7 @@ impl Stream {
             percent_over_one: Default::default(),
             path: path.to_path_buf(),
             asked: opts.encoding,
+            unread: None,
         })
     }
 
@@ -508,6 +511,7 @@ impl Stream {
             true,
         )?;
         self.reader = reader;
+        self.unread = None;
         self.rows = 0;
         self.unknown = unknown;
         self.percent_over_one.clear();
@@ -517,9 +521,21 @@ impl Stream {
     /// Reads up to `max` more rows into `out`, reusing its buffers; `Ok(false)`
     /// at the end of the file.
     pub fn next_batch(&mut self, max: usize, out: &mut RawBatch) -> Result<bool, DataError> {
-        self.reader.next_batch(&self.path, max, out)?;
+        if let Some(back) = self.unread.take() {
+            *out = back;
+        } else {
+            self.reader.next_batch(&self.path, max, out)?;
+        }
         self.rows += out.len as u64;
         Ok(out.len > 0)
+    }
+
+    /// Gives back the rows of the last [`Stream::next_batch`] (which
+    /// gave them to `batch`, and read nothing since): the next call gives
+    /// them again, as if they had not been read.
+    pub fn unread(&mut self, batch: RawBatch) {
+        self.rows = self.rows.saturating_sub(batch.len as u64);
+        self.unread = Some(batch);
     }
 
     /// The file's size in bytes, when known.

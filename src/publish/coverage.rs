@@ -179,8 +179,14 @@ impl Coverage {
         v
     }
 
-    /// Writes 底数.csv and the 底数 sheet.
-    pub fn write(&self, run: &Run, csv: &mut PeopleCsv, book: &mut Book) -> std::io::Result<()> {
+    /// Writes 底数.csv, or the 底数 sheet, or both (the sheet is written
+    /// first, so that its workbook can be saved while the CSV is written).
+    pub fn write(
+        &self,
+        run: &Run,
+        mut csv: Option<&mut PeopleCsv>,
+        mut book: Option<&mut Book>,
+    ) -> std::io::Result<()> {
         let columns: [Column<'_>; 17] = [
             col("政策编号"),
             col("政策名称"),
@@ -202,16 +208,20 @@ impl Coverage {
         ];
         let in_force = run.summary.iter().filter(|s| s.in_force).count() as u64;
         let rows = in_force * (self.groups.len() as u64 + 1) + 1;
-        csv.header(&columns.map(|c| c.title))?;
-        book.sheet(
-            "底数",
-            &format!(
-                "底数：各政策按区划、行业门类、企业规模的评估与兑付情况（数据基准日 {}）",
-                run.as_of
-            ),
-            &columns,
-            rows,
-        )?;
+        if let Some(csv) = csv.as_deref_mut() {
+            csv.header(&columns.map(|c| c.title))?;
+        }
+        if let Some(book) = book.as_deref_mut() {
+            book.sheet(
+                "底数",
+                &format!(
+                    "底数：各政策按区划、行业门类、企业规模的评估与兑付情况（数据基准日 {}）",
+                    run.as_of
+                ),
+                &columns,
+                rows,
+            )?;
+        }
         let ordered = self.ordered();
         let mut all = Figures::default();
         for (p, s) in run.summary.iter().enumerate() {
@@ -235,7 +245,7 @@ impl Coverage {
                     Value::Text(codes::section_name(group.section)),
                     Value::Text(&group.size),
                 ];
-                row(csv, book, &cells, &f)?;
+                row(csv.as_deref_mut(), book.as_deref_mut(), &cells, &f)?;
             }
             let t = self.total(p);
             all.add(&t);
@@ -252,7 +262,7 @@ impl Coverage {
                 Value::Text(""),
                 Value::Text(""),
             ];
-            row(csv, book, &cells, &t)?;
+            row(csv.as_deref_mut(), book.as_deref_mut(), &cells, &t)?;
         }
         let mut cells: Vec<Value<'_>> = vec![Value::Text("全部政策合计")];
         cells.extend((0..10).map(|_| Value::Text("")));
@@ -261,8 +271,8 @@ impl Coverage {
 }
 
 fn row(
-    csv: &mut PeopleCsv,
-    book: &mut Book,
+    csv: Option<&mut PeopleCsv>,
+    book: Option<&mut Book>,
     cells: &[Value<'_>],
     f: &Figures,
 ) -> std::io::Result<()> {
@@ -282,6 +292,11 @@ fn row(
         Value::Money(f.amount),
         Value::Money(f.funded),
     ]);
-    csv.row(&all)?;
-    book.row(&all)
+    if let Some(csv) = csv {
+        csv.row(&all)?;
+    }
+    match book {
+        Some(book) => book.row(&all),
+        None => Ok(()),
+    }
 }

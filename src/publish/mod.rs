@@ -269,10 +269,13 @@ fn publish_into(
     notice.write(run, &heading, &mut list, &mut book)?;
     list.finish()?;
     lap("公示名单: sort the lists, write the CSV (the sheets on their thread)");
-    let mut base = PeopleCsv::create(&tmp.join("底数.csv"), opts.encoding)?;
-    coverage.write(run, &mut base, &mut book)?;
-    base.finish()?;
+    // the workbook is saved (its sheets filled, compressed) on a thread of
+    // its own while this one writes 底数.csv and the review lists
+    coverage.write(run, None, Some(&mut book))?;
     let notice_book = book.save(&tmp.join("公示名单.xlsx"))?;
+    let mut base = PeopleCsv::create(&tmp.join("底数.csv"), opts.encoding)?;
+    coverage.write(run, Some(&mut base), None)?;
+    base.finish()?;
     lap("底数: write the CSV (the sheet on the workbook's thread)");
     let mut book = Book::new(opts.sheet_rows, opts.date)?;
     let mut work = PeopleCsv::create(&tmp.join("待核实清单.csv"), opts.encoding)?;

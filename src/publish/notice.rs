@@ -2,6 +2,7 @@
 //! amount first (or by key), held in a sort that spills to disk.
 
 use std::cmp::Ordering;
+use std::fmt::Write;
 use std::path::Path;
 
 use rust_decimal::prelude::ToPrimitive;
@@ -195,6 +196,7 @@ impl Notice {
         let policies = &run.set.program.policies;
         let mut current: Option<u16> = None;
         let mut n = 0u64;
+        let mut seq = String::new();
         for e in self.sorter.finish().iter() {
             let e = e?;
             let Some(policy) = policies.get(e.policy as usize) else {
@@ -208,7 +210,9 @@ impl Notice {
             }
             n += 1;
             let key = heading.key(&e.key);
-            let seq = n.to_string();
+            seq.clear();
+            // writing into a String cannot fail
+            let _ = write!(seq, "{n}");
             let cells = [
                 Value::Text(&seq),
                 Value::Text(&e.name),
@@ -247,10 +251,11 @@ impl Heading {
         )
     }
 
-    pub fn key(&self, key: &str) -> String {
+    /// The key as the list shows it (not copied when nothing is hidden).
+    pub fn key<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
         match &self.mask {
-            Some(m) => m.apply(key),
-            None => key.to_string(),
+            Some(m) => m.apply(key).into(),
+            None => key.into(),
         }
     }
 }

@@ -419,13 +419,16 @@ impl<'p> Settled<'p> {
             }
             Ok(n)
         };
-        // each window is rendered while the one before it is written
+        // each window is rendered while the one before it is written and
+        // the one after it is taken from the index (one core's walk)
         let mut rendered: Parts = Vec::new();
         let mut windows = self.windows();
-        // a first window of two tasks, then sized by what that gave
+        // the first windows of two tasks, then sized by what the last
+        // rendered window gave
         let mut size = RENDER_CHUNK * 2;
-        while let Some(window) = windows.next(size)? {
-            let (next, written) = rayon::join(
+        let mut current = windows.next(size)?;
+        while let Some(window) = current {
+            let (next, (written, following)) = rayon::join(
                 || {
                     window
                         .firms
@@ -433,10 +436,14 @@ impl<'p> Settled<'p> {
                         .map(|firms| self.render(firms, &window.paid))
                         .collect::<Parts>()
                 },
-                || write(&mut out, std::mem::take(&mut rendered)),
+                || {
+                    let written = write(&mut out, std::mem::take(&mut rendered));
+                    (written, windows.next(size))
+                },
             );
             count += written?;
-            // the next window, about WINDOW_BYTES of text (firms with many
+            current = following?;
+            // the windows after, about WINDOW_BYTES of text (firms with many
             // decisions, `--all`, long reasons: fewer firms)
             let bytes: usize = next
                 .iter()

@@ -6,9 +6,10 @@
 //! Each payment row (blank rows are not rows) is printed as the first 16
 //! bytes of the SHA-256 of its four cells (`key`, `policy`, `amount`,
 //! `paid_on`) as decoded, each followed by a unit separator (0x1F); the
-//! digest is the SHA-256 of the prints in the file's order. The prints are
-//! taken where the rows are read, on all cores; only 16 bytes a row are
-//! hashed in order. The cells' texts do not depend on the file's encoding,
+//! digest is the SHA-256 of the prints in the file's order. A run takes the
+//! prints where the rows are read, on all cores, and hashes 16 bytes a row
+//! in order; `verify` prints the rows it compares as it walks them
+//! ([`super::rows_digest`]), and other readers of the ledger print nothing. The cells' texts do not depend on the file's encoding,
 //! quoting or other columns, which `ledger add` may change when it writes
 //! the ledger again.
 

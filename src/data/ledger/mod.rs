@@ -484,8 +484,9 @@ pub struct LedgerRow<'a> {
     pub amount: Decimal,
     pub paid_on: Date,
     pub line: u64,
-    /// The row's print ([`row_print`]).
-    pub print: RowPrint,
+    /// The four columns' cells as decoded, untrimmed (what
+    /// [`row_print`] prints).
+    pub four: &'a [Cow<'a, str>; 4],
     pub cells: &'a [std::borrow::Cow<'a, str>],
     /// The header's cells.
     pub header: &'a [String],
@@ -513,7 +514,7 @@ pub fn rows_digest(path: &Path, rows: u64) -> Result<(Option<String>, u64), Ledg
     let mut digest = RowsDigest::default();
     let file = read_rows(path, |row| {
         if digest.rows() < rows {
-            digest.add(&row.print);
+            digest.add(&row_print(row.four));
         }
         Ok(())
     })?;
@@ -529,19 +530,11 @@ pub fn read_rows(
     use rayon::prelude::*;
     let mut rows = 0;
     let mut file = read_records(path, Check::Before, |batch, encoding, header, at| {
-        // each row's print taken on all cores with its cells
-        let parsed: Vec<(Parsed<'_>, RowPrint)> = batch
+        let parsed: Vec<Parsed<'_>> = batch
             .par_iter()
-            .map(|r| {
-                let parsed = parse_record(encoding, &r.record, header.len(), at, true);
-                let print = match &parsed {
-                    Parsed::Row { four, .. } => row_print(four),
-                    _ => RowPrint::default(),
-                };
-                (parsed, print)
-            })
+            .map(|r| parse_record(encoding, &r.record, header.len(), at, true))
             .collect();
-        for (r, (parsed, print)) in batch.iter().zip(parsed) {
+        for (r, parsed) in batch.iter().zip(parsed) {
             let bad = |message: String| LedgerError::Row {
                 path: path.into(),
                 line: r.line,
@@ -565,7 +558,7 @@ pub fn read_rows(
                 policy,
                 amount,
                 paid_on,
-                print,
+                four: &four,
                 line: r.line,
                 cells: &cells,
                 header,

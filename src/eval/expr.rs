@@ -154,7 +154,6 @@ pub fn arith<'a>(op: ArithOp, a: V<'a>, b: V<'a>) -> V<'a> {
     r.map_or_else(overflow, V::Num)
 }
 
-/// Orders two present values of comparable types.
 /// Orders two decimals as `Decimal::cmp` does, without rescaling through
 /// 96-bit arithmetic when the scales are equal or close (the usual case:
 /// data with cents against whole thresholds).
@@ -178,12 +177,15 @@ pub fn cmp_num(a: &Decimal, b: &Decimal) -> Ordering {
         1_000_000_000,
     ];
     match POW10.get(sa.abs_diff(sb) as usize) {
-        Some(p) if sa < sb => (a.mantissa() * p).cmp(&b.mantissa()),
-        Some(p) => a.mantissa().cmp(&(b.mantissa() * p)),
+        // exact, as said: the overflow check of `*` (on in release builds)
+        // would cost a call per comparison
+        Some(p) if sa < sb => a.mantissa().wrapping_mul(*p).cmp(&b.mantissa()),
+        Some(p) => a.mantissa().cmp(&b.mantissa().wrapping_mul(*p)),
         None => a.cmp(b),
     }
 }
 
+/// Orders two present values of comparable types.
 fn order(a: &V<'_>, b: &V<'_>) -> Option<Ordering> {
     match (a, b) {
         (V::Num(x), V::Num(y)) => Some(cmp_num(x, y)),
@@ -267,6 +269,7 @@ impl<'e, 'a> Env<'e, 'a> {
     /// `field == value` (`!=` when `negated`) of a text constant, as the
     /// general comparison gives it: missing when the field is, missing
     /// without a cause when the cell is not a text.
+    #[inline]
     fn eq_field_text(&self, negated: bool, field: u16, value: &str) -> V<'a> {
         match self.cells.get(field as usize) {
             Some(Cell::Text(t)) => V::Bool((**t == *value) != negated),
@@ -288,14 +291,56 @@ impl<'e, 'a> Env<'e, 'a> {
         v
     }
 
-    /// Evaluates `ir`.
+    /// Evaluates `ir`. The commonest leaves (a field compared with a
+    /// constant, a field, a constant, a define already computed) are taken
+    /// here, small enough to be inlined into the callers; everything else
+    /// goes to [`Env::eval_node`], whose frame is large.
+    #[inline]
     pub fn eval(&self, ir: &'a Ir) -> V<'a> {
         match ir {
+            Ir::CmpField { op, field, value } => self.cmp_field(*op, *field, value),
+            Ir::EqFieldText {
+                negated,
+                field,
+                value,
+            } => self.eq_field_text(*negated, *field, value),
             Ir::Const(c) => constant(c),
-            Ir::Field(i) => match cell(self.cells, *i) {
-                V::Miss(_) => self.missing(*i),
-                v => v,
-            },
+            Ir::Field(i) => self.field(*i),
+            Ir::Define(i) if self.trace.is_none() => {
+                match self.defines.get(*i as usize).and_then(Slot::get) {
+                    Some(v) => v,
+                    None => self.eval_node(ir),
+                }
+            }
+            _ => self.eval_node(ir),
+        }
+    }
+
+    /// Field `index`'s value.
+    #[inline]
+    fn field(&self, index: u16) -> V<'a> {
+        match cell(self.cells, index) {
+            V::Miss(_) => self.missing(index),
+            v => v,
+        }
+    }
+
+    /// `field OP number`, as the general comparison gives it.
+    #[inline]
+    fn cmp_field(&self, op: CmpOp, field: u16, value: &Decimal) -> V<'a> {
+        match self.cells.get(field as usize) {
+            Some(Cell::Num(n)) => V::Bool(holds(op, cmp_num(n, value))),
+            Some(Cell::Missing) | None => self.missing(field),
+            Some(_) => V::Miss(Why::default()),
+        }
+    }
+
+    /// [`Env::eval`] of any node.
+    #[inline(never)]
+    fn eval_node(&self, ir: &'a Ir) -> V<'a> {
+        match ir {
+            Ir::Const(c) => constant(c),
+            Ir::Field(i) => self.field(*i),
             Ir::Let(i) => {
                 let i = *i as usize;
                 let slot =
@@ -362,11 +407,7 @@ impl<'e, 'a> Env<'e, 'a> {
                 field,
                 value,
             } => self.eq_field_text(*negated, *field, value),
-            Ir::CmpField { op, field, value } => match self.cells.get(*field as usize) {
-                Some(Cell::Num(n)) => V::Bool(holds(*op, cmp_num(n, value))),
-                Some(Cell::Missing) | None => self.missing(*field),
-                Some(_) => V::Miss(Why::default()),
-            },
+            Ir::CmpField { op, field, value } => self.cmp_field(*op, *field, value),
             // a comparison: missing when the item or any element is
             // (LANGUAGE.md section 6), whatever the other elements say
             Ir::InList {

@@ -393,6 +393,54 @@ impl Ir {
     }
 }
 
+impl Ir {
+    /// The expressions directly inside this one, to change them.
+    pub fn children_mut(&mut self) -> Vec<&mut Ir> {
+        match self {
+            Ir::Const(_)
+            | Ir::Field(_)
+            | Ir::CmpField { .. }
+            | Ir::EqFieldText { .. }
+            | Ir::Let(_)
+            | Ir::Define(_)
+            | Ir::AsOf
+            | Ir::Paid { .. } => Vec::new(),
+            Ir::Neg(x) | Ir::Not(x) | Ir::IsMissing { expr: x, .. } => vec![&mut **x],
+            Ir::Arith(_, a, b)
+            | Ir::And(a, b)
+            | Ir::Or(a, b)
+            | Ir::Cmp(_, a, b)
+            | Ir::ListContains(a, b)
+            | Ir::TextContains(a, b)
+            | Ir::InValue {
+                item: a, list: b, ..
+            } => vec![&mut **a, &mut **b],
+            Ir::InList { item, list, .. } => std::iter::once(&mut **item).chain(list).collect(),
+            Ir::Between(a, b, c) | Ir::If(a, b, c) => vec![&mut **a, &mut **b, &mut **c],
+            Ir::When(arms, other) => arms
+                .iter_mut()
+                .flat_map(|(c, v)| [c, v])
+                .chain(std::iter::once(&mut **other))
+                .collect(),
+            Ir::Tiers {
+                base,
+                rows,
+                otherwise,
+            } => std::iter::once(&mut **base)
+                .chain(rows.iter_mut().flat_map(|(_, b, r)| [b, r]))
+                .chain(otherwise.as_deref_mut())
+                .collect(),
+            Ir::Progressive { base, rows } => std::iter::once(&mut **base)
+                .chain(
+                    rows.iter_mut()
+                        .flat_map(|(b, r)| b.as_mut().into_iter().chain(std::iter::once(r))),
+                )
+                .collect(),
+            Ir::Call(_, args) => args.iter_mut().collect(),
+        }
+    }
+}
+
 impl Program {
     /// Every expression of the program: defines, and each policy's lets,
     /// conditions, amount, cap and ordering expressions.

@@ -156,6 +156,9 @@ pub struct Chunk {
 #[derive(Clone, Debug)]
 pub struct Evaluator<'p> {
     program: &'p Program,
+    /// The program with its lets and repeated conditions as hidden defines
+    /// ([`eval::shared`]): what is evaluated, when there is one.
+    shared: Option<std::sync::Arc<Program>>,
     opts: RunOptions,
     in_force: Vec<bool>,
     across: Vec<bool>,
@@ -184,7 +187,7 @@ impl Evaluator<'_> {
 
     /// Evaluates `n` firms, the i-th being `firm(i)`: its line and cells.
     fn evaluate_each<'r>(&self, n: usize, firm: impl Fn(usize) -> (u64, &'r [Cell])) -> Chunk {
-        let program = self.program;
+        let program = self.shared.as_deref().unwrap_or(self.program);
         let key_of = |cells: &'r [Cell]| {
             cells
                 .get(program.schema.key)
@@ -296,6 +299,7 @@ impl Evaluator<'_> {
 /// A run in progress.
 pub struct Batch<'p> {
     program: &'p Program,
+    shared: Option<std::sync::Arc<Program>>,
     opts: RunOptions,
     in_force: Vec<bool>,
     across: Vec<bool>,
@@ -327,6 +331,11 @@ impl<'p> Batch<'p> {
             .collect();
         Batch {
             program,
+            shared: opts
+                .profile
+                .is_none()
+                .then(|| eval::shared::share(program).map(std::sync::Arc::new))
+                .flatten(),
             // a profile evaluates nothing
             in_force: program
                 .policies
@@ -370,6 +379,7 @@ impl<'p> Batch<'p> {
     pub fn evaluator(&self) -> Evaluator<'p> {
         Evaluator {
             program: self.program,
+            shared: self.shared.clone(),
             opts: self.opts.clone(),
             in_force: self.in_force.clone(),
             across: self.across.clone(),

@@ -2,6 +2,7 @@
 
 pub mod expr;
 mod reason;
+pub mod shared;
 pub mod trace;
 pub mod value;
 

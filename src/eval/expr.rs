@@ -56,6 +56,9 @@ impl<'a> Scratch<'a> {
 
     /// Forgets the lets of the previous policy.
     pub fn policy(&mut self, policy: &Policy) {
+        if self.lets.is_empty() && policy.lets.is_empty() {
+            return;
+        }
         self.lets.clear();
         self.lets.resize_with(policy.lets.len(), Slot::default);
     }

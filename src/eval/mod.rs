@@ -84,21 +84,26 @@ pub fn verdict<'a>(
     let mut failed = 0u128;
     let mut missing = 0u128;
     let mut why = Why::default();
+    // clause i's bit (the 128th and later share the last)
+    let mut bit = 1u128;
     for (i, clause) in policy.clauses.iter().enumerate() {
-        let bit = 1u128 << (i as u32).min(127);
-        match (clause.kind, env.eval(&clause.expr)) {
-            (ClauseKind::Require, V::Bool(false)) | (ClauseKind::Exclude, V::Bool(true)) => {
+        if i > 0 && i < 128 {
+            bit <<= 1;
+        }
+        match env.eval(&clause.expr) {
+            // a `require` fails when false, an `exclude` when true
+            V::Bool(b) if b == (clause.kind == ClauseKind::Exclude) => {
                 failed |= bit;
                 if !thorough {
                     break;
                 }
             }
-            (_, V::Bool(_)) => {}
-            (_, V::Miss(w)) => {
+            V::Bool(_) => {}
+            V::Miss(w) => {
                 missing |= bit;
                 why = why.merge(w);
             }
-            (_, _) => missing |= bit,
+            _ => missing |= bit,
         }
     }
     let mut v = Verdict {

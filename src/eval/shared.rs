@@ -287,6 +287,18 @@ mod tests {
         }
     }
 
+    /// Forms keep a constant's scale and a text's exact bytes: `1.0` and
+    /// `1.00` (whose products differ in scale) are two conditions.
+    #[test]
+    fn forms_tell_scales_and_texts_apart() {
+        use rust_decimal::Decimal;
+        let num = |m, s| Ir::Const(crate::program::Const::Num(Decimal::new(m, s)));
+        assert_ne!(key(&num(10, 1)), key(&num(100, 2)));
+        assert_eq!(key(&num(10, 1)), key(&num(10, 1)));
+        let text = |t: &str| Ir::Const(crate::program::Const::Text(t.into()));
+        assert_ne!(key(&text("A")), key(&text("A ")));
+    }
+
     /// A condition is shared only when stated twice, and a let keeps its
     /// policy's reads of it: each read becomes the hidden define's.
     #[test]

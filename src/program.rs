@@ -209,6 +209,11 @@ pub struct Policy {
     /// Path of the file it was written in, relative to the policy set.
     pub file: String,
     pub span: Span,
+    /// Only in a batch run's evaluation copy ([`crate::eval::shared`]):
+    /// the slot shared by the policies that state exactly these conditions
+    /// in this order, whose clauses are then evaluated once per firm for
+    /// all of them. `None` in the program as written.
+    pub same_conditions: Option<u16>,
 }
 
 impl Policy {

@@ -334,6 +334,7 @@ impl Checker<'_> {
             amount: None,
             file,
             span: p.span,
+            same_conditions: None,
         };
         let mut amount: Option<(String, Ir, BTreeSet<u16>, String)> = None;
         let mut cap: Option<(Ir, BTreeSet<u16>, String)> = None;

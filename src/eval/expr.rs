@@ -28,12 +28,27 @@ pub struct Scratch<'a> {
     /// The first field with a bit of its own in [`Why`] (see
     /// [`Scratch::window`]).
     base: u16,
+    /// The clauses' outcome of each group of policies stating the same
+    /// conditions ([`Policy::same_conditions`]), once one of them was
+    /// evaluated for the firm.
+    conditions: Vec<Option<Conditions>>,
+}
+
+/// What a policy's clauses gave for a firm: the failed and missing clauses'
+/// bits and why they were missing, as evaluated `thorough`ly or not.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conditions {
+    pub failed: u128,
+    pub missing: u128,
+    pub why: Why,
+    pub thorough: bool,
 }
 
 impl<'a> Scratch<'a> {
     /// Forgets the defines of the previous firm.
     pub fn firm(&mut self, program: &Program) {
         self.payments = &[];
+        self.conditions.clear();
         self.defines.clear();
         self.defines
             .resize_with(program.defines.len(), Slot::default);
@@ -43,6 +58,7 @@ impl<'a> Scratch<'a> {
     /// and `last_paid` read.
     pub fn payments(&mut self, payments: &'a [Payment]) {
         self.payments = payments;
+        self.conditions.clear();
     }
 
     /// Counts the fields' bits in [`Why`] from field `base` on: fields
@@ -52,6 +68,29 @@ impl<'a> Scratch<'a> {
     /// defines keep their `Why`).
     pub fn window(&mut self, base: u16) {
         self.base = base;
+        self.conditions.clear();
+    }
+
+    /// The clauses' outcome already evaluated for this firm by a policy of
+    /// group `slot`, evaluated as `thorough`ly.
+    pub fn conditions(&self, slot: u16, thorough: bool) -> Option<Conditions> {
+        self.conditions
+            .get(slot as usize)
+            .copied()
+            .flatten()
+            .filter(|c| c.thorough == thorough)
+    }
+
+    /// Keeps the clauses' outcome of group `slot` for the firm's other
+    /// policies of the group.
+    pub fn keep_conditions(&mut self, slot: u16, c: Conditions) {
+        let i = slot as usize;
+        if self.conditions.len() <= i {
+            self.conditions.resize(i + 1, None);
+        }
+        if let Some(kept) = self.conditions.get_mut(i) {
+            *kept = Some(c);
+        }
     }
 
     /// Forgets the lets of the previous policy.

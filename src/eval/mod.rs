@@ -11,7 +11,7 @@ pub(crate) use reason::LIMIT_STORED;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use self::expr::Scratch;
+use self::expr::{Conditions, Scratch};
 use self::value::{show, Why, V};
 use crate::date::Date;
 use crate::program::{ClauseKind, Policy, Program};
@@ -80,32 +80,24 @@ pub fn verdict<'a>(
     thorough: bool,
 ) -> Verdict {
     scratch.policy(policy);
-    let env = scratch.env(program, Some(policy), cells, as_of);
-    let mut failed = 0u128;
-    let mut missing = 0u128;
-    let mut why = Why::default();
-    // clause i's bit (the 128th and later share the last)
-    let mut bit = 1u128;
-    for (i, clause) in policy.clauses.iter().enumerate() {
-        if i > 0 && i < 128 {
-            bit <<= 1;
-        }
-        match env.eval(&clause.expr) {
-            // a `require` fails when false, an `exclude` when true
-            V::Bool(b) if b == (clause.kind == ClauseKind::Exclude) => {
-                failed |= bit;
-                if !thorough {
-                    break;
-                }
+    let group = policy.same_conditions;
+    let known = group.and_then(|g| scratch.conditions(g, thorough));
+    let Conditions {
+        failed,
+        missing,
+        why,
+        ..
+    } = match known {
+        Some(c) => c,
+        None => {
+            let env = scratch.env(program, Some(policy), cells, as_of);
+            let c = clauses(&env, policy, thorough);
+            if let Some(g) = group {
+                scratch.keep_conditions(g, c);
             }
-            V::Bool(_) => {}
-            V::Miss(w) => {
-                missing |= bit;
-                why = why.merge(w);
-            }
-            _ => missing |= bit,
+            c
         }
-    }
+    };
     let mut v = Verdict {
         outcome: Outcome::Ineligible,
         amount: None,
@@ -118,6 +110,7 @@ pub fn verdict<'a>(
     if failed != 0 {
         return v;
     }
+    let env = scratch.env(program, Some(policy), cells, as_of);
     let mut amount = None;
     if let Some(a) = &policy.amount {
         let value = env.eval(&a.expr);
@@ -154,6 +147,42 @@ pub fn verdict<'a>(
     v.outcome = Outcome::Eligible;
     v.amount = amount.map(cents);
     v
+}
+
+/// The policy's clauses in their order: which failed and which were
+/// missing (and why). Unless `thorough`, the first failed clause ends it.
+fn clauses<'a>(env: &expr::Env<'_, 'a>, policy: &'a Policy, thorough: bool) -> Conditions {
+    let mut failed = 0u128;
+    let mut missing = 0u128;
+    let mut why = Why::default();
+    // clause i's bit (the 128th and later share the last)
+    let mut bit = 1u128;
+    for (i, clause) in policy.clauses.iter().enumerate() {
+        if i > 0 && i < 128 {
+            bit <<= 1;
+        }
+        match env.eval(&clause.expr) {
+            // a `require` fails when false, an `exclude` when true
+            V::Bool(b) if b == (clause.kind == ClauseKind::Exclude) => {
+                failed |= bit;
+                if !thorough {
+                    break;
+                }
+            }
+            V::Bool(_) => {}
+            V::Miss(w) => {
+                missing |= bit;
+                why = why.merge(w);
+            }
+            _ => missing |= bit,
+        }
+    }
+    Conditions {
+        failed,
+        missing,
+        why,
+        thorough,
+    }
 }
 
 /// A decimal with exactly two places (`60000` → `60000.00`).

@@ -49,8 +49,44 @@ pub fn share(program: &Program) -> Option<Program> {
             changed = true;
         }
     }
+    changed |= group_same_conditions(&mut out.policies);
     out.defines = hidden.defines;
     (changed || out.defines.len() > own).then_some(out)
+}
+
+/// Gives the policies that state the same conditions in the same order
+/// (after the repeated ones became hidden defines) a slot of their own, in
+/// which the first of them evaluated for a firm keeps what its clauses gave
+/// for the others ([`Policy::same_conditions`]); true when some did. A
+/// policy that still has lets of its own (whose reads look alike in every
+/// policy) takes no part.
+fn group_same_conditions(policies: &mut [Policy]) -> bool {
+    let form = |p: &Policy| {
+        (p.lets.is_empty() && !p.clauses.is_empty()).then(|| {
+            let clauses: Vec<_> = p.clauses.iter().map(|c| (c.kind, &c.expr)).collect();
+            format!("{clauses:?}")
+        })
+    };
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for k in policies.iter().filter_map(form) {
+        *count.entry(k).or_default() += 1;
+    }
+    let mut slots: HashMap<String, u16> = HashMap::new();
+    for p in policies.iter_mut() {
+        let Some(k) = form(p).filter(|k| count.get(k) >= Some(&2)) else {
+            continue;
+        };
+        let next = slots.len();
+        let slot = match slots.get(&k) {
+            Some(&s) => s,
+            None => match u16::try_from(next) {
+                Ok(s) => *slots.entry(k).or_insert(s),
+                Err(_) => continue,
+            },
+        };
+        p.same_conditions = Some(slot);
+    }
+    !slots.is_empty()
 }
 
 /// The set's defines followed by the hidden ones, each hidden one once.
@@ -242,6 +278,23 @@ mod tests {
             let shared = share(&program).expect("the example set has lets and repeats");
             assert!(shared.defines.len() > program.defines.len());
             assert!(shared.policies.iter().all(|p| p.lets.is_empty()));
+            assert!(program.policies.iter().all(|p| p.same_conditions.is_none()));
+            if seed == 2 {
+                // each copy states its original's conditions: they share a slot
+                let n = program.policies.len() / 2;
+                let (first, copies) = shared.policies.split_at(n);
+                for (p, q) in first.iter().zip(copies) {
+                    let expected = (!p.clauses.is_empty())
+                        .then_some(p.same_conditions)
+                        .flatten();
+                    assert!(
+                        p.clauses.is_empty() || p.same_conditions.is_some(),
+                        "{}",
+                        p.id
+                    );
+                    assert_eq!(q.same_conditions, expected, "{}", q.id);
+                }
+            }
             let in_force: Vec<bool> = program.policies.iter().map(|p| p.in_force(as_of)).collect();
             let firms = firms(&engine, 3, seed);
             assert!(firms.len() > 2000);

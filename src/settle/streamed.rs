@@ -678,6 +678,7 @@ mod tests {
             amount: None,
             file: String::new(),
             span: Default::default(),
+            same_conditions: None,
         }
     }
 

@@ -499,7 +499,9 @@ fn evaluate_firm_paid<'a>(
     scratch.firm(program);
     scratch.payments(payments);
     for (p, policy) in program.policies.iter().enumerate() {
-        if !in_force.get(p).copied().unwrap_or(false) {
+        if !in_force.get(p).copied().unwrap_or(false)
+            || (!opts.all && eval::known_to_fail(policy, scratch))
+        {
             continue;
         }
         let v = eval::verdict(program, policy, cells, opts.as_of, scratch, opts.all);

@@ -149,6 +149,17 @@ pub fn verdict<'a>(
     v
 }
 
+/// Whether a policy stating the same conditions as `policy` already failed
+/// one for this firm (evaluated not thoroughly): its verdict is then
+/// `ineligible` without evaluating anything.
+#[inline]
+pub fn known_to_fail(policy: &Policy, scratch: &Scratch<'_>) -> bool {
+    policy
+        .same_conditions
+        .and_then(|g| scratch.conditions(g, false))
+        .is_some_and(|c| c.failed != 0)
+}
+
 /// The policy's clauses in their order: which failed and which were
 /// missing (and why). Unless `thorough`, the first failed clause ends it.
 fn clauses<'a>(env: &expr::Env<'_, 'a>, policy: &'a Policy, thorough: bool) -> Conditions {

@@ -193,6 +193,19 @@ impl Chunk {
         }
     }
 
+    /// A chunk the rows are done with, emptied, when one came back;
+    /// else a new one (its memory used again rather than allocated anew).
+    fn again(back: &std::sync::mpsc::Receiver<Chunk>) -> Chunk {
+        match back.try_recv() {
+            Ok(mut chunk) => {
+                chunk.bytes.clear();
+                chunk.cells.clear();
+                chunk
+            }
+            Err(_) => Chunk::with_capacity(),
+        }
+    }
+
     /// Adds the cell at (`row`, `col`) that `write` writes (tag and text).
     fn push(&mut self, row: u32, col: u32, write: impl FnOnce(&mut Vec<u8>)) {
         write(&mut self.bytes);
@@ -269,9 +282,14 @@ fn write_ref(cell: &calamine::DataRef<'_>, out: &mut Vec<u8>) {
 /// stops when no one listens. calamine may panic on a malformed file (a
 /// cell reference past the largest number, for one): that is a file that
 /// cannot be read, not a crash of the run.
-fn read_sheet(path: &Path, bytes: Vec<u8>, sent: &std::sync::mpsc::SyncSender<Sent>) {
+fn read_sheet(
+    path: &Path,
+    bytes: Vec<u8>,
+    sent: &std::sync::mpsc::SyncSender<Sent>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
+) {
     READING.set(true);
-    let read = std::panic::catch_unwind(AssertUnwindSafe(|| send_cells(path, bytes, sent)));
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| send_cells(path, bytes, sent, back)));
     READING.set(false);
     let failed = match read {
         Ok(Ok(())) => return,
@@ -306,6 +324,7 @@ fn send_cells(
     path: &Path,
     bytes: Vec<u8>,
     sent: &std::sync::mpsc::SyncSender<Sent>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
 ) -> Result<(), DataError> {
     let bad = |e: &dyn std::fmt::Display| not_a_workbook(path, e.to_string());
     let bad_sheet = |name: &str, e: &dyn std::fmt::Display| {
@@ -342,7 +361,7 @@ fn send_cells(
     if sent.send(Sent::Name(name.clone())).is_err() {
         return Ok(());
     }
-    xlsx_cells(&mut book, &name, sent).map_err(|e| match e {
+    xlsx_cells(&mut book, &name, sent, back).map_err(|e| match e {
         SheetError::Calamine(e) => bad_sheet(&name, &e),
         SheetError::Backwards { row, after } => bad_sheet(
             &name,
@@ -385,6 +404,7 @@ fn xlsx_cells(
     book: &mut Xlsx<Bytes>,
     name: &str,
     sent: &std::sync::mpsc::SyncSender<Sent>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
 ) -> Result<(), SheetError> {
     use calamine::{DataRef, XlsxFormulaMetadata as Formula};
     let mut reader = book
@@ -424,7 +444,7 @@ fn xlsx_cells(
             None => write_ref(&cell.value, out),
         });
         if chunk.full() {
-            let full = std::mem::replace(&mut chunk, Chunk::with_capacity());
+            let full = std::mem::replace(&mut chunk, Chunk::again(back));
             if sent.send(Sent::Cells(full)).is_err() {
                 return Ok(());
             }
@@ -440,6 +460,8 @@ fn xlsx_cells(
 /// time.
 struct Cells {
     received: std::sync::mpsc::Receiver<Sent>,
+    /// Chunks done with, back to the reading thread.
+    back: std::sync::mpsc::Sender<Chunk>,
     chunk: Chunk,
     /// The next cell of the chunk, and where its field starts.
     at: usize,
@@ -456,7 +478,9 @@ impl Cells {
             }
             match self.received.recv() {
                 Ok(Sent::Cells(chunk)) => {
-                    self.chunk = chunk;
+                    let done = std::mem::replace(&mut self.chunk, chunk);
+                    // the thread may be done: the chunk is dropped then
+                    let _ = self.back.send(done);
                     self.at = 0;
                     self.start = 0;
                 }
@@ -514,10 +538,11 @@ impl Sheet {
         let sha256 = crate::load::sha256_hex(&bytes);
         let size = bytes.len() as u64;
         let (sent, received) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+        let (back, comes_back) = std::sync::mpsc::channel();
         let owned = path.to_path_buf();
         std::thread::Builder::new()
             .name("workbook".into())
-            .spawn(move || read_sheet(&owned, bytes, &sent))
+            .spawn(move || read_sheet(&owned, bytes, &sent, &comes_back))
             .map_err(unreadable)?;
         let name = match received.recv() {
             Ok(Sent::Name(name)) => name,
@@ -528,6 +553,7 @@ impl Sheet {
         };
         let mut cells = Cells {
             received,
+            back,
             chunk: Chunk::default(),
             at: 0,
             start: 0,

@@ -29,8 +29,11 @@ use super::*;
 use crate::data::stream::{RawBatch, RawRow, Seen, Stream};
 use crate::data::Reject;
 
-/// Batches of one file read ahead of the join.
-const AHEAD: usize = 1;
+/// Batches of one file read ahead of the join (besides the one being
+/// read): enough that a file whose reading is slow for a while (the
+/// workbook's, waiting on its sheet's thread) does not leave the join
+/// waiting with a core idle.
+const AHEAD: usize = 3;
 
 /// Batches of the first file that another file's next row may wait through
 /// before the files are taken to be in different orders (so a file whose

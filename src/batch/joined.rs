@@ -723,7 +723,7 @@ fn join_direct<R: std::borrow::Borrow<RawRow>>(
     {
         return None;
     }
-    let mut cells = vec![crate::record::Cell::Missing; program.schema.fields.len()];
+    let mut cells = crate::data::stream::missing_cells(program.schema.fields.len());
     // the key's cell as the first file gives it: the full join uses that
     // when all give the same
     let mut first_key = None;

@@ -8,7 +8,10 @@
 //! while its rows are handed out in batches like a CSV file's. Each
 //! cell becomes one field of a [`RawRow`] whose first byte tells how the
 //! sheet stored it ([`Stored`]), so that the row parser can reject an error
-//! cell and say when a code was kept as a number.
+//! cell and say when a code was kept as a number. The reading thread
+//! writes each cell so, straight from calamine's borrowed value, into the
+//! bytes of a chunk of cells ([`Chunk`]); the rows are made of those
+//! bytes.
 
 use std::panic::AssertUnwindSafe;
 
@@ -78,22 +81,6 @@ pub(super) fn split(field: &[u8]) -> (Stored, &[u8]) {
         Some((b'f', text)) => (Stored::Uncomputed, text),
         Some((_, text)) => (Stored::Text, text),
         None => (Stored::Text, field),
-    }
-}
-
-/// A cell of a sheet: its value, or a formula saved without one.
-#[derive(Clone, Debug, PartialEq)]
-enum SheetCell {
-    Value(Data),
-    /// The formula's text (empty for a cell of a shared formula).
-    Uncomputed(String),
-}
-
-/// A cell as the text a CSV cell would hold, and how it was stored.
-fn written(cell: &SheetCell) -> (Stored, Cow<'_, str>) {
-    match cell {
-        SheetCell::Value(v) => written_value(v),
-        SheetCell::Uncomputed(f) => (Stored::Uncomputed, Cow::Owned(format!("={f}"))),
     }
 }
 
@@ -180,11 +167,56 @@ fn not_a_workbook(path: &Path, message: String) -> DataError {
     }
 }
 
-/// A cell that holds something, where the sheet has it (0-based).
+/// A cell that holds something, where the sheet has it (0-based), and
+/// where its field ends in its [`Chunk`]'s bytes.
+#[derive(Clone, Copy)]
 struct Placed {
     row: u32,
     col: u32,
-    value: SheetCell,
+    end: u32,
+}
+
+/// Cells of a sheet in the order read, each written as the field of a
+/// [`RawRow`] (the tag of how it was stored, then its text; nothing for an
+/// empty text), one after the other.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    cells: Vec<Placed>,
+}
+
+impl Chunk {
+    fn with_capacity() -> Chunk {
+        Chunk {
+            bytes: Vec::with_capacity(CELLS_PER_CHUNK * 8),
+            cells: Vec::with_capacity(CELLS_PER_CHUNK),
+        }
+    }
+
+    /// A chunk the rows are done with, emptied, when one came back;
+    /// else a new one (its memory used again rather than allocated anew).
+    fn again(back: &std::sync::mpsc::Receiver<Chunk>) -> Chunk {
+        match back.try_recv() {
+            Ok(mut chunk) => {
+                chunk.bytes.clear();
+                chunk.cells.clear();
+                chunk
+            }
+            Err(_) => Chunk::with_capacity(),
+        }
+    }
+
+    /// Adds the cell at (`row`, `col`) that `write` writes (tag and text).
+    fn push(&mut self, row: u32, col: u32, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.bytes);
+        let end = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
+        self.cells.push(Placed { row, col, end });
+    }
+
+    /// Full: to be sent (also when its bytes near what a place can say).
+    fn full(&self) -> bool {
+        self.cells.len() >= CELLS_PER_CHUNK || self.bytes.len() >= 1 << 30
+    }
 }
 
 type Bytes = std::io::Cursor<Vec<u8>>;
@@ -192,24 +224,72 @@ type Bytes = std::io::Cursor<Vec<u8>>;
 /// Cells sent at a time by the thread that reads a worksheet.
 const CELLS_PER_CHUNK: usize = 1 << 15;
 /// Chunks that thread reads ahead of the rows taken.
-const CHUNKS_AHEAD: usize = 4;
+const CHUNKS_AHEAD: usize = 8;
 
 /// What the thread reading a workbook's first worksheet sends: the sheet's
 /// name, then its cells in row order, a chunk at a time; or why it cannot
 /// be read. The end of the cells is the end of the channel.
 enum Sent {
     Name(String),
-    Cells(Vec<Placed>),
+    Cells(Chunk),
     Failed(DataError),
+}
+
+/// A cell's field as [`written`] gives it: its tag and text, nothing when
+/// the text is empty.
+fn write_field(stored: Stored, text: &str, out: &mut Vec<u8>) {
+    if !text.is_empty() {
+        out.push(stored.tag());
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// A value of an `.xlsx` sheet written as its field ([`write_field`] of
+/// [`written_value`]), without the owned value: text borrowed, numbers and
+/// dates written in place.
+fn write_ref(cell: &calamine::DataRef<'_>, out: &mut Vec<u8>) {
+    use calamine::DataRef;
+    use std::io::Write;
+    match cell {
+        DataRef::String(s) => write_field(Stored::Text, s, out),
+        DataRef::SharedString(s) => write_field(Stored::Text, s, out),
+        DataRef::Float(f) => {
+            out.push(Stored::Number.tag());
+            if *f == 0.0 {
+                out.push(b'0');
+            } else {
+                let _ = write!(out, "{f}");
+            }
+        }
+        DataRef::Int(i) => {
+            out.push(Stored::Number.tag());
+            let _ = write!(out, "{i}");
+        }
+        DataRef::DateTime(d) if d.is_datetime() && d.as_f64() >= 1.0 => {
+            let (year, month, day, ..) = d.to_ymd_hms_milli();
+            out.push(Stored::Text.tag());
+            let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+        }
+        other => {
+            let value = Data::from(other.clone());
+            let (stored, text) = written_value(&value);
+            write_field(stored, &text, out);
+        }
+    }
 }
 
 /// Reads the first worksheet of the workbook `bytes` and sends its cells;
 /// stops when no one listens. calamine may panic on a malformed file (a
 /// cell reference past the largest number, for one): that is a file that
 /// cannot be read, not a crash of the run.
-fn read_sheet(path: &Path, bytes: Vec<u8>, sent: &std::sync::mpsc::SyncSender<Sent>) {
+fn read_sheet(
+    path: &Path,
+    bytes: Vec<u8>,
+    sent: &std::sync::mpsc::SyncSender<Sent>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
+) {
     READING.set(true);
-    let read = std::panic::catch_unwind(AssertUnwindSafe(|| send_cells(path, bytes, sent)));
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| send_cells(path, bytes, sent, back)));
     READING.set(false);
     let failed = match read {
         Ok(Ok(())) => return,
@@ -219,16 +299,23 @@ fn read_sheet(path: &Path, bytes: Vec<u8>, sent: &std::sync::mpsc::SyncSender<Se
     let _ = sent.send(Sent::Failed(failed));
 }
 
-/// Sends the cells of `cells` in chunks: `false` when no one listens.
-fn send_chunks(sent: &std::sync::mpsc::SyncSender<Sent>, cells: Vec<Placed>) -> bool {
-    let mut cells = cells.into_iter().peekable();
-    while cells.peek().is_some() {
-        let chunk: Vec<Placed> = cells.by_ref().take(CELLS_PER_CHUNK).collect();
-        if sent.send(Sent::Cells(chunk)).is_err() {
-            return false;
+/// Sends the cells of `cells` (in row order) in chunks: `false` when no
+/// one listens.
+fn send_chunks(sent: &std::sync::mpsc::SyncSender<Sent>, cells: Vec<(u32, u32, &Data)>) -> bool {
+    let mut chunk = Chunk::with_capacity();
+    for (row, col, value) in cells {
+        chunk.push(row, col, |out| {
+            let (stored, text) = written_value(value);
+            write_field(stored, &text, out);
+        });
+        if chunk.full() {
+            let full = std::mem::replace(&mut chunk, Chunk::with_capacity());
+            if sent.send(Sent::Cells(full)).is_err() {
+                return false;
+            }
         }
     }
-    true
+    chunk.cells.is_empty() || sent.send(Sent::Cells(chunk)).is_ok()
 }
 
 /// The name and the cells of a workbook's first worksheet, sent in row
@@ -237,6 +324,7 @@ fn send_cells(
     path: &Path,
     bytes: Vec<u8>,
     sent: &std::sync::mpsc::SyncSender<Sent>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
 ) -> Result<(), DataError> {
     let bad = |e: &dyn std::fmt::Display| not_a_workbook(path, e.to_string());
     let bad_sheet = |name: &str, e: &dyn std::fmt::Display| {
@@ -253,16 +341,16 @@ fn send_cells(
             .worksheet_range(&name)
             .map_err(|e| bad_sheet(&name, &e))?;
         let (top, left) = range.start().unwrap_or_default();
-        let mut cells: Vec<Placed> = range
+        let mut cells: Vec<(u32, u32, &Data)> = range
             .used_cells()
             .filter(|(_, _, v)| !is_blank(v))
-            .map(|(r, c, v)| Placed {
-                row: top.saturating_add(u32::try_from(r).unwrap_or(u32::MAX)),
-                col: left.saturating_add(u32::try_from(c).unwrap_or(u32::MAX)),
-                value: SheetCell::Value(v.clone()),
+            .map(|(r, c, v)| {
+                let row = top.saturating_add(u32::try_from(r).unwrap_or(u32::MAX));
+                let col = left.saturating_add(u32::try_from(c).unwrap_or(u32::MAX));
+                (row, col, v)
             })
             .collect();
-        cells.sort_by_key(|c| (c.row, c.col));
+        cells.sort_by_key(|&(row, col, _)| (row, col));
         if sent.send(Sent::Name(name)).is_ok() {
             send_chunks(sent, cells);
         }
@@ -273,7 +361,7 @@ fn send_cells(
     if sent.send(Sent::Name(name.clone())).is_err() {
         return Ok(());
     }
-    xlsx_cells(&mut book, &name, sent).map_err(|e| match e {
+    xlsx_cells(&mut book, &name, sent, back).map_err(|e| match e {
         SheetError::Calamine(e) => bad_sheet(&name, &e),
         SheetError::Backwards { row, after } => bad_sheet(
             &name,
@@ -316,31 +404,30 @@ fn xlsx_cells(
     book: &mut Xlsx<Bytes>,
     name: &str,
     sent: &std::sync::mpsc::SyncSender<Sent>,
+    back: &std::sync::mpsc::Receiver<Chunk>,
 ) -> Result<(), SheetError> {
     use calamine::{DataRef, XlsxFormulaMetadata as Formula};
     let mut reader = book
         .worksheet_cells_reader(name)
         .map_err(SheetError::Calamine)?;
-    let mut cells = Vec::with_capacity(CELLS_PER_CHUNK);
+    let mut chunk = Chunk::with_capacity();
     let mut last_row = None;
     while let Some(cell) = reader
         .next_cell_with_formula_metadata()
         .map_err(SheetError::Calamine)?
     {
         let (row, col) = cell.pos;
-        let value = match (&cell.value, cell.formula) {
+        let uncomputed = match (&cell.value, cell.formula) {
             (
                 DataRef::Empty,
                 Some(Formula::Normal { formula } | Formula::Shared { formula, .. }),
-            ) => SheetCell::Uncomputed(formula),
-            (DataRef::Empty, Some(Formula::SharedDerived { .. })) => {
-                SheetCell::Uncomputed(String::new())
-            }
-            (v, _) => SheetCell::Value(Data::from(v.clone())),
+            ) => Some(formula),
+            (DataRef::Empty, Some(Formula::SharedDerived { .. })) => Some(String::new()),
+            (DataRef::Empty, _) => continue,
+            (DataRef::String(s), _) if trim(s).is_empty() => continue,
+            (DataRef::SharedString(s), _) if trim(s).is_empty() => continue,
+            _ => None,
         };
-        if matches!(&value, SheetCell::Value(v) if is_blank(v)) {
-            continue;
-        }
         if let Some(after) = last_row.filter(|&last| row < last) {
             return Err(SheetError::Backwards {
                 row,
@@ -348,16 +435,23 @@ fn xlsx_cells(
             });
         }
         last_row = Some(row);
-        cells.push(Placed { row, col, value });
-        if cells.len() >= CELLS_PER_CHUNK {
-            let full = std::mem::replace(&mut cells, Vec::with_capacity(CELLS_PER_CHUNK));
+        chunk.push(row, col, |out| match &uncomputed {
+            Some(formula) => {
+                out.push(Stored::Uncomputed.tag());
+                out.push(b'=');
+                out.extend_from_slice(formula.as_bytes());
+            }
+            None => write_ref(&cell.value, out),
+        });
+        if chunk.full() {
+            let full = std::mem::replace(&mut chunk, Chunk::again(back));
             if sent.send(Sent::Cells(full)).is_err() {
                 return Ok(());
             }
         }
     }
-    if !cells.is_empty() {
-        let _ = sent.send(Sent::Cells(cells));
+    if !chunk.cells.is_empty() {
+        let _ = sent.send(Sent::Cells(chunk));
     }
     Ok(())
 }
@@ -366,19 +460,30 @@ fn xlsx_cells(
 /// time.
 struct Cells {
     received: std::sync::mpsc::Receiver<Sent>,
-    chunk: std::vec::IntoIter<Placed>,
-    /// The next cell, taken from the chunk already.
-    next: Option<Placed>,
+    /// Chunks done with, back to the reading thread.
+    back: std::sync::mpsc::Sender<Chunk>,
+    chunk: Chunk,
+    /// The next cell of the chunk, and where its field starts.
+    at: usize,
+    start: usize,
 }
 
 impl Cells {
-    fn pull(&mut self) -> Result<Option<Placed>, DataError> {
+    /// The place (row, column) of the next cell, `None` at the end of the
+    /// sheet.
+    fn peek(&mut self) -> Result<Option<(u32, u32)>, DataError> {
         loop {
-            if let Some(cell) = self.chunk.next() {
-                return Ok(Some(cell));
+            if let Some(cell) = self.chunk.cells.get(self.at) {
+                return Ok(Some((cell.row, cell.col)));
             }
             match self.received.recv() {
-                Ok(Sent::Cells(cells)) => self.chunk = cells.into_iter(),
+                Ok(Sent::Cells(chunk)) => {
+                    let done = std::mem::replace(&mut self.chunk, chunk);
+                    // the thread may be done: the chunk is dropped then
+                    let _ = self.back.send(done);
+                    self.at = 0;
+                    self.start = 0;
+                }
                 Ok(Sent::Name(_)) => {}
                 Ok(Sent::Failed(e)) => return Err(e),
                 // the thread is done: every cell is sent
@@ -387,21 +492,15 @@ impl Cells {
         }
     }
 
-    /// The row of the next cell, `None` at the end of the sheet.
-    fn peek_row(&mut self) -> Result<Option<u32>, DataError> {
-        if self.next.is_none() {
-            self.next = self.pull()?;
-        }
-        Ok(self.next.as_ref().map(|c| c.row))
-    }
-
-    /// The next cell if it is in `row`.
-    fn next_in(&mut self, row: u32) -> Result<Option<Placed>, DataError> {
-        if self.peek_row()? == Some(row) {
-            Ok(self.next.take())
-        } else {
-            Ok(None)
-        }
+    /// The field of the cell [`Cells::peek`] placed, taken.
+    fn take(&mut self) -> &[u8] {
+        let Some(cell) = self.chunk.cells.get(self.at) else {
+            return &[];
+        };
+        let (start, end) = (self.start, cell.end as usize);
+        self.at += 1;
+        self.start = end;
+        self.chunk.bytes.get(start..end).unwrap_or_default()
     }
 }
 
@@ -413,13 +512,13 @@ pub(super) struct Sheet {
     cells: Cells,
     /// The header's first column.
     left: u32,
-    /// The row being read, a cell per column.
-    row: Vec<SheetCell>,
+    /// The row being read: where each column's field lies in `bytes`.
+    row: Vec<(usize, usize)>,
+    /// The fields of the row being read, one after the other.
+    bytes: Vec<u8>,
     /// The workbook's bytes: their SHA-256 and how many.
     sha256: String,
     size: u64,
-    /// The cell being written into a field (its tag, then its text).
-    field: Vec<u8>,
 }
 
 impl Sheet {
@@ -439,10 +538,11 @@ impl Sheet {
         let sha256 = crate::load::sha256_hex(&bytes);
         let size = bytes.len() as u64;
         let (sent, received) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+        let (back, comes_back) = std::sync::mpsc::channel();
         let owned = path.to_path_buf();
         std::thread::Builder::new()
             .name("workbook".into())
-            .spawn(move || read_sheet(&owned, bytes, &sent))
+            .spawn(move || read_sheet(&owned, bytes, &sent, &comes_back))
             .map_err(unreadable)?;
         let name = match received.recv() {
             Ok(Sent::Name(name)) => name,
@@ -453,38 +553,44 @@ impl Sheet {
         };
         let mut cells = Cells {
             received,
-            chunk: Vec::new().into_iter(),
-            next: None,
+            back,
+            chunk: Chunk::default(),
+            at: 0,
+            start: 0,
         };
         // the header is the first row with something in it
-        let Some(top) = cells.peek_row()? else {
+        let Some((top, _)) = cells.peek()? else {
             return Err(DataError::EmptySheet {
                 path: path.to_path_buf(),
                 sheet: name,
             });
         };
-        let mut header: Vec<Placed> = Vec::new();
-        while let Some(cell) = cells.next_in(top)? {
-            header.push(cell);
+        let mut header: Vec<(u32, String)> = Vec::new();
+        while let Some((row, col)) = cells.peek()? {
+            if row != top {
+                break;
+            }
+            let text = split(cells.take()).1;
+            header.push((col, String::from_utf8_lossy(text).into_owned()));
         }
         // in column order; stable, so a cell written twice keeps its last
         // value
-        header.sort_by_key(|c| c.col);
-        let left = header.first().map_or(0, |c| c.col);
-        let right = header.last().map_or(0, |c| c.col);
+        header.sort_by_key(|&(col, _)| col);
+        let left = header.first().map_or(0, |c| c.0);
+        let right = header.last().map_or(0, |c| c.0);
         let mut names = vec![String::new(); (right - left) as usize + 1];
-        for cell in &header {
-            if let Some(name) = names.get_mut((cell.col - left) as usize) {
-                *name = written(&cell.value).1.into_owned();
+        for (col, text) in header {
+            if let Some(name) = names.get_mut((col - left) as usize) {
+                *name = text;
             }
         }
         let sheet = Sheet {
             cells,
             left,
-            row: vec![SheetCell::Value(Data::Empty); names.len()],
+            row: vec![(0, 0); names.len()],
+            bytes: Vec::new(),
             sha256,
             size,
-            field: Vec::new(),
         };
         Ok((sheet, names))
     }
@@ -492,18 +598,24 @@ impl Sheet {
     /// Reads up to `max` more rows into `out`, numbered by the sheet's rows.
     pub(super) fn next_batch(&mut self, max: usize, out: &mut RawBatch) -> Result<(), DataError> {
         while out.len < max {
-            let Some(at) = self.cells.peek_row()? else {
+            let Some((at, _)) = self.cells.peek()? else {
                 break;
             };
-            self.row.fill(SheetCell::Value(Data::Empty));
+            self.row.fill((0, 0));
+            self.bytes.clear();
             let mut any = false;
-            while let Some(cell) = self.cells.next_in(at)? {
-                let slot = cell
-                    .col
+            while let Some((row, col)) = self.cells.peek()? {
+                if row != at {
+                    break;
+                }
+                let field = self.cells.take();
+                let slot = col
                     .checked_sub(self.left)
                     .and_then(|i| self.row.get_mut(i as usize));
                 if let Some(slot) = slot {
-                    *slot = cell.value;
+                    let start = self.bytes.len();
+                    self.bytes.extend_from_slice(field);
+                    *slot = (start, self.bytes.len());
                     any = true;
                 }
             }
@@ -513,14 +625,9 @@ impl Sheet {
             }
             let slot = out.slot();
             slot.record.clear();
-            for cell in &self.row {
-                self.field.clear();
-                let (stored, text) = written(cell);
-                if !text.is_empty() {
-                    self.field.push(stored.tag());
-                    self.field.extend_from_slice(text.as_bytes());
-                }
-                slot.record.push_field(&self.field);
+            for &(start, end) in &self.row {
+                slot.record
+                    .push_field(self.bytes.get(start..end).unwrap_or_default());
             }
             slot.line = u64::from(at) + 1;
             slot.unterminated = false;
@@ -581,11 +688,6 @@ mod tests {
         assert_eq!(written_value(&na), (Stored::Error, Cow::Borrowed("#N/A")));
         assert_eq!(written_value(&Data::Bool(true)).1, "true");
         assert_eq!(written_value(&Data::Int(-7)), (Stored::Number, "-7".into()));
-        let formula = SheetCell::Uncomputed("SUM(A1:A3)".into());
-        assert_eq!(
-            written(&formula),
-            (Stored::Uncomputed, "=SUM(A1:A3)".into())
-        );
         for stored in [
             Stored::Text,
             Stored::Number,
@@ -596,5 +698,61 @@ mod tests {
             assert_eq!(split(&field), (stored, &b"12.5"[..]));
         }
         assert_eq!(split(b""), (Stored::Text, &b""[..]));
+    }
+
+    #[test]
+    fn values_are_written_in_place_as_written_value_writes_them() {
+        use calamine::{CellErrorType, DataRef, ExcelDateTimeType};
+        let mut rng = crate::test_rng::Rng(0x510e_527f_ade6_82d1);
+        let floats = [
+            0.0,
+            -0.0,
+            0.1,
+            1e20,
+            3.0,
+            -12.5,
+            1e-7,
+            45296.75,
+            0.5,
+            1.0,
+            -1.0,
+            1e300,
+            f64::NAN,
+        ];
+        for _ in 0..5000 {
+            let f = match rng.below(3) {
+                0 => floats[rng.below(floats.len() as u64) as usize],
+                1 => rng.below(1 << 40) as f64 / 100.0 - 1e9,
+                _ => f64::from_bits(rng.below(u64::MAX)),
+            };
+            let text = ["", " ", "甲", "a b", "\u{3000}", "2024-01-05"][rng.below(6) as usize];
+            let kind =
+                [ExcelDateTimeType::DateTime, ExcelDateTimeType::TimeDelta][rng.below(2) as usize];
+            let date = ExcelDateTime::new(
+                [f, rng.below(80_000) as f64, rng.below(80_000) as f64 / 7.0]
+                    [rng.below(3) as usize],
+                kind,
+                rng.below(2) == 0,
+            );
+            let value = match rng.below(10) {
+                0 => DataRef::Int(rng.below(u64::MAX) as i64),
+                1 | 2 => DataRef::Float(f),
+                3 => DataRef::String(text.into()),
+                4 => DataRef::SharedString(text),
+                5 => DataRef::Bool(rng.below(2) == 0),
+                6 | 7 => DataRef::DateTime(date),
+                8 => DataRef::DateTimeIso(
+                    ["2024-01-05T10:30:00", "10:30", ""][rng.below(3) as usize].into(),
+                ),
+                _ => DataRef::Error(CellErrorType::Div0),
+            };
+            let mut got = Vec::new();
+            write_ref(&value, &mut got);
+            let owned = Data::from(value.clone());
+            let (stored, text) = written_value(&owned);
+            let mut want = Vec::new();
+            write_field(stored, &text, &mut want);
+            assert_eq!(got, want, "{value:?}");
+        }
     }
 }

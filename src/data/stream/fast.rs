@@ -1,9 +1,17 @@
-//! The common row read without the plain path's bookkeeping: a UTF-8 CSV
-//! row of the header's shape whose every cell reads without a reject. Each
-//! column's way of reading is chosen once ([`plan`]); a row with any cell
-//! that would be rejected (or any doubt) is left to the plain path
-//! ([`RowParser::cells_into`]), which then finds every reject as before.
-//! The cells written are those the plain path writes for the same row.
+//! The common row read without the plain path's bookkeeping: a CSV row
+//! (UTF-8 or GB18030) or a worksheet's row of the header's shape whose
+//! every cell reads without a reject. Each column's way of reading is
+//! chosen once ([`plan`]); a row with any cell that would be rejected (or
+//! any doubt) is left to the plain path ([`RowParser::cells_into`]), which
+//! then finds every reject as before. The cells written are those the
+//! plain path writes for the same row.
+//!
+//! A UTF-8 row is checked whole and its cells sliced from it; a GB18030
+//! row that is all ASCII likewise (ASCII reads the same in both), and
+//! otherwise each cell read is decoded on its own (as the plain path
+//! decodes it). A worksheet's cell is its text after the byte telling how
+//! it was stored ([`excel::split`]); an error cell or a formula without a
+//! value sends the row to the plain path.
 
 use super::row::RowParser;
 use super::*;
@@ -13,9 +21,13 @@ use crate::schema::FieldType;
 /// How the cells of one column are read.
 #[derive(Clone, Debug)]
 pub(super) enum Fast {
-    /// Not read: no field, a field not kept whose every value is valid,
-    /// or a field not read at all (a file known clean).
+    /// Not read: no field, or a field not read at all (a file known
+    /// clean).
     Skip,
+    /// A field not kept whose every value is valid: not stored, but its
+    /// cell must have text (decode, not be an error cell), as the plain
+    /// path rejects a cell without.
+    Valid,
     /// A text field that is kept, without a check: the cell as written,
     /// missing when blank.
     Text(usize),
@@ -34,10 +46,14 @@ pub(super) enum Fast {
 }
 
 /// The way each column of `parser`'s file is read on the fast path; empty
-/// when the file has no fast path (JSON Lines, a workbook, an encoding
-/// other than UTF-8).
+/// when the file has no fast path (JSON Lines).
 pub(super) fn plan(parser: &RowParser) -> Vec<Fast> {
-    if parser.format != Format::Csv || parser.encoding != Encoding::Utf8 {
+    let fast = match parser.format {
+        Format::Csv => matches!(parser.encoding, Encoding::Utf8 | Encoding::Gb18030),
+        Format::Excel => true,
+        Format::JsonLines => false,
+    };
+    if !fast {
         return Vec::new();
     }
     let schema = &parser.schema;
@@ -49,8 +65,11 @@ pub(super) fn plan(parser: &RowParser) -> Vec<Fast> {
                 return Fast::Skip;
             };
             let key = f == schema.key;
-            if parser.unread(f) || (!key && field.check.is_none() && parser.skipped(f, field)) {
+            if parser.unread(f) {
                 return Fast::Skip;
+            }
+            if !key && field.check.is_none() && parser.skipped(f, field) {
+                return Fast::Valid;
             }
             match (&field.ty, &field.check, key) {
                 (FieldType::Text, None, false) => Fast::Text(f),
@@ -78,62 +97,110 @@ impl RowParser {
         {
             return None;
         }
+        let ascii = |whole: &[u8]| whole.is_ascii();
+        match (self.format, self.encoding) {
+            (Format::Csv, Encoding::Utf8) => self.fast_sliced(raw, cells),
+            (Format::Csv, Encoding::Gb18030) if ascii(record.as_slice()) => {
+                self.fast_sliced(raw, cells)
+            }
+            (Format::Csv, Encoding::Gb18030) => {
+                for (raw_cell, how) in record.iter().zip(&self.fast) {
+                    if matches!(how, Fast::Skip) {
+                        continue;
+                    }
+                    let text = decode(Encoding::Gb18030, raw_cell).ok()?;
+                    self.fast_cell(how, &text, cells)?;
+                }
+                Some(())
+            }
+            (Format::Excel, _) => {
+                for (raw_cell, how) in record.iter().zip(&self.fast) {
+                    if matches!(how, Fast::Skip) {
+                        continue;
+                    }
+                    let text = match excel::split(raw_cell) {
+                        (excel::Stored::Text | excel::Stored::Number, text) => {
+                            std::str::from_utf8(text).ok()?
+                        }
+                        (excel::Stored::Error | excel::Stored::Uncomputed, _) => return None,
+                    };
+                    self.fast_cell(how, text, cells)?;
+                }
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    /// [`RowParser::fast_cells`] of a row whose bytes are valid UTF-8 as a
+    /// whole (so in every cell: cells split at ASCII delimiters), checked
+    /// once, its cells sliced from it.
+    fn fast_sliced(&self, raw: &RawRow, cells: &mut [Cell]) -> Option<()> {
+        let record = &raw.record;
         let whole = std::str::from_utf8(record.as_slice()).ok()?;
         let mut start = 0;
         for (raw_cell, how) in record.iter().zip(&self.fast) {
             let end = start + raw_cell.len();
             let text = whole.get(start..end)?;
             start = end;
-            match *how {
-                Fast::Skip => {}
-                Fast::Text(f) => {
-                    let cell = if trim(text).is_empty() {
-                        Cell::Missing
-                    } else {
-                        Cell::Text(text.into())
-                    };
-                    *cells.get_mut(f)? = cell;
+            self.fast_cell(how, text, cells)?;
+        }
+        Some(())
+    }
+
+    /// One cell's `text` read as `how` says into `cells`: `None` when the
+    /// plain path would reject it (or might).
+    #[inline]
+    fn fast_cell(&self, how: &Fast, text: &str, cells: &mut [Cell]) -> Option<()> {
+        match *how {
+            Fast::Skip | Fast::Valid => {}
+            Fast::Text(f) => {
+                let cell = if trim(text).is_empty() {
+                    Cell::Missing
+                } else {
+                    Cell::Text(text.into())
+                };
+                *cells.get_mut(f)? = cell;
+            }
+            Fast::KeyText(f) => {
+                if trim(text).is_empty() {
+                    return None;
                 }
-                Fast::KeyText(f) => {
-                    if trim(text).is_empty() {
-                        return None;
+                *cells.get_mut(f)? = Cell::Text(text.into());
+            }
+            Fast::Number(f) | Fast::Integer(f) => {
+                let t = trim(text);
+                let cell = match plain_decimal(t) {
+                    Some(n) if matches!(how, Fast::Number(_)) => Cell::Num(n),
+                    // as `parse_cell` keeps a whole number read from digits
+                    Some(n) if n.scale() == 0 && !n.is_zero() => Cell::Num(n),
+                    _ => parse_cell(&self.schema.fields.get(f)?.ty, text).ok()?,
+                };
+                *cells.get_mut(f)? = cell;
+            }
+            Fast::Enum(f) => {
+                let t = trim(text);
+                let cell = match &self.schema.fields.get(f)?.ty {
+                    _ if t.is_empty() => Cell::Missing,
+                    FieldType::Enum(values) => {
+                        Cell::Text(values.iter().find(|v| v.as_str() == t)?.as_str().into())
                     }
-                    *cells.get_mut(f)? = Cell::Text(text.into());
-                }
-                Fast::Number(f) | Fast::Integer(f) => {
-                    let t = trim(text);
-                    let cell = match plain_decimal(t) {
-                        Some(n) if matches!(how, Fast::Number(_)) => Cell::Num(n),
-                        // as `parse_cell` keeps a whole number read from digits
-                        Some(n) if n.scale() == 0 && !n.is_zero() => Cell::Num(n),
-                        _ => parse_cell(&self.schema.fields.get(f)?.ty, text).ok()?,
-                    };
-                    *cells.get_mut(f)? = cell;
-                }
-                Fast::Enum(f) => {
-                    let t = trim(text);
-                    let cell = match &self.schema.fields.get(f)?.ty {
-                        _ if t.is_empty() => Cell::Missing,
-                        FieldType::Enum(values) => {
-                            Cell::Text(values.iter().find(|v| v.as_str() == t)?.as_str().into())
-                        }
-                        _ => return None,
-                    };
-                    *cells.get_mut(f)? = cell;
-                }
-                Fast::Parsed { field: f, key } => {
-                    let field = self.schema.fields.get(f)?;
-                    let cell = parse_cell(&field.ty, text).ok()?;
-                    if field.check == Some(Check::Uscc) {
-                        if let Cell::Text(t) = &cell {
-                            uscc_valid(t).ok()?;
-                        }
+                    _ => return None,
+                };
+                *cells.get_mut(f)? = cell;
+            }
+            Fast::Parsed { field: f, key } => {
+                let field = self.schema.fields.get(f)?;
+                let cell = parse_cell(&field.ty, text).ok()?;
+                if field.check == Some(Check::Uscc) {
+                    if let Cell::Text(t) = &cell {
+                        uscc_valid(t).ok()?;
                     }
-                    if key && cell.as_key().is_none() {
-                        return None;
-                    }
-                    *cells.get_mut(f)? = cell;
                 }
+                if key && cell.as_key().is_none() {
+                    return None;
+                }
+                *cells.get_mut(f)? = cell;
             }
         }
         Some(())
@@ -247,10 +314,9 @@ fields:
         }
     }
 
-    /// A random CSV file of the schema's columns (shuffled, one unknown
-    /// column, sometimes one missing), rows of messy cells, some of the
-    /// wrong length, some not UTF-8, keys sometimes repeated.
-    fn file(rng: &mut Rng) -> Vec<u8> {
+    /// The schema's columns shuffled, with one unknown column, sometimes
+    /// one missing (never the key).
+    fn header(rng: &mut Rng) -> Vec<&'static str> {
         let mut header: Vec<&str> = vec![
             "id", "code", "name", "n", "amount", "x", "rate", "on", "yes", "grade", "tags", "extra",
         ];
@@ -263,6 +329,24 @@ fields:
                 header.remove(drop);
             }
         }
+        header
+    }
+
+    /// A messy cell of `column`: mostly a value of the column's type.
+    fn messy(rng: &mut Rng, column: &str) -> String {
+        match rng.below(40) {
+            0 => format!("K{}", rng.below(4)),
+            1..=4 => MESSY[rng.below(MESSY.len() as u64) as usize].to_string(),
+            _ => good(rng, column),
+        }
+    }
+
+    /// A random CSV file of the schema's columns ([`header`]), rows of
+    /// messy cells, some of the wrong length, some not UTF-8 (or with
+    /// `gbk`, every cell in GB18030 and some not), keys sometimes
+    /// repeated.
+    fn file(rng: &mut Rng, gbk: bool) -> Vec<u8> {
+        let header = header(rng);
         let mut out = header.join(",").into_bytes();
         out.push(b'\n');
         for _ in 0..rng.below(40) {
@@ -274,12 +358,19 @@ fields:
             let row: Vec<Vec<u8>> = (0..cells)
                 .map(|i| match rng.below(40) {
                     0 => vec![b'x', 0xff, b'y'],
-                    1 => format!("K{}", rng.below(4)).into_bytes(),
-                    2..=5 => MESSY[rng.below(MESSY.len() as u64) as usize]
-                        .as_bytes()
-                        .to_vec(),
-                    // mostly a value of the column's type
-                    _ => good(rng, header.get(i).copied().unwrap_or("extra")).into_bytes(),
+                    // a lead byte of GB18030 with no byte after it
+                    1 if gbk => vec![b'a', 0x81],
+                    // bytes of UTF-8 text, not GB18030 (and the reverse)
+                    2 if gbk => "企业".as_bytes().to_vec(),
+                    2 => encoding_rs::GB18030.encode("企业").0.into_owned(),
+                    _ => {
+                        let text = messy(rng, header.get(i).copied().unwrap_or("extra"));
+                        if gbk {
+                            encoding_rs::GB18030.encode(&text).0.into_owned()
+                        } else {
+                            text.into_bytes()
+                        }
+                    }
                 })
                 .collect();
             out.extend(row.join(&b","[..]));
@@ -288,19 +379,63 @@ fields:
         out
     }
 
+    fn schema() -> Schema {
+        Schema::load(&crate::diag::SourceText::new("schema.yaml", SCHEMA))
+            .expect("the schema loads")
+    }
+
+    /// Every row of `rows` read by `fast` and by its plain path: the same
+    /// records (or rejects) and the same things seen. How many rows the
+    /// fast path itself took.
+    fn same_rows(fast: &RowParser, rows: &[RawRow]) -> usize {
+        let plain = fast.plain();
+        let width = fast.schema.fields.len();
+        let mut taken = 0;
+        for raw in rows {
+            let (mut seen_fast, mut seen_plain) = (Seen::default(), Seen::default());
+            let mut cells = missing_cells(width);
+            let got = fast
+                .parse_in(raw, &mut seen_fast, &mut cells)
+                .map(|()| cells);
+            let want = plain.parse(raw, &mut seen_plain).map(|r| r.cells);
+            taken += usize::from(
+                got.is_ok() && fast.fast_cells(raw, &mut missing_cells(width)).is_some(),
+            );
+            assert_eq!(got, want, "line {}", raw.line);
+            assert_eq!(seen_fast.keys, seen_plain.keys, "line {}", raw.line);
+            assert_eq!(
+                seen_fast.percent_over_one, seen_plain.percent_over_one,
+                "line {}",
+                raw.line
+            );
+            let mut into = (missing_cells(width), Seen::default());
+            let mut into_plain = (missing_cells(width), Seen::default());
+            let got = fast.parse_into(raw, &mut into.1, &mut into.0);
+            let want = plain.parse_into(raw, &mut into_plain.1, &mut into_plain.0);
+            assert_eq!(got, want, "line {}", raw.line);
+            if got.is_ok() {
+                assert_eq!(into.0, into_plain.0, "line {}", raw.line);
+            }
+            assert_eq!(into.1.keys, into_plain.1.keys, "line {}", raw.line);
+        }
+        taken
+    }
+
     /// Every row of `csv` read by the parser and by its plain path, with
-    /// `keep` kept and the file known clean or not: the same records (or
-    /// rejects) and the same things seen.
-    fn same_both_ways(csv: Vec<u8>, keep: Option<Vec<bool>>, clean: bool) -> usize {
-        let schema = Schema::load(&crate::diag::SourceText::new("schema.yaml", SCHEMA))
-            .expect("the schema loads");
+    /// `keep` kept and the file known clean or not, in `encoding`: the
+    /// same records (or rejects) and the same things seen.
+    fn same_both_ways(
+        csv: Vec<u8>,
+        keep: Option<Vec<bool>>,
+        clean: bool,
+        encoding: Encoding,
+    ) -> usize {
+        let schema = schema();
         let bytes = Arc::new(csv);
         let open = move || -> std::io::Result<Box<dyn Read + Send>> {
             Ok(Box::new(std::io::Cursor::new(bytes.as_ref().clone())))
         };
-        let opts = ReadOptions {
-            encoding: Encoding::Utf8,
-        };
+        let opts = ReadOptions { encoding };
         let Ok(mut stream) = Stream::open(Arc::new(open), Path::new("firms.csv"), &schema, &opts)
         else {
             return 0;
@@ -313,29 +448,10 @@ fields:
         }
         let fast = stream.parser();
         assert!(!fast.fast.is_empty());
-        let plain = fast.plain();
         let mut batch = RawBatch::default();
         let mut taken = 0;
         while stream.next_batch(7, &mut batch).unwrap_or(false) {
-            for raw in batch.rows() {
-                let (mut seen_fast, mut seen_plain) = (Seen::default(), Seen::default());
-                let width = schema.fields.len();
-                let mut cells = missing_cells(width);
-                let got = fast
-                    .parse_in(raw, &mut seen_fast, &mut cells)
-                    .map(|()| cells);
-                let want = plain.parse(raw, &mut seen_plain).map(|r| r.cells);
-                taken += usize::from(
-                    got.is_ok() && fast.fast_cells(raw, &mut missing_cells(width)).is_some(),
-                );
-                assert_eq!(got, want, "line {}", raw.line);
-                assert_eq!(seen_fast.keys, seen_plain.keys, "line {}", raw.line);
-                assert_eq!(
-                    seen_fast.percent_over_one, seen_plain.percent_over_one,
-                    "line {}",
-                    raw.line
-                );
-            }
+            taken += same_rows(&fast, batch.rows());
         }
         taken
     }
@@ -350,9 +466,95 @@ fields:
                 _ => Some((0..11).map(|_| rng.below(2) == 0).collect()),
             };
             let clean = rng.below(4) == 0;
-            taken += same_both_ways(file(&mut rng), keep, clean);
+            taken += same_both_ways(file(&mut rng, false), keep, clean, Encoding::Utf8);
         }
         // the fast path did take rows (a messy cell sends a row to the plain path)
+        assert!(taken > 100, "{taken}");
+    }
+
+    #[test]
+    fn the_fast_path_reads_every_gb18030_row_as_the_plain_path() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut taken = 0;
+        for _ in 0..400 {
+            let keep = match rng.below(3) {
+                0 => None,
+                _ => Some((0..11).map(|_| rng.below(2) == 0).collect()),
+            };
+            let clean = rng.below(4) == 0;
+            taken += same_both_ways(file(&mut rng, true), keep, clean, Encoding::Gb18030);
+        }
+        assert!(taken > 100, "{taken}");
+    }
+
+    /// A random worksheet's rows as its reading thread writes them: each
+    /// cell its tag and text (empty when the sheet has nothing there),
+    /// text cells and numbers, error cells, formulas without a value.
+    fn sheet_rows(rng: &mut Rng, columns: &[&str]) -> Vec<RawRow> {
+        (0..rng.below(40))
+            .map(|line| {
+                let mut record = ByteRecord::new();
+                for column in columns {
+                    let text = messy(rng, column);
+                    let tag = match rng.below(30) {
+                        0 => b'e',
+                        1 => b'f',
+                        2..=9 => b'n',
+                        _ => b't',
+                    };
+                    let field = match (rng.below(8), tag) {
+                        (0, _) => Vec::new(),
+                        (1, _) => vec![b't', 0xff],
+                        (_, b'e') => b"e#N/A".to_vec(),
+                        (_, b'f') => b"f=SUM(A1:A2)".to_vec(),
+                        _ => [&[tag][..], text.as_bytes()].concat(),
+                    };
+                    record.push_field(&field);
+                }
+                RawRow {
+                    line: line + 2,
+                    record,
+                    unterminated: false,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_path_reads_every_worksheet_row_as_the_plain_path() {
+        let schema = schema();
+        let mut rng = Rng(0x6a09_e667_f3bc_c908);
+        let mut taken = 0;
+        for _ in 0..400 {
+            let names = header(&mut rng);
+            let mut unknown = Unknown::default();
+            let Ok(columns) = columns(
+                Path::new("firms.xlsx"),
+                names.iter().map(|n| n.to_string()).collect(),
+                &schema,
+                &mut unknown,
+            ) else {
+                continue;
+            };
+            let mut parser = RowParser {
+                schema: schema.clone(),
+                format: Format::Excel,
+                encoding: Encoding::Utf8,
+                columns,
+                duplicates: HashMap::new(),
+                keep: None,
+                clean: false,
+                fast: Vec::new(),
+                percents: true,
+            };
+            if rng.below(3) != 0 {
+                parser.keep = Some((0..11).map(|_| rng.below(2) == 0).collect());
+            }
+            parser.clean = rng.below(4) == 0;
+            parser.replan();
+            assert!(!parser.fast.is_empty());
+            taken += same_rows(&parser, &sheet_rows(&mut rng, &names));
+        }
         assert!(taken > 100, "{taken}");
     }
 
@@ -361,6 +563,11 @@ fields:
         let csv = "id,code,name,n,amount,x,rate,on,yes,grade,tags\n\
                    N1,91420102MA4K2L3R0G,甲, 12 ,1234.50,-3,8%,2024-01-05,是,A,a;b\n\
                    N2,,,,,,,,,,\n";
-        assert_eq!(same_both_ways(csv.as_bytes().to_vec(), None, false), 2);
+        assert_eq!(
+            same_both_ways(csv.as_bytes().to_vec(), None, false, Encoding::Utf8),
+            2
+        );
+        let gbk = encoding_rs::GB18030.encode(csv).0.into_owned();
+        assert_eq!(same_both_ways(gbk, None, false, Encoding::Gb18030), 2);
     }
 }

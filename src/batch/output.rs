@@ -502,6 +502,17 @@ impl<'p> Settled<'p> {
         // the one after it is taken from the index (one core's walk)
         let mut rendered: Parts = Vec::new();
         let mut windows = self.windows();
+        // each policy's id as a field, quoted once
+        let ids: Vec<Vec<u8>> = self
+            .program
+            .policies
+            .iter()
+            .map(|p| {
+                let mut f = Vec::new();
+                crate::report::decisions::field(&mut f, &p.id);
+                f
+            })
+            .collect();
         // the first windows of two tasks, then sized by what the last
         // rendered window gave
         let mut size = RENDER_CHUNK * 2;
@@ -513,7 +524,7 @@ impl<'p> Settled<'p> {
                         .firms
                         .par_chunks(RENDER_CHUNK)
                         .enumerate()
-                        .map(|(c, firms)| self.render(&window, c * RENDER_CHUNK, firms))
+                        .map(|(c, firms)| self.render(&window, c * RENDER_CHUNK, firms, &ids))
                         .collect::<Parts>()
                 },
                 || {
@@ -547,6 +558,7 @@ impl<'p> Settled<'p> {
         window: &Window<'_>,
         first: usize,
         firms: &[Got<'_, FirmEntry>],
+        ids: &[Vec<u8>],
     ) -> std::io::Result<Rendered> {
         let paid = &window.paid;
         let mut out = Vec::with_capacity(firms.len() * 96);
@@ -556,8 +568,11 @@ impl<'p> Settled<'p> {
         let mut caps = vec![CapFigures::default(); self.program.combined.len()];
         let (mut shaped, mut seen) = (Vec::new(), Vec::new());
         let mut paid = Cursor::new(paid, firms.first().map(|f| &**f));
+        let mut key = Vec::new();
         for (i, f) in firms.iter().enumerate() {
             shaped.clear();
+            key.clear();
+            crate::report::decisions::field(&mut key, &f.key);
             let read = window.decisions(first + i);
             self.each(f, read, &mut paid, &mut buf, |s, line| {
                 if !caps.is_empty() {
@@ -569,16 +584,12 @@ impl<'p> Settled<'p> {
                 let Some(line) = line else {
                     return;
                 };
-                let id = self
-                    .program
-                    .policies
-                    .get(s.policy as usize)
-                    .map_or("", |p| p.id.as_str());
+                let id = ids.get(s.policy as usize).map_or(&[][..], |p| &p[..]);
                 text.clear();
                 eval::Reason::render_stored(line.reasons, &mut text);
-                crate::report::decisions::line(
+                crate::report::decisions::line_of(
                     &mut out,
-                    &f.key,
+                    &key,
                     id,
                     line.outcome,
                     line.amount,

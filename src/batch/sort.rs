@@ -416,6 +416,16 @@ pub enum Got<'a, T> {
     Read(T),
 }
 
+impl<T: Clone> Got<'_, T> {
+    /// The item itself: one read is moved out, one held is copied.
+    pub fn into_owned(self) -> T {
+        match self {
+            Got::Held(t) => t.clone(),
+            Got::Read(t) => t,
+        }
+    }
+}
+
 impl<T> Deref for Got<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

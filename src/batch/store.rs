@@ -190,10 +190,11 @@ impl Store {
 
     /// Moves every block held in memory to the spill file, in the order
     /// `order` visits them: it calls its visitor with each block's start and
-    /// length, and the start becomes the block's new place. `order` must
-    /// visit each block in memory once (a block visited twice is written
-    /// twice; one not visited is lost), as the firms' index does with the
-    /// entries it holds, sorted by key.
+    /// length, and the start becomes the block's new place (a block
+    /// already on disk keeps its own). `order` must visit each block in
+    /// memory once (a block visited twice is written twice; one not visited
+    /// is lost), as the firms' index does with the entries it holds, sorted
+    /// by key.
     pub fn spill_in_order(
         &mut self,
         order: impl FnOnce(&mut dyn FnMut(&mut u64, u32) -> std::io::Result<()>) -> std::io::Result<()>,
@@ -211,11 +212,11 @@ impl Store {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         let mut written = 0u64;
         order(&mut |start: &mut u64, len: u32| {
-            let bytes = if *start >= spilled {
-                in_pages(pages, starts, *start, len)
-            } else {
-                &[]
-            };
+            if *start < spilled {
+                // on disk already: it stays where it is
+                return Ok(());
+            }
+            let bytes = in_pages(pages, starts, *start, len);
             out.write_all(bytes)?;
             *start = spilled + written;
             written += bytes.len() as u64;
@@ -513,6 +514,11 @@ mod tests {
         for (i, &(start, len)) in moved.iter().enumerate() {
             assert_eq!(s.read(start, len, &mut buf).unwrap(), &blocks[i][..]);
         }
+        // a block on disk already keeps its place
+        let (mut start, len) = moved[3];
+        s.spill_in_order(|visit| visit(&mut start, len)).unwrap();
+        assert_eq!(start, moved[3].0);
+        assert_eq!(s.read(start, len, &mut buf).unwrap(), &blocks[3][..]);
         drop(s);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "removed");
         let _ = std::fs::remove_dir_all(dir);

@@ -359,9 +359,10 @@ impl<'p> Batch<'p> {
                 .collect(),
             across,
             opts,
-            index: Some(Sorter::new("index", ByKey, memory.index, spill_dir.clone())),
+            // the index and the decisions spill together (in `absorb`)
+            index: Some(Sorter::new("index", ByKey, usize::MAX, spill_dir.clone())),
             sorted: None,
-            store: Store::new(spill_dir.clone(), memory.decisions),
+            store: Store::in_order(spill_dir.clone(), memory.decisions),
             spill_dir,
             memory,
             tally: vec![Tally::default(); n],
@@ -417,6 +418,15 @@ impl<'p> Batch<'p> {
                     len,
                 })?;
                 at += len as u64;
+            }
+            // past either limit, the firms held go to a run of the index in
+            // key order, and their decisions to the store's file in the
+            // same order: the output reads them back in long stretches
+            if self.spill_dir.is_some()
+                && (self.store.held() > self.memory.decisions || index.held() > self.memory.index)
+            {
+                self.store
+                    .spill_in_order(|visit| index.spill_each(|e| visit(&mut e.start, e.len)))?;
             }
         }
         for (t, c) in self.tally.iter_mut().zip(&chunk.tally) {

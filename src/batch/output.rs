@@ -212,6 +212,7 @@ struct Line<'a> {
 /// Firms in key order, a window at a time, with the settled results of
 /// the firms in the window.
 struct Windows<'s> {
+    store: &'s Store,
     firms: Merge<'s, FirmEntry, ByKey>,
     dropped: Option<Dropped<'s>>,
     /// Per policy settled across firms, its results.
@@ -234,6 +235,72 @@ struct Window<'s> {
     firms: Vec<Got<'s, FirmEntry>>,
     /// Per policy, the results of the window's firms, in key order.
     paid: Vec<Vec<Got<'s, Paid>>>,
+    /// The decisions of the window's firms that were spilled to disk, read
+    /// in a few long stretches ([`spilled_decisions`]), and per firm where
+    /// its own start in them (`usize::MAX`: held in memory).
+    spilled: Vec<u8>,
+    at: Vec<usize>,
+}
+
+impl Window<'_> {
+    /// The `i`-th firm's decisions when they were read with the window.
+    fn decisions(&self, i: usize) -> Option<&[u8]> {
+        let at = *self.at.get(i)?;
+        let len = self.firms.get(i)?.len as usize;
+        self.spilled.get(at..at.checked_add(len)?)
+    }
+}
+
+/// Spilled bytes between two firms' decisions read through rather than
+/// read apart (the firms of one key range are one stretch of each run
+/// spilled, but for those taken out).
+const GAP: u64 = 64 << 10;
+
+/// The decisions of `firms` that are in the store's file, read in long
+/// stretches: each run of the index spilled them in key order, so the
+/// firms of a window, in key order too, are a stretch of each run. Returns
+/// the bytes read and where each firm's start (`usize::MAX`: not spilled).
+fn spilled_decisions(
+    store: &Store,
+    firms: &[Got<'_, FirmEntry>],
+) -> std::io::Result<(Vec<u8>, Vec<usize>)> {
+    let edge = store.spilled();
+    let mut on_disk: Vec<(u64, u32, usize)> = firms
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.start < edge)
+        .map(|(i, f)| (f.start, f.len, i))
+        .collect();
+    if on_disk.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    on_disk.sort_unstable();
+    let mut at = vec![usize::MAX; firms.len()];
+    let mut bytes = Vec::new();
+    let mut rest = &on_disk[..];
+    while let Some(&(from, len, _)) = rest.first() {
+        let mut end = from + u64::from(len);
+        let mut n = 1;
+        for &(start, len, _) in rest.get(1..).unwrap_or_default() {
+            if start > end.saturating_add(GAP) {
+                break;
+            }
+            end = end.max(start + u64::from(len));
+            n += 1;
+        }
+        let base = bytes.len();
+        let size = usize::try_from(end - from).map_err(std::io::Error::other)?;
+        bytes.resize(base + size, 0);
+        store.read_spilled(from, bytes.get_mut(base..).unwrap_or_default())?;
+        let (stretch, after) = rest.split_at(n.min(rest.len()));
+        for &(start, _, i) in stretch {
+            if let Some(a) = at.get_mut(i) {
+                *a = base + (start - from) as usize;
+            }
+        }
+        rest = after;
+    }
+    Ok((bytes, at))
 }
 
 impl<'s> Windows<'s> {
@@ -280,7 +347,13 @@ impl<'s> Windows<'s> {
             }
             paid.push(got);
         }
-        Ok(Some(Window { firms, paid }))
+        let (spilled, at) = spilled_decisions(self.store, &firms)?;
+        Ok(Some(Window {
+            firms,
+            paid,
+            spilled,
+            at,
+        }))
     }
 }
 
@@ -328,6 +401,7 @@ impl<'p> Settled<'p> {
 
     fn windows(&self) -> Windows<'_> {
         Windows {
+            store: &self.store,
             firms: self.index.iter(),
             dropped: self.dropped.as_ref().map(|d| match d.held_in_order() {
                 Some(held) => Dropped::Lines(
@@ -378,11 +452,16 @@ impl<'p> Settled<'p> {
     fn each<'s>(
         &'s self,
         firm: &FirmEntry,
+        read: Option<&'s [u8]>,
         paid: &mut Cursor<'_, '_>,
         buf: &'s mut Vec<u8>,
         mut f: impl FnMut(&Stored<'_>, Option<Line<'_>>),
     ) -> std::io::Result<()> {
-        for s in store::decode(self.store.read(firm.start, firm.len, buf)?) {
+        let bytes = match read {
+            Some(bytes) => bytes,
+            None => self.store.read(firm.start, firm.len, buf)?,
+        };
+        for s in store::decode(bytes) {
             let settled = if s.settled {
                 match paid.next(s.policy, firm) {
                     Some(p) => Some(p),
@@ -423,6 +502,17 @@ impl<'p> Settled<'p> {
         // the one after it is taken from the index (one core's walk)
         let mut rendered: Parts = Vec::new();
         let mut windows = self.windows();
+        // each policy's id as a field, quoted once
+        let ids: Vec<Vec<u8>> = self
+            .program
+            .policies
+            .iter()
+            .map(|p| {
+                let mut f = Vec::new();
+                crate::report::decisions::field(&mut f, &p.id);
+                f
+            })
+            .collect();
         // the first windows of two tasks, then sized by what the last
         // rendered window gave
         let mut size = RENDER_CHUNK * 2;
@@ -433,7 +523,8 @@ impl<'p> Settled<'p> {
                     window
                         .firms
                         .par_chunks(RENDER_CHUNK)
-                        .map(|firms| self.render(firms, &window.paid))
+                        .enumerate()
+                        .map(|(c, firms)| self.render(&window, c * RENDER_CHUNK, firms, &ids))
                         .collect::<Parts>()
                 },
                 || {
@@ -461,11 +552,15 @@ impl<'p> Settled<'p> {
         })
     }
 
+    /// Renders `firms`, the window's from its `first`-th on.
     fn render(
         &self,
+        window: &Window<'_>,
+        first: usize,
         firms: &[Got<'_, FirmEntry>],
-        paid: &[Vec<Got<'_, Paid>>],
+        ids: &[Vec<u8>],
     ) -> std::io::Result<Rendered> {
+        let paid = &window.paid;
         let mut out = Vec::with_capacity(firms.len() * 96);
         let mut text = String::new();
         let mut buf = Vec::new();
@@ -473,9 +568,13 @@ impl<'p> Settled<'p> {
         let mut caps = vec![CapFigures::default(); self.program.combined.len()];
         let (mut shaped, mut seen) = (Vec::new(), Vec::new());
         let mut paid = Cursor::new(paid, firms.first().map(|f| &**f));
-        for f in firms {
+        let mut key = Vec::new();
+        for (i, f) in firms.iter().enumerate() {
             shaped.clear();
-            self.each(f, &mut paid, &mut buf, |s, line| {
+            key.clear();
+            crate::report::decisions::field(&mut key, &f.key);
+            let read = window.decisions(first + i);
+            self.each(f, read, &mut paid, &mut buf, |s, line| {
                 if !caps.is_empty() {
                     let eligible = s.outcome == Outcome::Eligible;
                     shaped.extend(
@@ -485,16 +584,12 @@ impl<'p> Settled<'p> {
                 let Some(line) = line else {
                     return;
                 };
-                let id = self
-                    .program
-                    .policies
-                    .get(s.policy as usize)
-                    .map_or("", |p| p.id.as_str());
+                let id = ids.get(s.policy as usize).map_or(&[][..], |p| &p[..]);
                 text.clear();
                 eval::Reason::render_stored(line.reasons, &mut text);
-                crate::report::decisions::line(
+                crate::report::decisions::line_of(
                     &mut out,
-                    &f.key,
+                    &key,
                     id,
                     line.outcome,
                     line.amount,
@@ -519,10 +614,9 @@ impl<'p> Settled<'p> {
     pub fn firm(&self, key: &str) -> std::io::Result<Option<Firm>> {
         let mut windows = self.windows();
         while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
-            if let Some(f) = window.firms.iter().find(|f| &*f.key == key) {
-                return Ok(self
-                    .decode_firms(std::slice::from_ref(f), &window.paid)?
-                    .pop());
+            if let Some(i) = window.firms.iter().position(|f| &*f.key == key) {
+                let f = window.firms.get(i..=i).unwrap_or_default();
+                return Ok(self.decode_firms(&window, i, f)?.pop());
             }
             if window.firms.last().is_some_and(|f| &*f.key > key) {
                 break;
@@ -540,8 +634,11 @@ impl<'p> Settled<'p> {
         let mut windows = self.windows();
         let mut buf = Vec::new();
         while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
-            for firm in &window.firms {
-                let mut bytes = self.store.read(firm.start, firm.len, &mut buf)?;
+            for (i, firm) in window.firms.iter().enumerate() {
+                let mut bytes = match window.decisions(i) {
+                    Some(bytes) => bytes,
+                    None => self.store.read(firm.start, firm.len, &mut buf)?,
+                };
                 let mut texts = Vec::new();
                 while let Some(t) = store::take_text(&mut bytes) {
                     texts.push(t);
@@ -560,7 +657,8 @@ impl<'p> Settled<'p> {
             let parts: Vec<std::io::Result<Vec<Firm>>> = window
                 .firms
                 .par_chunks(RENDER_CHUNK)
-                .map(|chunk| self.decode_firms(chunk, &window.paid))
+                .enumerate()
+                .map(|(c, chunk)| self.decode_firms(&window, c * RENDER_CHUNK, chunk))
                 .collect();
             for part in parts {
                 out.extend(part?);
@@ -569,17 +667,21 @@ impl<'p> Settled<'p> {
         Ok(out)
     }
 
+    /// The decisions of `firms`, the window's from its `first`-th on.
     fn decode_firms(
         &self,
+        window: &Window<'_>,
+        first: usize,
         firms: &[Got<'_, FirmEntry>],
-        paid: &[Vec<Got<'_, Paid>>],
     ) -> std::io::Result<Vec<Firm>> {
+        let paid = &window.paid;
         let mut out = Vec::with_capacity(firms.len());
         let mut buf = Vec::new();
         let mut paid = Cursor::new(paid, firms.first().map(|f| &**f));
-        for f in firms {
+        for (i, f) in firms.iter().enumerate() {
             let mut pairs = Vec::new();
-            self.each(f, &mut paid, &mut buf, |s, line| {
+            let read = window.decisions(first + i);
+            self.each(f, read, &mut paid, &mut buf, |s, line| {
                 let Some(line) = line else {
                     return;
                 };

@@ -113,15 +113,20 @@ impl<T: Item, O: Order<T>> Sorter<T, O> {
 
     /// Writes what is held to a run (nothing without a spill directory).
     pub fn spill(&mut self) -> std::io::Result<()> {
-        if self.items.is_empty() {
+        if self.items.is_empty() || self.dir.is_none() {
             return Ok(());
         }
+        let perm = sorted(&self.order, &self.items);
+        self.spill_sorted(&perm)
+    }
+
+    /// Writes what is held, in the order of `perm`, to a run.
+    fn spill_sorted(&mut self, perm: &[u32]) -> std::io::Result<()> {
         let Some(dir) = self.dir.clone() else {
             return Ok(());
         };
         let items = std::mem::take(&mut self.items);
         self.heap = 0;
-        let perm = sorted(&self.order, &items);
         let run = write_run(
             &dir,
             self.name,
@@ -135,6 +140,25 @@ impl<T: Item, O: Order<T>> Sorter<T, O> {
             self.runs.push(merged);
         }
         Ok(())
+    }
+
+    /// Writes what is held to a run, as [`Sorter::spill`] does, after
+    /// giving each item to `each` in order (which may change it without
+    /// changing its place in the order).
+    pub fn spill_each(
+        &mut self,
+        mut each: impl FnMut(&mut T) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if self.items.is_empty() || self.dir.is_none() {
+            return Ok(());
+        }
+        let perm = sorted(&self.order, &self.items);
+        for &i in &perm {
+            if let Some(item) = self.items.get_mut(i as usize) {
+                each(item)?;
+            }
+        }
+        self.spill_sorted(&perm)
     }
 
     /// Keeps only the items `keep` holds, when none was spilled to a run;
@@ -390,6 +414,16 @@ impl<'a, T> InOrder<'a, T> {
 pub enum Got<'a, T> {
     Held(&'a T),
     Read(T),
+}
+
+impl<T: Clone> Got<'_, T> {
+    /// The item itself: one read is moved out, one held is copied.
+    pub fn into_owned(self) -> T {
+        match self {
+            Got::Held(t) => t.clone(),
+            Got::Read(t) => t,
+        }
+    }
 }
 
 impl<T> Deref for Got<'_, T> {
@@ -739,6 +773,38 @@ mod tests {
         let read: Vec<Word> = spilled.iter().map(|w| (*w.unwrap()).clone()).collect();
         assert_eq!(held, read);
         drop(spilled);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// `spill_each` visits the items held in their order, and what it
+    /// changes (without moving an item in the order) is what the run holds.
+    #[test]
+    fn spill_each_visits_in_order() {
+        let dir = std::env::temp_dir().join(format!("mianshen-sort3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = Sorter::new("test", ByWord, usize::MAX, Some(dir.clone()));
+        let mut want = Vec::new();
+        for (i, w) in words(700).into_iter().enumerate() {
+            s.push(w.clone()).unwrap();
+            want.push(w);
+            if i % 250 == 249 {
+                let mut seen = Vec::new();
+                s.spill_each(|w| {
+                    seen.push(w.clone());
+                    w.1 += 1_000_000;
+                    Ok(())
+                })
+                .unwrap();
+                assert!(seen.windows(2).all(|p| ByWord.cmp(&p[0], &p[1]).is_lt()));
+                assert_eq!(seen.len(), 250);
+            }
+        }
+        for w in &mut want[..500] {
+            w.1 += 1_000_000;
+        }
+        want.sort_by(|a, b| ByWord.cmp(a, b));
+        let got: Vec<Word> = s.finish().iter().map(|w| (*w.unwrap()).clone()).collect();
+        assert_eq!(got, want);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

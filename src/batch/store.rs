@@ -135,6 +135,9 @@ pub struct Store {
     name: &'static str,
     limit: usize,
     in_memory: usize,
+    /// Spills its pages itself past the limit ([`Store::new`]); else only
+    /// when told, in the order given ([`Store::spill_in_order`]).
+    auto: bool,
 }
 
 /// Bytes per page at most (a bigger chunk gets a page of its own size).
@@ -161,6 +164,79 @@ impl Store {
             spill_dir,
             limit,
             in_memory: 0,
+            auto: true,
+        }
+    }
+
+    /// A store that spills only when told, its blocks in the order given
+    /// ([`Store::spill_in_order`]): a run's decisions, spilled with the
+    /// firms' index in key order, so that the output reads them back in
+    /// long stretches rather than block by block.
+    pub fn in_order(spill_dir: Option<PathBuf>, limit: usize) -> Store {
+        let mut store = Store::new(spill_dir, limit);
+        store.auto = false;
+        store
+    }
+
+    /// Bytes held in memory.
+    pub fn held(&self) -> usize {
+        self.in_memory
+    }
+
+    /// Where the blocks still in memory start: a block before it is on disk.
+    pub fn spilled(&self) -> u64 {
+        self.spilled
+    }
+
+    /// Moves every block held in memory to the spill file, in the order
+    /// `order` visits them: it calls its visitor with each block's start and
+    /// length, and the start becomes the block's new place (a block
+    /// already on disk keeps its own). `order` must visit each block in
+    /// memory once (a block visited twice is written twice; one not visited
+    /// is lost), as the firms' index does with the entries it holds, sorted
+    /// by key.
+    pub fn spill_in_order(
+        &mut self,
+        order: impl FnOnce(&mut dyn FnMut(&mut u64, u32) -> std::io::Result<()>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let Some(dir) = &self.spill_dir else {
+            return Ok(());
+        };
+        if self.spill.is_none() {
+            self.spill = Some(spill_file(dir, self.name, "spill")?);
+        }
+        let Some((_, file)) = &self.spill else {
+            return Ok(());
+        };
+        let (pages, starts, spilled) = (&self.pages, &self.starts, self.spilled);
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut written = 0u64;
+        order(&mut |start: &mut u64, len: u32| {
+            if *start < spilled {
+                // on disk already: it stays where it is
+                return Ok(());
+            }
+            let bytes = in_pages(pages, starts, *start, len);
+            out.write_all(bytes)?;
+            *start = spilled + written;
+            written += bytes.len() as u64;
+            Ok(())
+        })?;
+        out.flush()?;
+        drop(out);
+        self.spilled += written;
+        self.pages.clear();
+        self.starts.clear();
+        self.in_memory = 0;
+        Ok(())
+    }
+
+    /// Fills `buf` with the spill file's bytes from `at` (leaves it as it
+    /// is when nothing is spilled).
+    pub fn read_spilled(&self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        match &self.spill {
+            Some((_, file)) => read_at(file, buf, at),
+            None => Ok(()),
         }
     }
 
@@ -187,7 +263,7 @@ impl Store {
             page.extend_from_slice(bytes);
         }
         self.in_memory += bytes.len();
-        if self.in_memory > self.limit {
+        if self.auto && self.in_memory > self.limit {
             self.spill_pages()?;
         }
         Ok(at)
@@ -223,17 +299,7 @@ impl Store {
         buf: &'s mut Vec<u8>,
     ) -> std::io::Result<&'s [u8]> {
         if start >= self.spilled {
-            let page = self
-                .starts
-                .partition_point(|&s| s <= start)
-                .saturating_sub(1);
-            let (Some(&from), Some(bytes)) = (self.starts.get(page), self.pages.get(page)) else {
-                return Ok(&[]);
-            };
-            let at = usize::try_from(start - from).unwrap_or(usize::MAX);
-            return Ok(bytes
-                .get(at..at.saturating_add(len as usize))
-                .unwrap_or_default());
+            return Ok(in_pages(&self.pages, &self.starts, start, len));
         }
         buf.clear();
         if let Some((_, file)) = &self.spill {
@@ -242,6 +308,18 @@ impl Store {
         }
         Ok(buf)
     }
+}
+
+/// The block at `[start, start + len)` of pages starting at `starts`.
+fn in_pages<'s>(pages: &'s [Vec<u8>], starts: &[u64], start: u64, len: u32) -> &'s [u8] {
+    let page = starts.partition_point(|&s| s <= start).saturating_sub(1);
+    let (Some(&from), Some(bytes)) = (starts.get(page), pages.get(page)) else {
+        return &[];
+    };
+    let at = usize::try_from(start - from).unwrap_or(usize::MAX);
+    bytes
+        .get(at..at.saturating_add(len as usize))
+        .unwrap_or_default()
 }
 
 impl Drop for Store {
@@ -365,5 +443,95 @@ mod tests {
         drop((one, two));
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "both removed");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Blocks spilled in the order asked take new starts there, in that
+    /// order, one after the other: read back by the new starts, in long
+    /// stretches or one by one, they are the blocks given; later blocks
+    /// keep coming after them, in memory until spilled again.
+    #[test]
+    fn spills_blocks_in_the_order_given() {
+        let dir = std::env::temp_dir().join(format!("mianshen-store-order-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = Store::in_order(Some(dir.clone()), 16);
+        let blocks: Vec<Vec<u8>> = (0..40u8)
+            .map(|i| vec![i; 1 + (i as usize * 7) % 23])
+            .collect();
+        let mut at: Vec<(u64, u32)> = Vec::new();
+        for b in &blocks[..30] {
+            at.push((s.append(b).unwrap(), b.len() as u32));
+        }
+        assert_eq!(s.spilled(), 0, "an ordered store never spills by itself");
+        assert!(s.held() > 16);
+        // a scrambled order, as sorting by key gives
+        let order: Vec<usize> = (0..30).map(|i| (i * 17) % 30).collect();
+        let mut moved = at.clone();
+        s.spill_in_order(|visit| {
+            for &i in &order {
+                let (start, len) = &mut moved[i];
+                visit(start, *len)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.held(), 0);
+        let total: u64 = at.iter().map(|&(_, l)| u64::from(l)).sum();
+        assert_eq!(s.spilled(), total);
+        // in the order visited, one after the other
+        let mut next = 0;
+        for &i in &order {
+            assert_eq!(moved[i].0, next, "block {i}");
+            next += u64::from(moved[i].1);
+        }
+        let mut buf = Vec::new();
+        for (i, &(start, len)) in moved.iter().enumerate() {
+            assert_eq!(s.read(start, len, &mut buf).unwrap(), &blocks[i][..]);
+        }
+        let mut all = vec![0u8; total as usize];
+        s.read_spilled(0, &mut all).unwrap();
+        let want: Vec<u8> = order.iter().flat_map(|&i| blocks[i].clone()).collect();
+        assert_eq!(all, want, "one long stretch");
+        // later blocks after them, in memory, then spilled in turn
+        let mut later: Vec<(u64, u32)> = blocks[30..]
+            .iter()
+            .map(|b| (s.append(b).unwrap(), b.len() as u32))
+            .collect();
+        assert!(later.iter().all(|&(start, _)| start >= total));
+        for (i, &(start, len)) in later.iter().enumerate() {
+            assert_eq!(s.read(start, len, &mut buf).unwrap(), &blocks[30 + i][..]);
+        }
+        s.spill_in_order(|visit| {
+            for (start, len) in later.iter_mut().rev() {
+                visit(start, *len)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        for (i, &(start, len)) in later.iter().enumerate() {
+            assert!(start >= total);
+            assert_eq!(s.read(start, len, &mut buf).unwrap(), &blocks[30 + i][..]);
+        }
+        for (i, &(start, len)) in moved.iter().enumerate() {
+            assert_eq!(s.read(start, len, &mut buf).unwrap(), &blocks[i][..]);
+        }
+        // a block on disk already keeps its place
+        let (mut start, len) = moved[3];
+        s.spill_in_order(|visit| visit(&mut start, len)).unwrap();
+        assert_eq!(start, moved[3].0);
+        assert_eq!(s.read(start, len, &mut buf).unwrap(), &blocks[3][..]);
+        drop(s);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "removed");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Without a spill folder an ordered store keeps everything.
+    #[test]
+    fn an_ordered_store_without_a_folder_keeps_all() {
+        let mut s = Store::in_order(None, 1);
+        let a = s.append(b"abc").unwrap();
+        s.spill_in_order(|_| Ok(())).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(s.read(a, 3, &mut buf).unwrap(), b"abc");
+        assert_eq!(s.spilled(), 0);
     }
 }

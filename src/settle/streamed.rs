@@ -218,8 +218,47 @@ impl Order<Cand> for CandOrder {
     }
 
     fn prefix(&self, c: &Cand) -> Option<u128> {
-        (*self == CandOrder::Key).then(|| crate::batch::prefix(&c.key))
+        match *self {
+            CandOrder::Key => Some(crate::batch::prefix(&c.key)),
+            CandOrder::Limit(dir) => Some(value_prefix(c.limit_by, dir)),
+            CandOrder::Alloc(dir) => Some(value_prefix(c.alloc_by, dir)),
+        }
     }
+}
+
+/// A number whose order agrees with [`alloc::compare`] where it differs:
+/// missing values last, numbers before dates (after them in `desc`), and
+/// within each a monotone image of the value (numbers to four decimals,
+/// rounded down; equal images are told apart by the full comparison).
+fn value_prefix(v: Option<OrderValue>, dir: Direction) -> u128 {
+    let (class, image) = match v {
+        None => return 3 << 64,
+        Some(OrderValue::Num(d)) => (0u128, fixed4(d)),
+        Some(OrderValue::Date(d)) => {
+            // year, month and day in order; years never near the bounds
+            let days =
+                (i64::from(d.year()) << 9) | (i64::from(d.month()) << 5) | i64::from(d.day());
+            (1, days)
+        }
+    };
+    // as unsigned, in the same order
+    let image = (image as u64) ^ (1 << 63);
+    match dir {
+        Direction::Asc => (class << 64) | u128::from(image),
+        Direction::Desc => ((1 - class) << 64) | u128::from(!image),
+    }
+}
+
+/// `d` × 10⁴ rounded down, within `i64` (saturated): monotone in `d`.
+fn fixed4(d: Decimal) -> i64 {
+    let (m, scale) = (d.mantissa(), d.scale());
+    let v = if scale <= 4 {
+        // a mantissa of 96 bits times 10⁴ fits
+        m * 10i128.pow(4 - scale)
+    } else {
+        m.div_euclid(10i128.pow(scale - 4))
+    };
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Key order (then line).
@@ -304,7 +343,7 @@ pub fn without(
     } else {
         let mut s = Sorter::new("candidates", CandOrder::Key, room.limit, room.dir.clone());
         for c in first.iter() {
-            s.push(Cand::clone(&*c?))?;
+            s.push(c?.into_owned())?;
         }
         s.finish()
     };
@@ -318,7 +357,7 @@ pub fn without(
     for c in by_key.iter() {
         let c = c?;
         if !skip.skips(&c.key, c.line)? {
-            out.push(Cand::clone(&c))?;
+            out.push(c.into_owned())?;
         }
     }
     Ok(out)
@@ -382,7 +421,12 @@ impl Paying {
     }
 
     fn add(&mut self, c: &Cand) {
-        let Some(amount) = c.amount.filter(|_| c.kept) else {
+        self.add_kept(c, c.kept);
+    }
+
+    /// Adds `c` as if its `kept` were `kept`.
+    fn add_kept(&mut self, c: &Cand, kept: bool) {
+        let Some(amount) = c.amount.filter(|_| kept) else {
             return;
         };
         self.total = self.total.and_then(|t| t.checked_add(amount));
@@ -500,7 +544,7 @@ pub fn settle(
             );
             let mut kept = 0u64;
             for c in cands.iter() {
-                let mut c = Cand::clone(&*c?);
+                let mut c = c?.into_owned();
                 c.kept = kept < limit.n;
                 kept += u64::from(c.kept);
                 paying.add(&c);
@@ -511,10 +555,7 @@ pub fn settle(
         }
         None => {
             for c in cands.iter() {
-                paying.add(&Cand {
-                    kept: true,
-                    ..Cand::clone(&*c?)
-                });
+                paying.add_kept(&*c?, true);
             }
             cands
         }
@@ -706,6 +747,66 @@ mod tests {
             2 if bad => Some(Decimal::new(12345, 3)),
             3 if bad => Some(Decimal::new(-500, 2)),
             _ => Some(Decimal::new(rng.below(100_000) as i64, 2)),
+        }
+    }
+
+    /// The prefix of each order agrees with its comparison: a smaller
+    /// prefix is an earlier candidate, an earlier candidate never has a
+    /// larger prefix (numbers of every scale and sign, dates, missing).
+    #[test]
+    fn prefixes_agree_with_the_orders() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let v = |rng: &mut Rng| match rng.below(8) {
+            0 => None,
+            1 => Some(OrderValue::Date(
+                Date::new(
+                    1990 + rng.below(60) as i32,
+                    1 + rng.below(12) as u32,
+                    1 + rng.below(28) as u32,
+                )
+                .unwrap(),
+            )),
+            2 => Some(OrderValue::Num(Decimal::from_parts(
+                rng.below(u64::from(u32::MAX)) as u32,
+                rng.below(u64::from(u32::MAX)) as u32,
+                rng.below(u64::from(u32::MAX)) as u32,
+                rng.below(2) == 0,
+                rng.below(29) as u32,
+            ))),
+            _ => Some(OrderValue::Num(Decimal::new(
+                rng.below(2000) as i64 - 1000,
+                rng.below(7) as u32,
+            ))),
+        };
+        let cands: Vec<Cand> = (0..600)
+            .map(|i| Cand {
+                key: Key::from(format!("k{}", rng.below(50))),
+                line: i,
+                amount: None,
+                limit_by: v(&mut rng),
+                alloc_by: v(&mut rng),
+                kept: true,
+            })
+            .collect();
+        for order in [
+            CandOrder::Key,
+            CandOrder::Limit(Direction::Asc),
+            CandOrder::Limit(Direction::Desc),
+            CandOrder::Alloc(Direction::Asc),
+            CandOrder::Alloc(Direction::Desc),
+        ] {
+            for a in &cands {
+                for b in &cands {
+                    let (pa, pb) = (order.prefix(a).unwrap(), order.prefix(b).unwrap());
+                    let c = order.cmp(a, b);
+                    if pa < pb {
+                        assert_eq!(c, Ordering::Less, "{order:?} {a:?} {b:?}");
+                    }
+                    if c == Ordering::Less {
+                        assert!(pa <= pb, "{order:?} {a:?} {b:?}");
+                    }
+                }
+            }
         }
     }
 

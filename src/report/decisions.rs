@@ -102,38 +102,19 @@ fn cents(out: &mut Vec<u8>, d: Option<Decimal>) {
     if m < 0 {
         out.push(b'-');
     }
-    // digits from the right, at least three (`0.05`), the point before the
-    // last two; in u64 arithmetic when the amount fits (u128 division is slow)
-    let mut digits = [0u8; 40];
-    let mut n = 0;
-    let mut put = |digit: u8| {
-        if let Some(d) = digits.get_mut(n) {
-            *d = b'0' + digit;
-        }
-        n += 1;
-    };
-    let abs = m.unsigned_abs();
-    match u64::try_from(abs) {
-        Ok(mut small) => {
-            let mut written = 0;
-            while small > 0 || written < 3 {
-                put((small % 10) as u8);
-                small /= 10;
-                written += 1;
-            }
-        }
-        Err(_) => {
-            let mut big = abs;
-            while big > 0 {
-                put((big % 10) as u8);
-                big /= 10;
-            }
-        }
-    }
-    for (i, d) in digits.iter().take(n).enumerate().rev() {
-        out.push(*d);
-        if i == 2 {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(m.unsigned_abs()).as_bytes();
+    // the point before the last two digits, at least one before it
+    match digits.len() {
+        n @ 3.. => {
+            let (whole, fraction) = digits.split_at(n - 2);
+            out.extend_from_slice(whole);
             out.push(b'.');
+            out.extend_from_slice(fraction);
+        }
+        n => {
+            out.extend_from_slice(if n == 2 { b"0." } else { b"0.0" });
+            out.extend_from_slice(digits);
         }
     }
 }
@@ -179,6 +160,12 @@ mod tests {
             out.clear();
             cents(&mut out, Some(d));
             assert_eq!(cents_of(d), eval::cents(d).mantissa(), "{d:?}");
+            let c = eval::cents(d);
+            if !c.is_zero() && c.scale() == 2 {
+                // (a negative zero is written `0.00`; an amount too large
+                // for two places keeps its digits, the point before the last two)
+                assert_eq!(String::from_utf8_lossy(&out), c.to_string(), "{d:?}");
+            }
             let (mut a, mut b) = (Vec::new(), Vec::new());
             line(&mut a, "k,1", "p", Outcome::Eligible, Some(d), None, "r");
             line_of(

@@ -24,8 +24,8 @@ pub fn line(
     reasons: &str,
 ) {
     let (mut k, mut p) = (Vec::new(), Vec::new());
-    csv_field(&mut k, key);
-    csv_field(&mut p, policy);
+    field(&mut k, key);
+    field(&mut p, policy);
     line_of(out, &k, &p, outcome, amount, funded, reasons);
 }
 
@@ -50,19 +50,14 @@ pub fn line_of(
     out.push(b',');
     cents(out, funded);
     out.push(b',');
-    csv_field(out, reasons);
+    field(out, reasons);
     out.push(b'\n');
 }
 
-/// A text as a CSV field ([`csv_field`]), appended to `out`.
+/// A text as a CSV field appended to `out`, quoted as the csv crate quotes
+/// (only when it holds a comma, a quote or a line break; quotes doubled),
+/// so files read the same whoever wrote them.
 pub fn field(out: &mut Vec<u8>, s: &str) {
-    csv_field(out, s);
-}
-
-/// A CSV field, quoted as the csv crate quotes (only when it holds a comma,
-/// a quote or a line break; quotes doubled), so files read the same whoever
-/// wrote them.
-fn csv_field(out: &mut Vec<u8>, s: &str) {
     if !s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.extend_from_slice(s.as_bytes());
         return;
@@ -181,9 +176,9 @@ mod tests {
         }
         for f in ["plain", "a,b", "say \"hi\"", "two\nlines", "中文; 标签", ""] {
             let mut mine = Vec::new();
-            csv_field(&mut mine, f);
+            field(&mut mine, f);
             mine.push(b',');
-            csv_field(&mut mine, "x");
+            field(&mut mine, "x");
             mine.push(b'\n');
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record([f, "x"]).unwrap();

@@ -262,10 +262,58 @@ fn example_set_reconciles_and_reads_back() {
         let b = std::fs::read(dir.join("again").join(f)).unwrap();
         assert!(a == b, "{f} differs between two publications");
     }
+    // ... and into a folder that holds an earlier publication
+    ok(
+        &dir,
+        &["publish", "out", "--date", "2025-01-06", "--to", "again"],
+    );
+    refuses_other_folders(&dir);
     // a run can still replace a folder that was published
     run_example(&dir, &["--publish", "--date", "2025-01-06"]);
     reconcile(&dir.join("out"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--to` never deletes what publishing did not write: a folder with other
+/// files, the results folder itself, a folder holding it, a file.
+fn refuses_other_folders(dir: &Path) {
+    std::fs::create_dir_all(dir.join("mine/sub")).unwrap();
+    std::fs::write(dir.join("mine/重要文件.docx"), "mine").unwrap();
+    std::fs::write(dir.join("mine/sub/b.txt"), "b").unwrap();
+    std::fs::write(dir.join("a-file"), "a").unwrap();
+    for to in ["mine", "out", ".", "a-file"] {
+        let (code, text) = mianshen(dir, &["publish", "out", "--date", "2025-01-06", "--to", to]);
+        assert_eq!(code, 2, "--to {to}: {text}");
+        assert!(text.contains("不能发布到"), "--to {to}: {text}");
+    }
+    let (_, text) = mianshen(
+        dir,
+        &["publish", "out", "--date", "2025-01-06", "--to", "mine"],
+    );
+    assert!(
+        text.contains("重要文件.docx") && text.contains("sub"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mine/重要文件.docx")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mine/sub/b.txt")).unwrap(),
+        "b"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("a-file")).unwrap(), "a");
+    for f in ["decisions.csv", "summary.csv", "manifest.json"] {
+        assert!(dir.join("out").join(f).is_file(), "{f} is still there");
+    }
+    assert!(dir.join("policies").is_dir());
+    // an empty folder is taken
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    ok(
+        dir,
+        &["publish", "out", "--date", "2025-01-06", "--to", "empty"],
+    );
+    assert!(dir.join("empty/公示名单.csv").is_file());
 }
 
 #[test]

@@ -53,10 +53,10 @@ pub struct Options {
 /// Why a results folder is not published.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PublishError {
-    #[error("`{}` is not a results folder: it holds none of the result files (不是运行结果目录)", .0.display())]
+    #[error("`{}` 不是运行结果目录, 其中没有任何结果文件 (not a results folder: it holds none of the result files)", .0.display())]
     #[diagnostic(code(mianshen::publish::not_a_results_folder))]
     NotAResultsFolder(PathBuf),
-    #[error("the results folder `{}` is incomplete (结果目录不完整): {} missing", out.display(), missing.join(", "))]
+    #[error("结果目录不完整 `{}`, 缺少 {} (the results folder is incomplete: missing)", out.display(), missing.join(", "))]
     #[diagnostic(code(mianshen::publish::incomplete))]
     Incomplete { out: PathBuf, missing: Vec<String> },
     #[error("{0}")]
@@ -65,10 +65,10 @@ pub enum PublishError {
     #[error("这次运行读的是数据库 {place} 中的表 `{table}`, 公示尚不支持数据库中的运行; 可先导出为文件再运行 (the run read the table `{table}` in the database {place}: publishing a run in a database is not supported yet; export the table and run on the file)")]
     #[diagnostic(code(mianshen::publish::in_database))]
     InDatabase { table: String, place: String },
-    #[error("the inputs differ from the run recorded in manifest.json (输入与运行清单不符):\n  {}", .0.join("\n  "))]
+    #[error("输入与运行清单不符 (the inputs differ from the run recorded in manifest.json):\n  {}", .0.join("\n  "))]
     #[diagnostic(code(mianshen::publish::changed))]
     Changed(Vec<String>),
-    #[error("the result files do not agree with the run (结果文件与运行不符):\n  {}", .0.join("\n  "))]
+    #[error("结果文件与运行不符 (the result files do not agree with the run):\n  {}", .0.join("\n  "))]
     #[diagnostic(code(mianshen::publish::mismatch))]
     Mismatch(Vec<String>),
     #[error("{0}")]
@@ -77,7 +77,10 @@ pub enum PublishError {
     #[error("{0}")]
     #[diagnostic(transparent)]
     Data(#[from] crate::data::DataError),
-    #[error("cannot write the published files: {0}")]
+    #[error("不能发布到 `{}` (cannot publish into it): {why}", dir.display())]
+    #[diagnostic(code(mianshen::publish::destination))]
+    Destination { dir: PathBuf, why: String },
+    #[error("无法写入公示文件 (cannot write the published files): {0}")]
     #[diagnostic(code(mianshen::publish::io))]
     Io(#[from] std::io::Error),
 }
@@ -128,7 +131,7 @@ pub fn publish_timed(
     let run = folder::Run::open(out, opts.policies.as_deref(), &opts.data)?;
     let program = &run.set.program;
     let schema = &program.schema;
-    let dest = opts.to.clone().unwrap_or_else(|| out.join("publish"));
+    let dest = destination(out, opts.to.as_deref())?;
     let tmp = sibling(&dest, "partial");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
@@ -317,6 +320,52 @@ CSV 文件为 UTF-8（带 BOM）或 GB18030，可直接用 Excel / WPS 打开。
 }
 
 /// A hidden sibling of `dest` to write into first.
+/// Where the published files go: `OUTDIR/publish`, or `--to`. A folder
+/// that is there already is replaced only when it holds nothing but an
+/// earlier publication (or nothing at all), and never when it is, or
+/// holds, the results folder itself: publishing does not delete what it
+/// did not write.
+fn destination(out: &Path, to: Option<&Path>) -> Result<PathBuf, PublishError> {
+    let dest = to.map_or_else(|| out.join("publish"), Path::to_path_buf);
+    if !dest.exists() {
+        return Ok(dest);
+    }
+    let refuse = |why: String| PublishError::Destination {
+        dir: dest.clone(),
+        why,
+    };
+    if !dest.is_dir() {
+        return Err(refuse(
+            "它是一个文件, 不是文件夹 (it is a file, not a folder)".into(),
+        ));
+    }
+    // the real place ("." and "..", links) to compare and to rename into
+    let real = std::fs::canonicalize(&dest)?;
+    if std::fs::canonicalize(out).is_ok_and(|o| o.starts_with(&real)) {
+        return Err(refuse(
+            "它就是运行结果目录或包含结果目录 (it is, or holds, the results folder)".into(),
+        ));
+    }
+    if !crate::report::is_publication(&real) {
+        let mut other: Vec<String> = std::fs::read_dir(&real)?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| !FILES.contains(&n.as_str()))
+            .collect();
+        other.sort();
+        let more = other.len().saturating_sub(5);
+        other.truncate(5);
+        let mut listed = other.join(", ");
+        if more > 0 {
+            listed.push_str(&format!(" 等另 {more} 项 (and {more} more)"));
+        }
+        return Err(refuse(format!(
+            "其中有并非公示文件的内容: {listed}; 请换一个空文件夹或新文件夹 (it holds files publishing did not write; give an empty or new folder)"
+        )));
+    }
+    Ok(real)
+}
+
 fn sibling(dest: &Path, what: &str) -> PathBuf {
     let name = dest
         .file_name()

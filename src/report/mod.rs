@@ -154,7 +154,8 @@ fn foreign_files(dir: &Path) -> std::io::Result<Vec<String>> {
 
 /// Whether `dir` is a folder that `mianshen publish` wrote: only its files
 /// (a folder of the same name holding anything else is the user's).
-fn is_publication(dir: &Path) -> bool {
+/// A folder holding only files `mianshen publish` writes (or nothing).
+pub(crate) fn is_publication(dir: &Path) -> bool {
     dir.is_dir()
         && std::fs::read_dir(dir).is_ok_and(|entries| {
             entries.flatten().all(|e| {

@@ -33,7 +33,7 @@ pub fn publish(out: &Path, args: &PublishArgs) -> u8 {
         Some(m) => match Mask::parse(m) {
             Some(m) => Some(m),
             None => {
-                eprintln!("error: `--mask-key {m}` is not a range of characters: write FROM-TO, e.g. `--mask-key 7-14` (遮盖第7至14位)");
+                eprintln!("error: `--mask-key {m}` 不是位数范围: 请写成 起-止, 如 `--mask-key 7-14` 遮盖第7至14位 (not a range of characters: write FROM-TO)");
                 return EXIT_USAGE;
             }
         },
@@ -67,13 +67,16 @@ pub fn publish(out: &Path, args: &PublishArgs) -> u8 {
     match crate::publish::publish_timed(out, &opts, &mut |what| clock.lap(what)) {
         Ok(p) => {
             for n in &p.notes {
-                eprintln!("note: {n}");
+                eprintln!("注意 note: {n}");
             }
-            println!("已发布 published: {} firms evaluated", p.firms);
+            println!(
+                "已发布: 共评估 {} 家企业 (published: firms evaluated)",
+                p.firms
+            );
             for (id, title, n) in &p.listed {
                 println!("  {title} ({id}): 公示 {n} 家");
             }
-            println!("files in {}/", p.dir.display());
+            println!("文件在 {}/ (files in it)", p.dir.display());
             EXIT_OK
         }
         Err(e) => {
@@ -85,13 +88,13 @@ pub fn publish(out: &Path, args: &PublishArgs) -> u8 {
 
 fn parse_date(s: &str) -> Result<Date, u8> {
     Date::parse_iso(s).ok_or_else(|| {
-        eprintln!("error: `--date {s}` is not a date: write YYYY-MM-DD (日期格式应为 YYYY-MM-DD)");
+        eprintln!("error: `--date {s}` 不是日期: 请写成 YYYY-MM-DD (not a date: write YYYY-MM-DD)");
         EXIT_USAGE
     })
 }
 
 /// A publication without `--date`: refused, the date is an input.
 pub fn publish_needs_date() -> u8 {
-    eprintln!("error: give the day of publication with --date YYYY-MM-DD (请用 --date 给出公示日期; the date is an input, never read from the clock, so publishing the same run twice gives the same files)");
+    eprintln!("error: 请用 --date YYYY-MM-DD 给出公示日期; 日期是输入, 不取自系统时钟, 同一次运行两次发布得到相同的文件 (give the day of publication with --date YYYY-MM-DD: the date is an input, never read from the clock)");
     EXIT_USAGE
 }

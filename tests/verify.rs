@@ -192,3 +192,84 @@ fn policy_files_are_hashed_as_their_bytes_byte_order_mark_included() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn moved_inputs_are_given_anew() {
+    let dir = workspace("moved");
+    std::fs::create_dir_all(dir.join("d")).unwrap();
+    // an unknown column, so the manifest's warnings name the file too
+    let firms = std::fs::read_to_string(dir.join("policies/data/firms.csv")).unwrap();
+    let with_column: String = firms
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},备用列\n")
+            } else {
+                format!("{l},x\n")
+            }
+        })
+        .collect();
+    std::fs::write(dir.join("d/v.csv"), with_column).unwrap();
+    let out = mianshen(
+        &dir,
+        &[
+            "run",
+            "policies",
+            "--data",
+            "d/v.csv",
+            "--as-of",
+            "2024-12-31",
+            "--out",
+            "res",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = std::fs::read_to_string(dir.join("res/manifest.json")).unwrap();
+    assert!(manifest.contains("d/v.csv"), "{manifest}");
+    std::fs::rename(dir.join("d/v.csv"), dir.join("d/moved.csv")).unwrap();
+    std::fs::rename(dir.join("policies"), dir.join("pol2")).unwrap();
+    // not found where the manifest says: named as not found
+    let out = mianshen(&dir, &["verify", "res"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("不存在") && text.contains("--policies"),
+        "{text}"
+    );
+    // given anew: verified, the manifest left as the run wrote it
+    let anew = [
+        "verify",
+        "res",
+        "--policies",
+        "pol2",
+        "--data",
+        "d/moved.csv",
+    ];
+    let out = mianshen(&dir, &anew);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("byte-identical"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("res/manifest.json")).unwrap(),
+        manifest
+    );
+    // a moved file that changed is still found out
+    let mut changed = std::fs::read(dir.join("d/moved.csv")).unwrap();
+    changed.extend_from_slice(b"\n");
+    std::fs::write(dir.join("d/moved.csv"), changed).unwrap();
+    let out = mianshen(&dir, &anew);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("d/moved.csv"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -60,7 +60,8 @@ pub fn verify(
                 .unwrap_or(&serde_json::Value::Null),
         ),
     };
-    let Some(differ) = compare(run(&args), out, &replay, |a, b| {
+    let moved = moved_inputs(&recorded);
+    let Some(differ) = compare_moved(run(&args), out, &replay, &moved, |a, b| {
         if ledger_changed.is_some() {
             // the ledger's own hash and counts differ, by design
             *a = without(a, "ledger");
@@ -233,6 +234,119 @@ fn compare(
     }
     let _ = std::fs::remove_dir_all(replay);
     Some(differ)
+}
+
+/// The inputs that `--policies`, `--data` or `--ledger` gave anew: each
+/// path as the replay will record it, and as the run recorded it.
+// serde_json's `value["key"]` gives `Null` for what is absent; it never panics
+#[allow(clippy::indexing_slicing)]
+fn moved_inputs(recorded: &crate::report::Recorded) -> Vec<(String, String)> {
+    let m = &recorded.manifest;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut moved = vec![(
+        recorded.dir.display().to_string(),
+        text(&m["policy_set"]["dir"]),
+    )];
+    if let Some(files) = m["data"].as_array() {
+        for ((input, _), f) in recorded.data.iter().zip(files) {
+            moved.push((input.path.display().to_string(), text(&f["path"])));
+        }
+    }
+    if let (Some(now), Some(then)) = (&recorded.ledger, m["ledger"]["path"].as_str()) {
+        moved.push((now.display().to_string(), then.to_string()));
+    }
+    moved.retain(|(now, then)| now != then);
+    moved
+}
+
+/// [`compare`], with the inputs given anew (moved since the run) named in
+/// the replay's files as the run named them: the manifest's paths and
+/// warnings, and the `file` column of rejects.csv and conflicts.csv. Their
+/// hashes, and every other byte, still compare.
+fn compare_moved(
+    code: u8,
+    out: &Path,
+    replay: &Path,
+    moved: &[(String, String)],
+    mut manifests: impl FnMut(&mut Vec<u8>, &mut Vec<u8>),
+) -> Option<Vec<String>> {
+    if moved.is_empty() {
+        return compare(code, out, replay, manifests);
+    }
+    for (file, column) in [("rejects.csv", 4), ("conflicts.csv", 2)] {
+        let path = replay.join(file);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let _ = std::fs::write(&path, renamed_files(&bytes, column, moved));
+        }
+    }
+    compare(code, out, replay, |a, b| {
+        *a = relocated(a, &[]);
+        *b = relocated(b, moved);
+        manifests(a, b);
+    })
+}
+
+/// A results CSV file with the file named in `column` renamed back (the
+/// other bytes as they are: a line is rewritten only when its file moved).
+fn renamed_files(bytes: &[u8], column: usize, moved: &[(String, String)]) -> Vec<u8> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut record = csv::ByteRecord::new();
+    let mut start = 0usize;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        let end = usize::try_from(reader.position().byte()).unwrap_or(bytes.len());
+        let line = bytes.get(start..end).unwrap_or_default();
+        let found = record
+            .get(column)
+            .and_then(|f| moved.iter().find(|(now, _)| now.as_bytes() == f));
+        match found {
+            Some((_, then)) => {
+                let mut fields: Vec<&[u8]> = record.iter().collect();
+                if let Some(f) = fields.get_mut(column) {
+                    *f = then.as_bytes();
+                }
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let _ = w.write_record(&fields);
+                out.extend(w.into_inner().unwrap_or_default());
+            }
+            None => out.extend_from_slice(line),
+        }
+        start = end;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out
+}
+
+/// manifest.json with the moved inputs' paths put back as the run recorded
+/// them (each path value, and the warnings that name a file), written out
+/// compactly; `relocated(a, &[])` writes the recorded manifest the same way.
+fn relocated(bytes: &[u8], moved: &[(String, String)]) -> Vec<u8> {
+    fn walk(v: &mut serde_json::Value, moved: &[(String, String)]) {
+        match v {
+            serde_json::Value::String(s) => {
+                for (now, then) in moved {
+                    if s == now {
+                        s.clone_from(then);
+                    } else if s.contains(&format!("`{now}`")) {
+                        *s = s.replace(&format!("`{now}`"), &format!("`{then}`"));
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(i, moved)),
+            serde_json::Value::Object(o) => o.values_mut().for_each(|i| walk(i, moved)),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(mut m) => {
+            walk(&mut m, moved);
+            serde_json::to_vec_pretty(&m).unwrap_or_default()
+        }
+        Err(_) => bytes.to_vec(),
+    }
 }
 
 /// manifest.json without its entry `key`.

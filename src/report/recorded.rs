@@ -177,6 +177,13 @@ impl Recorded {
             .unwrap_or_default();
         let set = match PolicySet::load(&self.dir) {
             Ok(set) => Some(set),
+            Err(_) if !self.dir.is_dir() => {
+                changed.push(format!(
+                    "政策集目录 `{}` 不存在: 清单中的相对路径从当前目录找起; 请在运行时所在的目录中执行, 或用 --policies 指明新位置 (the policy set folder is not found: relative paths are taken from the current folder; run from where the run was made, or give --policies)",
+                    self.dir.display()
+                ));
+                None
+            }
             Err(_) => {
                 changed.push(format!(
                     "`{}` 中的政策集现在检查不通过 (the policy set no longer checks clean)",

@@ -60,6 +60,7 @@ enum EncodingArg {
     /// UTF-8
     Utf8,
     /// GB18030(含 GBK,中文办公软件导出的编码) (GB18030, GBK included)
+    #[value(alias = "gbk", alias = "GBK", alias = "GB18030")]
     Gb18030,
 }
 
@@ -461,6 +462,74 @@ fn raise_open_file_limit() {
     }
 }
 
+/// The command line, or exit 2 with what is wrong in Chinese first and
+/// clap's English account (with its usage line and suggestions) after it.
+fn parse_command_line() -> Cli {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let e = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    let context = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        Some(ContextValue::StyledStr(s)) => s.to_string(),
+        Some(ContextValue::StyledStrs(v)) => v
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(ContextValue::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let arg = context(ContextKind::InvalidArg);
+    let said = match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        ErrorKind::MissingRequiredArgument => format!("缺少必需的参数 {arg}"),
+        ErrorKind::UnknownArgument => {
+            let hint = context(ContextKind::SuggestedArg);
+            if hint.is_empty() {
+                format!("无法识别的参数 `{arg}`")
+            } else {
+                format!("无法识别的参数 `{arg}`, 是否想用 `{hint}`?")
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            let hint = context(ContextKind::SuggestedSubcommand);
+            let invalid = context(ContextKind::InvalidSubcommand);
+            if hint.is_empty() {
+                format!("无法识别的子命令 `{invalid}`")
+            } else {
+                format!("无法识别的子命令 `{invalid}`, 是否想用 `{hint}`?")
+            }
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let value = context(ContextKind::InvalidValue);
+            let valid = context(ContextKind::ValidValue);
+            if valid.is_empty() {
+                format!("参数 {arg} 的值 `{value}` 无效")
+            } else {
+                format!("参数 {arg} 的值 `{value}` 无效, 可用的值: {valid}")
+            }
+        }
+        ErrorKind::ArgumentConflict => format!(
+            "参数 {arg} 不能与 {} 同时使用",
+            context(ContextKind::PriorArg)
+        ),
+        ErrorKind::TooManyValues | ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
+            format!("参数 {arg} 的值的个数不对")
+        }
+        ErrorKind::MissingSubcommand => "缺少子命令, 见 `mianshen --help`".to_string(),
+        ErrorKind::InvalidUtf8 => "命令行参数不是有效的 UTF-8 文字".to_string(),
+        _ => "命令行有误".to_string(),
+    };
+    eprintln!("错误: {said}");
+    let _ = e.print();
+    std::process::exit(2)
+}
+
 fn main() -> ExitCode {
     // Like other Unix tools, stop quietly when the reader of our output goes
     // away (`mianshen test policies | head`) instead of failing to print.
@@ -471,7 +540,7 @@ fn main() -> ExitCode {
     }
     raise_open_file_limit();
     quiet_caught_panics();
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     let code = match cli.command {
         Command::Check { dir, error_format } => cli::check(&dir, json(error_format)),
         Command::Fmt { paths, check } => cli::fmt(&paths, check),

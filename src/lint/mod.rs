@@ -1,7 +1,8 @@
 //! `mianshen lint`: warnings about policies that check but very likely do
 //! not say what the officer meant (a `tiers` row no firm can reach, `* 40`
 //! where `* 40%` was meant, a `let` nobody reads, a condition on an enum
-//! that holds for every firm or for none, a text ordered by its characters …). Each lint family is one
+//! that holds for every firm or for none, a text ordered by its characters,
+//! `round(x, 2)` where `round(x, 0.01)` was meant …). Each lint family is one
 //! file; every warning has a code `lint::…`, a span and a help.
 //!
 //! A warning the officer has weighed is silenced by a comment on its line
@@ -12,6 +13,7 @@ mod groups;
 mod header;
 mod order;
 mod percent;
+mod step;
 mod tiers;
 mod unused;
 
@@ -33,6 +35,7 @@ pub fn lint(set: &PolicySet) -> Vec<Diagnostic> {
     groups::check(files, &mut w);
     enums::check(files, &set.program.schema, &mut w);
     order::check(files, &set.program.schema, &mut w);
+    step::check(files, &mut w);
     let mut out: Vec<Diagnostic> = w
         .out
         .into_iter()

@@ -1102,3 +1102,39 @@ fn a_policy_reading_payments_through_a_define_is_named_without_a_ledger() {
         "and what the define reads: {err}"
     );
 }
+
+// ---- keys with blanks around them ----------------------------------------------
+
+/// A text key is compared as written, in the data as in the ledger: ` B ` is
+/// not the firm `B`, so its payment does not count for `B`. That is the
+/// contract's reading, and a likely slip: the run says so, loudly.
+#[test]
+fn a_ledger_key_with_blanks_around_it_is_warned_about() {
+    let case = Case::new("padded");
+    let ran = case.run_with(format!(
+        "{HEADER}B ,xiaojuren_2022,100万,2022-09-30\n A,xiaojuren_2022,100万,2022-09-30\nC,xiaojuren_2022,100万,2022-09-30\n"
+    ));
+    ran.expect(0);
+    // `B` and `A` are not the padded keys: nothing counted for them
+    assert_eq!(case.guanjun("B"), "eligible,1500000.00");
+    assert_eq!(case.guanjun("C"), "eligible,500000.00");
+    let warned = |w: &str| w.contains("2 条兑付记录的 key 前后带空格") && w.contains("第 2 行");
+    assert!(
+        ran.stderr
+            .lines()
+            .any(|l| l.starts_with("warning:") && warned(l)),
+        "{}",
+        ran.stderr
+    );
+    let warnings = case.manifest()["warnings"].clone();
+    assert!(
+        warnings
+            .as_array()
+            .is_some_and(|ws| ws.iter().filter_map(Value::as_str).any(warned)),
+        "{warnings}"
+    );
+    // without blanks: no such warning
+    let ran = case.run_with(format!("{HEADER}B,xiaojuren_2022,100万,2022-09-30\n"));
+    ran.expect(0);
+    assert!(!ran.stderr.contains("前后带空格"), "{}", ran.stderr);
+}

@@ -382,6 +382,12 @@ fn run_into(
         }
     }
     if let Some(l) = &ledger {
+        if let (n, Some((line, key))) = &l.padded_keys {
+            warnings.push(format!(
+                "台账中有 {n} 条兑付记录的 key 前后带空格, 第一条在第 {line} 行 (`{key}`): 它只计入 key 写法完全相同的企业, 不计入 `{}`; 请核对台账 ({n} payments in the ledger have blanks around their key, the first on line {line}: they count only for a firm whose key is written the same way)",
+                key.trim()
+            ));
+        }
         for (i, id) in program.ledger_ids.iter().enumerate() {
             if program.policy_index(id).is_none() && !l.ids_found.get(i).copied().unwrap_or(false) {
                 warnings.push(format!(

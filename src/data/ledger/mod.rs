@@ -91,6 +91,11 @@ pub struct Ledger {
     /// The digest of every payment row read ([`RowsDigest`]), for `verify`
     /// to tell rows added since from rows changed.
     pub rows_digest: RowsDigest,
+    /// Kept payments whose key has blanks before or after it (` B002 `):
+    /// how many, and the first one's line and key. A text key is compared
+    /// as written, so such a payment counts only for a firm whose key is
+    /// written the same way; the run warns.
+    pub padded_keys: (u64, Option<(u64, String)>),
     /// The type of the data's key field: ledger keys are read by it.
     key_type: FieldType,
 }
@@ -118,6 +123,7 @@ impl Ledger {
             path: None,
             sha256: None,
             rows_digest: RowsDigest::default(),
+            padded_keys: (0, None),
             key_type: key_type.clone(),
         }
     }
@@ -297,7 +303,7 @@ impl Ledger {
                         hash,
                         payment,
                         print,
-                        ..
+                        key,
                     } => {
                         self.rows += 1;
                         self.rows_digest.add(print);
@@ -306,6 +312,13 @@ impl Ledger {
                             break 'pieces;
                         }
                         self.kept += 1;
+                        if key.starts_with(char::is_whitespace)
+                            || key.ends_with(char::is_whitespace)
+                        {
+                            let (n, first) = &mut self.padded_keys;
+                            *n += 1;
+                            first.get_or_insert_with(|| (payment.line, key.to_string()));
+                        }
                         if let Some(found) = self.ids_found.get_mut(payment.id as usize) {
                             *found = true;
                         }

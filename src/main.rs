@@ -137,8 +137,12 @@ enum LedgerCommand {
         #[arg(long, value_name = "DATE")]
         paid_on: String,
         /// 允许同一企业按同一政策再次兑付 (allow paying a firm again under a policy)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "skip_paid")]
         allow_repeat: bool,
+        /// 补发:只记入台账中尚未按同一政策兑付过的企业,已兑付的跳过并报告
+        /// (a later batch: record only firms not yet paid under the policy; the others are skipped and reported)
+        #[arg(long)]
+        skip_paid: bool,
     },
     /// 读取整本台账:每行都须可读;按政策和年度汇总 (read a whole ledger; totals by policy and year)
     #[command(after_help = EXIT_CODES)]
@@ -670,7 +674,16 @@ fn main() -> ExitCode {
             ledger,
             paid_on,
             allow_repeat,
-        }) => cli::ledger_add(&out, &ledger, &paid_on, allow_repeat),
+            skip_paid,
+        }) => {
+            use mianshen::payments::Repeats;
+            let repeats = match (allow_repeat, skip_paid) {
+                (true, _) => Repeats::Allow,
+                (_, true) => Repeats::Skip,
+                _ => Repeats::Refuse,
+            };
+            cli::ledger_add(&out, &ledger, &paid_on, repeats)
+        }
         Command::Ledger(LedgerCommand::Check { ledger }) => cli::ledger_check(&ledger),
         Command::Sql {
             dir,

@@ -50,7 +50,7 @@ pub enum AddError {
         last: u64,
         paid_on: String,
     },
-    #[error("本次有 {count} 笔兑付在台账中已按同一政策兑付过, 第一笔是 `{key}` 的 `{policy}` (第 {line} 行): 再记入就会重复兑付; 若该政策确实可再次兑付同一企业, 请加 --allow-repeat ({count} of the run's payments are already in the ledger under the same policy, first `{key}` under `{policy}` on line {line}: adding them would pay twice. If the policy really pays the same firm again, add with --allow-repeat)")]
+    #[error("本次有 {count} 笔兑付在台账中已按同一政策兑付过, 第一笔是 `{key}` 的 `{policy}` (第 {line} 行): 再记入就会重复兑付; 若该政策确实可再次兑付同一企业, 请加 --allow-repeat; 若是补发(同一年度数据补齐后重新运行), 请加 --skip-paid 只记入尚未兑付的企业 ({count} of the run's payments are already in the ledger under the same policy, first `{key}` under `{policy}` on line {line}: adding them would pay twice. If the policy really pays the same firm again, add with --allow-repeat; for a later batch of the same year, --skip-paid records only the firms not yet paid)")]
     #[diagnostic(code(mianshen::ledger_add::paid_before))]
     PaidBefore {
         count: usize,
@@ -79,6 +79,20 @@ pub struct Added {
     pub total: Decimal,
     /// The ledger's lines of the new rows.
     pub first_line: u64,
+    /// With [`Repeats::Skip`]: the run's payments left out.
+    pub skipped: Skipped,
+}
+
+/// The payments `--skip-paid` left out: firms already paid under the
+/// policy.
+#[derive(Clone, Debug, Default)]
+pub struct Skipped {
+    pub rows: usize,
+    /// Of them, those whose run decided another amount than the ledger's
+    /// sum under the policy (the data changed since: look at them).
+    pub differing: usize,
+    /// The first of those: key, policy, paid before, decided now.
+    pub first_differing: Option<(String, String, Decimal, String)>,
 }
 
 /// Reads a results folder's payments and identity.
@@ -168,15 +182,27 @@ fn note_run(found: &mut Option<(u64, u64, String)>, row: &LedgerRow<'_>, run: &s
     }
 }
 
+/// What `ledger add` does with a payment to a firm already paid under the
+/// same policy in the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeats {
+    /// Nothing is recorded ([`AddError::PaidBefore`]): the default.
+    Refuse,
+    /// Recorded again (`--allow-repeat`): the policy pays a firm again.
+    Allow,
+    /// Left out (`--skip-paid`): a later batch (补发) of the same year, run
+    /// again once missing data came in, records only the firms not yet paid.
+    Skip,
+}
+
 /// Appends a run's payments to the ledger at `path` (created when absent),
-/// paid on `paid_on`: exactly once, atomically, under a lock.
-/// `allow_repeat` lets a firm be paid again under a policy it was already
-/// paid under.
+/// paid on `paid_on`: exactly once, atomically, under a lock. `repeats`
+/// says what becomes of a payment to a firm already paid under the policy.
 pub fn append(
     path: &Path,
     run: &RunPayments,
     paid_on: Date,
-    allow_repeat: bool,
+    repeats: Repeats,
 ) -> Result<Added, AddError> {
     if paid_on <= run.as_of {
         return Err(AddError::PaidOnTooEarly {
@@ -194,6 +220,9 @@ pub fn append(
     let mut before: Option<(String, bool)> = None;
     let mut bom = true;
     let mut last_line = 1;
+    // per (key, policy) of the run's payments already in the ledger: the
+    // sum paid so far under it
+    let mut paid_before: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     if path.exists() {
         let new: std::collections::HashSet<(&str, &str)> = run
             .payments
@@ -206,6 +235,9 @@ pub fn append(
             note_run(&mut same_run, &row, &run.run);
             if new.contains(&(row.key, row.policy)) {
                 repeated.push((row.key.to_string(), row.policy.to_string(), row.line));
+                *paid_before
+                    .entry((row.key.to_string(), row.policy.to_string()))
+                    .or_insert(Decimal::ZERO) += row.amount;
             }
             last_line = row.line;
             Ok(())
@@ -224,7 +256,7 @@ pub fn append(
                 paid_on,
             });
         }
-        if let (false, Some((key, policy, line))) = (allow_repeat, repeated.first()) {
+        if let (Repeats::Refuse, Some((key, policy, line))) = (repeats, repeated.first()) {
             return Err(AddError::PaidBefore {
                 count: repeated.len(),
                 key: key.clone(),
@@ -242,6 +274,36 @@ pub fn append(
         at(RUN_COLUMN),
     ];
     let paid_text = paid_on.to_string();
+    let mut skipped = Skipped::default();
+    let payments: Vec<&(String, String, String)> = run
+        .payments
+        .iter()
+        .filter(|(key, policy, funded)| {
+            if repeats != Repeats::Skip {
+                return true;
+            }
+            let Some(before) = paid_before.get(&(key.clone(), policy.clone())) else {
+                return true;
+            };
+            skipped.rows += 1;
+            let now = funded.parse::<Decimal>().unwrap_or_default();
+            if now != *before {
+                skipped.differing += 1;
+                skipped
+                    .first_differing
+                    .get_or_insert_with(|| (key.clone(), policy.clone(), *before, funded.clone()));
+            }
+            false
+        })
+        .collect();
+    let total: Decimal = if skipped.rows == 0 {
+        run.total
+    } else {
+        payments
+            .iter()
+            .map(|(_, _, f)| f.parse::<Decimal>().unwrap_or_default())
+            .sum()
+    };
     write_atomically(path, bom, |w| {
         w.write_record(&header)?;
         // the rows already there, read again (one row held at a time)
@@ -273,7 +335,7 @@ pub fn append(
             }
         }
         let mut r = vec![String::new(); header.len()];
-        for (key, policy, funded) in &run.payments {
+        for (key, policy, funded) in &payments {
             for (slot, value) in slots.iter().zip([
                 key.as_str(),
                 policy.as_str(),
@@ -290,9 +352,10 @@ pub fn append(
         Ok(())
     })?;
     Ok(Added {
-        rows: run.payments.len(),
-        total: run.total,
+        rows: payments.len(),
+        total,
         first_line: last_line + 1,
+        skipped,
     })
 }
 

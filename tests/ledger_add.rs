@@ -225,3 +225,79 @@ fn ledger_check_names_a_bad_row_and_flags_clawbacks_beyond_payments() {
         "{t}"
     );
 }
+
+/// A later batch (补发) of the same year: `--skip-paid` records only the
+/// firms not yet paid under each policy, says how many it skipped, and
+/// warns when a skipped firm's amount now differs from what it was paid.
+#[test]
+fn a_later_batch_records_only_the_firms_not_yet_paid() {
+    let dir = workspace("skip");
+    // the first batch paid one policy only; the second runs them all
+    let first = [
+        "run",
+        "policies",
+        "--data",
+        "data.csv",
+        "--as-of",
+        "2024-12-31",
+        "--ledger",
+        "ledger.csv",
+        "--out",
+        "a",
+        "--policy",
+        "guanjun_2024",
+    ];
+    mianshen(&dir, &first, 0);
+    add(&dir, "a", "ledger.csv", "2025-01-20", 0);
+    run(&dir, "2024-12-31", "b", false);
+    let before = read(&dir, "ledger.csv");
+    let refused = add(&dir, "b", "ledger.csv", "2025-02-20", 1);
+    assert!(refused.contains("--skip-paid"), "{refused}");
+    assert_eq!(read(&dir, "ledger.csv"), before);
+    let args = [
+        "ledger",
+        "add",
+        "b",
+        "--ledger",
+        "ledger.csv",
+        "--paid-on",
+        "2025-02-20",
+        "--skip-paid",
+    ];
+    let said = mianshen(&dir, &args, 0);
+    // the run's payments: eligible decisions with money
+    let paid_now: Vec<(String, String)> = read(&dir, "b/decisions.csv")
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let funded = f.get(4)?.parse::<f64>().ok()?;
+            (f.get(2) == Some(&"eligible") && funded > 0.0)
+                .then(|| (f[0].to_string(), f[1].to_string()))
+        })
+        .collect();
+    let guanjun = paid_now.iter().filter(|(_, p)| p == "guanjun_2024").count();
+    assert!(guanjun > 0 && paid_now.len() > guanjun, "{paid_now:?}");
+    assert!(said.contains(&format!("跳过 {guanjun} 笔")), "{said}");
+    // each of the run's payments is in the ledger once, from one batch or
+    // the other
+    let ledger = read(&dir, "ledger.csv");
+    for (key, policy) in &paid_now {
+        let n = ledger
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                f.first() == Some(&key.as_str())
+                    && f.get(1) == Some(&policy.as_str())
+                    && matches!(f.get(3), Some(&"2025-01-20" | &"2025-02-20"))
+            })
+            .count();
+        assert_eq!(n, 1, "{key} {policy}:\n{ledger}");
+    }
+    assert!(!said.contains("warning:"), "{said}");
+    mianshen(&dir, &["ledger", "check", "ledger.csv"], 0);
+    // --allow-repeat and --skip-paid say opposite things
+    let both = [&args[..], &["--allow-repeat"]].concat();
+    let t = mianshen(&dir, &both, 2);
+    assert!(t.contains("错误: 参数"), "{t}");
+}

@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use super::*;
-use crate::payments::{already_added, append, run_payments, totals, AddError};
+use crate::payments::{already_added, append, run_payments, totals, AddError, Repeats};
 use crate::width::{pad_left, pad_right};
 
 /// `mianshen ledger add`: the run in `out` must be confirmed by `verify`
 /// first (its inputs unchanged, its results replayed byte for byte).
-pub fn ledger_add(out: &Path, ledger: &Path, paid_on: &str, allow_repeat: bool) -> u8 {
+pub fn ledger_add(out: &Path, ledger: &Path, paid_on: &str, repeats: Repeats) -> u8 {
     let Some(paid_on) = Date::parse_iso(paid_on) else {
         eprintln!(
             "error: `--paid-on {paid_on}` 不是日期: 请写成 YYYY-MM-DD (`--paid-on {paid_on}` is not a date: write YYYY-MM-DD)"
@@ -53,7 +53,7 @@ pub fn ledger_add(out: &Path, ledger: &Path, paid_on: &str, allow_repeat: bool) 
         );
         return EXIT_POLICY;
     }
-    match append(ledger, &run, paid_on, allow_repeat) {
+    match append(ledger, &run, paid_on, repeats) {
         Ok(added) => {
             let (rows, total, line, run) =
                 (added.rows, added.total, added.first_line, short(&run.run));
@@ -61,6 +61,19 @@ pub fn ledger_add(out: &Path, ledger: &Path, paid_on: &str, allow_repeat: bool) 
                 "已记入台账 `{}`: {rows} 笔, 共 {total} 元, 兑付日期 {paid_on}, 从第 {line} 行起, 批次 {run} (recorded: {rows} payments, total {total} yuan, paid on {paid_on}, from line {line}, run {run})",
                 ledger.display(),
             );
+            let skipped = &added.skipped;
+            if skipped.rows > 0 {
+                println!(
+                    "跳过 {} 笔: 这些企业已按同一政策兑付过 (--skip-paid) (skipped {} payments: the firms were already paid under the policy)",
+                    skipped.rows, skipped.rows
+                );
+            }
+            if let Some((key, policy, before, now)) = &skipped.first_differing {
+                eprintln!(
+                    "warning: 跳过的 {} 笔中, 本次核定金额与台账已兑付合计不同, 第一笔是 `{key}` 的 `{policy}`: 已兑付 {before} 元, 本次 {now} 元; 请核对是否需要补差或追回 ({} skipped payments differ from what the ledger paid under the policy, first `{key}` under `{policy}`: paid {before}, decided now {now})",
+                    skipped.differing, skipped.differing
+                );
+            }
             EXIT_OK
         }
         Err(e @ (AddError::AlreadyAdded { .. } | AddError::PaidBefore { .. })) => {

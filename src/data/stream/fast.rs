@@ -401,14 +401,10 @@ fields:
         out
     }
 
-    fn schema() -> Schema {
-        schema_keyed("id")
-    }
-
     /// The schema with `key` its key (`code`: a credit code, checked).
     fn schema_keyed(key: &str) -> Schema {
         let text = SCHEMA.replace("key: id", &format!("key: {key}"));
-        Schema::load(&crate::diag::SourceText::new("schema.yaml", &text)).expect("the schema loads")
+        Schema::load(&crate::diag::SourceText::new("schema.yaml", text)).expect("the schema loads")
     }
 
     /// Every row of `rows` read by `fast` and by its plain path: the same

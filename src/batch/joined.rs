@@ -734,8 +734,9 @@ fn join_direct<R: std::borrow::Borrow<RawRow>>(
     // is not read again (the key checked once per firm)
     let mut first_text = None;
     let mut seen_of = Vec::new();
+    // what a row's parse noticed (mostly nothing): taken when it is not empty
+    let mut seen = Seen::default();
     for (i, (file, raw)) in rows.iter().enumerate() {
-        let mut seen = Seen::default();
         let parser = parsers.get(*file as usize)?;
         let raw = raw.borrow();
         if i == 0 {
@@ -755,7 +756,7 @@ fn join_direct<R: std::borrow::Borrow<RawRow>>(
             Some(_) => return None,
         }
         if !seen.is_empty() {
-            seen_of.push((*file, seen));
+            seen_of.push((*file, std::mem::take(&mut seen)));
         }
     }
     if let (Some(slot), Some(first)) = (cells.get_mut(key), first_key) {

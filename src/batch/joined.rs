@@ -606,11 +606,14 @@ pub(super) fn read_file(
         let keys = rows
             .rows()
             .iter()
-            .map(|raw| {
-                let mut seen = Seen::default();
-                let keyed = keyed(program, parser, raw, parser.row_key(raw), &mut seen);
-                stream.add_seen(&seen);
-                keyed
+            .map(|raw| match parser.row_key_as(raw, |k| Key::from(k)) {
+                Some(key) => Ok(key),
+                None => {
+                    let mut seen = Seen::default();
+                    let keyed = keyed(program, parser, raw, None, &mut seen);
+                    stream.add_seen(&seen);
+                    keyed
+                }
             })
             .collect();
         let batch = KeyedBatch {
@@ -727,13 +730,25 @@ fn join_direct<R: std::borrow::Borrow<RawRow>>(
     // the key's cell as the first file gives it: the full join uses that
     // when all give the same
     let mut first_key = None;
+    // the first row's key cell as written: a later row's of the same text
+    // is not read again (the key checked once per firm)
+    let mut first_text = None;
     let mut seen_of = Vec::new();
-    for (file, raw) in rows {
-        let mut seen = Seen::default();
-        parsers
-            .get(*file as usize)?
-            .parse_into(raw.borrow(), &mut seen, &mut cells)
-            .ok()?;
+    // what a row's parse noticed (mostly nothing): taken when it is not empty
+    let mut seen = Seen::default();
+    for (i, (file, raw)) in rows.iter().enumerate() {
+        let parser = parsers.get(*file as usize)?;
+        let raw = raw.borrow();
+        if i == 0 {
+            parser.parse_into(raw, &mut seen, &mut cells).ok()?;
+            first_text = parser.key_text(raw);
+        } else if first_text.is_some() && parser.key_text(raw) == first_text {
+            parser
+                .parse_into_known_key(raw, &mut seen, &mut cells)
+                .ok()?;
+        } else {
+            parser.parse_into(raw, &mut seen, &mut cells).ok()?;
+        }
         let read = cells.get(key)?;
         match &first_key {
             None => first_key = Some(read.clone()),
@@ -741,7 +756,7 @@ fn join_direct<R: std::borrow::Borrow<RawRow>>(
             Some(_) => return None,
         }
         if !seen.is_empty() {
-            seen_of.push((*file, seen));
+            seen_of.push((*file, std::mem::take(&mut seen)));
         }
     }
     if let (Some(slot), Some(first)) = (cells.get_mut(key), first_key) {

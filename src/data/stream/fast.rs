@@ -89,6 +89,19 @@ impl RowParser {
     /// otherwise, with `cells` written in part (the plain path then reads
     /// the row again).
     pub(super) fn fast_cells(&self, raw: &RawRow, cells: &mut [Cell]) -> Option<()> {
+        self.fast_cells_as::<false>(raw, cells)
+    }
+
+    /// [`RowParser::fast_cells`] of a row whose key cell, when `KNOWN`, is
+    /// neither read nor written: the caller knows it reads as an earlier
+    /// row's accepted key cell of the same text did
+    /// ([`RowParser::parse_into_known_key`]). It is still decoded (a cell
+    /// that does not decode sends the row to the plain path).
+    pub(super) fn fast_cells_as<const KNOWN: bool>(
+        &self,
+        raw: &RawRow,
+        cells: &mut [Cell],
+    ) -> Option<()> {
         let record = &raw.record;
         if self.fast.is_empty()
             || raw.unterminated
@@ -99,9 +112,9 @@ impl RowParser {
         }
         let ascii = |whole: &[u8]| whole.is_ascii();
         match (self.format, self.encoding) {
-            (Format::Csv, Encoding::Utf8) => self.fast_sliced(raw, cells),
+            (Format::Csv, Encoding::Utf8) => self.fast_sliced::<KNOWN>(raw, cells),
             (Format::Csv, Encoding::Gb18030) if ascii(record.as_slice()) => {
-                self.fast_sliced(raw, cells)
+                self.fast_sliced::<KNOWN>(raw, cells)
             }
             (Format::Csv, Encoding::Gb18030) => {
                 for (raw_cell, how) in record.iter().zip(&self.fast) {
@@ -109,7 +122,7 @@ impl RowParser {
                         continue;
                     }
                     let text = decode(Encoding::Gb18030, raw_cell).ok()?;
-                    self.fast_cell(how, &text, cells)?;
+                    self.fast_cell::<KNOWN>(how, &text, cells)?;
                 }
                 Some(())
             }
@@ -124,7 +137,7 @@ impl RowParser {
                         }
                         (excel::Stored::Error | excel::Stored::Uncomputed, _) => return None,
                     };
-                    self.fast_cell(how, text, cells)?;
+                    self.fast_cell::<KNOWN>(how, text, cells)?;
                 }
                 Some(())
             }
@@ -135,7 +148,7 @@ impl RowParser {
     /// [`RowParser::fast_cells`] of a row whose bytes are valid UTF-8 as a
     /// whole (so in every cell: cells split at ASCII delimiters), checked
     /// once, its cells sliced from it.
-    fn fast_sliced(&self, raw: &RawRow, cells: &mut [Cell]) -> Option<()> {
+    fn fast_sliced<const KNOWN: bool>(&self, raw: &RawRow, cells: &mut [Cell]) -> Option<()> {
         let record = &raw.record;
         let whole = std::str::from_utf8(record.as_slice()).ok()?;
         let mut start = 0;
@@ -143,15 +156,24 @@ impl RowParser {
             let end = start + raw_cell.len();
             let text = whole.get(start..end)?;
             start = end;
-            self.fast_cell(how, text, cells)?;
+            self.fast_cell::<KNOWN>(how, text, cells)?;
         }
         Some(())
     }
 
     /// One cell's `text` read as `how` says into `cells`: `None` when the
-    /// plain path would reject it (or might).
+    /// plain path would reject it (or might). The key's cell is left as it
+    /// is when `KNOWN` ([`RowParser::fast_cells_as`]).
     #[inline]
-    fn fast_cell(&self, how: &Fast, text: &str, cells: &mut [Cell]) -> Option<()> {
+    fn fast_cell<const KNOWN: bool>(
+        &self,
+        how: &Fast,
+        text: &str,
+        cells: &mut [Cell],
+    ) -> Option<()> {
+        if KNOWN && matches!(how, Fast::KeyText(_) | Fast::Parsed { key: true, .. }) {
+            return Some(());
+        }
         match *how {
             Fast::Skip | Fast::Valid => {}
             Fast::Text(f) => {
@@ -379,15 +401,17 @@ fields:
         out
     }
 
-    fn schema() -> Schema {
-        Schema::load(&crate::diag::SourceText::new("schema.yaml", SCHEMA))
-            .expect("the schema loads")
+    /// The schema with `key` its key (`code`: a credit code, checked).
+    fn schema_keyed(key: &str) -> Schema {
+        let text = SCHEMA.replace("key: id", &format!("key: {key}"));
+        Schema::load(&crate::diag::SourceText::new("schema.yaml", text)).expect("the schema loads")
     }
 
     /// Every row of `rows` read by `fast` and by its plain path: the same
-    /// records (or rejects) and the same things seen. How many rows the
-    /// fast path itself took.
-    fn same_rows(fast: &RowParser, rows: &[RawRow]) -> usize {
+    /// records (or rejects) and the same things seen, and so with the key
+    /// known ([`same_with_known_keys`]). How many rows the fast path itself
+    /// took, and how many were read without a reject with the key known.
+    fn same_rows(fast: &RowParser, rows: &[RawRow]) -> (usize, usize) {
         let plain = fast.plain();
         let width = fast.schema.fields.len();
         let mut taken = 0;
@@ -418,7 +442,59 @@ fields:
             }
             assert_eq!(into.1.keys, into_plain.1.keys, "line {}", raw.line);
         }
-        taken
+        (taken, same_with_known_keys(fast, rows))
+    }
+
+    /// The key read once per firm: each row whose key cell has the text of
+    /// a row read without a reject (the same row or another) read by
+    /// [`RowParser::parse_into_known_key`] with that row's key cell given
+    /// reads as [`RowParser::parse_into`] of the plain path reads it alone:
+    /// the same result, cells, rejects and things seen. How many so read.
+    fn same_with_known_keys(fast: &RowParser, rows: &[RawRow]) -> usize {
+        let plain = fast.plain();
+        let width = fast.schema.fields.len();
+        let key = fast.schema.key;
+        let mut accepted: Vec<(String, Cell)> = Vec::new();
+        for raw in rows {
+            let mut cells = missing_cells(width);
+            if plain
+                .parse_into(raw, &mut Seen::default(), &mut cells)
+                .is_ok()
+            {
+                if let (Some(text), Some(cell)) = (plain.key_text(raw), cells.get(key)) {
+                    accepted.push((text.into_owned(), cell.clone()));
+                }
+            }
+        }
+        let mut known = 0;
+        for raw in rows {
+            let Some(text) = fast.key_text(raw) else {
+                continue;
+            };
+            let Some((_, cell)) = accepted.iter().find(|(t, _)| *t == *text) else {
+                continue;
+            };
+            let mut got_cells = missing_cells(width);
+            if let Some(slot) = got_cells.get_mut(key) {
+                *slot = cell.clone();
+            }
+            let mut got_seen = Seen::default();
+            let got = fast.parse_into_known_key(raw, &mut got_seen, &mut got_cells);
+            let (mut want_cells, mut want_seen) = (missing_cells(width), Seen::default());
+            let want = plain.parse_into(raw, &mut want_seen, &mut want_cells);
+            assert_eq!(got, want, "line {}", raw.line);
+            if got.is_ok() {
+                assert_eq!(got_cells, want_cells, "line {}", raw.line);
+                known += 1;
+            }
+            assert_eq!(got_seen.keys, want_seen.keys, "line {}", raw.line);
+            assert_eq!(
+                got_seen.percent_over_one, want_seen.percent_over_one,
+                "line {}",
+                raw.line
+            );
+        }
+        known
     }
 
     /// Every row of `csv` read by the parser and by its plain path, with
@@ -430,7 +506,19 @@ fields:
         clean: bool,
         encoding: Encoding,
     ) -> usize {
-        let schema = schema();
+        same_both_ways_keyed(csv, keep, clean, encoding, "id").0
+    }
+
+    /// [`same_both_ways`] with `key` the schema's key; how many rows were
+    /// read without a reject with the key known, too.
+    fn same_both_ways_keyed(
+        csv: Vec<u8>,
+        keep: Option<Vec<bool>>,
+        clean: bool,
+        encoding: Encoding,
+        key: &str,
+    ) -> (usize, usize) {
+        let schema = schema_keyed(key);
         let bytes = Arc::new(csv);
         let open = move || -> std::io::Result<Box<dyn Read + Send>> {
             Ok(Box::new(std::io::Cursor::new(bytes.as_ref().clone())))
@@ -438,7 +526,7 @@ fields:
         let opts = ReadOptions { encoding };
         let Ok(mut stream) = Stream::open(Arc::new(open), Path::new("firms.csv"), &schema, &opts)
         else {
-            return 0;
+            return (0, 0);
         };
         if let Some(keep) = keep {
             stream.keep_fields(keep);
@@ -449,18 +537,26 @@ fields:
         let fast = stream.parser();
         assert!(!fast.fast.is_empty());
         let mut batch = RawBatch::default();
-        let mut taken = 0;
+        let (mut taken, mut known) = (0, 0);
         while stream.next_batch(7, &mut batch).unwrap_or(false) {
-            taken += same_rows(&fast, batch.rows());
+            let (t, k) = same_rows(&fast, batch.rows());
+            taken += t;
+            known += k;
         }
-        taken
+        (taken, known)
     }
 
     /// Rows taken by the fast path over 400 random files of `encoding`
     /// (each row checked against the plain path).
     fn rows_taken_over_random_files(seed: u64, encoding: Encoding) -> usize {
+        rows_taken_keyed(seed, encoding, "id").0
+    }
+
+    /// [`rows_taken_over_random_files`] with `key` the schema's key; how
+    /// many rows were read without a reject with the key known, too.
+    fn rows_taken_keyed(seed: u64, encoding: Encoding, key: &str) -> (usize, usize) {
         let mut rng = Rng(seed);
-        let mut taken = 0;
+        let (mut taken, mut known) = (0, 0);
         for _ in 0..400 {
             let keep = match rng.below(3) {
                 0 => None,
@@ -468,9 +564,25 @@ fields:
             };
             let clean = rng.below(4) == 0;
             let gb18030 = encoding == Encoding::Gb18030;
-            taken += same_both_ways(file(&mut rng, gb18030), keep, clean, encoding);
+            let csv = file(&mut rng, gb18030);
+            let (t, k) = same_both_ways_keyed(csv, keep, clean, encoding, key);
+            taken += t;
+            known += k;
         }
-        taken
+        (taken, known)
+    }
+
+    #[test]
+    fn a_key_known_reads_as_the_plain_path_reads_it() {
+        // a credit code, checked: the bench's key
+        for (seed, encoding) in [
+            (0x3c6e_f372_fe94_f82b, Encoding::Utf8),
+            (0xa54f_f53a_5f1d_36f1, Encoding::Gb18030),
+        ] {
+            let (taken, known) = rows_taken_keyed(seed, encoding, "code");
+            assert!(taken > 100, "{taken}");
+            assert!(known > 100, "{known}");
+        }
     }
 
     #[test]
@@ -521,10 +633,11 @@ fields:
 
     #[test]
     fn the_fast_path_reads_every_worksheet_row_as_the_plain_path() {
-        let schema = schema();
         let mut rng = Rng(0x6a09_e667_f3bc_c908);
-        let mut taken = 0;
-        for _ in 0..400 {
+        let (mut taken, mut known) = (0, 0);
+        // keyed by a text, and by a credit code (checked: the bench's key)
+        for n in 0..800 {
+            let schema = schema_keyed(if n < 400 { "id" } else { "code" });
             let names = header(&mut rng);
             let mut unknown = Unknown::default();
             let Ok(columns) = columns(
@@ -544,7 +657,8 @@ fields:
                 keep: None,
                 clean: false,
                 fast: Vec::new(),
-                percents: true,
+                percents: Vec::new(),
+                own_percents: Vec::new(),
             };
             if rng.below(3) != 0 {
                 parser.keep = Some((0..11).map(|_| rng.below(2) == 0).collect());
@@ -552,9 +666,12 @@ fields:
             parser.clean = rng.below(4) == 0;
             parser.replan();
             assert!(!parser.fast.is_empty());
-            taken += same_rows(&parser, &sheet_rows(&mut rng, &names));
+            let (t, k) = same_rows(&parser, &sheet_rows(&mut rng, &names));
+            taken += t;
+            known += k;
         }
         assert!(taken > 100, "{taken}");
+        assert!(known > 100, "{known}");
     }
 
     #[test]

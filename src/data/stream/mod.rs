@@ -426,7 +426,8 @@ impl Stream {
             keep: None,
             clean: false,
             fast: Vec::new(),
-            percents: true,
+            percents: Vec::new(),
+            own_percents: Vec::new(),
         };
         parser.replan();
         Ok(Stream {

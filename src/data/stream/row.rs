@@ -59,8 +59,13 @@ pub struct RowParser {
     /// every row takes the plain path. Made again by [`RowParser::replan`]
     /// whenever what is kept changes.
     pub(super) fast: Vec<super::fast::Fast>,
-    /// The schema has a `percent` field ([`RowParser::note_percents`]).
-    pub(super) percents: bool,
+    /// The schema's `percent` fields ([`RowParser::note_percents`]), in
+    /// field order.
+    pub(super) percents: Vec<usize>,
+    /// Those of them this file has a column for (all of them for JSON
+    /// Lines, whose lines name their own fields): the ones a row of the
+    /// file writes in [`RowParser::parse_into`].
+    pub(super) own_percents: Vec<usize>,
 }
 
 /// One missing cell per field: a row before it is read.
@@ -85,13 +90,18 @@ impl RowParser {
 }
 
 pub(super) fn key_of(field: &Field, text: &str) -> Option<String> {
+    key_of_as(field, text, str::to_string)
+}
+
+/// [`key_of`], the key made by `make` from its text (no `String` first).
+fn key_of_as<T>(field: &Field, text: &str, make: impl FnOnce(&str) -> T) -> Option<T> {
     if field.ty == crate::schema::FieldType::Text {
         // a text key is kept as written; blank is empty
-        return (!trim(text).is_empty()).then(|| text.to_string());
+        return (!trim(text).is_empty()).then(|| make(text));
     }
     match parse_cell(&field.ty, text) {
-        Ok(cell) => cell.as_key().map(Cow::into_owned),
-        Err(_) => Some(trim(text).to_string()).filter(|k| !k.is_empty()),
+        Ok(cell) => cell.as_key().map(|k| make(&k)),
+        Err(_) => Some(trim(text)).filter(|k| !k.is_empty()).map(make),
     }
 }
 
@@ -183,11 +193,13 @@ impl RowParser {
     /// fields kept or the file's cleanness changed).
     pub(super) fn replan(&mut self) {
         self.fast = super::fast::plan(self);
-        self.percents = self
-            .schema
-            .fields
-            .iter()
-            .any(|f| f.ty == crate::schema::FieldType::Percent);
+        self.percents = (self.schema.fields.iter().enumerate())
+            .filter(|(_, f)| f.ty == crate::schema::FieldType::Percent)
+            .map(|(i, _)| i)
+            .collect();
+        self.own_percents = (self.percents.iter().copied())
+            .filter(|&f| self.has_column(f) != Some(false))
+            .collect();
     }
 
     /// The same parser without its fast path: every row read the plain way
@@ -257,9 +269,7 @@ impl RowParser {
                 Err(rejects)
             }
             Ok(()) => {
-                if self.percents {
-                    self.note_percents(cells, |_| true, raw, seen);
-                }
+                self.note_percents(cells, &self.percents, raw, seen);
                 Ok(())
             }
         }
@@ -303,28 +313,55 @@ impl RowParser {
                         .push((key.into_boxed_str(), raw.line, KeyReject::Reread));
                 }
             }
-            Ok(()) => {
-                let own = |f: usize| self.has_column(f) != Some(false);
-                self.note_percents(cells, own, raw, seen);
-            }
+            Ok(()) => self.note_percents(cells, &self.own_percents, raw, seen),
         }
         parsed
     }
 
-    /// Notes `percent` values above 1 written without `%` (`3.5` reads as
-    /// 350%: likely meant 3.5%), among the fields `own` says are the row's.
-    /// They are read by the contract all the same.
-    fn note_percents(
+    /// [`RowParser::parse_into`] of a row of a firm whose key cell has the
+    /// same text (`key_text`) as an earlier row of the firm's (of any file,
+    /// the same schema) that [`RowParser::parse_into`] read without a
+    /// reject, and wrote into `cells`: the key's cell is not read again
+    /// when the row takes the fast path (it reads as the earlier one did:
+    /// a cell's reading depends only on its text, its field, and the
+    /// file's keys known to be repeated, of which this file has none then).
+    /// The same result, cells, rejects and things seen as
+    /// [`RowParser::parse_into`]; any other row is read by it.
+    pub fn parse_into_known_key(
         &self,
-        cells: &[Cell],
-        own: impl Fn(usize) -> bool,
         raw: &RawRow,
         seen: &mut Seen,
-    ) {
-        for (f, field) in self.schema.fields.iter().enumerate() {
-            if field.ty != crate::schema::FieldType::Percent || !own(f) {
-                continue;
-            }
+        cells: &mut [Cell],
+    ) -> Result<(), Vec<Reject>> {
+        if self.format != Format::JsonLines
+            && self.duplicates.is_empty()
+            && self.fast_cells_as::<true>(raw, cells).is_some()
+        {
+            self.note_percents(cells, &self.own_percents, raw, seen);
+            return Ok(());
+        }
+        self.parse_into(raw, seen, cells)
+    }
+
+    /// The text of a row's key cell as [`RowParser::row_key`] reads it
+    /// before making it a key: `None` for JSON Lines, a file without the
+    /// key's column, or a cell without text.
+    pub fn key_text<'a>(&self, raw: &'a RawRow) -> Option<Cow<'a, str>> {
+        if self.format == Format::JsonLines {
+            return None;
+        }
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c.field == Some(self.schema.key))?;
+        self.written(raw.record.get(i)?).ok().map(|w| w.text)
+    }
+
+    /// Notes `percent` values above 1 written without `%` (`3.5` reads as
+    /// 350%: likely meant 3.5%), among the `percent` fields `fields` (the
+    /// row's). They are read by the contract all the same.
+    fn note_percents(&self, cells: &[Cell], fields: &[usize], raw: &RawRow, seen: &mut Seen) {
+        for &f in fields {
             let Some(Cell::Num(n)) = cells.get(f) else {
                 continue;
             };
@@ -341,6 +378,12 @@ impl RowParser {
     /// hold it, or the trimmed text of a key cell that does not parse; `None`
     /// when there is none (empty, not decodable, no JSON object).
     pub(crate) fn row_key(&self, raw: &RawRow) -> Option<String> {
+        self.row_key_as(raw, str::to_string)
+    }
+
+    /// [`RowParser::row_key`], the key made by `make` from its text (no
+    /// `String` first when the key is a cell's text).
+    pub(crate) fn row_key_as<T>(&self, raw: &RawRow, make: impl FnOnce(&str) -> T) -> Option<T> {
         let schema = &self.schema;
         if self.format != Format::JsonLines {
             let i = self
@@ -348,7 +391,7 @@ impl RowParser {
                 .iter()
                 .position(|c| c.field == Some(schema.key))?;
             let cell = self.written(raw.record.get(i)?).ok()?;
-            return key_of(schema.key_field(), &cell.text);
+            return key_of_as(schema.key_field(), &cell.text, make);
         }
         let text = decode(self.encoding, raw.record.get(0)?).ok()?;
         let Entries(entries) = Entries::parse(&text).ok()?;
@@ -356,8 +399,10 @@ impl RowParser {
             .iter()
             .find(|(name, _)| schema.lookup(trim(name)) == Some(schema.key))?;
         match parse_json(&schema.key_field().ty, value) {
-            Ok(cell) => cell.as_key().map(Cow::into_owned),
-            Err(_) => Some(trim(&value_text(value)).to_string()).filter(|k| !k.is_empty()),
+            Ok(cell) => cell.as_key().map(|k| make(&k)),
+            Err(_) => Some(trim(&value_text(value)))
+                .filter(|k| !k.is_empty())
+                .map(make),
         }
     }
 

@@ -281,6 +281,20 @@ pub fn or<'a>(a: V<'a>, b: V<'a>) -> V<'a> {
     }
 }
 
+/// `a == b`, short texts (an industry section, a grade: a byte or two)
+/// compared in place rather than through `memcmp`.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    a == b
+}
+
 fn not(v: V<'_>) -> V<'_> {
     match v {
         V::Bool(b) => V::Bool(!b),
@@ -314,7 +328,7 @@ impl<'e, 'a> Env<'e, 'a> {
     #[inline]
     fn eq_field_text(&self, negated: bool, field: u16, value: &str) -> V<'a> {
         match self.cells.get(field as usize) {
-            Some(Cell::Text(t)) => V::Bool((**t == *value) != negated),
+            Some(Cell::Text(t)) => V::Bool(same_text(t, value) != negated),
             Some(Cell::Missing) | None => self.missing(field),
             Some(_) => V::Miss(Why::default()),
         }
@@ -470,7 +484,7 @@ impl<'e, 'a> Env<'e, 'a> {
                     // a text constant against a text: equal or not (what
                     // `compare` gives, without building the constant's value)
                     if let (V::Text(t), Ir::Const(Const::Text(c))) = (x, el) {
-                        found = found || t == &**c;
+                        found = found || same_text(t, c);
                         continue;
                     }
                     let e = self.eval(el);
@@ -852,6 +866,34 @@ mod tests {
         let zero = Decimal::ZERO;
         let neg_zero = Decimal::from_parts(0, 0, 0, true, 3);
         assert_eq!(cmp_num(&zero, &neg_zero), Ordering::Equal);
+    }
+
+    /// `same_text` is `==` on texts of every length around its cut (8
+    /// bytes), equal, differing in one byte, of other lengths, multibyte.
+    #[test]
+    fn same_text_is_equality() {
+        let mut rng = crate::test_rng::Rng(0x5a3e_7e17);
+        let alphabet = ["A", "B", "a", "企", "业", "0", " ", "\u{3000}"];
+        for _ in 0..20_000 {
+            let word = |rng: &mut crate::test_rng::Rng| -> String {
+                (0..rng.below(12))
+                    .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                    .collect()
+            };
+            let a = word(&mut rng);
+            let b = match rng.below(3) {
+                0 => a.clone(),
+                1 => {
+                    let mut b = a.clone().into_bytes();
+                    if let Some(x) = b.get_mut(rng.below(a.len() as u64 + 1) as usize) {
+                        *x ^= 1;
+                    }
+                    String::from_utf8_lossy(&b).into_owned()
+                }
+                _ => word(&mut rng),
+            };
+            assert_eq!(same_text(&a, &b), a == b, "{a:?} {b:?}");
+        }
     }
 
     /// The comparisons of a field with text constants (`industry == "C"`,

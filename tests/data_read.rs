@@ -681,3 +681,39 @@ fn json_numbers_keep_their_written_text() {
     assert_eq!(r[0].0, 2);
     assert_eq!((r[0].1, r[0].2), ("revenue", "1.50e1"));
 }
+
+#[test]
+fn a_file_separated_otherwise_or_in_utf16_is_named_so() {
+    for (sep, said) in [(";", "分号"), ("\t", "制表符")] {
+        let text = format!("uscc{sep}name{sep}employees\n91420100MA4K2L3R0G{sep}a{sep}1\n");
+        let err = read_with("semi.csv", text.as_bytes(), Encoding::Auto).unwrap_err();
+        assert!(matches!(err, DataError::NoKeyColumn { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("文件似乎用{said}")) && text.contains("请另存为逗号分隔的 CSV"),
+            "{text}"
+        );
+    }
+    // a comma file without the key column: no such hint
+    let err = read_with("nokey.csv", b"name,employees\na,1\n", Encoding::Auto).unwrap_err();
+    assert!(!err.to_string().contains("似乎"), "{err}");
+    // Excel's "Unicode Text": UTF-16 with its byte-order mark, either way round
+    let utf16le: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain("uscc\tname\r\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let utf16be: Vec<u8> = [0xFE, 0xFF]
+        .into_iter()
+        .chain("uscc\tname\r\n".encode_utf16().flat_map(u16::to_be_bytes))
+        .collect();
+    for (bytes, encoding) in [
+        (&utf16le, Encoding::Auto),
+        (&utf16be, Encoding::Auto),
+        (&utf16le, Encoding::Utf8),
+        (&utf16le, Encoding::Gb18030),
+    ] {
+        let err = read_with("u16.csv", bytes, encoding).unwrap_err();
+        assert!(matches!(err, DataError::Utf16 { .. }), "{err}");
+        assert!(err.to_string().contains("UTF-16"), "{err}");
+    }
+}

@@ -168,14 +168,20 @@ pub enum DataError {
     #[error("`{}`:1: 表头也不是有效的 GB18030 文本, 这是 CSV 文件吗? 可试 --encoding utf8 (the header is not valid GB18030 text either; is this a CSV file? try --encoding utf8)", path.display())]
     #[diagnostic(code(mianshen::data::header_not_gb18030))]
     HeaderNotGb18030 { path: PathBuf },
-    #[error("`{}` 没有主键字段 `{key}` 的列, 请把其中一列命名为 {names} (no column for the key field `{key}`; name one {names})", path.display())]
+    #[error("`{}` 没有主键字段 `{key}` 的列, 请把其中一列命名为 {} (no column for the key field `{key}`; name one {}){hint}", path.display(), names.join(" 或 "), names.join(" or "))]
     #[diagnostic(code(mianshen::data::no_key_column))]
     NoKeyColumn {
         path: PathBuf,
         key: String,
-        /// The names the column may have, e.g. "`uscc` or `统一社会信用代码`".
-        names: String,
+        /// The names the column may have, each in backticks.
+        names: Vec<String>,
+        /// Why, when the header tells: one column holding semicolons or
+        /// tabs is a file separated by them (empty otherwise).
+        hint: String,
     },
+    #[error("`{}` 是 UTF-16 编码 (Excel 另存为\"Unicode 文本\"时的编码), 无法读取: 请在 Excel 中另存为\"CSV UTF-8(逗号分隔)\"后再运行 (the file is UTF-16, as Excel saves \"Unicode Text\": save it as \"CSV UTF-8 (Comma delimited)\")", path.display())]
+    #[diagnostic(code(mianshen::data::utf16))]
+    Utf16 { path: PathBuf },
     #[error(
         "`{}`:1: 第 {first_at} 列 `{first}` 和第 {second_at} 列 `{second}` 都对应字段 `{field}` (columns {} and {} both name the field `{field}`)",
         path.display(), ordinal(*first_at, first), ordinal(*second_at, second)

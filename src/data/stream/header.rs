@@ -63,6 +63,12 @@ pub(super) fn header(
     let mut names = Vec::with_capacity(record.len());
     for (i, raw) in record.iter().enumerate() {
         let name = decode(encoding, raw).map_err(|_| match encoding {
+            // a UTF-16 byte-order mark, either way round
+            _ if i == 0 && (raw.starts_with(&[0xFF, 0xFE]) || raw.starts_with(&[0xFE, 0xFF])) => {
+                DataError::Utf16 {
+                    path: path.to_path_buf(),
+                }
+            }
             Encoding::Gb18030 => DataError::HeaderNotGb18030 {
                 path: path.to_path_buf(),
             },
@@ -100,6 +106,28 @@ pub(super) fn columns(
     Ok(columns)
 }
 
+/// A header read as one column that holds semicolons, tabs or bars: the
+/// file is separated by them, not by commas.
+fn separator_hint(columns: &[Column]) -> String {
+    let [only] = columns else {
+        return String::new();
+    };
+    let said = [
+        (';', "分号 `;`", "semicolons"),
+        ('\t', "制表符 (Tab)", "tabs"),
+        ('|', "竖线 `|`", "bars"),
+        ('；', "全角分号 `；`", "full-width semicolons"),
+    ];
+    said.iter()
+        .find(|(c, ..)| only.header.contains(*c))
+        .map(|(_, zh, en)| {
+            format!(
+                "; 表头读成了一列, 其中有{zh}: 文件似乎用{zh}分隔, 请另存为逗号分隔的 CSV (the header reads as one column holding {en}: save the file separated by commas)"
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// The key has a column, and no field has two.
 pub(super) fn check_columns(
     path: &Path,
@@ -112,7 +140,8 @@ pub(super) fn check_columns(
         return Err(DataError::NoKeyColumn {
             path: path.to_path_buf(),
             key: key.name.clone(),
-            names: names.join(" or "),
+            names,
+            hint: separator_hint(columns),
         });
     }
     let mut first: Vec<Option<usize>> = vec![None; schema.fields.len()];

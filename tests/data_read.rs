@@ -717,3 +717,57 @@ fn a_file_separated_otherwise_or_in_utf16_is_named_so() {
         assert!(err.to_string().contains("UTF-16"), "{err}");
     }
 }
+
+#[test]
+fn keys_with_blanks_around_them_are_counted() {
+    // a text key (no `check`): ` A ` reads, and is not the firm `A`
+    let dir = std::env::temp_dir().join(format!("mianshen-padded-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/run/ledger");
+    common::copy_dir(&case, &dir);
+    let data = std::fs::read_to_string(dir.join("data.csv")).unwrap();
+    // lines 3 and 5 of the file get their key padded
+    let padded: String = data
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            2 => format!(" {l}\n"),
+            4 => {
+                let (key, rest) = l.split_once(',').unwrap();
+                format!("{key} ,{rest}\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(dir.join("padded.csv"), padded).unwrap();
+    let run = |file: &str, out: &str| {
+        common::mianshen(
+            &dir,
+            &[
+                "run",
+                "policies",
+                "--data",
+                file,
+                "--ledger",
+                "ledger.csv",
+                "--as-of",
+                "2024-12-31",
+                "--out",
+                out,
+            ],
+        )
+    };
+    let (code, text) = run("padded.csv", "o1");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("warning:")
+            && l.contains("`padded.csv`: 有 2 行的主键前后带空格, 第一行是第 3 行")),
+        "{text}"
+    );
+    let manifest = std::fs::read_to_string(dir.join("o1/manifest.json")).unwrap();
+    assert!(manifest.contains("主键前后带空格"), "{manifest}");
+    let (code, text) = run("data.csv", "o2");
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("主键前后带空格"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

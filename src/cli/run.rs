@@ -341,6 +341,12 @@ fn run_into(
         }
     }
     for crate::report::DataFile { input, info, .. } in &files {
+        if let Some((n, first)) = info.padded_keys {
+            let file = input.name();
+            warnings.push(format!(
+                "`{file}`: 有 {n} 行的主键前后带空格, 第一行是第 {first} 行: 主键按原样比较, ` A1 ` 与 `A1` 是两家企业, 同一企业可能因此重复计算或兑付; 请核对数据 ({n} rows have blanks around their key, the first on row {first}: keys compare as written, so ` A1 ` and `A1` are two firms)"
+            ));
+        }
         for (&f, &(n, first)) in &info.percent_over_one {
             let Some(field) = program.schema.fields.get(f) else {
                 continue;

@@ -432,6 +432,11 @@ fields:
                 "line {}",
                 raw.line
             );
+            assert_eq!(
+                seen_fast.padded_keys, seen_plain.padded_keys,
+                "line {}",
+                raw.line
+            );
             let mut into = (missing_cells(width), Seen::default());
             let mut into_plain = (missing_cells(width), Seen::default());
             let got = fast.parse_into(raw, &mut into.1, &mut into.0);
@@ -490,6 +495,11 @@ fields:
             assert_eq!(got_seen.keys, want_seen.keys, "line {}", raw.line);
             assert_eq!(
                 got_seen.percent_over_one, want_seen.percent_over_one,
+                "line {}",
+                raw.line
+            );
+            assert_eq!(
+                got_seen.padded_keys, want_seen.padded_keys,
                 "line {}",
                 raw.line
             );

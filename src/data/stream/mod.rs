@@ -157,12 +157,25 @@ pub struct Seen {
     /// Per `percent` field: rows whose value was written without `%` and
     /// reads above 1 (`3.5` is 350%), and the first such line.
     pub percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
+    /// Rows read whose key has blanks before or after it (` A1 `, which is
+    /// not the firm `A1`): how many, and the first line.
+    pub padded_keys: Option<(u64, u64)>,
+}
+
+/// Adds `(n, first)` to a count of rows and their first line.
+fn add_count(to: &mut Option<(u64, u64)>, (n, first): (u64, u64)) {
+    let e = to.get_or_insert((0, first));
+    e.0 += n;
+    e.1 = e.1.min(first);
 }
 
 impl Seen {
     /// Nothing seen: nothing to add to the file's.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.unknown.names.is_empty() && self.percent_over_one.is_empty()
+        self.keys.is_empty()
+            && self.unknown.names.is_empty()
+            && self.percent_over_one.is_empty()
+            && self.padded_keys.is_none()
     }
 
     /// Adds what a later chunk saw.
@@ -175,6 +188,9 @@ impl Seen {
             let e = self.percent_over_one.entry(f).or_insert((0, first));
             e.0 += n;
             e.1 = e.1.min(first);
+        }
+        if let Some(p) = later.padded_keys {
+            add_count(&mut self.padded_keys, p);
         }
     }
 }
@@ -223,6 +239,7 @@ pub struct Stream {
     size: Option<u64>,
     unknown: Unknown,
     percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
+    padded_keys: Option<(u64, u64)>,
     path: PathBuf,
     /// The encoding asked for when opened (`Auto` chooses again).
     asked: Encoding,
@@ -238,6 +255,8 @@ pub struct StreamInfo {
     pub unknown_columns: Vec<String>,
     /// See [`Seen::percent_over_one`].
     pub percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
+    /// See [`Seen::padded_keys`].
+    pub padded_keys: Option<(u64, u64)>,
 }
 
 fn is_json_lines(path: &Path) -> bool {
@@ -438,6 +457,7 @@ impl Stream {
             size: None,
             unknown,
             percent_over_one: Default::default(),
+            padded_keys: None,
             path: path.to_path_buf(),
             asked: opts.encoding,
             unread: None,
@@ -487,6 +507,9 @@ impl Stream {
             e.0 += n;
             e.1 = e.1.min(*first);
         }
+        if let Some(p) = seen.padded_keys {
+            add_count(&mut self.padded_keys, p);
+        }
     }
 
     /// Whether the file can be read again from its start
@@ -516,6 +539,7 @@ impl Stream {
         self.rows = 0;
         self.unknown = unknown;
         self.percent_over_one.clear();
+        self.padded_keys = None;
         Ok(())
     }
 
@@ -556,6 +580,7 @@ impl Stream {
             sha256: self.reader.sha256(),
             unknown_columns: self.unknown.names.clone(),
             percent_over_one: self.percent_over_one.clone(),
+            padded_keys: self.padded_keys,
         }
     }
 }

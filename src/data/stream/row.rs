@@ -360,7 +360,16 @@ impl RowParser {
     /// Notes `percent` values above 1 written without `%` (`3.5` reads as
     /// 350%: likely meant 3.5%), among the `percent` fields `fields` (the
     /// row's). They are read by the contract all the same.
+    /// Notes too a text key with blanks around it (` A1 `: compared as
+    /// written, it is not the firm `A1`).
     fn note_percents(&self, cells: &[Cell], fields: &[usize], raw: &RawRow, seen: &mut Seen) {
+        if let Some(Cell::Text(key)) = cells.get(self.schema.key) {
+            if key.starts_with(char::is_whitespace) || key.ends_with(char::is_whitespace) {
+                let e = seen.padded_keys.get_or_insert((0, raw.line));
+                e.0 += 1;
+                e.1 = e.1.min(raw.line);
+            }
+        }
         for &f in fields {
             let Some(Cell::Num(n)) = cells.get(f) else {
                 continue;

@@ -74,8 +74,8 @@ struct PublishOpts {
     /// (hide these characters of the credit code in the notice lists, 1-based FROM-TO)
     #[arg(long, value_name = "FROM-TO")]
     mask_key: Option<String>,
-    /// 公示期天数 (the notice period in days)
-    #[arg(long, default_value_t = 7)]
+    /// 公示期天数,至少 1 天 (the notice period in days, at least 1)
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     notice_days: u32,
     /// 公示日期,如 2025-01-06,必须给出:不读系统时钟,同一次结果发布两次文件相同
     /// (the day the lists are published, required: never read from the clock,

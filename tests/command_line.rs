@@ -11,7 +11,7 @@ fn said(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn bad_command_lines_are_said_in_chinese_first() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["run", "policies", "--data", "policies/data/firms.csv"],
             "错误: 缺少必需的参数 --as-of",
@@ -34,6 +34,17 @@ fn bad_command_lines_are_said_in_chinese_first() {
             "错误: 参数 --encoding <ENCODING> 的值 `latin1` 无效, 可用的值: auto, utf8, gb18030",
         ),
         (&["rnu"], "错误: 无法识别的子命令 `rnu`"),
+        (
+            &[
+                "publish",
+                "out",
+                "--date",
+                "2025-01-06",
+                "--notice-days",
+                "0",
+            ],
+            "错误: 参数 --notice-days <NOTICE_DAYS> 的值 `0` 无效",
+        ),
     ];
     for (args, chinese) in cases {
         let (code, text) = said(args);

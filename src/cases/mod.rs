@@ -198,8 +198,39 @@ type CaseBody = (
     Vec<CasePayment>,
 );
 
+/// The items a case may have.
+const CASE_ITEMS: [&str; 6] = ["name", "as_of", "firm", "firms", "expect", "ledger"];
+
+/// The items an expectation may have.
+const EXPECT_ITEMS: [&str; 4] = ["outcome", "amount", "funded", "reasons"];
+
+/// Every key of `m` that is not among `known`, each with the closest known
+/// one when it looks like a slip: "`nme` (是不是 `name`?)".
+fn unknown_keys(m: &serde_yaml_ng::Mapping, known: &[&str]) -> Vec<String> {
+    m.keys()
+        .map(scalar)
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(
+            |k| match crate::suggest::closest(&k, known.iter().copied()) {
+                Some(near) => format!("`{k}` (是不是 `{near}`? did you mean `{near}`?)"),
+                None => format!("`{k}`"),
+            },
+        )
+        .collect()
+}
+
 /// One case's date, firms and expectations.
 fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
+    if let Some(m) = c.as_mapping() {
+        let unknown = unknown_keys(m, &CASE_ITEMS);
+        if !unknown.is_empty() {
+            return Err(format!(
+                "不认识的用例项 {}:可用 {} (unknown case item)",
+                unknown.join("、"),
+                CASE_ITEMS.join("、")
+            ));
+        }
+    }
     let as_of = match c.get("as_of") {
         Some(v) => date(v).map_err(|e| format!("as_of: {e}"))?,
         None => top_as_of.ok_or("no `as_of` (give it at the top of the file or in the case)")?,
@@ -408,6 +439,14 @@ fn expectation(v: &Yaml) -> Result<Expect, String> {
             "an expectation is a mapping like `{ outcome: eligible, amount: 60000.00 }`".into(),
         );
     };
+    let unknown = unknown_keys(m, &EXPECT_ITEMS);
+    if !unknown.is_empty() {
+        return Err(format!(
+            "不认识的预期项 {}:可用 {} (unknown expectation)",
+            unknown.join("、"),
+            EXPECT_ITEMS.join("、")
+        ));
+    }
     let mut e = Expect::default();
     for (k, val) in m {
         match scalar(k).as_str() {
@@ -426,11 +465,8 @@ fn expectation(v: &Yaml) -> Result<Expect, String> {
                 Yaml::Sequence(items) => e.reasons = items.iter().map(scalar).collect(),
                 other => e.reasons = vec![scalar(other)],
             },
-            other => {
-                return Err(format!(
-                    "不认识的预期项 `{other}`:可用 outcome、amount、funded、reasons (unknown expectation)"
-                ))
-            }
+            // every other key was refused above
+            _ => {}
         }
     }
     Ok(e)
@@ -703,6 +739,23 @@ mod tests {
         assert_eq!(
             result.errors,
             ["用例里两家企业的主键相同 (two firms of the case have the same key)"]
+        );
+    }
+
+    /// Every unknown item of a case, and of an expectation, is named, with
+    /// the item meant when it looks like a slip; the other cases still run.
+    #[test]
+    fn unknown_items_are_named_with_what_was_meant() {
+        let text = "as_of: 2024-12-31\ncases:\n  - nme: a\n    firm: { uscc: A }\n    expect: { p: { outcome: eligible } }\n  - name: b\n    firm: { uscc: A }\n    expect: { p: { outcome: eligible, fundd: 1, reason: x, zzzz: 1 } }\n  - name: c\n    firm: { uscc: A }\n    expect: { p: { outcome: eligible, funded: 1, reasons: x } }\n";
+        let file = parse("t.yaml", text).expect("the file parses");
+        let problems: Vec<Option<String>> = file.cases.iter().map(|c| c.problem.clone()).collect();
+        assert_eq!(
+            problems,
+            [
+                Some("不认识的用例项 `nme` (是不是 `name`? did you mean `name`?):可用 name、as_of、firm、firms、expect、ledger (unknown case item)".to_string()),
+                Some("不认识的预期项 `fundd` (是不是 `funded`? did you mean `funded`?)、`reason` (是不是 `reasons`? did you mean `reasons`?)、`zzzz`:可用 outcome、amount、funded、reasons (unknown expectation)".to_string()),
+                None,
+            ]
         );
     }
 }

@@ -163,10 +163,9 @@ pub struct Seen {
 }
 
 /// Adds `(n, first)` to a count of rows and their first line.
-fn add_count(to: &mut Option<(u64, u64)>, (n, first): (u64, u64)) {
-    let e = to.get_or_insert((0, first));
-    e.0 += n;
-    e.1 = e.1.min(first);
+pub(super) fn add_count(to: &mut (u64, u64), (n, first): (u64, u64)) {
+    to.0 += n;
+    to.1 = to.1.min(first);
 }
 
 impl Seen {
@@ -185,12 +184,13 @@ impl Seen {
             self.unknown.add(&name);
         }
         for (f, (n, first)) in later.percent_over_one {
-            let e = self.percent_over_one.entry(f).or_insert((0, first));
-            e.0 += n;
-            e.1 = e.1.min(first);
+            add_count(
+                self.percent_over_one.entry(f).or_insert((0, first)),
+                (n, first),
+            );
         }
-        if let Some(p) = later.padded_keys {
-            add_count(&mut self.padded_keys, p);
+        if let Some((n, first)) = later.padded_keys {
+            add_count(self.padded_keys.get_or_insert((0, first)), (n, first));
         }
     }
 }
@@ -502,13 +502,14 @@ impl Stream {
         for name in &seen.unknown.names {
             self.unknown.add(name);
         }
-        for (f, (n, first)) in &seen.percent_over_one {
-            let e = self.percent_over_one.entry(*f).or_insert((0, *first));
-            e.0 += n;
-            e.1 = e.1.min(*first);
+        for (&f, &(n, first)) in &seen.percent_over_one {
+            add_count(
+                self.percent_over_one.entry(f).or_insert((0, first)),
+                (n, first),
+            );
         }
-        if let Some(p) = seen.padded_keys {
-            add_count(&mut self.padded_keys, p);
+        if let Some((n, first)) = seen.padded_keys {
+            add_count(self.padded_keys.get_or_insert((0, first)), (n, first));
         }
     }
 

@@ -365,9 +365,8 @@ impl RowParser {
     fn note_percents(&self, cells: &[Cell], fields: &[usize], raw: &RawRow, seen: &mut Seen) {
         if let Some(Cell::Text(key)) = cells.get(self.schema.key) {
             if key.starts_with(char::is_whitespace) || key.ends_with(char::is_whitespace) {
-                let e = seen.padded_keys.get_or_insert((0, raw.line));
-                e.0 += 1;
-                e.1 = e.1.min(raw.line);
+                let count = seen.padded_keys.get_or_insert((0, raw.line));
+                super::add_count(count, (1, raw.line));
             }
         }
         for &f in fields {
@@ -377,9 +376,8 @@ impl RowParser {
             if *n <= rust_decimal::Decimal::ONE || self.cell_text(raw, f).contains(['%', '％']) {
                 continue;
             }
-            let e = seen.percent_over_one.entry(f).or_insert((0, raw.line));
-            e.0 += 1;
-            e.1 = e.1.min(raw.line);
+            let count = seen.percent_over_one.entry(f).or_insert((0, raw.line));
+            super::add_count(count, (1, raw.line));
         }
     }
 

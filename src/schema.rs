@@ -204,6 +204,7 @@ impl Schema {
         };
         let mut diags = Vec::new();
         let at_key = |name: &str| find_key(src, name);
+        let at_field = |name: &str| find_field(src, name).unwrap_or_else(|| find_key(src, name));
         let Some(map) = doc.as_mapping() else {
             return Err(vec![Diagnostic::new(
                 "schema::shape",
@@ -248,10 +249,13 @@ impl Schema {
             Some(fmap) => {
                 for (name, spec) in fmap {
                     let name = yaml_text(name);
-                    let (s, e) = at_key(&name);
+                    let (s, e) = at_field(&name);
                     match field(&name, spec) {
                         Ok(f) => fields.push(f),
-                        Err((msg, help)) => {
+                        Err((msg, help, entry)) => {
+                            let (s, e) = entry
+                                .and_then(|entry| find_entry(src, s, &entry))
+                                .unwrap_or((s, e));
                             let mut d = Diagnostic::new("schema::field", msg).at(src, s, e);
                             if let Some(h) = help {
                                 d = d.help(h);
@@ -271,7 +275,7 @@ impl Schema {
                     continue;
                 }
                 if let Some(other) = seen.insert(n.to_string(), f.name.clone()) {
-                    let (s, e) = at_key(&f.name);
+                    let (s, e) = at_field(&f.name);
                     diags.push(
                         Diagnostic::new(
                             "schema::duplicate-name",
@@ -348,21 +352,41 @@ fn yaml_text(v: &Yaml) -> String {
     }
 }
 
-type FieldError = (String, Option<String>);
+/// A field's problem: the message, a help, and the field's entry it is
+/// about (`type`, `values`, …), pointed at where it is written.
+type FieldError = (String, Option<String>, Option<String>);
+
+/// The entries a field may have.
+const FIELD_ENTRIES: [&str; 6] = ["type", "title", "values", "aliases", "source", "check"];
+
+/// [`FIELD_ENTRIES`] as a help shows them: "`type`、`title`、…".
+fn entries() -> String {
+    FIELD_ENTRIES.map(|e| format!("`{e}`")).join("、")
+}
 
 fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
     let Some(m) = spec.as_mapping() else {
         return Err((
             format!("字段 `{name}` 要写成 `{{ type: text }}` 这样的形式 (a mapping)"),
             None,
+            None,
         ));
     };
     for (k, _) in m {
         let k = yaml_text(k);
-        if !["type", "title", "values", "aliases", "source", "check"].contains(&k.as_str()) {
+        if !FIELD_ENTRIES.contains(&k.as_str()) {
             return Err((
                 format!("字段 `{name}` 里不认识的项 `{k}` (unknown entry)"),
-                Some("字段可以有 `type`、`title`、`values`、`aliases`、`source`、`check`".into()),
+                Some(
+                    match crate::suggest::closest(&k, FIELD_ENTRIES.iter().copied()) {
+                        Some(near) => format!(
+                            "是不是 `{near}`? (did you mean `{near}`?) 字段可以有 {}",
+                            entries()
+                        ),
+                        None => format!("字段可以有 {}", entries()),
+                    },
+                ),
+                Some(k),
             ));
         }
     }
@@ -383,6 +407,7 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
                     return Err((
                         format!("enum 字段 `{name}` 要写 `values` (needs its values)"),
                         Some("如 `values: [大型, 中型, 小型, 微型]`".into()),
+                        Some("type".into()),
                     ))
                 }
             };
@@ -390,6 +415,7 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
                 return Err((
                     format!("enum 字段 `{name}` 有空的可选值 (an empty value)"),
                     None,
+                    Some("values".into()),
                 ));
             }
             FieldType::Enum(values)
@@ -398,6 +424,7 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
             return Err((
                 format!("字段 `{name}` 没有 `type` (no type)"),
                 Some("类型:bool、integer、number、money、percent、date、text、enum、list".into()),
+                None,
             ))
         }
         other => {
@@ -411,6 +438,7 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
             return Err((
                 format!("字段 `{name}` 的类型 `{other}` 不存在 (unknown type)"),
                 Some(help),
+                Some("type".into()),
             ));
         }
     };
@@ -418,6 +446,7 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
         return Err((
             format!("字段 `{name}` 写了 `values`,但类型不是 enum (values but not an enum)"),
             None,
+            Some("values".into()),
         ));
     }
     let check = match m.get("check").map(yaml_text) {
@@ -427,6 +456,7 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
             return Err((
                 format!("字段 `{name}` 的校验 `{c}` 不存在 (unknown check)"),
                 Some("可用的校验是 `uscc`".into()),
+                Some("check".into()),
             ))
         }
     };
@@ -434,6 +464,7 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
         return Err((
             format!("字段 `{name}`:`check: uscc` 只用于 text 字段 (text fields only)"),
             None,
+            Some("check".into()),
         ));
     }
     let aliases = match m.get("aliases") {
@@ -452,6 +483,70 @@ fn field(name: &str, spec: &Yaml) -> Result<Field, FieldError> {
 }
 
 /// Where `name:` is written in the YAML text, for diagnostics.
+/// Where field `name` is written under the top-level `fields:`: the first
+/// indented `name:` after it (a top-level `name:` naming the firm's name
+/// field is not it).
+fn find_field(src: &SourceText, name: &str) -> Option<(usize, usize)> {
+    let mut offset = 0;
+    let mut inside = false;
+    for line in src.text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if indent == 0 && !trimmed.trim().is_empty() && !trimmed.starts_with('#') {
+            inside = trimmed
+                .strip_prefix("fields")
+                .is_some_and(|r| r.trim_start().starts_with(':'));
+        } else if inside && key_named(trimmed, name) {
+            return Some((offset + indent, offset + indent + name.len()));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Whether `text` starts with the key `name` (its colon after).
+fn key_named(text: &str, name: &str) -> bool {
+    let text = text.strip_prefix(['"', '\'']).unwrap_or(text);
+    text.strip_prefix(name).is_some_and(|rest| {
+        let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+        rest.trim_start().starts_with(':')
+    })
+}
+
+/// Where entry `entry` of the field written at `field` is: on the field's
+/// own line (`{ type: money, titel: … }`) or on the lines indented under it.
+fn find_entry(src: &SourceText, field: usize, entry: &str) -> Option<(usize, usize)> {
+    let line_start = src.text.get(..field)?.rfind('\n').map_or(0, |i| i + 1);
+    let indent = field - line_start;
+    let mut offset = line_start;
+    for (n, line) in src
+        .text
+        .get(line_start..)?
+        .split_inclusive('\n')
+        .enumerate()
+    {
+        let trimmed = line.trim_start();
+        let own = line.len() - trimmed.len();
+        if n > 0 && !trimmed.trim().is_empty() && !trimmed.starts_with('#') && own <= indent {
+            return None;
+        }
+        // after the field's own name on its line; at a key's start elsewhere
+        let from = if n == 0 { indent + 1 } else { 0 };
+        let mut at = from;
+        while let Some(i) = line.get(at..).and_then(|l| l.find(entry)) {
+            let start = at + i;
+            let before = line.get(..start).and_then(|b| b.chars().next_back());
+            let starts_key = matches!(before, None | Some(' ' | '\t' | '{' | ',' | '"' | '\''));
+            if starts_key && line.get(start..).is_some_and(|l| key_named(l, entry)) {
+                return Some((offset + start, offset + start + entry.len()));
+            }
+            at = start + entry.len();
+        }
+        offset += line.len();
+    }
+    None
+}
+
 fn find_key(src: &SourceText, name: &str) -> (usize, usize) {
     let text: &str = &src.text;
     let mut offset = 0;
@@ -571,6 +666,27 @@ mod tests {
                 .contains("`name: firm_nam` 不是已定义的字段 (not a field)"),
             "{:?}",
             e[0]
+        );
+    }
+
+    /// A slip in a field's entry is placed at the entry itself, in a flow
+    /// mapping or a block one, with the entry meant; the field `name` is
+    /// found under `fields:`, not at the top-level `name:`.
+    #[test]
+    fn a_slip_in_an_entry_is_placed_at_the_entry() {
+        let text = "key: uscc\nname: name\nfields:\n  uscc: { type: text }\n  name: { type: text, titl: 企业名称 }\n  revenue:\n    type: money\n    # 营业收入\n    titel: 营业收入\n  size: { type: enum, values: [] }\n  subtype: { type: txt }\n";
+        let e = load_text(text).expect_err("three slips");
+        let places: Vec<(usize, usize)> = e
+            .iter()
+            .filter_map(|d| d.location())
+            .map(|(_, line, col)| (line, col))
+            .collect();
+        assert_eq!(places, [(5, 23), (9, 5), (10, 23), (11, 14)], "{e:?}");
+        assert!(
+            e[0].help
+                .as_deref()
+                .is_some_and(|h| h.contains("did you mean `title`?")),
+            "{e:?}"
         );
     }
 }

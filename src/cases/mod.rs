@@ -162,11 +162,12 @@ pub fn parse_source(src: &SourceText) -> Result<CaseFile, Diagnostic> {
         let case_name = c
             .get("name")
             .map(scalar)
-            .unwrap_or_else(|| format!("case {}", i + 1));
+            .unwrap_or_else(|| format!("第 {} 个用例 (case {}, no name)", i + 1, i + 1));
+        let line = source::case_item_line(src, i).or_else(|| source::case_line(src, &case_name));
         // a broken case fails alone; the others of the file still run
         match case(c, top_as_of) {
             Ok((as_of, firms, expect, ledger)) => out.push(Case {
-                line: source::case_line(src, &case_name),
+                line,
                 name: case_name,
                 as_of,
                 firms,
@@ -175,7 +176,7 @@ pub fn parse_source(src: &SourceText) -> Result<CaseFile, Diagnostic> {
                 problem: None,
             }),
             Err(e) => out.push(Case {
-                line: source::case_line(src, &case_name),
+                line,
                 name: case_name,
                 as_of: top_as_of.unwrap_or(Date::EPOCH),
                 firms: Vec::new(),
@@ -757,5 +758,25 @@ mod tests {
                 None,
             ]
         );
+    }
+
+    /// Every case is placed at its own `- `, named or not, and whatever
+    /// its name: a nameless case, two cases of one name, comments and
+    /// blank lines between them, a list at the indentation of `cases:`.
+    #[test]
+    fn every_case_is_placed_at_its_own_line() {
+        let lines = |text: &str| -> Vec<Option<usize>> {
+            let file = parse("t.yaml", text).expect("the file parses");
+            file.cases.iter().map(|c| c.line).collect()
+        };
+        let text = "as_of: 2024-12-31\ncases:\n  - name: a\n    firm: { uscc: A }\n    expect: { p: { outcome: eligible } }\n\n  # 没有名称\n  - firm: { uscc: A }\n    expect: { p: { outcome: eligible } }\n  -\n    name: a\n    firm: { uscc: A }\n    expect: { p: { outcome: eligible } }\n";
+        assert_eq!(lines(text), [Some(3), Some(8), Some(10)]);
+        let file = parse("t.yaml", text).expect("the file parses");
+        let names: Vec<&str> = file.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "第 2 个用例 (case 2, no name)", "a"]);
+        let flush = "cases:\n- name: a\n  as_of: 2024-12-31\n  firm: { uscc: A }\n  expect: { p: { outcome: eligible } }\n- firm: { uscc: A }\n  as_of: 2024-12-31\n  expect: { p: { outcome: eligible } }\nas_of: 2024-12-31\n";
+        assert_eq!(lines(flush), [Some(2), Some(6)]);
+        let flow = "as_of: 2024-12-31\ncases: [ { name: a, firm: { uscc: A }, expect: { p: { outcome: eligible } } } ]\n";
+        assert_eq!(lines(flow), [None]);
     }
 }

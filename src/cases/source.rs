@@ -73,6 +73,40 @@ pub fn yaml_error(src: &SourceText, e: &serde_yaml_ng::Error) -> Diagnostic {
     }
 }
 
+/// The 1-based line where the `index`-th case (from 0) starts: its `- ` under
+/// the top-level `cases:`, whether or not it has a `name:`. `None` for a
+/// list written in flow style (`cases: [ … ]`).
+pub fn case_item_line(src: &SourceText, index: usize) -> Option<usize> {
+    let mut lines = src.text.lines().enumerate();
+    lines.find(|(_, l)| {
+        l.strip_prefix("cases:")
+            .is_some_and(|r| r.trim().is_empty())
+    })?;
+    let mut indent = None;
+    let mut seen = 0;
+    for (i, l) in lines {
+        let body = l.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let at = l.len() - body.len();
+        let item = body == "-" || body.starts_with("- ");
+        match indent {
+            None if item => indent = Some(at),
+            None => return None,
+            Some(n) if at < n || (at == n && !item) => return None,
+            _ => {}
+        }
+        if item && Some(at) == indent {
+            if seen == index {
+                return Some(i + 1);
+            }
+            seen += 1;
+        }
+    }
+    None
+}
+
 /// The 1-based line where the case named `name` starts (its `name:`), for
 /// placing the case's problems.
 pub fn case_line(src: &SourceText, name: &str) -> Option<usize> {

@@ -17,6 +17,27 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
     best.map(|(_, c)| c)
 }
 
+/// A column header that names its unit after the name (`营业收入(万元)`,
+/// `裁员率（%）`, `营业收入/万元`): the name and the unit.
+pub fn header_unit(header: &str) -> Option<(&str, &str)> {
+    let h = header.trim_end();
+    let (name, unit) = if let Some(rest) = h.strip_suffix([')', '）', ']', '】']) {
+        let open = rest.rfind(['(', '（', '[', '【'])?;
+        let unit = rest.get(open..)?;
+        let unit = unit.trim_start_matches(['(', '（', '[', '【']);
+        (rest.get(..open)?, unit)
+    } else {
+        let cut = h.rfind(['/', '／', '_'])?;
+        let unit = h.get(cut..)?.trim_start_matches(['/', '／', '_']);
+        (h.get(..cut)?, unit)
+    };
+    let unit = unit.trim();
+    const UNITS: [&str; 12] = [
+        "元", "万元", "亿元", "万", "亿", "%", "％", "人", "个", "月", "年", "件",
+    ];
+    (UNITS.contains(&unit) && !name.trim().is_empty()).then(|| (name.trim(), unit))
+}
+
 /// Levenshtein distance over characters (Chinese names count per character).
 // `prev` and `cur` hold `b.len() + 1` entries and `j < b.len()`
 #[allow(clippy::indexing_slicing)]
@@ -34,4 +55,21 @@ pub fn distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_unit;
+
+    #[test]
+    fn a_header_names_its_unit() {
+        assert_eq!(header_unit("营业收入(万元)"), Some(("营业收入", "万元")));
+        assert_eq!(header_unit("营业收入（万元）"), Some(("营业收入", "万元")));
+        assert_eq!(header_unit("裁员率 [%]"), Some(("裁员率", "%")));
+        assert_eq!(header_unit("营业收入/亿元"), Some(("营业收入", "亿元")));
+        assert_eq!(header_unit("营业收入"), None);
+        assert_eq!(header_unit("(万元)"), None);
+        assert_eq!(header_unit("研发费用(含委托)"), None);
+        assert_eq!(header_unit("a_b"), None);
+    }
 }

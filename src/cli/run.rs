@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::data::stream::Odd;
 
 pub struct RunArgs {
     pub dir: PathBuf,
@@ -196,7 +197,7 @@ fn fields_no_file_has(
             readers.join(", "),
         );
         out.push(format!(
-            "数据文件中没有 `{name}` ({title}) 这一列, 而 {readers} 要读它: 所有企业的此项均为缺失, 结果至多为待核实{} (no data file has a column for `{name}`, read by {readers}: every firm's value is missing, so their decisions are at best review{})",
+            "数据文件中没有 `{name}` ({title}) 这一列, 而 {readers} 要读它: 所有企业的此项均为缺失: 用到它的条件无法判定, 结果多为待核实{} (no data file has a column for `{name}`, read by {readers}: every firm's value is missing: conditions using it cannot be decided, so most decisions will be review{})",
             ask.0, ask.1
         ));
     }
@@ -325,10 +326,30 @@ fn run_into(
     let mut warnings = Vec::new();
     for crate::report::DataFile { input, info, .. } in &files {
         for c in &info.unknown_columns {
-            let names = program.schema.fields.iter().flat_map(|f| f.names());
-            let close = crate::suggest::closest(c, names)
-                .map(|n| (format!(", 是不是 `{n}`?"), format!("; did you mean `{n}`?")))
-                .unwrap_or_default();
+            let names = || program.schema.fields.iter().flat_map(|f| f.names());
+            let close = match crate::suggest::header_unit(c) {
+                // `营业收入(万元)`: the name without its unit, and what the unit means here
+                Some((bare, unit)) if names().any(|n| n == bare) => {
+                    let (zh, en) = match unit {
+                        "万元" | "亿元" | "万" | "亿" => (
+                            format!(": 不写单位的金额按元读, 请在值上写单位 (如 `5000{unit}`)"),
+                            format!(": amounts without a unit are read as yuan, so write the unit with the values (`5000{unit}`)"),
+                        ),
+                        "%" | "％" => (
+                            ": 不写 `%` 的数按小数读 (`3.5` 即 350%), 请写成 `3.5%`".to_string(),
+                            ": numbers without `%` read as fractions (`3.5` is 350%), so write `3.5%`".to_string(),
+                        ),
+                        _ => Default::default(),
+                    };
+                    (
+                        format!(", 是不是 `{bare}`? 列名带了单位 {unit}, 请改为 `{bare}`{zh}"),
+                        format!("; did you mean `{bare}`? The header carries the unit {unit}: rename it `{bare}`{en}"),
+                    )
+                }
+                _ => crate::suggest::closest(c, names())
+                    .map(|n| (format!(", 是不是 `{n}`?"), format!("; did you mean `{n}`?")))
+                    .unwrap_or_default(),
+            };
             let file = if files.len() > 1 {
                 format!("`{}`: ", input.name())
             } else {
@@ -347,22 +368,43 @@ fn run_into(
                 "`{file}`: 有 {n} 行的主键前后带空格, 第一行是第 {first} 行: 主键按原样比较, ` A1 ` 与 `A1` 是两家企业, 同一企业可能因此重复计算或兑付; 请核对数据 ({n} rows have blanks around their key, the first on row {first}: keys compare as written, so ` A1 ` and `A1` are two firms)"
             ));
         }
-        for (&f, &(n, first)) in &info.percent_over_one {
-            let Some(field) = program.schema.fields.get(f) else {
-                continue;
-            };
+        let read_by = |f: usize| {
             let readers: Vec<&str> = program
                 .policies
                 .iter()
                 .filter(|p| p.in_force(as_of) && policy_reads(p, f as u16))
                 .map(|p| p.id.as_str())
                 .collect();
-            let read_by = if readers.is_empty() {
+            if readers.is_empty() {
                 (String::new(), String::new())
             } else {
                 let r = readers.join(", ");
                 (format!(", 读取它的政策: {r}"), format!(", read by {r}"))
+            }
+        };
+        for (&odd, &(n, first)) in &info.odd {
+            let file = input.name();
+            match odd {
+                Odd::TotalsRow => warnings.push(format!(
+                    "`{file}`: 有 {n} 行的主键是 `合计`、`总计` 之类, 第一行是第 {first} 行: 像是表格的合计行, 已当作一家企业评估; 请从数据中删去 ({n} rows have a key reading like a totals row, the first on row {first}: each was evaluated as a firm)"
+                )),
+                Odd::ListSeparator(f) => {
+                    let Some(field) = program.schema.fields.get(f) else {
+                        continue;
+                    };
+                    let (name, read_by) = (&field.name, read_by(f));
+                    warnings.push(format!(
+                        "`{file}`: 列表字段 `{name}` 有 {n} 个值的某一项含有 `；`、`,`、`/` 或空格, 第一个在第 {first} 行{}: 列表各项只按 `;`、`、`、`|` 分隔, 这样的值读作一项 (`高新技术企业；小巨人` 是一项); 请改用 `;` 分隔 ({n} values of the list field `{name}` have an item holding `；`, `,`, `/` or a blank, the first on row {first}{}: items are separated by `;`, `、` or `|` only, so each such item was read as one)",
+                        read_by.0, read_by.1
+                    ));
+                }
+            }
+        }
+        for (&f, &(n, first)) in &info.percent_over_one {
+            let Some(field) = program.schema.fields.get(f) else {
+                continue;
             };
+            let read_by = read_by(f);
             let (file, name) = (input.name(), &field.name);
             warnings.push(format!(
                 "`{file}`: 百分比字段 `{name}` 有 {n} 个值没写 `%` 且大于 1 (`3.5` 即 350%), 第一个在第 {first} 行{}; 请写成 `3.5%` 或 `0.035` ({n} values of the percent field `{name}` are written without `%` and read above 1, the first on row {first}{}; write `3.5%` or `0.035`)",

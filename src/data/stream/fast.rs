@@ -437,6 +437,7 @@ fields:
                 "line {}",
                 raw.line
             );
+            assert_eq!(seen_fast.odd, seen_plain.odd, "line {}", raw.line);
             let mut into = (missing_cells(width), Seen::default());
             let mut into_plain = (missing_cells(width), Seen::default());
             let got = fast.parse_into(raw, &mut into.1, &mut into.0);
@@ -503,6 +504,7 @@ fields:
                 "line {}",
                 raw.line
             );
+            assert_eq!(got_seen.odd, want_seen.odd, "line {}", raw.line);
         }
         known
     }
@@ -669,6 +671,7 @@ fields:
                 fast: Vec::new(),
                 percents: Vec::new(),
                 own_percents: Vec::new(),
+                own_lists: Vec::new(),
             };
             if rng.below(3) != 0 {
                 parser.keep = Some((0..11).map(|_| rng.below(2) == 0).collect());

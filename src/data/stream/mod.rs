@@ -160,6 +160,32 @@ pub struct Seen {
     /// Rows read whose key has blanks before or after it (` A1 `, which is
     /// not the firm `A1`): how many, and the first line.
     pub padded_keys: Option<(u64, u64)>,
+    /// Values read by the contract that look like a slip of the data
+    /// ([`Odd`]): how many rows of each, and the first line.
+    pub odd: std::collections::BTreeMap<Odd, (u64, u64)>,
+}
+
+/// A value read by the contract that looks like a slip of whoever wrote
+/// the data: read all the same, and counted for a warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Odd {
+    /// An item of this `list` field holds `；`, `,`, `，`, `/` or a blank:
+    /// likely several items separated by what the contract does not
+    /// separate on (`高新技术企业；小巨人` is one item).
+    ListSeparator(usize),
+    /// The row's key reads 合计, 总计 or 小计: a spreadsheet's totals row,
+    /// read as a firm.
+    TotalsRow,
+}
+
+/// Adds the counts of `from` to those of `to`.
+fn add_odd(
+    to: &mut std::collections::BTreeMap<Odd, (u64, u64)>,
+    from: &std::collections::BTreeMap<Odd, (u64, u64)>,
+) {
+    for (&odd, &(n, first)) in from {
+        add_count(to.entry(odd).or_insert((0, first)), (n, first));
+    }
 }
 
 /// Adds `(n, first)` to a count of rows and their first line.
@@ -175,6 +201,7 @@ impl Seen {
             && self.unknown.names.is_empty()
             && self.percent_over_one.is_empty()
             && self.padded_keys.is_none()
+            && self.odd.is_empty()
     }
 
     /// Adds what a later chunk saw.
@@ -192,6 +219,7 @@ impl Seen {
         if let Some((n, first)) = later.padded_keys {
             add_count(self.padded_keys.get_or_insert((0, first)), (n, first));
         }
+        add_odd(&mut self.odd, &later.odd);
     }
 }
 
@@ -240,6 +268,7 @@ pub struct Stream {
     unknown: Unknown,
     percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
     padded_keys: Option<(u64, u64)>,
+    odd: std::collections::BTreeMap<Odd, (u64, u64)>,
     path: PathBuf,
     /// The encoding asked for when opened (`Auto` chooses again).
     asked: Encoding,
@@ -257,6 +286,8 @@ pub struct StreamInfo {
     pub percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
     /// See [`Seen::padded_keys`].
     pub padded_keys: Option<(u64, u64)>,
+    /// See [`Seen::odd`].
+    pub odd: std::collections::BTreeMap<Odd, (u64, u64)>,
 }
 
 fn is_json_lines(path: &Path) -> bool {
@@ -447,6 +478,7 @@ impl Stream {
             fast: Vec::new(),
             percents: Vec::new(),
             own_percents: Vec::new(),
+            own_lists: Vec::new(),
         };
         parser.replan();
         Ok(Stream {
@@ -458,6 +490,7 @@ impl Stream {
             unknown,
             percent_over_one: Default::default(),
             padded_keys: None,
+            odd: Default::default(),
             path: path.to_path_buf(),
             asked: opts.encoding,
             unread: None,
@@ -511,6 +544,7 @@ impl Stream {
         if let Some((n, first)) = seen.padded_keys {
             add_count(self.padded_keys.get_or_insert((0, first)), (n, first));
         }
+        add_odd(&mut self.odd, &seen.odd);
     }
 
     /// Whether the file can be read again from its start
@@ -541,6 +575,7 @@ impl Stream {
         self.unknown = unknown;
         self.percent_over_one.clear();
         self.padded_keys = None;
+        self.odd.clear();
         Ok(())
     }
 
@@ -582,6 +617,7 @@ impl Stream {
             unknown_columns: self.unknown.names.clone(),
             percent_over_one: self.percent_over_one.clone(),
             padded_keys: self.padded_keys,
+            odd: self.odd.clone(),
         }
     }
 }

@@ -66,6 +66,9 @@ pub struct RowParser {
     /// Lines, whose lines name their own fields): the ones a row of the
     /// file writes in [`RowParser::parse_into`].
     pub(super) own_percents: Vec<usize>,
+    /// The `list` fields this file has a column for (all of them for JSON
+    /// Lines), whose items [`RowParser::note_percents`] looks at.
+    pub(super) own_lists: Vec<usize>,
 }
 
 /// One missing cell per field: a row before it is read.
@@ -199,6 +202,12 @@ impl RowParser {
             .collect();
         self.own_percents = (self.percents.iter().copied())
             .filter(|&f| self.has_column(f) != Some(false))
+            .collect();
+        self.own_lists = (self.schema.fields.iter().enumerate())
+            .filter(|(i, f)| {
+                f.ty == crate::schema::FieldType::List && self.has_column(*i) != Some(false)
+            })
+            .map(|(i, _)| i)
             .collect();
     }
 
@@ -364,9 +373,19 @@ impl RowParser {
     /// written, it is not the firm `A1`).
     fn note_percents(&self, cells: &[Cell], fields: &[usize], raw: &RawRow, seen: &mut Seen) {
         if let Some(Cell::Text(key)) = cells.get(self.schema.key) {
+            if is_totals_row(key) {
+                note_odd(seen, Odd::TotalsRow, raw.line);
+            }
             if key.starts_with(char::is_whitespace) || key.ends_with(char::is_whitespace) {
                 let count = seen.padded_keys.get_or_insert((0, raw.line));
                 super::add_count(count, (1, raw.line));
+            }
+        }
+        for &f in &self.own_lists {
+            if let Some(Cell::List(items)) = cells.get(f) {
+                if items.iter().any(|i| i.contains(NOT_SEPARATORS)) {
+                    note_odd(seen, Odd::ListSeparator(f), raw.line);
+                }
             }
         }
         for &f in fields {
@@ -769,4 +788,26 @@ impl RowParser {
         }
         rejects.into_result(cells)
     }
+}
+
+/// What separates a list's items in other people's habits but not in the
+/// contract's (`;`, `、`, `|`): an item holding one of them is noted.
+const NOT_SEPARATORS: [char; 8] = ['；', ',', '，', '/', '／', ' ', '\u{3000}', '\t'];
+
+/// Whether a key reads as a spreadsheet's totals row (合计, 总计, 小计,
+/// blanks inside or around it, a colon after it).
+fn is_totals_row(key: &str) -> bool {
+    if !key.contains('计') {
+        return false;
+    }
+    let key: String = key
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, ':' | '：'))
+        .collect();
+    matches!(key.as_str(), "合计" | "总计" | "小计" | "共计" | "总合计")
+}
+
+/// Counts a row of `line` as `odd`.
+fn note_odd(seen: &mut Seen, odd: Odd, line: u64) {
+    super::add_count(seen.odd.entry(odd).or_insert((0, line)), (1, line));
 }

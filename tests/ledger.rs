@@ -600,7 +600,24 @@ fn payments_after_as_of_do_not_count() {
          C,xiaojuren_2022,100万,2024-12-31\n",
     );
     // on 2024-12-31: B's payments are in the future; C's, on that day, counts
-    case.run(Some("L"), AS_OF, &["--all"]).expect(0);
+    let ran = case.run(Some("L"), AS_OF, &["--all"]);
+    ran.expect(0);
+    // and the run says so: a catch-up run would not deduct them
+    let later = |ran: &Ran| -> Option<String> {
+        ran.stderr
+            .lines()
+            .find(|l| l.contains("的兑付日期晚于基准日"))
+            .map(str::to_string)
+    };
+    let warned = later(&ran).expect("payments after as_of are warned about");
+    assert!(
+        warned.contains("台账中有 2 笔兑付 (政策 xiaojuren_2022, chuangxin_2022)")
+            && warned.contains("第一笔在第 2 行"),
+        "{warned}"
+    );
+    assert!(case.manifest()["warnings"]
+        .to_string()
+        .contains("晚于基准日"));
     assert_eq!(case.guanjun("B"), "eligible,1500000.00");
     assert_eq!(case.guanjun("C"), "eligible,500000.00");
     assert_eq!(
@@ -612,14 +629,22 @@ fn payments_after_as_of_do_not_count() {
     case.run(Some("L"), "2025-01-14", &["--all"]).expect(0);
     assert_eq!(case.guanjun("B"), "eligible,1500000.00");
     // the day of it
-    case.run(Some("L"), "2025-01-15", &["--all"]).expect(0);
+    let ran = case.run(Some("L"), "2025-01-15", &["--all"]);
+    ran.expect(0);
+    let warned = later(&ran).expect("one payment is still after as_of");
+    assert!(
+        warned.contains("台账中有 1 笔兑付 (政策 chuangxin_2022)") && warned.contains("第 3 行"),
+        "{warned}"
+    );
     assert_eq!(case.guanjun("B"), "eligible,500000.00");
     assert_eq!(
         case.decision("B", "chuangxin_2024"),
         "eligible,500000.00,500000.00,"
     );
     // a year on: last_paid(chuangxin_2022, …) is 2025-06-01, within three years
-    case.run(Some("L"), "2025-12-31", &["--all"]).expect(0);
+    let ran = case.run(Some("L"), "2025-12-31", &["--all"]);
+    ran.expect(0);
+    assert_eq!(later(&ran), None, "{}", ran.stderr);
     assert_eq!(case.guanjun("B"), "eligible,500000.00");
     assert!(
         case.decision("B", "chuangxin_2024")
@@ -867,7 +892,7 @@ fn an_id_in_neither_the_set_nor_the_ledger_is_warned_about() {
     assert!(ran.stderr.contains("`chuangxin_2023`"), "{}", ran.stderr);
     let m = case.manifest();
     assert!(
-        !m["warnings"].to_string().contains("xiaojuren_2021"),
+        !m["warnings"].to_string().contains("`xiaojuren_2021`"),
         "{}",
         m["warnings"]
     );
@@ -1137,4 +1162,31 @@ fn a_ledger_key_with_blanks_around_it_is_warned_about() {
     let ran = case.run_with(format!("{HEADER}B,xiaojuren_2022,100万,2022-09-30\n"));
     ran.expect(0);
     assert!(!ran.stderr.contains("前后带空格"), "{}", ran.stderr);
+}
+
+/// A policy of the set that `--policy` leaves out is still a policy of the
+/// set: `paid` of it is no typo.
+#[test]
+fn an_id_of_a_policy_not_selected_is_no_typo() {
+    let case = Case::with_example_files("selected");
+    let ran = case.run(Some("ledger.csv"), AS_OF, &["--policy", "chuangxin_2024"]);
+    ran.expect(0);
+    for id in ["guanjun_2024", "gaoxin_first_2024"] {
+        let typo = format!("`{id}` 既不是本政策集的政策");
+        assert!(!ran.stderr.contains(&typo), "{}", ran.stderr);
+    }
+    // an id that is neither is still named
+    let set = case.read("policies/awards.policy");
+    case.write(
+        "policies/awards.policy",
+        set.replace("paid(guanjun_2024,", "paid(guanjun_2042,"),
+    );
+    let ran = case.run(Some("ledger.csv"), AS_OF, &["--policy", "chuangxin_2024"]);
+    ran.expect(0);
+    assert!(
+        ran.stderr
+            .contains("`guanjun_2042` is neither a policy of the set nor found in the ledger"),
+        "{}",
+        ran.stderr
+    );
 }

@@ -6,6 +6,19 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::data::stream::Odd;
+use crate::syntax::ast::TopItem;
+
+/// How the warnings about the ledger's rows begin: they depend on the rows
+/// a ledger holds, which may grow after a run ([`is_ledger_warning`]).
+const LEDGER_WARNING: &str = "台账中";
+/// How the warning about an id neither in the set nor in the ledger begins.
+const ID_WARNING: &str = "`paid`/`last_paid` 里的 ";
+
+/// Whether a warning of the manifest is about the ledger's rows: `verify`
+/// sets them aside when the ledger has grown since the run.
+pub(super) fn is_ledger_warning(w: &str) -> bool {
+    w.starts_with(LEDGER_WARNING) || w.starts_with(ID_WARNING)
+}
 
 pub struct RunArgs {
     pub dir: PathBuf,
@@ -432,14 +445,32 @@ fn run_into(
     if let Some(l) = &ledger {
         if let (n, Some((line, key))) = &l.padded_keys {
             warnings.push(format!(
-                "台账中有 {n} 条兑付记录的 key 前后带空格, 第一条在第 {line} 行 (`{key}`): 它只计入 key 写法完全相同的企业, 不计入 `{}`; 请核对台账 ({n} payments in the ledger have blanks around their key, the first on line {line}: they count only for a firm whose key is written the same way)",
+                "{LEDGER_WARNING}有 {n} 条兑付记录的 key 前后带空格, 第一条在第 {line} 行 (`{key}`): 它只计入 key 写法完全相同的企业, 不计入 `{}`; 请核对台账 ({n} payments in the ledger have blanks around their key, the first on line {line}: they count only for a firm whose key is written the same way)",
                 key.trim()
             ));
         }
+        if let (n @ 1.., first, ids) = l.dated_after(as_of) {
+            let ids: Vec<&str> = (ids.iter())
+                .filter_map(|&i| program.ledger_ids.get(i as usize))
+                .map(String::as_str)
+                .collect();
+            let (ids, first) = (ids.join(", "), first.unwrap_or(0));
+            warnings.push(format!(
+                "{LEDGER_WARNING}有 {n} 笔兑付 (政策 {ids}) 的兑付日期晚于基准日 {as_of}, 第一笔在第 {first} 行: 按规定不计入 `paid`/`last_paid`; 若本次是为往年补算或补发, 这些企业此后已获的兑付不会被扣除, 可能重复兑付, 请逐户核对 ({n} payments under {ids} are dated after as_of {as_of}, the first on line {first}: they do not count; if this run catches up an earlier year, what those firms were paid since is not deducted and they may be paid twice)"
+            ));
+        }
         for (i, id) in program.ledger_ids.iter().enumerate() {
-            if program.policy_index(id).is_none() && !l.ids_found.get(i).copied().unwrap_or(false) {
+            // a policy of the set, selected (`--policy`) or not
+            let in_set = || {
+                (set.syntax.iter().flat_map(|f| &f.items))
+                    .any(|item| matches!(item, TopItem::Policy(p) if p.id.name == *id))
+            };
+            if program.policy_index(id).is_none()
+                && !l.ids_found.get(i).copied().unwrap_or(false)
+                && !in_set()
+            {
                 warnings.push(format!(
-                    "`paid`/`last_paid` 里的 `{id}` 既不是本政策集的政策, 台账中也没有: 是否写错? (`{id}` is neither a policy of the set nor found in the ledger: a typo?)"
+                    "{ID_WARNING}`{id}` 既不是本政策集的政策, 台账中也没有: 是否写错? (`{id}` is neither a policy of the set nor found in the ledger: a typo?)"
                 ));
             }
         }

@@ -290,6 +290,11 @@ impl Part {
         self.payments.get(start..start + f.count as usize)
     }
 
+    /// Every payment filed, in no particular order.
+    pub(super) fn all_payments(&self) -> &[Payment] {
+        &self.payments
+    }
+
     pub(super) fn firms(&self) -> usize {
         self.table.len()
     }

@@ -165,6 +165,22 @@ impl Ledger {
 
     /// About how many bytes the ledger holds in memory: its payments, its
     /// firms' keys, spans and flags, and the key tables.
+    /// The kept payments dated after `as_of`, which do not count for a run
+    /// of that date: how many, the first one's line, and the indices into
+    /// `Program::ledger_ids` they are under (in order).
+    pub fn dated_after(&self, as_of: Date) -> (u64, Option<u64>, Vec<u16>) {
+        let mut ids = std::collections::BTreeSet::new();
+        let (mut n, mut first) = (0, None::<u64>);
+        for p in self.parts.iter().flat_map(|p| p.all_payments()) {
+            if p.paid_on > as_of {
+                n += 1;
+                first = Some(first.map_or(p.line, |f| f.min(p.line)));
+                ids.insert(p.id);
+            }
+        }
+        (n, first, ids.into_iter().collect())
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.parts.capacity() * std::mem::size_of::<Part>()
             + self.parts.iter().map(Part::heap_bytes).sum::<usize>()

@@ -1190,3 +1190,48 @@ fn an_id_of_a_policy_not_selected_is_no_typo() {
         ran.stderr
     );
 }
+
+/// Under a key checked as a credit code, a ledger key that is not one (a
+/// lowercase letter) matches no firm of the data: its payments would be
+/// deducted from none, and the run says so, naming the first.
+#[test]
+fn a_ledger_key_that_fails_the_keys_check_is_warned_about() {
+    let case = Case::new("bad-key");
+    let schema = case.read("policies/schema.yaml");
+    case.write(
+        "policies/schema.yaml",
+        schema.replace(
+            "title: 统一社会信用代码 }",
+            "title: 统一社会信用代码, check: uscc }",
+        ),
+    );
+    case.write(
+        "data.csv",
+        "code,营业收入,champion,above_scale,award_cap\n91420102MA4K2L3R0G,100,是,否,1000万\n",
+    );
+    case.write(
+        "L",
+        "key,policy,amount,paid_on\n\
+         91420102MA4K2L3R0G,xiaojuren_2022,10万,2022-09-30\n\
+         91420102ma4k2l3r0g,xiaojuren_2022,100万,2022-09-30\n\
+         91420102MA4K2L3R0G ,xiaojuren_2022,100万,2022-09-30\n\
+         914201,xiaojuren_2022,100万,2022-09-30\n",
+    );
+    let ran = case.run(Some("L"), AS_OF, &[]);
+    ran.expect(0);
+    let warned: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("不是有效的统一社会信用代码"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", ran.stderr);
+    assert!(
+        warned[0].contains("台账中有 2 家企业的 key 不是有效的统一社会信用代码, 第一家在第 3 行 (`91420102ma4k2l3r0g`"),
+        "{}",
+        warned[0]
+    );
+    // the padded key has its own warning
+    assert!(ran.stderr.contains("前后带空格"), "{}", ran.stderr);
+    // and the firm's own payment is the one deducted
+    assert_eq!(case.guanjun("91420102MA4K2L3R0G"), "eligible,1400000.00");
+}

@@ -449,6 +449,20 @@ fn run_into(
                 key.trim()
             ));
         }
+        let key_field = program.schema.fields.get(program.schema.key);
+        if key_field.is_some_and(|f| f.check == Some(crate::schema::Check::Uscc)) {
+            // a padded key is warned about above
+            let bad = |key: &str| {
+                (key.trim() == key)
+                    .then(|| crate::schema::uscc_valid(key).err())
+                    .flatten()
+            };
+            if let (n @ 1.., Some((line, key, why))) = l.bad_keys(bad) {
+                warnings.push(format!(
+                    "{LEDGER_WARNING}有 {n} 家企业的 key 不是有效的统一社会信用代码, 第一家在第 {line} 行 (`{key}`: {why}): 数据中的主键都经过校验, 这些兑付对不上任何企业, 不会被扣除; 请改正台账 (the keys of {n} firms in the ledger are not valid credit codes, the first on line {line}: their payments match no firm of the data, whose keys are checked, and are deducted from none)"
+                ));
+            }
+        }
         if let (n @ 1.., first, ids) = l.dated_after(as_of) {
             let ids: Vec<&str> = (ids.iter())
                 .filter_map(|&i| program.ledger_ids.get(i as usize))

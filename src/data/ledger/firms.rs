@@ -290,6 +290,15 @@ impl Part {
         self.payments.get(start..start + f.count as usize)
     }
 
+    /// Every firm's key and payments, in no particular order.
+    pub(super) fn firms_and_payments(&self) -> impl Iterator<Item = (&str, &[Payment])> {
+        self.table.iter().map(|f| {
+            let start = f.start as usize;
+            let payments = self.payments.get(start..start + f.count as usize);
+            (f.key.as_str(), payments.unwrap_or_default())
+        })
+    }
+
     /// Every payment filed, in no particular order.
     pub(super) fn all_payments(&self) -> &[Payment] {
         &self.payments

@@ -181,6 +181,30 @@ impl Ledger {
         (n, first, ids.into_iter().collect())
     }
 
+    /// The firms whose key `bad` finds fault with (the key field's check):
+    /// how many, and the one whose first payment comes first (its line and
+    /// key, and what is wrong with it). Such a key matches no firm of data
+    /// whose key passes the check, so its payments count for none.
+    pub fn bad_keys(
+        &self,
+        bad: impl Fn(&str) -> Option<String>,
+    ) -> (u64, Option<(u64, String, String)>) {
+        let mut n = 0;
+        let mut first: Option<(u64, String, String)> = None;
+        for (key, payments) in self.parts.iter().flat_map(|p| p.firms_and_payments()) {
+            let Some(why) = bad(key) else { continue };
+            n += 1;
+            let line = payments.iter().map(|p| p.line).min().unwrap_or(0);
+            if first
+                .as_ref()
+                .is_none_or(|(l, k, _)| (line, key) < (*l, k.as_str()))
+            {
+                first = Some((line, key.to_string(), why));
+            }
+        }
+        (n, first)
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.parts.capacity() * std::mem::size_of::<Part>()
             + self.parts.iter().map(Part::heap_bytes).sum::<usize>()

@@ -211,12 +211,15 @@ fn unknown_keys(m: &serde_yaml_ng::Mapping, known: &[&str]) -> Vec<String> {
     m.keys()
         .map(scalar)
         .filter(|k| !known.contains(&k.as_str()))
-        .map(
-            |k| match crate::suggest::closest(&k, known.iter().copied()) {
+        .map(|k| {
+            if k.contains('：') {
+                return format!("`{k}` (含全角冒号 `：`, 应为半角 `:` a full-width colon)");
+            }
+            match crate::suggest::closest(&k, known.iter().copied()) {
                 Some(near) => format!("`{k}` (是不是 `{near}`? did you mean `{near}`?)"),
                 None => format!("`{k}`"),
-            },
-        )
+            }
+        })
         .collect()
 }
 
@@ -234,7 +237,9 @@ fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
     }
     let as_of = match c.get("as_of") {
         Some(v) => date(v).map_err(|e| format!("as_of: {e}"))?,
-        None => top_as_of.ok_or("no `as_of` (give it at the top of the file or in the case)")?,
+        None => top_as_of.ok_or(
+            "没有 `as_of`: 写在文件开头或用例里 (no `as_of`: give it at the top of the file or in the case)",
+        )?,
     };
     // before the firm: an `expect:` indented into `firm:` is named as such
     if c.get("expect").and_then(|e| e.as_mapping()).is_none() {
@@ -494,9 +499,10 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     for (i, values) in case.firms.iter().enumerate() {
         match named::record(&program.schema, i as u64 + 1, values) {
             Ok(r) => records.push(r),
-            Err(es) => result
-                .errors
-                .extend(es.into_iter().map(|e| format!("firm {}: {e}", i + 1))),
+            Err(es) => result.errors.extend(
+                es.into_iter()
+                    .map(|e| format!("第 {} 家企业 (firm {}): {e}", i + 1, i + 1)),
+            ),
         }
     }
     let single_key = records.first().map(|r| r.key(program.schema.key));
@@ -538,7 +544,9 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     ) {
         Ok(run) => run,
         Err(e) => {
-            result.errors.push(format!("the run failed: {e}"));
+            result
+                .errors
+                .push(format!("运行失败 (the run failed): {e}"));
             return result;
         }
     };
@@ -778,5 +786,36 @@ mod tests {
         assert_eq!(lines(flush), [Some(2), Some(6)]);
         let flow = "as_of: 2024-12-31\ncases: [ { name: a, firm: { uscc: A }, expect: { p: { outcome: eligible } } } ]\n";
         assert_eq!(lines(flow), [None]);
+    }
+
+    /// A full-width colon that breaks the YAML is pointed at, with the
+    /// colon meant.
+    #[test]
+    fn a_full_width_colon_is_named() {
+        let text = "as_of: 2024-12-31\ncases:\n  - name: a\n    firm： { uscc: \"A\", n: 1 }\n    expect: { p: { outcome: eligible } }\n";
+        let src = SourceText::new("t.yaml", text);
+        let d = parse_source(&src).expect_err("not YAML");
+        assert_eq!(d.location().map(|(_, l, c)| (l, c)), Some((4, 9)), "{d:?}");
+        assert!(
+            d.help
+                .as_deref()
+                .is_some_and(|h| h.contains("全角的 `：`, YAML 要用半角的 `:`")),
+            "{d:?}"
+        );
+    }
+
+    /// Where the YAML still parses (`firm： { uscc: A }` is then one key),
+    /// the unknown item says what is wrong with it.
+    #[test]
+    fn a_key_with_a_full_width_colon_is_named() {
+        let text = "as_of: 2024-12-31\ncases:\n  - name: a\n    firm： { uscc: A }\n    expect: { p: { outcome: eligible } }\n";
+        let file = parse("t.yaml", text).expect("the file parses");
+        let problem = file.cases.first().and_then(|c| c.problem.clone());
+        assert!(
+            problem
+                .as_deref()
+                .is_some_and(|p| p.contains("含全角冒号 `：`")),
+            "{problem:?}"
+        );
     }
 }

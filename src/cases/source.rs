@@ -59,6 +59,15 @@ pub fn yaml_error(src: &SourceText, e: &serde_yaml_ng::Error) -> Diagnostic {
         "检查缩进:同一层的键左端对齐,只用空格不用 Tab;`键:` 的冒号后留一个空格;\
          含 `:`、`#` 或以 `\"` 开头的值请整体加引号",
     );
+    if let Some((at, c, ascii)) = e.location().and_then(|l| full_width_near(src, l.index())) {
+        let end = at + c.len_utf8();
+        return d
+            .help(format!(
+                "这里是全角的 `{c}`, YAML 要用半角的 `{ascii}` (a full-width `{c}`: YAML needs `{ascii}`)"
+            ))
+            .at(src, at, end)
+            .label("全角符号 (full-width)");
+    }
     match e.location() {
         Some(l) => {
             let at = l.index().min(src.text.len());
@@ -71,6 +80,39 @@ pub fn yaml_error(src: &SourceText, e: &serde_yaml_ng::Error) -> Diagnostic {
         }
         None => d.in_file(&src.name),
     }
+}
+
+/// The first full-width punctuation YAML would need in ASCII (`：`, `，`,
+/// `｛`, …) on the line of `offset` or the line before it (a parser stops
+/// at the end of what a full-width colon made one long key): its offset,
+/// itself and its ASCII form.
+fn full_width_near(src: &SourceText, offset: usize) -> Option<(usize, char, char)> {
+    let text: &str = &src.text;
+    let offset = offset.min(text.len());
+    let line_start = |at: usize| {
+        text.get(..at)
+            .and_then(|t| t.rfind('\n'))
+            .map_or(0, |i| i + 1)
+    };
+    let this = line_start(offset);
+    let from = if this > 0 { line_start(this - 1) } else { 0 };
+    let to = text
+        .get(offset..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |i| offset + i);
+    text.get(from..to)?.char_indices().find_map(|(i, c)| {
+        let ascii = match c {
+            '：' => ':',
+            '，' => ',',
+            '｛' => '{',
+            '｝' => '}',
+            '［' => '[',
+            '］' => ']',
+            '－' => '-',
+            _ => return None,
+        };
+        Some((from + i, c, ascii))
+    })
 }
 
 /// The 1-based line where the `index`-th case (from 0) starts: its `- ` under

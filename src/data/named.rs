@@ -34,16 +34,22 @@ pub fn record(
     let mut errors = Vec::new();
     for (name, input) in values {
         let Some(i) = schema.lookup(name) else {
-            let help = crate::suggest::closest(name, schema.all_names())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            errors.push(format!("`{name}` is not a field of the schema{help}"));
+            let help = if name.contains('：') {
+                " (含全角冒号 `：`, 应为半角 `:` a full-width colon)".to_string()
+            } else {
+                crate::suggest::closest(name, schema.all_names())
+                    .map(|s| format!(" (是不是 `{s}`? did you mean `{s}`?)"))
+                    .unwrap_or_default()
+            };
+            errors.push(format!(
+                "`{name}` 不是 schema 中的字段 (not a field of the schema){help}"
+            ));
             continue;
         };
         if let Some(prev) = given[i] {
             errors.push(format!(
-                "`{name}` and `{prev}` both give field `{}`",
-                schema.fields[i].name
+                "`{name}` 和 `{prev}` 都是字段 `{}` (both give field `{}`)",
+                schema.fields[i].name, schema.fields[i].name
             ));
             continue;
         }
@@ -57,8 +63,9 @@ pub fn record(
                     Ok(crate::data::list_cell(items.iter().map(String::as_str)))
                 } else {
                     Err(format!(
-                        "`{}` is {}, not a list",
+                        "`{}` 是 {} 字段, 不是列表 (is {}, not a list)",
                         field.name,
+                        field.ty.name(),
                         field.ty.name()
                     ))
                 }
@@ -78,7 +85,8 @@ pub fn record(
         }
     }
     if matches!(cells.get(schema.key), Some(Cell::Missing) | None) {
-        errors.push(format!("the key `{}` is missing", schema.key_field().name));
+        let key = &schema.key_field().name;
+        errors.push(format!("缺少主键 `{key}` (the key `{key}` is missing)"));
     }
     if errors.is_empty() {
         Ok(Record { row, cells })

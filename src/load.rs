@@ -189,10 +189,26 @@ fn load_here(dir: &Path) -> Result<PolicySet, LoadError> {
         }
     }
     if files.is_empty() && diags.is_empty() {
-        diags.push(Diagnostic::new(
-            "load::empty",
-            format!("`{}` 里没有 *.policy 文件 (no policy file)", display(dir)),
-        ));
+        let near: Vec<String> = almost_policies(dir)
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let help = if near.is_empty() {
+            "政策文件的名字以 `.policy` 结尾, 放在这个目录或它的子目录里 (policy files end in `.policy`, in this folder or below it)".to_string()
+        } else {
+            format!(
+                "找到 {}: 名字要以 `.policy` 结尾, 记事本另存时可能加上了 `.txt`, 请改名 (found {}: a policy file's name ends in `.policy`; Notepad may have added `.txt`)",
+                near.join("、"),
+                near.join(", ")
+            )
+        };
+        diags.push(
+            Diagnostic::new(
+                "load::empty",
+                format!("`{}` 里没有 *.policy 文件 (no policy file)", display(dir)),
+            )
+            .help(help),
+        );
     }
     if !diags.is_empty() {
         return Err(if invalid {
@@ -350,4 +366,31 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+/// Files in `dir` and the folders right under it whose names hold `.policy`
+/// without ending in it (`a.policy.txt`, `a.Policy`), by path, at most five.
+fn almost_policies(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut dirs = vec![(dir.to_path_buf(), 0)];
+    while let Some((d, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() && depth == 0 {
+                dirs.push((path, 1));
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.to_lowercase().contains(".policy") && !name.ends_with(".policy") {
+                let shown = path.strip_prefix(dir).unwrap_or(&path);
+                found.push(shown.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    found.sort();
+    found.truncate(5);
+    found
 }

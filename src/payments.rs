@@ -447,13 +447,19 @@ pub struct Totals {
     pub runs: BTreeMap<String, u64>,
     /// `(key, policy)` whose payments sum below 0 (more clawed back than paid).
     pub negative: Vec<(String, String, Decimal)>,
+    /// `(key, policy)` paid more than once (payments above 0, more of them
+    /// than clawbacks plus one), with how many and the lines of the first
+    /// two: likely paid twice.
+    pub repeated: Vec<(String, String, u64, [u64; 2])>,
     pub sha256: String,
 }
 
 /// Reads a whole ledger and totals it; the first unreadable row is an error.
 pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
     let mut t = Totals::default();
-    let mut per_firm: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    // the sum; the payments above 0: how many, the first two lines; the
+    // payments below 0 (clawed back)
+    let mut per_firm: BTreeMap<(String, String), (Decimal, u64, [u64; 2], u64)> = BTreeMap::new();
     let mut runs: BTreeMap<String, u64> = BTreeMap::new();
     let file = read_rows(path, |row| {
         let e = t
@@ -462,9 +468,18 @@ pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
             .or_default();
         e.0 += 1;
         e.1 += row.amount;
-        *per_firm
+        let firm = per_firm
             .entry((row.key.to_string(), row.policy.to_string()))
-            .or_default() += row.amount;
+            .or_default();
+        firm.0 += row.amount;
+        if row.amount > Decimal::ZERO {
+            if let Some(at) = firm.2.get_mut(firm.1 as usize) {
+                *at = row.line;
+            }
+            firm.1 += 1;
+        } else if row.amount < Decimal::ZERO {
+            firm.3 += 1;
+        }
         let run = run_of(&row);
         if !run.is_empty() {
             *runs.entry(run.to_string()).or_default() += 1;
@@ -479,10 +494,14 @@ pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
         .map(|(k, _)| k.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    t.negative = per_firm
-        .into_iter()
-        .filter(|(_, v)| *v < Decimal::ZERO)
-        .map(|((k, p), v)| (k, p, v))
-        .collect();
+    for ((k, p), (sum, paid, lines, clawed)) in per_firm {
+        // paid twice and clawed back once is paid once
+        if paid > 1 + clawed {
+            t.repeated.push((k.clone(), p.clone(), paid, lines));
+        }
+        if sum < Decimal::ZERO {
+            t.negative.push((k, p, sum));
+        }
+    }
     Ok(t)
 }

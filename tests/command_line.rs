@@ -79,3 +79,24 @@ fn gbk_names_the_gb18030_encoding() {
     assert!(outs.windows(2).all(|w| w[0] == w[1]));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A folder with a schema but no `*.policy` file is refused, and a file
+/// Notepad saved as `a.policy.txt` is named with what to do.
+#[test]
+fn a_set_without_policy_files_names_what_looks_like_one() {
+    let dir = std::env::temp_dir().join(format!("mianshen-nopolicy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("renshe")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("policies/schema.yaml"), dir.join("schema.yaml")).unwrap();
+    let d = dir.to_string_lossy().to_string();
+    let (code, text) = said(&["check", &d]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("里没有 *.policy 文件"), "{text}");
+    assert!(text.contains("政策文件的名字以 `.policy` 结尾"), "{text}");
+    std::fs::write(dir.join("renshe/wengang.policy.txt"), "policy x {}\n").unwrap();
+    let (code, text) = said(&["check", &d]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("找到 `renshe/wengang.policy.txt`"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -226,6 +226,26 @@ fn ledger_check_names_a_bad_row_and_flags_clawbacks_beyond_payments() {
     );
 }
 
+/// A firm paid more than once under one policy is named (paid twice?);
+/// paid twice with one of them clawed back, or paid once under each
+/// instalment's own id, is not.
+#[test]
+fn ledger_check_names_a_firm_paid_twice_under_one_policy() {
+    let dir = workspace("twice");
+    let ledger = "key,policy,amount,paid_on\n\
+                  A,p,10,2024-01-01\nA,p,10,2024-02-01\nA,p,-10,2024-03-01\n\
+                  B,p1,5,2024-01-01\nB,p2,5,2025-01-01\n\
+                  C,q,1,2024-01-01\nC,q,1,2024-01-01\nC,q,1,2024-01-01\n";
+    std::fs::write(dir.join("twice.csv"), ledger).unwrap();
+    let t = mianshen(&dir, &["ledger", "check", "twice.csv"], 0);
+    let warned: Vec<&str> = t.lines().filter(|l| l.contains("是否重复兑付")).collect();
+    assert_eq!(warned.len(), 1, "{t}");
+    assert!(
+        warned[0].contains("`C` has 3 payments under `q`, lines 7, 8"),
+        "{t}"
+    );
+}
+
 /// A later batch (补发) of the same year: `--skip-paid` records only the
 /// firms not yet paid under each policy, says how many it skipped, and
 /// warns when a skipped firm's amount now differs from what it was paid.

@@ -124,6 +124,20 @@ pub fn ledger_check(ledger: &Path) -> u8 {
             println!("  {}  {n} 笔 (payments)", short(run));
         }
     }
+    // the first few named, then how many in all
+    const NAMED: usize = 20;
+    for (key, policy, n, [a, b]) in t.repeated.iter().take(NAMED) {
+        let more = if *n > 2 { "…" } else { "" };
+        println!(
+            "warning: `{key}` 在 `{policy}` 下有 {n} 笔兑付 (第 {a}、{b} 行{more}): 是否重复兑付? 分期兑付请记在各期自己的政策编号下 (`{key}` has {n} payments under `{policy}`, lines {a}, {b}: paid twice? instalments go under each instalment's own id)"
+        );
+    }
+    if t.repeated.len() > NAMED {
+        let n = t.repeated.len();
+        println!(
+            "warning: 共 {n} 户企业在同一政策下有多笔兑付, 以上只列出前 {NAMED} 户 ({n} firms have several payments under one policy; the first {NAMED} are named)"
+        );
+    }
     for (key, policy, sum) in &t.negative {
         println!(
             "warning: `{key}` 在 `{policy}` 下追回多于兑付, 合计 {sum:.2} (`{key}` under `{policy}`: payments sum to {sum:.2}, below 0)"

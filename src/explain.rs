@@ -552,7 +552,7 @@ impl<'p> Ctx<'p> {
                     };
                     for p in payments {
                         told.push_str(&format!(
-                            "\n    {} {} {}{}",
+                            "\n  {} {} {}{}",
                             p.paid_on,
                             self.ledger_ids(&[p.id]),
                             p.amount,
@@ -709,6 +709,8 @@ pub fn render(e: &Explanation) -> String {
             }
             s.push('\n');
             for d in &st.detail {
+                // a detail's later lines (the payments read) under its first
+                let d = d.replace('\n', "\n             ");
                 s.push_str(&format!("             {d}\n"));
             }
         }

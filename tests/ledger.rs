@@ -1021,10 +1021,17 @@ fn verify_accepts_rows_added_after_those_the_run_read() {
 // ---- explain ---------------------------------------------------------------------
 
 /// Whether one line of `text` holds the payment's date, policy and amount.
+/// Whether `text` shows the payment on a line of its own, indented under
+/// the `paid(…)` line above it.
 fn shows_payment(text: &str, date: &str, policy: &str, amount: &str) -> bool {
-    text.lines().any(|l| {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    lines.iter().enumerate().any(|(i, l)| {
         let words: Vec<&str> = l.split_whitespace().collect();
-        words.contains(&date) && words.contains(&policy) && words.contains(&amount)
+        let under = (lines.get(..i).unwrap_or_default().iter().rev())
+            .find(|l| l.contains("paid("))
+            .is_some_and(|p| indent(l) > indent(p));
+        words.contains(&date) && words.contains(&policy) && words.contains(&amount) && under
     })
 }
 

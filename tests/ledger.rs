@@ -1242,3 +1242,22 @@ fn a_ledger_key_that_fails_the_keys_check_is_warned_about() {
     // and the firm's own payment is the one deducted
     assert_eq!(case.guanjun("91420102MA4K2L3R0G"), "eligible,1400000.00");
 }
+
+/// A ledger whose header is written in Chinese is told which column to
+/// rename to which; it is not taken for a data file.
+#[test]
+fn a_chinese_header_is_told_what_to_rename() {
+    let case = Case::with_example_files("chinese-header");
+    case.write(
+        "L",
+        "统一社会信用代码,政策编号,兑付金额,兑付日期\nB,xiaojuren_2022,100万,2022-09-30\n",
+    );
+    let ran = case.run(Some("L"), AS_OF, &[]);
+    ran.expect(2);
+    assert!(
+        ran.stderr.contains("请改名 `统一社会信用代码` → `key`, `政策编号` → `policy`, `兑付金额` → `amount`, `兑付日期` → `paid_on`"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("企业数据文件"), "{}", ran.stderr);
+}

@@ -1054,7 +1054,22 @@ fn header(cells: &[String]) -> Result<[usize; 4], String> {
     if absent.is_empty() {
         return Ok(at);
     }
-    let looks_like_data = absent.len() >= 3;
+    // a header written in Chinese: which of its cells means which column
+    let renames: Vec<String> = absent
+        .iter()
+        .filter_map(|&column| {
+            let meant = CHINESE_COLUMNS.iter().find(|(c, _)| *c == column)?.1;
+            let cell = cells.iter().map(|c| trim(c)).find(|c| meant.contains(c))?;
+            Some(format!("`{cell}` → `{column}`"))
+        })
+        .collect();
+    // one such cell (a data file's 统一社会信用代码) does not make a ledger
+    let renames = if renames.len() >= 2 {
+        renames
+    } else {
+        Vec::new()
+    };
+    let looks_like_data = absent.len() >= 3 && renames.is_empty();
     let absent = absent
         .iter()
         .map(|c| format!("`{c}`"))
@@ -1074,10 +1089,50 @@ fn header(cells: &[String]) -> Result<[usize; 4], String> {
     } else {
         ("", "")
     };
+    if !renames.is_empty() {
+        let renames = renames.join(", ");
+        return Err(format!(
+            "台账表头缺少 {absent} 列: 表头须用英文列名 `key,policy,amount,paid_on`, 请改名 {renames} (实际: {found}) (the ledger's header has no column {absent}: the columns are named in English; rename {renames})"
+        ));
+    }
     Err(format!(
         "台账表头缺少 {absent} 列, 表头应含 `key,policy,amount,paid_on` (实际: {found}){data} (the ledger's header has no column {absent}{data_en})"
     ))
 }
+
+/// The Chinese names a ledger's columns are often given, for telling
+/// which to rename (the header itself must use the English names).
+const CHINESE_COLUMNS: [(&str, &[&str]); 4] = [
+    (
+        "key",
+        &[
+            "统一社会信用代码",
+            "社会信用代码",
+            "信用代码",
+            "企业代码",
+            "主键",
+        ],
+    ),
+    (
+        "policy",
+        &["政策编号", "政策代码", "政策", "政策id", "政策ID"],
+    ),
+    (
+        "amount",
+        &[
+            "兑付金额",
+            "拨付金额",
+            "奖励金额",
+            "补贴金额",
+            "金额",
+            "兑付金额(元)",
+        ],
+    ),
+    (
+        "paid_on",
+        &["兑付日期", "拨付日期", "支付日期", "发放日期", "日期"],
+    ),
+];
 
 /// What the first bytes of a file tell of its encoding.
 struct Head {

@@ -697,6 +697,22 @@ fn a_file_separated_otherwise_or_in_utf16_is_named_so() {
     // a comma file without the key column: no such hint
     let err = read_with("nokey.csv", b"name,employees\na,1\n", Encoding::Auto).unwrap_err();
     assert!(!err.to_string().contains("似乎"), "{err}");
+    assert!(!err.to_string().contains("第 1 行"), "{err}");
+    // a title row above the header, and merged cells' group titles
+    let titled = "2024年度企业名单（单位：万元）,,\nuscc,name,employees\n91420100MA4K2L3R0G,a,1\n";
+    let err = read_with("title.csv", titled.as_bytes(), Encoding::Auto).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("第 1 行只有 `2024年度企业名单（单位：万元）` 一格, 像是标题行"),
+        "{err}"
+    );
+    let grouped = "基本信息,,财务数据,\nuscc,name,employees,revenue\n";
+    let err = read_with("grouped.csv", grouped.as_bytes(), Encoding::Auto).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("第 1 行 4 格中只有 2 格有字 (`基本信息`、`财务数据`)"),
+        "{err}"
+    );
     // Excel's "Unicode Text": UTF-16 with its byte-order mark, either way round
     let utf16le: Vec<u8> = [0xFF, 0xFE]
         .into_iter()

@@ -128,6 +128,32 @@ fn separator_hint(columns: &[Column]) -> String {
         .unwrap_or_default()
 }
 
+/// A first row with one cell of text among empty ones (a title, often
+/// merged across the columns in Excel) or none at all: the header is
+/// further down.
+fn title_hint(columns: &[Column]) -> String {
+    let filled: Vec<&str> = columns
+        .iter()
+        .map(|c| trim(&c.header))
+        .filter(|h| !h.is_empty())
+        .collect();
+    match filled.as_slice() {
+        [] if columns.len() > 1 => "; 第 1 行是空行: 表头须在第 1 行, 请删去表头上方的空行 (the first row is empty: the header must be the first row)".to_string(),
+        [title] => format!(
+            "; 第 1 行只有 `{title}` 一格, 像是标题行: 表头须在第 1 行, 请删去表头上方的标题行 (the first row holds only `{title}`, like a title: the header must be the first row, so delete the rows above it)"
+        ),
+        some if some.len() < columns.len() => {
+            let (n, m) = (columns.len(), some.len());
+            let shown: Vec<String> = some.iter().take(3).map(|t| format!("`{t}`")).collect();
+            format!(
+                "; 第 1 行 {n} 格中只有 {m} 格有字 ({}), 像是标题行或合并单元格的分组标题: 表头须在第 1 行, 每列一个名称, 请删去上方的标题行或分组行 (only {m} of the first row's {n} cells hold text, like a title or the group titles of merged cells: the header must be the first row, one name per column)",
+                shown.join("、")
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 /// The key has a column, and no field has two.
 pub(super) fn check_columns(
     path: &Path,
@@ -141,7 +167,10 @@ pub(super) fn check_columns(
             path: path.to_path_buf(),
             key: key.name.clone(),
             names,
-            hint: separator_hint(columns),
+            hint: match separator_hint(columns) {
+                h if h.is_empty() => title_hint(columns),
+                h => h,
+            },
         });
     }
     let mut first: Vec<Option<usize>> = vec![None; schema.fields.len()];

@@ -81,12 +81,14 @@ fn reconcile(out: &Path) {
     let publish = out.join("publish");
     let summary = plain_csv(&out.join("summary.csv"));
     let decisions = plain_csv(&out.join("decisions.csv"));
-    // 公示名单: eligible with funded > 0, per policy
+    // 公示名单: eligible with funded > 0, per policy; every eligible firm of
+    // a policy without an amount (a qualification), listed with none
     let mut expected: BTreeMap<String, (u64, Decimal)> = BTreeMap::new();
     let mut reviews = BTreeSet::new();
     let mut funded_total = Decimal::ZERO;
     for d in &decisions {
-        if d["outcome"] == "eligible" && money(&d["funded"]) > Decimal::ZERO {
+        let qualification = d["amount"].is_empty();
+        if d["outcome"] == "eligible" && (money(&d["funded"]) > Decimal::ZERO || qualification) {
             let e = expected.entry(d["policy"].clone()).or_default();
             e.0 += 1;
             e.1 += money(&d["funded"]);
@@ -206,7 +208,18 @@ fn reconcile(out: &Path) {
             range.get((1, 2)),
             Some(&Data::String("统一社会信用代码".into()))
         );
+        // a qualification (no amount in decisions.csv) lists with no amount
+        let qualification = decisions
+            .iter()
+            .any(|d| d["policy"] == policy && d["outcome"] == "eligible" && d["amount"].is_empty());
+        if qualification {
+            assert!(
+                title.contains("拟入选企业名单公示（不涉及兑付金额）"),
+                "{title}"
+            );
+        }
         let mut total = Decimal::ZERO;
+        let mut rows = 0;
         for row in range.rows().skip(2) {
             assert!(
                 matches!(&row[2], Data::String(s) if s.len() == 18),
@@ -214,11 +227,18 @@ fn reconcile(out: &Path) {
                 row[2]
             );
             match &row[6] {
-                Data::Float(f) => total += Decimal::from_str(&format!("{f:.2}")).unwrap(),
-                other => panic!("amount not a number: {other:?}"),
+                Data::Float(f) if !qualification => {
+                    total += Decimal::from_str(&format!("{f:.2}")).unwrap()
+                }
+                Data::Empty | Data::String(_) if qualification => {
+                    assert_eq!(row[6].to_string(), "", "no amount in `{name}`")
+                }
+                other => panic!("amount of `{name}` not as it should be: {other:?}"),
             }
+            rows += 1;
         }
         assert_eq!(total, expected[&policy].1, "sheet `{name}`");
+        assert_eq!(rows, expected[&policy].0, "sheet `{name}`");
         seen += 1;
     }
     assert_eq!(seen, expected.len(), "one sheet per policy listed");

@@ -183,7 +183,12 @@ fn publish_into(
     let schema = &program.schema;
     let n = program.policies.len();
     let mut coverage = coverage::Coverage::new(&run.summary);
-    let mut notice = notice::Notice::new(n, opts.order, SORT_MEMORY, tmp);
+    let qualification = program
+        .policies
+        .iter()
+        .map(|p| p.amount.is_none())
+        .collect();
+    let mut notice = notice::Notice::new(qualification, opts.order, SORT_MEMORY, tmp);
     let mut review = review::Review::new(schema, SORT_MEMORY, tmp);
     let mut reasons = reasons::Reasons::new(n);
     let mut firm_totals = PeopleCsv::create(&tmp.join("企业汇总.csv"), opts.encoding)?;
@@ -309,7 +314,7 @@ fn readme(run: &folder::Run, opts: &Options) -> String {
     };
     format!(
         "mianshen publish：数据基准日 {}，发布日期 {}，公示期 {} 天。\n{mask}{name}\
-公示名单.xlsx / .csv  各政策拟兑付企业名单（兑付金额大于0），另含“底数”工作表\n\
+公示名单.xlsx / .csv  各政策拟兑付企业名单（兑付金额大于0；不涉及金额的资格类政策列出全部符合条件的企业），另含“底数”工作表\n\
 底数.csv              各政策按区划、行业门类、企业规模的评估与兑付底数，合计与 summary.csv 一致\n\
 待核实清单.xlsx / .csv 待核实企业，按缺少数据项的来源部门分表\n\
 企业汇总.csv          每家企业各政策合计\n\

@@ -1,5 +1,7 @@
 //! 公示名单: per policy, the eligible firms with money to be paid, largest
-//! amount first (or by key), held in a sort that spills to disk.
+//! amount first (or by key), held in a sort that spills to disk; for a
+//! policy without an `amount` (a qualification: 入库、认定), every eligible
+//! firm, by key, with no amount.
 
 use std::cmp::Ordering;
 use std::fmt::Write;
@@ -128,16 +130,20 @@ pub struct Notice {
     sorter: Sorter<Entry, ListOrder>,
     /// Firms listed per policy.
     pub counts: Vec<u64>,
+    /// Per policy: it has no `amount` (a qualification), so its eligible
+    /// firms are listed with no amount.
+    qualification: Vec<bool>,
     /// Firms seen, and the last one's key.
     firms: u64,
     last: String,
 }
 
 impl Notice {
-    pub fn new(policies: usize, order: ListOrder, limit: usize, dir: &Path) -> Notice {
+    pub fn new(qualification: Vec<bool>, order: ListOrder, limit: usize, dir: &Path) -> Notice {
         Notice {
             sorter: Sorter::new("notice", order, limit, Some(dir.to_path_buf())),
-            counts: vec![0; policies],
+            counts: vec![0; qualification.len()],
+            qualification,
             firms: 0,
             last: String::new(),
         }
@@ -156,7 +162,8 @@ impl Notice {
         self.last.clone_from(&firm.key);
         for d in decisions {
             let funded = d.funded.unwrap_or_default();
-            if d.outcome != Outcome::Eligible || funded <= Decimal::ZERO {
+            let qualification = self.qualification.get(d.policy).copied().unwrap_or(false);
+            if d.outcome != Outcome::Eligible || (funded <= Decimal::ZERO && !qualification) {
                 continue;
             }
             if let Some(c) = self.counts.get_mut(d.policy) {
@@ -206,7 +213,11 @@ impl Notice {
                 current = Some(e.policy);
                 n = 0;
                 let rows = self.counts.get(e.policy as usize).copied().unwrap_or(0);
-                book.sheet(&policy.title, &heading.title(&policy.title), &columns, rows)?;
+                let title = match policy.amount {
+                    Some(_) => heading.title(&policy.title),
+                    None => heading.title_without_amount(&policy.title),
+                };
+                book.sheet(&policy.title, &title, &columns, rows)?;
             }
             n += 1;
             let key = heading.key(&e.key);
@@ -220,7 +231,11 @@ impl Notice {
                 Value::Text(&policy.title),
                 Value::Text(policy.issuer.as_deref().unwrap_or("")),
                 Value::Text(policy.basis.as_deref().unwrap_or("")),
-                Value::Money(e.funded),
+                match policy.amount {
+                    Some(_) => Value::Money(e.funded),
+                    // a qualification pays nothing: no amount, not 0.00
+                    None => Value::Text(""),
+                },
             ];
             book.row(&cells)?;
             let [seq, name, key, title, issuer, basis, funded] = cells;
@@ -248,6 +263,15 @@ impl Heading {
         format!(
             "{policy} 拟兑付企业名单公示（公示期{}天：{} 至 {end}；公示日期 {}）",
             self.notice_days, self.date, self.date
+        )
+    }
+
+    /// The title of a list of a policy that pays nothing (入库、认定).
+    pub fn title_without_amount(&self, policy: &str) -> String {
+        self.title(policy).replacen(
+            "拟兑付企业名单公示",
+            "拟入选企业名单公示（不涉及兑付金额）",
+            1,
         )
     }
 

@@ -383,7 +383,7 @@ impl RowParser {
         }
         for &f in &self.own_lists {
             if let Some(Cell::List(items)) = cells.get(f) {
-                if items.iter().any(|i| i.contains(NOT_SEPARATORS)) {
+                if items.iter().any(|i| holds_other_separator(i)) {
                     note_odd(seen, Odd::ListSeparator(f), raw.line);
                 }
             }
@@ -794,6 +794,15 @@ impl RowParser {
 /// contract's (`;`, `、`, `|`): an item holding one of them is noted.
 const NOT_SEPARATORS: [char; 8] = ['；', ',', '，', '/', '／', ' ', '\u{3000}', '\t'];
 
+/// Whether a list's item holds one of [`NOT_SEPARATORS`]: its bytes looked
+/// at first (ASCII ones, or the lead bytes of the full-width ones), as most
+/// items hold none.
+fn holds_other_separator(item: &str) -> bool {
+    item.bytes()
+        .any(|b| matches!(b, b',' | b'/' | b' ' | b'\t' | 0xE3 | 0xEF))
+        && item.contains(NOT_SEPARATORS)
+}
+
 /// Whether a key reads as a spreadsheet's totals row (合计, 总计, 小计,
 /// blanks inside or around it, a colon after it).
 fn is_totals_row(key: &str) -> bool {
@@ -810,4 +819,34 @@ fn is_totals_row(key: &str) -> bool {
 /// Counts a row of `line` as `odd`.
 fn note_odd(seen: &mut Seen, odd: Odd, line: u64) {
     super::add_count(seen.odd.entry(odd).or_insert((0, line)), (1, line));
+}
+
+#[cfg(test)]
+mod odd_tests {
+    use super::{holds_other_separator, is_totals_row};
+
+    #[test]
+    fn other_separators_and_totals_rows_are_told() {
+        for odd in [
+            "高新；小巨人",
+            "a,b",
+            "a/b",
+            "a b",
+            "a\u{3000}b",
+            "a，b",
+            "a／b",
+            "a\tb",
+        ] {
+            assert!(holds_other_separator(odd), "{odd}");
+        }
+        for plain in ["高新技术企业", "专精特新“小巨人”", "", "「认定」"] {
+            assert!(!holds_other_separator(plain), "{plain}");
+        }
+        for total in ["合计", " 合 计 ", "总计：", "小计:"] {
+            assert!(is_totals_row(total), "{total}");
+        }
+        for firm in ["合计公司", "A", "会计师事务所"] {
+            assert!(!is_totals_row(firm), "{firm}");
+        }
+    }
 }

@@ -5,21 +5,40 @@
 //!
 //! Run with: `cargo run --example embed`
 
-use mianshen::batch::RunError;
-use mianshen::eval::Reason;
-use mianshen::{Date, Engine, Outcome};
+use mianshen::{Date, Decimal, Engine, Outcome, PriorPayment, Reason, RunError};
 
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let engine = match Engine::load(&dir) {
         Ok(e) => e,
         Err(diags) => {
-            eprint!("{}", mianshen::diag::render_human(&diags));
+            eprint!("{}", mianshen::render_human(&diags));
             std::process::exit(1);
         }
     };
-    let Some(as_of) = Date::parse_iso("2024-12-31") else {
+    let (Some(as_of), Some(paid_on)) =
+        (Date::parse_iso("2024-12-31"), Date::parse_iso("2023-12-20"))
+    else {
         return;
+    };
+
+    // What was paid before. A set whose policies read it (`paid`,
+    // `last_paid`) does not run without it (`RunError::LedgerRequired`);
+    // the engine files the payments under the ids its own set reads (this
+    // set reads none: the payment is kept out, as a ledger file's row
+    // would be). A ledger file is read with `Engine::with_ledger_file`.
+    let paid = [PriorPayment::new(
+        "91420102MA4K2L3R0G",
+        "wengang_2023",
+        Decimal::new(60_000, 0),
+        paid_on,
+    )];
+    let engine = match engine.with_payments(&paid) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
     };
 
     // Records as the payment system holds them: field names (or Chinese
@@ -70,6 +89,15 @@ fn main() {
         Ok(r) => r,
         Err(RunError::RowsOutOfOrder { row, after }) => {
             eprintln!("records out of order: row {row} after {after}");
+            std::process::exit(2);
+        }
+        // a record built by hand (`Record`'s fields are public) that the
+        // schema's reader would not give: never evaluated
+        Err(RunError::InvalidRecord { row, problems }) => {
+            eprintln!(
+                "record {row} does not fit the schema: {}",
+                problems.join("; ")
+            );
             std::process::exit(2);
         }
         Err(e) => {

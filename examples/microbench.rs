@@ -13,7 +13,7 @@ use mianshen::{Date, Engine};
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let engine = Engine::load(&dir).unwrap_or_else(|d| {
-        eprint!("{}", mianshen::diag::render_human(&d));
+        eprint!("{}", mianshen::render_human(&d));
         std::process::exit(1)
     });
     let Some(as_of) = Date::parse_iso("2024-12-31") else {
@@ -35,17 +35,24 @@ fn main() {
             std::process::exit(1)
         });
     for policy in ["wengang_2024", "yanfa_2024", "xingji_2024"] {
-        let d = engine.evaluate_policy(&firm, policy, as_of);
-        let Some(d) = d else { continue };
+        let d = match engine.evaluate_policy(&firm, policy, as_of) {
+            Ok(Some(d)) => d,
+            Ok(None) => continue,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1)
+            }
+        };
         const PER_SAMPLE: u32 = 2_000;
         let mut samples = Vec::with_capacity(301);
         for _ in 0..20 {
-            black_box(engine.evaluate_policy(black_box(&firm), policy, as_of));
+            let _ = black_box(engine.evaluate_policy(black_box(&firm), policy, as_of));
         }
         for _ in 0..301 {
             let t = Instant::now();
             for _ in 0..PER_SAMPLE {
-                black_box(engine.evaluate_policy(black_box(&firm), black_box(policy), as_of));
+                let _ =
+                    black_box(engine.evaluate_policy(black_box(&firm), black_box(policy), as_of));
             }
             samples.push(t.elapsed().as_nanos() as f64 / PER_SAMPLE as f64);
         }

@@ -15,19 +15,23 @@
 //! ```
 
 mod files;
+mod prior;
+mod valid;
 
 use std::path::Path;
 
 use rust_decimal::Decimal;
 
 pub use files::{FileCounts, FileReject, FilesResult, Source};
+pub use prior::{PaymentError, PriorPayment};
 
 use crate::batch::records::RunResult;
 use crate::batch::{RunError, RunOptions};
+use crate::data::ledger::{Ledger, LedgerError};
 use crate::data::named::Input;
 use crate::date::Date;
 use crate::diag::Diagnostic;
-use crate::eval::{Outcome, Reason};
+use crate::eval::{cents, Outcome, Reason};
 use crate::load::{LoadError, PolicySet};
 use crate::program::Program;
 use crate::record::Record;
@@ -38,7 +42,7 @@ use crate::record::Record;
 pub struct Engine {
     set: PolicySet,
     /// The prior payments `paid` and `last_paid` read.
-    ledger: Option<std::sync::Arc<crate::data::ledger::Ledger>>,
+    ledger: Option<std::sync::Arc<Ledger>>,
 }
 
 /// One firm's decision under one policy.
@@ -47,9 +51,12 @@ pub struct Decision {
     pub key: String,
     pub policy: String,
     pub outcome: Outcome,
-    /// The payable amount (eligible firms of policies with an `amount`).
+    /// The payable amount (eligible firms of policies with an `amount`),
+    /// in yuan with exactly two decimals as decisions.csv writes it
+    /// (`to_string()` gives `60000.00`).
     pub amount: Option<Decimal>,
-    /// What the budget allows (equal to `amount` when no budget binds).
+    /// What the budget allows (equal to `amount` when no budget binds), two
+    /// decimals.
     pub funded: Option<Decimal>,
     /// Why ineligible, or what blocked a decision, by kind: a failed
     /// clause, a missing field, a limit cut, an exclusive group, a combined
@@ -88,27 +95,33 @@ impl Engine {
         PolicySet::from_texts(schema, files).map(|set| Engine { set, ledger: None })
     }
 
-    /// The checked program (policies, schema).
     /// The engine with a ledger of prior payments, read from a file
-    /// (LANGUAGE.md section 12): a set whose policies use `paid` or
-    /// `last_paid` needs one, or its runs fail with
-    /// [`RunError::LedgerRequired`].
-    pub fn with_ledger_file(
-        self,
-        path: impl AsRef<Path>,
-    ) -> Result<Engine, crate::data::ledger::LedgerError> {
-        let ledger = crate::data::ledger::Ledger::read(
+    /// (LANGUAGE.md section 12) as `mianshen run --ledger FILE` reads it,
+    /// in place of any ledger given before: a set whose policies use `paid`
+    /// or `last_paid` needs one, or its runs fail with
+    /// [`RunError::LedgerRequired`]. Payments held in memory are given with
+    /// [`Engine::with_payments`].
+    ///
+    /// ```
+    /// use mianshen::{Engine, LedgerError};
+    ///
+    /// let engine = Engine::load("policies")?;
+    /// let missing = engine.with_ledger_file("no/such/ledger.csv");
+    /// assert!(matches!(missing, Err(LedgerError::Unreadable { .. })));
+    /// # Ok::<(), mianshen::LoadError>(())
+    /// ```
+    pub fn with_ledger_file(self, path: impl AsRef<Path>) -> Result<Engine, LedgerError> {
+        let ledger = Ledger::read(
             path.as_ref(),
             &self.set.program.ledger_ids,
             self.set.program.schema.key_type(),
         )?;
-        Ok(self.with_ledger(ledger))
+        Ok(self.holding(ledger))
     }
 
-    /// The engine with a ledger built in memory (see
-    /// [`crate::data::ledger::Ledger::add`], which takes the ids of
-    /// [`Program::ledger_ids`]).
-    pub fn with_ledger(mut self, ledger: crate::data::ledger::Ledger) -> Engine {
+    /// The engine with `ledger`, read or built for this engine's program
+    /// (its `ledger_ids`: a payment's id is its place among them).
+    fn holding(mut self, ledger: Ledger) -> Engine {
         self.ledger = Some(std::sync::Arc::new(ledger));
         self
     }
@@ -124,6 +137,7 @@ impl Engine {
         Ok(opts)
     }
 
+    /// The checked program (policies, schema).
     pub fn program(&self) -> &Program {
         &self.set.program
     }
@@ -203,8 +217,12 @@ impl Engine {
 
     /// Evaluates one policy for one firm: outcome, amount and reasons, as a
     /// batch would give them before anything across firms (exclusive groups,
-    /// limits and budgets need the other firms: use [`Engine::run`]). `None`
-    /// when the policy is unknown or not in force on `as_of`.
+    /// limits and budgets need the other firms: use [`Engine::run`]).
+    /// `Ok(None)` when the policy is unknown or not in force on `as_of`. It
+    /// fails as [`Engine::run`] does: [`RunError::LedgerRequired`] when the
+    /// set reads prior payments and the engine has no ledger,
+    /// [`RunError::InvalidRecord`] for a record the schema's reader would
+    /// not give.
     ///
     /// ```
     /// use mianshen::{Date, Engine, Outcome, Reason};
@@ -212,16 +230,28 @@ impl Engine {
     /// let engine = Engine::load("policies")?;
     /// let firm = engine.firm(&[("uscc", "91420102MA4K2L3R0G")]).expect("valid");
     /// let as_of = Date::parse_iso("2024-12-31").expect("a date");
-    /// let d = engine.evaluate_policy(&firm, "wengang_2024", as_of).expect("in force");
+    /// let d = engine.evaluate_policy(&firm, "wengang_2024", as_of)?.expect("in force");
     /// assert_eq!(d.outcome, Outcome::Review);
     /// assert!(d.reasons.iter().any(|r| matches!(r, Reason::Missing(_))));
-    /// # Ok::<(), mianshen::LoadError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn evaluate_policy(&self, firm: &Record, policy: &str, as_of: Date) -> Option<Decision> {
+    pub fn evaluate_policy(
+        &self,
+        firm: &Record,
+        policy: &str,
+        as_of: Date,
+    ) -> Result<Option<Decision>, RunError> {
         let program = &self.set.program;
-        let p = program.policies.get(program.policy_index(policy)?)?;
+        self.options(as_of, true)?;
+        valid::record(&program.schema, firm)?;
+        let Some(p) = program
+            .policy_index(policy)
+            .and_then(|i| program.policies.get(i))
+        else {
+            return Ok(None);
+        };
         if !p.in_force(as_of) {
-            return None;
+            return Ok(None);
         }
         let mut scratch = crate::eval::expr::Scratch::default();
         scratch.firm(program);
@@ -231,24 +261,31 @@ impl Engine {
         };
         scratch.payments(payments);
         let v = crate::eval::verdict(program, p, &firm.cells, as_of, &mut scratch, true);
-        Some(Decision {
+        let amount = v.amount.map(cents);
+        Ok(Some(Decision {
             key: firm.key(program.schema.key),
             policy: p.id.clone(),
             outcome: v.outcome,
-            amount: v.amount,
-            funded: v.amount,
+            amount,
+            funded: amount,
             reasons: crate::eval::reasons(p, &program.schema, &v, &firm.cells, |base| {
                 crate::eval::why_from(program, p, &firm.cells, as_of, payments, base)
             }),
-        })
+        }))
     }
 
     /// A batch run: evaluation and settlement across firms (section 7), by
     /// the command line's data rules: every record of a key found on more
     /// than one record is rejected (in [`RunResult::rejects`]) and neither
     /// evaluated nor paid. Records' rows must rise (they name records in
-    /// rejects). `all` keeps ineligible decisions too. A failure is an
-    /// error, never an empty result.
+    /// rejects). Records are built by [`Engine::firm_on_row`]; one the
+    /// schema's reader would not give (built by hand or by another policy
+    /// set's engine: cells not one per field of the schema, a cell of
+    /// another type, an empty key) fails the run with
+    /// [`RunError::InvalidRecord`], never evaluated. `all` keeps ineligible
+    /// decisions too. Amounts carry exactly two decimals, as decisions.csv
+    /// and summary.csv write them. A failure is an error, never an empty
+    /// result.
     ///
     /// ```
     /// use mianshen::{Date, Engine};
@@ -262,7 +299,12 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn run(&self, firms: &[Record], as_of: Date, all: bool) -> Result<RunResult, RunError> {
-        crate::batch::records::run(&self.set.program, firms, &self.options(as_of, all)?)
+        let program = &self.set.program;
+        let opts = self.options(as_of, all)?;
+        valid::records(&program.schema, firms)?;
+        let mut result = crate::batch::records::run(program, firms, &opts)?;
+        in_cents(&mut result.firms, &mut result.summary);
+        Ok(result)
     }
 
     /// A batch run over a data file (CSV, JSON Lines when it ends in
@@ -307,11 +349,13 @@ impl Engine {
             |_| {},
         )?;
         let settled = batch.finish()?;
-        Ok(RunResult {
+        let mut result = RunResult {
             firms: settled.firms()?,
             summary: settled.summary().to_vec(),
             rejects,
-        })
+        };
+        in_cents(&mut result.firms, &mut result.summary);
+        Ok(result)
     }
 
     /// Flattens a run's result into decisions, sorted by key then policy
@@ -351,5 +395,26 @@ impl Engine {
             }
         }
         out
+    }
+}
+
+/// A run's amounts, funded amounts, cuts and totals with exactly two
+/// decimals (LANGUAGE.md section 8): settlement leaves some whole
+/// (`500000`), others in cents (`490000.00`).
+fn in_cents(firms: &mut [crate::settle::Firm], summary: &mut [crate::PolicySummary]) {
+    for pair in firms.iter_mut().flat_map(|f| f.pairs.iter_mut()) {
+        for money in [&mut pair.amount, &mut pair.funded] {
+            *money = money.map(cents);
+        }
+        for reason in &mut pair.reasons {
+            if let Reason::Combined { cut, .. } | Reason::Budget { cut } = reason {
+                *cut = cents(*cut);
+            }
+        }
+    }
+    for s in summary {
+        for money in [&mut s.amount, &mut s.funded, &mut s.budget] {
+            *money = money.map(cents);
+        }
     }
 }

@@ -5,8 +5,14 @@
 //! runs batches of firms through it ([`Engine::run`], [`Engine::run_file`]).
 //! A run applies exactly the data rules of `mianshen run`: unreadable rows
 //! and every row of a repeated key come back as [`Reject`]s, never paid; each
-//! decision carries its [`Reason`]s by kind; every failure is a typed error
-//! ([`LoadError`], [`RunError`]), never an empty result. Each stage's error
+//! decision carries its [`Reason`]s by kind; amounts are [`Decimal`]s with
+//! exactly two decimals, as decisions.csv writes them. A set whose policies
+//! read prior payments (`paid`, `last_paid`) needs them
+//! ([`Engine::with_ledger_file`], [`Engine::with_payments`]). Records built
+//! in memory come from [`Engine::firm_on_row`]; one the schema's reader would
+//! not give is [`RunError::InvalidRecord`], never evaluated. Every failure
+//! is a typed error ([`LoadError`], [`RunError`], [`LedgerError`],
+//! [`PaymentError`]), never an empty result. Each stage's error
 //! is also a [`miette::Diagnostic`] with a code of its own
 //! (`mianshen::data::unreadable`, `mianshen::run::rows_out_of_order`, …;
 //! a wrapped error keeps its stage's code), and a policy set that does not
@@ -125,11 +131,17 @@ pub(crate) mod width;
 pub use batch::output::PolicySummary;
 pub use batch::records::RunResult;
 pub use batch::RunError;
+pub use data::join::Conflict;
+pub use data::ledger::LedgerError;
 pub use data::{DataError, Reject};
 pub use date::Date;
 pub use diag::{render_human, Diagnostic};
-pub use engine::{Decision, Engine, FileCounts, FileReject, FilesResult, Source};
+pub use engine::{
+    Decision, Engine, FileCounts, FileReject, FilesResult, PaymentError, PriorPayment, Source,
+};
 pub use eval::{Outcome, Reason};
 pub use load::LoadError;
-pub use record::Record;
+pub use record::{Cell, Record};
+/// The exact decimal amounts are held in.
+pub use rust_decimal::Decimal;
 pub use settle::{BudgetNote, Firm, Pair};

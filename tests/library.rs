@@ -6,8 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use mianshen::batch::RunError;
-use mianshen::{Date, Engine, Outcome, Reason};
+use mianshen::{Cell, Date, Decimal, Engine, Outcome, PriorPayment, Reason, Record, RunError};
 
 fn engine() -> Engine {
     Engine::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")).expect("the example set")
@@ -18,7 +17,7 @@ fn as_of() -> Date {
 }
 
 /// A firm that 稳岗返还 pays, under `key`.
-fn firm(engine: &Engine, row: u64, key: &str) -> mianshen::record::Record {
+fn firm(engine: &Engine, row: u64, key: &str) -> Record {
     engine
         .firm_on_row(
             row,
@@ -143,6 +142,12 @@ fn a_file_run_by_the_library_matches_the_command_line() {
     for (d, row) in decisions.iter().zip(csv_rows.records()) {
         let row = row.expect("a row");
         assert_eq!((d.key.as_str(), d.policy.as_str()), (&row[0], &row[1]));
+        // amounts as decisions.csv writes them, two decimals
+        let money = |m: Option<mianshen::Decimal>| m.map(|m| m.to_string()).unwrap_or_default();
+        assert_eq!(
+            (money(d.amount), money(d.funded)),
+            (row[3].to_string(), row[4].to_string())
+        );
         let listed: Vec<String> = d
             .reasons
             .iter()
@@ -311,4 +316,268 @@ fn department_files_decide_as_the_pooled_file() {
         assert_eq!(f.rows, f.evaluated + f.rejected, "{f:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A set that reads prior payments: a pay-once award, a top-up counting
+/// what the firm had as 小巨人 and under the award, and a cap on the two.
+fn paying_engine() -> Engine {
+    Engine::from_texts(
+        "key: id\nfields:\n  id: { type: text }\n  size: { type: enum, values: [小型, 中型] }\n  n: { type: integer }\n  on: { type: date }\n",
+        &[(
+            "awards.policy",
+            "policy once {\n  title \"首次认定奖励\"\n  exclude \"已奖励\" paid(once) > 0\n  amount 50万\n}\n\
+             policy topup {\n  title \"就高补差\"\n  amount max(100万 - paid(xiaojuren, once), 0)\n}\n\
+             combined \"累计不超过100万\" { once, topup } cap 100万 - paid(once, topup)\n",
+        )],
+    )
+    .expect("the set checks")
+}
+
+fn day(iso: &str) -> Date {
+    Date::parse_iso(iso).expect("a date")
+}
+
+fn paid(key: &str, policy: &str, wan: i64, on: &str) -> PriorPayment {
+    PriorPayment::new(key, policy, Decimal::new(wan * 10_000, 0), day(on))
+}
+
+/// `(key, policy, outcome, funded)` of every decision of a run.
+fn funded(engine: &Engine, firms: &[Record]) -> Vec<(String, String, &'static str, String)> {
+    let result = engine
+        .run(firms, as_of(), true)
+        .expect("the run goes through");
+    engine
+        .decisions(&result)
+        .into_iter()
+        .map(|d| {
+            let funded = d.funded.map(|f| f.to_string()).unwrap_or_default();
+            (d.key, d.policy, d.outcome.as_str(), funded)
+        })
+        .collect()
+}
+
+/// Without a ledger, a set that reads `paid` is refused by every way in:
+/// one policy for one firm fails as the batch does, never counting 0.
+#[test]
+fn without_a_ledger_one_policy_fails_as_the_run_does() {
+    let engine = paying_engine();
+    let a1 = engine.firm(&[("id", "A1")]).expect("valid");
+    assert!(matches!(
+        engine.evaluate_policy(&a1, "once", as_of()),
+        Err(RunError::LedgerRequired(_))
+    ));
+    assert!(matches!(
+        engine.evaluate(&a1, as_of()),
+        Err(RunError::LedgerRequired(_))
+    ));
+    assert!(matches!(
+        engine.run(std::slice::from_ref(&a1), as_of(), true),
+        Err(RunError::LedgerRequired(_))
+    ));
+    // no payments at all is an empty ledger
+    let engine = engine.with_payments(&[]).expect("an empty ledger");
+    let once = engine
+        .evaluate_policy(&a1, "once", as_of())
+        .expect("a ledger is given")
+        .expect("in force");
+    assert_eq!(once.outcome, Outcome::Eligible);
+    assert_eq!(
+        engine.evaluate_policy(&a1, "no_such_policy", as_of()).ok(),
+        Some(None)
+    );
+}
+
+/// Payments are filed by the engine under the ids its own set reads: each
+/// counts under the policy it was paid under, so a pay-once award never
+/// pays again and a top-up takes off exactly what was paid.
+#[test]
+fn prior_payments_count_under_the_policy_they_were_paid_under() {
+    let engine = paying_engine()
+        .with_payments(&[
+            paid("A1", "once", 50, "2023-05-01"),
+            paid("A2", "xiaojuren", 30, "2023-05-01"),
+            paid("A2", "other_2022", 99, "2022-05-01"),
+            // paid after as_of: not counted
+            paid("A4", "once", 50, "2025-03-01"),
+        ])
+        .expect("the payments read");
+    let firms: Vec<Record> = ["A1", "A2", "A3", "A4"]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            engine
+                .firm_on_row(i as u64 + 2, &[("id", k)])
+                .expect("valid")
+        })
+        .collect();
+    let decisions = funded(&engine, &firms);
+    let got: Vec<(&str, &str, &str, &str)> = decisions
+        .iter()
+        .map(|(k, p, o, f)| (k.as_str(), p.as_str(), *o, f.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("A1", "once", "ineligible", ""),
+            ("A1", "topup", "eligible", "500000.00"),
+            ("A2", "once", "eligible", "500000.00"),
+            ("A2", "topup", "eligible", "500000.00"),
+            ("A3", "once", "eligible", "500000.00"),
+            ("A3", "topup", "eligible", "500000.00"),
+            ("A4", "once", "eligible", "500000.00"),
+            ("A4", "topup", "eligible", "500000.00"),
+        ]
+    );
+    let a1 = firms.first().expect("A1");
+    let once = engine
+        .evaluate_policy(a1, "once", as_of())
+        .expect("evaluated")
+        .expect("in force");
+    assert_eq!(once.outcome, Outcome::Ineligible, "paid once already");
+    // a payment a ledger row could not hold is an error, named by its place
+    let bad = paying_engine().with_payments(&[
+        paid("A1", "once", 50, "2023-05-01"),
+        paid("A1", " ", 50, "2023-05-01"),
+    ]);
+    match bad {
+        Err(e) => assert_eq!(e.number, 2, "{e}"),
+        Ok(_) => panic!("a payment without a policy was filed"),
+    }
+}
+
+/// A record the schema's reader would not give — built by hand, from
+/// another set's engine, with an empty key or a cell of another type — is
+/// an error by every way in, never evaluated nor paid.
+#[test]
+fn records_the_reader_would_not_give_are_errors_never_paid() {
+    let engine = paying_engine().with_payments(&[]).expect("an empty ledger");
+    let valid = engine
+        .firm(&[
+            ("id", "A1"),
+            ("size", "小型"),
+            ("n", "3"),
+            ("on", "2024-01-05"),
+        ])
+        .expect("valid");
+    let other = Engine::from_texts(
+        "key: id\nfields:\n  id: { type: text }\n",
+        &[("z.policy", "policy z {\n  title \"Z\"\n  amount 1\n}\n")],
+    )
+    .expect("another set");
+    let foreign = other.firm(&[("id", "A1")]).expect("valid there");
+    let with_cell = |at: usize, cell: Cell| {
+        let mut r = valid.clone();
+        if let Some(c) = r.cells.get_mut(at) {
+            *c = cell;
+        }
+        r
+    };
+    let invalid = [
+        (
+            "no cells",
+            Record {
+                row: 1,
+                cells: vec![],
+            },
+        ),
+        ("another set's record", foreign),
+        ("an empty key", with_cell(0, Cell::Text("".into()))),
+        ("a blank key", with_cell(0, Cell::Text("  ".into()))),
+        ("a missing key", with_cell(0, Cell::Missing)),
+        (
+            "a value the enum does not list",
+            with_cell(1, Cell::Text("大型".into())),
+        ),
+        (
+            "a number in an enum field",
+            with_cell(1, Cell::Num(Decimal::ONE)),
+        ),
+        (
+            "a fraction in an integer field",
+            with_cell(2, Cell::Num(Decimal::new(15, 1))),
+        ),
+        (
+            "a text in a date field",
+            with_cell(3, Cell::Text("2024-01-05".into())),
+        ),
+    ];
+    for (what, record) in &invalid {
+        let row = record.row;
+        match engine.run(std::slice::from_ref(record), as_of(), true) {
+            Err(RunError::InvalidRecord { row: r, problems }) => {
+                assert_eq!(r, row, "{what}");
+                assert!(!problems.is_empty(), "{what}");
+            }
+            other => panic!("{what}: run gave {other:?}"),
+        }
+        assert!(
+            matches!(
+                engine.evaluate(record, as_of()),
+                Err(RunError::InvalidRecord { .. })
+            ),
+            "{what}"
+        );
+        assert!(
+            matches!(
+                engine.evaluate_policy(record, "once", as_of()),
+                Err(RunError::InvalidRecord { .. })
+            ),
+            "{what}"
+        );
+    }
+    // one invalid record among valid ones stops the batch: nothing is paid
+    let mut late = with_cell(0, Cell::Text("".into()));
+    late.row = 2;
+    assert!(matches!(
+        engine.run(&[valid.clone(), late], as_of(), true),
+        Err(RunError::InvalidRecord { row: 2, .. })
+    ));
+    // a clone of a record the engine built is still good
+    assert_eq!(
+        engine
+            .evaluate(&valid.clone(), as_of())
+            .map(|d| d.len())
+            .ok(),
+        Some(2)
+    );
+}
+
+/// Amounts come back as decisions.csv and summary.csv write them: exactly
+/// two decimals, whether settlement cut them or not.
+#[test]
+fn amounts_carry_two_decimals_as_the_result_files_do() {
+    let engine = paying_engine().with_payments(&[]).expect("an empty ledger");
+    let a3 = engine.firm(&[("id", "A3")]).expect("valid");
+    let result = engine
+        .run(std::slice::from_ref(&a3), as_of(), true)
+        .expect("a run");
+    let money: Vec<String> = engine
+        .decisions(&result)
+        .iter()
+        .flat_map(|d| [d.amount, d.funded])
+        .chain(result.summary.iter().flat_map(|s| [s.amount, s.funded]))
+        .flatten()
+        .map(|a| a.to_string())
+        .collect();
+    // the top-up's 100万 is cut by the cap to 50万 (whole yuan as
+    // settlement leaves it): decisions, then the totals
+    assert_eq!(money, vec!["500000.00"; 8]);
+    let topup = engine
+        .evaluate_policy(&a3, "topup", as_of())
+        .expect("evaluated")
+        .expect("in force");
+    assert_eq!(
+        topup.amount.map(|a| a.to_string()).as_deref(),
+        Some("1000000.00")
+    );
+    let cut: Vec<String> = engine
+        .decisions(&result)
+        .iter()
+        .flat_map(|d| d.reasons.clone())
+        .filter_map(|r| match r {
+            Reason::Combined { cut, .. } => Some(cut.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cut, ["500000.00"]);
 }

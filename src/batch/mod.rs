@@ -597,7 +597,9 @@ fn order_value(v: V<'_>) -> Option<OrderValue> {
 }
 
 /// Why a run stopped: the data file cannot be read at all, the disk failed
-/// (spilling, reading back), or records were given out of row order.
+/// (spilling, reading back), the set reads prior payments and there is no
+/// ledger, or records given in memory are out of row order or do not fit
+/// the schema.
 ///
 /// ```
 /// use mianshen::{Date, Engine, RunError};
@@ -642,6 +644,12 @@ pub enum RunError {
     #[error("记录的行号须递增: 第 {row} 行排在第 {after} 行之后 (record rows must rise: row {row} comes after row {after})")]
     #[diagnostic(code(mianshen::run::rows_out_of_order))]
     RowsOutOfOrder { row: u64, after: u64 },
+    /// A record given to the library that the schema's reader would not
+    /// give (built by hand, or by another policy set's engine): its row and
+    /// every problem. It is not evaluated.
+    #[error("第 {row} 行的记录不符合本政策集的 schema, 不予评估: {} (the record of row {row} does not fit the policy set's schema and is not evaluated: build records with `Engine::firm`)", problems.join("; "))]
+    #[diagnostic(code(mianshen::run::invalid_record))]
+    InvalidRecord { row: u64, problems: Vec<String> },
 }
 
 /// What a chunk of rows gave: its rejects, what it saw (the keys of its

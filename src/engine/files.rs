@@ -142,6 +142,9 @@ impl Engine {
             |_| {},
         )?;
         let settled = batch.finish()?;
+        let mut firms = settled.firms()?;
+        let mut summary = settled.summary().to_vec();
+        super::in_cents(&mut firms, &mut summary);
         let files = streams
             .iter()
             .enumerate()
@@ -160,8 +163,8 @@ impl Engine {
             })
             .collect();
         Ok(FilesResult {
-            firms: settled.firms()?,
-            summary: settled.summary().to_vec(),
+            firms,
+            summary,
             rejects,
             conflicts,
             files,

@@ -25,6 +25,11 @@ const MAX_DEPTH: usize = 200;
 /// Most syntax errors reported for one file: after each, the item where the
 /// parser stopped is blanked out and the file read again.
 const MAX_SYNTAX_ERRORS: usize = 20;
+/// How much reading again a file's errors may cost, in times the file's
+/// length (at least [`MIN_RECOVERY_BYTES`]): a large file with many errors
+/// reports those it reaches in a few parses' time.
+const RECOVERY_TIMES: usize = 4;
+const MIN_RECOVERY_BYTES: usize = 256 << 10;
 
 /// Parses one policy file, reporting every problem it can at once:
 /// full-width punctuation is reported and then read as its ASCII
@@ -51,6 +56,9 @@ pub fn parse_file(src: &SourceText, file: FileId) -> (SourceFile, Vec<Diagnostic
     };
     let mut blanked = false;
     let mut last_stop = None;
+    // bytes read by the failed parses so far, each read twice (in detail)
+    let mut spent = 0usize;
+    let budget = (text.len() * RECOVERY_TIMES).max(MIN_RECOVERY_BYTES);
     for _ in 0..MAX_SYNTAX_ERRORS {
         let lex = lex_map(&text);
         let first = match PolicyGrammar::parse(Rule::file, &text) {
@@ -92,6 +100,10 @@ pub fn parse_file(src: &SourceText, file: FileId) -> (SourceFile, Vec<Diagnostic
             diags.push(in_source(d, src, &orig));
         }
         last_stop = Some(stop);
+        spent += 2 * stop;
+        if spent > budget {
+            break;
+        }
         let Some((from, to)) = recovery_region(&text, &lex, stop) else {
             break;
         };

@@ -65,6 +65,15 @@ impl Sources {
     pub fn get(&self, file: u32) -> Option<&SourceText> {
         self.files.get(file as usize)
     }
+
+    /// The text at `span`, its blanks run together, for quoting in a
+    /// message or a label.
+    pub fn quote(&self, span: Span) -> String {
+        self.get(span.file)
+            .and_then(|s| s.text.get(span.start as usize..span.end as usize))
+            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    }
 }
 
 /// One problem found in a policy set, its schema, a test file or a command.
@@ -82,6 +91,9 @@ pub struct Diagnostic {
     pub code: &'static str,
     /// An error stops the set; a warning (`mianshen lint`) does not.
     pub severity: Severity,
+    /// More places in the same file to mark, each with its label (the `(`
+    /// that an error at the next `}` leaves open).
+    pub also: Vec<(usize, usize, String)>,
 }
 
 /// Whether a diagnostic stops the policy set from being used.
@@ -110,7 +122,14 @@ impl Diagnostic {
             label: None,
             code,
             severity: Severity::Error,
+            also: Vec::new(),
         }
+    }
+
+    /// Marks one more place in the diagnostic's file.
+    pub fn also(mut self, start: usize, end: usize, label: impl Into<String>) -> Self {
+        self.also.push((start, end, label.into()));
+        self
     }
 
     /// Makes this a warning: legal, but likely a slip.
@@ -214,7 +233,10 @@ impl miette::Diagnostic for Diagnostic {
         }
         let len = p.end.saturating_sub(p.start);
         let span = miette::LabeledSpan::new(self.label.clone(), p.start, len);
-        Some(Box::new(std::iter::once(span)))
+        let more = self.also.iter().map(|(start, end, label)| {
+            miette::LabeledSpan::new(Some(label.clone()), *start, end.saturating_sub(*start))
+        });
+        Some(Box::new(std::iter::once(span).chain(more)))
     }
 }
 

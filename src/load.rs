@@ -241,16 +241,19 @@ fn build(
         files: files.iter().map(|(_, s)| s.clone()).collect(),
     };
     let mut asts = Vec::new();
-    let mut parse_failed = false;
+    // what the files that could not be read whole may define
+    let mut unread = std::collections::BTreeSet::new();
     for (i, (_, src)) in files.iter().enumerate() {
         let (ast, d) = crate::syntax::parse_file(src, i as u32);
-        parse_failed |= !d.is_empty();
+        if !d.is_empty() {
+            unread.extend(crate::syntax::declared_names(&src.text));
+        }
         diags.extend(d);
         asts.push(ast);
     }
     let names: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
     let program = match &schema {
-        Some(schema) => match crate::check::check(schema, &sources, &asts, &names, parse_failed) {
+        Some(schema) => match crate::check::check(schema, &sources, &asts, &names, &unread) {
             Ok(p) => Some(p),
             Err(d) => {
                 diags.extend(d);

@@ -122,3 +122,14 @@ fn example_set_lints_clean() {
     let warnings = mianshen::lint::lint(&set);
     assert!(warnings.is_empty(), "{}", render_human(&warnings));
 }
+
+/// The percents and multipliers `lint::percent-without-sign` must leave
+/// alone (`rnd * 1.5`, `rnd * 60 / 100`, `layoff_rate <= 5.5%`, a growth
+/// ratio of 1.2) give no warning.
+#[test]
+fn percent_forms_lint_clean() {
+    let path = cases_dir().join("ok/percent_forms.policy");
+    let set = check_file(&path).unwrap_or_else(|r| panic!("should check clean:\n{r}"));
+    let warnings = mianshen::lint::lint(&set);
+    assert!(warnings.is_empty(), "{}", render_human(&warnings));
+}

@@ -144,7 +144,8 @@ impl Checker<'_> {
             }
             ExprKind::Compare(op, a, b) => {
                 let (ia, ta) = self.sub(a, scope, reads);
-                let (ib, tb) = self.sub(b, scope, reads);
+                let (ib, tb) =
+                    self.sub_quoted(b, scope, reads, matches!(ta, Ty::Text | Ty::Enum(_)));
                 self.compare_types(ta, tb, a, b, e.span);
                 (compare_ir(*op, ia, ib), Ty::Bool)
             }
@@ -167,7 +168,12 @@ impl Checker<'_> {
                     ExprKind::List(elems) => {
                         let mut out = Vec::with_capacity(elems.len());
                         for el in elems {
-                            let (ie, te) = self.sub(el, scope, reads);
+                            let (ie, te) = self.sub_quoted(
+                                el,
+                                scope,
+                                reads,
+                                matches!(ti, Ty::Text | Ty::Enum(_)),
+                            );
                             self.compare_types(ti, te, item, el, el.span);
                             out.push(*ie);
                         }
@@ -213,7 +219,7 @@ impl Checker<'_> {
             }
             ExprKind::Contains(a, b) => {
                 let (ia, ta) = self.sub(a, scope, reads);
-                let (ib, tb) = self.sub(b, scope, reads);
+                let (ib, tb) = self.sub_quoted(b, scope, reads, true);
                 if !tb.is_textual() {
                     self.err(
                         "check::type",
@@ -475,9 +481,17 @@ impl Checker<'_> {
                 let t = self.source_text(e.span);
                 crate::syntax::data_file_date(&t).map(|d| (t, d))
             });
-            let help = match written {
-                Some((t, d)) if ta == Ty::Date || tb == Ty::Date => Some(format!(
+            // `registered_on < "2024-01-01"`: a date in quotes is a text
+            let quoted = [a, b].into_iter().find_map(|e| match &e.kind {
+                ExprKind::Text(t) => crate::syntax::data_file_date(t),
+                _ => None,
+            });
+            let help = match (written, quoted) {
+                (Some((t, d)), _) if ta == Ty::Date || tb == Ty::Date => Some(format!(
                     "日期请写成 `{d}`,不是 `{t}` (write dates as `{d}`)"
+                )),
+                (_, Some(d)) if ta == Ty::Date || tb == Ty::Date => Some(format!(
+                    "日期不加引号:写 `{d}`,不是 `\"{d}\"` (a date is written without quotes)"
                 )),
                 _ => help,
             };
@@ -564,14 +578,23 @@ impl Checker<'_> {
             );
             return (Ir::Const(Const::Bool(false)), Ty::Error);
         }
-        if !self.suppress_unknown {
+        if !self.unread.contains(name) {
             let mut candidates: Vec<String> =
                 scope.lets.iter().map(|(n, _, _)| n.clone()).collect();
             candidates.extend(self.define_names());
             candidates.extend(self.schema.all_names().map(|s| s.to_string()));
             candidates.push("as_of".into());
-            let help = crate::suggest::closest(name, candidates.iter().map(|s| s.as_str()))
-                .map(|s| format!("是不是 `{s}`? (did you mean `{s}`?)"));
+            let help = self.quote_help(name).or_else(|| {
+                crate::suggest::closest(name, candidates.iter().map(|s| s.as_str()))
+                    .map(|s| format!("是不是 `{s}`? (did you mean `{s}`?)"))
+            });
+            let help = help.or_else(|| {
+                self.quote_hint.then(|| {
+                    format!(
+                        "文字要加英文双引号:写 `\"{name}\"` (a text is written in double quotes)"
+                    )
+                })
+            });
             let help = help.or_else(|| {
                 crate::syntax::KEYWORDS
                     .contains(&name)
@@ -587,6 +610,35 @@ impl Checker<'_> {
             );
         }
         (Ir::Const(Const::Bool(false)), Ty::Error)
+    }
+
+    /// `size == 大型`: an unknown name that is a value of an `enum` field
+    /// is that value without its quotes.
+    fn quote_help(&self, name: &str) -> Option<String> {
+        let field = self.schema.fields.iter().find(|f| match &f.ty {
+            FieldType::Enum(values) => values.iter().any(|v| v == name),
+            _ => false,
+        })?;
+        Some(format!(
+            "`{name}` 是字段 `{}` 的可选值;文字要加英文双引号:写 `\"{name}\"` (quote it: `\"{name}\"`)",
+            field.name
+        ))
+    }
+
+    /// [`Self::sub`] where a text is expected when `text` holds: an unknown
+    /// name standing there is told to be quoted.
+    fn sub_quoted(
+        &mut self,
+        e: &Expr,
+        scope: &Scope,
+        reads: &mut BTreeSet<u16>,
+        text: bool,
+    ) -> (Box<Ir>, Ty) {
+        let text = text && matches!(e.kind, ExprKind::Name(_));
+        let outer = std::mem::replace(&mut self.quote_hint, text);
+        let out = self.sub(e, scope, reads);
+        self.quote_hint = outer;
+        out
     }
 
     fn call(

@@ -21,25 +21,27 @@ use crate::syntax::ast::{
 pub const MAX_CLAUSES: usize = 128;
 
 /// Checks parsed files (in path order, `names[i]` the relative path of
-/// `files[i]`) against the schema. `suppress_unknown` is set when some file
-/// could not be parsed, so its names are not reported as unknown elsewhere.
+/// `files[i]`) against the schema. `unread` holds the names that files
+/// which could not be parsed may define (`define` names and policy ids):
+/// they are not reported as unknown elsewhere.
 pub fn check(
     schema: &Schema,
     sources: &Sources,
     files: &[SourceFile],
     names: &[String],
-    suppress_unknown: bool,
+    unread: &BTreeSet<String>,
 ) -> Result<Program, Vec<Diagnostic>> {
     let mut c = Checker {
         schema,
         sources,
         diags: Vec::new(),
-        suppress_unknown,
+        unread,
         defines: Vec::new(),
         defines_out: Vec::new(),
         ledger_ids: Vec::new(),
         ledger_uses: Vec::new(),
         within: String::new(),
+        quote_hint: false,
     };
     // defines first: every policy may use every define
     for file in files {
@@ -145,7 +147,8 @@ pub(crate) struct Checker<'a> {
     schema: &'a Schema,
     sources: &'a Sources,
     diags: Vec<Diagnostic>,
-    suppress_unknown: bool,
+    /// Names a file that could not be parsed may define.
+    unread: &'a BTreeSet<String>,
     defines: Vec<DefineEntry>,
     defines_out: Vec<program::Define>,
     /// The ids `paid` and `last_paid` name (see [`Program::ledger_ids`]).
@@ -153,6 +156,9 @@ pub(crate) struct Checker<'a> {
     ledger_uses: Vec<program::LedgerUse>,
     /// What is being checked, for [`program::LedgerUse::within`].
     within: String,
+    /// A text is expected where a name is being checked (`tags contains
+    /// 高新技术企业`): an unknown name there is a text without its quotes.
+    quote_hint: bool,
 }
 
 impl Checker<'_> {
@@ -177,11 +183,7 @@ impl Checker<'_> {
     }
 
     fn source_text(&self, span: Span) -> String {
-        self.sources
-            .get(span.file)
-            .and_then(|s| s.text.get(span.start as usize..span.end as usize))
-            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
-            .unwrap_or_default()
+        self.sources.quote(span)
     }
 
     fn declare_define(&mut self, d: &ast::Define) {
@@ -718,7 +720,7 @@ impl Checker<'_> {
                         out.push(i);
                     }
                 }
-                Err(_) if self.suppress_unknown => {}
+                Err(_) if self.unread.contains(&id.name) => {}
                 Err(_) => {
                     let help =
                         crate::suggest::closest(&id.name, policies.iter().map(|p| p.id.as_str()))

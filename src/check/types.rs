@@ -129,11 +129,24 @@ pub fn comparable(a: Ty, b: Ty) -> Result<(), (String, Option<String>)> {
             format!("日期不能和{}比较 (a date vs {})", y.describe(), y.name_en()),
             Some("日期写成 `2020-01-01`,或比较年份:`year(registered_on) >= 2020`"),
         ),
+        (Date, y) | (y, Date) if y.is_textual() => no(
+            "日期不能和文字比较 (a date vs a text)".into(),
+            Some("政策里的日期不加引号,写成 `2024-01-01`;文字才用双引号"),
+        ),
         (x, y) if (x.is_textual() && y.is_numeric()) || (x.is_numeric() && y.is_textual()) => no(
             "文字不能和数字比较 (a text vs a number)".into(),
             Some("区划代码等编码是文字:请加引号,如 `region == \"420102\"`"),
         ),
-        (x, y) => no(format!("{}不能和{}比较", x.describe(), y.describe()), None),
+        (x, y) => no(
+            format!(
+                "{}不能和{}比较 ({} vs {})",
+                x.describe(),
+                y.describe(),
+                x.name_en(),
+                y.name_en()
+            ),
+            None,
+        ),
     }
 }
 

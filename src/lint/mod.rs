@@ -53,6 +53,11 @@ pub(crate) struct Warnings<'a> {
 }
 
 impl Warnings<'_> {
+    /// The source text at `span`, its blanks run together, for quoting.
+    fn text(&self, span: Span) -> String {
+        self.sources.quote(span)
+    }
+
     fn warn(&mut self, code: &'static str, span: Span, message: String, help: String) {
         let d = Diagnostic::new(code, message)
             .warning()

@@ -6,6 +6,6 @@ mod scan;
 mod slips;
 mod wording;
 
-pub use parse::parse_file;
+pub use parse::{declared_names, parse_file};
 pub use slips::data_file_date;
 pub use wording::{lex_map, Lex, KEYWORDS};

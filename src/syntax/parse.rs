@@ -2,6 +2,7 @@
 //! are worded in [`super::wording`]; these two are the only modules that see
 //! pest types.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use pest::iterators::Pair;
@@ -11,7 +12,7 @@ use rust_decimal::Decimal;
 
 use super::ast::*;
 use super::scan;
-use super::wording::{lex_map, parse_in_detail, syntax_error, Lex};
+use super::wording::{lex_map, parse_in_detail, syntax_error, Lex, ITEM_WORDS};
 use crate::date::Date;
 use crate::diag::{Diagnostic, SourceText};
 
@@ -21,95 +22,202 @@ pub(super) struct PolicyGrammar;
 
 /// Deepest expression nesting the later stages will see.
 const MAX_DEPTH: usize = 200;
+/// Most syntax errors reported for one file: after each, the item where the
+/// parser stopped is blanked out and the file read again.
+const MAX_SYNTAX_ERRORS: usize = 20;
+/// How much reading again a file's errors may cost, in times the file's
+/// length (at least [`MIN_RECOVERY_BYTES`]): a large file with many errors
+/// reports those it reaches in a few parses' time.
+const RECOVERY_TIMES: usize = 4;
+const MIN_RECOVERY_BYTES: usize = 256 << 10;
+
+/// Parses one policy file, reporting every problem it can at once:
+/// full-width punctuation is reported and then read as its ASCII
+/// counterpart; after a syntax error the item holding it is blanked out
+/// and the rest read again, for the errors further on. The tree is that of
+/// the whole file when no item had to be blanked out (so the file's names
+/// and types can still be checked), and empty otherwise. A file with any
+/// diagnostic is never accepted.
 pub fn parse_file(src: &SourceText, file: FileId) -> (SourceFile, Vec<Diagnostic>) {
-    let mut diags = scan::scan(src);
-    if !diags.is_empty() {
+    let scanned = scan::scan(src);
+    let mut diags = scanned.diags;
+    if scanned.too_deep {
         return (SourceFile::default(), diags);
     }
-    let lex = lex_map(&src.text);
-    let pairs = match PolicyGrammar::parse(Rule::file, &src.text) {
-        Ok(p) => p,
-        Err(first) => {
-            let e = parse_in_detail(&src.text).err().unwrap_or(first);
-            diags.push(syntax_error(src, &e, &lex));
-            return (SourceFile::default(), diags);
-        }
+    let (mut text, map): (Cow<'_, str>, Option<Vec<usize>>) = if scanned.marks.is_empty() {
+        (Cow::Borrowed(&src.text), None)
+    } else {
+        let (t, m) = scan::ascii_text(&src.text, &scanned.marks);
+        (Cow::Owned(t), Some(m))
     };
-    let mut b = Builder {
-        src,
-        file,
-        diags: Vec::new(),
-        depth: 0,
-        too_deep_reported: false,
-        lex,
+    let orig = |at: usize| {
+        map.as_ref()
+            .map_or(at, |m| m.get(at).copied().unwrap_or(at))
     };
-    let mut out = SourceFile::default();
-    for pair in pairs.flatten() {
-        match pair.as_rule() {
-            Rule::policy => out.items.push(TopItem::Policy(b.policy(pair))),
-            Rule::define => {
-                let span = b.span(&pair);
-                let mut it = pair.into_inner();
-                let (Some(_kw), Some(name), Some(expr)) = (it.next(), it.next(), it.next()) else {
-                    continue;
+    let mut blanked = false;
+    let mut last_stop = None;
+    // bytes read by the failed parses so far, each read twice (in detail)
+    let mut spent = 0usize;
+    let budget = (text.len() * RECOVERY_TIMES).max(MIN_RECOVERY_BYTES);
+    for _ in 0..MAX_SYNTAX_ERRORS {
+        let lex = lex_map(&text);
+        let first = match PolicyGrammar::parse(Rule::file, &text) {
+            Ok(pairs) => {
+                let mut b = Builder {
+                    src,
+                    file,
+                    map: map.as_deref(),
+                    diags: Vec::new(),
+                    depth: 0,
+                    too_deep_reported: false,
+                    lex,
                 };
-                out.items.push(TopItem::Define(Define {
-                    name: b.ident(name),
-                    expr: b.expr(expr),
-                    span,
-                }));
+                let out = b.file(pairs);
+                diags.extend(b.diags);
+                return (if blanked { SourceFile::default() } else { out }, diags);
             }
-            Rule::exclusive => {
-                let span = b.span(&pair);
-                let mut label = None;
-                let mut policies = Vec::new();
-                for p in pair.into_inner() {
-                    match p.as_rule() {
-                        Rule::text => label = Some(b.text(p)),
-                        Rule::ident => policies.push(b.ident(p)),
-                        _ => {}
-                    }
-                }
-                if let Some(label) = label {
-                    out.items.push(TopItem::Exclusive(Exclusive {
-                        label,
-                        policies,
-                        span,
-                    }));
-                }
+            Err(e) => e,
+        };
+        let e = parse_in_detail(&text).err().unwrap_or(first);
+        let read = SourceText::new(src.name.clone(), text.as_ref());
+        let d = syntax_error(&read, &e, &lex);
+        let pest_stop = match e.location {
+            pest::error::InputLocation::Pos(p) => p,
+            pest::error::InputLocation::Span((p, _)) => p,
+        };
+        let stop = d.at.as_ref().map_or(0, |p| p.start).max(pest_stop);
+        // blanking the item out did not get the parser further: the same
+        // error again
+        if last_stop.is_some_and(|l| stop <= l) {
+            break;
+        }
+        // a full-width mark read as `;` or `'` stops the parser where it has
+        // been reported already
+        let at_mark =
+            d.at.as_ref()
+                .is_some_and(|p| scanned.marks.iter().any(|m| m.0 == orig(p.start)));
+        if !at_mark {
+            diags.push(in_source(d, src, &orig));
+        }
+        last_stop = Some(stop);
+        spent += 2 * stop;
+        if spent > budget {
+            break;
+        }
+        let Some((from, to)) = recovery_region(&text, &lex, stop) else {
+            break;
+        };
+        let mut bytes = text.into_owned().into_bytes();
+        for b in bytes.iter_mut().take(to).skip(from) {
+            if !matches!(*b, b'\n' | b'\r') {
+                *b = b' ';
             }
-            Rule::combined => {
-                let span = b.span(&pair);
-                let mut label = None;
-                let mut policies = Vec::new();
-                let mut cap = None;
-                for p in pair.into_inner() {
-                    match p.as_rule() {
-                        Rule::text => label = Some(b.text(p)),
-                        Rule::ident => policies.push(b.ident(p)),
-                        Rule::expr => cap = Some(b.expr(p)),
-                        _ => {}
-                    }
-                }
-                if let (Some(label), Some(cap)) = (label, cap) {
-                    out.items.push(TopItem::Combined(Combined {
-                        label,
-                        policies,
-                        cap,
-                        span,
-                    }));
-                }
-            }
-            _ => {}
+        }
+        let Ok(t) = String::from_utf8(bytes) else {
+            break;
+        };
+        text = Cow::Owned(t);
+        blanked = true;
+    }
+    (SourceFile::default(), diags)
+}
+
+/// The names a file defines for the whole set, as far as its words tell
+/// (`define NAME`, `policy ID`): read from a file that does not parse, so
+/// that the rest of the set is checked without calling them unknown.
+pub fn declared_names(text: &str) -> Vec<String> {
+    let lex = lex_map(text);
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for (i, c) in text.char_indices() {
+        if lex.get(i) == Some(&Lex::Code) && (c.is_alphanumeric() || c == '_') {
+            word.push(c);
+        } else if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
         }
     }
-    diags.extend(b.diags);
-    (out, diags)
+    words.push(word);
+    words
+        .windows(2)
+        .filter_map(|w| match w {
+            [kw, name] if kw == "define" || kw == "policy" => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A diagnostic placed in the text as read (full-width marks replaced,
+/// items blanked out) placed in the file as written.
+fn in_source(mut d: Diagnostic, src: &SourceText, orig: &impl Fn(usize) -> usize) -> Diagnostic {
+    if let Some(p) = d.at.take() {
+        d = d.at(src, orig(p.start), orig(p.end));
+    }
+    for (start, end, _) in &mut d.also {
+        *start = orig(*start);
+        *end = orig(*end);
+    }
+    d
+}
+
+/// The words that begin an item of a file, beside those of a policy.
+const TOP_WORDS: &[&str] = &["policy", "define", "exclusive", "combined"];
+
+/// Where to resume after a syntax error at `stop`: blank out from the
+/// start of the item holding it (the last line before `stop` that begins
+/// with an item's word) to the next line that begins with one, or with a
+/// `}`. `None` when there is no such item, no such line after it, or the
+/// part blanked out would open or close a brace of the policy around it.
+fn recovery_region(text: &str, lex: &[Lex], stop: usize) -> Option<(usize, usize)> {
+    let mut from = None;
+    let mut to = None;
+    let mut line = 0;
+    while line < text.len() {
+        let next = text
+            .get(line..)
+            .and_then(|t| t.find('\n'))
+            .map_or(text.len(), |i| line + i + 1);
+        let head = (line..next).find(|&i| lex.get(i) == Some(&Lex::Code));
+        if let Some(h) = head {
+            let rest = text.get(h..).unwrap_or("");
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let item = ITEM_WORDS.contains(&word.as_str()) || TOP_WORDS.contains(&word.as_str());
+            if item && h < stop {
+                from = Some(h);
+            }
+            if (item || rest.starts_with('}')) && h >= stop {
+                to = Some(h);
+                break;
+            }
+        }
+        line = next;
+    }
+    let (from, to) = (from?, to?);
+    let mut depth = 0i64;
+    for i in from..to {
+        if lex.get(i) != Some(&Lex::Code) {
+            continue;
+        }
+        match text.as_bytes().get(i) {
+            Some(b'{') => depth += 1,
+            Some(b'}') => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+    }
+    (depth == 0 && from < to).then_some((from, to))
 }
 
 struct Builder<'s> {
     src: &'s SourceText,
     file: FileId,
+    /// For each byte of the text parsed, its offset in the file as written,
+    /// when they differ (full-width marks read as ASCII).
+    map: Option<&'s [usize]>,
     diags: Vec<Diagnostic>,
     /// Depth in the syntax tree of the expression node being built.
     depth: usize,
@@ -119,6 +227,72 @@ struct Builder<'s> {
 }
 
 impl<'s> Builder<'s> {
+    fn file(&mut self, pairs: pest::iterators::Pairs<'_, Rule>) -> SourceFile {
+        let b = self;
+        let mut out = SourceFile::default();
+        for pair in pairs.flatten() {
+            match pair.as_rule() {
+                Rule::policy => out.items.push(TopItem::Policy(b.policy(pair))),
+                Rule::define => {
+                    let span = b.span(&pair);
+                    let mut it = pair.into_inner();
+                    let (Some(_kw), Some(name), Some(expr)) = (it.next(), it.next(), it.next())
+                    else {
+                        continue;
+                    };
+                    out.items.push(TopItem::Define(Define {
+                        name: b.ident(name),
+                        expr: b.expr(expr),
+                        span,
+                    }));
+                }
+                Rule::exclusive => {
+                    let span = b.span(&pair);
+                    let mut label = None;
+                    let mut policies = Vec::new();
+                    for p in pair.into_inner() {
+                        match p.as_rule() {
+                            Rule::text => label = Some(b.text(p)),
+                            Rule::ident => policies.push(b.ident(p)),
+                            _ => {}
+                        }
+                    }
+                    if let Some(label) = label {
+                        out.items.push(TopItem::Exclusive(Exclusive {
+                            label,
+                            policies,
+                            span,
+                        }));
+                    }
+                }
+                Rule::combined => {
+                    let span = b.span(&pair);
+                    let mut label = None;
+                    let mut policies = Vec::new();
+                    let mut cap = None;
+                    for p in pair.into_inner() {
+                        match p.as_rule() {
+                            Rule::text => label = Some(b.text(p)),
+                            Rule::ident => policies.push(b.ident(p)),
+                            Rule::expr => cap = Some(b.expr(p)),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(label), Some(cap)) = (label, cap) {
+                        out.items.push(TopItem::Combined(Combined {
+                            label,
+                            policies,
+                            cap,
+                            span,
+                        }));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// The pair's span without the spaces, line breaks and comments pest
     /// takes in after the last token (`a ~ b*` keeps the skip before a `b`
     /// that is not there), so markers sit under the text and labels made
@@ -129,6 +303,8 @@ impl<'s> Builder<'s> {
         while end > start && self.lex.get(end - 1).is_some_and(|l| l.blank()) {
             end -= 1;
         }
+        let orig = |at: usize| self.map.and_then(|m| m.get(at).copied()).unwrap_or(at);
+        let (start, end) = (orig(start), orig(end));
         Span {
             file: self.file,
             start: start as u32,
@@ -910,4 +1086,56 @@ fn fix_date(s: &str) -> Option<String> {
     let m: u32 = parts.next()?.parse().ok()?;
     let d: u32 = parts.next()?.parse().ok()?;
     Some(format!("{y:04}-{m:02}-{d:02}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full-width mark is reported once and read as its ASCII
+    /// counterpart: the tree is the whole file's, its spans in the file
+    /// as written.
+    #[test]
+    fn full_width_is_read_as_ascii() {
+        let text = "policy p {\n    title \"t\"\n    amount tiers x {\n        >= 1 ： 2\n    }\n    cap （ y ）\n}\n";
+        let src = SourceText::new("fw.policy", text);
+        let (file, diags) = parse_file(&src, 0);
+        assert_eq!(diags.len(), 3, "{diags:?}");
+        assert!(diags.iter().all(|d| d.code == "syntax::full-width"));
+        let Some(TopItem::Policy(p)) = file.items.first() else {
+            panic!("the policy is read");
+        };
+        assert_eq!(p.items.len(), 3);
+        let quote = |s: Span| &text[s.start as usize..s.end as usize];
+        assert_eq!(quote(p.span), text.trim_end());
+        let Some(ItemKind::Cap(cap)) = p.items.get(2).map(|i| &i.kind) else {
+            panic!("the cap is read");
+        };
+        assert_eq!(quote(cap.span), "（ y ）");
+    }
+
+    /// After a syntax error the next item's error is reported too; the
+    /// file's tree is empty, as it is not read whole.
+    #[test]
+    fn errors_after_a_syntax_error_are_reported() {
+        let text = "policy p {\n    title \"t\"\n    require \"a\" x >\n    require \"b\" y = 1\n    require \"c\" z > 1 1\n}\n";
+        let src = SourceText::new("two.policy", text);
+        let (file, diags) = parse_file(&src, 0);
+        let mut lines: Vec<usize> = diags
+            .iter()
+            .filter_map(|d| d.location().map(|l| l.1))
+            .collect();
+        lines.sort();
+        assert_eq!(lines, vec![4, 4, 5], "{diags:?}");
+        assert!(file.items.is_empty());
+    }
+
+    /// A brace the blanked part would open or close stops the recovery.
+    #[test]
+    fn recovery_keeps_braces_balanced() {
+        let text = "policy p {\n    amount tiers x {\n        >= 1 2\n}\n";
+        let lex = lex_map(text);
+        let stop = text.find("2\n").unwrap_or(0);
+        assert_eq!(recovery_region(text, &lex, stop), None);
+    }
 }

@@ -49,11 +49,44 @@ fn operator_for(c: char) -> Option<&'static str> {
 
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
+/// What the lexical pass found.
+pub struct Scan {
+    pub diags: Vec<Diagnostic>,
+    /// Each full-width mark reported, as `(start, end, ASCII counterpart)`,
+    /// in the order of the text.
+    pub marks: Vec<(usize, usize, &'static str)>,
+    /// Nesting deeper than [`MAX_NESTING`] was found: not safe to parse.
+    pub too_deep: bool,
+}
+
+/// The text with each mark replaced by its ASCII counterpart, and for each
+/// byte of it (and its end) the offset in `text` of the character it comes
+/// from.
+pub fn ascii_text(text: &str, marks: &[(usize, usize, &str)]) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    let mut from = 0;
+    for &(start, end, ascii) in marks {
+        if start < from {
+            continue;
+        }
+        out.push_str(text.get(from..start).unwrap_or(""));
+        map.extend(from..start);
+        out.push_str(ascii);
+        map.extend(std::iter::repeat_n(start, ascii.len()));
+        from = end;
+    }
+    out.push_str(text.get(from..).unwrap_or(""));
+    map.extend(from..=text.len());
+    (out, map)
+}
+
 /// Reports every full-width punctuation mark outside texts and comments, and
 /// nesting deeper than [`MAX_NESTING`].
-pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
+pub fn scan(src: &SourceText) -> Scan {
     let text: &str = &src.text;
     let mut diags = Vec::new();
+    let mut marks = Vec::new();
     let mut depth = 0usize;
     let mut too_deep_reported = false;
     // prefix operators in a row (`not not …`, `- - …`) and `if`s in one item
@@ -151,6 +184,7 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
             _ => {
                 prefixes = 0;
                 if let Some(op) = operator_for(c) {
+                    marks.push((i, i + c.len_utf8(), op));
                     diags.push(
                         Diagnostic::new(
                             "syntax::full-width",
@@ -161,6 +195,10 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
                         .help("运算符用英文键盘输入:`>=`、`<=`、`!=`、`*`、`/`"),
                     );
                 } else if let Some(ascii) = ascii_for(c) {
+                    // `＃` would start a comment, hiding the rest of the line
+                    if c != '＃' {
+                        marks.push((i, i + c.len_utf8(), ascii));
+                    }
                     diags.push(
                         Diagnostic::new(
                             "syntax::full-width",
@@ -176,7 +214,11 @@ pub fn scan(src: &SourceText) -> Vec<Diagnostic> {
             }
         }
     }
-    diags
+    Scan {
+        too_deep: diags.iter().any(|d| d.code == "syntax::too-deep"),
+        diags,
+        marks,
+    }
 }
 
 fn skip_line(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {

@@ -239,6 +239,70 @@ fn open_if(text: &str, lex: &[Lex], pos: usize) -> Option<usize> {
     None
 }
 
+/// Operators of other languages, with the operator to write.
+const OTHER_OPERATORS: &[(&str, &str)] = &[
+    ("&&", "and"),
+    ("||", "or"),
+    ("&", "and"),
+    ("|", "or"),
+    ("=>", ">="),
+    ("=<", "<="),
+    ("<>", "!="),
+];
+
+/// `2000 万` and `10 %`: a unit or a percent sign apart from its number;
+/// `&&`, `||`, `=>`: operators of other languages.
+fn symbol_slip(text: &str, at: &Found) -> Option<Hint> {
+    let before = text.get(..at.pos)?;
+    let trimmed = before.trim_end_matches([' ', '\t']);
+    let number = trimmed
+        .rsplit(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .next()
+        .filter(|n| {
+            let word_before = trimmed
+                .get(..trimmed.len() - n.len())
+                .and_then(|t| t.chars().next_back())
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            n.starts_with(|c: char| c.is_ascii_digit()) && !word_before
+        });
+    if let (Some(n), true) = (number, trimmed.len() < before.len()) {
+        let unit = if at.token == "%" {
+            Some("%")
+        } else {
+            ["万元", "亿元", "万", "亿", "元"]
+                .into_iter()
+                .find(|u| at.token == *u)
+        };
+        if let Some(unit) = unit {
+            let start = trimmed.len() - n.len();
+            return Some(Hint {
+                message: Some(format!(
+                    "`{unit}` 要紧跟在数字后面:写 `{n}{unit}` (write `{n}{unit}`, without the space)"
+                )),
+                label: Some(format!("写成 `{n}{unit}`")),
+                help: Some("数字和 `万`、`亿`、`元`、`%` 之间不留空格:`2000万`、`5.5%`".into()),
+                span: Some((start, at.end)),
+            });
+        }
+    }
+    // `=>` is read as `=` and then `>`: the operator starts one byte back
+    let start = if before.ends_with(['=', '<']) && matches!(at.token.as_str(), ">" | "<") {
+        at.pos - 1
+    } else {
+        at.pos
+    };
+    let rest = text.get(start..)?;
+    let (written, op) = OTHER_OPERATORS.iter().find(|(w, _)| rest.starts_with(*w))?;
+    Some(Hint {
+        message: Some(format!("`{written}` 请写 `{op}` (write `{op}`)")),
+        label: Some(format!("写成 `{op}`")),
+        help: Some(
+            "条件里的运算符:`and`、`or`、`not`、`>=`、`<=`、`==`、`!=`、`in`、`contains`".into(),
+        ),
+        span: Some((start, start + written.len())),
+    })
+}
+
 /// The mistakes officers make most, recognised from what was expected and
 /// what was found.
 pub(super) fn hint(
@@ -254,6 +318,9 @@ pub(super) fn hint(
         return h;
     }
     if let Some(h) = inner_quote(text, lex, at.pos) {
+        return h;
+    }
+    if let Some(h) = symbol_slip(text, at) {
         return h;
     }
     if expected.has(OPERATOR) {
@@ -315,7 +382,9 @@ pub(super) fn hint(
         let what = opened.map_or("政策".to_string(), |b| block_name(text, b));
         let line = opened.map(|b| src.line_col(b).0);
         return Hint {
-            message: Some(format!("{what} 缺少结束的 `}}`,这里已是 {found_desc}")),
+            message: Some(format!(
+                "{what} 缺少结束的 `}}`,这里已是 {found_desc} (a `{{` is not closed)"
+            )),
             label: Some(
                 if at.end_of_file {
                     "这之后缺少 `}`"

@@ -118,17 +118,55 @@ pub(super) fn last_token_end(lex: &[Lex], pos: usize) -> usize {
 
 /// The innermost `{` still open at `pos`, outside texts and comments.
 pub(super) fn unclosed_brace(text: &str, lex: &[Lex], pos: usize) -> Option<usize> {
-    let mut open = Vec::new();
+    unclosed(text, lex, pos, (b'{', b'}'))
+}
+
+/// The innermost `open` of the pair still open at `pos`, outside texts and
+/// comments.
+fn unclosed(text: &str, lex: &[Lex], pos: usize, (open, close): (u8, u8)) -> Option<usize> {
+    let mut opened = Vec::new();
     for (i, b) in text.bytes().enumerate().take(pos) {
-        match (b, lex.get(i)) {
-            (b'{', Some(Lex::Code)) => open.push(i),
-            (b'}', Some(Lex::Code)) => {
-                open.pop();
-            }
-            _ => {}
+        if lex.get(i) != Some(&Lex::Code) {
+            continue;
+        }
+        if b == open {
+            opened.push(i);
+        } else if b == close {
+            opened.pop();
         }
     }
-    open.pop()
+    opened.pop()
+}
+
+/// `require "x" (revenue >= 2000万` and the next line: the parser stops at
+/// the next line, but the `(` (or `[`) left open is what to mark.
+fn unclosed_bracket(
+    src: &SourceText,
+    lex: &[Lex],
+    expected: &Expected,
+    at: &Found,
+) -> Option<Diagnostic> {
+    if !(at.starts_line || at.end_of_file || at.is(&["}"])) {
+        return None;
+    }
+    let text: &str = &src.text;
+    let (pair, open, close) = [((b'(', b')'), '(', ')'), ((b'[', b']'), '[', ']')]
+        .into_iter()
+        .find(|(_, _, close)| expected.has(&format!("`{close}`")))?;
+    let i = unclosed(text, lex, at.pos, pair)?;
+    let (line, col) = src.line_col(i);
+    Some(
+        Diagnostic::new(
+            "syntax::unexpected",
+            format!("`{open}` 没有对应的 `{close}` (an unclosed `{open}`)"),
+        )
+        .at(src, i, i + 1)
+        .label(format!("这个 `{open}` 没有配对的 `{close}`"))
+        .also(at.start, at.end, format!("到这里还没有 `{close}`"))
+        .help(format!(
+            "第 {line} 行第 {col} 列的 `{open}` 要在表达式结束处用 `{close}` 关上"
+        )),
+    )
 }
 
 /// What the `{` at `brace` opens, in the officer's words: "policy `wengang`",
@@ -248,6 +286,16 @@ impl Expected {
         self.has(EXPRESSION) || self.has(NAME)
     }
 
+    /// [`Self::text`] in English, for the part of a message in brackets.
+    pub(super) fn text_en(&self) -> String {
+        let words: Vec<String> = self.items.iter().map(|(_, t)| english(t)).collect();
+        match words.as_slice() {
+            [] => "something else".to_string(),
+            [one] => one.clone(),
+            [first @ .., last] => format!("{} or {last}", first.join(", ")),
+        }
+    }
+
     pub(super) fn text(&self) -> String {
         let words: Vec<&str> = self.items.iter().map(|(_, t)| t.as_str()).collect();
         match words.as_slice() {
@@ -292,9 +340,24 @@ pub(super) fn syntax_error(
     };
     let expected_text = expected.text();
     let hint = slips::hint(src, lex, &expected, &at, &found_desc);
-    let message = hint
-        .message
-        .unwrap_or_else(|| format!("这里应为 {expected_text},却是 {found_desc}"));
+    if hint.message.is_none() {
+        if let Some(d) = unclosed_bracket(src, lex, &expected, &at) {
+            return d;
+        }
+    }
+    let message = hint.message.unwrap_or_else(|| {
+        let found_en = if at.end_of_file {
+            english(END_OF_FILE)
+        } else if at.keyword && expected.has_value() {
+            format!("the keyword `{}`", at.token)
+        } else {
+            format!("`{}`", at.token)
+        };
+        format!(
+            "这里应为 {expected_text},却是 {found_desc} (expected {}, found {found_en})",
+            expected.text_en()
+        )
+    });
     let label = hint
         .label
         .or_else(|| (expected_text.chars().count() <= 40).then(|| format!("应为 {expected_text}")));
@@ -431,6 +494,28 @@ pub(super) const NAME: &str = "名称";
 pub(super) const TEXT: &str = "双引号中的文字";
 pub(super) const DATE: &str = "日期(如 `2024-01-01`)";
 pub(super) const END_OF_FILE: &str = "文件结尾";
+const NUMBER: &str = "数字";
+const PROG_ROW: &str = "分段行(如 `up to 100万 : 10%`)";
+const MISSING_PRESENT: &str = "`missing` 或 `present`";
+
+/// A thing [`Expected`] names, in English; tokens in backticks as they are.
+fn english(zh: &str) -> String {
+    match zh {
+        TIER_ROW => "a `tiers` row",
+        EXPRESSION => "an expression",
+        OPERATOR => "an operator",
+        ITEM => "a policy item",
+        NAME => "a name",
+        TEXT => "a text in double quotes",
+        DATE => "a date",
+        END_OF_FILE => "the end of the file",
+        NUMBER => "a number",
+        PROG_ROW => "a `progressive` row",
+        MISSING_PRESENT => "`missing` or `present`",
+        _ => return zh.to_string(),
+    }
+    .to_string()
+}
 
 /// The words that start an item of a policy.
 pub(super) const ITEM_WORDS: &[&str] = &[
@@ -522,10 +607,10 @@ pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
         Rule::bad_follow | Rule::word_follow => return None,
         Rule::ident => (2, NAME),
         Rule::text => (2, TEXT),
-        Rule::signed_lit => (2, "数字"),
+        Rule::signed_lit => (2, NUMBER),
         Rule::tier_row | Rule::tier_op => (3, TIER_ROW),
         Rule::tier_else => (3, "`else : …`"),
-        Rule::prog_row | Rule::kw_up => (3, "分段行(如 `up to 100万 : 10%`)"),
+        Rule::prog_row | Rule::kw_up => (3, PROG_ROW),
         Rule::prog_above | Rule::kw_above => (3, "`above : …`"),
         Rule::title
         | Rule::issuer
@@ -572,7 +657,7 @@ pub(super) fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::kw_is => (5, OPERATOR),
         Rule::kw_asc => (1, "`asc`"),
         Rule::kw_desc | Rule::direction => (1, "`desc`"),
-        Rule::kw_missing | Rule::kw_present => (1, "`missing` 或 `present`"),
+        Rule::kw_missing | Rule::kw_present => (1, MISSING_PRESENT),
         Rule::kw_keep => (1, "`keep highest`"),
         Rule::policy | Rule::kw_policy => (6, "`policy`"),
         Rule::define | Rule::kw_define => (6, "`define`"),

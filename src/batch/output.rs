@@ -217,6 +217,11 @@ struct Windows<'s> {
     dropped: Option<Dropped<'s>>,
     /// Per policy settled across firms, its results.
     paid: Vec<Option<Merge<'s, Paid, ByKey>>>,
+    /// Only the firms with decisions stored are taken (writing
+    /// decisions.csv: a firm all of whose decisions were ineligible and
+    /// not listed has no line to write, and most firms of a narrow run are
+    /// such firms).
+    stored_only: bool,
 }
 
 /// The firms taken out of the run (their keys on several rows), passed over
@@ -317,9 +322,10 @@ impl<'s> Windows<'s> {
                     Some(Dropped::Walk(skip)) => skip.skips(&f.key, f.line)?,
                     Some(Dropped::Lines(_)) | None => false,
                 };
-                if !gone {
-                    firms.push(f);
+                if gone || (self.stored_only && f.len == 0) {
+                    continue;
                 }
+                firms.push(f);
             }
             if let Some(Dropped::Lines(lines)) = &self.dropped {
                 // a window of fewer firms; none only at the end
@@ -399,8 +405,11 @@ impl<'p> Settled<'p> {
         usize::try_from(self.index.len().saturating_sub(gone)).unwrap_or(usize::MAX)
     }
 
-    fn windows(&self) -> Windows<'_> {
+    /// The firms in key order, window by window; with `stored_only`, only
+    /// those with decisions stored ([`Windows::stored_only`]).
+    fn windows(&self, stored_only: bool) -> Windows<'_> {
         Windows {
+            stored_only,
             store: &self.store,
             firms: self.index.iter(),
             dropped: self.dropped.as_ref().map(|d| match d.held_in_order() {
@@ -501,7 +510,7 @@ impl<'p> Settled<'p> {
         // each window is rendered while the one before it is written and
         // the one after it is taken from the index (one core's walk)
         let mut rendered: Parts = Vec::new();
-        let mut windows = self.windows();
+        let mut windows = self.windows(true);
         // each policy's id as a field, quoted once
         let ids: Vec<Vec<u8>> = self
             .program
@@ -612,7 +621,7 @@ impl<'p> Settled<'p> {
     /// The decisions of the firm whose key is `key`, if it is in the run
     /// (read window by window: nothing else is decoded or held).
     pub fn firm(&self, key: &str) -> std::io::Result<Option<Firm>> {
-        let mut windows = self.windows();
+        let mut windows = self.windows(false);
         while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
             if let Some(i) = window.firms.iter().position(|f| &*f.key == key) {
                 let f = window.firms.get(i..=i).unwrap_or_default();
@@ -631,7 +640,7 @@ impl<'p> Settled<'p> {
         &self,
         mut f: impl FnMut(&str, Vec<String>) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        let mut windows = self.windows();
+        let mut windows = self.windows(false);
         let mut buf = Vec::new();
         while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
             for (i, firm) in window.firms.iter().enumerate() {
@@ -652,7 +661,7 @@ impl<'p> Settled<'p> {
     /// Every firm's decisions, in key order (for the library and tests).
     pub fn firms(&self) -> std::io::Result<Vec<Firm>> {
         let mut out = Vec::with_capacity(self.firm_count());
-        let mut windows = self.windows();
+        let mut windows = self.windows(false);
         while let Some(window) = windows.next(RENDER_CHUNK * WINDOW)? {
             let parts: Vec<std::io::Result<Vec<Firm>>> = window
                 .firms

@@ -299,30 +299,68 @@ pub(crate) fn plain_decimal(t: &str) -> Option<Decimal> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    let mut mantissa: i64 = 0;
-    let mut scale: Option<u32> = None;
-    let mut count = 0u32;
-    for (i, &c) in digits.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => {
-                // checked before multiplying: 19 digits may not fit an i64
-                count += 1;
-                if count > 18 {
-                    return None;
-                }
-                mantissa = mantissa * 10 + i64::from(c - b'0');
-                if let Some(s) = scale.as_mut() {
-                    *s += 1;
-                }
-            }
-            // a point needs digits on both sides
-            b'.' if scale.is_none() && i > 0 && i + 1 < digits.len() => scale = Some(0),
-            _ => return None,
-        }
+    // a point needs digits on both sides; a second one is not a digit
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(0) => return None,
+        Some(p) => (digits.get(..p)?, digits.get(p + 1..)?),
+        None => (digits, &[][..]),
+    };
+    if int.len() + frac.len() > 18 || (frac.is_empty() && int.len() < digits.len()) {
+        return None;
     }
-    let mut d = Decimal::new(mantissa, scale.unwrap_or(0));
-    d.set_sign_negative(negative && mantissa != 0);
-    Some(d)
+    // at most 18 digits: below 10^18, an i64
+    let shift = 10u64.pow(u32::try_from(frac.len()).ok()?);
+    let mantissa = digits_value(int)? * shift + digits_value(frac)?;
+    let lo = mantissa as u32;
+    let mid = (mantissa >> 32) as u32;
+    // as `Decimal::new` then a negative sign for any but zero
+    Some(Decimal::from_parts(
+        lo,
+        mid,
+        0,
+        negative && mantissa != 0,
+        frac.len() as u32,
+    ))
+}
+
+/// The value of up to 18 ASCII digits (none: 0), eight at a time (the
+/// first `len % 8` as a word padded with `0`s in front); `None` when any
+/// byte is not a digit.
+#[inline]
+fn digits_value(digits: &[u8]) -> Option<u64> {
+    let (head, eights) = digits.split_at(digits.len() % 8);
+    let mut value = 0u64;
+    if !head.is_empty() {
+        // the bytes in reading order, the last one highest: `713` is
+        // `00000713`
+        let mut word = u64::from_le_bytes([b'0'; 8]);
+        for &c in head {
+            word = (word >> 8) | (u64::from(c) << 56);
+        }
+        value = u64::from(eight_digits(word.to_le_bytes())?);
+    }
+    for eight in eights.chunks_exact(8) {
+        value = value * 100_000_000 + u64::from(eight_digits(eight.try_into().ok()?)?);
+    }
+    Some(value)
+}
+
+/// Eight ASCII digits read as one word (the first the most significant);
+/// `None` when any byte is not a digit.
+#[inline]
+fn eight_digits(bytes: [u8; 8]) -> Option<u32> {
+    let x = u64::from_le_bytes(bytes);
+    // each byte's high half is 3 and, 6 added, still 3: `0` to `9` (a
+    // byte that carries into the next, 0xFA and above, fails itself)
+    let high = 0xF0F0_F0F0_F0F0_F0F0u64;
+    let sixes = 0x0606_0606_0606_0606u64;
+    if (x & high) | ((x.wrapping_add(sixes) & high) >> 4) != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    // pairs, then fours, then the eight: each step a multiply and a shift
+    let x = ((x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
+    let x = ((x & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
+    Some((((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32) as u32)
 }
 
 /// `1,234,567`: the first group has one to three digits, every other three.
@@ -558,6 +596,60 @@ mod fast_path_tests {
         assert!(
             numbers > 5_000 && dates > 1_000,
             "{numbers} numbers, {dates} dates"
+        );
+    }
+
+    /// The direct reading of plain decimals gives, on random texts of
+    /// digits, points, signs and other bytes (long runs of digits, eight at
+    /// a time and not), exactly the general parser's number (value, scale,
+    /// sign, the same bits), and takes every plain form of at most 18
+    /// digits.
+    #[test]
+    fn plain_decimals_agree_with_the_general_parser_on_random_texts() {
+        const BYTES: &[u8] = b"0123456789012345678901234567890123456789..-+, e:/\x7f\xb9";
+        let mut rng = crate::test_rng::Rng(0x0dec_1a5e);
+        let (mut taken, mut plain) = (0, 0);
+        for _ in 0..200_000 {
+            let len = rng.below(24) as usize;
+            let mut t: String = (0..len)
+                .map(|_| {
+                    char::from(
+                        *BYTES
+                            .get(rng.below(BYTES.len() as u64) as usize)
+                            .unwrap_or(&b'0'),
+                    )
+                })
+                .collect();
+            if rng.below(3) == 0 {
+                // a plain form: -?digits(.digits)?
+                let int = 1 + rng.below(19) as usize;
+                let frac = rng.below(10) as usize;
+                let digit = |rng: &mut crate::test_rng::Rng| char::from(b'0' + rng.below(10) as u8);
+                t = String::new();
+                if rng.below(4) == 0 {
+                    t.push('-');
+                }
+                t.extend((0..int).map(|_| digit(&mut rng)));
+                if frac > 0 {
+                    t.push('.');
+                    t.extend((0..frac).map(|_| digit(&mut rng)));
+                }
+                if int + frac <= 18 {
+                    plain += 1;
+                    assert!(plain_decimal(&t).is_some(), "`{t}` is plain");
+                }
+            }
+            let slow = all_consuming(number_text)(t.as_str())
+                .ok()
+                .and_then(|(_, n)| exact(&n, 0).ok());
+            if let Some(fast) = plain_decimal(&t) {
+                taken += 1;
+                assert_eq!(Some(fast.serialize()), slow.map(|s| s.serialize()), "`{t}`");
+            }
+        }
+        assert!(
+            taken > 50_000 && plain > 40_000,
+            "{taken} taken, {plain} plain"
         );
     }
 

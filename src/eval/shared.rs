@@ -19,7 +19,8 @@
 
 use std::collections::HashMap;
 
-use crate::program::{Allocation, Define, Ir, Policy, Program};
+use crate::ops::CmpOp;
+use crate::program::{Allocation, Const, Define, Ir, Policy, Program};
 
 /// The program with its lets and repeated conditions as hidden defines, or
 /// `None` when it has neither (evaluating it as written is then as fast).
@@ -51,7 +52,52 @@ pub fn share(program: &Program) -> Option<Program> {
     }
     changed |= group_same_conditions(&mut out.policies);
     out.defines = hidden.defines;
+    changed |= text_equalities(&mut out);
     (changed || out.defines.len() > own).then_some(out)
+}
+
+/// Writes every `field == "text"` (and `!=`) of the copy as the leaf
+/// [`Ir::EqFieldText`], which [`crate::eval::expr::Env::eval`] takes
+/// itself, instead of the general comparison, which goes through
+/// `Env::eval_node` only to call the same `eq_field_text` (a table of
+/// `when industry == "A" then …` arms is six or seven of them a firm);
+/// true when there was one. The program as written keeps the general form
+/// (the checker's, which explain and the exports show).
+fn text_equalities(program: &mut Program) -> bool {
+    let mut exprs: Vec<&mut Ir> = program.defines.iter_mut().map(|d| &mut d.expr).collect();
+    exprs.extend(program.combined.iter_mut().map(|c| &mut c.cap));
+    for p in &mut program.policies {
+        let Policy {
+            lets,
+            clauses,
+            amount,
+            limit,
+            allocate,
+            ..
+        } = p;
+        exprs.extend(lets.iter_mut().map(|l| &mut l.expr));
+        exprs.extend(read_lets(clauses, amount, limit, allocate));
+    }
+    exprs
+        .into_iter()
+        .fold(false, |changed, e| text_equality(e) | changed)
+}
+
+/// [`text_equalities`] of one expression.
+fn text_equality(expr: &mut Ir) -> bool {
+    if let Ir::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b) = expr {
+        if let (Ir::Field(field), Ir::Const(Const::Text(value))) = (&**a, &**b) {
+            *expr = Ir::EqFieldText {
+                negated: *op == CmpOp::Ne,
+                field: *field,
+                value: value.clone(),
+            };
+            return true;
+        }
+    }
+    expr.children_mut()
+        .into_iter()
+        .fold(false, |changed, e| text_equality(e) | changed)
 }
 
 /// Gives the policies that state the same conditions in the same order
@@ -155,17 +201,7 @@ fn lets_to_defines(policy: &mut Policy, hidden: &mut Hidden) -> bool {
             None => return false,
         }
     }
-    let mut exprs: Vec<&mut Ir> = p.clauses.iter_mut().map(|c| &mut c.expr).collect();
-    if let Some(a) = &mut p.amount {
-        exprs.push(&mut a.expr);
-        exprs.extend(a.cap.as_mut());
-    }
-    if let Some(l) = &mut p.limit {
-        exprs.push(&mut l.by);
-    }
-    if let Some(Allocation::By(by, _)) = &mut p.allocate {
-        exprs.push(by);
-    }
+    let exprs = read_lets(&mut p.clauses, &mut p.amount, &mut p.limit, &mut p.allocate);
     // every let has its slot, so every read of one is replaced
     if !exprs.into_iter().all(|e| read_defines(e, &slots)) {
         return false;
@@ -173,6 +209,28 @@ fn lets_to_defines(policy: &mut Policy, hidden: &mut Hidden) -> bool {
     p.lets.clear();
     *policy = p;
     true
+}
+
+/// A policy's expressions that may read its lets: its clauses, amount
+/// and cap, limit and allocation.
+fn read_lets<'p>(
+    clauses: &'p mut [crate::program::Clause],
+    amount: &'p mut Option<crate::program::Amount>,
+    limit: &'p mut Option<crate::program::Limit>,
+    allocate: &'p mut Option<Allocation>,
+) -> Vec<&'p mut Ir> {
+    let mut exprs: Vec<&mut Ir> = clauses.iter_mut().map(|c| &mut c.expr).collect();
+    if let Some(a) = amount {
+        exprs.push(&mut a.expr);
+        exprs.extend(a.cap.as_mut());
+    }
+    if let Some(l) = limit {
+        exprs.push(&mut l.by);
+    }
+    if let Some(Allocation::By(by, _)) = allocate {
+        exprs.push(by);
+    }
+    exprs
 }
 
 /// Replaces each `Let(i)` in `expr` by `Define(slots[i])`; false when some
@@ -295,49 +353,140 @@ mod tests {
                     assert_eq!(q.same_conditions, expected, "{}", q.id);
                 }
             }
-            let in_force: Vec<bool> = program.policies.iter().map(|p| p.in_force(as_of)).collect();
             let firms = firms(&engine, 3, seed);
             assert!(firms.len() > 2000);
-            for all in [false, true] {
-                let opts = RunOptions {
-                    as_of,
-                    all,
-                    ledger: None,
-                    profile: None,
-                };
-                let (mut plain, mut fast) = (Vec::new(), Vec::new());
-                let (mut s1, mut s2) = (Scratch::default(), Scratch::default());
-                let mut seen = std::collections::BTreeMap::new();
-                for firm in &firms {
-                    evaluate_firm(&program, &in_force, firm, &opts, &mut s1, &mut plain);
-                    evaluate_firm(&shared, &in_force, firm, &opts, &mut s2, &mut fast);
-                    assert_eq!(plain, fast, "row {} all {all}", firm.row);
-                    for pair in &plain {
-                        *seen.entry(pair.outcome).or_insert(0u32) += 1;
-                    }
+            decide_alike(&program, &shared, &firms, as_of, true);
+        }
+    }
+
+    /// Every firm's decisions by `shared` are `program`'s, with and without
+    /// `--all`, and so is every verdict (failed and missing clauses, their
+    /// causes counted from several bases), thorough or not. With `review`,
+    /// the firms must reach every outcome (at least 50 times each).
+    fn decide_alike(
+        program: &Program,
+        shared: &Program,
+        firms: &[Record],
+        as_of: Date,
+        review: bool,
+    ) {
+        let in_force: Vec<bool> = program.policies.iter().map(|p| p.in_force(as_of)).collect();
+        for all in [false, true] {
+            let opts = RunOptions {
+                as_of,
+                all,
+                ledger: None,
+                profile: None,
+            };
+            let (mut plain, mut fast) = (Vec::new(), Vec::new());
+            let (mut s1, mut s2) = (Scratch::default(), Scratch::default());
+            let mut seen = std::collections::BTreeMap::new();
+            for firm in firms {
+                evaluate_firm(program, &in_force, firm, &opts, &mut s1, &mut plain);
+                evaluate_firm(shared, &in_force, firm, &opts, &mut s2, &mut fast);
+                assert_eq!(plain, fast, "row {} all {all}", firm.row);
+                for pair in &plain {
+                    *seen.entry(pair.outcome).or_insert(0u32) += 1;
                 }
-                // the firms reach every outcome
-                let at_least = |o: Outcome| seen.get(&o).is_some_and(|&n| n > 50);
-                assert!(at_least(Outcome::Eligible) && at_least(Outcome::Review));
-                assert!(!all || at_least(Outcome::Ineligible), "{seen:?}");
             }
-            for firm in firms.iter().take(400) {
-                for base in [0u16, 3, 20] {
-                    for thorough in [false, true] {
-                        let (mut s1, mut s2) = (Scratch::default(), Scratch::default());
-                        s1.firm(&program);
-                        s1.window(base);
-                        s2.firm(&shared);
-                        s2.window(base);
-                        for (p, q) in program.policies.iter().zip(&shared.policies) {
-                            let a = verdict(&program, p, &firm.cells, as_of, &mut s1, thorough);
-                            let b = verdict(&shared, q, &firm.cells, as_of, &mut s2, thorough);
-                            assert_eq!(a, b, "row {} policy {} base {base}", firm.row, p.id);
-                        }
+            // the firms reach every outcome
+            let at_least = |o: Outcome| seen.get(&o).is_some_and(|&n| n > 50);
+            assert!(at_least(Outcome::Eligible) && (!review || at_least(Outcome::Review)));
+            assert!(!all || at_least(Outcome::Ineligible), "{seen:?}");
+        }
+        for firm in firms.iter().take(400) {
+            for base in [0u16, 3, 20] {
+                for thorough in [false, true] {
+                    let (mut s1, mut s2) = (Scratch::default(), Scratch::default());
+                    s1.firm(program);
+                    s1.window(base);
+                    s2.firm(shared);
+                    s2.window(base);
+                    for (p, q) in program.policies.iter().zip(&shared.policies) {
+                        let a = verdict(program, p, &firm.cells, as_of, &mut s1, thorough);
+                        let b = verdict(shared, q, &firm.cells, as_of, &mut s2, thorough);
+                        assert_eq!(a, b, "row {} policy {} base {base}", firm.row, p.id);
                     }
                 }
             }
         }
+    }
+
+    /// A table of `when industry == "A" then …` arms, a `!=` and an
+    /// equality in a define, as the copy writes them
+    /// ([`text_equalities`]): the copy decides as the program does on
+    /// random firms, texts that are and are not the constants (blanks
+    /// around them, another case), and cells missing.
+    #[test]
+    fn text_equalities_decide_as_the_general_comparison() {
+        let schema = "key: id\nfields:\n  id: { type: text }\n  industry: { type: text }\n  region: { type: text }\n  headcount: { type: integer }\n  revenue: { type: money }\n  grade: { type: enum, values: [A, B, M] }\n";
+        let set = r#"define local = region == "4201" or region != "4202"
+policy narrow {
+    title "中小企业补助"
+    valid 2024-01-01 to 2024-12-31
+    let sme = when industry == "A" then revenue < 2亿
+              when industry == "B" then headcount < 1000 and revenue < 4亿
+              when "C" == industry then headcount < 1000
+              when industry != "G" and industry == "I" then headcount < 300
+              else headcount < 300 and revenue < 1亿
+    require "中小企业" sme
+    require "本地" local
+    exclude "D级" grade == "M"
+    amount "1%" revenue * 1%
+    cap 50万
+}
+"#;
+        let engine = crate::Engine::from_texts(schema, &[("narrow.policy", set)]).expect("loads");
+        let program = engine.program();
+        let shared = share(program).expect("the set has a let and text equalities");
+        let mut forms = 0;
+        let mut walk = |e: &Ir| forms += usize::from(matches!(e, Ir::EqFieldText { .. }));
+        for d in &shared.defines {
+            d.expr.walk(&mut walk);
+        }
+        for c in shared.policies.iter().flat_map(|p| &p.clauses) {
+            c.expr.walk(&mut walk);
+        }
+        // all but `"C" == industry` (the field on the right)
+        assert_eq!(forms, 7);
+        let texts = [
+            "A", "B", "C", "G", "I", "K", "a", " A", "A ", "", "4201", "4202", "M",
+        ];
+        let mut rng = crate::test_rng::Rng(0x7e47_e9a1);
+        let pick = |rng: &mut crate::test_rng::Rng, from: &[&'static str]| {
+            *from
+                .get(rng.below(from.len() as u64) as usize)
+                .unwrap_or(&"")
+        };
+        let mut firms = Vec::new();
+        for row in 0..3000u64 {
+            let headcount = format!("{}", rng.below(1500));
+            let revenue = format!("{}.{:02}", rng.below(900_000_000), rng.below(100));
+            let values = [
+                ("id", format!("N{row}")),
+                ("industry", pick(&mut rng, &texts).to_string()),
+                (
+                    "region",
+                    pick(&mut rng, &["4201", "4202", "4203", "", " 4201"]).to_string(),
+                ),
+                (
+                    "headcount",
+                    [headcount, String::new()][usize::from(rng.below(6) == 0)].clone(),
+                ),
+                (
+                    "revenue",
+                    [revenue, String::new()][usize::from(rng.below(6) == 0)].clone(),
+                ),
+                ("grade", pick(&mut rng, &["A", "B", "M", ""]).to_string()),
+            ];
+            let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            if let Ok(firm) = engine.firm_on_row(row + 2, &values) {
+                firms.push(firm);
+            }
+        }
+        assert!(firms.len() > 2500);
+        let as_of = Date::parse_iso("2024-12-31").expect("a date");
+        decide_alike(program, &shared, &firms, as_of, true);
     }
 
     /// Forms keep a constant's scale and a text's exact bytes: `1.0` and

@@ -454,12 +454,21 @@ pub struct Totals {
     pub sha256: String,
 }
 
+/// What a ledger holds for one firm under one policy.
+#[derive(Default)]
+struct FirmPaid {
+    sum: Decimal,
+    /// Payments above 0, and the lines of the first two.
+    paid: u64,
+    lines: [u64; 2],
+    /// Payments below 0 (clawed back).
+    clawed: u64,
+}
+
 /// Reads a whole ledger and totals it; the first unreadable row is an error.
 pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
     let mut t = Totals::default();
-    // the sum; the payments above 0: how many, the first two lines; the
-    // payments below 0 (clawed back)
-    let mut per_firm: BTreeMap<(String, String), (Decimal, u64, [u64; 2], u64)> = BTreeMap::new();
+    let mut per_firm: BTreeMap<(String, String), FirmPaid> = BTreeMap::new();
     let mut runs: BTreeMap<String, u64> = BTreeMap::new();
     let file = read_rows(path, |row| {
         let e = t
@@ -471,14 +480,14 @@ pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
         let firm = per_firm
             .entry((row.key.to_string(), row.policy.to_string()))
             .or_default();
-        firm.0 += row.amount;
+        firm.sum += row.amount;
         if row.amount > Decimal::ZERO {
-            if let Some(at) = firm.2.get_mut(firm.1 as usize) {
+            if let Some(at) = firm.lines.get_mut(firm.paid as usize) {
                 *at = row.line;
             }
-            firm.1 += 1;
+            firm.paid += 1;
         } else if row.amount < Decimal::ZERO {
-            firm.3 += 1;
+            firm.clawed += 1;
         }
         let run = run_of(&row);
         if !run.is_empty() {
@@ -494,7 +503,13 @@ pub fn totals(path: &Path) -> Result<Totals, LedgerError> {
         .map(|(k, _)| k.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    for ((k, p), (sum, paid, lines, clawed)) in per_firm {
+    for ((k, p), firm) in per_firm {
+        let FirmPaid {
+            sum,
+            paid,
+            lines,
+            clawed,
+        } = firm;
         // paid twice and clawed back once is paid once
         if paid > 1 + clawed {
             t.repeated.push((k.clone(), p.clone(), paid, lines));

@@ -257,18 +257,26 @@ fn write_ref(cell: &calamine::DataRef<'_>, out: &mut Vec<u8>) {
             out.push(Stored::Number.tag());
             if *f == 0.0 {
                 out.push(b'0');
+            } else if f.fract() == 0.0 && f.abs() < WHOLE {
+                // a whole number below 2^53: `Display` writes its digits
+                #[allow(clippy::cast_possible_truncation)] // whole and below 2^53
+                write_int(*f as i64, 1, out);
             } else {
                 let _ = write!(out, "{f}");
             }
         }
         DataRef::Int(i) => {
             out.push(Stored::Number.tag());
-            let _ = write!(out, "{i}");
+            write_int(*i, 1, out);
         }
         DataRef::DateTime(d) if d.is_datetime() && d.as_f64() >= 1.0 => {
             let (year, month, day, ..) = d.to_ymd_hms_milli();
             out.push(Stored::Text.tag());
-            let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+            write_int(i64::from(year), 4, out);
+            out.push(b'-');
+            write_int(i64::from(month), 2, out);
+            out.push(b'-');
+            write_int(i64::from(day), 2, out);
         }
         other => {
             let value = Data::from(other.clone());
@@ -276,6 +284,39 @@ fn write_ref(cell: &calamine::DataRef<'_>, out: &mut Vec<u8>) {
             write_field(stored, &text, out);
         }
     }
+}
+
+/// Floats whose whole values [`write_int`] writes as `Display` would:
+/// below 2^53 every whole number is a float of its own, so its shortest
+/// decimal form is its digits.
+const WHOLE: f64 = 9_007_199_254_740_992.0;
+
+/// `n` in decimal, at least `width` digits (zeros before), a `-` before a
+/// negative one: what `write!(out, "{n:0width$}")` writes, without the
+/// formatting machinery (most of a sheet's cells are numbers and dates).
+fn write_int(n: i64, width: usize, out: &mut Vec<u8>) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        #[allow(clippy::cast_possible_truncation)] // a digit
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut written = digits.len() - at;
+    if n < 0 {
+        // the sign counts in the width, as `format!` counts it
+        out.push(b'-');
+        written += 1;
+    }
+    out.extend(std::iter::repeat_n(b'0', width.saturating_sub(written)));
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 /// Reads the first worksheet of the workbook `bytes` and sends its cells;
@@ -596,38 +637,75 @@ impl Sheet {
     }
 
     /// Reads up to `max` more rows into `out`, numbered by the sheet's rows.
+    /// A row's cells in column order (as the format writes them) go
+    /// straight into its record; a cell before one already placed (the
+    /// format allows it) lays the row out by column first, the later of two
+    /// cells at one place counting.
     pub(super) fn next_batch(&mut self, max: usize, out: &mut RawBatch) -> Result<(), DataError> {
+        let width = self.row.len();
         while out.len < max {
             let Some((at, _)) = self.cells.peek()? else {
                 break;
             };
-            self.row.fill((0, 0));
-            self.bytes.clear();
+            let slot = out.slot();
+            slot.record.clear();
+            // the columns written to the record so far, while in order
+            let mut next = 0;
+            let mut in_order = true;
             let mut any = false;
             while let Some((row, col)) = self.cells.peek()? {
                 if row != at {
                     break;
                 }
                 let field = self.cells.take();
-                let slot = col
+                let Some(i) = col
                     .checked_sub(self.left)
-                    .and_then(|i| self.row.get_mut(i as usize));
-                if let Some(slot) = slot {
+                    .map(|i| i as usize)
+                    .filter(|&i| i < width)
+                else {
+                    // under no header
+                    continue;
+                };
+                any = true;
+                if in_order && i >= next {
+                    for _ in next..i {
+                        slot.record.push_field(b"");
+                    }
+                    slot.record.push_field(field);
+                    next = i + 1;
+                    continue;
+                }
+                if in_order {
+                    // out of column order: the fields so far laid out by column
+                    in_order = false;
+                    self.row.fill((0, 0));
+                    self.bytes.clear();
+                    for (place, written) in self.row.iter_mut().zip(slot.record.iter()) {
+                        let start = self.bytes.len();
+                        self.bytes.extend_from_slice(written);
+                        *place = (start, self.bytes.len());
+                    }
+                }
+                if let Some(place) = self.row.get_mut(i) {
                     let start = self.bytes.len();
                     self.bytes.extend_from_slice(field);
-                    *slot = (start, self.bytes.len());
-                    any = true;
+                    *place = (start, self.bytes.len());
                 }
             }
             if !any {
                 // only cells under no header
                 continue;
             }
-            let slot = out.slot();
-            slot.record.clear();
-            for &(start, end) in &self.row {
-                slot.record
-                    .push_field(self.bytes.get(start..end).unwrap_or_default());
+            if in_order {
+                for _ in next..width {
+                    slot.record.push_field(b"");
+                }
+            } else {
+                slot.record.clear();
+                for &(start, end) in &self.row {
+                    slot.record
+                        .push_field(self.bytes.get(start..end).unwrap_or_default());
+                }
             }
             slot.line = u64::from(at) + 1;
             slot.unterminated = false;
@@ -664,6 +742,17 @@ mod tests {
         assert_eq!(plain(0.1 + 0.2), "0.30000000000000004");
         // an 18-digit code kept as a number has lost its last digits
         assert_eq!(plain(914201020000000123.0), "914201020000000100");
+    }
+
+    #[test]
+    fn whole_numbers_are_written_as_format_writes_them() {
+        for n in [0, 7, -7, 42, 2024, -123_456, i64::MAX, i64::MIN, 5, -5] {
+            for width in [1, 2, 4] {
+                let mut got = Vec::new();
+                write_int(n, width, &mut got);
+                assert_eq!(got, format!("{n:0width$}").into_bytes(), "{n} {width}");
+            }
+        }
     }
 
     #[test]
@@ -720,9 +809,14 @@ mod tests {
             f64::NAN,
         ];
         for _ in 0..5000 {
-            let f = match rng.below(3) {
+            let f = match rng.below(5) {
                 0 => floats[rng.below(floats.len() as u64) as usize],
                 1 => rng.below(1 << 40) as f64 / 100.0 - 1e9,
+                // whole numbers, on both sides of 2^53
+                2 => rng.below(1 << 20) as f64 - 5e5,
+                3 => {
+                    (rng.below(1 << 56) as f64 - 2f64.powi(55)) * [1.0, 0.5][rng.below(2) as usize]
+                }
                 _ => f64::from_bits(rng.below(u64::MAX)),
             };
             let text = ["", " ", "甲", "a b", "\u{3000}", "2024-01-05"][rng.below(6) as usize];
@@ -735,7 +829,11 @@ mod tests {
                 rng.below(2) == 0,
             );
             let value = match rng.below(10) {
-                0 => DataRef::Int(rng.below(u64::MAX) as i64),
+                0 => DataRef::Int(match rng.below(3) {
+                    0 => rng.below(u64::MAX) as i64,
+                    1 => rng.below(2000) as i64 - 1000,
+                    _ => [i64::MIN, i64::MAX, 0, -1][rng.below(4) as usize],
+                }),
                 1 | 2 => DataRef::Float(f),
                 3 => DataRef::String(text.into()),
                 4 => DataRef::SharedString(text),
@@ -753,6 +851,112 @@ mod tests {
             let mut want = Vec::new();
             write_field(stored, &text, &mut want);
             assert_eq!(got, want, "{value:?}");
+        }
+    }
+
+    /// The rows [`Sheet::next_batch`] makes of `cells` (row, column,
+    /// field), laid out as the plain way lays them: by column, the later of
+    /// two cells at one place counting, a row of cells under no header none.
+    fn laid_out(
+        cells: &[(u32, u32, Vec<u8>)],
+        left: u32,
+        width: usize,
+    ) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut rows: Vec<(u64, Vec<Vec<u8>>)> = Vec::new();
+        let mut last = None;
+        for (row, col, field) in cells {
+            if last != Some(*row) {
+                last = Some(*row);
+                rows.push((u64::from(*row) + 1, Vec::new()));
+            }
+            let Some(i) = col
+                .checked_sub(left)
+                .map(|i| i as usize)
+                .filter(|&i| i < width)
+            else {
+                continue;
+            };
+            if let Some((_, fields)) = rows.last_mut() {
+                fields.resize(width, Vec::new());
+                fields[i] = field.clone();
+            }
+        }
+        rows.retain(|(_, fields)| !fields.is_empty());
+        rows
+    }
+
+    #[test]
+    fn rows_read_in_column_order_or_not_are_laid_out_by_column() {
+        let mut rng = crate::test_rng::Rng(0x9b05_688c_2b3e_6c1f);
+        let texts: [&[u8]; 6] = [
+            b"",
+            b"t",
+            b"tabc",
+            b"n12.5",
+            b"e#N/A",
+            "t\u{7532}".as_bytes(),
+        ];
+        for case in 0..300 {
+            let left = rng.below(3) as u32;
+            let width = 1 + rng.below(8) as usize;
+            // cells in row order, columns in order but now and then not,
+            // twice at one place, or under no header
+            let mut cells = Vec::new();
+            let mut row = 1 + rng.below(3) as u32;
+            for _ in 0..rng.below(40) {
+                row += rng.below(3) as u32;
+                let mut col = rng.below(2) as u32;
+                for _ in 0..rng.below(10) {
+                    col = match rng.below(8) {
+                        0 => rng.below(width as u64 + 4) as u32,
+                        1 => col,
+                        _ => col + rng.below(3) as u32,
+                    };
+                    let text = texts[rng.below(texts.len() as u64) as usize].to_vec();
+                    cells.push((row, col, text));
+                }
+            }
+            let (sent, received) = std::sync::mpsc::channel();
+            let (back, _comes_back) = std::sync::mpsc::channel();
+            let per_chunk = 1 + rng.below(7) as usize;
+            for part in cells.chunks(per_chunk) {
+                let mut chunk = Chunk::default();
+                for (row, col, text) in part {
+                    chunk.push(*row, *col, |out| out.extend_from_slice(text));
+                }
+                sent.send(Sent::Cells(chunk)).unwrap();
+            }
+            drop(sent);
+            let mut sheet = Sheet {
+                cells: Cells {
+                    received,
+                    back,
+                    chunk: Chunk::default(),
+                    at: 0,
+                    start: 0,
+                },
+                left,
+                row: vec![(0, 0); width],
+                bytes: Vec::new(),
+                sha256: String::new(),
+                size: 0,
+            };
+            let mut got = Vec::new();
+            let mut batch = RawBatch::default();
+            loop {
+                sheet
+                    .next_batch(1 + rng.below(5) as usize, &mut batch)
+                    .unwrap();
+                if batch.rows().is_empty() {
+                    break;
+                }
+                for raw in batch.rows() {
+                    let fields = raw.record.iter().map(<[u8]>::to_vec).collect();
+                    got.push((raw.line, fields));
+                }
+                batch.len = 0;
+            }
+            assert_eq!(got, laid_out(&cells, left, width), "case {case}: {cells:?}");
         }
     }
 }

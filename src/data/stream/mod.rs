@@ -133,10 +133,18 @@ impl RawBatch {
         self.rows.get(..self.len).unwrap_or_default()
     }
 
-    /// The next row to fill.
+    /// The next row to fill. A row made new has room for what the row
+    /// before it holds, rather than growing cell by cell as it is filled.
     fn slot(&mut self) -> &mut RawRow {
         if self.rows.len() <= self.len {
-            self.rows.resize_with(self.len + 1, RawRow::default);
+            let room = self.rows.last().map_or(RawRow::default(), |before| RawRow {
+                record: ByteRecord::with_capacity(
+                    before.record.as_slice().len(),
+                    before.record.len(),
+                ),
+                ..RawRow::default()
+            });
+            self.rows.resize(self.len + 1, room);
         }
         let i = self.len;
         #[allow(clippy::indexing_slicing)] // resized just above to hold index `len`

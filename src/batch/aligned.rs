@@ -728,7 +728,7 @@ mod tests {
             .iter()
             .map(|s| {
                 let i = s.info();
-                (i.rows, i.sha256, i.unknown_columns, i.percent_over_one)
+                (i.rows, i.sha256, i.unknown_columns, i.odd)
             })
             .collect();
         Some(format!(

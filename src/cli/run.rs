@@ -375,12 +375,6 @@ fn run_into(
         }
     }
     for crate::report::DataFile { input, info, .. } in &files {
-        if let Some((n, first)) = info.padded_keys {
-            let file = input.name();
-            warnings.push(format!(
-                "`{file}`: 有 {n} 行的主键前后带空格, 第一行是第 {first} 行: 主键按原样比较, ` A1 ` 与 `A1` 是两家企业, 同一企业可能因此重复计算或兑付; 请核对数据 ({n} rows have blanks around their key, the first on row {first}: keys compare as written, so ` A1 ` and `A1` are two firms)"
-            ));
-        }
         let read_by = |f: usize| {
             let readers: Vec<&str> = program
                 .policies
@@ -395,9 +389,13 @@ fn run_into(
                 (format!(", 读取它的政策: {r}"), format!(", read by {r}"))
             }
         };
+        // in the order of [`Odd`]: padded keys, lists, totals rows, percents
         for (&odd, &(n, first)) in &info.odd {
             let file = input.name();
             match odd {
+                Odd::PaddedKey => warnings.push(format!(
+                    "`{file}`: 有 {n} 行的主键前后带空格, 第一行是第 {first} 行: 主键按原样比较, ` A1 ` 与 `A1` 是两家企业, 同一企业可能因此重复计算或兑付; 请核对数据 ({n} rows have blanks around their key, the first on row {first}: keys compare as written, so ` A1 ` and `A1` are two firms)"
+                )),
                 Odd::TotalsRow => warnings.push(format!(
                     "`{file}`: 有 {n} 行的主键是 `合计`、`总计` 之类, 第一行是第 {first} 行: 像是表格的合计行, 已当作一家企业评估; 请从数据中删去 ({n} rows have a key reading like a totals row, the first on row {first}: each was evaluated as a firm)"
                 )),
@@ -411,18 +409,17 @@ fn run_into(
                         read_by.0, read_by.1
                     ));
                 }
+                Odd::PercentOverOne(f) => {
+                    let Some(field) = program.schema.fields.get(f) else {
+                        continue;
+                    };
+                    let (name, read_by) = (&field.name, read_by(f));
+                    warnings.push(format!(
+                        "`{file}`: 百分比字段 `{name}` 有 {n} 个值没写 `%` 且大于 1 (`3.5` 即 350%), 第一个在第 {first} 行{}; 请写成 `3.5%` 或 `0.035` ({n} values of the percent field `{name}` are written without `%` and read above 1, the first on row {first}{}; write `3.5%` or `0.035`)",
+                        read_by.0, read_by.1
+                    ));
+                }
             }
-        }
-        for (&f, &(n, first)) in &info.percent_over_one {
-            let Some(field) = program.schema.fields.get(f) else {
-                continue;
-            };
-            let read_by = read_by(f);
-            let (file, name) = (input.name(), &field.name);
-            warnings.push(format!(
-                "`{file}`: 百分比字段 `{name}` 有 {n} 个值没写 `%` 且大于 1 (`3.5` 即 350%), 第一个在第 {first} 行{}; 请写成 `3.5%` 或 `0.035` ({n} values of the percent field `{name}` are written without `%` and read above 1, the first on row {first}{}; write `3.5%` or `0.035`)",
-                read_by.0, read_by.1
-            ));
         }
     }
     warnings.extend(fields_no_file_has(program, data, as_of));

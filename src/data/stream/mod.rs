@@ -162,12 +162,6 @@ pub struct Seen {
     pub keys: Vec<(Box<str>, u64, KeyReject)>,
     /// Keys of JSON lines that name no field.
     unknown: Unknown,
-    /// Per `percent` field: rows whose value was written without `%` and
-    /// reads above 1 (`3.5` is 350%), and the first such line.
-    pub percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
-    /// Rows read whose key has blanks before or after it (` A1 `, which is
-    /// not the firm `A1`): how many, and the first line.
-    pub padded_keys: Option<(u64, u64)>,
     /// Values read by the contract that look like a slip of the data
     /// ([`Odd`]): how many rows of each, and the first line.
     pub odd: std::collections::BTreeMap<Odd, (u64, u64)>,
@@ -177,6 +171,9 @@ pub struct Seen {
 /// the data: read all the same, and counted for a warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Odd {
+    /// The row's key has blanks before or after it (` A1 `, which is not
+    /// the firm `A1`).
+    PaddedKey,
     /// An item of this `list` field holds `；`, `,`, `，`, `/` or a blank:
     /// likely several items separated by what the contract does not
     /// separate on (`高新技术企业；小巨人` is one item).
@@ -184,6 +181,9 @@ pub enum Odd {
     /// The row's key reads 合计, 总计 or 小计: a spreadsheet's totals row,
     /// read as a firm.
     TotalsRow,
+    /// This `percent` field's value was written without `%` and reads
+    /// above 1 (`3.5` is 350%).
+    PercentOverOne(usize),
 }
 
 /// Adds the counts of `from` to those of `to`.
@@ -205,11 +205,7 @@ pub(super) fn add_count(to: &mut (u64, u64), (n, first): (u64, u64)) {
 impl Seen {
     /// Nothing seen: nothing to add to the file's.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-            && self.unknown.names.is_empty()
-            && self.percent_over_one.is_empty()
-            && self.padded_keys.is_none()
-            && self.odd.is_empty()
+        self.keys.is_empty() && self.unknown.names.is_empty() && self.odd.is_empty()
     }
 
     /// Adds what a later chunk saw.
@@ -217,15 +213,6 @@ impl Seen {
         self.keys.extend(later.keys);
         for name in later.unknown.names {
             self.unknown.add(&name);
-        }
-        for (f, (n, first)) in later.percent_over_one {
-            add_count(
-                self.percent_over_one.entry(f).or_insert((0, first)),
-                (n, first),
-            );
-        }
-        if let Some((n, first)) = later.padded_keys {
-            add_count(self.padded_keys.get_or_insert((0, first)), (n, first));
         }
         add_odd(&mut self.odd, &later.odd);
     }
@@ -274,8 +261,6 @@ pub struct Stream {
     /// The file's size in bytes, when known (for progress).
     size: Option<u64>,
     unknown: Unknown,
-    percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
-    padded_keys: Option<(u64, u64)>,
     odd: std::collections::BTreeMap<Odd, (u64, u64)>,
     path: PathBuf,
     /// The encoding asked for when opened (`Auto` chooses again).
@@ -290,10 +275,6 @@ pub struct StreamInfo {
     pub rows: u64,
     pub sha256: String,
     pub unknown_columns: Vec<String>,
-    /// See [`Seen::percent_over_one`].
-    pub percent_over_one: std::collections::BTreeMap<usize, (u64, u64)>,
-    /// See [`Seen::padded_keys`].
-    pub padded_keys: Option<(u64, u64)>,
     /// See [`Seen::odd`].
     pub odd: std::collections::BTreeMap<Odd, (u64, u64)>,
 }
@@ -496,8 +477,6 @@ impl Stream {
             rows: 0,
             size: None,
             unknown,
-            percent_over_one: Default::default(),
-            padded_keys: None,
             odd: Default::default(),
             path: path.to_path_buf(),
             asked: opts.encoding,
@@ -543,15 +522,6 @@ impl Stream {
         for name in &seen.unknown.names {
             self.unknown.add(name);
         }
-        for (&f, &(n, first)) in &seen.percent_over_one {
-            add_count(
-                self.percent_over_one.entry(f).or_insert((0, first)),
-                (n, first),
-            );
-        }
-        if let Some((n, first)) = seen.padded_keys {
-            add_count(self.padded_keys.get_or_insert((0, first)), (n, first));
-        }
         add_odd(&mut self.odd, &seen.odd);
     }
 
@@ -581,8 +551,6 @@ impl Stream {
         self.unread = None;
         self.rows = 0;
         self.unknown = unknown;
-        self.percent_over_one.clear();
-        self.padded_keys = None;
         self.odd.clear();
         Ok(())
     }
@@ -623,8 +591,6 @@ impl Stream {
             rows: self.rows,
             sha256: self.reader.sha256(),
             unknown_columns: self.unknown.names.clone(),
-            percent_over_one: self.percent_over_one.clone(),
-            padded_keys: self.padded_keys,
             odd: self.odd.clone(),
         }
     }

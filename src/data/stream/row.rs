@@ -59,7 +59,7 @@ pub struct RowParser {
     /// every row takes the plain path. Made again by [`RowParser::replan`]
     /// whenever what is kept changes.
     pub(super) fast: Vec<super::fast::Fast>,
-    /// The schema's `percent` fields ([`RowParser::note_percents`]), in
+    /// The schema's `percent` fields ([`RowParser::note_slips`]), in
     /// field order.
     pub(super) percents: Vec<usize>,
     /// Those of them this file has a column for (all of them for JSON
@@ -67,7 +67,7 @@ pub struct RowParser {
     /// file writes in [`RowParser::parse_into`].
     pub(super) own_percents: Vec<usize>,
     /// The `list` fields this file has a column for (all of them for JSON
-    /// Lines), whose items [`RowParser::note_percents`] looks at.
+    /// Lines), whose items [`RowParser::note_slips`] looks at.
     pub(super) own_lists: Vec<usize>,
 }
 
@@ -278,7 +278,7 @@ impl RowParser {
                 Err(rejects)
             }
             Ok(()) => {
-                self.note_percents(cells, &self.percents, raw, seen);
+                self.note_slips(cells, &self.percents, raw, seen);
                 Ok(())
             }
         }
@@ -322,7 +322,7 @@ impl RowParser {
                         .push((key.into_boxed_str(), raw.line, KeyReject::Reread));
                 }
             }
-            Ok(()) => self.note_percents(cells, &self.own_percents, raw, seen),
+            Ok(()) => self.note_slips(cells, &self.own_percents, raw, seen),
         }
         parsed
     }
@@ -346,7 +346,7 @@ impl RowParser {
             && self.duplicates.is_empty()
             && self.fast_cells_as::<true>(raw, cells).is_some()
         {
-            self.note_percents(cells, &self.own_percents, raw, seen);
+            self.note_slips(cells, &self.own_percents, raw, seen);
             return Ok(());
         }
         self.parse_into(raw, seen, cells)
@@ -366,19 +366,19 @@ impl RowParser {
         self.written(raw.record.get(i)?).ok().map(|w| w.text)
     }
 
-    /// Notes `percent` values above 1 written without `%` (`3.5` reads as
-    /// 350%: likely meant 3.5%), among the `percent` fields `fields` (the
-    /// row's). They are read by the contract all the same.
-    /// Notes too a text key with blanks around it (` A1 `: compared as
-    /// written, it is not the firm `A1`).
-    fn note_percents(&self, cells: &[Cell], fields: &[usize], raw: &RawRow, seen: &mut Seen) {
+    /// Notes the row's values that the contract reads but that look like
+    /// slips ([`Odd`]): a text key with blanks around it (` A1 `: compared
+    /// as written, it is not the firm `A1`) or reading 合计; a list item
+    /// holding another separator; `percent` values above 1 written without
+    /// `%` (`3.5` reads as 350%: likely meant 3.5%), among the `percent`
+    /// fields `fields` (the row's). They are read all the same.
+    fn note_slips(&self, cells: &[Cell], fields: &[usize], raw: &RawRow, seen: &mut Seen) {
         if let Some(Cell::Text(key)) = cells.get(self.schema.key) {
             if is_totals_row(key) {
                 note_odd(seen, Odd::TotalsRow, raw.line);
             }
             if key.starts_with(char::is_whitespace) || key.ends_with(char::is_whitespace) {
-                let count = seen.padded_keys.get_or_insert((0, raw.line));
-                super::add_count(count, (1, raw.line));
+                note_odd(seen, Odd::PaddedKey, raw.line);
             }
         }
         for &f in &self.own_lists {
@@ -395,8 +395,7 @@ impl RowParser {
             if *n <= rust_decimal::Decimal::ONE || self.cell_text(raw, f).contains(['%', '％']) {
                 continue;
             }
-            let count = seen.percent_over_one.entry(f).or_insert((0, raw.line));
-            super::add_count(count, (1, raw.line));
+            note_odd(seen, Odd::PercentOverOne(f), raw.line);
         }
     }
 

@@ -171,6 +171,49 @@ fn progress(size: Option<u64>, timings: bool) -> indicatif::ProgressBar {
 /// A field that policies in force read and that no data file has a column
 /// for: every firm's value is missing, so their decisions are at best
 /// `review`. Names the department to ask (`source:`) and the policies.
+/// Money and percent columns whose header, matched through a schema's
+/// alias or title, names a unit (`营业收入(万元)`): a value written without
+/// a unit is read as yuan (or as a fraction), whatever the header says.
+fn headers_with_units(
+    program: &crate::program::Program,
+    files: &[crate::report::DataFile],
+    data: &[crate::data::stream::Stream],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (file, stream) in files.iter().zip(data) {
+        let parser = stream.parser();
+        for (i, field) in program.schema.fields.iter().enumerate() {
+            let money = field.ty == crate::schema::FieldType::Money;
+            if !money && field.ty != crate::schema::FieldType::Percent {
+                continue;
+            }
+            let Some(header) = parser.column_header(i) else {
+                continue;
+            };
+            let Some((_, unit)) = crate::suggest::header_unit(header.trim()) else {
+                continue;
+            };
+            let (zh, en) = if money {
+                (
+                    format!("不写单位的值按元读 (`5000` 是 5000 元), 不按 {unit}; 请在值上写单位 (`5000万`)"),
+                    format!("a value without a unit is read as yuan (`5000` is 5000 yuan), not in {unit}; write the unit with the values (`5000万`)"),
+                )
+            } else {
+                (
+                    "不写 `%` 的数按小数读 (`3.5` 即 350%); 请写成 `3.5%`".to_string(),
+                    "a number without `%` reads as a fraction (`3.5` is 350%); write `3.5%`"
+                        .to_string(),
+                )
+            };
+            let (name, path) = (&field.name, file.input.name());
+            out.push(format!(
+                "`{path}`: 列 `{header}` 读作字段 `{name}`, 列名带单位 {unit}, 但{zh} (column `{header}` gives `{name}` and names the unit {unit}, but {en})"
+            ));
+        }
+    }
+    out
+}
+
 fn fields_no_file_has(
     program: &crate::program::Program,
     data: &[crate::data::stream::Stream],
@@ -423,6 +466,7 @@ fn run_into(
         }
     }
     warnings.extend(fields_no_file_has(program, data, as_of));
+    warnings.extend(headers_with_units(program, &files, data));
     warnings.extend(unknown_sources(program, &args.data));
     for s in &summary {
         if s.note.overrun {

@@ -90,6 +90,15 @@ impl RowParser {
             _ => Some(self.columns.iter().any(|c| c.field == Some(i))),
         }
     }
+
+    /// The header, as written, of the column that gives field `i`, if the
+    /// file has one (not JSON Lines, whose lines name their own fields).
+    pub fn column_header(&self, i: usize) -> Option<&str> {
+        (self.format != super::Format::JsonLines)
+            .then(|| self.columns.iter().find(|c| c.field == Some(i)))
+            .flatten()
+            .map(|c| c.header.as_str())
+    }
 }
 
 pub(super) fn key_of(field: &Field, text: &str) -> Option<String> {

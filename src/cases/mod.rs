@@ -205,6 +205,25 @@ const CASE_ITEMS: [&str; 6] = ["name", "as_of", "firm", "firms", "expect", "ledg
 /// The items an expectation may have.
 const EXPECT_ITEMS: [&str; 4] = ["outcome", "amount", "funded", "reasons"];
 
+/// `m` has only `known` keys; otherwise every other one is named, with
+/// those it may have: "不认识的用例项 `nme` (…):可用 name、… (unknown case item)".
+fn only_known(
+    m: &serde_yaml_ng::Mapping,
+    known: &[&str],
+    zh: &str,
+    en: &str,
+) -> Result<(), String> {
+    let unknown = unknown_keys(m, known);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "不认识的{zh} {}:可用 {} (unknown {en})",
+        unknown.join("、"),
+        known.join("、")
+    ))
+}
+
 /// Every key of `m` that is not among `known`, each with the closest known
 /// one when it looks like a slip: "`nme` (是不是 `name`?)".
 fn unknown_keys(m: &serde_yaml_ng::Mapping, known: &[&str]) -> Vec<String> {
@@ -226,14 +245,7 @@ fn unknown_keys(m: &serde_yaml_ng::Mapping, known: &[&str]) -> Vec<String> {
 /// One case's date, firms and expectations.
 fn case(c: &Yaml, top_as_of: Option<Date>) -> Result<CaseBody, String> {
     if let Some(m) = c.as_mapping() {
-        let unknown = unknown_keys(m, &CASE_ITEMS);
-        if !unknown.is_empty() {
-            return Err(format!(
-                "不认识的用例项 {}:可用 {} (unknown case item)",
-                unknown.join("、"),
-                CASE_ITEMS.join("、")
-            ));
-        }
+        only_known(m, &CASE_ITEMS, "用例项", "case item")?;
     }
     let as_of = match c.get("as_of") {
         Some(v) => date(v).map_err(|e| format!("as_of: {e}"))?,
@@ -445,14 +457,7 @@ fn expectation(v: &Yaml) -> Result<Expect, String> {
             "an expectation is a mapping like `{ outcome: eligible, amount: 60000.00 }`".into(),
         );
     };
-    let unknown = unknown_keys(m, &EXPECT_ITEMS);
-    if !unknown.is_empty() {
-        return Err(format!(
-            "不认识的预期项 {}:可用 {} (unknown expectation)",
-            unknown.join("、"),
-            EXPECT_ITEMS.join("、")
-        ));
-    }
+    only_known(m, &EXPECT_ITEMS, "预期项", "expectation")?;
     let mut e = Expect::default();
     for (k, val) in m {
         match scalar(k).as_str() {

@@ -418,19 +418,22 @@ fn run_into(
         }
     }
     for crate::report::DataFile { input, info, .. } in &files {
-        let read_by = |f: usize| {
+        // a field's name, and the policies in force that read it, as said
+        let field_read_by = |f: usize| {
+            let field = program.schema.fields.get(f)?;
             let readers: Vec<&str> = program
                 .policies
                 .iter()
                 .filter(|p| p.in_force(as_of) && policy_reads(p, f as u16))
                 .map(|p| p.id.as_str())
                 .collect();
-            if readers.is_empty() {
+            let read_by = if readers.is_empty() {
                 (String::new(), String::new())
             } else {
                 let r = readers.join(", ");
                 (format!(", 读取它的政策: {r}"), format!(", read by {r}"))
-            }
+            };
+            Some((&field.name, read_by))
         };
         // in the order of [`Odd`]: padded keys, lists, totals rows, percents
         for (&odd, &(n, first)) in &info.odd {
@@ -443,20 +446,18 @@ fn run_into(
                     "`{file}`: 有 {n} 行的主键是 `合计`、`总计` 之类, 第一行是第 {first} 行: 像是表格的合计行, 已当作一家企业评估; 请从数据中删去 ({n} rows have a key reading like a totals row, the first on row {first}: each was evaluated as a firm)"
                 )),
                 Odd::ListSeparator(f) => {
-                    let Some(field) = program.schema.fields.get(f) else {
+                    let Some((name, read_by)) = field_read_by(f) else {
                         continue;
                     };
-                    let (name, read_by) = (&field.name, read_by(f));
                     warnings.push(format!(
                         "`{file}`: 列表字段 `{name}` 有 {n} 个值的某一项含有 `；`、`,`、`/` 或空格, 第一个在第 {first} 行{}: 列表各项只按 `;`、`、`、`|` 分隔, 这样的值读作一项 (`高新技术企业；小巨人` 是一项); 请改用 `;` 分隔 ({n} values of the list field `{name}` have an item holding `；`, `,`, `/` or a blank, the first on row {first}{}: items are separated by `;`, `、` or `|` only, so each such item was read as one)",
                         read_by.0, read_by.1
                     ));
                 }
                 Odd::PercentOverOne(f) => {
-                    let Some(field) = program.schema.fields.get(f) else {
+                    let Some((name, read_by)) = field_read_by(f) else {
                         continue;
                     };
-                    let (name, read_by) = (&field.name, read_by(f));
                     warnings.push(format!(
                         "`{file}`: 百分比字段 `{name}` 有 {n} 个值没写 `%` 且大于 1 (`3.5` 即 350%), 第一个在第 {first} 行{}; 请写成 `3.5%` 或 `0.035` ({n} values of the percent field `{name}` are written without `%` and read above 1, the first on row {first}{}; write `3.5%` or `0.035`)",
                         read_by.0, read_by.1

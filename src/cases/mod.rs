@@ -512,7 +512,7 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
     }
     let single_key = records.first().map(|r| r.key(program.schema.key));
     let mut ledger =
-        crate::data::ledger::Ledger::empty(program.ledger_ids.len(), program.schema.key_type());
+        crate::data::ledger::Ledger::adding(program.ledger_ids.len(), program.schema.key_type());
     for (i, p) in case.ledger.iter().enumerate() {
         let key = p
             .key
@@ -534,6 +534,13 @@ pub fn run_case(program: &Program, case: &Case) -> CaseResult {
             ));
         }
     }
+    let ledger = match ledger.finish() {
+        Ok(ledger) => ledger,
+        Err(e) => {
+            result.errors.push(format!("ledger: {e}"));
+            return result;
+        }
+    };
     if !result.errors.is_empty() {
         return result;
     }

@@ -64,9 +64,8 @@ impl Engine {
     /// other ids are kept out, as a ledger file's are. A set whose policies
     /// use `paid` or `last_paid` needs a ledger (no payments at all is an
     /// empty ledger), or its runs fail with
-    /// [`RunError::LedgerRequired`](crate::RunError::LedgerRequired). Each
-    /// payment moves those filed after it: for a large ledger, read a file
-    /// ([`Engine::with_ledger_file`]).
+    /// [`RunError::LedgerRequired`](crate::RunError::LedgerRequired). A
+    /// ledger kept as a file is read with [`Engine::with_ledger_file`].
     ///
     /// ```
     /// use mianshen::{Date, Engine, Outcome, PriorPayment};
@@ -87,7 +86,7 @@ impl Engine {
     /// ```
     pub fn with_payments(self, payments: &[PriorPayment]) -> Result<Engine, PaymentError> {
         let program = &self.set.program;
-        let mut ledger = Ledger::empty(program.ledger_ids.len(), program.schema.key_type());
+        let mut ledger = Ledger::adding(program.ledger_ids.len(), program.schema.key_type());
         for (i, p) in payments.iter().enumerate() {
             ledger
                 .add(
@@ -103,6 +102,10 @@ impl Engine {
                     message,
                 })?;
         }
+        let ledger = ledger.finish().map_err(|message| PaymentError {
+            number: payments.len(),
+            message,
+        })?;
         Ok(self.holding(ledger))
     }
 }

@@ -259,26 +259,6 @@ impl Part {
         Ok(())
     }
 
-    /// Adds one payment after its firm's others (the part's payments stay
-    /// grouped; those after it move: time in their number).
-    pub(super) fn add(&mut self, hash: u64, key: &str, payment: Payment) -> Result<(), Full> {
-        // a new firm's payments come after all others
-        let firm = self.firm(hash, key, self.payments.len())?;
-        let at = firm.start + firm.count;
-        firm.count += 1;
-        let moved = firm.start;
-        let at_most = self.payments.len();
-        self.payments.insert((at as usize).min(at_most), payment);
-        self.looked_up
-            .insert((at as usize).min(at_most), AtomicBool::new(false));
-        for f in self.table.iter_mut() {
-            if f.start != moved && f.start >= at {
-                f.start += 1;
-            }
-        }
-        Ok(())
-    }
-
     /// The payments of the firm with `key` (whose hash is `hash`), noting
     /// that it was looked up; `None` when the part has no such firm.
     pub(super) fn payments(&self, hash: u64, key: &str) -> Option<&[Payment]> {

@@ -221,42 +221,12 @@ impl Ledger {
         self.parts.iter().map(Part::firms_not_looked_up).sum()
     }
 
-    /// Adds one payment given as text (a test case's `ledger:`, a library
-    /// caller): the same rules as a ledger row. Each call moves the
-    /// payments after it (time in their number): for a large ledger, read a
-    /// file.
-    pub fn add(
-        &mut self,
-        ids: &[String],
-        key: &str,
-        policy: &str,
-        amount: &str,
-        paid_on: &str,
-        line: u64,
-    ) -> Result<(), String> {
-        let (key, policy, amount, paid_on) = read_row(key, policy, amount, paid_on)?;
-        if self.kept >= MAX_PAYMENTS {
-            return Err(too_many());
-        }
-        self.rows += 1;
-        let Some(id) = ids.iter().position(|i| i == policy) else {
-            return Ok(());
-        };
-        if let Some(found) = self.ids_found.get_mut(id) {
-            *found = true;
-        }
-        self.kept += 1;
-        let key = typed_key(&self.key_type, Cow::Borrowed(key));
-        let hash = firms::hash(key.as_bytes());
-        let payment = Payment {
-            id: id as u16,
-            amount,
-            paid_on,
-            line,
-        };
-        match self.parts.get_mut(firms::part_of(hash)) {
-            Some(part) => part.add(hash, &key, payment).map_err(|e| e.to_string()),
-            None => Ok(()),
+    /// A ledger to be given its payments one by one as text (a test case's
+    /// `ledger:`, a library caller's), by the rules of a ledger row:
+    /// [`Adding::add`] each, then [`Adding::finish`].
+    pub fn adding(ids: usize, key_type: &FieldType) -> Adding {
+        Adding {
+            ledger: Ledger::empty(ids, key_type),
         }
     }
 
@@ -402,16 +372,24 @@ impl Ledger {
         }
     }
 
-    /// Groups each part's payments by firm once every row is filed; a part
-    /// that cannot hold a row names the first such line.
-    fn finish(&mut self, path: &Path, sha256: String) -> Result<(), LedgerError> {
+    /// Groups each part's payments by firm once every row is filed, on all
+    /// cores; a part that cannot hold a row names the first such line.
+    fn group(&mut self) -> Result<(), firms::FullAt> {
         use rayon::prelude::*;
-        let full = self
+        match self
             .parts
             .par_iter_mut()
             .filter_map(|p| p.finish().err())
-            .min_by_key(|(line, _)| *line);
-        if let Some((line, full)) = full {
+            .min_by_key(|(line, _)| *line)
+        {
+            Some(full) => Err(full),
+            None => Ok(()),
+        }
+    }
+
+    /// A file's rows grouped ([`Ledger::group`]), and the file named.
+    fn finish(&mut self, path: &Path, sha256: String) -> Result<(), LedgerError> {
+        if let Err((line, full)) = self.group() {
             return Err(LedgerError::Row {
                 path: path.into(),
                 line,
@@ -421,6 +399,63 @@ impl Ledger {
         self.path = Some(path.into());
         self.sha256 = Some(sha256);
         Ok(())
+    }
+}
+
+/// A ledger being given its payments one by one ([`Ledger::adding`]): they
+/// are filed as a file's rows are, and grouped by firm once, when
+/// [`Adding::finish`] makes the ledger (no payment moved at each call).
+pub struct Adding {
+    ledger: Ledger,
+}
+
+impl Adding {
+    /// Adds one payment given as text: the same rules as a ledger row;
+    /// `line` is what the payment is told by (0 where there is none).
+    pub fn add(
+        &mut self,
+        ids: &[String],
+        key: &str,
+        policy: &str,
+        amount: &str,
+        paid_on: &str,
+        line: u64,
+    ) -> Result<(), String> {
+        let ledger = &mut self.ledger;
+        let (key, policy, amount, paid_on) = read_row(key, policy, amount, paid_on)?;
+        if ledger.kept >= MAX_PAYMENTS {
+            return Err(too_many());
+        }
+        ledger.rows += 1;
+        let Some(id) = ids.iter().position(|i| i == policy) else {
+            return Ok(());
+        };
+        if let Some(found) = ledger.ids_found.get_mut(id) {
+            *found = true;
+        }
+        ledger.kept += 1;
+        let key = typed_key(&ledger.key_type, Cow::Borrowed(key));
+        let hash = firms::hash(key.as_bytes());
+        let payment = Payment {
+            id: id as u16,
+            amount,
+            paid_on,
+            line,
+        };
+        match ledger.parts.get_mut(firms::part_of(hash)) {
+            Some(part) => part
+                .file(hash, &compact_str::CompactString::new(&key), payment)
+                .map_err(|(_, e)| e.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// The ledger of the payments added, each firm's in the order added.
+    pub fn finish(mut self) -> Result<Ledger, String> {
+        match self.ledger.group() {
+            Err((_, full)) => Err(full.to_string()),
+            Ok(()) => Ok(self.ledger),
+        }
     }
 }
 
@@ -1284,12 +1319,13 @@ mod tests {
             }
         }
         let text = FieldType::Text;
-        let mut one = Ledger::empty(ids.len(), &text);
+        let mut one = Ledger::adding(ids.len(), &text);
         let mut csv = String::from("key,policy,amount,paid_on\n");
         for (key, id, amount, line) in &rows {
             one.add(&ids, key, id, amount, "2024-01-01", *line).unwrap();
             csv.push_str(&format!("{key},{id},{amount},2024-01-01\n"));
         }
+        let one = one.finish().unwrap();
         let path = std::env::temp_dir().join(format!(
             "mianshen-ledger-grouped-{}.csv",
             std::process::id()

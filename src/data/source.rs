@@ -44,6 +44,10 @@ pub(super) struct Tracked<R> {
     hasher: Sha256,
     /// Offsets and bytes of `\r` and `\n` not yet consumed by [`Lines`].
     breaks: RefCell<VecDeque<(u64, u8)>>,
+    /// Offsets, not yet consumed by [`Lines`], of the double quotes that
+    /// open a quoted cell at the start of a line: a record whose only cell
+    /// is quoted (`""`) is a row, not a blank line.
+    line_quotes: RefCell<VecDeque<u64>>,
 }
 
 impl<R: Read> Tracked<R> {
@@ -59,6 +63,7 @@ impl<R: Read> Tracked<R> {
             hashing: true,
             hasher: Sha256::new(),
             breaks: RefCell::new(VecDeque::new()),
+            line_quotes: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -88,11 +93,17 @@ impl<R: Read> Tracked<R> {
                 Some(j) => kept.get(j).copied(),
                 None => self.last_byte,
             };
-            let cell_start = matches!(before, None | Some(b',' | b'\n' | b'\r'));
+            let line_start = matches!(before, None | Some(b'\n' | b'\r'));
+            let cell_start = line_start || before == Some(b',');
             self.quote = match self.quote {
                 Quote::In => Quote::Closing,
                 Quote::Closing if self.last_quote.wrapping_add(1) == at => Quote::In,
-                Quote::Closing | Quote::Out if cell_start => Quote::In,
+                Quote::Closing | Quote::Out if cell_start => {
+                    if line_start {
+                        self.line_quotes.get_mut().push_back(at);
+                    }
+                    Quote::In
+                }
                 Quote::Closing | Quote::Out => Quote::Out,
             };
             self.last_quote = at;
@@ -161,6 +172,12 @@ impl Lines {
     /// The 1-based line of the record that starts at byte `at`; records come
     /// in order, and the reader has read past `at`.
     pub(super) fn line_at<R>(&mut self, source: &Tracked<R>, at: u64) -> u64 {
+        self.line_and_quoted(source, at).0
+    }
+
+    /// [`Lines::line_at`], and whether the record opens with a quoted cell
+    /// (`""` is a row with an empty cell, not a blank line).
+    pub(super) fn line_and_quoted<R>(&mut self, source: &Tracked<R>, at: u64) -> (u64, bool) {
         let mut breaks = source.breaks.borrow_mut();
         let mut at = at;
         while let Some(&(offset, byte)) = breaks.front() {
@@ -180,7 +197,11 @@ impl Lines {
                 at += 1;
             }
         }
-        self.passed + 1
+        let mut quotes = source.line_quotes.borrow_mut();
+        while quotes.front().is_some_and(|&q| q < at) {
+            quotes.pop_front();
+        }
+        (self.passed + 1, quotes.front() == Some(&at))
     }
 }
 
@@ -298,6 +319,24 @@ mod tests {
         assert_eq!(decode(Encoding::Gb18030, &gbk[..4]).as_deref(), Ok("企业"));
         assert!(decode(Encoding::Utf8, &gbk[..4]).is_err());
         assert!(decode(Encoding::Gb18030, b"\xB9").is_err());
+    }
+
+    #[test]
+    fn a_line_that_opens_with_a_quoted_cell_is_noted() {
+        // header, `""`, a line of blanks (CRLF), `" "`, a quote inside a
+        // cell, a quoted quote, a quoted cell after a comma
+        let text = b"h\n\"\"\n  \r\n\" \"\na\"b\n\"\"\"\"\nc,\"d\"\n";
+        let mut t = Tracked::new(&text[..], true);
+        let mut sink = Vec::new();
+        t.read_to_end(&mut sink).unwrap();
+        let mut lines = Lines::default();
+        assert_eq!(lines.line_and_quoted(&t, 0), (1, false));
+        assert_eq!(lines.line_and_quoted(&t, 1), (2, true)); // points at the `\n` before `""`
+        assert_eq!(lines.line_and_quoted(&t, 5), (3, false));
+        assert_eq!(lines.line_and_quoted(&t, 9), (4, true));
+        assert_eq!(lines.line_and_quoted(&t, 13), (5, false));
+        assert_eq!(lines.line_and_quoted(&t, 17), (6, true));
+        assert_eq!(lines.line_and_quoted(&t, 22), (7, false));
     }
 
     #[test]

@@ -385,10 +385,14 @@ impl Reader {
                     let slot = out.slot();
                     match reader.read_byte_record(&mut slot.record) {
                         Ok(false) => break,
-                        Ok(true) if is_blank(&slot.record) => continue,
                         Ok(true) => {
                             let at = slot.record.position().map_or(0, |p| p.byte());
-                            slot.line = lines.line_at(reader.get_ref(), at);
+                            let (line, quoted) = lines.line_and_quoted(reader.get_ref(), at);
+                            // a line of blanks is no row; a quoted cell (`""`) is one
+                            if !quoted && is_blank(&slot.record) {
+                                continue;
+                            }
+                            slot.line = line;
                             // a record that ends at the end of the file inside
                             // quotes swallowed the rest of it
                             slot.unterminated = reader.get_ref().ended_in_open_quote();

@@ -42,6 +42,10 @@ pub(super) struct Tracked<R> {
     /// Whether the bytes are hashed (not when a file is read a second time).
     hashing: bool,
     hasher: Sha256,
+    /// Whether CSV's line breaks and quotes are noted for [`Lines`] (not
+    /// for JSON Lines, which counts its lines itself: nothing would take
+    /// the notes, and they would grow with the file).
+    csv: bool,
     /// Offsets and bytes of `\r` and `\n` not yet consumed by [`Lines`].
     breaks: RefCell<VecDeque<(u64, u8)>>,
     /// Offsets, not yet consumed by [`Lines`], of the double quotes that
@@ -62,9 +66,17 @@ impl<R: Read> Tracked<R> {
             eof: false,
             hashing: true,
             hasher: Sha256::new(),
+            csv: true,
             breaks: RefCell::new(VecDeque::new()),
             line_quotes: RefCell::new(VecDeque::new()),
         }
+    }
+
+    /// The same reader, noting no line breaks or quotes: for a format that
+    /// is not CSV.
+    pub(super) fn not_csv(mut self) -> Self {
+        self.csv = false;
+        self
     }
 
     /// The same reader, hashing what passes through only if `hashing` (a
@@ -143,14 +155,16 @@ impl<R: Read> Read for Tracked<R> {
             self.skip_bom = false;
         }
         let kept = got.get(start..).unwrap_or_default();
-        let mut breaks = self.breaks.borrow_mut();
-        for i in memchr::memchr2_iter(b'\n', b'\r', kept) {
-            if let Some(&b) = kept.get(i) {
-                breaks.push_back((self.pos + i as u64, b));
+        if self.csv {
+            let mut breaks = self.breaks.borrow_mut();
+            for i in memchr::memchr2_iter(b'\n', b'\r', kept) {
+                if let Some(&b) = kept.get(i) {
+                    breaks.push_back((self.pos + i as u64, b));
+                }
             }
+            drop(breaks);
+            self.follow_quotes(kept);
         }
-        drop(breaks);
-        self.follow_quotes(kept);
         let len = kept.len();
         buf.copy_within(start..n, 0);
         self.pos += len as u64;
@@ -319,6 +333,23 @@ mod tests {
         assert_eq!(decode(Encoding::Gb18030, &gbk[..4]).as_deref(), Ok("企业"));
         assert!(decode(Encoding::Utf8, &gbk[..4]).is_err());
         assert!(decode(Encoding::Gb18030, b"\xB9").is_err());
+    }
+
+    /// JSON Lines counts its own lines: a reader of it keeps no notes of
+    /// line breaks or quotes, which would grow with the file (16 bytes a
+    /// line) since nothing takes them.
+    #[test]
+    fn a_reader_of_another_format_keeps_no_notes() {
+        let text = "\"a\",{\"id\":1}\r\n".repeat(1000);
+        for (csv, notes) in [(true, 2000), (false, 0)] {
+            let t = Tracked::new(text.as_bytes(), true);
+            let mut t = if csv { t } else { t.not_csv() };
+            let mut sink = Vec::new();
+            t.read_to_end(&mut sink).unwrap();
+            assert_eq!(sink, text.as_bytes());
+            assert_eq!(t.breaks.borrow().len(), notes);
+            assert_eq!(t.line_quotes.borrow().len(), notes / 2);
+        }
     }
 
     #[test]

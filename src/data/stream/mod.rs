@@ -342,7 +342,7 @@ impl Reader {
         let (source, encoding) = start(open, path, opts, hashing)?;
         if is_json_lines(path) {
             let reader = Reader::Jsonl {
-                reader: BufReader::with_capacity(1 << 16, source),
+                reader: BufReader::with_capacity(1 << 16, source.not_csv()),
                 line: 0,
                 buf: Vec::new(),
             };

@@ -340,7 +340,10 @@ fn open_data(
             .map(|input| {
                 scope.spawn(move || {
                     let mut stream = Stream::open_path(&input.path, schema, opts)?;
-                    stream.read_ahead(READ_AHEAD, crate::batch::ROWS_PER_BATCH);
+                    // a regular file only: a pipe is read as its rows are wanted
+                    if stream.can_read_again() {
+                        stream.read_ahead(READ_AHEAD, crate::batch::ROWS_PER_BATCH);
+                    }
                     Ok(stream)
                 })
             })

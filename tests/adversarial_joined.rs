@@ -387,3 +387,48 @@ fn a_sheet_of_16384_columns() {
     let unknown = manifest["data"][2]["unknown_columns"].as_array().unwrap();
     assert_eq!(unknown.len(), usize::from(COLUMNS) - 2);
 }
+
+/// `a.csv` of `rows` firms, each clean: several batches of rows, read
+/// ahead while the run opens its other files.
+fn many_firms(dir: &Dir, name: &str, rows: usize) {
+    let mut text = format!("{HEADER}\n");
+    for i in 0..rows {
+        text.push_str(&format!("F{i:06},12,1.5,100,5%,2024-01-05,否,好,小,甲\n"));
+    }
+    dir.write(name, &text);
+}
+
+#[test]
+fn a_workbook_that_fails_to_open_while_csv_files_are_read_ahead() {
+    let dir = Dir::new("ahead");
+    many_firms(&dir, "big.csv", 70_000);
+    two_departments(&dir);
+    dir.write("broken.xlsx", "这不是工作簿 (not a workbook)\n");
+    let says = "cannot be read as an Excel workbook";
+    dir.refused(
+        &["甲=big.csv", "broken.xlsx", "乙=b.csv"],
+        "broken.xlsx",
+        says,
+    );
+    dir.refused(&["broken.xlsx", "甲=big.csv"], "broken.xlsx", says);
+    // a workbook cut short: its zip's directory is gone
+    let mut book = Workbook::new();
+    book.add_worksheet().write_string(0, 0, "代码").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    std::fs::write(dir.0.join("cut.xlsx"), &bytes[..bytes.len() / 2]).unwrap();
+    dir.refused(&["甲=big.csv", "cut.xlsx"], "cut.xlsx", says);
+    // files opened side by side: the error is still the first file's
+    dir.refused(
+        &["甲=big.csv", "missing.csv", "broken.xlsx"],
+        "missing.csv",
+        "cannot read the data file",
+    );
+    dir.refused(
+        &["甲=big.csv", "broken.xlsx", "missing.csv"],
+        "broken.xlsx",
+        says,
+    );
+    // and the files read ahead are read whole when nothing fails
+    let firms = dir.accounted(&["甲=big.csv", "乙=b.csv"]);
+    assert_eq!(firms.len(), 70_004);
+}

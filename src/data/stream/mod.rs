@@ -250,6 +250,119 @@ enum Reader {
         buf: Vec<u8>,
     },
     Excel(excel::Sheet),
+    /// A reader lost (its thread ended by a panic): the error once, then
+    /// nothing.
+    Failed(Option<DataError>),
+    /// A CSV file's first rows being read on a thread of its own
+    /// ([`Stream::read_ahead`]); the reader comes back when they are taken.
+    Ahead(Box<Ahead>),
+}
+
+/// One batch read ahead: its rows, what reading them gave (an error after
+/// the rows before it), and the bytes read by then.
+struct Piece {
+    rows: RawBatch,
+    read: Result<(), DataError>,
+    position: u64,
+    /// The last piece: the file ended or failed.
+    end: bool,
+}
+
+/// A CSV file whose first batches are read on a thread of its own while
+/// the run still opens its other files ([`Stream::read_ahead`]): rows are
+/// taken from the batches read ahead, in order, then from the reader
+/// itself, back from the thread. What comes out is what the reader gives
+/// read in place: the same rows, in the same batches, the same error after
+/// the same rows.
+struct Ahead {
+    received: std::sync::mpsc::Receiver<Piece>,
+    thread: Option<std::thread::JoinHandle<Reader>>,
+    /// The piece being taken, and how many of its rows are taken.
+    front: Option<(Piece, usize)>,
+    position: u64,
+    /// Tells the thread to stop when the stream no longer wants its rows.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// At most one file is read ahead at a time: the others wait, so that the
+/// read-ahead takes one core and leaves the other to the thread that opens
+/// a workbook (the run waits on that one).
+static READING_AHEAD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl Ahead {
+    /// Takes rows into `out` (which holds `out.len` already) up to `max`.
+    /// `Some(reader)` when the rows read ahead are all taken: the rest
+    /// comes from that reader (which may have ended or failed).
+    fn fill(
+        &mut self,
+        path: &Path,
+        max: usize,
+        out: &mut RawBatch,
+    ) -> (Option<Reader>, Result<(), DataError>) {
+        while out.len < max {
+            if let Some((piece, taken)) = &self.front {
+                if *taken >= piece.rows.len {
+                    if let Some((piece, _)) = self.front.take().filter(|(p, _)| p.end) {
+                        return (Some(self.reader_back(path)), piece.read);
+                    }
+                    continue;
+                }
+            }
+            if self.front.is_none() {
+                match self.received.recv() {
+                    Ok(piece) => self.front = Some((piece, 0)),
+                    Err(_) => return (Some(self.reader_back(path)), Ok(())),
+                }
+            }
+            let Some((piece, taken)) = &mut self.front else {
+                continue;
+            };
+            let left = piece.rows.len.saturating_sub(*taken);
+            if out.len == 0 && *taken == 0 && (left == max || (piece.end && left <= max)) {
+                // the whole batch as read: handed over, not copied
+                std::mem::swap(out, &mut piece.rows);
+                out.len = left;
+                piece.rows.len = 0;
+            } else {
+                let n = left.min(max - out.len);
+                for row in piece.rows.rows().iter().skip(*taken).take(n) {
+                    out.slot().clone_from(row);
+                    out.len += 1;
+                }
+                *taken += n;
+            }
+            self.position = piece.position;
+        }
+        // a file that ended as read ahead: its reader back now (for the
+        // hash), whose next batch is empty; an error is told when a row
+        // past it is wanted, as the reader read in place tells it
+        let ended = |(p, taken): &(Piece, usize)| p.end && *taken >= p.rows.len && p.read.is_ok();
+        if self.front.as_ref().is_some_and(ended) {
+            self.front = None;
+            return (Some(self.reader_back(path)), Ok(()));
+        }
+        (None, Ok(()))
+    }
+
+    /// The reader, back from the thread that read ahead (which has ended,
+    /// or ends now that no batch is wanted).
+    fn reader_back(&mut self, path: &Path) -> Reader {
+        let thread = self.thread.take();
+        match thread.map(std::thread::JoinHandle::join) {
+            Some(Ok(reader)) => reader,
+            // the thread cannot be without its reader but by a panic
+            _ => Reader::Failed(Some(DataError::Unreadable {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("the thread reading ahead failed"),
+            })),
+        }
+    }
 }
 
 /// A data file being read.
@@ -360,6 +473,8 @@ impl Reader {
             Reader::Csv { reader, .. } => reader.get_ref().position(),
             Reader::Jsonl { reader, .. } => reader.get_ref().position(),
             Reader::Excel(sheet) => sheet.position(),
+            Reader::Ahead(ahead) => ahead.position,
+            Reader::Failed(_) => 0,
         }
     }
 
@@ -369,12 +484,28 @@ impl Reader {
             Reader::Csv { reader, .. } => reader.get_ref().sha256(),
             Reader::Jsonl { reader, .. } => reader.get_ref().sha256(),
             Reader::Excel(sheet) => sheet.sha256().to_string(),
+            // asked only once the file is read, when its reader is back
+            Reader::Ahead(_) | Reader::Failed(_) => String::new(),
         }
     }
 
     /// Reads up to `max` more rows into `out`, reusing its buffers.
     fn next_batch(&mut self, path: &Path, max: usize, out: &mut RawBatch) -> Result<(), DataError> {
         out.len = 0;
+        self.fill(path, max, out)
+    }
+
+    /// Reads rows into `out` after the `out.len` it holds, up to `max`.
+    fn fill(&mut self, path: &Path, max: usize, out: &mut RawBatch) -> Result<(), DataError> {
+        if let Reader::Ahead(ahead) = self {
+            let (reader, read) = ahead.fill(path, max, out);
+            if let Some(reader) = reader {
+                *self = reader;
+                read?;
+                return self.fill(path, max, out);
+            }
+            return read;
+        }
         let unreadable = |e: String| DataError::Unreadable {
             path: path.to_path_buf(),
             source: std::io::Error::other(e),
@@ -425,6 +556,12 @@ impl Reader {
                 }
             }
             Reader::Excel(sheet) => sheet.next_batch(max, out)?,
+            Reader::Failed(e) => {
+                if let Some(e) = e.take() {
+                    return Err(e);
+                }
+            }
+            Reader::Ahead(_) => {}
         }
         Ok(())
     }
@@ -486,6 +623,74 @@ impl Stream {
             asked: opts.encoding,
             unread: None,
         })
+    }
+
+    /// Starts reading this CSV file's first `batches` batches of `rows`
+    /// rows on a thread of its own, while the run opens its other files
+    /// (a workbook's header is known only when its shared strings are read,
+    /// and the files are joined only once every header is known); the
+    /// batches wait, read, until [`Stream::next_batch`] takes them. What
+    /// the stream gives is what it gives read in place: the same rows in
+    /// the same batches, the same error after the same rows, the same hash.
+    /// Nothing is done for other formats, a stream already read from, or
+    /// when no thread can be started.
+    pub fn read_ahead(&mut self, batches: usize, rows: usize) {
+        if batches == 0 || self.rows > 0 || self.unread.is_some() {
+            return;
+        }
+        if !matches!(self.reader, Reader::Csv { .. }) {
+            return;
+        }
+        let (sent, received) = std::sync::mpsc::sync_channel::<Piece>(batches);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (start, started) = std::sync::mpsc::channel::<Reader>();
+        let path = self.path.clone();
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("read ahead".into())
+            .spawn(move || {
+                // the reader comes in once the thread runs, so that it is
+                // never lost with a thread that could not start
+                let Ok(mut reader) = started.recv() else {
+                    return Reader::Failed(None);
+                };
+                // one file read ahead at a time (poisoned: a panic holding
+                // nothing but the turn)
+                let _turn = READING_AHEAD.lock().unwrap_or_else(|p| p.into_inner());
+                for _ in 0..batches {
+                    if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut batch = RawBatch::default();
+                    let read = reader.next_batch(&path, rows, &mut batch);
+                    let end = read.is_err() || batch.len < rows;
+                    let piece = Piece {
+                        rows: batch,
+                        read,
+                        position: reader.position(),
+                        end,
+                    };
+                    if sent.send(piece).is_err() || end {
+                        break;
+                    }
+                }
+                reader
+            });
+        let Ok(thread) = thread else {
+            return;
+        };
+        let ahead = Reader::Ahead(Box::new(Ahead {
+            received,
+            thread: Some(thread),
+            front: None,
+            position: self.reader.position(),
+            stop,
+        }));
+        let reader = std::mem::replace(&mut self.reader, ahead);
+        if let Err(std::sync::mpsc::SendError(reader)) = start.send(reader) {
+            // the thread is gone: read in place
+            self.reader = reader;
+        }
     }
 
     /// Stores only the values of these fields (by schema index); must be
@@ -665,6 +870,181 @@ mod tests {
                 Err(rs) => Err(rs.into_iter().map(|r| r.column).collect()),
             })
             .collect()
+    }
+
+    /// Bytes that fail to read after `fail_at` of them (never if `None`).
+    struct Failing {
+        bytes: std::io::Cursor<Vec<u8>>,
+        fail_at: Option<u64>,
+    }
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let at = self.bytes.position();
+            let Some(fail_at) = self.fail_at else {
+                return self.bytes.read(buf);
+            };
+            if at >= fail_at {
+                return Err(std::io::Error::other("the disk failed"));
+            }
+            let room = usize::try_from(fail_at - at).unwrap_or(usize::MAX);
+            let n = buf.len().min(room);
+            self.bytes.read(buf.get_mut(..n).unwrap_or_default())
+        }
+    }
+
+    /// A random CSV file: a header, rows of random cells (quoted, with line
+    /// breaks, blank lines, non-ASCII text, rows short and long), maybe
+    /// ending inside an open quote.
+    fn random_csv(rng: &mut crate::test_rng::Rng) -> Vec<u8> {
+        let mut text = String::from("id,name,n,on\n");
+        let rows = match rng.below(4) {
+            0 => rng.below(5),
+            1 => rng.below(60),
+            _ => rng.below(400),
+        };
+        for r in 0..rows {
+            if rng.below(20) == 0 {
+                text.push('\n');
+            }
+            let cells = 1 + rng.below(6);
+            for c in 0..cells {
+                if c > 0 {
+                    text.push(',');
+                }
+                match rng.below(6) {
+                    0 => text.push_str(&format!("K{r}")),
+                    1 => text.push_str("\"a,\nb\"\"c\""),
+                    2 => text.push_str("企业"),
+                    3 => text.push_str(&rng.below(1000).to_string()),
+                    4 => {}
+                    _ => text.push_str("2024-01-02"),
+                }
+            }
+            text.push_str(if rng.below(10) == 0 { "\r\n" } else { "\n" });
+        }
+        if rng.below(8) == 0 {
+            text.push_str("K9,\"never closed\nrest");
+        }
+        text.into_bytes()
+    }
+
+    /// What a stream gives batch by batch, to the end or the first error
+    /// and one batch past it: each batch's rows (line, cells, whether
+    /// unterminated) or the error; then the rows read and the hash.
+    fn read_all(
+        stream: &mut Stream,
+        max: usize,
+    ) -> (Vec<Result<Vec<String>, String>>, u64, String) {
+        let mut got = Vec::new();
+        let mut batch = RawBatch::default();
+        let mut failed = 0;
+        for _ in 0..10_000 {
+            match stream.next_batch(max, &mut batch) {
+                Ok(more) => {
+                    got.push(Ok(batch
+                        .rows()
+                        .iter()
+                        .map(|r| format!("{} {:?} {}", r.line, r.record, r.unterminated))
+                        .collect()));
+                    if !more {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    got.push(Err(e.to_string()));
+                    failed += 1;
+                    if failed == 2 {
+                        break;
+                    }
+                }
+            }
+        }
+        let info = stream.info();
+        (got, info.rows, info.sha256)
+    }
+
+    #[test]
+    fn a_file_read_ahead_reads_as_read_in_place() {
+        let schema = Schema::load(&crate::diag::SourceText::new(
+            "schema.yaml",
+            "key: id\nfields:\n  id: { type: text }\n  name: { type: text }\n  n: { type: integer }\n  on: { type: date }\n",
+        ))
+        .expect("the schema loads");
+        let opts = ReadOptions::default();
+        // cases that failed part way, and that read several batches ahead
+        let (mut failed, mut several) = (0, 0);
+        for seed in 1..300u64 {
+            let mut rng = crate::test_rng::Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            // a file read past the bytes sniffed for its encoding (4 MiB,
+            // read with the header): a failure there comes with the rows
+            let big = seed % 20 == 0;
+            let mut bytes = random_csv(&mut rng);
+            if big {
+                let mut filler = Vec::new();
+                for i in 0..(SNIFF / 24) {
+                    filler.extend_from_slice(format!("F{i},填充,1,2024-01-02\n").as_bytes());
+                }
+                let header = bytes.iter().position(|&b| b == b'\n').map_or(0, |n| n + 1);
+                bytes.splice(header..header, filler);
+            }
+            let fail_at = if big {
+                (rng.below(4) > 0)
+                    .then(|| SNIFF as u64 + rng.below(bytes.len().saturating_sub(SNIFF) as u64 + 1))
+            } else {
+                (rng.below(3) == 0).then(|| rng.below(bytes.len() as u64 + 1))
+            };
+            let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+                Ok(Box::new(Failing {
+                    bytes: std::io::Cursor::new(bytes.clone()),
+                    fail_at,
+                }))
+            };
+            let open: Arc<Open> = Arc::new(open);
+            let path = Path::new("firms.csv");
+            // the size of the batches read ahead, and of those asked for:
+            // the same or not
+            let most = if big { 20_000 } else { 50 };
+            let rows = 1 + rng.below(most) as usize;
+            let max = if rng.below(2) == 0 {
+                rows
+            } else {
+                1 + rng.below(most) as usize
+            };
+            let batches = rng.below(6) as usize;
+            let Ok(mut plain) = Stream::open(Arc::clone(&open), path, &schema, &opts) else {
+                // the header itself fails: read ahead or not, nothing to read
+                continue;
+            };
+            let mut ahead = Stream::open(Arc::clone(&open), path, &schema, &opts).expect("opens");
+            ahead.read_ahead(batches, rows);
+            if rng.below(2) == 0 {
+                // the thread reads while nothing is asked of it
+                std::thread::yield_now();
+            }
+            let want = read_all(&mut plain, max);
+            failed += usize::from(want.0.iter().any(Result::is_err));
+            several += usize::from(batches > 1 && want.0.len() > 2);
+            assert_eq!(read_all(&mut ahead, max), want, "seed {seed}");
+            assert_eq!(ahead.position(), plain.position(), "seed {seed}");
+            // dropped part way: the thread stops, nothing hangs
+            let mut dropped = Stream::open(Arc::clone(&open), path, &schema, &opts).expect("opens");
+            dropped.read_ahead(batches, rows);
+            let mut batch = RawBatch::default();
+            let _ = dropped.next_batch(max, &mut batch);
+            drop(dropped);
+            // and read again from the start after reading ahead
+            let mut again = Stream::open(Arc::clone(&open), path, &schema, &opts).expect("opens");
+            again.read_ahead(batches, rows);
+            let _ = again.next_batch(max, &mut batch);
+            if again.restart().is_ok() {
+                assert_eq!(read_all(&mut again, max), want, "seed {seed}, restarted");
+            }
+        }
+        assert!(
+            failed > 5 && several > 50,
+            "{failed} failed, {several} of several batches"
+        );
     }
 
     #[test]

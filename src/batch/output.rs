@@ -526,6 +526,11 @@ impl<'p> Settled<'p> {
         // rendered window gave
         let mut size = RENDER_CHUNK * 2;
         let mut current = windows.next(size)?;
+        // the window before, dropped beside the rendering (not on the thread
+        // that waits for both)
+        let mut done: Option<Window<'_>> = None;
+        // bytes a firm's lines took in the window before
+        let mut per_firm = 96;
         while let Some(window) = current {
             let (next, (written, following)) = rayon::join(
                 || {
@@ -533,10 +538,13 @@ impl<'p> Settled<'p> {
                         .firms
                         .par_chunks(RENDER_CHUNK)
                         .enumerate()
-                        .map(|(c, firms)| self.render(&window, c * RENDER_CHUNK, firms, &ids))
+                        .map(|(c, firms)| {
+                            self.render(&window, c * RENDER_CHUNK, firms, &ids, per_firm)
+                        })
                         .collect::<Parts>()
                 },
                 || {
+                    drop(done.take());
                     let written = write(&mut out, std::mem::take(&mut rendered));
                     (written, windows.next(size))
                 },
@@ -551,8 +559,14 @@ impl<'p> Settled<'p> {
                 .sum();
             size = (WINDOW_BYTES.saturating_mul(window.firms.len()) / bytes.max(1))
                 .clamp(RENDER_CHUNK, RENDER_CHUNK * WINDOW);
+            // a little more than the average, so a chunk's text seldom grows
+            per_firm = (bytes / window.firms.len().max(1))
+                .saturating_add(16)
+                .min(1 << 16);
             rendered = next;
+            done = Some(window);
         }
+        drop(done);
         count += write(&mut out, rendered)?;
         out.flush()?;
         Ok(Written {
@@ -568,9 +582,10 @@ impl<'p> Settled<'p> {
         first: usize,
         firms: &[Got<'_, FirmEntry>],
         ids: &[Vec<u8>],
+        per_firm: usize,
     ) -> std::io::Result<Rendered> {
         let paid = &window.paid;
-        let mut out = Vec::with_capacity(firms.len() * 96);
+        let mut out = Vec::with_capacity(firms.len().saturating_mul(per_firm));
         let mut text = String::new();
         let mut buf = Vec::new();
         let mut n = 0u64;

@@ -98,7 +98,12 @@ fn cents(out: &mut Vec<u8>, d: Option<Decimal>) {
         out.push(b'-');
     }
     let mut buf = itoa::Buffer::new();
-    let digits = buf.format(m.unsigned_abs()).as_bytes();
+    // most amounts fit in 64 bits, whose digits come faster
+    let digits = match u64::try_from(m.unsigned_abs()) {
+        Ok(small) => buf.format(small),
+        Err(_) => buf.format(m.unsigned_abs()),
+    }
+    .as_bytes();
     // the point before the last two digits, at least one before it
     match digits.len() {
         n @ 3.. => {

@@ -1731,3 +1731,94 @@ fn same_inputs_same_bytes() {
         }
     }
 }
+
+/// One worker thread (which reads, parses and evaluates a chunk at a time)
+/// gives the same bytes as two and three (which read batches while the
+/// batch before is evaluated in parallel): every result file, what is
+/// printed (the output folder's name aside) and the exit status, with and
+/// without `--all`, with everything in memory and with the smallest
+/// `--memory`. The messy data spans more than one read batch (16,384
+/// rows) and holds rejects and repeated keys.
+#[test]
+fn one_thread_gives_the_bytes_of_two() {
+    let tmp = Temp::new("one-thread");
+    let data = tmp.join("gen.csv");
+    let gen = command(
+        &[
+            "generate",
+            "policies",
+            "--rows",
+            "17000",
+            "--seed",
+            "7",
+            "--messy",
+            "--bad-rows",
+            "0.03",
+            "-o",
+            &data.to_string_lossy(),
+        ],
+        PathBuf::new(),
+    );
+    assert_no_crash(&gen);
+    assert_eq!(gen.code(), Some(0), "{}", gen.stderr);
+    let run_bare = |extra: &[&str]| {
+        let out = tmp.join(&format!("bare{}", extra.join("")));
+        let (p, d, o) = (
+            Path::new(ROOT)
+                .join("policies")
+                .to_string_lossy()
+                .into_owned(),
+            data.to_string_lossy().into_owned(),
+            out.to_string_lossy().into_owned(),
+        );
+        let mut args = vec!["run", &p, "--data", &d, "--as-of", AS_OF, "--out", &o];
+        args.extend_from_slice(extra);
+        command(&args, out)
+    };
+    let bytes = |r: &Ran| {
+        let mut all = Vec::new();
+        for file in [
+            "decisions.csv",
+            "summary.csv",
+            "rejects.csv",
+            "conflicts.csv",
+            "manifest.json",
+        ] {
+            all.extend_from_slice(file.as_bytes());
+            all.extend(std::fs::read(r.out.join(file)).unwrap_or_default());
+        }
+        let name = r.out.to_string_lossy().into_owned();
+        all.extend(r.stdout.replace(&name, "OUT").into_bytes());
+        all.extend(r.stderr.replace(&name, "OUT").into_bytes());
+        all.extend(format!("{:?}", r.code()).into_bytes());
+        all
+    };
+    let mut compared = 0;
+    for way in [
+        &[][..],
+        &["--all"],
+        &["--memory", "64"],
+        &["--all", "--memory", "64"],
+    ] {
+        let with = |threads: &str| {
+            let mut extra = way.to_vec();
+            extra.extend(["--threads", threads]);
+            run_bare(&extra)
+        };
+        let two = with("2");
+        assert_no_crash(&two);
+        assert_eq!(two.code(), Some(0), "stderr:\n{}", two.stderr);
+        let rejects = std::fs::read_to_string(two.out.join("rejects.csv")).expect("rejects");
+        assert!(rejects.lines().count() > 100, "the data has rejects");
+        let want = bytes(&two);
+        for threads in ["1", "3"] {
+            let r = with(threads);
+            assert!(
+                bytes(&r) == want,
+                "{way:?} --threads {threads} differs from --threads 2"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 8);
+}

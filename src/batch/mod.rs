@@ -18,6 +18,8 @@ pub mod rejects;
 mod repeated;
 pub mod sort;
 pub mod store;
+#[cfg(test)]
+mod stream_tests;
 
 pub use self::memory::{Memory, Spill, DEFAULT_MEMORY};
 pub use self::repeated::ByLine;
@@ -680,6 +682,46 @@ fn add(
     Ok(())
 }
 
+/// What parsing a chunk of rows reuses: its firms' cells one after the
+/// other and their lines.
+#[derive(Default)]
+struct ChunkBuffers {
+    cells: Vec<Cell>,
+    lines: Vec<u64>,
+}
+
+/// Parses a chunk of rows and evaluates the firms among them: the firms one
+/// after the other, `width` cells each, no record of its own per firm.
+fn parse_evaluate(
+    parser: &crate::data::stream::RowParser,
+    evaluator: &Evaluator<'_>,
+    raw: &[crate::data::stream::RawRow],
+    buffers: &mut ChunkBuffers,
+) -> Parsed {
+    let width = parser.schema().fields.len();
+    let ChunkBuffers { cells, lines } = buffers;
+    cells.clear();
+    lines.clear();
+    cells.reserve(raw.len() * width);
+    lines.reserve(raw.len());
+    let mut rejects = Vec::new();
+    let mut seen = crate::data::stream::Seen::default();
+    for r in raw {
+        let at = cells.len();
+        cells.extend(std::iter::repeat_with(|| Cell::Missing).take(width));
+        let slots = cells.get_mut(at..).unwrap_or_default();
+        match parser.parse_in(r, &mut seen, slots) {
+            Ok(()) => lines.push(r.line),
+            Err(rs) => {
+                cells.truncate(at);
+                rejects.extend(rs);
+            }
+        }
+    }
+    let chunk = evaluator.evaluate_rows(lines, cells, width);
+    (rejects, seen, chunk)
+}
+
 /// Rows read per batch from a data file; a batch is parsed and evaluated in
 /// parallel while the next one is read.
 pub const ROWS_PER_BATCH: usize = 16_384;
@@ -726,63 +768,54 @@ pub fn stream<'p>(
     let mut seen = Seen::default();
     let parser = data.parser();
     let mut current = RawBatch::default();
-    let mut next = RawBatch::default();
-    data.next_batch(ROWS_PER_BATCH, &mut current)?;
-    // while both cores parse and evaluate a batch, the batch before it joins
-    // the run (which may sort and write to disk) and the next one is read
     let evaluator = batch.evaluator();
-    let mut pending = Vec::new();
-    while !current.rows().is_empty() {
-        let rows = current.rows();
-        let (done, rest) = rayon::join(
-            || {
-                rows.par_chunks(records::CHUNK)
-                    .map(|raw| {
-                        // the chunk's firms one after the other, `width` cells
-                        // each: no record of its own per firm
-                        let width = parser.schema().fields.len();
-                        let mut cells = Vec::with_capacity(raw.len() * width);
-                        let mut lines = Vec::with_capacity(raw.len());
-                        let mut rejects = Vec::new();
-                        let mut seen = Seen::default();
-                        for r in raw {
-                            let at = cells.len();
-                            cells.extend(std::iter::repeat_with(|| Cell::Missing).take(width));
-                            let slots = cells.get_mut(at..).unwrap_or_default();
-                            match parser.parse_in(r, &mut seen, slots) {
-                                Ok(()) => lines.push(r.line),
-                                Err(rs) => {
-                                    cells.truncate(at);
-                                    rejects.extend(rs);
-                                }
-                            }
-                        }
-                        (
-                            rejects,
-                            seen,
-                            evaluator.evaluate_rows(&lines, &cells, width),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            },
-            || -> Result<(), RunError> {
-                add(
-                    &mut batch,
-                    &mut log,
-                    &mut rejected,
-                    &mut seen,
-                    pending.drain(..),
-                )?;
-                data.next_batch(ROWS_PER_BATCH, &mut next)?;
-                Ok(())
-            },
-        );
-        pending = done;
-        on_progress(data.position());
-        rest?;
-        std::mem::swap(&mut current, &mut next);
+    if rayon::current_num_threads() == 1 {
+        // one worker: nothing runs beside it, so each chunk is read, parsed,
+        // evaluated and added before the next is read, while its bytes and
+        // cells are still in the core's cache (a whole batch is not), with
+        // the buffers of the chunk before it
+        let mut buffers = ChunkBuffers::default();
+        while data.next_batch(records::CHUNK, &mut current)? {
+            let parsed = parse_evaluate(&parser, &evaluator, current.rows(), &mut buffers);
+            add(&mut batch, &mut log, &mut rejected, &mut seen, [parsed])?;
+            on_progress(data.position());
+        }
+    } else {
+        let mut next = RawBatch::default();
+        data.next_batch(ROWS_PER_BATCH, &mut current)?;
+        // while both cores parse and evaluate a batch, the batch before it
+        // joins the run (which may sort and write to disk) and the next one
+        // is read
+        let mut pending = Vec::new();
+        while !current.rows().is_empty() {
+            let rows = current.rows();
+            let (done, rest) = rayon::join(
+                || {
+                    rows.par_chunks(records::CHUNK)
+                        .map(|raw| {
+                            parse_evaluate(&parser, &evaluator, raw, &mut ChunkBuffers::default())
+                        })
+                        .collect::<Vec<_>>()
+                },
+                || -> Result<(), RunError> {
+                    add(
+                        &mut batch,
+                        &mut log,
+                        &mut rejected,
+                        &mut seen,
+                        pending.drain(..),
+                    )?;
+                    data.next_batch(ROWS_PER_BATCH, &mut next)?;
+                    Ok(())
+                },
+            );
+            pending = done;
+            on_progress(data.position());
+            rest?;
+            std::mem::swap(&mut current, &mut next);
+        }
+        add(&mut batch, &mut log, &mut rejected, &mut seen, pending)?;
     }
-    add(&mut batch, &mut log, &mut rejected, &mut seen, pending)?;
     data.add_seen(&seen);
     let repeated = batch.duplicates(&rejected.finish())?;
     let rows = || repeated.iter().map(|r| r.map(|r| DupRow::clone(&r)));
